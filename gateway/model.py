@@ -1,0 +1,155 @@
+"""Plain data passed between components: credentials, decisions, events, users.
+
+No I/O here. Everything is a frozen dataclass or an enum-like string literal so it can be
+logged, compared in tests and serialised to the journal without surprises.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+CredentialKind = Literal["card", "pin", "qr", "plate"]
+CREDENTIAL_KINDS: tuple[CredentialKind, ...] = ("card", "pin", "qr", "plate")
+
+DecisionSource = Literal["cache", "upstream", "policy"]
+EventType = Literal["access", "door", "alarm", "reader", "upstream", "api", "system"]
+EVENT_TYPES: tuple[EventType, ...] = ("access", "door", "alarm", "reader", "upstream", "api", "system")
+Direction = Literal["in", "out"]
+AdminLevel = Literal["PERSONALUSER", "USERADMIN", "NETWORKADMIN", "SUPERADMIN"]
+ADMIN_LEVELS: tuple[AdminLevel, ...] = ("PERSONALUSER", "USERADMIN", "NETWORKADMIN", "SUPERADMIN")
+
+PIN_MASK = "****"
+
+
+@dataclass(frozen=True)
+class Credential:
+    """One thing presented at a reader, already decoded to its canonical value.
+
+    `value` is the canonical form: uppercase hex for cards, the digits for a PIN (kept in
+    memory only, never logged: see `display_value`), the text for QR codes and plates.
+    `timestamp` is wall-clock UTC seconds (time.time()) when the reader saw it.
+    """
+
+    kind: CredentialKind
+    value: str
+    reader: str
+    timestamp: float
+    raw: str = ""
+
+    @property
+    def display_value(self) -> str:
+        """The value as it may appear in logs and events: a PIN is always masked."""
+        return PIN_MASK if self.kind == "pin" else self.value
+
+    def __repr__(self) -> str:
+        raw = PIN_MASK if self.kind == "pin" else self.raw
+        return (
+            f"Credential(kind={self.kind!r}, value={self.display_value!r}, "
+            f"reader={self.reader!r}, timestamp={self.timestamp!r}, raw={raw!r})"
+        )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The engine's answer for one credential at one door.
+
+    `final` is False while a two-factor door waits for the second factor: nothing opens and
+    the reader prompts. `trace` lists, in order, the rules that were consulted.
+    """
+
+    granted: bool
+    reason: str
+    user_id: str | None
+    source: DecisionSource
+    trace: tuple[str, ...] = ()
+    final: bool = True
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Event:
+    """One journal row before it is stored (the journal assigns `seq`)."""
+
+    type: EventType
+    time: float
+    door: str | None = None
+    reader: str | None = None
+    user_id: str | None = None
+    credential_kind: str | None = None
+    credential: str | None = None
+    granted: bool | None = None
+    reason: str = ""
+    source: str | None = None
+    trace: str = ""
+    latency_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """A journal row as read back, with its sequence number and both time forms."""
+
+    seq: int
+    time: str
+    local_time: str
+    type: str
+    door: str | None
+    reader: str | None
+    user_id: str | None
+    credential_kind: str | None
+    credential: str | None
+    granted: bool | None
+    reason: str
+    source: str | None
+    trace: str
+    latency_ms: float | None
+
+    def as_dict(self) -> dict[str, object]:
+        """The public field names of the journal (API, exports, forwarders rely on them)."""
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "local_time": self.local_time,
+            "type": self.type,
+            "door": self.door,
+            "reader": self.reader,
+            "user_id": self.user_id,
+            "credential_kind": self.credential_kind,
+            "credential": self.credential,
+            "granted": self.granted,
+            "reason": self.reason,
+            "source": self.source,
+            "trace": self.trace,
+            "latency_ms": self.latency_ms,
+        }
+
+
+@dataclass
+class User:
+    """A person as the store and the import/export files know them.
+
+    `pin` is only ever set on the way in (from an import or the API) and is hashed before
+    it is stored; a user read back from the store has `pin=None` and `has_pin` set.
+    """
+
+    user_id: str
+    first_name: str = ""
+    last_name: str = ""
+    other_name: str = ""
+    active: bool = True
+    expiry: str | None = None  # ISO 8601 UTC ("2027-01-31T00:00:00Z") or None
+    admin_level: AdminLevel = "PERSONALUSER"
+    departments: list[int] = field(default_factory=lambda: [0])
+    groups: list[int] = field(default_factory=lambda: [0])
+    doors: list[str] = field(default_factory=list)  # empty = every door
+    message: str = ""
+    cards: list[str] = field(default_factory=list)
+    qr_codes: list[str] = field(default_factory=list)
+    plates: list[str] = field(default_factory=list)
+    pin: str | None = None
+    has_pin: bool = False
+
+    @property
+    def display_name(self) -> str:
+        """First and last name, as the ACTAtek `userName` combines them."""
+        return " ".join(p for p in (self.first_name, self.last_name) if p)

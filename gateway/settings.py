@@ -1,0 +1,188 @@
+"""Typed settings: what `gateway.config` produces from a TOML file.
+
+Every field here has a matching key in `config/gateway.toml` (same name, same nesting);
+the loader in `gateway.config` rejects unknown keys and checks every value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+HardwareBackend = Literal["gpio", "simulated"]
+ReaderKind = Literal["wiegand", "wiegand_keypad", "serial", "nfc", "pcsc", "matrix_keypad"]
+READER_KINDS: tuple[str, ...] = (
+    "wiegand",
+    "wiegand_keypad",
+    "serial",
+    "nfc",
+    "pcsc",
+    "matrix_keypad",
+)
+AuthMode = Literal["any", "card", "pin", "card+pin", "pin+card"]
+AUTH_MODES: tuple[str, ...] = ("any", "card", "pin", "card+pin", "pin+card")
+OfflinePolicy = Literal["deny", "grant"]
+AutoInOutMode = Literal[
+    "disable", "anti_passback", "reject_repeat_login", "lunch_break", "crowd_control"
+]
+AUTO_IN_OUT_MODES: tuple[str, ...] = (
+    "disable",
+    "anti_passback",
+    "reject_repeat_login",
+    "lunch_break",
+    "crowd_control",
+)
+
+
+@dataclass(frozen=True)
+class DeviceSettings:
+    id: str = "door-gateway"
+    name: str = "Door gateway"
+    timezone: str = "UTC"  # an IANA zone name, checked with zoneinfo
+    state_dir: str = "/var/lib/door-gateway"
+
+
+@dataclass(frozen=True)
+class HardwareSettings:
+    backend: HardwareBackend = "gpio"
+
+
+@dataclass(frozen=True)
+class DoorSettings:
+    name: str
+    relay_pin: int | None = None  # BCM GPIO number of the strike relay
+    relay_active_high: bool = True
+    relay_pulse_s: float = 5.0  # 1..1800
+    door_open_timeout_s: float = 30.0
+    auth_mode: AuthMode = "any"
+    offline_policy: OfflinePolicy = "deny"
+    contact_pin: int | None = None
+    contact_normally_closed: bool = True
+    rex_pin: int | None = None
+    tamper_pin: int | None = None
+    alarm_pin: int | None = None
+
+
+@dataclass(frozen=True)
+class ReaderSettings:
+    name: str
+    kind: ReaderKind
+    door: str  # must name a [[doors]] entry
+    direction: Literal["in", "out"] = "in"
+    # Wiegand / Wiegand keypad
+    d0_pin: int | None = None
+    d1_pin: int | None = None
+    formats: tuple[str, ...] = ("H10301",)
+    keypad_burst_bits: tuple[int, ...] = (4, 8)
+    # Serial readers
+    port: str = ""
+    baudrate: int = 9600
+    protocol: Literal["rdm6300", "line"] = "line"
+    credential_kind: Literal["card", "qr", "plate"] = "card"
+    # NFC (nfcpy device path, e.g. "tty:AMA0:pn532", "usb") and PC/SC (reader name filter)
+    device: str = ""
+    # Matrix keypad
+    row_pins: tuple[int, ...] = ()
+    col_pins: tuple[int, ...] = ()
+    # Feedback outputs
+    led_green_pin: int | None = None
+    led_red_pin: int | None = None
+    beeper_pin: int | None = None
+    # PIN collection
+    pin_timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class UpstreamSettings:
+    url: str = ""  # empty: no upstream
+    mode: Literal["general", "customize"] = "customize"
+    device_id: str = ""
+    timeout_s: float = 3.0
+    methods: tuple[str, ...] = ("card", "pin", "qr")
+
+
+@dataclass(frozen=True)
+class TechnicianSettings:
+    username: str
+    password: str = ""  # clear text: accepted only with the simulated backend
+    level: str = "SUPERADMIN"
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    listen: str = "127.0.0.1:8080"
+    token_idle_s: float = 1800.0
+    technicians: tuple[TechnicianSettings, ...] = ()
+
+
+@dataclass(frozen=True)
+class JournalSettings:
+    max_events: int = 100_000  # 10,000 .. 1,000,000
+
+
+@dataclass(frozen=True)
+class LockoutSettings:
+    max_failures: int = 5
+    window_s: float = 60.0
+    lock_s: float = 60.0
+    max_lock_s: float = 3600.0
+    reset_after_s: float = 3600.0
+
+
+@dataclass(frozen=True)
+class AutoInOutSettings:
+    mode: AutoInOutMode = "disable"
+    anti_passback: Literal["hard", "soft"] = "hard"
+    reject_repeat_s: int = 8  # 1..86400
+    lunch_break_min: int = 20
+    crowd_limit: int = 100  # 1..65535
+    crowd_reset: str = "00:00"  # HH:MM local time
+
+
+@dataclass(frozen=True)
+class AccessSettings:
+    two_factor_timeout_s: float = 15.0
+    lockout: LockoutSettings = field(default_factory=LockoutSettings)
+    auto_in_out: AutoInOutSettings = field(default_factory=AutoInOutSettings)
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    user_id: str
+    first_name: str = ""
+    last_name: str = ""
+    cards: tuple[str, ...] = ()
+    pin: str = ""
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class SimulationSettings:
+    """Only allowed with `[hardware] backend = "simulated"`."""
+
+    demo_users: tuple[DemoUser, ...] = ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    path: str
+    device: DeviceSettings
+    hardware: HardwareSettings
+    doors: tuple[DoorSettings, ...]
+    readers: tuple[ReaderSettings, ...]
+    upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+    journal: JournalSettings = field(default_factory=JournalSettings)
+    access: AccessSettings = field(default_factory=AccessSettings)
+    simulation: SimulationSettings = field(default_factory=SimulationSettings)
+
+    @property
+    def simulated(self) -> bool:
+        return self.hardware.backend == "simulated"
+
+    def door(self, name: str) -> DoorSettings:
+        """The door named `name` (the loader guarantees reader doors exist)."""
+        for door in self.doors:
+            if door.name == name:
+                return door
+        raise KeyError(name)
