@@ -1,0 +1,45 @@
+# The two commands of the README: `make run` and `make test`.
+VENV    ?= .venv
+PYTHON  ?= python3
+PY      := $(VENV)/bin/python
+CONFIG  ?= config/simulate.toml
+
+.PHONY: run test lint typecheck unit system-deps install bench soak clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+## Start the daemon on simulated hardware with SQLite under ./var/
+run: $(VENV)/.installed
+	$(VENV)/bin/door-gateway run --config $(CONFIG)
+
+## Install everything the tests need, then ruff, mypy and pytest
+test: system-deps $(VENV)/.installed lint typecheck unit
+
+system-deps:
+	bash scripts/system-deps.sh
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check gateway tests
+	$(VENV)/bin/ruff format --check gateway tests
+	$(PY) scripts/check_hw_imports.py
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy gateway
+
+unit: $(VENV)/.installed
+	$(VENV)/bin/pytest -q
+
+bench: $(VENV)/.installed
+	$(PY) -m benchmarks
+
+soak: $(VENV)/.installed
+	$(VENV)/bin/pytest -q -m soak tests
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

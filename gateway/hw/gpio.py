@@ -1,0 +1,150 @@
+"""GPIO through gpiozero pin factories: lgpio on a Pi, MockFactory in simulation.
+
+The pin factory is the seam (as in gpiozero itself): the same `GpioOutput`/`GpioInput`
+code runs on real pins and on mock pins, and the simulation drives mock pins with
+`drive_low`/`drive_high`, so edges go through the real decoders.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from time import monotonic
+
+from gpiozero import DigitalOutputDevice
+from gpiozero.pins.mock import MockFactory, MockPin
+
+from gateway.hw.lines import EdgeCallback
+
+
+class GpioOutput:
+    """A gpiozero output device; `active_high=False` inverts the electrical level."""
+
+    def __init__(self, factory: Any, pin: int, active_high: bool, initial: bool) -> None:
+        self._device = DigitalOutputDevice(
+            pin, active_high=active_high, initial_value=initial, pin_factory=factory
+        )
+
+    @property
+    def active(self) -> bool:
+        return bool(self._device.value)
+
+    def set(self, active: bool) -> None:
+        if active:
+            self._device.on()
+        else:
+            self._device.off()
+
+    def close(self) -> None:
+        self._device.close()
+
+
+class GpioInput:
+    """A pin-level input with edge timestamps from the pin factory.
+
+    `active_low=True` (the usual wiring: pull-up, switch to ground) makes a low level
+    logically active. The pin keeps only a weak reference to the callback, so this object
+    holds the bound method alive for as long as it exists.
+    """
+
+    def __init__(self, factory: Any, pin: int, active_low: bool = True) -> None:
+        self._pin = factory.pin(pin)
+        self._pin.function = "input"
+        self._pin.pull = "up" if active_low else "down"
+        self._pin.edges = "both"
+        self._active_low = active_low
+        self._callback: EdgeCallback | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self._pin.state) != self._active_low
+
+    def on_change(self, callback: EdgeCallback | None) -> None:
+        self._callback = callback
+        self._pin.when_changed = self._edge if callback is not None else None
+
+    def _edge(self, ticks: float, state: int) -> None:
+        if self._callback is not None:
+            self._callback(float(ticks), bool(state) != self._active_low)
+
+    def close(self) -> None:
+        self._pin.when_changed = None
+        self._pin.close()
+
+
+class SimulatedPin(MockPin):  # type: ignore[misc]
+    """A mock pin whose edge time comes from its factory and which keeps no history
+    (MockPin records every change forever, which a long-running simulation cannot afford)."""
+
+    def _change_state(self, value: bool) -> bool:
+        if self._state == value:
+            return False
+        self._state = value
+        self._last_change = self._factory.ticks()
+        return True
+
+
+class SimulatedFactory(MockFactory):  # type: ignore[misc]
+    """MockFactory whose tick source can be pinned, so the simulation can stamp edges with
+    the timing it was asked for (e.g. a 2 ms Wiegand bit interval) without busy-waiting."""
+
+    def __init__(self) -> None:
+        super().__init__(pin_class=SimulatedPin)
+        self.forced_ticks: float | None = None
+
+    def ticks(self) -> float:
+        return self.forced_ticks if self.forced_ticks is not None else monotonic()
+
+    @staticmethod
+    def ticks_diff(later: float, earlier: float) -> float:
+        return later - earlier
+
+
+class GpioBackend:
+    """Makes lines on one pin factory; `simulated=True` uses gpiozero's MockFactory."""
+
+    def __init__(self, simulated: bool) -> None:
+        self.simulated = simulated
+        self.factory: Any = SimulatedFactory() if simulated else _real_pin_factory()
+
+    def output(self, pin: int, active_high: bool = True, initial: bool = False) -> GpioOutput:
+        """An output line, set to `initial` at once (so a relay starts in its safe state)."""
+        return GpioOutput(self.factory, pin, active_high, initial)
+
+    def input(self, pin: int, active_low: bool = True) -> GpioInput:
+        """An input line with a pull resistor towards its inactive level."""
+        return GpioInput(self.factory, pin, active_low)
+
+    def drive(self, pin: int, level: bool) -> None:
+        """Set a simulated pin's electrical level; callbacks run synchronously."""
+        if not self.simulated:
+            raise RuntimeError("pins can only be driven on the simulated backend")
+        mock_pin = self.factory.pin(pin)
+        if level:
+            mock_pin.drive_high()
+        else:
+            mock_pin.drive_low()
+
+    def drive_at(self, pin: int, level: bool, ticks: float) -> None:
+        """Like `drive`, with the edge stamped at `ticks` (monotonic seconds)."""
+        self.factory.forced_ticks = ticks
+        try:
+            self.drive(pin, level)
+        finally:
+            self.factory.forced_ticks = None
+
+    def close(self) -> None:
+        self.factory.close()
+
+
+def _real_pin_factory() -> Any:
+    """lgpio on a Pi (kernel edge timestamps); gpiozero's own default otherwise."""
+    try:
+        from gpiozero.pins.lgpio import LGPIOFactory
+
+        return LGPIOFactory()
+    except Exception as exc:  # ImportError, or no /dev/gpiochip on this machine
+        raise RuntimeError(
+            f"cannot open the GPIO chip through lgpio ({exc}); "
+            'on a machine without GPIO use [hardware] backend = "simulated"'
+        ) from exc

@@ -1,0 +1,91 @@
+"""Wiegand over two GPIO inputs: edges -> bits -> frames.
+
+A falling edge on D0 is a 0, on D1 a 1. Bit times come from the pin factory's edge
+timestamps, not from when the callback ran. The frame ends when the lines have been
+quiet for three observed bit intervals, bounded to 3..30 ms, so a fast reader is not
+held to the pace of a slow one (see docs/readers.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.hw.lines import InputLine
+
+MIN_GAP_S = 0.003
+MAX_GAP_S = 0.030
+MAX_BITS = 128
+
+
+@dataclass
+class WiegandStats:
+    """Counters and recent frames for the reader's status()."""
+
+    frames: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    recent: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=20))
+
+    def reject(self, reason: str) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+
+
+class WiegandReceiver:
+    """Collects bits from D0/D1 and hands each finished frame (a '0'/'1' string) on."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        d0: InputLine,
+        d1: InputLine,
+        on_frame: Callable[[str, float], None],
+    ) -> None:
+        self._loop = loop
+        self._on_frame = on_frame
+        self._bits: list[str] = []
+        self._times: list[float] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._d0, self._d1 = d0, d1
+        d0.on_change(self._edge_d0)
+        d1.on_change(self._edge_d1)
+
+    def _edge_d0(self, ticks: float, active: bool) -> None:
+        if active:
+            self._loop.call_soon_threadsafe(self._bit, "0", ticks)
+
+    def _edge_d1(self, ticks: float, active: bool) -> None:
+        if active:
+            self._loop.call_soon_threadsafe(self._bit, "1", ticks)
+
+    def _bit(self, bit: str, ticks: float) -> None:
+        if len(self._bits) < MAX_BITS:
+            self._bits.append(bit)
+            self._times.append(ticks)
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._loop.call_later(self.quiet_gap(), self._finish)
+
+    def quiet_gap(self) -> float:
+        """How long the lines must be quiet before the frame counts as finished."""
+        if len(self._times) < 3:
+            return MAX_GAP_S
+        intervals = [b - a for a, b in zip(self._times, self._times[1:], strict=False)]
+        gap = 3 * statistics.median(intervals)
+        return min(MAX_GAP_S, max(MIN_GAP_S, gap))
+
+    def _finish(self) -> None:
+        self._timer = None
+        bits, times = "".join(self._bits), self._times
+        self._bits, self._times = [], []
+        if bits:
+            self._on_frame(bits, times[0])
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._d0.on_change(None)
+        self._d1.on_change(None)

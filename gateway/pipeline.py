@@ -1,0 +1,130 @@
+"""From reader input to an open door: the collector, the engine, the door, feedback and the
+journal, in that order. The decision itself reads only memory; disk writes come after the
+door has moved."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from gateway.access.collector import PinCollector
+from gateway.access.engine import AccessEngine
+from gateway.clock import Clock
+from gateway.door import DoorController
+from gateway.feedback import ReaderFeedback
+from gateway.model import Credential, Decision, Event
+from gateway.settings import ReaderSettings
+
+log = logging.getLogger(__name__)
+
+FEEDBACK_DENY_S = 1.0
+
+
+class AccessPipeline:
+    """The sink every reader delivers to (see `gateway.hw.readers.ReaderSink`)."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        clock: Clock,
+        engine: AccessEngine,
+        readers: Mapping[str, ReaderSettings],
+        doors: Mapping[str, DoorController],
+        feedback: Mapping[str, ReaderFeedback],
+        emit: Callable[[Event], None],
+        state_changed: Callable[[], None],
+    ) -> None:
+        self._loop, self._clock, self._engine = loop, clock, engine
+        self._readers, self._doors, self._feedback = readers, doors, feedback
+        self._emit, self._state_changed = emit, state_changed
+        self._collectors = {
+            name: PinCollector(name, r.pin_timeout_s) for name, r in readers.items()
+        }
+        self._expiry: dict[str, asyncio.TimerHandle] = {}
+        self.last_decision: dict[str, Any] | None = None
+
+    def key(self, reader: str, key: str, timestamp: float) -> None:
+        """A key press from a keypad: collect it, and decide when a PIN is complete."""
+        collector = self._collectors.get(reader)
+        if collector is None:
+            return
+        credential = collector.press(key, timestamp)
+        self._schedule_expiry(reader, collector)
+        if credential is not None:
+            self.credential(credential)
+
+    def _schedule_expiry(self, reader: str, collector: PinCollector) -> None:
+        timer = self._expiry.pop(reader, None)
+        if timer is not None:
+            timer.cancel()
+        deadline = collector.deadline()
+        if deadline is not None:
+            delay = max(0.0, deadline - self._clock.time())
+            self._expiry[reader] = self._loop.call_later(
+                delay, lambda: collector.expire(self._clock.time())
+            )
+
+    def credential(self, credential: Credential) -> None:
+        """Decide, act, then record. Never raises: a failure denies and is logged."""
+        started = time.perf_counter()
+        reader = self._readers.get(credential.reader)
+        if reader is None:
+            log.error("credential from unknown reader %s", credential.reader)
+            return
+        door = self._doors[reader.door]
+        try:
+            decision = self._engine.decide(credential, door.name, self._clock.time())
+        except Exception:
+            log.exception("access engine failed; denying")
+            decision = Decision(False, "internal_error", None, "policy", ("engine:error",))
+        if decision.granted and decision.final:
+            door.grant(decision.user_id)
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        self._show(reader.name, decision, door.settings.relay_pulse_s)
+        self._record(credential, reader, decision, latency_ms)
+
+    def _show(self, reader: str, decision: Decision, pulse_s: float) -> None:
+        feedback = self._feedback.get(reader)
+        if feedback is None or not decision.final:
+            return
+        feedback.show(decision.granted, pulse_s if decision.granted else FEEDBACK_DENY_S)
+
+    def _record(
+        self, credential: Credential, reader: ReaderSettings, decision: Decision, latency: float
+    ) -> None:
+        trace = list(decision.trace) + [f"note:{n}" for n in decision.notes]
+        event = Event(
+            type="access" if decision.final else "reader",
+            time=credential.timestamp,
+            door=reader.door,
+            reader=reader.name,
+            user_id=decision.user_id,
+            credential_kind=credential.kind,
+            credential=credential.display_value,
+            granted=decision.granted if decision.final else None,
+            reason=decision.reason,
+            source=decision.source,
+            trace=" > ".join(trace),
+            latency_ms=round(latency, 3),
+        )
+        self.last_decision = {"reader": reader.name, "reason": decision.reason}
+        self._emit(event)
+        for extra in self._engine.drain_events():
+            self._emit(extra)
+        self._state_changed()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "pending_pin_digits": {
+                name: c.pending_digits for name, c in self._collectors.items() if c.pending_digits
+            },
+            "last_decision": self.last_decision,
+        }
+
+    def close(self) -> None:
+        for timer in self._expiry.values():
+            timer.cancel()
+        self._expiry.clear()

@@ -1,0 +1,124 @@
+"""The simulation API (/sim/...): present only with the simulated backend, and answering
+only clients on loopback. Each call returns once its input reached the hardware seam."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from gateway.web.common import BadRequest, error, field_number, field_str, json_object
+
+INPUTS = ("contact", "rex", "tamper")
+
+
+class SimulationControl(Protocol):
+    async def wiegand(self, reader: str, bits: str, interval_us: float, pulse_us: float) -> None: ...
+
+    async def keys(self, reader: str, keys: str) -> None: ...
+
+    def card(self, reader: str, uid: str) -> None: ...
+
+    def qr(self, reader: str, text: str) -> None: ...
+
+    def set_input(self, door: str, name: str, active: bool) -> None: ...
+
+    def outputs(self) -> dict[str, Any]: ...
+
+
+class UnknownName(Exception):
+    """No reader or door of that name (404)."""
+
+
+class NotBuilt(Exception):
+    """That reader kind cannot take this input yet (501)."""
+
+
+SIM = web.AppKey("simulation", SimulationControl)
+
+
+@web.middleware
+async def loopback_only(request: web.Request, handler: Any) -> web.StreamResponse:
+    """The simulation API drives doors: never from another machine."""
+    if request.path.startswith("/sim/") and not _is_loopback(request.remote):
+        return error(403, "the simulation API answers loopback clients only")
+    return await handler(request)  # type: ignore[no-any-return]
+
+
+def _is_loopback(remote: str | None) -> bool:
+    try:
+        return remote is not None and ipaddress.ip_address(remote).is_loopback
+    except ValueError:
+        return False
+
+
+async def _run(request: web.Request, action: Any) -> web.Response:
+    try:
+        body = await json_object(request)
+        await action(request.app[SIM], body)
+    except BadRequest as exc:
+        return error(400, str(exc))
+    except UnknownName as exc:
+        return error(404, str(exc))
+    except NotBuilt as exc:
+        return error(501, str(exc))
+    except ValueError as exc:
+        return error(400, str(exc))
+    return web.json_response({"status": "ok"})
+
+
+async def _wiegand(sim: SimulationControl, body: dict[str, Any]) -> None:
+    bits = field_str(body, "bits", 128)
+    if set(bits) - {"0", "1"}:
+        raise BadRequest("bits: expected a string of 0 and 1")
+    interval = field_number(body, "bit_interval_us", 2000, 200, 20000)
+    pulse = field_number(body, "pulse_us", 50, 20, 100)
+    if pulse >= interval:
+        raise BadRequest("pulse_us must be shorter than bit_interval_us")
+    await sim.wiegand(field_str(body, "reader", 64), bits, interval, pulse)
+
+
+async def _keys(sim: SimulationControl, body: dict[str, Any]) -> None:
+    keys = field_str(body, "keys", 64)
+    if set(keys) - set("0123456789*#"):
+        raise BadRequest("keys: expected digits, * and #")
+    await sim.keys(field_str(body, "reader", 64), keys)
+
+
+async def _card(sim: SimulationControl, body: dict[str, Any]) -> None:
+    sim.card(field_str(body, "reader", 64), field_str(body, "uid", 40))
+
+
+async def _qr(sim: SimulationControl, body: dict[str, Any]) -> None:
+    sim.qr(field_str(body, "reader", 64), field_str(body, "text", 256))
+
+
+async def _input(sim: SimulationControl, body: dict[str, Any]) -> None:
+    name = field_str(body, "input", 16)
+    if name not in INPUTS:
+        raise BadRequest(f"input: expected one of {', '.join(INPUTS)}")
+    active = body.get("active")
+    if not isinstance(active, bool):
+        raise BadRequest("active: expected true or false")
+    sim.set_input(field_str(body, "door", 64), name, active)
+
+
+def _handler(action: Any) -> Any:
+    async def handle(request: web.Request) -> web.Response:
+        return await _run(request, action)
+
+    return handle
+
+
+async def outputs(request: web.Request) -> web.Response:
+    return web.json_response(request.app[SIM].outputs())
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/sim/wiegand", _handler(_wiegand))
+    app.router.add_post("/sim/keys", _handler(_keys))
+    app.router.add_post("/sim/card", _handler(_card))
+    app.router.add_post("/sim/qr", _handler(_qr))
+    app.router.add_post("/sim/input", _handler(_input))
+    app.router.add_get("/sim/outputs", outputs)
