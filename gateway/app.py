@@ -1,0 +1,298 @@
+"""The composition root: builds every component from the settings, runs, stops.
+
+Order matters: doors are locked before anything else runs (hardware first, then the
+store, the engine, the readers and the web server), and on stop every door is locked
+before the journal is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from gateway import __version__
+from gateway.access.engine import AccessEngine
+from gateway.clock import Clock, SystemClock
+from gateway.door import DoorController
+from gateway.feedback import ReaderFeedback
+from gateway.hw.gpio import GpioBackend
+from gateway.hw.lines import InputLine, MemoryOutput, OutputLine
+from gateway.hw.readers import build_reader
+from gateway.model import Event, StoredEvent
+from gateway.pipeline import AccessPipeline
+from gateway.service import ServiceNotifier
+from gateway.settings import DoorSettings, ReaderSettings, Settings
+from gateway.simulation import Simulation
+from gateway.store.journal import EventJournal
+from gateway.store.repo import Store
+from gateway.store.secrets import PinHasher, load_or_create_device_key
+from gateway.store.writer import JournalWriter
+from gateway.web.auth import TokenStore
+from gateway.web.server import build_app, start_site
+
+log = logging.getLogger(__name__)
+
+DB_FILE = "gateway.db"
+STORE_POLL_S = 1.0
+
+
+class Gateway:
+    """One running door gateway."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.tz = ZoneInfo(settings.device.timezone)
+        self.doors: dict[str, DoorController] = {}
+        self.readers: dict[str, Any] = {}
+        self.feedback: dict[str, ReaderFeedback] = {}
+        self._door_inputs: dict[str, dict[str, tuple[int, bool]]] = {}
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._runner: Any = None
+        self._engine_state_version = -1
+        self.started_at = self.clock.time()
+        self.notifier = ServiceNotifier()
+
+    # -- start -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Lock the doors, open the store, build the engine, readers and web server."""
+        loop = asyncio.get_running_loop()
+        self._early_events: list[Event] = []
+        self.backend = GpioBackend(simulated=self.settings.simulated)
+        for door in self.settings.doors:
+            self.doors[door.name] = self._build_door(door, loop)
+        self._open_store()
+        for event in self._early_events:
+            self.writer.submit(event)
+        self._prepare_accounts()
+        self._build_engine()
+        self._build_readers(loop)
+        await self._start_web()
+        self._tasks.append(asyncio.create_task(self._watch_store()))
+        self.emit(Event("system", self.clock.time(), reason="started", trace=f"v{__version__}"))
+        self.notifier.ready(f"serving on {self.settings.web.listen}")
+
+    def _build_door(self, door: DoorSettings, loop: asyncio.AbstractEventLoop) -> DoorController:
+        relay = self._output(door.relay_pin, door.relay_active_high)
+        alarm = self._output(door.alarm_pin, True) if door.alarm_pin is not None else None
+        inputs: dict[str, tuple[int, bool]] = {}
+        lines: dict[str, InputLine | None] = {}
+        for name, pin, active_low in (
+            ("contact", door.contact_pin, not door.contact_normally_closed),
+            ("rex", door.rex_pin, True),
+            ("tamper", door.tamper_pin, True),
+        ):
+            lines[name] = None if pin is None else self.backend.input(pin, active_low)
+            if pin is not None:
+                inputs[name] = (pin, active_low)
+        self._door_inputs[door.name] = inputs
+        return DoorController(
+            door, loop, self.clock, self.emit, relay, alarm=alarm, **lines
+        )
+
+    def _output(self, pin: int | None, active_high: bool) -> OutputLine:
+        if pin is None:
+            return MemoryOutput()
+        return self.backend.output(pin, active_high=active_high, initial=False)
+
+    def _open_store(self) -> None:
+        state_dir = Path(self.settings.device.state_dir)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.hasher = PinHasher(load_or_create_device_key(state_dir))
+        self.store = Store.open(state_dir / DB_FILE, self.hasher)
+        self.journal = EventJournal(
+            state_dir / DB_FILE, self.tz, self.settings.journal.max_events
+        )
+        self.writer = JournalWriter(self.journal)
+
+    def _prepare_accounts(self) -> None:
+        from gateway.accounts import ensure_configured_accounts
+
+        ensure_configured_accounts(self.settings, self.store, self.emit, self.clock)
+
+    def _build_engine(self) -> None:
+        self.engine = AccessEngine(
+            self.settings.access,
+            {d.name: d for d in self.settings.doors},
+            {r.name: r for r in self.settings.readers},
+            self.tz,
+            self.hasher,
+            self.store.load_snapshot(),
+        )
+        self.engine.import_state(self.store.load_engine_state(), self.clock.time())
+        self._engine_state_version = self.engine.state_version
+
+    def _build_readers(self, loop: asyncio.AbstractEventLoop) -> None:
+        reader_settings = {r.name: r for r in self.settings.readers}
+        for reader in self.settings.readers:
+            self.feedback[reader.name] = self._build_feedback(reader, loop)
+        self.pipeline = AccessPipeline(
+            loop,
+            self.clock,
+            self.engine,
+            reader_settings,
+            self.doors,
+            self.feedback,
+            self.emit,
+            self._save_engine_state,
+        )
+        for reader in self.settings.readers:
+            try:
+                self.readers[reader.name] = build_reader(reader, self.backend, loop, self.pipeline)
+            except Exception as exc:  # a reader must never stop the daemon
+                log.exception("reader %s failed to start", reader.name)
+                from gateway.hw.readers import UnavailableReader
+
+                self.readers[reader.name] = UnavailableReader(reader, f"failed to start: {exc}")
+
+    def _build_feedback(
+        self, reader: ReaderSettings, loop: asyncio.AbstractEventLoop
+    ) -> ReaderFeedback:
+        def line(pin: int | None) -> OutputLine | None:
+            return None if pin is None else self.backend.output(pin)
+
+        return ReaderFeedback(
+            loop, line(reader.led_green_pin), line(reader.led_red_pin), line(reader.beeper_pin)
+        )
+
+    async def _start_web(self) -> None:
+        self.tokens = TokenStore(self.clock, self.settings.web.token_idle_s)
+        simulation = Simulation(self) if self.settings.simulated else None
+        app = build_app(self, self.tokens, simulation)
+        self._runner = await start_site(app, self.settings.web.listen)
+
+    # -- running ---------------------------------------------------------------
+
+    def emit(self, event: Event) -> None:
+        """Journal an event (durable before anything forwards it)."""
+        if not hasattr(self, "writer"):
+            self._early_events.append(event)
+            return
+        self.writer.submit(event)
+
+    def _save_engine_state(self) -> None:
+        # Lockouts and anti-passback state must survive a restart; written after the door moved.
+        if self.engine.state_version != self._engine_state_version:
+            self._engine_state_version = self.engine.state_version
+            try:
+                self.store.save_engine_state(self.engine.export_state())
+            except Exception:
+                log.exception("could not save engine state")
+
+    async def _watch_store(self) -> None:
+        """Pick up writes made by another process (e.g. `door-gateway users import`)."""
+        while not self._stopping.is_set():
+            try:
+                await asyncio.wait_for(self._stopping.wait(), STORE_POLL_S)
+            except TimeoutError:
+                pass
+            try:
+                self.reload_rules_if_changed()
+                self.notifier.watchdog()
+            except Exception:
+                log.exception("store watch failed")
+
+    def reload_rules_if_changed(self) -> bool:
+        """Swap in a new snapshot when the rules changed; True when it did."""
+        if self.store.rules_version() == self.engine.snapshot.version:
+            return False
+        self.engine.snapshot = self.store.load_snapshot()
+        log.info("access rules reloaded (version %s)", self.engine.snapshot.version)
+        return True
+
+    async def read_events(self, after: int, limit: int) -> list[StoredEvent]:
+        await self.writer.flush()
+        return await asyncio.get_running_loop().run_in_executor(
+            None, self.journal.read, after, limit
+        )
+
+    async def verify_login(self, username: str, password: str) -> tuple[str, str] | None:
+        loop = asyncio.get_running_loop()
+        db_path = Path(self.settings.device.state_dir) / DB_FILE
+        from gateway.accounts import verify_technician_in_thread
+
+        return await loop.run_in_executor(
+            None, verify_technician_in_thread, db_path, self.hasher, username, password
+        )
+
+    def record_api(self, reason: str, username: str, detail: str = "") -> None:
+        self.emit(Event("api", self.clock.time(), reason=reason, user_id=username, trace=detail))
+
+    def status(self) -> dict[str, Any]:
+        """Every component's status(), gathered."""
+        return {
+            "device": {
+                "id": self.settings.device.id,
+                "name": self.settings.device.name,
+                "version": __version__,
+                "backend": self.settings.hardware.backend,
+                "timezone": self.settings.device.timezone,
+                "uptime_s": round(self.clock.time() - self.started_at, 1),
+            },
+            "doors": {name: door.status() for name, door in self.doors.items()},
+            "readers": {
+                name: {**reader.status(), "feedback": self.feedback[name].status()}
+                for name, reader in self.readers.items()
+            },
+            "upstream": {"configured": bool(self.settings.upstream.url), "state": "idle"},
+            "store": self.engine.snapshot.counts() | {"rules_version": self.engine.snapshot.version},
+            "journal": {
+                "last_seq": self.journal.last_seq(),
+                "max_events": self.settings.journal.max_events,
+                "write_failures": self.writer.failures,
+            },
+            "access": self.engine.status(self.clock.time()) | self.pipeline.status(),
+        }
+
+    # -- stop ------------------------------------------------------------------
+
+    async def run_until_stopped(self) -> None:
+        """Serve until SIGTERM/SIGINT, then stop cleanly."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stopping.set)
+        await self._stopping.wait()
+        await self.stop()
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def stop(self) -> None:
+        """Lock every door first, then record the stop and close everything."""
+        self._stopping.set()
+        self.notifier.stopping()
+        for door in self.doors.values():
+            door.stop()
+        self.emit(Event("system", self.clock.time(), reason="stopping"))
+        for task in self._tasks:
+            task.cancel()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        self.pipeline.close()
+        for reader in self.readers.values():
+            reader.close()
+        for feedback in self.feedback.values():
+            feedback.close()
+        await self.writer.close()
+        self.journal.close()
+        self.store.close()
+        self.backend.close()
+
+
+async def run(settings: Settings) -> None:
+    """Start a gateway and serve until a signal stops it."""
+    gateway = Gateway(settings)
+    try:
+        await gateway.start()
+    except BaseException:
+        for door in gateway.doors.values():
+            door.stop()
+        raise
+    print(f"door-gateway {__version__}: status at http://{settings.web.listen}/", flush=True)
+    await gateway.run_until_stopped()

@@ -1,0 +1,154 @@
+"""The `door-gateway` command: run, check-config, users import/export, passwd."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import getpass
+import logging
+import sys
+from pathlib import Path
+
+from gateway import __version__
+from gateway.config import ConfigError, check_config_command, load_settings
+from gateway.model import ADMIN_LEVELS
+from gateway.settings import Settings
+
+DEFAULT_CONFIG = "/etc/door-gateway/gateway.toml"
+MIN_PASSWORD_LEN = 8
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="door-gateway", description="Door access gateway")
+    parser.add_argument("--version", action="version", version=f"door-gateway {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the daemon")
+    _config_option(run)
+    run.add_argument("--state-dir", help="override [device] state_dir")
+    run.add_argument("--listen", help="override [web] listen (HOST:PORT)")
+    run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+
+    check = commands.add_parser("check-config", help="validate a configuration file")
+    check.add_argument("file", help="the TOML file to check")
+
+    users = commands.add_parser("users", help="import or export users (CSV or XML)")
+    user_commands = users.add_subparsers(dest="users_command", required=True)
+    for name in ("import", "export"):
+        sub = user_commands.add_parser(name, help=f"{name} users (.csv or .xml)")
+        sub.add_argument("file")
+        _config_option(sub)
+
+    passwd = commands.add_parser("passwd", help="set a technician password")
+    passwd.add_argument("user")
+    passwd.add_argument("--level", default="SUPERADMIN", choices=ADMIN_LEVELS)
+    _config_option(passwd)
+    return parser
+
+
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default=DEFAULT_CONFIG, help=f"default {DEFAULT_CONFIG}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    if args.command == "check-config":
+        return check_config_command(args.file)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        for message in exc.errors:
+            print(message, file=sys.stderr)
+        return 2
+    if args.command == "run":
+        return _run(args, settings)
+    if args.command == "users":
+        return _users(args, settings)
+    return _passwd(args, settings)
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if args.state_dir:
+        device = dataclasses.replace(settings.device, state_dir=args.state_dir)
+        settings = dataclasses.replace(settings, device=device)
+    if args.listen:
+        web = dataclasses.replace(settings.web, listen=args.listen)
+        settings = dataclasses.replace(settings, web=web)
+    from gateway.app import run
+
+    try:
+        asyncio.run(run(settings))
+    except Exception as exc:
+        logging.getLogger("gateway").critical("stopped: %s", exc, exc_info=True)
+        return 1
+    return 0
+
+
+def _open_store(settings: Settings):  # type: ignore[no-untyped-def]
+    from gateway.store.repo import Store
+    from gateway.store.secrets import PinHasher, load_or_create_device_key
+
+    state_dir = Path(settings.device.state_dir)
+    hasher = PinHasher(load_or_create_device_key(state_dir))
+    return Store.open(state_dir / "gateway.db", hasher)
+
+
+def _users(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.store.errors import StoreError
+    from gateway.store.importexport import (
+        ImportFileError,
+        export_users_file,
+        import_users_file,
+    )
+
+    try:
+        store = _open_store(settings)
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        if args.users_command == "import":
+            count = import_users_file(store, Path(args.file))
+            print(f"imported {count} users from {args.file}")
+        else:
+            count = export_users_file(store, Path(args.file))
+            print(f"exported {count} users to {args.file}")
+    except (ImportFileError, OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    return 0
+
+
+def _passwd(args: argparse.Namespace, settings: Settings) -> int:
+    password = _read_new_password()
+    if password is None:
+        return 1
+    store = _open_store(settings)
+    try:
+        store.set_technician_password(args.user, password, level=args.level)
+    finally:
+        store.close()
+    print(f"password set for {args.user} ({args.level})")
+    return 0
+
+
+def _read_new_password() -> str | None:
+    """Twice from a terminal, or one line from a pipe (for provisioning scripts)."""
+    if sys.stdin.isatty():
+        first = getpass.getpass("New password: ")
+        if getpass.getpass("Repeat: ") != first:
+            print("error: the passwords differ", file=sys.stderr)
+            return None
+    else:
+        first = sys.stdin.readline().rstrip("\n")
+    if len(first) < MIN_PASSWORD_LEN:
+        print(f"error: use at least {MIN_PASSWORD_LEN} characters", file=sys.stderr)
+        return None
+    return first

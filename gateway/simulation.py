@@ -1,0 +1,93 @@
+"""The simulated backend's control surface for /sim/...: every input goes into the same
+seams as real hardware (mock pins for Wiegand and door inputs, the reader drivers'
+own entry points for token readers)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from gateway.hw.readers import NotSimulated, SimulatedTokenReader, WiegandReader
+from gateway.hw.simulation import WiegandDriver, key_bursts
+from gateway.web.sim import NotBuilt, UnknownName
+
+if TYPE_CHECKING:
+    from gateway.app import Gateway
+
+
+class Simulation:
+    """Implements `gateway.web.sim.SimulationControl` for a running Gateway."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self._gateway = gateway
+        self._wiegand = WiegandDriver(gateway.backend)
+
+    def _reader(self, name: str) -> Any:
+        reader = self._gateway.readers.get(name)
+        if reader is None:
+            raise UnknownName(f"no reader named {name!r}")
+        return reader
+
+    async def wiegand(self, reader: str, bits: str, interval_us: float, pulse_us: float) -> None:
+        target = self._reader(reader)
+        if not isinstance(target, WiegandReader):
+            raise NotBuilt(f"reader {reader!r} is not a Wiegand reader on this backend")
+        settings = target.settings
+        assert settings.d0_pin is not None and settings.d1_pin is not None
+        await self._wiegand.send(settings.d0_pin, settings.d1_pin, bits, interval_us, pulse_us)
+
+    async def keys(self, reader: str, keys: str) -> None:
+        target = self._reader(reader)
+        if isinstance(target, WiegandReader) and target.kind == "wiegand_keypad":
+            burst_bits = 8 if 8 in target.settings.keypad_burst_bits else 4
+            settings = target.settings
+            assert settings.d0_pin is not None and settings.d1_pin is not None
+            for burst in key_bursts(keys, burst_bits):
+                await self._wiegand.send(settings.d0_pin, settings.d1_pin, burst, 2000, 50)
+            return
+        if isinstance(target, SimulatedTokenReader):
+            self._token(target.press_keys, keys)
+            return
+        raise NotBuilt(f"reader {reader!r} has no keypad")
+
+    def card(self, reader: str, uid: str) -> None:
+        target = self._reader(reader)
+        if not isinstance(target, SimulatedTokenReader):
+            raise NotBuilt(f"reader {reader!r} does not take simulated cards")
+        self._token(target.present_card, uid)
+
+    def qr(self, reader: str, text: str) -> None:
+        target = self._reader(reader)
+        if not isinstance(target, SimulatedTokenReader):
+            raise NotBuilt(f"reader {reader!r} does not scan codes")
+        self._token(target.scan_text, text)
+
+    @staticmethod
+    def _token(action: Any, value: str) -> None:
+        try:
+            action(value)
+        except NotSimulated as exc:
+            raise NotBuilt(str(exc)) from exc
+
+    def set_input(self, door: str, name: str, active: bool) -> None:
+        inputs = self._gateway._door_inputs.get(door)
+        if inputs is None:
+            raise UnknownName(f"no door named {door!r}")
+        if name not in inputs:
+            raise UnknownName(f"door {door!r} has no {name} input wired")
+        pin, active_low = inputs[name]
+        self._gateway.backend.drive(pin, active != active_low)
+
+    def outputs(self) -> dict[str, Any]:
+        gateway = self._gateway
+        return {
+            "doors": {
+                name: {
+                    "relay": "unlocked" if door.unlocked else "locked",
+                    "alarm_output": door.alarm_output,
+                }
+                for name, door in gateway.doors.items()
+            },
+            "readers": {
+                name: {"led": fb.led, "beeper": fb.beeper} for name, fb in gateway.feedback.items()
+            },
+        }

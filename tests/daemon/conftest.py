@@ -1,0 +1,74 @@
+"""Start the real daemon as a subprocess on simulated hardware, on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SIMULATE = REPO / "config" / "simulate.toml"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Daemon:
+    process: subprocess.Popen[bytes]
+    base_url: str
+    state_dir: Path
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout=timeout)
+
+
+def start_daemon(state_dir: Path, config: Path = SIMULATE) -> Daemon:
+    """Run `door-gateway run` and wait (bounded) until it answers HTTP."""
+    port = free_port()
+    log_path = state_dir.parent / f"daemon-{port}.log"
+    cmd = [
+        sys.executable, "-m", "gateway", "run",
+        "--config", str(config), "--state-dir", str(state_dir),
+        "--listen", f"127.0.0.1:{port}",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("NOTIFY_SOCKET", None)
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(cmd, cwd=REPO, stdout=log_file, stderr=subprocess.STDOUT, env=env)
+    daemon = Daemon(process, f"http://127.0.0.1:{port}", state_dir, log_path)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"daemon exited early:\n{daemon.log()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return daemon
+        except OSError:
+            time.sleep(0.1)
+    daemon.stop(signal.SIGKILL)
+    raise AssertionError(f"daemon did not start listening:\n{daemon.log()}")
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[Daemon]:
+    running = start_daemon(tmp_path / "state")
+    yield running
+    running.stop()
