@@ -88,9 +88,13 @@ class Gateway:
             ("rex", door.rex_pin, True),
             ("tamper", door.tamper_pin, True),
         ):
-            lines[name] = None if pin is None else self.backend.input(pin, active_low)
-            if pin is not None:
-                inputs[name] = (pin, active_low)
+            if pin is None:
+                lines[name] = None
+                continue
+            lines[name] = self.backend.input(pin, active_low)
+            inputs[name] = (pin, active_low)
+            if self.backend.simulated:  # simulated wiring starts at rest: door shut, no press
+                self.backend.drive(pin, active_low)
         self._door_inputs[door.name] = inputs
         return DoorController(
             door, loop, self.clock, self.emit, relay, alarm=alarm, **lines

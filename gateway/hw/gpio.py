@@ -42,15 +42,16 @@ class GpioOutput:
 class GpioInput:
     """A pin-level input with edge timestamps from the pin factory.
 
-    `active_low=True` (the usual wiring: pull-up, switch to ground) makes a low level
-    logically active. The pin keeps only a weak reference to the callback, so this object
+    `active_low=True` makes a low level logically active (a normally-open switch to
+    ground); `active_low=False` suits a normally-closed switch to ground, which pulls the
+    line low while the door is closed. The pull-up is on in both cases. The pin keeps only a weak reference to the callback, so this object
     holds the bound method alive for as long as it exists.
     """
 
     def __init__(self, factory: Any, pin: int, active_low: bool = True) -> None:
         self._pin = factory.pin(pin)
         self._pin.function = "input"
-        self._pin.pull = "up" if active_low else "down"
+        self._pin.pull = "up"
         self._pin.edges = "both"
         self._active_low = active_low
         self._callback: EdgeCallback | None = None
@@ -112,7 +113,7 @@ class GpioBackend:
         return GpioOutput(self.factory, pin, active_high, initial)
 
     def input(self, pin: int, active_low: bool = True) -> GpioInput:
-        """An input line with a pull resistor towards its inactive level."""
+        """An input line with the pull-up on (switches wire to ground)."""
         return GpioInput(self.factory, pin, active_low)
 
     def drive(self, pin: int, level: bool) -> None:

@@ -1,0 +1,88 @@
+"""Wiegand: formats and the receiver driven through gpiozero's mock pins."""
+
+from __future__ import annotations
+
+import asyncio
+from time import monotonic
+
+import pytest
+
+from gateway.hw.formats import decode_card_frame, decode_key_burst, encode_h10301
+from gateway.hw.gpio import GpioBackend
+from gateway.hw.simulation import WiegandDriver, key_bursts
+from gateway.hw.wiegand import MAX_GAP_S, MIN_GAP_S, WiegandReceiver
+
+
+def test_h10301_facility_and_card_give_the_canonical_hex() -> None:
+    result = decode_card_frame(encode_h10301(12, 34567), ("H10301",))
+    assert (result.format, result.card, result.reason) == ("H10301", "0C8707", "accepted")
+
+
+@pytest.mark.parametrize("flip", [0, 5, 25])
+def test_a_flipped_bit_fails_parity(flip: int) -> None:
+    bits = list(encode_h10301(12, 34567))
+    bits[flip] = "1" if bits[flip] == "0" else "0"
+    result = decode_card_frame("".join(bits), ("H10301",))
+    assert result.card is None and result.reason == "parity"
+
+
+def test_unknown_length_is_rejected() -> None:
+    assert decode_card_frame("1" * 30, ("H10301",)).reason == "length"
+
+
+@pytest.mark.parametrize("key", list("0123456789*#"))
+def test_keypad_bursts_round_trip(key: str) -> None:
+    for width in (4, 8):
+        (burst,) = key_bursts(key, width)
+        assert decode_key_burst(burst) == key
+
+
+def test_8bit_burst_with_wrong_complement_is_rejected() -> None:
+    assert decode_key_burst("00000001") is None
+
+
+async def _receive(bits: str, interval_us: float, pulse_us: float) -> list[str]:
+    backend = GpioBackend(simulated=True)
+    frames: list[str] = []
+    receiver = WiegandReceiver(
+        asyncio.get_running_loop(),
+        backend.input(5),
+        backend.input(6),
+        lambda frame, _t: frames.append(frame),
+    )
+    await WiegandDriver(backend).send(5, 6, bits, interval_us, pulse_us)
+    receiver.close()
+    backend.close()
+    return frames
+
+
+@pytest.mark.parametrize(("interval_us", "pulse_us"), [(200, 20), (2000, 50), (20000, 100)])
+async def test_receiver_takes_the_whole_sia_timing_range(interval_us: float, pulse_us: float) -> None:
+    bits = encode_h10301(12, 34567)
+    assert await _receive(bits, interval_us, pulse_us) == [bits]
+
+
+async def test_back_to_back_frames_stay_apart() -> None:
+    backend = GpioBackend(simulated=True)
+    frames: list[str] = []
+    receiver = WiegandReceiver(
+        asyncio.get_running_loop(), backend.input(5), backend.input(6),
+        lambda frame, _t: frames.append(frame),
+    )  # fmt: skip
+    driver = WiegandDriver(backend)
+    first, second = encode_h10301(1, 2), encode_h10301(3, 4)
+    await driver.send(5, 6, first, 1000, 50)
+    await driver.send(5, 6, second, 1000, 50)
+    receiver.close()
+    assert frames == [first, second]
+
+
+def test_quiet_gap_adapts_to_the_bit_interval() -> None:
+    loop = asyncio.new_event_loop()
+    backend = GpioBackend(simulated=True)
+    receiver = WiegandReceiver(loop, backend.input(5), backend.input(6), lambda *_: None)
+    receiver._times = [monotonic() + i * 0.0005 for i in range(10)]
+    assert receiver.quiet_gap() == pytest.approx(max(MIN_GAP_S, 0.0015))
+    receiver._times = [i * 0.02 for i in range(10)]
+    assert receiver.quiet_gap() == MAX_GAP_S
+    loop.close()
