@@ -8,6 +8,7 @@ before the journal is closed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from pathlib import Path
@@ -96,9 +97,7 @@ class Gateway:
             if self.backend.simulated:  # simulated wiring starts at rest: door shut, no press
                 self.backend.drive(pin, active_low)
         self._door_inputs[door.name] = inputs
-        return DoorController(
-            door, loop, self.clock, self.emit, relay, alarm=alarm, **lines
-        )
+        return DoorController(door, loop, self.clock, self.emit, relay, alarm=alarm, **lines)
 
     def _output(self, pin: int | None, active_high: bool) -> OutputLine:
         if pin is None:
@@ -110,9 +109,7 @@ class Gateway:
         state_dir.mkdir(parents=True, exist_ok=True)
         self.hasher = PinHasher(load_or_create_device_key(state_dir))
         self.store = Store.open(state_dir / DB_FILE, self.hasher)
-        self.journal = EventJournal(
-            state_dir / DB_FILE, self.tz, self.settings.journal.max_events
-        )
+        self.journal = EventJournal(state_dir / DB_FILE, self.tz, self.settings.journal.max_events)
         self.writer = JournalWriter(self.journal)
 
     def _prepare_accounts(self) -> None:
@@ -192,10 +189,8 @@ class Gateway:
     async def _watch_store(self) -> None:
         """Pick up writes made by another process (e.g. `door-gateway users import`)."""
         while not self._stopping.is_set():
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), STORE_POLL_S)
-            except TimeoutError:
-                pass
             try:
                 self.reload_rules_if_changed()
                 self.notifier.watchdog()
@@ -245,7 +240,10 @@ class Gateway:
                 for name, reader in self.readers.items()
             },
             "upstream": {"configured": bool(self.settings.upstream.url), "state": "idle"},
-            "store": self.engine.snapshot.counts() | {"rules_version": self.engine.snapshot.version},
+            "store": {
+                **self.engine.snapshot.counts(),
+                "rules_version": self.engine.snapshot.version,
+            },
             "journal": {
                 "last_seq": self.journal.last_seq(),
                 "max_events": self.settings.journal.max_events,

@@ -13,7 +13,7 @@ from typing import Any
 
 from gateway.clock import Clock
 from gateway.hw.lines import InputLine, OutputLine
-from gateway.model import Event
+from gateway.model import Event, EventType
 from gateway.settings import DoorSettings
 
 EventSink = Callable[[Event], None]
@@ -133,11 +133,12 @@ class DoorController:
     def alarm_output(self) -> bool:
         return self._alarm.active if self._alarm is not None else bool(self.alarms)
 
-    def _event(self, kind: str, reason: str, user_id: str | None = None, trace: str = "") -> None:
-        event_type = "alarm" if kind == "alarm" else "door"
+    def _event(
+        self, kind: EventType, reason: str, user_id: str | None = None, trace: str = ""
+    ) -> None:
         self._emit(
             Event(
-                type=event_type,
+                type=kind,
                 time=self._clock.time(),
                 door=self.name,
                 user_id=user_id,

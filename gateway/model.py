@@ -14,7 +14,15 @@ CREDENTIAL_KINDS: tuple[CredentialKind, ...] = ("card", "pin", "qr", "plate")
 
 DecisionSource = Literal["cache", "upstream", "policy"]
 EventType = Literal["access", "door", "alarm", "reader", "upstream", "api", "system"]
-EVENT_TYPES: tuple[EventType, ...] = ("access", "door", "alarm", "reader", "upstream", "api", "system")
+EVENT_TYPES: tuple[EventType, ...] = (
+    "access",
+    "door",
+    "alarm",
+    "reader",
+    "upstream",
+    "api",
+    "system",
+)
 Direction = Literal["in", "out"]
 AdminLevel = Literal["PERSONALUSER", "USERADMIN", "NETWORKADMIN", "SUPERADMIN"]
 ADMIN_LEVELS: tuple[AdminLevel, ...] = ("PERSONALUSER", "USERADMIN", "NETWORKADMIN", "SUPERADMIN")

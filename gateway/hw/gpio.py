@@ -7,9 +7,8 @@ code runs on real pins and on mock pins, and the simulation drives mock pins wit
 
 from __future__ import annotations
 
-from typing import Any
-
 from time import monotonic
+from typing import Any
 
 from gpiozero import DigitalOutputDevice
 from gpiozero.pins.mock import MockFactory, MockPin
@@ -44,8 +43,8 @@ class GpioInput:
 
     `active_low=True` makes a low level logically active (a normally-open switch to
     ground); `active_low=False` suits a normally-closed switch to ground, which pulls the
-    line low while the door is closed. The pull-up is on in both cases. The pin keeps only a weak reference to the callback, so this object
-    holds the bound method alive for as long as it exists.
+    line low while the door is closed. The pull-up is on in both cases. The pin keeps only
+    a weak reference to the callback, so this object holds the bound method alive.
     """
 
     def __init__(self, factory: Any, pin: int, active_low: bool = True) -> None:
@@ -76,6 +75,9 @@ class GpioInput:
 class SimulatedPin(MockPin):  # type: ignore[misc]
     """A mock pin whose edge time comes from its factory and which keeps no history
     (MockPin records every change forever, which a long-running simulation cannot afford)."""
+
+    _state: bool
+    _last_change: float
 
     def _change_state(self, value: bool) -> bool:
         if self._state == value:

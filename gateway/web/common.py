@@ -47,9 +47,7 @@ def field_str(body: dict[str, Any], name: str, max_len: int = 256) -> str:
     return value
 
 
-def field_number(
-    body: dict[str, Any], name: str, default: float, low: float, high: float
-) -> float:
+def field_number(body: dict[str, Any], name: str, default: float, low: float, high: float) -> float:
     """An optional number field within [low, high]."""
     value = body.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:

@@ -14,7 +14,9 @@ INPUTS = ("contact", "rex", "tamper")
 
 
 class SimulationControl(Protocol):
-    async def wiegand(self, reader: str, bits: str, interval_us: float, pulse_us: float) -> None: ...
+    async def wiegand(
+        self, reader: str, bits: str, interval_us: float, pulse_us: float
+    ) -> None: ...
 
     async def keys(self, reader: str, keys: str) -> None: ...
 

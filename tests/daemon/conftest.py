@@ -52,7 +52,9 @@ def start_daemon(state_dir: Path, config: Path = SIMULATE) -> Daemon:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("NOTIFY_SOCKET", None)
     with log_path.open("wb") as log_file:
-        process = subprocess.Popen(cmd, cwd=REPO, stdout=log_file, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(
+            cmd, cwd=REPO, stdout=log_file, stderr=subprocess.STDOUT, env=env
+        )
     daemon = Daemon(process, f"http://127.0.0.1:{port}", state_dir, log_path)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

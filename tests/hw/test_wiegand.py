@@ -57,7 +57,9 @@ async def _receive(bits: str, interval_us: float, pulse_us: float) -> list[str]:
 
 
 @pytest.mark.parametrize(("interval_us", "pulse_us"), [(200, 20), (2000, 50), (20000, 100)])
-async def test_receiver_takes_the_whole_sia_timing_range(interval_us: float, pulse_us: float) -> None:
+async def test_receiver_takes_the_whole_sia_timing_range(
+    interval_us: float, pulse_us: float
+) -> None:
     bits = encode_h10301(12, 34567)
     assert await _receive(bits, interval_us, pulse_us) == [bits]
 

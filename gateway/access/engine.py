@@ -1,0 +1,348 @@
+"""The access engine: one credential at one door -> one Decision, from the rules snapshot.
+
+Pure: no disk, no network, no clock reads. Time comes in as `now` (UTC epoch seconds). The
+only state kept between calls is what the rules need: keypad lockouts, autoInOut history
+(both persistent, see `export_state`) and the pending first factor of two-factor doors
+(deliberately not persisted: it lives for seconds).
+
+Rules, in order, each adding a line to the decision's trace:
+1. a PIN at a locked-out keypad is refused without being looked up;
+2. credential lookup (private PINs by keyed hash, then public PINs);
+3. credential enabled, user exists, active, not expired;
+4. door permitted for the user and a group, then the weekly schedule;
+5. the door's auth mode (single factor, or two factors of the same user);
+6. the autoInOut mode, committed only on a final grant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from gateway.access.autoinout import AutoInOut
+from gateway.access.lockout import PinLockout
+from gateway.access.schedules import applicable_groups, schedule_allows
+from gateway.model import Credential, Decision, Direction, Event
+from gateway.settings import AccessSettings, DoorSettings, ReaderSettings
+from gateway.store.index import RulesSnapshot, UserRule
+from gateway.store.secrets import PinHasher
+
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PendingFactor:
+    """A first factor accepted at a two-factor door, waiting for the second."""
+
+    user_id: str
+    kind: str
+    reader: str
+    time: float
+    pin_reader: str | None  # the keypad to credit on success when the first factor was a PIN
+
+
+@dataclass
+class Attempt:
+    """The working state of one `decide` call."""
+
+    credential: Credential
+    door: DoorSettings
+    now: float
+    trace: list[str]
+    user: UserRule | None = None
+    public_pin: bool = False
+
+
+class AccessEngine:
+    """Decides access from the current `snapshot`; assign `snapshot` to swap in new rules."""
+
+    def __init__(
+        self,
+        access: AccessSettings,
+        doors: Mapping[str, DoorSettings],
+        readers: Mapping[str, ReaderSettings],
+        tz: ZoneInfo,
+        hasher: PinHasher,
+        snapshot: RulesSnapshot,
+    ) -> None:
+        self.snapshot = snapshot
+        self._access = access
+        self._doors = dict(doors)
+        self._readers = dict(readers)
+        self._tz = tz
+        self._hasher = hasher
+        self._lockout = PinLockout(access.lockout)
+        self._auto = AutoInOut(access.auto_in_out, tz)
+        self._pending: dict[str, PendingFactor] = {}
+        self._events: list[Event] = []
+        self._state_version = 0
+
+    @property
+    def state_version(self) -> int:
+        """Increases whenever lockout or autoInOut state changes (the daemon saves then)."""
+        return self._state_version
+
+    def _changed(self, changed: bool = True) -> None:
+        if changed:
+            self._state_version += 1
+
+    def decide(self, credential: Credential, door: str, now: float) -> Decision:
+        """Decide whether `credential` opens `door` at `now` (UTC epoch seconds).
+
+        Never raises for bad input: an unknown door or credential is a denial with a reason.
+        """
+        settings = self._doors.get(door)
+        if settings is None:
+            return _deny("unknown_door", None, [f"door:{door}=unknown"])
+        attempt = Attempt(credential, settings, now, [])
+        denial = self._identify(attempt)
+        if denial is not None:
+            return denial
+        if attempt.public_pin:
+            return self._decide_public_pin(attempt)
+        denial = self._check_user(attempt)
+        if denial is not None:
+            return denial
+        return self._apply_auth_mode(attempt)
+
+    # -- rules 1-2: lockout and lookup ---------------------------------------------------
+
+    def _identify(self, attempt: Attempt) -> Decision | None:
+        """Find the credential's owner (sets attempt.user / public_pin) or deny."""
+        cred, trace = attempt.credential, attempt.trace
+        if cred.kind == "pin":
+            left = self._lockout.is_locked(cred.reader, attempt.now)
+            if left is not None:
+                trace.append(f"lockout:locked,reader={cred.reader},left={left:.0f}s")
+                return _deny("keypad_locked", None, trace)
+            return self._identify_pin(attempt)
+        ref = self.snapshot.owner(cred.kind, cred.value)
+        if ref is None:
+            trace.append(f"lookup:{cred.kind}=unknown")
+            return _deny("unknown_credential", None, trace)
+        trace.append(f"lookup:{cred.kind},user={ref.user_id}")
+        return self._resolve_owner(attempt, ref.user_id, ref.enabled)
+
+    def _identify_pin(self, attempt: Attempt) -> Decision | None:
+        cred, trace = attempt.credential, attempt.trace
+        # The keyed hash is ASCII-only; a non-ASCII "PIN" (API input) cannot match anything.
+        key = self._hasher.hash(cred.value) if cred.value.isascii() else None
+        ref = self.snapshot.pins.get(key) if key is not None else None
+        if ref is not None:
+            trace.append(f"lookup:pin,user={ref.user_id}")
+            return self._resolve_owner(attempt, ref.user_id, ref.enabled)
+        if key is not None and key in self.snapshot.public_pins:
+            trace.append("lookup:pin,public_pin")
+            attempt.public_pin = True
+            return None
+        trace.append("lookup:pin=unknown")
+        self._pin_failure(attempt)
+        return _deny("unknown_credential", None, trace)
+
+    def _pin_failure(self, attempt: Attempt) -> None:
+        """Count a wrong PIN; queue a reader event when it locks the keypad."""
+        reader, now = attempt.credential.reader, attempt.now
+        duration = self._lockout.record_failure(reader, now)
+        self._changed()
+        if duration is None:
+            return
+        attempt.trace.append(f"lockout:locked_for={duration:.0f}s")
+        self._events.append(
+            Event(
+                type="reader",
+                time=now,
+                door=attempt.door.name,
+                reader=reader,
+                credential_kind="pin",
+                reason="keypad_locked_out",
+                trace=f"lockout:{duration:.0f}s",
+            )
+        )
+
+    def _resolve_owner(self, attempt: Attempt, user_id: str, enabled: bool) -> Decision | None:
+        if not enabled:
+            return _deny("credential_disabled", user_id, attempt.trace)
+        user = self.snapshot.users.get(user_id)
+        if user is None:
+            attempt.trace.append("user:missing")
+            return _deny("unknown_credential", user_id, attempt.trace)
+        attempt.user = user
+        return None
+
+    # -- rules 3-4: user validity, doors, schedule ---------------------------------------
+
+    def _check_user(self, attempt: Attempt) -> Decision | None:
+        """Active, not expired, permitted at this door, inside the schedule."""
+        user, trace, now = attempt.user, attempt.trace, attempt.now
+        assert user is not None  # _identify set it for every non-public credential
+        door = attempt.door.name
+        if not user.active:
+            return _deny("user_inactive", user.user_id, [*trace, "user:inactive"])
+        if user.expiry is not None and user.expiry <= now:
+            return _deny("user_expired", user.user_id, [*trace, f"user:expired={user.expiry:.0f}"])
+        trace.append("user:ok")
+        if user.doors is not None and door not in user.doors:
+            return _deny("door_not_permitted", user.user_id, [*trace, f"doors:user,{door}"])
+        if not applicable_groups(self.snapshot, user, door):
+            return _deny("door_not_permitted", user.user_id, [*trace, f"doors:no_group,{door}"])
+        allowed, schedule_trace = schedule_allows(self.snapshot, user, door, now, self._tz)
+        trace.append(schedule_trace)
+        if not allowed:
+            return _deny("outside_schedule", user.user_id, trace)
+        return None
+
+    # -- rule 5: auth mode -----------------------------------------------------------------
+
+    def _decide_public_pin(self, attempt: Attempt) -> Decision:
+        """A public PIN: anonymous, no schedule, only where a PIN alone may open the door."""
+        mode = attempt.door.auth_mode
+        if mode not in ("any", "pin"):
+            return _deny("auth_mode", None, [*attempt.trace, f"auth_mode:{mode},public_pin"])
+        attempt.trace.append(f"auth_mode:{mode}")
+        return self._final_grant(attempt, pin_reader=None)
+
+    def _apply_auth_mode(self, attempt: Attempt) -> Decision:
+        """Single-factor modes grant or deny here; two-factor modes go to `_two_factor`."""
+        mode, kind = attempt.door.auth_mode, attempt.credential.kind
+        user = attempt.user
+        assert user is not None
+        pin_reader = attempt.credential.reader if kind == "pin" else None
+        if mode in ("card+pin", "pin+card"):
+            return self._two_factor(attempt, user)
+        if (mode == "card" and kind == "pin") or (mode == "pin" and kind != "pin"):
+            return _deny("auth_mode", user.user_id, [*attempt.trace, f"auth_mode:{mode},{kind}"])
+        attempt.trace.append(f"auth_mode:{mode}")
+        return self._final_grant(attempt, pin_reader)
+
+    def _two_factor(self, attempt: Attempt, user: UserRule) -> Decision:
+        """card+pin / pin+card: the second factor must be the same user's, within the timeout."""
+        cred, door, now, trace = attempt.credential, attempt.door, attempt.now, attempt.trace
+        mode = door.auth_mode
+        first_is_pin = mode == "pin+card"
+        is_first_kind = (cred.kind == "pin") == first_is_pin
+        pending = self._pending.pop(door.name, None)
+        timed_out = False
+        if pending is not None and now - pending.time > self._access.two_factor_timeout_s:
+            trace.append(f"auth_mode:{mode},first_factor_expired")
+            pending, timed_out = None, True
+        if is_first_kind:
+            # A first factor always (re)starts the sequence: the latest person at the door
+            # is the one about to type or badge, not whoever gave up before them.
+            return self._await_second(attempt, user, mode)
+        if pending is None:
+            reason = "second_factor_timeout" if timed_out else "auth_mode"
+            return _deny(reason, user.user_id, [*trace, f"auth_mode:{mode},no_first_factor"])
+        if pending.user_id != user.user_id:
+            trace.append(f"auth_mode:{mode},first={pending.user_id},second={user.user_id}")
+            return _deny("second_factor_mismatch", user.user_id, trace)
+        trace.append(f"auth_mode:{mode},first={pending.kind}@{pending.reader},second={cred.kind}")
+        pin_reader = cred.reader if cred.kind == "pin" else pending.pin_reader
+        return self._final_grant(attempt, pin_reader)
+
+    def _await_second(self, attempt: Attempt, user: UserRule, mode: str) -> Decision:
+        cred = attempt.credential
+        self._pending[attempt.door.name] = PendingFactor(
+            user_id=user.user_id,
+            kind=cred.kind,
+            reader=cred.reader,
+            time=attempt.now,
+            pin_reader=cred.reader if cred.kind == "pin" else None,
+        )
+        attempt.trace.append(f"auth_mode:{mode},first_factor={cred.kind}")
+        return Decision(
+            granted=False,
+            reason="awaiting_second_factor",
+            user_id=user.user_id,
+            source="cache",
+            trace=tuple(attempt.trace),
+            final=False,
+        )
+
+    # -- rule 6: autoInOut, then grant -----------------------------------------------------
+
+    def _final_grant(self, attempt: Attempt, pin_reader: str | None) -> Decision:
+        """Run the autoInOut check; on success commit it, credit the keypad and grant."""
+        user_id = attempt.user.user_id if attempt.user is not None else None
+        direction = self._direction(attempt)
+        check = self._auto.check(user_id, direction, attempt.now)
+        verdict = "ok" if check.allowed and check.note is None else (check.note or check.reason)
+        attempt.trace.append(f"autoinout:{self._auto.mode},{direction},{verdict}")
+        if not check.allowed:
+            return _deny(check.reason, user_id, attempt.trace)
+        self._changed(self._auto.commit(user_id, direction, attempt.now))
+        if pin_reader is not None:
+            # Only a PIN that actually opened the door clears the keypad's counters; a known
+            # PIN of a disabled or out-of-schedule user must not reset a guessing attacker.
+            self._changed(self._lockout.record_success(pin_reader, attempt.now))
+        attempt.trace.append("granted")
+        notes = (check.note,) if check.note is not None else ()
+        return Decision(
+            granted=True,
+            reason="granted",
+            user_id=user_id,
+            source="cache",
+            trace=tuple(attempt.trace),
+            notes=notes,
+        )
+
+    def _direction(self, attempt: Attempt) -> Direction:
+        reader = self._readers.get(attempt.credential.reader)
+        if reader is None:
+            # Credentials injected through the API may name no configured reader: count
+            # them as entering, the direction every single-reader door has.
+            attempt.trace.append(f"reader:{attempt.credential.reader}=unconfigured,in")
+            return "in"
+        return reader.direction
+
+    # -- state, events, status -------------------------------------------------------------
+
+    def drain_events(self) -> list[Event]:
+        """Events produced by decisions since the last call (keypad lockouts), oldest first."""
+        events, self._events = self._events, []
+        return events
+
+    def export_state(self) -> dict[str, Any]:
+        """Persistent state (lockouts, autoInOut) as JSON-serialisable data."""
+        return {
+            "version": STATE_VERSION,
+            "lockout": self._lockout.export_state(),
+            "auto_in_out": self._auto.export_state(),
+        }
+
+    def import_state(self, state: dict[str, Any], now: float) -> None:
+        """Restore an `export_state` result; raises ValueError (state unchanged) if malformed."""
+        if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+            raise ValueError("engine state: unsupported or missing version")
+        lockout = PinLockout(self._access.lockout)
+        auto = AutoInOut(self._access.auto_in_out, self._tz)
+        lockout.import_state(state.get("lockout", {}), now)
+        auto.import_state(state.get("auto_in_out", {}), now)
+        # Swap only once both parts parsed, so a bad file leaves the engine as it was.
+        self._lockout, self._auto = lockout, auto
+
+    def status(self, now: float) -> dict[str, Any]:
+        """Plain-dict status: rules snapshot, lockouts, autoInOut, pending two-factor doors."""
+        timeout = self._access.two_factor_timeout_s
+        pending = {
+            door: round(p.time + timeout - now, 1)
+            for door, p in sorted(self._pending.items())
+            if now - p.time <= timeout
+        }
+        return {
+            "snapshot_version": self.snapshot.version,
+            "rules": self.snapshot.counts(),
+            "lockout": self._lockout.status(now),
+            "auto_in_out": self._auto.status(now),
+            "awaiting_second_factor": pending,
+            "state_version": self._state_version,
+            "events_queued": len(self._events),
+        }
+
+
+def _deny(reason: str, user_id: str | None, trace: list[str]) -> Decision:
+    """A final denial decided from the cache."""
+    return Decision(
+        granted=False, reason=reason, user_id=user_id, source="cache", trace=(*trace, reason)
+    )
