@@ -126,7 +126,13 @@ class Gateway:
             self.hasher,
             self.store.load_snapshot(),
         )
-        self.engine.import_state(self.store.load_engine_state(), self.clock.time())
+        saved = self.store.load_engine_state()
+        if saved:
+            try:
+                self.engine.import_state(saved, self.clock.time())
+            except ValueError as exc:  # a damaged state row must not keep the doors shut
+                log.error("saved lockout/anti-passback state ignored: %s", exc)
+                self.emit(Event("system", self.clock.time(), reason="state_discarded"))
         self._engine_state_version = self.engine.state_version
 
     def _build_readers(self, loop: asyncio.AbstractEventLoop) -> None:

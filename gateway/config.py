@@ -1,0 +1,967 @@
+"""TOML configuration -> typed, validated `gateway.settings.Settings`.
+
+`load_settings` reads the file with the standard library's `tomllib` and checks it in two
+passes, collecting *every* problem rather than stopping at the first:
+
+1. the schema pass walks the settings dataclasses (their field names, types and defaults
+   are the schema) together with the per-key rules below: unknown keys, wrong types,
+   values out of range;
+2. the cross-check pass looks at relations between keys: unique names and GPIO pins,
+   readers that name a door, keys a reader kind needs or cannot use, what the hardware
+   backend allows.
+
+Every message reads `FILE: dotted.key.path: what was expected, what was found`, e.g.
+`config/gateway.toml: doors[0].relay_pulse_s: expected a number from 1 to 1800, found 0`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import ipaddress
+import json
+import math
+import os
+import re
+import sys
+import tomllib
+import types
+import typing
+import zoneinfo
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from gateway.hw.formats import FORMATS
+from gateway.model import ADMIN_LEVELS
+from gateway.settings import (
+    AccessSettings,
+    AutoInOutSettings,
+    DemoUser,
+    DeviceSettings,
+    DoorSettings,
+    HardwareSettings,
+    JournalSettings,
+    LockoutSettings,
+    ReaderSettings,
+    Settings,
+    TechnicianSettings,
+    UpstreamSettings,
+    WebSettings,
+)
+
+__all__ = [
+    "GPIO_MAX",
+    "GPIO_MIN",
+    "READER_COMMON_KEYS",
+    "READER_GPIO_REQUIRED",
+    "READER_KIND_KEYS",
+    "UPSTREAM_METHODS",
+    "UPSTREAM_PLACEHOLDERS",
+    "ConfigError",
+    "check_config_command",
+    "load_settings",
+    "summary",
+]
+
+GPIO_MIN, GPIO_MAX = 0, 27  # BCM numbers of the 40-pin header's GPIOs
+UPSTREAM_METHODS: tuple[str, ...] = ("card", "pin", "qr", "face")
+UPSTREAM_PLACEHOLDERS: tuple[str, ...] = (
+    "QRCode",
+    "Card",
+    "CardCode",
+    "Pin",
+    "PINCode",
+    "Face",
+    "FaceData",
+    "DeviceID",
+    "Token",
+    "Type",
+    "Time",
+)
+KEYPAD_BURST_BITS: tuple[int, ...] = (4, 8)
+
+# Which reader keys each kind uses (besides the common ones), and which of them a real
+# (gpio) backend cannot do without.
+READER_COMMON_KEYS: tuple[str, ...] = (
+    "name",
+    "kind",
+    "door",
+    "direction",
+    "led_green_pin",
+    "led_red_pin",
+    "beeper_pin",
+)
+READER_KIND_KEYS: dict[str, tuple[str, ...]] = {
+    "wiegand": ("d0_pin", "d1_pin", "formats"),
+    "wiegand_keypad": ("d0_pin", "d1_pin", "formats", "keypad_burst_bits", "pin_timeout_s"),
+    "serial": ("port", "baudrate", "protocol", "credential_kind"),
+    "nfc": ("device",),
+    "pcsc": ("device",),
+    "matrix_keypad": ("row_pins", "col_pins", "pin_timeout_s"),
+}
+READER_GPIO_REQUIRED: dict[str, tuple[str, ...]] = {
+    "wiegand": ("d0_pin", "d1_pin"),
+    "wiegand_keypad": ("d0_pin", "d1_pin"),
+    "serial": ("port",),
+    "nfc": ("device",),
+    "matrix_keypad": ("row_pins", "col_pins"),
+}
+
+_REQUIRED_READER_TEXT: dict[str, str] = {
+    "d0_pin": f"a BCM GPIO number from {GPIO_MIN} to {GPIO_MAX}",
+    "d1_pin": f"a BCM GPIO number from {GPIO_MIN} to {GPIO_MAX}",
+    "row_pins": "an array of 1 to 8 distinct BCM GPIO numbers",
+    "col_pins": "an array of 1 to 8 distinct BCM GPIO numbers",
+    "port": 'a serial port such as "/dev/ttyUSB0"',
+    "device": 'an nfcpy device such as "usb" or "tty:AMA0:pn532"',
+}
+_SECRET_KEYS = frozenset({"password", "pin"})  # values never echoed in messages
+_NOT_IN_FILE: dict[tuple[type, str], object] = {(Settings, "path"): ""}  # set afterwards
+_OPTIONAL_DEFAULTS: dict[tuple[type, str], object] = {(Settings, "readers"): ()}
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
+_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}\Z")
+_HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
+_HHMM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]\Z")
+_HEX_BYTES = re.compile(r"(?:[0-9A-Fa-f]{2}){1,16}\Z")
+_PIN_DIGITS = re.compile(r"[0-9]{4,8}\Z")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_POSITION = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)\s*\Z")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; `errors` holds one line per problem found."""
+
+    def __init__(self, errors: Iterable[str]) -> None:
+        self.errors: list[str] = list(errors)
+        super().__init__("\n".join(self.errors))
+
+
+# --------------------------------------------------------------------------- rules
+
+
+class _Invalid:
+    """Marker for a value that failed its check (the error is already reported)."""
+
+
+_INVALID = _Invalid()
+_NOTHING = object()  # "found nothing": a required key is missing
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """What a key's value must be, beyond its type: a phrase for messages and a test."""
+
+    expected: str
+    check: Callable[[Any], bool]
+    choices: Callable[[], Iterable[str]] | None = None  # for "did you mean" hints
+
+
+def _fmt_number(value: float) -> str:
+    """1800 as "1800", 0.1 as "0.1"."""
+    return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+def _number(low: float, high: float) -> _Rule:
+    """A number (int or float) within [low, high]."""
+    text = f"a number from {_fmt_number(low)} to {_fmt_number(high)}"
+    return _Rule(text, lambda v: low <= v <= high)
+
+
+def _integer(low: int, high: int) -> _Rule:
+    """An integer within [low, high]."""
+    return _Rule(f"an integer from {low} to {high}", lambda v: low <= v <= high)
+
+
+def _choice(options: Iterable[str]) -> _Rule:
+    """One of a fixed set of strings."""
+    values = tuple(options)
+    text = "one of " + ", ".join(json.dumps(v) for v in values)
+    return _Rule(text, lambda v: v in values, lambda: values)
+
+
+def _pattern(regex: re.Pattern[str], text: str) -> _Rule:
+    """A string matching `regex` completely."""
+    return _Rule(text, lambda v: regex.match(v) is not None)
+
+
+def _distinct(text: str, low: int, high: int) -> _Rule:
+    """An array of `low`..`high` items, no item twice."""
+    return _Rule(text, lambda v: low <= len(v) <= high and len(set(v)) == len(v))
+
+
+def _is_timezone(name: str) -> bool:
+    """True when zoneinfo knows the IANA zone `name`."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError, OSError):
+        return False
+    return True
+
+
+def _is_upstream_url(url: str) -> bool:
+    """Empty, or an http(s) URL with a host."""
+    if url == "":
+        return True
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        return False
+
+
+def _is_hostname(host: str) -> bool:
+    """An IPv4 address, or a DNS name made of RFC 1123 labels."""
+    labels = host.split(".")
+    if all(label.isdigit() for label in labels):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            return False
+        return True
+    return len(host) <= 253 and all(_HOST_LABEL.match(label) for label in labels)
+
+
+def _split_listen(listen: str) -> tuple[str, int] | None:
+    """`HOST:PORT` or `[IPV6]:PORT` -> (host, port); None when malformed."""
+    if listen.startswith("["):
+        host, sep, port = listen[1:].partition("]:")
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return None
+    else:
+        host, sep, port = listen.rpartition(":")
+        if not _is_hostname(host):
+            return None
+    if not sep or not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
+        return None
+    return host, int(port)
+
+
+_NAME_TEXT = "a name of 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+_PIN_RULE = _Rule(
+    f"a BCM GPIO number from {GPIO_MIN} to {GPIO_MAX}", lambda v: GPIO_MIN <= v <= GPIO_MAX
+)
+_PINS_RULE = _distinct("an array of 1 to 8 distinct BCM GPIO numbers", 1, 8)
+_POSITIVE = _Rule("a number greater than 0", lambda v: v > 0)
+_NON_EMPTY = _Rule("a non-empty string", lambda v: v != "")
+_NAME_RULE = _pattern(_NAME, _NAME_TEXT)
+
+_RULES: dict[tuple[type, str], _Rule] = {
+    (DeviceSettings, "id"): _NAME_RULE,
+    (DeviceSettings, "timezone"): _Rule(
+        'an IANA time zone name such as "Europe/London"',
+        _is_timezone,
+        lambda: sorted(zoneinfo.available_timezones()),
+    ),
+    (DeviceSettings, "state_dir"): _NON_EMPTY,
+    (DoorSettings, "name"): _NAME_RULE,
+    (DoorSettings, "relay_pulse_s"): _number(1, 1800),
+    (DoorSettings, "door_open_timeout_s"): _number(1, 3600),
+    (ReaderSettings, "name"): _NAME_RULE,
+    (ReaderSettings, "door"): _Rule("the name of a [[doors]] entry", _NAME_RULE.check),
+    (ReaderSettings, "formats"): _distinct("an array of 1 to 8 distinct Wiegand formats", 1, 8),
+    (ReaderSettings, "formats[]"): _choice(sorted(FORMATS)),
+    (ReaderSettings, "keypad_burst_bits"): _distinct("an array of distinct bit counts", 1, 2),
+    (ReaderSettings, "keypad_burst_bits[]"): _Rule(
+        "4 or 8 (bits per key press)", lambda v: v in KEYPAD_BURST_BITS
+    ),
+    (ReaderSettings, "baudrate"): _integer(50, 4_000_000),
+    (ReaderSettings, "pin_timeout_s"): _number(1, 300),
+    (UpstreamSettings, "url"): _Rule(
+        'empty (no upstream) or an "http://" or "https://" URL', _is_upstream_url
+    ),
+    (UpstreamSettings, "timeout_s"): _number(0.1, 30),
+    (UpstreamSettings, "methods"): _distinct(
+        "an array of 1 to 4 distinct verification methods", 1, 4
+    ),
+    (UpstreamSettings, "methods[]"): _choice(UPSTREAM_METHODS),
+    (TechnicianSettings, "username"): _pattern(
+        _USERNAME, "a user name of 1 to 64 letters, digits, '.', '_', '@' or '-'"
+    ),
+    (TechnicianSettings, "level"): _choice(ADMIN_LEVELS),
+    (WebSettings, "listen"): _Rule(
+        'HOST:PORT such as "127.0.0.1:8080", "[::1]:8080" or "gateway.local:8080" '
+        "(port 1 to 65535)",
+        lambda v: _split_listen(v) is not None,
+    ),
+    (WebSettings, "token_idle_s"): _number(60, 86400),
+    (JournalSettings, "max_events"): _integer(10_000, 1_000_000),
+    (LockoutSettings, "max_failures"): _integer(1, 1000),
+    (LockoutSettings, "window_s"): _POSITIVE,
+    (LockoutSettings, "lock_s"): _POSITIVE,
+    (LockoutSettings, "max_lock_s"): _POSITIVE,
+    (LockoutSettings, "reset_after_s"): _POSITIVE,
+    (AutoInOutSettings, "reject_repeat_s"): _integer(1, 86400),
+    (AutoInOutSettings, "lunch_break_min"): _integer(1, 120),
+    (AutoInOutSettings, "crowd_limit"): _integer(1, 65535),
+    (AutoInOutSettings, "crowd_reset"): _pattern(_HHMM, 'a local time "HH:MM" (00:00 to 23:59)'),
+    (AccessSettings, "two_factor_timeout_s"): _number(1, 300),
+    (DemoUser, "user_id"): _NAME_RULE,
+    (DemoUser, "cards[]"): _pattern(
+        _HEX_BYTES, "a card number of 1 to 16 whole bytes in hex (2, 4, ... 32 hex digits)"
+    ),
+    (DemoUser, "pin"): _Rule(
+        "empty or a PIN of 4 to 8 digits", lambda v: v == "" or bool(_PIN_DIGITS.match(v))
+    ),
+    (Settings, "doors"): _Rule("at least one [[doors]] entry", lambda v: len(v) > 0),
+}
+
+
+def _rule_for(cls: type, name: str) -> _Rule | None:
+    """The rule of `cls.name` ("name[]" for array items); GPIO keys are found by name."""
+    rule = _RULES.get((cls, name))
+    if rule is not None:
+        return rule
+    if name.endswith("_pin") or name.endswith("_pins[]"):
+        return _PIN_RULE
+    if name.endswith("_pins"):
+        return _PINS_RULE
+    return None
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def _join(path: str, key: str) -> str:
+    """`doors[0]` + `relay_pin` -> `doors[0].relay_pin`, quoting keys that need it."""
+    part = key if _BARE_KEY.match(key) else json.dumps(key)
+    return f"{path}.{part}" if path else part
+
+
+def _render(value: object, secret: bool = False) -> str:
+    """A found value as it would be written in TOML (secrets only by their type)."""
+    if value is _NOTHING:
+        return "nothing"
+    if isinstance(value, dict):
+        return "a table"
+    if secret:
+        return "a value that is not shown" if isinstance(value, str) else _type_name(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value if len(value) <= 80 else value[:77] + "...", ensure_ascii=False)
+    if isinstance(value, list):
+        text = "[" + ", ".join(_render(item) for item in value) + "]"
+        return text if len(text) <= 80 else f"an array of {len(value)} items"
+    if isinstance(value, (datetime, date, time)):
+        return f"{value.isoformat()} (a date/time)"
+    return repr(value)
+
+
+def _type_name(value: object) -> str:
+    """ "a string", "an integer", ... for a TOML value."""
+    names = ((bool, "a boolean"), (int, "an integer"), (float, "a number"), (str, "a string"))
+    for kind, name in names:
+        if isinstance(value, kind):
+            return name
+    return "an array" if isinstance(value, list) else "a value"
+
+
+def _hint(found: object, choices: Iterable[str]) -> str:
+    """' (did you mean "x"?)' when `found` is close to one of `choices`."""
+    if not isinstance(found, str):
+        return ""
+    close = difflib.get_close_matches(found, list(choices), n=1, cutoff=0.6)
+    return f' (did you mean "{close[0]}"?)' if close else ""
+
+
+class _Report:
+    """Collects messages for one file; remembers which key paths were already reported."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.errors: list[str] = []
+        self.bad_paths: set[str] = set()
+
+    def add(self, path: str, message: str) -> None:
+        """Record `FILE: path: message`."""
+        self.bad_paths.add(path)
+        where = f"{path}: " if path else ""
+        self.errors.append(f"{self.label}: {where}{message}")
+
+    def expected(self, path: str, expected: str, found: object, hint: str = "") -> None:
+        """Record `FILE: path: expected X, found Y`."""
+        secret = path.rsplit(".", 1)[-1] in _SECRET_KEYS
+        self.add(path, f"expected {expected}, found {_render(found, secret)}{hint}")
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _read_toml(path: Path, label: str) -> dict[str, Any]:
+    """Parse the file; an unreadable file or a syntax error raises ConfigError."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError([f"{label}: cannot read the configuration file: {reason}"]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - raw.rfind(b"\n", 0, exc.start)
+        message = (
+            f"{label}: line {line}, column {column}: not UTF-8 text (byte 0x{raw[exc.start]:02X})"
+        )
+        raise ConfigError([message]) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([_syntax_message(label, str(exc), text)]) from None
+
+
+def _syntax_message(label: str, message: str, text: str) -> str:
+    """tomllib's "msg (at line L, column C)" as "FILE: line L, column C: msg"."""
+    match = _POSITION.search(message)
+    if match is None:
+        return f"{label}: {message}"
+    reason = message[: match.start()]
+    if match.group(1) is not None:
+        line, column = int(match.group(1)), int(match.group(2))
+    else:  # "at end of document": point just past the last character
+        lines = text.split("\n")
+        line, column = len(lines), len(lines[-1]) + 1
+    return f"{label}: line {line}, column {column}: {reason}"
+
+
+# --------------------------------------------------------------------------- schema pass
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """The resolved field types of a settings dataclass."""
+    return typing.get_type_hints(cls)
+
+
+def _file_fields(cls: type) -> list[dataclasses.Field[Any]]:
+    """The dataclass fields that are keys in the file."""
+    return [f for f in dataclasses.fields(cls) if (cls, f.name) not in _NOT_IN_FILE]
+
+
+def _is_required(cls: type, fld: dataclasses.Field[Any]) -> bool:
+    """A field with no default (and no default in `_OPTIONAL_DEFAULTS`) must be given."""
+    has_default = fld.default is not dataclasses.MISSING
+    has_factory = fld.default_factory is not dataclasses.MISSING
+    return not (has_default or has_factory or (cls, fld.name) in _OPTIONAL_DEFAULTS)
+
+
+def _strip_optional(tp: Any) -> Any:
+    """`int | None` -> `int` (TOML has no null: a missing key is the None)."""
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+        args = [arg for arg in typing.get_args(tp) if arg is not type(None)]
+        return args[0] if len(args) == 1 else tp
+    return tp
+
+
+def _describe(tp: Any, path: str) -> str:
+    """What a value of type `tp` looks like, for messages."""
+    tp = _strip_optional(tp)
+    if dataclasses.is_dataclass(tp):
+        return f"a [{path}] section"
+    if typing.get_origin(tp) is Literal:
+        return "one of " + ", ".join(json.dumps(arg) for arg in typing.get_args(tp))
+    if typing.get_origin(tp) is tuple:
+        return _describe_array(typing.get_args(tp)[0], path)
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    return names.get(tp, "a value")
+
+
+def _describe_array(item: Any, path: str) -> str:
+    """What an array of `item` values looks like, for messages."""
+    if dataclasses.is_dataclass(item):
+        return f"an array of tables ([[{path}]])"
+    return {str: "an array of strings", int: "an array of integers"}.get(item, "an array")
+
+
+def _scalar(tp: Any, raw: object) -> object:
+    """`raw` as a value of scalar type `tp`, or _INVALID (bool is never an int)."""
+    if tp is bool:
+        return raw if isinstance(raw, bool) else _INVALID
+    if isinstance(raw, bool):
+        return _INVALID
+    if tp is int:
+        return raw if isinstance(raw, int) else _INVALID
+    if tp is float:
+        if isinstance(raw, (int, float)) and math.isfinite(raw):
+            return float(raw)
+        return _INVALID
+    if tp is str:
+        return raw if isinstance(raw, str) else _INVALID
+    if typing.get_origin(tp) is Literal:
+        return raw if isinstance(raw, str) and raw in typing.get_args(tp) else _INVALID
+    raise TypeError(f"settings type {tp!r} has no TOML conversion")
+
+
+class _Schema:
+    """The schema pass: raw TOML values -> settings dataclasses, reporting every problem."""
+
+    def __init__(self, report: _Report) -> None:
+        self.report = report
+
+    def table(self, cls: type, raw: object, path: str) -> Any:
+        """A TOML table as an instance of dataclass `cls`, or _INVALID."""
+        if not isinstance(raw, dict):
+            self.report.expected(path, _describe(cls, path), raw)
+            return _INVALID
+        fields = _file_fields(cls)
+        self.unknown_keys(raw, [f.name for f in fields], path)
+        values = {name: value for (c, name), value in _NOT_IN_FILE.items() if c is cls}
+        for fld in fields:
+            values[fld.name] = self.field(cls, fld, raw, _join(path, fld.name))
+        if any(value is _INVALID for value in values.values()):
+            return _INVALID
+        return cls(**values)
+
+    def field(self, cls: type, fld: dataclasses.Field[Any], raw: dict[str, Any], path: str) -> Any:
+        """One key of a table: its converted value, its default, or _INVALID."""
+        if fld.name in raw:
+            return self.value(cls, fld.name, _hints(cls)[fld.name], raw[fld.name], path)
+        if (cls, fld.name) in _OPTIONAL_DEFAULTS:
+            return _OPTIONAL_DEFAULTS[(cls, fld.name)]
+        if _is_required(cls, fld):
+            rule = _rule_for(cls, fld.name)
+            tp = _hints(cls)[fld.name]
+            self.report.expected(path, rule.expected if rule else _describe(tp, path), _NOTHING)
+            return _INVALID
+        return self.default(fld)
+
+    @staticmethod
+    def default(fld: dataclasses.Field[Any]) -> Any:
+        """The dataclass default of a field that is not in the file."""
+        if fld.default_factory is not dataclasses.MISSING:
+            return fld.default_factory()
+        return fld.default
+
+    def value(self, cls: type, name: str, tp: Any, raw: object, path: str) -> Any:
+        """Convert and check one value of type `tp` (key `name` of `cls`)."""
+        tp = _strip_optional(tp)
+        if dataclasses.is_dataclass(tp):
+            return self.table(typing.cast(type, tp), raw, path)
+        if typing.get_origin(tp) is tuple:
+            return self.array(cls, name, typing.get_args(tp)[0], raw, path)
+        rule = _rule_for(cls, name)
+        value = _scalar(tp, raw)
+        if value is _INVALID or (rule is not None and not rule.check(value)):
+            self.mismatch(tp, rule, raw, path)
+            return _INVALID
+        return value
+
+    def array(self, cls: type, name: str, item_tp: Any, raw: object, path: str) -> Any:
+        """A TOML array as a tuple, each item checked; then the rule on the whole."""
+        rule = _rule_for(cls, name)
+        if not isinstance(raw, list):
+            expected = rule.expected if rule else _describe_array(item_tp, path)
+            tables = isinstance(raw, dict) and dataclasses.is_dataclass(item_tp)
+            hint = f" (write [[{path}]] for each entry, not [{path}])" if tables else ""
+            self.report.expected(path, expected, raw, hint)
+            return _INVALID
+        items = [
+            self.value(cls, f"{name}[]", item_tp, item, f"{path}[{index}]")
+            for index, item in enumerate(raw)
+        ]
+        if any(item is _INVALID for item in items):
+            return _INVALID
+        if rule is not None and not rule.check(items):
+            self.report.expected(path, rule.expected, raw)
+            return _INVALID
+        return tuple(items)
+
+    def mismatch(self, tp: Any, rule: _Rule | None, raw: object, path: str) -> None:
+        """Report a value of the wrong type or outside its rule, with a hint if close."""
+        if rule is not None:
+            choices = rule.choices() if rule.choices else ()
+            self.report.expected(path, rule.expected, raw, _hint(raw, choices))
+            return
+        choices = typing.get_args(tp) if typing.get_origin(tp) is Literal else ()
+        self.report.expected(path, _describe(tp, path), raw, _hint(raw, choices))
+
+    def unknown_keys(self, raw: dict[str, Any], allowed: list[str], path: str) -> None:
+        """Report every key of `raw` that is not in `allowed`, suggesting a close one."""
+        for key in raw:
+            if key not in allowed:
+                hint = _hint(key, allowed)
+                listing = ", ".join(allowed)
+                self.report.add(_join(path, key), f"unknown key{hint}; expected one of: {listing}")
+
+
+# --------------------------------------------------------------------------- cross checks
+
+
+def _entries(data: dict[str, Any], dotted: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """("doors[0]", table) for each table of the array of tables at `dotted`."""
+    node: object = data
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, list):
+        for index, item in enumerate(node):
+            if isinstance(item, dict):
+                yield f"{dotted}[{index}]", item
+
+
+def _backend(data: dict[str, Any]) -> str | None:
+    """The valid hardware backend of the file, or None when it is missing or wrong."""
+    hardware = data.get("hardware")
+    if not isinstance(hardware, dict):
+        return None
+    backend = hardware.get("backend", HardwareSettings.backend)
+    return backend if backend in ("gpio", "simulated") else None
+
+
+def _check_unique(data: dict[str, Any], dotted: str, key: str, report: _Report) -> None:
+    """No two entries of the array of tables `dotted` share the same `key`."""
+    seen: dict[str, str] = {}
+    for where, entry in _entries(data, dotted):
+        value, path = entry.get(key), f"{where}.{key}"
+        if not isinstance(value, str) or path in report.bad_paths:
+            continue
+        if value in seen:
+            report.expected(
+                path, f"a {key} not used before", value, f", already used by {seen[value]}"
+            )
+        else:
+            seen[value] = path
+
+
+def _pin_uses(data: dict[str, Any], report: _Report) -> Iterator[tuple[str, object]]:
+    """(key path, value) of every GPIO key of every door and reader."""
+    for dotted in ("doors", "readers"):
+        for where, entry in _entries(data, dotted):
+            for key, value in entry.items():
+                if key.endswith("_pin"):
+                    yield f"{where}.{key}", value
+                elif key.endswith("_pins") and isinstance(value, list):
+                    if f"{where}.{key}" in report.bad_paths:
+                        continue  # already reported (e.g. a pin listed twice)
+                    for index, item in enumerate(value):
+                        yield f"{where}.{key}[{index}]", item
+
+
+def _check_pins(data: dict[str, Any], report: _Report) -> None:
+    """No GPIO is used twice anywhere in the file; the message names both users."""
+    users: dict[int, str] = {}
+    for path, pin in _pin_uses(data, report):
+        if not isinstance(pin, int) or isinstance(pin, bool) or not _PIN_RULE.check(pin):
+            continue
+        if path in report.bad_paths:
+            continue
+        if pin in users:
+            report.expected(
+                path, "a GPIO not used elsewhere", pin, f", already used by {users[pin]}"
+            )
+        else:
+            users[pin] = path
+
+
+def _check_reader_doors(data: dict[str, Any], report: _Report) -> None:
+    """Every reader's `door` names a [[doors]] entry."""
+    found = (e.get("name") for _, e in _entries(data, "doors"))
+    names = list(dict.fromkeys(name for name in found if isinstance(name, str)))
+    for where, reader in _entries(data, "readers"):
+        door, path = reader.get("door"), f"{where}.door"
+        if isinstance(door, str) and path not in report.bad_paths and door not in names:
+            known = ", ".join(json.dumps(n) for n in names) or "none"
+            expected = f"the name of a [[doors]] entry ({known})"
+            report.expected(path, expected, door, _hint(door, names))
+
+
+def _check_reader_kinds(data: dict[str, Any], backend: str | None, report: _Report) -> None:
+    """Keys a reader's kind cannot use, and keys the gpio backend needs for that kind."""
+    for where, reader in _entries(data, "readers"):
+        kind = reader.get("kind")
+        if kind not in READER_KIND_KEYS:
+            continue
+        usable = READER_COMMON_KEYS + READER_KIND_KEYS[kind]
+        for key in reader:
+            if key not in usable and key in _hints(ReaderSettings):
+                listing = ", ".join(READER_KIND_KEYS[kind])
+                report.add(f"{where}.{key}", f'not used by a "{kind}" reader (its keys: {listing})')
+        if backend == "gpio":
+            _check_required_reader_keys(where, reader, kind, report)
+
+
+def _check_required_reader_keys(
+    where: str, reader: dict[str, Any], kind: str, report: _Report
+) -> None:
+    """Report the keys a reader of `kind` needs on real hardware but lacks (or has empty)."""
+    for key in READER_GPIO_REQUIRED.get(kind, ()):
+        value = reader.get(key, _NOTHING)
+        if value is _NOTHING or value in ("", []):
+            what = _REQUIRED_READER_TEXT[key]
+            expected = f'{what} (required for a "{kind}" reader with backend "gpio")'
+            report.expected(f"{where}.{key}", expected, value)
+
+
+def _check_door_relays(data: dict[str, Any], backend: str | None, report: _Report) -> None:
+    """On real hardware every door needs its strike relay."""
+    if backend != "gpio":
+        return
+    for where, door in _entries(data, "doors"):
+        if "relay_pin" not in door:
+            expected = f'{_PIN_RULE.expected} (required with backend "gpio")'
+            report.expected(f"{where}.relay_pin", expected, _NOTHING)
+
+
+def _check_backend(data: dict[str, Any], backend: str | None, report: _Report) -> None:
+    """Clear-text passwords and [simulation] are for the simulated backend only."""
+    if backend != "gpio":
+        return
+    for where, tech in _entries(data, "web.technicians"):
+        if tech.get("password", "") != "":
+            user = tech.get("username") if isinstance(tech.get("username"), str) else "NAME"
+            report.add(
+                f"{where}.password",
+                "clear-text passwords are only accepted with the simulated backend; "
+                f"use `door-gateway passwd {user}`",
+            )
+    if "simulation" in data:
+        report.add(
+            "simulation",
+            'expected no [simulation] section with [hardware] backend = "gpio" '
+            '(it is only accepted with backend = "simulated"), found one',
+        )
+
+
+def _check_upstream(data: dict[str, Any], report: _Report) -> None:
+    """URL placeholders are known ones; general mode verifies QR codes only."""
+    upstream = data.get("upstream")
+    if not isinstance(upstream, dict):
+        return
+    url = upstream.get("url")
+    if isinstance(url, str) and "upstream.url" not in report.bad_paths:
+        for name in _PLACEHOLDER.findall(url):
+            if name not in UPSTREAM_PLACEHOLDERS:
+                known = ["{" + p + "}" for p in UPSTREAM_PLACEHOLDERS]
+                hint = _hint(f"{{{name}}}", known)
+                report.expected(
+                    "upstream.url", f"placeholders among {' '.join(known)}", f"{{{name}}}", hint
+                )
+    methods = upstream.get("methods", list(UpstreamSettings.methods))
+    bad = "upstream.methods" in report.bad_paths
+    if upstream.get("mode") == "general" and methods != ["qr"] and not bad:
+        expected = '["qr"] with mode "general" (General integration verifies QR codes only)'
+        report.expected("upstream.methods", expected, methods)
+
+
+def _check_lockout(data: dict[str, Any], report: _Report) -> None:
+    """The first lockout is not longer than the longest one."""
+    access = data.get("access")
+    lockout = access.get("lockout") if isinstance(access, dict) else None
+    if not isinstance(lockout, dict):
+        return
+    lock_s = lockout.get("lock_s", LockoutSettings.lock_s)
+    max_lock_s = lockout.get("max_lock_s", LockoutSettings.max_lock_s)
+    paths = {"access.lockout.lock_s", "access.lockout.max_lock_s"}
+    if paths & report.bad_paths or not all(
+        isinstance(v, (int, float)) for v in (lock_s, max_lock_s)
+    ):
+        return
+    if max_lock_s < lock_s:
+        expected = f"a number not below lock_s ({_fmt_number(lock_s)})"
+        report.expected("access.lockout.max_lock_s", expected, max_lock_s)
+
+
+def _cross_check(data: dict[str, Any], report: _Report) -> None:
+    """Every check that relates keys to each other."""
+    backend = _backend(data)
+    _check_unique(data, "doors", "name", report)
+    _check_unique(data, "readers", "name", report)
+    _check_unique(data, "web.technicians", "username", report)
+    _check_unique(data, "simulation.demo_users", "user_id", report)
+    _check_pins(data, report)
+    _check_reader_doors(data, report)
+    _check_reader_kinds(data, backend, report)
+    _check_door_relays(data, backend, report)
+    _check_backend(data, backend, report)
+    _check_upstream(data, report)
+    _check_lockout(data, report)
+    _check_demo_cards(data, report)
+
+
+def _check_demo_cards(data: dict[str, Any], report: _Report) -> None:
+    """No card belongs to two demo users."""
+    owners: dict[str, str] = {}
+    for where, user in _entries(data, "simulation.demo_users"):
+        cards = user.get("cards")
+        for index, card in enumerate(cards if isinstance(cards, list) else []):
+            path = f"{where}.cards[{index}]"
+            if not isinstance(card, str) or path in report.bad_paths:
+                continue
+            if card.upper() in owners:
+                hint = f", already used by {owners[card.upper()]}"
+                report.expected(path, "a card not given to another user", card, hint)
+            else:
+                owners[card.upper()] = path
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Read and check the TOML file at `path`.
+
+    Raises ConfigError listing every problem found. A relative `[device] state_dir` is
+    resolved against the current working directory, so the settings hold an absolute path.
+    """
+    label = str(path)
+    data = _read_toml(Path(path), label)
+    report = _Report(label)
+    settings = _Schema(report).table(Settings, data, "")
+    _cross_check(data, report)
+    if report.errors or isinstance(settings, _Invalid):
+        raise ConfigError(report.errors or [f"{label}: the configuration is not usable"])
+    return _finish(typing.cast(Settings, settings), label)
+
+
+def _finish(settings: Settings, label: str) -> Settings:
+    """Fill in derived values: the file path, absolute state dir, upstream device id."""
+    device = dataclasses.replace(
+        settings.device, state_dir=os.path.abspath(settings.device.state_dir)
+    )
+    upstream = settings.upstream
+    if upstream.device_id == "":
+        upstream = dataclasses.replace(upstream, device_id=device.id)
+    users = tuple(
+        dataclasses.replace(user, cards=tuple(card.upper() for card in user.cards))
+        for user in settings.simulation.demo_users
+    )
+    simulation = dataclasses.replace(settings.simulation, demo_users=users)
+    return dataclasses.replace(
+        settings, path=label, device=device, upstream=upstream, simulation=simulation
+    )
+
+
+def _seconds(value: float) -> str:
+    """5.0 -> "5 s"."""
+    return f"{_fmt_number(value)} s"
+
+
+def _pins_text(*named: tuple[str, int | None]) -> list[str]:
+    """["exit button GPIO22", ...] for the pins that are set."""
+    return [f"{label} GPIO{pin}" for label, pin in named if pin is not None]
+
+
+def _door_lines(door: DoorSettings, width: int) -> list[str]:
+    """Two summary lines for a door: relay and policy, then its inputs and outputs."""
+    level = "active high" if door.relay_active_high else "active low"
+    relay = f"relay GPIO{door.relay_pin} ({level})" if door.relay_pin is not None else "no relay"
+    first = (
+        f"  {door.name:<{width}}  {relay}, pulse {_seconds(door.relay_pulse_s)}, "
+        f"open timeout {_seconds(door.door_open_timeout_s)}, auth {door.auth_mode}, "
+        f"offline {door.offline_policy}"
+    )
+    parts = _pins_text(
+        ("contact", door.contact_pin),
+        ("exit button", door.rex_pin),
+        ("tamper", door.tamper_pin),
+        ("alarm", door.alarm_pin),
+    )
+    if door.contact_pin is not None:
+        parts[0] += " (NC)" if door.contact_normally_closed else " (NO)"
+    second = ", ".join(parts) or "no contact, exit button, tamper or alarm pins"
+    return [first, f"  {'':<{width}}  {second}"]
+
+
+def _reader_detail(reader: ReaderSettings) -> str:
+    """The kind-specific part of a reader's summary line, then its feedback outputs."""
+    if reader.kind in ("wiegand", "wiegand_keypad"):
+        formats = ", ".join(reader.formats)
+        detail = f"D0 GPIO{reader.d0_pin}, D1 GPIO{reader.d1_pin}, formats {formats}"
+    elif reader.kind == "serial":
+        port = reader.port or "(no port)"
+        detail = f"{port} {reader.baudrate} baud, {reader.protocol}, {reader.credential_kind}"
+    elif reader.kind == "matrix_keypad":
+        rows = ",".join(map(str, reader.row_pins)) or "-"
+        cols = ",".join(map(str, reader.col_pins)) or "-"
+        detail = f"rows GPIO {rows}, columns GPIO {cols}"
+    else:
+        detail = f"device {reader.device or '(first found)'}"
+    outputs = _pins_text(
+        ("green LED", reader.led_green_pin),
+        ("red LED", reader.led_red_pin),
+        ("beeper", reader.beeper_pin),
+    )
+    return ", ".join([detail, *outputs])
+
+
+def _reader_lines(readers: tuple[ReaderSettings, ...]) -> list[str]:
+    """One aligned summary line per reader."""
+    name_w = max((len(r.name) for r in readers), default=0)
+    kind_w = max((len(r.kind) for r in readers), default=0)
+    door_w = max((len(r.door) for r in readers), default=0)
+    return [
+        f"  {r.name:<{name_w}}  {r.kind:<{kind_w}}  door {r.door:<{door_w}}  "
+        f"{r.direction:<3}  {_reader_detail(r)}"
+        for r in readers
+    ]
+
+
+def _upstream_line(settings: Settings) -> str:
+    """ "off", or where verify requests go (host only: a query may carry a secret)."""
+    upstream = settings.upstream
+    if not upstream.url:
+        return "Upstream    off (decisions from the local cache only)"
+    parts = urlsplit(upstream.url)
+    return (
+        f"Upstream    on: {parts.scheme}://{parts.netloc} (mode {upstream.mode}, "
+        f"timeout {_seconds(upstream.timeout_s)}, methods {', '.join(upstream.methods)}, "
+        f"device id {upstream.device_id})"
+    )
+
+
+def _web_line(settings: Settings) -> str:
+    """Where the web server listens and how many technicians the file defines."""
+    count = len(settings.web.technicians)
+    clear = sum(1 for tech in settings.web.technicians if tech.password)
+    note = f", {clear} with a clear-text password (simulation)" if clear else ""
+    plural = "" if count == 1 else "s"
+    return f"Web         listen {settings.web.listen}, {count} technician{plural} in the file{note}"
+
+
+def summary(settings: Settings) -> str:
+    """A one-screen human summary, as printed by `door-gateway check-config FILE`."""
+    device, access = settings.device, settings.access
+    lines = [
+        f"{settings.path}: configuration OK",
+        f'Device      {device.id} "{device.name}", timezone {device.timezone}',
+        f"State dir   {device.state_dir}",
+        f"Hardware    {settings.hardware.backend} backend",
+        f"Doors ({len(settings.doors)})",
+    ]
+    width = max(len(door.name) for door in settings.doors)
+    for door in settings.doors:
+        lines.extend(_door_lines(door, width))
+    lines.append(f"Readers ({len(settings.readers)})")
+    lines.extend(_reader_lines(settings.readers))
+    auto = access.auto_in_out
+    lines += [
+        _upstream_line(settings),
+        _web_line(settings),
+        f"Journal     keeps the newest {settings.journal.max_events} events",
+        f"Access      two-factor timeout {_seconds(access.two_factor_timeout_s)}, keypad lockout "
+        f"after {access.lockout.max_failures} wrong PINs in {_seconds(access.lockout.window_s)}, "
+        f"auto in/out {auto.mode}",
+    ]
+    if settings.simulated:
+        lines.append(f"Simulation  {len(settings.simulation.demo_users)} demo users")
+    return "\n".join(lines)
+
+
+def check_config_command(path: str) -> int:
+    """`door-gateway check-config FILE`: print the summary (0) or every error to stderr (2)."""
+    try:
+        settings = load_settings(path)
+    except ConfigError as exc:
+        for line in exc.errors:
+            print(line, file=sys.stderr)
+        count = len(exc.errors)
+        print(f"{count} error{'' if count == 1 else 's'} in {path}", file=sys.stderr)
+        return 2
+    print(summary(settings))
+    return 0
