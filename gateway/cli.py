@@ -74,7 +74,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if args.state_dir:
-        device = dataclasses.replace(settings.device, state_dir=args.state_dir)
+        state_dir = str(Path(args.state_dir).resolve())
+        device = dataclasses.replace(settings.device, state_dir=state_dir)
         settings = dataclasses.replace(settings, device=device)
     if args.listen:
         web = dataclasses.replace(settings.web, listen=args.listen)
