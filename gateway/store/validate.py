@@ -1,0 +1,259 @@
+"""Pure checks and normalisation of what a person or a management system hands the store.
+
+Nothing here touches the database: checks that need it (does group 3 exist, is this card
+someone else's) live in `repo.py`. Every failure is a `ValidationError(field, message)`
+whose field is the public name used by the API and the import/export files.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+from gateway.model import ADMIN_LEVELS, User
+from gateway.store.errors import ValidationError
+from gateway.store.index import PATTERN_DAYS, SLOTS_PER_DAY
+
+MAX_USER_ID = 32
+MAX_CARDS = 5
+MAX_PLATES = 5
+MAX_QR_CODES = 5  # Akuvox gives one QR code per user; 5 mirrors the card and plate limit
+MAX_QR_LENGTH = 256
+MAX_PLATE_LENGTH = 32
+MAX_NAME_LENGTH = 64
+MAX_MESSAGE_LENGTH = 256
+MAX_DOOR_LENGTH = 64
+CARD_HEX_DIGITS = (2, 20)
+PRIVATE_PIN_DIGITS = (2, 8)
+PUBLIC_PIN_DIGITS = (4, 8)
+MAX_PUBLIC_PINS = 3
+PIN_HASH_RE = re.compile(r"[0-9a-f]{64}")
+# A person may type a card as "04:a1:b2 c3"; the separators carry no meaning.
+_CARD_SEPARATORS = re.compile(r"[\s:]+")
+_HEX = re.compile(r"[0-9A-F]+")
+# Multi-valued fields are joined with ';' in CSV files, so a value cannot contain one.
+LIST_SEPARATOR = ";"
+
+
+def canonical_card(text: str) -> str:
+    """The canonical form of a card number: uppercase hex, an even number of digits.
+
+    Accepts lowercase, spaces and colons ("04:a1:b2:c3" -> "04A1B2C3"); anything else,
+    an odd number of digits, or fewer than 2 / more than 20 digits is a `ValidationError`.
+    """
+    digits = _CARD_SEPARATORS.sub("", text).upper()
+    low, high = CARD_HEX_DIGITS
+    if not digits or not _HEX.fullmatch(digits):
+        raise ValidationError("cards", f"{text!r} is not a hexadecimal card number")
+    if len(digits) % 2:
+        raise ValidationError(
+            "cards", f"{text!r} has an odd number of hex digits; pad it with a leading 0"
+        )
+    if not low <= len(digits) <= high:
+        raise ValidationError("cards", f"{text!r} must have {low} to {high} hex digits")
+    return digits
+
+
+def check_user_id(user_id: str) -> None:
+    """A user id is 1..32 printable characters, none of them a space."""
+    if not user_id:
+        raise ValidationError("user_id", "must not be empty")
+    if len(user_id) > MAX_USER_ID:
+        raise ValidationError("user_id", f"must be at most {MAX_USER_ID} characters")
+    if not all(ch.isprintable() and not ch.isspace() for ch in user_id):
+        raise ValidationError("user_id", "must be printable characters without spaces")
+
+
+def check_pin(pin: str, field: str, digits: tuple[int, int]) -> None:
+    """A PIN is only decimal digits, between `digits` long. The message never echoes it."""
+    low, high = digits
+    if not (pin.isascii() and pin.isdigit()):
+        raise ValidationError(field, "must contain only the digits 0-9")
+    if not low <= len(pin) <= high:
+        raise ValidationError(field, f"must be {low} to {high} digits long")
+
+
+def check_pin_hash(value: str) -> None:
+    """A stored PIN hash is the 64 lowercase hex digits of an HMAC-SHA256."""
+    if not PIN_HASH_RE.fullmatch(value):
+        raise ValidationError("pin_hash", "must be 64 lowercase hex digits (an exported hash)")
+
+
+def normalise_expiry(text: str | None) -> str | None:
+    """Parse an ISO 8601 time with an explicit offset; return it as UTC `...Z` seconds.
+
+    A time without an offset is refused: an expiry is a security boundary and must not
+    depend on which time zone the person editing the file was in.
+    """
+    if text is None or text == "":
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(
+            "expiry", f"{text!r} is not an ISO 8601 time like 2027-01-31T00:00:00Z"
+        ) from None
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValidationError(
+            "expiry", f"{text!r} has no time zone; write it in UTC, e.g. 2027-01-31T00:00:00Z"
+        )
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def expiry_epoch(text: str | None) -> float | None:
+    """Epoch seconds of a normalised expiry (None stays None)."""
+    if text is None:
+        return None
+    return datetime.fromisoformat(text).timestamp()
+
+
+def check_text(field: str, value: str, max_length: int) -> None:
+    """Free text: printable (no control characters, no newlines), bounded length."""
+    if len(value) > max_length:
+        raise ValidationError(field, f"must be at most {max_length} characters")
+    if not value.isprintable():
+        raise ValidationError(field, "must not contain control characters or line breaks")
+
+
+def check_list_item(field: str, value: str, max_length: int) -> None:
+    """One value of a multi-valued field: non-empty, trimmed, no ';', printable."""
+    if not value:
+        raise ValidationError(field, "must not contain an empty value")
+    if value != value.strip():
+        raise ValidationError(field, f"{value!r} must not start or end with a space")
+    if LIST_SEPARATOR in value:
+        raise ValidationError(field, f"{value!r} must not contain {LIST_SEPARATOR!r}")
+    check_text(field, value, max_length)
+
+
+def _unique(field: str, values: Iterable[str | int]) -> None:
+    seen: set[str | int] = set()
+    for value in values:
+        if value in seen:
+            raise ValidationError(field, f"{value!r} is listed twice")
+        seen.add(value)
+
+
+def _bounded(field: str, values: list[str], limit: int, max_length: int) -> None:
+    if len(values) > limit:
+        raise ValidationError(field, f"at most {limit} per user, got {len(values)}")
+    for value in values:
+        check_list_item(field, value, max_length)
+    _unique(field, values)
+
+
+def _check_ids(field: str, ids: list[int]) -> None:
+    if not ids:
+        raise ValidationError(
+            field, "must list at least one id (0 is the default); set active=false to suspend"
+        )
+    for value in ids:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValidationError(field, f"{value!r} is not a non-negative integer id")
+    _unique(field, ids)
+
+
+def validate_user(user: User) -> User:
+    """Check every field that needs no database; return a normalised copy.
+
+    Normalised: cards in canonical form, expiry as UTC `...Z`. The PIN is checked but left
+    in clear: the caller hashes it.
+    """
+    check_user_id(user.user_id)
+    for name in ("first_name", "last_name", "other_name"):
+        check_text(name, getattr(user, name), MAX_NAME_LENGTH)
+    check_text("message", user.message, MAX_MESSAGE_LENGTH)
+    if user.admin_level not in ADMIN_LEVELS:
+        raise ValidationError("admin_level", f"must be one of {', '.join(ADMIN_LEVELS)}")
+    _check_ids("departments", user.departments)
+    _check_ids("groups", user.groups)
+    _bounded("doors", user.doors, 1000, MAX_DOOR_LENGTH)
+    if len(user.cards) > MAX_CARDS:
+        raise ValidationError("cards", f"at most {MAX_CARDS} per user, got {len(user.cards)}")
+    cards = [canonical_card(card) for card in user.cards]
+    _unique("cards", cards)
+    _bounded("qr_codes", user.qr_codes, MAX_QR_CODES, MAX_QR_LENGTH)
+    _bounded("plates", user.plates, MAX_PLATES, MAX_PLATE_LENGTH)
+    if user.pin is not None:
+        check_pin(user.pin, "pin", PRIVATE_PIN_DIGITS)
+    return replace(
+        user,
+        cards=cards,
+        expiry=normalise_expiry(user.expiry),
+        active=bool(user.active),
+        departments=list(user.departments),
+        groups=list(user.groups),
+        doors=list(user.doors),
+        qr_codes=list(user.qr_codes),
+        plates=list(user.plates),
+    )
+
+
+def check_public_pins(pins: list[str]) -> None:
+    """At most 3 public PINs, 4..8 digits each, all different."""
+    if len(pins) > MAX_PUBLIC_PINS:
+        raise ValidationError("public_pins", f"at most {MAX_PUBLIC_PINS}, got {len(pins)}")
+    for pin in pins:
+        check_pin(pin, "public_pins", PUBLIC_PIN_DIGITS)
+    if len(set(pins)) != len(pins):
+        raise ValidationError("public_pins", "the same PIN is listed twice")
+
+
+def normalise_patterns(patterns: Mapping[str, str]) -> dict[str, str]:
+    """Day name (any case) -> 48 chars of '0'/'1'; returns upper-case day names."""
+    result: dict[str, str] = {}
+    for day, pattern in patterns.items():
+        name = day.upper()
+        if name not in PATTERN_DAYS:
+            raise ValidationError("patterns", f"{day!r} is not one of {', '.join(PATTERN_DAYS)}")
+        if name in result:
+            raise ValidationError("patterns", f"{name} is given twice")
+        if len(pattern) != SLOTS_PER_DAY or set(pattern) - {"0", "1"}:
+            raise ValidationError(
+                "patterns", f"{name} must be {SLOTS_PER_DAY} characters of '0' or '1'"
+            )
+        result[name] = pattern
+    return result
+
+
+def check_record_id(field: str, value: int) -> None:
+    """Department, access right and group ids are non-negative integers."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValidationError(field, f"{value!r} is not a non-negative integer id")
+
+
+def check_name(field: str, value: str) -> None:
+    """A record name: non-empty printable text."""
+    if not value.strip():
+        raise ValidationError(field, "must not be empty")
+    check_text(field, value, MAX_NAME_LENGTH)
+
+
+def parse_date(value: str | date) -> date:
+    """A calendar date from a `date` or `YYYY-MM-DD` text."""
+    if isinstance(value, datetime):
+        raise ValidationError("dates", f"{value!r} is a time, not a date")
+    if isinstance(value, date):
+        return value
+    try:
+        if len(value) != 10:
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError("dates", f"{value!r} is not a YYYY-MM-DD date") from None
+
+
+def check_doors(doors: list[str] | None) -> list[str] | None:
+    """A group's doors: None = every door; otherwise a non-empty list of door names."""
+    if doors is None:
+        return None
+    if not doors:
+        raise ValidationError(
+            "doors", "an empty list would match no door; leave doors out for every door"
+        )
+    for door in doors:
+        check_list_item("doors", door, MAX_DOOR_LENGTH)
+    _unique("doors", doors)
+    return list(doors)

@@ -1,0 +1,248 @@
+"""Schedules, groups, departments, holidays, technicians, engine state and the snapshot."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from gateway.model import User
+from gateway.store.errors import NotFoundError, ValidationError
+from gateway.store.index import ALWAYS_PATTERN, PATTERN_DAYS
+from gateway.store.records import AccessGroup, Department, HolidayChange, Technician
+from gateway.store.repo import Store
+from gateway.store.secrets import PinHasher
+
+OFFICE = "0" * 16 + "1" * 20 + "0" * 12  # 08:00-18:00
+
+
+def test_seeded_records(store: Store) -> None:
+    assert store.list_departments() == [Department(0, "General", "General")]
+    always = store.get_access_right(0)
+    assert always is not None and always.name == "Always"
+    assert always.patterns == dict.fromkeys(PATTERN_DAYS, ALWAYS_PATTERN)
+    assert store.list_access_groups() == [AccessGroup(0, "General", 0, (0,), None)]
+
+
+def test_access_right_crud_and_validation(store: Store) -> None:
+    store.put_access_right(3, "Office", {"monday": OFFICE, "FRIDAY": OFFICE}, "weekdays")
+    right = store.get_access_right(3)
+    assert right is not None
+    assert right.patterns == {"MONDAY": OFFICE, "FRIDAY": OFFICE}
+    assert right.description == "weekdays"
+    store.put_access_right(3, "Office", {"HOLIDAY": "0" * 48})
+    right = store.get_access_right(3)
+    assert right is not None and right.patterns == {"HOLIDAY": "0" * 48}
+    for bad in ({"FUNDAY": OFFICE}, {"MONDAY": "1" * 47}, {"MONDAY": "2" * 48}):
+        with pytest.raises(ValidationError) as info:
+            store.put_access_right(4, "Bad", bad)
+        assert info.value.field == "patterns"
+    assert store.get_access_right(4) is None
+    store.put_access_right(0, "Always (edited)", {"MONDAY": OFFICE})  # 0 may change...
+    with pytest.raises(ValidationError):
+        store.delete_access_right(0)  # ...but not go
+    assert store.delete_access_right(3) is True
+    assert store.delete_access_right(3) is False
+
+
+def test_access_groups(store: Store) -> None:
+    store.put_access_right(3, "Office", {"MONDAY": OFFICE})
+    store.add_department(2, "Ops", "Operations")
+    store.put_access_group(7, "Ops staff", 2, [3, 0], doors=["front", "lab"])
+    assert store.get_access_group(7) == AccessGroup(7, "Ops staff", 2, (0, 3), ("front", "lab"))
+    with pytest.raises(ValidationError, match="access right 9"):
+        store.put_access_group(8, "x", 0, [9])
+    with pytest.raises(ValidationError) as info:
+        store.put_access_group(8, "x", 4, [0])
+    assert info.value.field == "department_id"
+    with pytest.raises(ValidationError):
+        store.put_access_group(8, "x", 0, [0], doors=[])
+    assert store.get_access_group(8) is None
+    # Deleting a right: groups lose it.
+    store.delete_access_right(3)
+    group = store.get_access_group(7)
+    assert group is not None and group.rights == (0,)
+
+
+def test_group_deletion_rules(store: Store) -> None:
+    store.put_access_group(7, "Ops", 0, [0])
+    store.add_user(User("A1", groups=[7]))
+    with pytest.raises(ValidationError, match="still has 1 user"):
+        store.delete_access_group(7)
+    with pytest.raises(ValidationError):
+        store.delete_access_group(0)
+    store.put_access_group(0, "Everyone", 0, [])  # group 0 can be modified
+    store.update_user(User("A1", groups=[0]))
+    assert store.delete_access_group(7) is True
+    assert store.delete_access_group(7) is False
+
+
+def test_departments(store: Store) -> None:
+    store.add_department(2, "Ops")
+    with pytest.raises(ValidationError, match="already exists"):
+        store.add_department(2, "Ops again")
+    store.update_department(2, "Operations", "the ops team")
+    assert store.get_department(2) == Department(2, "Operations", "the ops team")
+    with pytest.raises(NotFoundError):
+        store.update_department(9, "x")
+    with pytest.raises(ValidationError):
+        store.add_department(3, "")
+    store.put_access_group(5, "Ops", 2, [0])
+    with pytest.raises(ValidationError, match="access groups 5"):
+        store.delete_department(2)
+    store.put_access_group(5, "Ops", 0, [0])
+    store.add_user(User("A1", departments=[2]))
+    assert store.delete_department(2) is True
+    user = store.get_user("A1")
+    assert user is not None and user.departments == [0]  # fell back to General
+    with pytest.raises(ValidationError):
+        store.delete_department(0)
+
+
+def test_holidays(store: Store) -> None:
+    change = store.add_holidays(["2026-12-25", date(2027, 1, 1), "2025-13-01", "soon"])
+    assert change == HolidayChange(
+        changed=(date(2026, 12, 25), date(2027, 1, 1)), invalid=("2025-13-01", "soon")
+    )
+    assert store.add_holidays(["2026-12-25"]).changed == ()  # already there
+    assert store.list_holidays() == [date(2026, 12, 25), date(2027, 1, 1)]
+    removed = store.remove_holidays(["2026-12-25", "2026-05-01"])
+    assert removed == HolidayChange(changed=(date(2026, 12, 25),), invalid=("2026-05-01",))
+    assert store.list_holidays() == [date(2027, 1, 1)]
+
+
+def test_technicians(store: Store) -> None:
+    assert not store.technician_exists("admin")
+    store.set_technician_password("admin", "s3cret-pass", must_change=True)
+    assert store.technician_exists("admin")
+    assert store.verify_technician("admin", "s3cret-pass") == Technician(
+        "admin", "SUPERADMIN", True
+    )
+    assert store.verify_technician("admin", "wrong") is None
+    assert store.verify_technician("nobody", "s3cret-pass") is None
+    store.set_technician_password("admin", "other", level="USERADMIN")
+    assert store.verify_technician("admin", "s3cret-pass") is None
+    assert store.list_technicians() == [Technician("admin", "USERADMIN", False)]
+    with pytest.raises(ValidationError):
+        store.set_technician_password("bob", "pw", level="GOD")
+    with pytest.raises(ValidationError):
+        store.set_technician_password("bad name", "pw")
+    with pytest.raises(ValidationError):
+        store.set_technician_password("bob", "")
+    assert store.delete_technician("admin") is True
+    assert store.list_technicians() == []
+
+
+def test_technician_password_is_not_stored_in_clear(store: Store, db_path: Path) -> None:
+    store.set_technician_password("admin", "correct-horse-battery")
+    store.close()
+    for path in db_path.parent.iterdir():
+        assert b"correct-horse-battery" not in path.read_bytes()
+
+
+def test_engine_state_round_trip(store: Store) -> None:
+    assert store.load_engine_state() == {}
+    state: dict[str, object] = {"apb": {"A1": "in"}, "lockouts": [["r1", 12.5]], "n": 3}
+    store.save_engine_state(state)
+    assert store.load_engine_state() == state
+    store.save_engine_state({"n": 4})
+    assert store.load_engine_state() == {"n": 4}
+
+
+def test_snapshot_contents(store: Store, hasher: PinHasher) -> None:
+    store.put_access_right(3, "Office", {"MONDAY": OFFICE, "HOLIDAY": "0" * 48})
+    store.put_access_group(7, "Ops", 0, [3], doors=["front"])
+    store.add_user(
+        User(
+            "A1",
+            first_name="Ben",
+            last_name="John",
+            groups=[7, 0],
+            doors=["front", "back"],
+            cards=["04a1b2c3"],
+            pin="2468",
+            qr_codes=["QR-1"],
+            plates=["AB123"],
+            expiry="2027-01-31T00:00:00Z",
+            admin_level="USERADMIN",
+        )
+    )
+    store.add_user(User("B2", active=False))
+    store.set_public_pins(["1357"])
+    store.add_holidays(["2026-12-25"])
+    snap = store.load_snapshot()
+    a1 = snap.users["A1"]
+    assert a1.name == "Ben John"
+    assert a1.expiry == datetime(2027, 1, 31, tzinfo=UTC).timestamp()
+    assert a1.groups == (7, 0)
+    assert a1.doors == frozenset({"front", "back"})
+    assert a1.admin_level == "USERADMIN"
+    assert snap.users["B2"].active is False and snap.users["B2"].doors is None
+    assert snap.users["B2"].expiry is None
+    assert snap.owner("card", "04A1B2C3") is not None
+    assert snap.cards["04A1B2C3"].user_id == "A1"
+    assert snap.pins[hasher.hash("2468")].user_id == "A1"
+    assert snap.qr_codes["QR-1"].user_id == "A1"
+    assert snap.plates["AB123"].enabled
+    assert snap.public_pins == frozenset({hasher.hash("1357")})
+    assert snap.groups[7].rights == (3,) and snap.groups[7].doors == frozenset({"front"})
+    assert snap.groups[0].doors is None
+    assert snap.rights[3].patterns == {"MONDAY": OFFICE, "HOLIDAY": "0" * 48}
+    assert snap.rights[3].allows("MONDAY", 16) and not snap.rights[3].allows("TUESDAY", 16)
+    assert snap.holidays == frozenset({date(2026, 12, 25)})
+    assert snap.version == store.rules_version()
+    assert snap.counts()["users"] == 2
+
+
+def test_rules_version_moves_on_every_rule_write(store: Store) -> None:
+    seen = [store.rules_version()]
+
+    def bumped() -> None:
+        seen.append(store.rules_version())
+        assert seen[-1] > seen[-2]
+
+    store.add_user(User("A1"))
+    bumped()
+    store.set_public_pins(["1357"])
+    bumped()
+    store.add_department(2, "Ops")
+    bumped()
+    store.put_access_right(3, "x", {})
+    bumped()
+    store.put_access_group(4, "x", 0, [3])
+    bumped()
+    store.add_holidays(["2026-12-25"])
+    bumped()
+    store.delete_user("A1")
+    bumped()
+    before = store.rules_version()
+    store.save_engine_state({"x": 1})
+    store.set_technician_password("admin", "pw")
+    assert store.rules_version() == before  # not rules
+
+
+def test_rules_version_sees_writes_by_another_connection(store: Store, db_path: Path) -> None:
+    before_data = store.data_version()
+    before_rules = store.rules_version()
+    other = sqlite3.connect(db_path)
+    other.execute("INSERT INTO holidays (date) VALUES ('2027-07-14')")
+    other.commit()
+    other.close()
+    assert store.data_version() != before_data
+    assert store.rules_version() > before_rules
+    assert date(2027, 7, 14) in store.load_snapshot().holidays
+
+
+def test_a_second_store_sees_the_first_ones_users(
+    store: Store, db_path: Path, hasher: PinHasher
+) -> None:
+    cli = Store.open(db_path, hasher)
+    try:
+        version = store.rules_version()
+        cli.add_user(User("from-cli", cards=["0A0B"]))
+    finally:
+        cli.close()
+    assert store.rules_version() > version
+    assert store.load_snapshot().cards["0A0B"].user_id == "from-cli"
