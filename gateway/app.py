@@ -28,8 +28,11 @@ from gateway.pipeline import AccessPipeline
 from gateway.service import ServiceNotifier
 from gateway.settings import DoorSettings, ReaderSettings, Settings
 from gateway.simulation import Simulation
+from gateway.store.db import open_database
+from gateway.store.index import RulesSnapshot
 from gateway.store.journal import EventJournal
 from gateway.store.repo import Store
+from gateway.store.rules import load_snapshot
 from gateway.store.secrets import PinHasher, load_or_create_device_key
 from gateway.store.writer import JournalWriter
 from gateway.web.auth import TokenStore
@@ -108,7 +111,9 @@ class Gateway:
         state_dir = Path(self.settings.device.state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
         self.hasher = PinHasher(load_or_create_device_key(state_dir))
-        self.store = Store.open(state_dir / DB_FILE, self.hasher)
+        self.db_path = state_dir / DB_FILE
+        self.store = Store.open(self.db_path, self.hasher)
+        self._data_version = self.store.data_version()
         self.journal = EventJournal(state_dir / DB_FILE, self.tz, self.settings.journal.max_events)
         self.writer = JournalWriter(self.journal)
 
@@ -198,18 +203,37 @@ class Gateway:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), STORE_POLL_S)
             try:
-                self.reload_rules_if_changed()
+                await self.reload_rules_if_changed()
                 self.notifier.watchdog()
             except Exception:
                 log.exception("store watch failed")
 
-    def reload_rules_if_changed(self) -> bool:
-        """Swap in a new snapshot when the rules changed; True when it did."""
+    async def reload_rules_if_changed(self) -> bool:
+        """Swap in a new snapshot when the rules changed; True when it did.
+
+        `PRAGMA data_version` moves on any other connection's commit (journal writes
+        included), so it only says when to read the rules counter; the snapshot itself is
+        built on a worker thread with its own connection, and swapped in on the loop.
+        """
+        data_version = self.store.data_version()
+        if data_version == self._data_version:
+            return False
+        self._data_version = data_version
         if self.store.rules_version() == self.engine.snapshot.version:
             return False
-        self.engine.snapshot = self.store.load_snapshot()
-        log.info("access rules reloaded (version %s)", self.engine.snapshot.version)
+        loop = asyncio.get_running_loop()
+        snapshot = await loop.run_in_executor(None, self._read_snapshot)
+        if snapshot.version > self.engine.snapshot.version:
+            self.engine.snapshot = snapshot
+            log.info("access rules reloaded (version %s)", snapshot.version)
         return True
+
+    def _read_snapshot(self) -> RulesSnapshot:
+        conn = open_database(self.db_path, check_same_thread=False)
+        try:
+            return load_snapshot(conn)
+        finally:
+            conn.close()
 
     async def read_events(self, after: int, limit: int) -> list[StoredEvent]:
         await self.writer.flush()

@@ -101,11 +101,7 @@ def _open_store(settings: Settings):  # type: ignore[no-untyped-def]
 
 def _users(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.store.errors import StoreError
-    from gateway.store.importexport import (
-        ImportFileError,
-        export_users_file,
-        import_users_file,
-    )
+    from gateway.store.importexport import export_users_file, import_users_file
 
     try:
         store = _open_store(settings)
@@ -119,7 +115,7 @@ def _users(args: argparse.Namespace, settings: Settings) -> int:
         else:
             count = export_users_file(store, Path(args.file))
             print(f"exported {count} users to {args.file}")
-    except (ImportFileError, OSError, ValueError) as exc:
+    except (StoreError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
