@@ -14,6 +14,14 @@ from gateway.store.secrets import PinHasher
 
 log = logging.getLogger(__name__)
 
+# The technician password of config/simulate.toml: public knowledge, so no real door takes it.
+SIMULATION_PASSWORD = "simulate"
+
+
+def password_allowed(settings: Settings, password: str) -> bool:
+    """False for the simulation's well-known password on any non-simulated backend."""
+    return settings.simulated or password != SIMULATION_PASSWORD
+
 
 def ensure_configured_accounts(
     settings: Settings, store: Store, emit: Callable[[Event], None], clock: Clock

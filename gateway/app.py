@@ -208,15 +208,18 @@ class Gateway:
             except Exception:
                 log.exception("store watch failed")
 
-    async def reload_rules_if_changed(self) -> bool:
+    async def reload_rules_if_changed(self, force: bool = False) -> bool:
         """Swap in a new snapshot when the rules changed; True when it did.
+
+        In-process writers (the management API) pass `force=True`: their own commits do not
+        move this connection's `data_version`.
 
         `PRAGMA data_version` moves on any other connection's commit (journal writes
         included), so it only says when to read the rules counter; the snapshot itself is
         built on a worker thread with its own connection, and swapped in on the loop.
         """
         data_version = self.store.data_version()
-        if data_version == self._data_version:
+        if data_version == self._data_version and not force:
             return False
         self._data_version = data_version
         if self.store.rules_version() == self.engine.snapshot.version:
@@ -242,13 +245,13 @@ class Gateway:
         )
 
     async def verify_login(self, username: str, password: str) -> tuple[str, str] | None:
-        loop = asyncio.get_running_loop()
-        db_path = Path(self.settings.device.state_dir) / DB_FILE
-        from gateway.accounts import verify_technician_in_thread
+        from gateway.accounts import password_allowed, verify_technician_in_thread
 
-        return await loop.run_in_executor(
-            None, verify_technician_in_thread, db_path, self.hasher, username, password
+        loop = asyncio.get_running_loop()
+        account = await loop.run_in_executor(
+            None, verify_technician_in_thread, self.db_path, self.hasher, username, password
         )
+        return account if password_allowed(self.settings, password) else None
 
     def record_api(self, reason: str, username: str, detail: str = "") -> None:
         self.emit(Event("api", self.clock.time(), reason=reason, user_id=username, trace=detail))

@@ -124,8 +124,13 @@ def _users(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _passwd(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.accounts import password_allowed
+
     password = _read_new_password()
     if password is None:
+        return 1
+    if not password_allowed(settings, password):
+        print("error: that password is reserved for the simulation", file=sys.stderr)
         return 1
     store = _open_store(settings)
     try:
