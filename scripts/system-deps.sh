@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
-# Debian packages the tests need. As root they are installed; otherwise the exact
-# apt-get line is printed and the make target fails, so nothing is assumed silently.
+# Debian packages the project needs: `run` for building and running it (pyscard builds
+# from source against libpcsclite), `test` adds the PC/SC daemon and virtual reader the
+# tests start. As root they are installed; otherwise the exact apt-get line is printed and
+# the make target fails, so nothing is assumed silently.
 set -euo pipefail
 
-packages=(libpcsclite-dev pcscd vsmartcard-vpcd swig)
+purpose=${1:-test}
+packages=(gcc swig libpcsclite-dev)
+# Debian's own python3 needs its venv module and headers as separate packages.
+if [ "$(command -v python3)" = /usr/bin/python3 ]; then
+  packages+=(python3-venv python3-dev)
+fi
+if [ "$purpose" = test ]; then
+  packages+=(pcscd vsmartcard-vpcd)
+fi
 
 missing=()
 for pkg in "${packages[@]}"; do
@@ -21,7 +31,7 @@ if [ "$(id -u)" -eq 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
-  echo "Missing Debian packages for the tests. Run as root:" >&2
+  echo "Missing Debian packages. Run:" >&2
   echo "  sudo apt-get install -y ${missing[*]}" >&2
   exit 1
 fi
