@@ -17,12 +17,17 @@ from zoneinfo import ZoneInfo
 
 from gateway import __version__
 from gateway.access.engine import AccessEngine
+from gateway.accounts import (
+    ensure_configured_accounts,
+    password_allowed,
+    verify_technician_in_thread,
+)
 from gateway.clock import Clock, SystemClock
 from gateway.door import DoorController
 from gateway.feedback import ReaderFeedback
 from gateway.hw.gpio import GpioBackend
 from gateway.hw.lines import InputLine, MemoryOutput, OutputLine
-from gateway.hw.readers import build_reader
+from gateway.hw.readers import UnavailableReader, build_reader
 from gateway.model import Event, StoredEvent
 from gateway.pipeline import AccessPipeline
 from gateway.service import ServiceNotifier
@@ -118,8 +123,6 @@ class Gateway:
         self.writer = JournalWriter(self.journal)
 
     def _prepare_accounts(self) -> None:
-        from gateway.accounts import ensure_configured_accounts
-
         ensure_configured_accounts(self.settings, self.store, self.emit, self.clock)
 
     def _build_engine(self) -> None:
@@ -159,8 +162,6 @@ class Gateway:
                 self.readers[reader.name] = build_reader(reader, self.backend, loop, self.pipeline)
             except Exception as exc:  # a reader must never stop the daemon
                 log.exception("reader %s failed to start", reader.name)
-                from gateway.hw.readers import UnavailableReader
-
                 self.readers[reader.name] = UnavailableReader(reader, f"failed to start: {exc}")
 
     def _build_feedback(
@@ -245,8 +246,6 @@ class Gateway:
         )
 
     async def verify_login(self, username: str, password: str) -> tuple[str, str] | None:
-        from gateway.accounts import password_allowed, verify_technician_in_thread
-
         loop = asyncio.get_running_loop()
         account = await loop.run_in_executor(
             None, verify_technician_in_thread, self.db_path, self.hasher, username, password
