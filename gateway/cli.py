@@ -82,8 +82,13 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         settings = dataclasses.replace(settings, web=web)
     from gateway.app import run
 
+    from gateway.store.errors import StoreError
+
     try:
         asyncio.run(run(settings))
+    except (StoreError, OSError) as exc:  # expected faults: one clear line, no traceback
+        logging.getLogger("gateway").critical("cannot start: %s", exc)
+        return 1
     except Exception as exc:
         logging.getLogger("gateway").critical("stopped: %s", exc, exc_info=True)
         return 1

@@ -87,3 +87,14 @@ def test_a_bad_row_imports_nothing_and_says_which_line(tmp_path: Path) -> None:
     export = tmp_path / "out.csv"
     assert door_gateway("users", "export", str(export), "--config", str(config)).returncode == 0
     assert "3001" not in export.read_text()
+
+
+def test_a_damaged_database_stops_start_up_with_a_clear_message(tmp_path: Path) -> None:
+    config = config_with_state_dir(tmp_path)
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "gateway.db").write_bytes(b"this is not a database, it is a shopping list\n" * 100)
+    result = door_gateway("run", "--config", str(config), "--listen", "127.0.0.1:0")
+    assert result.returncode == 1
+    assert "gateway.db" in result.stderr and "not" in result.stderr
+    assert "cannot start" in result.stderr and "Traceback" not in result.stderr
