@@ -98,3 +98,37 @@ def test_a_damaged_database_stops_start_up_with_a_clear_message(tmp_path: Path) 
     assert result.returncode == 1
     assert "gateway.db" in result.stderr and "not" in result.stderr
     assert "cannot start" in result.stderr and "Traceback" not in result.stderr
+
+
+async def test_a_keypad_lockout_survives_a_restart(tmp_path: Path) -> None:
+    config = config_with_state_dir(tmp_path)
+    timeout = aiohttp.ClientTimeout(total=10)
+    daemon = start_daemon(tmp_path / "state", config)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            for _ in range(5):
+                async with session.post(
+                    f"{daemon.base_url}/sim/keys", json={"reader": "front-keypad", "keys": "9999#"}
+                ) as resp:
+                    assert resp.status == 200
+            headers = await login(session, daemon.base_url)
+            events = await access_events(session, daemon.base_url, headers)
+            assert [e["reason"] for e in events] == ["unknown_credential"] * 5
+            assert all(e["credential"] == "****" for e in events)
+    finally:
+        assert daemon.stop() == 0
+
+    daemon = start_daemon(tmp_path / "state", config)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            async with session.post(
+                f"{daemon.base_url}/sim/keys", json={"reader": "front-keypad", "keys": "1234#"}
+            ) as resp:
+                assert resp.status == 200
+            async with session.get(f"{daemon.base_url}/sim/outputs") as resp:
+                assert (await resp.json())["doors"]["front"]["relay"] == "locked"
+            headers = await login(session, daemon.base_url)
+            events = await access_events(session, daemon.base_url, headers)
+            assert events[-1]["reason"] == "keypad_locked"
+    finally:
+        daemon.stop()
