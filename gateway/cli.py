@@ -81,7 +81,6 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         web = dataclasses.replace(settings.web, listen=args.listen)
         settings = dataclasses.replace(settings, web=web)
     from gateway.app import run
-
     from gateway.store.errors import StoreError
 
     try:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from gateway.hw.readers import NotSimulated, SimulatedTokenReader, WiegandReader
+from gateway.hw.reader_base import NotSimulated
+from gateway.hw.readers import SimulatedTokenReader
 from gateway.hw.simulation import WiegandDriver, key_bursts
+from gateway.hw.wiegand import WiegandReader
 from gateway.web.sim import NotBuilt, UnknownName
 
 if TYPE_CHECKING:

@@ -7,117 +7,15 @@ import asyncio
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from gateway.hw.formats import decode_card_frame, decode_key_burst
 from gateway.hw.gpio import GpioBackend
-from gateway.hw.wiegand import WiegandReceiver, WiegandStats
+from gateway.hw.reader_base import NotSimulated, ReaderHealth, ReaderSink
+from gateway.hw.wiegand import WiegandReader
 from gateway.model import Credential
 from gateway.settings import ReaderSettings
 
 HEX_UID = re.compile(r"^(?:[0-9A-F]{2}){1,10}$")
-
-
-class ReaderSink(Protocol):
-    """Where readers deliver what they decoded (the collector and the access pipeline)."""
-
-    def credential(self, credential: Credential) -> None: ...
-
-    def key(self, reader: str, key: str, timestamp: float) -> None: ...
-
-
-class Reader(Protocol):
-    name: str
-    kind: str
-
-    def status(self) -> dict[str, Any]: ...
-
-    def close(self) -> None: ...
-
-
-class NotSimulated(Exception):
-    """The simulation API asked a reader for input it cannot take."""
-
-
-@dataclass
-class _Health:
-    online: bool = True
-    last_seen: float | None = None
-    accepted: int = 0
-
-
-class WiegandReader:
-    """A Wiegand card reader or keypad on two GPIO inputs (`kind` wiegand / wiegand_keypad).
-
-    Frames of a configured card format become card credentials; on a keypad, 4- and 8-bit
-    bursts become key presses for the PIN collector.
-    """
-
-    def __init__(
-        self,
-        settings: ReaderSettings,
-        backend: GpioBackend,
-        loop: asyncio.AbstractEventLoop,
-        sink: ReaderSink,
-        wall_clock: Callable[[], float] = time.time,
-    ) -> None:
-        if settings.d0_pin is None or settings.d1_pin is None:
-            raise ValueError(f"reader {settings.name}: d0_pin and d1_pin are required")
-        self.name, self.kind = settings.name, settings.kind
-        self.settings = settings
-        self._sink = sink
-        self._wall_clock = wall_clock
-        self.stats = WiegandStats()
-        self._health = _Health()
-        d0 = backend.input(settings.d0_pin)
-        d1 = backend.input(settings.d1_pin)
-        self._receiver = WiegandReceiver(loop, d0, d1, self._frame)
-
-    def _frame(self, bits: str, ticks: float) -> None:
-        now = self._wall_clock()
-        self._health.last_seen = now
-        record: dict[str, Any] = {"bits": bits, "length": len(bits), "time": now}
-        if self.kind == "wiegand_keypad" and len(bits) in self.settings.keypad_burst_bits:
-            key = decode_key_burst(bits)
-            record.update(parsed="key" if key else None, result="key" if key else "rejected")
-            self.stats.recent.append(record)
-            if key is None:
-                self.stats.reject("keypad_burst")
-                return
-            self.stats.frames += 1
-            self._sink.key(self.name, key, now)
-            return
-        result = decode_card_frame(bits, self.settings.formats)
-        record.update(parsed=result.format, result=result.reason)
-        self.stats.recent.append(record)
-        if result.card is None:
-            self.stats.reject(result.reason)
-            return
-        self.stats.frames += 1
-        self._sink.credential(Credential("card", result.card, self.name, now, raw=bits))
-
-    def status(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "door": self.settings.door,
-            "direction": self.settings.direction,
-            "online": self._health.online,
-            "last_seen": self._health.last_seen,
-            "frames_accepted": self.stats.frames,
-            "frames_rejected": dict(self.stats.rejected),
-            "recent": [_mask_keys(r, self.kind) for r in self.stats.recent],
-        }
-
-    def close(self) -> None:
-        self._receiver.close()
-
-
-def _mask_keys(record: dict[str, Any], kind: str) -> dict[str, Any]:
-    """Keypad bursts are PIN digits: never shown in diagnostics."""
-    if kind == "wiegand_keypad" and record.get("parsed") == "key":
-        return {**record, "bits": "*" * len(str(record["bits"]))}
-    return dict(record)
 
 
 class SimulatedTokenReader:
@@ -134,7 +32,7 @@ class SimulatedTokenReader:
         self.settings = settings
         self._sink = sink
         self._wall_clock = wall_clock
-        self._health = _Health()
+        self._health = ReaderHealth()
         self.rejected: dict[str, int] = {}
 
     def present_card(self, uid: str) -> None:

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.hw.formats import decode_card_frame, decode_key_burst
+from gateway.hw.gpio import GpioBackend
 from gateway.hw.lines import InputLine
+from gateway.hw.reader_base import ReaderHealth, ReaderSink
+from gateway.model import Credential
+from gateway.settings import ReaderSettings
 
 MIN_GAP_S = 0.003
 MAX_GAP_S = 0.030
@@ -89,3 +95,76 @@ class WiegandReceiver:
             self._timer.cancel()
         self._d0.on_change(None)
         self._d1.on_change(None)
+
+
+class WiegandReader:
+    """A Wiegand card reader or keypad on two GPIO inputs (`kind` wiegand / wiegand_keypad).
+
+    Frames of a configured card format become card credentials; on a keypad, 4- and 8-bit
+    bursts become key presses for the PIN collector.
+    """
+
+    def __init__(
+        self,
+        settings: ReaderSettings,
+        backend: GpioBackend,
+        loop: asyncio.AbstractEventLoop,
+        sink: ReaderSink,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        if settings.d0_pin is None or settings.d1_pin is None:
+            raise ValueError(f"reader {settings.name}: d0_pin and d1_pin are required")
+        self.name, self.kind = settings.name, settings.kind
+        self.settings = settings
+        self._sink = sink
+        self._wall_clock = wall_clock
+        self.stats = WiegandStats()
+        self._health = ReaderHealth()
+        d0 = backend.input(settings.d0_pin)
+        d1 = backend.input(settings.d1_pin)
+        self._receiver = WiegandReceiver(loop, d0, d1, self._frame)
+
+    def _frame(self, bits: str, ticks: float) -> None:
+        now = self._wall_clock()
+        self._health.last_seen = now
+        record: dict[str, Any] = {"bits": bits, "length": len(bits), "time": now}
+        if self.kind == "wiegand_keypad" and len(bits) in self.settings.keypad_burst_bits:
+            key = decode_key_burst(bits)
+            record.update(parsed="key" if key else None, result="key" if key else "rejected")
+            self.stats.recent.append(record)
+            if key is None:
+                self.stats.reject("keypad_burst")
+                return
+            self.stats.frames += 1
+            self._sink.key(self.name, key, now)
+            return
+        result = decode_card_frame(bits, self.settings.formats)
+        record.update(parsed=result.format, result=result.reason)
+        self.stats.recent.append(record)
+        if result.card is None:
+            self.stats.reject(result.reason)
+            return
+        self.stats.frames += 1
+        self._sink.credential(Credential("card", result.card, self.name, now, raw=bits))
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "door": self.settings.door,
+            "direction": self.settings.direction,
+            "online": self._health.online,
+            "last_seen": self._health.last_seen,
+            "frames_accepted": self.stats.frames,
+            "frames_rejected": dict(self.stats.rejected),
+            "recent": [_mask_keys(r, self.kind) for r in self.stats.recent],
+        }
+
+    def close(self) -> None:
+        self._receiver.close()
+
+
+def _mask_keys(record: dict[str, Any], kind: str) -> dict[str, Any]:
+    """Keypad bursts are PIN digits: never shown in diagnostics."""
+    if kind == "wiegand_keypad" and record.get("parsed") == "key":
+        return {**record, "bits": "*" * len(str(record["bits"]))}
+    return dict(record)
