@@ -97,12 +97,38 @@ READER_COMMON_KEYS: tuple[str, ...] = (
     "beeper_pin",
 )
 READER_KIND_KEYS: dict[str, tuple[str, ...]] = {
-    "wiegand": ("d0_pin", "d1_pin", "formats"),
-    "wiegand_keypad": ("d0_pin", "d1_pin", "formats", "keypad_burst_bits", "pin_timeout_s"),
-    "serial": ("port", "baudrate", "protocol", "credential_kind"),
-    "nfc": ("device",),
-    "pcsc": ("device",),
-    "matrix_keypad": ("row_pins", "col_pins", "pin_timeout_s"),
+    "wiegand": ("d0_pin", "d1_pin", "formats", "swap_d0_d1"),
+    "wiegand_keypad": (
+        "d0_pin",
+        "d1_pin",
+        "formats",
+        "swap_d0_d1",
+        "keypad_burst_bits",
+        "pin_frame_format",
+        "pin_timeout_s",
+    ),
+    "serial": (
+        "port",
+        "baudrate",
+        "protocol",
+        "credential_kind",
+        "line_pattern",
+        "card_byte_order",
+        "card_bytes",
+        "debounce_s",
+    ),
+    "nfc": ("device", "card_byte_order", "card_bytes", "debounce_s"),
+    "pcsc": (
+        "device",
+        "card_byte_order",
+        "card_bytes",
+        "debounce_s",
+        "mifare_sector",
+        "mifare_block",
+        "mifare_key",
+        "mifare_key_type",
+    ),
+    "matrix_keypad": ("row_pins", "col_pins", "keymap", "pin_timeout_s"),
 }
 READER_GPIO_REQUIRED: dict[str, tuple[str, ...]] = {
     "wiegand": ("d0_pin", "d1_pin"),
@@ -195,6 +221,23 @@ def _distinct(text: str, low: int, high: int) -> _Rule:
     return _Rule(text, lambda v: low <= len(v) <= high and len(set(v)) == len(v))
 
 
+def _is_line_pattern(pattern: str) -> bool:
+    """True for a compilable regex with at most one capturing group."""
+    try:
+        return re.compile(pattern).groups <= 1
+    except re.error:
+        return False
+
+
+def _is_keymap(keys: str) -> bool:
+    """True for 12 or 16 distinct keypad keys."""
+    return (
+        len(keys) in (12, 16)
+        and len(set(keys)) == len(keys)
+        and set(keys) <= set("0123456789*#ABCD")
+    )
+
+
 def _is_timezone(name: str) -> bool:
     """True when zoneinfo knows the IANA zone `name`."""
     try:
@@ -273,6 +316,17 @@ _RULES: dict[tuple[type, str], _Rule] = {
         "4 or 8 (bits per key press)", lambda v: v in KEYPAD_BURST_BITS
     ),
     (ReaderSettings, "baudrate"): _integer(50, 4_000_000),
+    (ReaderSettings, "line_pattern"): _Rule(
+        "a regular expression with at most one group", _is_line_pattern
+    ),
+    (ReaderSettings, "card_bytes"): _integer(0, 10),
+    (ReaderSettings, "debounce_s"): _number(0, 60),
+    (ReaderSettings, "mifare_sector"): _integer(0, 15),
+    (ReaderSettings, "mifare_block"): _integer(0, 3),
+    (ReaderSettings, "mifare_key"): _pattern(
+        re.compile(r"^$|^[0-9A-Fa-f]{12}$"), "empty or 12 hex digits (a 6-byte MIFARE key)"
+    ),
+    (ReaderSettings, "keymap"): _Rule("12 or 16 distinct keys from 0-9, *, #, A-D", _is_keymap),
     (ReaderSettings, "pin_timeout_s"): _number(1, 300),
     (UpstreamSettings, "url"): _Rule(
         'empty (no upstream) or an "http://" or "https://" URL', _is_upstream_url

@@ -74,16 +74,30 @@ class ReaderSettings:
     d1_pin: int | None = None
     formats: tuple[str, ...] = ("H10301",)
     keypad_burst_bits: tuple[int, ...] = (4, 8)
+    swap_d0_d1: bool = False  # the installer crossed DATA0/DATA1 and cannot rewire
+    pin_frame_format: str = ""  # keypads that send a whole PIN as one frame of this format
     # Serial readers
     port: str = ""
     baudrate: int = 9600
     protocol: Literal["rdm6300", "line"] = "line"
     credential_kind: Literal["card", "qr", "plate"] = "card"
+    line_pattern: str = ""  # regex a scanned line must match; group 1 (or all) is the value
+    # How a card-reading serial/NFC/PC-SC reader's UID becomes the canonical number:
+    # bytes in reader order or reversed, then only the last `card_bytes` (0 = all).
+    card_byte_order: Literal["normal", "reversed"] = "normal"
+    card_bytes: int = 0
+    debounce_s: float = 1.0  # the same card held on the reader is reported once
     # NFC (nfcpy device path, e.g. "tty:AMA0:pn532", "usb") and PC/SC (reader name filter)
     device: str = ""
+    # PC/SC "encrypted card" mode: read this MIFARE Classic sector/block instead of the UID
+    mifare_sector: int | None = None
+    mifare_block: int = 0
+    mifare_key: str = ""  # 12 hex digits; a secret: never printed
+    mifare_key_type: Literal["A", "B"] = "A"
     # Matrix keypad
     row_pins: tuple[int, ...] = ()
     col_pins: tuple[int, ...] = ()
+    keymap: str = "123456789*0#"  # keys row by row; 16 keys for a 4x4 keypad
     # Feedback outputs
     led_green_pin: int | None = None
     led_red_pin: int | None = None

@@ -171,7 +171,7 @@ CASES: list[tuple[str, str, str]] = [
     (
         "key of another reader kind",
         variant(READER_PINS, READER_PINS + 'port = "/dev/ttyUSB0"\n'),
-        'readers[0].port: not used by a "wiegand" reader (its keys: d0_pin, d1_pin, formats)',
+        'readers[0].port: not used by a "wiegand" reader (its keys: d0_pin, d1_pin, formats, swap_d0_d1)',
     ),
     (
         "pins still checked on the simulated backend",
