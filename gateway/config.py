@@ -146,7 +146,7 @@ _REQUIRED_READER_TEXT: dict[str, str] = {
     "port": 'a serial port such as "/dev/ttyUSB0"',
     "device": 'an nfcpy device such as "usb" or "tty:AMA0:pn532"',
 }
-_SECRET_KEYS = frozenset({"password", "pin"})  # values never echoed in messages
+_SECRET_KEYS = frozenset({"password", "pin", "mifare_key"})  # values never echoed in messages
 _NOT_IN_FILE: dict[tuple[type, str], object] = {(Settings, "path"): ""}  # set afterwards
 _OPTIONAL_DEFAULTS: dict[tuple[type, str], object] = {(Settings, "readers"): ()}
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
