@@ -1,0 +1,196 @@
+"""The simulated backend for serial readers: a device on a pseudo-terminal pair.
+
+`PtySerialDevice` plays the device: it writes on the pty master what an RDM6300 module
+or a line scanner would send, while the REAL `SerialReader` opens the slave with real
+pyserial. Only the device is fake; the port, the thread, the decoding and the reopening
+after an unplug are the production code (DESIGN.md, habit 1).
+
+The reader opens a stable symlink in a private temp dir, `port_path`, that points to the
+current slave. `unplug()` closes the pair and removes the link, as a USB unplug removes
+/dev/ttyUSB0; `replug()` makes a new pair and points the link at it, so the reader's
+ordinary reopen finds the device again without being told anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import tempfile
+import time
+import tty
+from collections.abc import Callable
+from dataclasses import replace
+from functools import reduce
+from operator import xor
+from typing import Any
+
+from gateway.hw.reader_base import NotSimulated, ReaderSink
+from gateway.hw.serial_rfid import ETX, STX, SerialReader
+from gateway.settings import ReaderSettings
+
+EM4100_BYTES = 5
+
+
+class SimulatedDeviceError(ValueError):
+    """The simulated device cannot send now (unplugged, or the reader is not reading).
+
+    A ValueError, so the simulation API answers 400 with the message."""
+
+
+def parse_uid(uid_hex: str) -> bytes:
+    """A UID typed by a person ("04:A1 b2c3") as bytes; ValueError if it is not hex."""
+    digits = uid_hex.strip().replace(":", "").replace(" ", "")
+    try:
+        uid = bytes.fromhex(digits)
+    except ValueError:
+        raise ValueError(f"uid {uid_hex!r}: expected hex bytes") from None
+    if not uid:
+        raise ValueError("uid: expected hex bytes, found nothing")
+    return uid
+
+
+def rdm6300_frame(card: bytes) -> bytes:
+    """The frame an RDM6300 sends for a 5-byte EM4100 id: STX, 10 hex digits, the XOR of
+    the 5 bytes as 2 hex digits, ETX (digits upper case, as the module sends them)."""
+    if len(card) != EM4100_BYTES:
+        raise ValueError(f"an RDM6300 frame carries {EM4100_BYTES} bytes, not {len(card)}")
+    digits = f"{card.hex().upper()}{reduce(xor, card):02X}"
+    return bytes([STX]) + digits.encode("ascii") + bytes([ETX])
+
+
+class PtySerialDevice:
+    """A serial device at `port_path` (a symlink to the current pty slave)."""
+
+    def __init__(self, name: str = "ttySIM0") -> None:
+        self._dir = tempfile.mkdtemp(prefix="door-gateway-serial-")
+        self.port_path = os.path.join(self._dir, name)
+        self._master: int | None = None
+        self._slave: int | None = None
+        self.replug()
+
+    @property
+    def plugged(self) -> bool:
+        return self._master is not None
+
+    def replug(self) -> None:
+        """Plug the device in: a new pty pair, and `port_path` pointing at its slave."""
+        if self.plugged:
+            return
+        master, slave = os.openpty()
+        tty.setraw(slave)  # no echo, no CR/LF translation, 0x03 is not ^C
+        # The loop thread writes here: a reader that stopped reading must not block it.
+        os.set_blocking(master, False)
+        link = self.port_path + ".new"
+        os.symlink(os.ttyname(slave), link)
+        os.replace(link, self.port_path)  # atomic: the reader never sees a half-made link
+        # The device keeps its own slave fd so the pty stays up between reader reopens.
+        self._master, self._slave = master, slave
+
+    def unplug(self) -> None:
+        """Pull the plug: the path vanishes and the reader's next read fails."""
+        if os.path.lexists(self.port_path):
+            os.unlink(self.port_path)
+        for fd in (self._master, self._slave):
+            if fd is not None:
+                os.close(fd)
+        self._master = self._slave = None
+
+    def write_raw(self, data: bytes) -> None:
+        """Send bytes exactly as given."""
+        if self._master is None:
+            raise SimulatedDeviceError("the simulated serial device is unplugged")
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[os.write(self._master, view) :]
+            except BlockingIOError:
+                raise SimulatedDeviceError(
+                    "the simulated serial device's buffer is full: is the reader reading?"
+                ) from None
+
+    def write_card(self, uid_hex: str) -> None:
+        """An RDM6300 frame for a 5-byte EM4100 id, or for a 4-byte id, which is sent
+        with a 00 version byte in front (the printed card number is the last 4 bytes)."""
+        uid = parse_uid(uid_hex)
+        if len(uid) == EM4100_BYTES - 1:
+            uid = b"\x00" + uid
+        self.write_raw(rdm6300_frame(uid))
+
+    def write_line(self, text: str) -> None:
+        """A scanned line: the text and CR LF, in UTF-8."""
+        if "\r" in text or "\n" in text:
+            raise ValueError("a scanned line cannot contain CR or LF")
+        self.write_raw(text.encode("utf-8") + b"\r\n")
+
+    def close(self) -> None:
+        """Unplug and remove the temp dir."""
+        self.unplug()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+class PtySerialReader:
+    """A serial reader on the simulated backend: the real `SerialReader` reading a
+    `PtySerialDevice`, with the entry points the simulation API calls.
+
+    Credentials arrive as from hardware: a few milliseconds after the call returns, on
+    the event loop, through the reader thread.
+    """
+
+    def __init__(
+        self,
+        settings: ReaderSettings,
+        loop: asyncio.AbstractEventLoop,
+        sink: ReaderSink,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.name, self.kind = settings.name, settings.kind
+        self.settings = settings
+        self.device = PtySerialDevice()
+        real = replace(settings, port=self.device.port_path)
+        self.reader = SerialReader(real, loop, sink, clock=clock)
+
+    def start(self) -> None:
+        self.reader.start()
+
+    def present_card(self, uid: str) -> None:
+        """A card held to the reader, sent as this kind of reader sends it."""
+        if self.settings.protocol == "rdm6300":
+            self.device.write_card(uid)
+        elif self.settings.credential_kind == "card":
+            self.device.write_line(self._card_line(parse_uid(uid)))
+        else:
+            raise NotSimulated(f"reader {self.name} scans {self.settings.credential_kind} codes")
+
+    def _card_line(self, uid: bytes) -> str:
+        """What a line-based card reader prints: hex if its line_pattern names a `hex`
+        group, otherwise the card number in decimal, 10 digits as 125 kHz readers do
+        (read back as at least 4 bytes: exact for the usual 4-byte numbers)."""
+        if "hex" in re.compile(self.settings.line_pattern).groupindex:
+            return uid.hex().upper()
+        return str(int.from_bytes(uid, "big")).zfill(10)
+
+    def scan_text(self, text: str) -> None:
+        """A QR code / barcode / plate read by a line scanner."""
+        if self.settings.protocol != "line" or self.settings.credential_kind == "card":
+            raise NotSimulated(f"reader {self.name} does not scan codes")
+        self.device.write_line(text)
+
+    def unplug(self) -> None:
+        self.device.unplug()
+
+    def replug(self) -> None:
+        self.device.replug()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            **self.reader.status(),
+            "backend": "simulated",
+            "port": self.settings.port,
+            "device_path": self.device.port_path,
+        }
+
+    def close(self) -> None:
+        self.reader.close()
+        self.device.close()
