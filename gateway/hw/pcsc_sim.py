@@ -1,0 +1,196 @@
+"""PC/SC in memory: a reader and a MIFARE Classic card that answer like an ACR122U.
+
+`SimulatedPcscBackend` is the `PcscBackend` of the simulated daemon and of fast unit tests.
+Verbs: `present(uid, blocks, key)` puts a card on the reader until `remove()`; `tap(...)`
+puts one there for a single read (what `/sim/card` wants); `unplug_reader()`,
+`plug_reader()`, `stop_service()`, `start_service()` take the reader or pcscd away and back;
+`inject_error(exc)` makes the next call fail as a library surprise would.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from gateway.hw.pcsc import BLOCK_BYTES, NoCard, PcscConnection, PcscUnavailable, ReaderGone
+
+DEFAULT_READER = "ACS ACR122U PICC Interface 00 00"
+TRANSPORT_KEY = bytes.fromhex("FFFFFFFFFFFF")  # a blank MIFARE Classic card's key
+
+OK = (b"", 0x90, 0x00)
+FAILED = (b"", 0x63, 0x00)  # what an ACR122U answers to a failed card operation
+NOT_AUTHENTICATED = (b"", 0x69, 0x82)
+UNKNOWN = (b"", 0x6A, 0x81)
+
+
+@dataclass
+class SimulatedCard:
+    """A MIFARE Classic card: a UID, 16-byte blocks, one key for every sector (A and B)."""
+
+    uid: bytes
+    blocks: dict[int, bytes] = field(default_factory=dict, repr=False)
+    key: bytes = field(default=TRANSPORT_KEY, repr=False)
+    tap: bool = False  # leaves the reader once a connection that used it is closed
+
+    def block(self, number: int) -> bytes:
+        """The block's content; never-written blocks read as zeros, as on a blank card."""
+        return self.blocks.get(number, bytes(BLOCK_BYTES)).ljust(BLOCK_BYTES, b"\0")
+
+
+class SimulatedPcscBackend:
+    """One reader, at most one card, and a pcscd that can be stopped; thread-safe."""
+
+    simulated = True
+
+    def __init__(self, reader_name: str = DEFAULT_READER) -> None:
+        self.reader_name = reader_name
+        self._lock = threading.Lock()
+        self._card: SimulatedCard | None = None
+        self._generation = 0  # bumped on every insertion/removal: stale connections fail
+        self._plugged = True
+        self._service = True
+        self._error: Exception | None = None
+        self.connects = 0
+        self.apdus: list[bytes] = []  # everything sent to cards, for tests to inspect
+
+    # -- verbs ---------------------------------------------------------------------------
+
+    def present(
+        self, uid: bytes, blocks: dict[int, bytes] | None = None, key: bytes | None = None
+    ) -> None:
+        """Hold a card on the reader until `remove()`."""
+        self._insert(SimulatedCard(uid, dict(blocks or {}), key or TRANSPORT_KEY))
+
+    def tap(
+        self, uid: bytes, blocks: dict[int, bytes] | None = None, key: bytes | None = None
+    ) -> None:
+        """Show a card to the reader for one read, then take it away."""
+        self._insert(SimulatedCard(uid, dict(blocks or {}), key or TRANSPORT_KEY, tap=True))
+
+    def remove(self) -> None:
+        """Take the card away."""
+        with self._lock:
+            self._card = None
+            self._generation += 1
+
+    def unplug_reader(self) -> None:
+        with self._lock:
+            self._plugged = False
+            self._generation += 1
+
+    def plug_reader(self) -> None:
+        with self._lock:
+            self._plugged = True
+
+    def stop_service(self) -> None:
+        """pcscd stops: every call fails until `start_service()`."""
+        with self._lock:
+            self._service = False
+            self._generation += 1
+
+    def start_service(self) -> None:
+        with self._lock:
+            self._service = True
+
+    def inject_error(self, error: Exception) -> None:
+        """The next backend call raises `error`."""
+        with self._lock:
+            self._error = error
+
+    @property
+    def card_present(self) -> bool:
+        with self._lock:
+            return self._card is not None
+
+    def _insert(self, card: SimulatedCard) -> None:
+        with self._lock:
+            self._card = card
+            self._generation += 1
+
+    # -- PcscBackend ---------------------------------------------------------------------
+
+    def reader_names(self) -> list[str]:
+        with self._lock:
+            self._check_service()
+            return [self.reader_name] if self._plugged else []
+
+    def connect(self, reader_name: str) -> PcscConnection:
+        with self._lock:
+            self._check_service()
+            if not self._plugged or reader_name != self.reader_name:
+                raise ReaderGone(reader_name)
+            if self._card is None:
+                raise NoCard(reader_name)
+            self.connects += 1
+            return _SimulatedConnection(self, self._card, self._generation)
+
+    def _check_service(self) -> None:
+        """Called with the lock held."""
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+        if not self._service:
+            raise PcscUnavailable("Service not available")
+
+    def _transmit(self, session: _SimulatedConnection, apdu: bytes) -> tuple[bytes, int, int]:
+        with self._lock:
+            self._check_service()
+            if not self._plugged:
+                raise ReaderGone(self.reader_name)
+            if session.generation != self._generation:
+                raise NoCard("card removed")
+            self.apdus.append(apdu)
+            session.used = True
+        return session.respond(apdu)
+
+    def _disconnected(self, session: _SimulatedConnection) -> None:
+        with self._lock:
+            if session.used and session.card.tap and session.generation == self._generation:
+                self._card = None
+                self._generation += 1
+
+
+class _SimulatedConnection:
+    """A connection to the card: the reader's key slot and the authenticated sector."""
+
+    def __init__(self, backend: SimulatedPcscBackend, card: SimulatedCard, generation: int):
+        self._backend = backend
+        self.card = card
+        self.generation = generation
+        self.used = False
+        self._loaded_key: bytes | None = None
+        self._sector: int | None = None
+
+    def transmit(self, apdu: bytes) -> tuple[bytes, int, int]:
+        return self._backend._transmit(self, apdu)
+
+    def disconnect(self) -> None:
+        self._backend._disconnected(self)
+
+    def respond(self, apdu: bytes) -> tuple[bytes, int, int]:
+        """The reader's answer to a PC/SC part 3 storage card command."""
+        header = apdu[:4]
+        if apdu == bytes.fromhex("FFCA000000"):
+            return self.card.uid, 0x90, 0x00
+        if header == bytes.fromhex("FF820000") and len(apdu) == 11 and apdu[4] == 6:
+            self._loaded_key = apdu[5:11]
+            return OK
+        if header == bytes.fromhex("FF860000") and len(apdu) == 10 and apdu[4:7] == b"\x05\x01\x00":
+            return self._authenticate(apdu[7], apdu[8])
+        if header[:3] == bytes.fromhex("FFB000") and len(apdu) == 5:
+            return self._read(apdu[3], apdu[4])
+        return UNKNOWN
+
+    def _authenticate(self, block: int, key_code: int) -> tuple[bytes, int, int]:
+        self._sector = None
+        if key_code not in (0x60, 0x61) or self._loaded_key != self.card.key:
+            return FAILED
+        self._sector = block // 4
+        return OK
+
+    def _read(self, block: int, length: int) -> tuple[bytes, int, int]:
+        if self._sector is None or block // 4 != self._sector:
+            return NOT_AUTHENTICATED
+        if length != BLOCK_BYTES:
+            return FAILED
+        return self.card.block(block), 0x90, 0x00

@@ -1,0 +1,174 @@
+"""PcscReader with pyscard against a real pcscd, its vpcd virtual reader and our virtual card.
+
+The whole path a real ACR122U takes from the library on: libpcsclite, pcscd, an IFD
+handler, APDUs. Each test inserts its card into slot 0 and removes it before the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
+
+import pytest
+
+from gateway.hw.pcsc import PcscReader, PyscardBackend, ReaderGone
+from gateway.settings import ReaderSettings
+from tests.pcsc.daemon import READER_NAME, PcscDaemon
+from tests.pcsc.sink import Sink
+from tests.pcsc.vcard import VirtualCard
+
+UID = bytes.fromhex("04A1B2C3D4E5F6")
+KEY = bytes.fromhex("A0A1A2A3A4A5")
+BLOCK = bytes.fromhex("C0FFEE00112233445566778899AABBCC")
+WAIT_S = 10.0
+# pcscd asks vpcd whether a card is there every 400 ms; a held card must survive several.
+HELD_S = 1.5
+SETTINGS = ReaderSettings(
+    name="desk", kind="pcsc", door="front", device=f"{READER_NAME} 00 00", debounce_s=0.0
+)
+BLOCK_SETTINGS = replace(SETTINGS, mifare_sector=2, mifare_block=1, mifare_key=KEY.hex())
+
+Factory = Callable[[ReaderSettings], tuple[PcscReader, Sink]]
+
+
+async def until(predicate: Callable[[], bool], what: str, timeout: float = WAIT_S) -> None:
+    """Wait, bounded, on the event loop so that delivered credentials arrive meanwhile."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for: {what}")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def make_reader(pcscd: PcscDaemon) -> AsyncIterator[Factory]:
+    """Readers polling the private pcscd every 50 ms; closed after the test."""
+    readers: list[PcscReader] = []
+    loop = asyncio.get_running_loop()
+
+    def make(settings: ReaderSettings) -> tuple[PcscReader, Sink]:
+        sink = Sink()
+        reader = PcscReader(settings, loop, sink, PyscardBackend(), poll_interval_s=0.05)
+        reader.start()
+        readers.append(reader)
+        return reader, sink
+
+    yield make
+    for reader in readers:
+        reader.close()
+
+
+@pytest.fixture
+def card_slot(pcscd: PcscDaemon) -> Iterator[Callable[[VirtualCard], VirtualCard]]:
+    """Inserts cards into slot 0; whatever is still inserted is removed afterwards."""
+    inserted: list[VirtualCard] = []
+
+    def insert(card: VirtualCard) -> VirtualCard:
+        card.insert(pcscd.port)
+        inserted.append(card)
+        return card
+
+    yield insert
+    for card in inserted:
+        card.remove()
+
+
+async def test_a_uid_held_on_the_reader_is_one_credential(
+    make_reader: Factory, card_slot: Callable[[VirtualCard], VirtualCard]
+) -> None:
+    reader, sink = make_reader(SETTINGS)
+    await until(lambda: reader.status()["online"], "reader online")
+    assert reader.status()["reader_name"] == f"{READER_NAME} 00 00"
+    assert reader.status()["backend"] == "pcscd"
+    card = card_slot(VirtualCard(UID))
+    await until(lambda: len(sink.credentials) == 1, "the card's credential")
+    credential = sink.credentials[0]
+    assert (credential.kind, credential.value, credential.raw) == (
+        "card",
+        UID.hex().upper(),
+        UID.hex().upper(),
+    )
+    await asyncio.sleep(HELD_S)
+    assert len(sink.credentials) == 1
+    assert card.apdus == [bytes.fromhex("FFCA000000")]  # held: not talked to again
+    status = reader.status()
+    assert status["card_present"] and status["frames_accepted"] == 1
+    assert status["recent"][-1]["uid"] == UID.hex().upper()
+
+
+async def test_byte_order_and_card_bytes_apply_to_the_uid(
+    make_reader: Factory, card_slot: Callable[[VirtualCard], VirtualCard]
+) -> None:
+    _, sink = make_reader(replace(SETTINGS, card_byte_order="reversed", card_bytes=4))
+    card_slot(VirtualCard(UID))
+    await until(lambda: len(sink.credentials) == 1, "the card's credential")
+    assert sink.values == ["C3B2A104"]  # reversed, then the last 4 bytes
+
+
+async def test_a_mifare_block_read_with_the_right_key_is_the_credential(
+    make_reader: Factory, card_slot: Callable[[VirtualCard], VirtualCard]
+) -> None:
+    reader, sink = make_reader(BLOCK_SETTINGS)
+    card_slot(VirtualCard(UID, {9: BLOCK}, key=KEY))  # sector 2, block 1 = block 9
+    await until(lambda: len(sink.credentials) == 1, "the block's credential")
+    assert sink.values == [BLOCK.hex().upper()]
+    status = reader.status()
+    assert status["recent"][-1]["block_length"] == 16
+    assert BLOCK.hex().upper() not in repr(status)
+
+
+async def test_a_wrong_key_is_rejected_as_auth_failed(
+    make_reader: Factory, card_slot: Callable[[VirtualCard], VirtualCard]
+) -> None:
+    reader, sink = make_reader(BLOCK_SETTINGS)
+    card_slot(VirtualCard(UID, {9: BLOCK}, key=bytes.fromhex("FFFFFFFFFFFF")))
+    await until(lambda: reader.status()["frames_rejected"].get("auth_failed") == 1, "auth_failed")
+    await asyncio.sleep(HELD_S)
+    assert sink.credentials == []
+    assert reader.status()["frames_rejected"] == {"auth_failed": 1}
+
+
+async def test_removing_and_presenting_again_counts_twice(
+    make_reader: Factory, card_slot: Callable[[VirtualCard], VirtualCard]
+) -> None:
+    reader, sink = make_reader(SETTINGS)
+    card = card_slot(VirtualCard(UID))
+    await until(lambda: len(sink.credentials) == 1, "the first presentation")
+    card.remove()
+    await until(lambda: not reader.status()["card_present"], "the card seen leaving")
+    card_slot(VirtualCard(UID))
+    await until(lambda: len(sink.credentials) == 2, "the second presentation")
+    assert sink.values == [UID.hex().upper()] * 2
+
+
+async def test_pcscd_going_away_and_back_is_survived(
+    pcscd: PcscDaemon, make_reader: Factory, card_slot: Callable[[VirtualCard], VirtualCard]
+) -> None:
+    reader, sink = make_reader(SETTINGS)
+    await until(lambda: reader.status()["online"], "reader online")
+    pcscd.stop()
+    try:
+        await until(lambda: not reader.status()["online"], "reader offline")
+        status = reader.status()
+        assert status["offline_reason"].startswith("pcscd not reachable")
+        assert status["disconnects"] == 1
+        await asyncio.sleep(0.3)  # several polls against no daemon at all
+    finally:
+        pcscd.start()
+    await until(lambda: reader.status()["online"], "reader back online")
+    assert reader.status()["reconnects"] == 1
+    card_slot(VirtualCard(UID))
+    await until(lambda: len(sink.credentials) == 1, "a card read after the restart")
+    assert reader._thread is not None and reader._thread.is_alive()
+
+
+async def test_an_unknown_reader_is_gone_and_a_mismatched_device_is_shown(
+    pcscd: PcscDaemon, make_reader: Factory
+) -> None:
+    with pytest.raises(ReaderGone):
+        PyscardBackend().connect("No Such Reader 00 00")
+    reader, _ = make_reader(replace(SETTINGS, device="omnikey"))
+    await until(lambda: reader.status()["offline_reason"] != "looking for the reader", "a poll")
+    assert reader.status()["offline_reason"] == "no PC/SC reader matching 'omnikey'"
