@@ -36,22 +36,32 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from gateway.hw.formats import FORMATS
+from gateway.hw.formats import (
+    FORMATS,
+    MAX_FRAME_BITS,
+    BitRange,
+    format_from_settings,
+    mask_bits,
+)
 from gateway.model import ADMIN_LEVELS
 from gateway.settings import (
+    RELAY_PULSE_NORMAL_MAX_S,
     AccessSettings,
     AutoInOutSettings,
     DemoUser,
     DeviceSettings,
     DoorSettings,
     HardwareSettings,
+    InputActionSettings,
     JournalSettings,
     LockoutSettings,
+    ParityRuleSettings,
     ReaderSettings,
     Settings,
     TechnicianSettings,
     UpstreamSettings,
     WebSettings,
+    WiegandFormatSettings,
 )
 
 __all__ = [
@@ -84,6 +94,7 @@ UPSTREAM_PLACEHOLDERS: tuple[str, ...] = (
     "Time",
 )
 KEYPAD_BURST_BITS: tuple[int, ...] = (4, 8)
+WIEGAND_MIN_BITS = 16  # a custom format shorter than this would collide with keypad bursts
 
 # Which reader keys each kind uses (besides the common ones), and which of them a real
 # (gpio) backend cannot do without.
@@ -156,6 +167,7 @@ _HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
 _HHMM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]\Z")
 _HEX_BYTES = re.compile(r"(?:[0-9A-Fa-f]{2}){1,16}\Z")
 _PIN_DIGITS = re.compile(r"[0-9]{4,8}\Z")
+_MASK = re.compile(r"[01]([01_ ]*[01])?\Z")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _POSITION = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)\s*\Z")
 
@@ -295,6 +307,24 @@ _PINS_RULE = _distinct("an array of 1 to 8 distinct BCM GPIO numbers", 1, 8)
 _POSITIVE = _Rule("a number greater than 0", lambda v: v > 0)
 _NON_EMPTY = _Rule("a non-empty string", lambda v: v != "")
 _NAME_RULE = _pattern(_NAME, _NAME_TEXT)
+_RIGHT_ID = _integer(0, 2**31 - 1)
+_RIGHT_ID_TEXT = "an access right id (an integer from 0)"
+MAX_INPUT_ACTIONS = 8
+# Which key wires each input an input action can watch.
+_ACTION_INPUT_PINS: dict[str, str] = {
+    "contact": "contact_pin",
+    "rex": "rex_pin",
+    "tamper": "tamper_pin",
+}
+_BIT_INDEX_RULE = _integer(0, MAX_FRAME_BITS - 1)
+
+
+def _is_bit_range(value: Any) -> bool:
+    """[first, last] with first <= last (items are checked as bit indices on their own)."""
+    return len(value) == 2 and value[0] <= value[1]
+
+
+_BIT_RANGE_RULE = _Rule("[first, last], two bit indices with first <= last", _is_bit_range)
 
 _RULES: dict[tuple[type, str], _Rule] = {
     (DeviceSettings, "id"): _NAME_RULE,
@@ -307,10 +337,27 @@ _RULES: dict[tuple[type, str], _Rule] = {
     (DoorSettings, "name"): _NAME_RULE,
     (DoorSettings, "relay_pulse_s"): _number(1, 1800),
     (DoorSettings, "door_open_timeout_s"): _number(1, 3600),
+    (DoorSettings, "contact_debounce_s"): _number(0, 1),
+    (DoorSettings, "held_open_prealarm_s"): _number(0, 3600),
+    (DoorSettings, "rex_action_delay_s"): _number(0, 60),
+    (DoorSettings, "second_relay_pulse_s"): _number(0.1, 60),
+    (DoorSettings, "second_relay_schedule"): _Rule(_RIGHT_ID_TEXT, _RIGHT_ID.check),
+    (DoorSettings, "unlock_schedule"): _Rule(_RIGHT_ID_TEXT, _RIGHT_ID.check),
+    (DoorSettings, "input_actions"): _Rule(
+        f"at most {MAX_INPUT_ACTIONS} [[doors.input_actions]] entries",
+        lambda v: len(v) <= MAX_INPUT_ACTIONS,
+    ),
+    (InputActionSettings, "url"): _Rule(
+        'an "http://" or "https://" URL with a host', lambda v: v != "" and _is_upstream_url(v)
+    ),
+    (InputActionSettings, "delay_s"): _number(0, 3600),
     (ReaderSettings, "name"): _NAME_RULE,
     (ReaderSettings, "door"): _Rule("the name of a [[doors]] entry", _NAME_RULE.check),
     (ReaderSettings, "formats"): _distinct("an array of 1 to 8 distinct Wiegand formats", 1, 8),
-    (ReaderSettings, "formats[]"): _choice(sorted(FORMATS)),
+    (ReaderSettings, "formats[]"): _Rule("the name of a Wiegand format", _NAME_RULE.check),
+    (ReaderSettings, "pin_frame_format"): _Rule(
+        "empty or the name of a Wiegand format", lambda v: v == "" or _NAME_RULE.check(v)
+    ),
     (ReaderSettings, "keypad_burst_bits"): _distinct("an array of distinct bit counts", 1, 2),
     (ReaderSettings, "keypad_burst_bits[]"): _Rule(
         "4 or 8 (bits per key press)", lambda v: v in KEYPAD_BURST_BITS
@@ -357,6 +404,20 @@ _RULES: dict[tuple[type, str], _Rule] = {
     (AutoInOutSettings, "crowd_limit"): _integer(1, 65535),
     (AutoInOutSettings, "crowd_reset"): _pattern(_HHMM, 'a local time "HH:MM" (00:00 to 23:59)'),
     (AccessSettings, "two_factor_timeout_s"): _number(1, 300),
+    (WiegandFormatSettings, "name"): _NAME_RULE,
+    (WiegandFormatSettings, "length"): _integer(WIEGAND_MIN_BITS, MAX_FRAME_BITS),
+    (WiegandFormatSettings, "data_bits"): _BIT_RANGE_RULE,
+    (WiegandFormatSettings, "data_bits[]"): _BIT_INDEX_RULE,
+    (WiegandFormatSettings, "card_bits"): _BIT_RANGE_RULE,
+    (WiegandFormatSettings, "card_bits[]"): _BIT_INDEX_RULE,
+    (WiegandFormatSettings, "facility_bits"): _Rule(
+        f"[] (no facility) or {_BIT_RANGE_RULE.expected}", lambda v: v == [] or _is_bit_range(v)
+    ),
+    (WiegandFormatSettings, "facility_bits[]"): _BIT_INDEX_RULE,
+    (ParityRuleSettings, "bit"): _BIT_INDEX_RULE,
+    (ParityRuleSettings, "mask"): _pattern(
+        _MASK, "a string of 0 and 1, one per frame bit (1 = covered; '_' or spaces may group)"
+    ),
     (DemoUser, "user_id"): _NAME_RULE,
     (DemoUser, "cards[]"): _pattern(
         _HEX_BYTES, "a card number of 1 to 16 whole bytes in hex (2, 4, ... 32 hex digits)"
@@ -762,6 +823,66 @@ def _check_door_relays(data: dict[str, Any], backend: str | None, report: _Repor
             report.expected(f"{where}.relay_pin", expected, _NOTHING)
 
 
+def _number_at(door: dict[str, Any], key: str, path: str, report: _Report) -> float | None:
+    """A door's numeric value that passed the schema pass, else None."""
+    value = door.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or path in report.bad_paths:
+        return None
+    return float(value)
+
+
+def _check_door_options(data: dict[str, Any], backend: str | None, report: _Report) -> None:
+    """Door keys that depend on each other: long pulses, the second relay, input actions."""
+    for where, door in _entries(data, "doors"):
+        _check_pulse_length(where, door, report)
+        _check_second_relay(where, door, backend, report)
+        _check_input_actions(where, door, report)
+        if door.get("unlock_schedule_first_person") is True and "unlock_schedule" not in door:
+            report.add(f"{where}.unlock_schedule_first_person", "only used with an unlock_schedule")
+
+
+def _check_pulse_length(where: str, door: dict[str, Any], report: _Report) -> None:
+    """Pulses over 20 s only with an unlock schedule (the ACTAtek relay "delay" rule)."""
+    path = f"{where}.relay_pulse_s"
+    pulse = _number_at(door, "relay_pulse_s", path, report)
+    if pulse is not None and pulse > RELAY_PULSE_NORMAL_MAX_S and "unlock_schedule" not in door:
+        limit = _fmt_number(RELAY_PULSE_NORMAL_MAX_S)
+        expected = f"a number from 1 to {limit} (up to 1800 only with an unlock_schedule)"
+        report.expected(path, expected, door["relay_pulse_s"])
+
+
+def _check_second_relay(
+    where: str, door: dict[str, Any], backend: str | None, report: _Report
+) -> None:
+    """A bell schedule needs its access right; on real hardware a mode needs its pin."""
+    mode = door.get("second_relay_mode", DoorSettings.second_relay_mode)
+    if not isinstance(mode, str) or f"{where}.second_relay_mode" in report.bad_paths:
+        return
+    if mode == "bell_schedule" and "second_relay_schedule" not in door:
+        expected = f'{_RIGHT_ID_TEXT} (required with second_relay_mode "bell_schedule")'
+        report.expected(f"{where}.second_relay_schedule", expected, _NOTHING)
+    if mode != "bell_schedule" and "second_relay_schedule" in door:
+        report.add(
+            f"{where}.second_relay_schedule", 'only used with second_relay_mode "bell_schedule"'
+        )
+    if mode != "disable" and backend == "gpio" and "second_relay_pin" not in door:
+        expected = f'{_PIN_RULE.expected} (required with second_relay_mode "{mode}")'
+        report.expected(f"{where}.second_relay_pin", expected, _NOTHING)
+
+
+def _check_input_actions(where: str, door: dict[str, Any], report: _Report) -> None:
+    """An input action watches an input that this door has wired."""
+    actions = door.get("input_actions")
+    for index, action in enumerate(actions if isinstance(actions, list) else []):
+        path = f"{where}.input_actions[{index}].input"
+        name = action.get("input") if isinstance(action, dict) else None
+        if not isinstance(name, str) or path in report.bad_paths:
+            continue
+        pin_key = _ACTION_INPUT_PINS.get(name)
+        if pin_key is not None and pin_key not in door:
+            report.expected(path, f"an input wired on this door (set {pin_key})", name)
+
+
 def _check_backend(data: dict[str, Any], backend: str | None, report: _Report) -> None:
     """Clear-text passwords and [simulation] are for the simulated backend only."""
     if backend != "gpio":
@@ -832,10 +953,136 @@ def _cross_check(data: dict[str, Any], report: _Report) -> None:
     _check_reader_doors(data, report)
     _check_reader_kinds(data, backend, report)
     _check_door_relays(data, backend, report)
+    _check_door_options(data, backend, report)
     _check_backend(data, backend, report)
     _check_upstream(data, report)
     _check_lockout(data, report)
     _check_demo_cards(data, report)
+    _check_wiegand_formats(data, report)
+    _check_unique(data, "wiegand_formats", "name", report)
+    _check_reader_formats(data, report)
+
+
+def _check_wiegand_formats(data: dict[str, Any], report: _Report) -> None:
+    """Custom formats: not a built-in's name, bit ranges inside the frame, sound parity."""
+    builtin = {name.casefold() for name in FORMATS}
+    known = ", ".join(json.dumps(n) for n in FORMATS)
+    for where, entry in _entries(data, "wiegand_formats"):
+        if any(p == where or p.startswith(f"{where}.") for p in report.bad_paths):
+            continue  # its keys already have errors: relations between them would mislead
+        name = entry["name"]
+        if name.casefold() in builtin:
+            expected = f"a name other than the built-in formats ({known})"
+            report.expected(f"{where}.name", expected, name)
+        before = len(report.errors)
+        if _check_format_ranges(where, entry, report):
+            _check_parity_rules(where, entry, report)
+        if len(report.errors) == before:
+            _check_format_parity_order(where, entry, report)
+
+
+def _check_format_ranges(where: str, entry: dict[str, Any], report: _Report) -> bool:
+    """data_bits inside the frame; card_bits and facility_bits inside data_bits, apart.
+
+    False when data_bits itself is wrong (the parity bits cannot be judged against it).
+    """
+    length, data_bits = entry["length"], entry["data_bits"]
+    if data_bits[1] >= length:
+        expected = f"[first, last] within the frame's bits 0 to {length - 1}"
+        report.expected(f"{where}.data_bits", expected, data_bits)
+        return False
+    data, card = BitRange(*data_bits), BitRange(*entry["card_bits"])
+    if not card.within(data):
+        expected = f"[first, last] within data_bits {data}"
+        report.expected(f"{where}.card_bits", expected, entry["card_bits"])
+    facility_bits = entry.get("facility_bits", [])
+    if not facility_bits:
+        return True
+    facility = BitRange(*facility_bits)
+    if not facility.within(data):
+        expected = f"[] or [first, last] within data_bits {data}"
+        report.expected(f"{where}.facility_bits", expected, facility_bits)
+    elif facility.overlaps(card):
+        expected = f"a range that does not overlap card_bits {card}"
+        report.expected(f"{where}.facility_bits", expected, facility_bits)
+    return True
+
+
+def _check_parity_rules(where: str, entry: dict[str, Any], report: _Report) -> None:
+    """Each parity bit outside the data bits and used once; each mask one bit per frame bit."""
+    length, (first, last) = entry["length"], entry["data_bits"]
+    owners: dict[int, str] = {}
+    for index, rule in enumerate(entry.get("parity_rules", [])):
+        path = f"{where}.parity_rules[{index}]"
+        bit, mask = rule["bit"], mask_bits(rule["mask"])
+        if bit >= length or first <= bit <= last:
+            expected = f"a bit index below length {length} and outside data_bits [{first}, {last}]"
+            report.expected(f"{path}.bit", expected, bit)
+        elif bit in owners:
+            hint = f", already used by {owners[bit]}"
+            report.expected(f"{path}.bit", "a parity bit no other rule uses", bit, hint)
+        else:
+            owners[bit] = f"{path}.bit"
+        if len(mask) != length:
+            expected = f"a mask of {length} bits (one 0 or 1 per frame bit)"
+            report.expected(f"{path}.mask", expected, rule["mask"], f" ({len(mask)} bits)")
+        elif "1" not in mask[:bit] + mask[bit + 1 :]:
+            expected = "a mask covering at least one bit besides the parity bit itself"
+            report.expected(f"{path}.mask", expected, rule["mask"])
+
+
+def _check_format_parity_order(where: str, entry: dict[str, Any], report: _Report) -> None:
+    """Parity bits may cover each other only in an order they can be computed in."""
+    rules = [ParityRuleSettings(**rule) for rule in entry.get("parity_rules", [])]
+    settings = WiegandFormatSettings(
+        entry["name"],
+        entry["length"],
+        tuple(entry["data_bits"]),
+        tuple(entry["card_bits"]),
+        tuple(entry.get("facility_bits", [])),
+        tuple(rules),
+    )
+    try:
+        format_from_settings(settings)
+    except ValueError as exc:
+        problem = str(exc).split(": ", 1)[-1]
+        report.add(f"{where}.parity_rules", f"expected parity rules that can be met; {problem}")
+
+
+def _check_reader_formats(data: dict[str, Any], report: _Report) -> None:
+    """Readers' `formats` and `pin_frame_format` name built-in or [[wiegand_formats]] formats."""
+    custom = [
+        e["name"] for _, e in _entries(data, "wiegand_formats") if isinstance(e.get("name"), str)
+    ]
+    known = [*FORMATS, *custom]
+    expected = "a built-in Wiegand format (" + ", ".join(json.dumps(n) for n in FORMATS) + ")"
+    expected += " or the name of a [[wiegand_formats]] entry"
+    if custom:
+        expected += " (" + ", ".join(json.dumps(n) for n in custom) + ")"
+    for where, reader in _entries(data, "readers"):
+        names = reader.get("formats")
+        names = names if isinstance(names, list) else []
+        for index, name in enumerate(names):
+            _check_format_name(f"{where}.formats[{index}]", name, known, expected, report)
+        pin = reader.get("pin_frame_format", "")
+        path = f"{where}.pin_frame_format"
+        if pin == "" or not _check_format_name(path, pin, known, expected, report):
+            continue
+        if pin in names:
+            expected_pin = "a format not also in formats (its frames are PINs on this keypad)"
+            report.expected(path, expected_pin, pin)
+
+
+def _check_format_name(
+    path: str, name: object, known: list[str], expected: str, report: _Report
+) -> bool:
+    """Report `name` unless it is a known format; True when it is one."""
+    if not isinstance(name, str) or path in report.bad_paths:
+        return False
+    if name not in known:
+        report.expected(path, expected, name, _hint(name, known))
+        return False
+    return True
 
 
 def _check_demo_cards(data: dict[str, Any], report: _Report) -> None:
@@ -904,7 +1151,11 @@ def _pins_text(*named: tuple[str, int | None]) -> list[str]:
 def _door_lines(door: DoorSettings, width: int) -> list[str]:
     """Two summary lines for a door: relay and policy, then its inputs and outputs."""
     level = "active high" if door.relay_active_high else "active low"
-    relay = f"relay GPIO{door.relay_pin} ({level})" if door.relay_pin is not None else "no relay"
+    relay = (
+        f"relay GPIO{door.relay_pin} ({level}, {door.lock_type})"
+        if door.relay_pin is not None
+        else f"no relay ({door.lock_type})"
+    )
     first = (
         f"  {door.name:<{width}}  {relay}, pulse {_seconds(door.relay_pulse_s)}, "
         f"open timeout {_seconds(door.door_open_timeout_s)}, auth {door.auth_mode}, "
@@ -915,9 +1166,15 @@ def _door_lines(door: DoorSettings, width: int) -> list[str]:
         ("exit button", door.rex_pin),
         ("tamper", door.tamper_pin),
         ("alarm", door.alarm_pin),
+        ("second relay", door.second_relay_pin),
     )
     if door.contact_pin is not None:
         parts[0] += " (NC)" if door.contact_normally_closed else " (NO)"
+    if door.second_relay_mode != "disable":
+        parts.append(f"second relay mode {door.second_relay_mode}")
+    if door.unlock_schedule is not None:
+        first_person = ", first person in" if door.unlock_schedule_first_person else ""
+        parts.append(f"unlock schedule: access right {door.unlock_schedule}{first_person}")
     second = ", ".join(parts) or "no contact, exit button, tamper or alarm pins"
     return [first, f"  {'':<{width}}  {second}"]
 
@@ -993,6 +1250,9 @@ def summary(settings: Settings) -> str:
         lines.extend(_door_lines(door, width))
     lines.append(f"Readers ({len(settings.readers)})")
     lines.extend(_reader_lines(settings.readers))
+    if settings.wiegand_formats:
+        custom = ", ".join(f"{f.name} ({f.length} bits)" for f in settings.wiegand_formats)
+        lines.append(f"Formats     custom Wiegand formats: {custom}")
     auto = access.auto_in_out
     lines += [
         _upstream_line(settings),

@@ -47,12 +47,28 @@ class HardwareSettings:
     backend: HardwareBackend = "gpio"
 
 
+LockType = Literal["fail_secure", "fail_safe"]
+SecondRelayMode = Literal["disable", "access_granted", "access_denied", "doorbell", "bell_schedule"]
+DoorInput = Literal["contact", "rex", "tamper"]
+RELAY_PULSE_NORMAL_MAX_S = 20.0  # longer pulses only with an unlock schedule (as ACTAtek)
+
+
+@dataclass(frozen=True)
+class InputActionSettings:
+    """An HTTP GET sent when a door input becomes active (Akuvox "Action To Execute")."""
+
+    input: DoorInput
+    url: str  # http:// or https://; user:password@ in the URL is sent as basic auth
+    delay_s: float = 0.0  # Akuvox "Action Delay"
+    only_if_still_active: bool = False  # Akuvox "Execute If Input Still Triggered"
+
+
 @dataclass(frozen=True)
 class DoorSettings:
     name: str
     relay_pin: int | None = None  # BCM GPIO number of the strike relay
     relay_active_high: bool = True
-    relay_pulse_s: float = 5.0  # 1..1800
+    relay_pulse_s: float = 5.0  # 1..20, or up to 1800 with an unlock_schedule
     door_open_timeout_s: float = 30.0
     auth_mode: AuthMode = "any"
     offline_policy: OfflinePolicy = "deny"
@@ -61,6 +77,22 @@ class DoorSettings:
     rex_pin: int | None = None
     tamper_pin: int | None = None
     alarm_pin: int | None = None
+    # fail_secure: relay energised = unlocked (strikes); fail_safe: energised = locked (maglocks)
+    lock_type: LockType = "fail_secure"
+    contact_debounce_s: float = 0.05
+    relock_on_close: bool = True
+    held_open_prealarm_s: float = 10.0  # warning lead time before held-open; 0 = none
+    rex_unlocks: bool = True  # false: the exit button only shunts the alarm (free egress)
+    rex_action_delay_s: float = 0.0
+    rex_only_if_still_pressed: bool = False
+    second_relay_pin: int | None = None
+    second_relay_active_high: bool = True
+    second_relay_mode: SecondRelayMode = "disable"
+    second_relay_pulse_s: float = 1.0
+    second_relay_schedule: int | None = None  # access right id for "bell_schedule"
+    unlock_schedule: int | None = None  # access right id whose slots keep the door unlocked
+    unlock_schedule_first_person: bool = False  # only after the first grant in the slots
+    input_actions: tuple[InputActionSettings, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,6 +136,28 @@ class ReaderSettings:
     beeper_pin: int | None = None
     # PIN collection
     pin_timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class ParityRuleSettings:
+    """One parity bit of a custom Wiegand format (`[[wiegand_formats.parity_rules]]`)."""
+
+    bit: int  # index of the parity bit, 0 = the first bit sent
+    mask: str  # one '0'/'1' per frame bit, '1' = covered; '_' and spaces separate groups
+    parity: Literal["even", "odd"]
+
+
+@dataclass(frozen=True)
+class WiegandFormatSettings:
+    """A site-specific Wiegand card format (`[[wiegand_formats]]`), usable by name in a
+    reader's `formats` or `pin_frame_format`. Bit ranges are [first, last], inclusive."""
+
+    name: str  # must not be a built-in format's name
+    length: int  # bits per frame
+    data_bits: tuple[int, ...]  # [first, last]: the canonical number
+    card_bits: tuple[int, ...]  # [first, last], within data_bits
+    facility_bits: tuple[int, ...] = ()  # [] (none) or [first, last], within data_bits
+    parity_rules: tuple[ParityRuleSettings, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -184,6 +238,7 @@ class Settings:
     hardware: HardwareSettings
     doors: tuple[DoorSettings, ...]
     readers: tuple[ReaderSettings, ...]
+    wiegand_formats: tuple[WiegandFormatSettings, ...] = ()
     upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
     web: WebSettings = field(default_factory=WebSettings)
     journal: JournalSettings = field(default_factory=JournalSettings)

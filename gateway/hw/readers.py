@@ -6,14 +6,15 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from gateway.hw.formats import FormatRegistry
 from gateway.hw.gpio import GpioBackend
 from gateway.hw.reader_base import NotSimulated, ReaderHealth, ReaderSink
 from gateway.hw.wiegand import WiegandReader
 from gateway.model import Credential
-from gateway.settings import ReaderSettings
+from gateway.settings import ReaderSettings, WiegandFormatSettings
 
 HEX_UID = re.compile(r"^(?:[0-9A-F]{2}){1,10}$")
 
@@ -114,12 +115,19 @@ def build_reader(
     backend: GpioBackend,
     loop: asyncio.AbstractEventLoop,
     sink: ReaderSink,
+    *,
+    wiegand_formats: Sequence[WiegandFormatSettings] = (),
 ) -> WiegandReader | SimulatedTokenReader | UnavailableReader:
-    """The driver for one configured reader on the chosen backend."""
+    """The driver for one configured reader on the chosen backend.
+
+    `wiegand_formats` are the configuration's custom formats (`Settings.wiegand_formats`),
+    which a Wiegand reader's `formats` and `pin_frame_format` may name.
+    """
     if settings.kind in ("wiegand", "wiegand_keypad"):
         if settings.d0_pin is None or settings.d1_pin is None:
             return UnavailableReader(settings, "d0_pin/d1_pin not configured")
-        return WiegandReader(settings, backend, loop, sink)
+        registry = FormatRegistry.from_settings(wiegand_formats)
+        return WiegandReader(settings, backend, loop, sink, formats=registry)
     if backend.simulated:
         return SimulatedTokenReader(settings, sink)
     return UnavailableReader(settings, f"{settings.kind} driver is not available in this version")

@@ -19,13 +19,17 @@ CASES: list[tuple[str, str, str]] = [
         variant('name = "back"\n', 'name = "back"\nrelay_puls_s = 5\n'),
         'doors[1].relay_puls_s: unknown key (did you mean "relay_pulse_s"?); expected one of: '
         "name, relay_pin, relay_active_high, relay_pulse_s, door_open_timeout_s, auth_mode, "
-        "offline_policy, contact_pin, contact_normally_closed, rex_pin, tamper_pin, alarm_pin",
+        "offline_policy, contact_pin, contact_normally_closed, rex_pin, tamper_pin, alarm_pin, "
+        "lock_type, contact_debounce_s, relock_on_close, held_open_prealarm_s, rex_unlocks, "
+        "rex_action_delay_s, rex_only_if_still_pressed, second_relay_pin, "
+        "second_relay_active_high, second_relay_mode, second_relay_pulse_s, "
+        "second_relay_schedule, unlock_schedule, unlock_schedule_first_person, input_actions",
     ),
     (
         "unknown section",
         MINIMAL_GPIO + "[jornal]\nmax_events = 10000\n",
         'jornal: unknown key (did you mean "journal"?); expected one of: device, hardware, '
-        "doors, readers, upstream, web, journal, access, simulation",
+        "doors, readers, wiegand_formats, upstream, web, journal, access, simulation",
     ),
     (
         "out of range",
@@ -171,7 +175,8 @@ CASES: list[tuple[str, str, str]] = [
     (
         "key of another reader kind",
         variant(READER_PINS, READER_PINS + 'port = "/dev/ttyUSB0"\n'),
-        'readers[0].port: not used by a "wiegand" reader (its keys: d0_pin, d1_pin, formats, swap_d0_d1)',
+        'readers[0].port: not used by a "wiegand" reader (its keys: d0_pin, d1_pin, formats, '
+        "swap_d0_d1)",
     ),
     (
         "pins still checked on the simulated backend",

@@ -10,7 +10,7 @@ import pytest
 from gateway.hw.formats import decode_card_frame, decode_key_burst, encode_h10301
 from gateway.hw.gpio import GpioBackend
 from gateway.hw.simulation import WiegandDriver, key_bursts
-from gateway.hw.wiegand import MAX_GAP_S, MIN_GAP_S, WiegandReceiver
+from gateway.hw.wiegand import MAX_GAP_S, MIN_GAP_S, RawFrame, WiegandReceiver
 
 
 def test_h10301_facility_and_card_give_the_canonical_hex() -> None:
@@ -41,14 +41,11 @@ def test_8bit_burst_with_wrong_complement_is_rejected() -> None:
     assert decode_key_burst("00000001") is None
 
 
-async def _receive(bits: str, interval_us: float, pulse_us: float) -> list[str]:
+async def _receive(bits: str, interval_us: float, pulse_us: float) -> list[RawFrame]:
     backend = GpioBackend(simulated=True)
-    frames: list[str] = []
+    frames: list[RawFrame] = []
     receiver = WiegandReceiver(
-        asyncio.get_running_loop(),
-        backend.input(5),
-        backend.input(6),
-        lambda frame, _t: frames.append(frame),
+        asyncio.get_running_loop(), backend.input(5), backend.input(6), frames.append
     )
     await WiegandDriver(backend).send(5, 6, bits, interval_us, pulse_us)
     receiver.close()
@@ -61,22 +58,53 @@ async def test_receiver_takes_the_whole_sia_timing_range(
     interval_us: float, pulse_us: float
 ) -> None:
     bits = encode_h10301(12, 34567)
-    assert await _receive(bits, interval_us, pulse_us) == [bits]
+    (frame,) = await _receive(bits, interval_us, pulse_us)
+    assert (frame.bits, frame.noise) == (bits, "")
+    # The timing is the pin factory's edge stamps, not when the loop ran the callbacks.
+    assert frame.duration_us == pytest.approx(25 * interval_us)
+    assert frame.median_interval_us == pytest.approx(interval_us)
+
+
+async def test_both_lines_low_at_once_is_noise() -> None:
+    backend = GpioBackend(simulated=True)
+    frames: list[RawFrame] = []
+    receiver = WiegandReceiver(
+        asyncio.get_running_loop(), backend.input(5), backend.input(6), frames.append
+    )
+    start = monotonic()
+    backend.drive_at(5, False, start)
+    backend.drive_at(6, False, start + 20e-6)  # D1 falls while D0 is still low
+    backend.drive_at(5, True, start + 50e-6)
+    backend.drive_at(6, True, start + 70e-6)
+    for index, bit in enumerate(encode_h10301(1, 2)[1:]):
+        pin, at = (5 if bit == "0" else 6), start + (index + 1) * 0.002
+        backend.drive_at(pin, False, at)
+        backend.drive_at(pin, True, at + 50e-6)
+    await asyncio.sleep(MAX_GAP_S + 0.02)
+    receiver.close()
+    (frame,) = frames
+    assert frame.noise == "both lines low at once"
+    assert len(frame.bits) == 27
+
+
+async def test_a_frame_over_the_maximum_length_is_noise() -> None:
+    (frame,) = await _receive("10" * 70, 500, 50)
+    assert frame.noise == "more than 128 bits"
+    assert len(frame.bits) == 128  # what was kept, for diagnostics
 
 
 async def test_back_to_back_frames_stay_apart() -> None:
     backend = GpioBackend(simulated=True)
-    frames: list[str] = []
+    frames: list[RawFrame] = []
     receiver = WiegandReceiver(
-        asyncio.get_running_loop(), backend.input(5), backend.input(6),
-        lambda frame, _t: frames.append(frame),
-    )  # fmt: skip
+        asyncio.get_running_loop(), backend.input(5), backend.input(6), frames.append
+    )
     driver = WiegandDriver(backend)
     first, second = encode_h10301(1, 2), encode_h10301(3, 4)
     await driver.send(5, 6, first, 1000, 50)
     await driver.send(5, 6, second, 1000, 50)
     receiver.close()
-    assert frames == [first, second]
+    assert [frame.bits for frame in frames] == [first, second]
 
 
 def test_quiet_gap_adapts_to_the_bit_interval() -> None:
