@@ -1,65 +1,154 @@
-"""Reader feedback: LED colour and beeper, driven by decisions.
+"""Reader feedback: LED colour and beeper patterns, driven by decisions and door alarms.
 
-The logical state is kept even when a reader has no feedback lines wired, so the status
-page and the simulation API show what the reader would show.
+The logical state (`led`, `beeper`) is kept even when a reader has no feedback lines wired,
+so the status page and the simulation API show what the reader would show. Every pattern
+runs on the `Timers` seam, so tests step through it on a manual clock.
+
+Patterns (LED wires: green and red; both lit is amber on a bi-colour reader LED):
+
+| situation                               | LED                  | beeper                        |
+|-----------------------------------------|----------------------|-------------------------------|
+| granted (`show(True, hold_s)`)          | green for hold_s     | one short beep, 0.2 s         |
+| denied (`show(False, hold_s)`)          | red for hold_s       | one long beep, 1 s            |
+| waiting for a second factor or upstream | amber (both on)      | two short beeps, 0.1 s each   |
+| held-open pre-alarm (`set_prealarm`)    | unchanged            | 0.25 s on / 0.25 s off, until |
+|                                         |                      | the door closes               |
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Literal
 
+from gateway.doors.timers import Later, Timers, as_timers
 from gateway.hw.lines import OutputLine
 
-LedColour = Literal["green", "red", "off"]
+LedColour = Literal["green", "red", "amber", "off"]
+Beeps = tuple[tuple[bool, float], ...]  # (on, seconds) steps
+
+GRANT_BEEPS: Beeps = ((True, 0.2),)
+DENY_BEEPS: Beeps = ((True, 1.0),)
+WAITING_BEEPS: Beeps = ((True, 0.1), (False, 0.1), (True, 0.1))
+PREALARM_BEEPS: Beeps = ((True, 0.25), (False, 0.25))  # repeated
+WAITING_DEFAULT_S = 15.0
+
+
+class _BeepPlayer:
+    """Plays (on, seconds) steps once or in a loop; `on` is the beeper it asks for."""
+
+    def __init__(self, timers: Timers, changed: Callable[[], None]) -> None:
+        self._step = Later(timers)
+        self._changed = changed
+        self._steps: Beeps = ()
+        self._index = 0
+        self._repeat = False
+        self.on = False
+
+    def play(self, steps: Beeps, repeat: bool = False) -> None:
+        self._steps, self._index, self._repeat = steps, 0, repeat
+        self._advance()
+
+    def _advance(self) -> None:
+        if self._index >= len(self._steps):
+            if not self._repeat or not self._steps:
+                self.stop()
+                return
+            self._index = 0
+        on, seconds = self._steps[self._index]
+        self._index += 1
+        self.on = on
+        self._step.after(seconds, self._advance)
+        self._changed()
+
+    @property
+    def playing(self) -> bool:
+        return bool(self._steps)
+
+    def stop(self) -> None:
+        self._step.cancel()
+        self._steps = ()
+        self.on = False
+        self._changed()
 
 
 class ReaderFeedback:
-    """Shows a grant (green, short beep) or a deny (red, long beep) for a moment."""
+    """One reader's LED and beeper: grant, deny, waiting and pre-alarm patterns."""
 
     def __init__(
         self,
-        loop: asyncio.AbstractEventLoop,
+        timers: asyncio.AbstractEventLoop | Timers,
         green: OutputLine | None = None,
         red: OutputLine | None = None,
         beeper: OutputLine | None = None,
     ) -> None:
-        self._loop = loop
+        self._timers = as_timers(timers)
         self._green, self._red, self._beeper = green, red, beeper
         self.led: LedColour = "off"
         self.beeper = False
-        self._timers: list[asyncio.TimerHandle] = []
+        self.pattern = "idle"
+        self._led_off = Later(self._timers)
+        self._signal = _BeepPlayer(self._timers, self._sync_beeper)
+        self._alarm = _BeepPlayer(self._timers, self._sync_beeper)
 
     def show(self, granted: bool, hold_s: float) -> None:
-        """Light the LED for `hold_s` seconds and beep (0.2 s on a grant, 1 s on a deny)."""
-        self._cancel()
-        self._set_led("green" if granted else "red")
-        self._set_beeper(True)
-        beep_s = 0.2 if granted else 1.0
-        self._timers.append(self._loop.call_later(beep_s, self._set_beeper, False))
-        self._timers.append(self._loop.call_later(hold_s, self._set_led, "off"))
+        """A final decision: green and a short beep, or red and a long beep, for `hold_s`."""
+        self._set_led("green" if granted else "red", hold_s)
+        self.pattern = "granted" if granted else "denied"
+        self._signal.play(GRANT_BEEPS if granted else DENY_BEEPS)
 
-    def _cancel(self) -> None:
-        for timer in self._timers:
-            timer.cancel()
-        self._timers.clear()
+    def show_waiting(self, timeout_s: float = WAITING_DEFAULT_S) -> None:
+        """Waiting for a second factor or an upstream answer: amber and two short beeps.
 
-    def _set_led(self, colour: LedColour) -> None:
+        The next `show()` replaces it; after `timeout_s` without one the LED goes off.
+        """
+        self._set_led("amber", timeout_s)
+        self.pattern = "waiting"
+        self._signal.play(WAITING_BEEPS)
+
+    def set_prealarm(self, on: bool) -> None:
+        """The door is about to raise its held-open alarm: pulse the beeper until told."""
+        if on:
+            self._alarm.play(PREALARM_BEEPS, repeat=True)
+        else:
+            self._alarm.stop()
+
+    @property
+    def prealarm(self) -> bool:
+        return self._alarm.playing
+
+    def _set_led(self, colour: LedColour, hold_s: float) -> None:
+        self._write_led(colour)
+        self._led_off.after(hold_s, self._led_expired)
+
+    def _led_expired(self) -> None:
+        self.pattern = "idle"
+        self._write_led("off")
+
+    def _write_led(self, colour: LedColour) -> None:
         self.led = colour
         if self._green is not None:
-            self._green.set(colour == "green")
+            self._green.set(colour in ("green", "amber"))
         if self._red is not None:
-            self._red.set(colour == "red")
+            self._red.set(colour in ("red", "amber"))
 
-    def _set_beeper(self, on: bool) -> None:
+    def _sync_beeper(self) -> None:
+        on = self._signal.on or self._alarm.on
         self.beeper = on
         if self._beeper is not None:
             self._beeper.set(on)
 
     def status(self) -> dict[str, object]:
-        return {"led": self.led, "beeper": self.beeper}
+        return {
+            "led": self.led,
+            "beeper": self.beeper,
+            "pattern": self.pattern,
+            "prealarm": self.prealarm,
+        }
 
     def close(self) -> None:
-        self._cancel()
-        self._set_led("off")
-        self._set_beeper(False)
+        self._led_off.cancel()
+        self._signal.stop()
+        self._alarm.stop()
+        self.pattern = "idle"
+        self._write_led("off")

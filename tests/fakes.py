@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import heapq
+import itertools
+from collections.abc import Callable, Coroutine
 from datetime import datetime
+from typing import Any
 
 
 class ManualClock:
@@ -33,3 +38,67 @@ class ManualClock:
         delta = when.timestamp() - self._wall
         self._wall += delta
         self._mono += max(delta, 0.0)
+
+
+class ManualHandle:
+    """A call scheduled on `ManualTimers`."""
+
+    def __init__(self, when: float, callback: Callable[[], None]) -> None:
+        self.when = when
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class ManualTimers:
+    """The `gateway.doors.timers.Timers` seam on a ManualClock: nothing runs until a test
+    calls `advance()`; then every call due runs in time order, with the clock set to its
+    time. Threadsafe entry runs at once (a test is the only thread)."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock = clock
+        self._queue: list[tuple[float, int, ManualHandle]] = []
+        self._seq = itertools.count()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def now(self) -> float:
+        return self.clock.monotonic()
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> ManualHandle:
+        handle = ManualHandle(when, callback)
+        heapq.heappush(self._queue, (when, next(self._seq), handle))
+        return handle
+
+    def call_soon_threadsafe(self, callback: Callable[..., None], *args: Any) -> None:
+        callback(*args)
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        self._tasks.append(asyncio.get_running_loop().create_task(coro))
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward by `seconds`, running every call that falls due on the way."""
+        target = self.now() + seconds
+        while self._queue and self._queue[0][0] <= target + 1e-9:
+            when, _, handle = heapq.heappop(self._queue)
+            if handle.cancelled:
+                continue
+            self.clock.advance(max(0.0, when - self.now()))
+            handle.callback()
+        self.clock.advance(max(0.0, target - self.now()))
+
+    def advance_to(self, when: datetime) -> None:
+        """Advance until the wall clock shows the aware datetime `when`."""
+        self.advance(when.timestamp() - self.clock.time())
+
+    @property
+    def pending(self) -> int:
+        """How many calls are still scheduled."""
+        return sum(1 for _, _, handle in self._queue if not handle.cancelled)
+
+    async def settle(self) -> None:
+        """Let spawned coroutines (input actions) run to completion."""
+        while self._tasks:
+            tasks, self._tasks = self._tasks, []
+            await asyncio.gather(*tasks)

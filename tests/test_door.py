@@ -1,33 +1,46 @@
-"""The door controller on mock pins: locked first, pulses, relock on close, alarms."""
+"""The door controller wired as the app wires it: a real event loop, edges from a thread.
+
+Behaviour is tested on the manual clock in tests/doors/; this file checks the real seam.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import threading
 
+from gateway.clock import SystemClock
 from gateway.door import DoorController
+from gateway.doors import LoopTimers
 from gateway.hw.gpio import GpioBackend
+from gateway.hw.lines import InputLine
 from gateway.model import Event
 from gateway.settings import DoorSettings
-from tests.fakes import ManualClock
 
 RELAY, CONTACT, REX, TAMPER, ALARM = 17, 27, 22, 23, 24
+SETTINGS = DoorSettings(name="front", relay_pin=RELAY, relay_pulse_s=5, contact_debounce_s=0)
 
 
-def build(events: list[Event]) -> tuple[DoorController, GpioBackend]:
+def build(
+    events: list[Event], settings: DoorSettings = SETTINGS
+) -> tuple[DoorController, GpioBackend]:
+    """Exactly the call app.py makes today: a loop, then the lines as keywords."""
     backend = GpioBackend(simulated=True)
     relay = backend.output(RELAY, initial=True)  # a relay left energised by a crash
-    contact = backend.input(CONTACT, active_low=False)  # NC contact to ground: high = open
+    lines: dict[str, InputLine | None] = {
+        "contact": backend.input(CONTACT, active_low=False),
+        "rex": backend.input(REX),
+        "tamper": backend.input(TAMPER),
+    }
     backend.drive(CONTACT, False)  # door shut
     door = DoorController(
-        DoorSettings(name="front", relay_pin=RELAY, relay_pulse_s=5),
+        settings,
         asyncio.get_running_loop(),
-        ManualClock(),
+        SystemClock(),
         events.append,
         relay,
-        contact=contact,
-        rex=backend.input(REX),
-        tamper=backend.input(TAMPER),
         alarm=backend.output(ALARM),
+        **lines,
     )
     return door, backend
 
@@ -37,49 +50,58 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
-async def test_door_is_locked_when_built_and_unlocks_on_grant() -> None:
+async def test_built_locked_and_grant_unlocks_on_the_real_loop() -> None:
     events: list[Event] = []
     door, _ = build(events)
     assert not door.unlocked
-    door.grant("1001")
-    assert door.unlocked
-    assert [e.reason for e in events] == ["unlocked"]
-    door.stop()
-
-
-async def test_opening_and_closing_relocks_before_the_pulse_ends() -> None:
-    events: list[Event] = []
-    door, backend = build(events)
-    door.grant("1001")
-    backend.drive(CONTACT, True)
-    await settle()
-    backend.drive(CONTACT, False)
-    await settle()
-    assert not door.unlocked
-    assert [e.reason for e in events] == ["unlocked", "door_opened", "door_closed", "locked"]
-    door.stop()
-
-
-async def test_forced_open_latches_the_alarm_until_acknowledged() -> None:
-    events: list[Event] = []
-    door, backend = build(events)
-    backend.drive(CONTACT, True)
-    await settle()
-    backend.drive(CONTACT, False)
-    await settle()
-    assert door.alarm_output and "forced_open" in door.alarms
-    door.acknowledge()
-    assert not door.alarm_output
-    assert [e.reason for e in events if e.type == "alarm"] == ["forced_open", "alarm_acknowledged"]
-    door.stop()
-
-
-async def test_exit_button_unlocks_and_stop_locks() -> None:
-    events: list[Event] = []
-    door, backend = build(events)
-    backend.drive(REX, False)
-    await settle()
+    assert door.grant("1001") is True
     assert door.unlocked
     door.stop()
     assert not door.unlocked
-    assert events[-1].reason == "locked" and events[-1].trace == "stopping"
+    assert [(e.reason, e.trace) for e in events] == [
+        ("unlocked", "granted"),
+        ("locked", "stopping"),
+    ]
+
+
+async def test_an_edge_from_a_gpio_thread_is_handled_on_the_loop() -> None:
+    events: list[Event] = []
+    handled_on: list[int] = []
+
+    def record(event: Event) -> None:
+        handled_on.append(threading.get_ident())
+        events.append(event)
+
+    door, backend = build([])
+    door._sink = record  # the same sink, watched for the thread it runs on
+    thread = threading.Thread(target=backend.drive, args=(CONTACT, True))
+    thread.start()
+    thread.join()
+    assert events == []  # nothing ran on the GPIO thread
+    await settle()
+    assert [e.reason for e in events] == ["door_opened", "forced_open"]
+    assert set(handled_on) == {threading.get_ident()}
+    assert door.alarm_output
+    door.stop()
+
+
+async def test_loop_timers_end_the_pulse() -> None:
+    events: list[Event] = []
+    door, _ = build(events, dataclasses.replace(SETTINGS, relay_pulse_s=0.01))
+    door.grant("1001")
+    await asyncio.sleep(0.05)
+    assert not door.unlocked
+    assert [e.reason for e in events] == ["unlocked", "granted_not_opened", "locked"]
+    door.stop()
+
+
+async def test_loop_timers_spawn_keeps_a_reference_until_done() -> None:
+    timers = LoopTimers(asyncio.get_running_loop())
+    done: list[bool] = []
+
+    async def work() -> None:
+        done.append(True)
+
+    timers.spawn(work())
+    await settle()
+    assert done == [True]

@@ -29,8 +29,8 @@ def test_defaults_and_types(tmp_path: Path) -> None:
     assert settings.access.auto_in_out.mode == "disable"
 
 
-def test_long_relay_pulse_is_allowed(tmp_path: Path) -> None:
-    text = variant('name = "back"\n', 'name = "back"\nrelay_pulse_s = 1800\n')
+def test_long_relay_pulse_is_allowed_with_an_unlock_schedule(tmp_path: Path) -> None:
+    text = variant('name = "back"\n', 'name = "back"\nrelay_pulse_s = 1800\nunlock_schedule = 2\n')
     assert load_settings(write(tmp_path, text)).doors[1].relay_pulse_s == 1800.0
 
 

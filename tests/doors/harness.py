@@ -1,0 +1,172 @@
+"""A door on simulated pins and a manual clock, with verbs: open_door, press_rex, ...
+
+Edges go through the real gpiozero mock pins and `GpioInput`, stamped with the manual
+clock's time, so the debouncers see the edge times a Pi would give them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.doors import DoorController, DoorLinks
+from gateway.doors.outputs import relay_initial
+from gateway.hw.gpio import GpioBackend
+from gateway.model import Event
+from gateway.settings import DoorSettings
+from tests.fakes import ManualClock, ManualTimers
+
+RELAY, CONTACT, REX, TAMPER, ALARM, SECOND = 17, 27, 22, 23, 24, 18
+# 2026-03-02 is a Monday.
+MONDAY_0855 = datetime(2026, 3, 2, 8, 55, tzinfo=UTC)
+DEBOUNCE = 0.05  # DoorSettings.contact_debounce_s default
+BUTTON = 0.02  # BUTTON_DEBOUNCE_S
+
+FRONT = DoorSettings(
+    name="front",
+    relay_pin=RELAY,
+    relay_pulse_s=5,
+    door_open_timeout_s=30,
+    held_open_prealarm_s=10,
+    contact_pin=CONTACT,
+    rex_pin=REX,
+    tamper_pin=TAMPER,
+    alarm_pin=ALARM,
+)
+
+
+@dataclass
+class FakePrealarm:
+    """A reader that records pre-alarm on/off calls."""
+
+    calls: list[bool] = field(default_factory=list)
+
+    def set_prealarm(self, on: bool) -> None:
+        self.calls.append(on)
+
+
+@dataclass
+class Rig:
+    """One door, its pins, its clock and the events it emitted."""
+
+    door: DoorController
+    backend: GpioBackend
+    timers: ManualTimers
+    clock: ManualClock
+    events: list[Event]
+    feedback: FakePrealarm
+
+    # -- what happened ---------------------------------------------------------------
+
+    def reasons(self, kind: str | None = None) -> list[str]:
+        """Reasons of the events so far (of one type when `kind` is given)."""
+        return [e.reason for e in self.events if kind is None or e.type == kind]
+
+    def traced(self) -> list[tuple[str, str]]:
+        """(reason, trace) of the events so far."""
+        return [(e.reason, e.trace) for e in self.events]
+
+    def event(self, reason: str) -> Event:
+        """The only event with this reason."""
+        found = [e for e in self.events if e.reason == reason]
+        assert len(found) == 1, f"{reason}: {len(found)} events in {self.reasons()}"
+        return found[0]
+
+    def take(self) -> list[str]:
+        """The reasons so far, then forget them."""
+        reasons = self.reasons()
+        self.events.clear()
+        return reasons
+
+    def pin(self, number: int) -> bool:
+        """The electrical level of an output pin."""
+        return bool(self.backend.factory.pin(number).state)
+
+    @property
+    def relay_energised(self) -> bool:
+        return self.pin(RELAY)
+
+    # -- verbs -----------------------------------------------------------------------
+
+    def edge(self, pin: int, level: bool) -> None:
+        """One electrical edge, stamped with the manual clock."""
+        self.backend.drive_at(pin, level, self.timers.now())
+
+    def open_door(self, settle: bool = True) -> None:
+        self.edge(CONTACT, True)  # NC contact to ground: high = open
+        if settle:
+            self.advance(DEBOUNCE)
+
+    def close_door(self, settle: bool = True) -> None:
+        self.edge(CONTACT, False)
+        if settle:
+            self.advance(DEBOUNCE)
+
+    def press_rex(self, settle: bool = True) -> None:
+        self.edge(REX, False)  # NO button to ground: low = pressed
+        if settle:
+            self.advance(BUTTON)
+
+    def release_rex(self, settle: bool = True) -> None:
+        self.edge(REX, True)
+        if settle:
+            self.advance(BUTTON)
+
+    def trip_tamper(self) -> None:
+        self.edge(TAMPER, False)
+        self.advance(BUTTON)
+
+    def restore_tamper(self) -> None:
+        self.edge(TAMPER, True)
+        self.advance(BUTTON)
+
+    def advance(self, seconds: float) -> None:
+        self.timers.advance(seconds)
+
+
+def rig(
+    links: DoorLinks | None = None,
+    *,
+    contact_open: bool = False,
+    rex_pressed: bool = False,
+    tamper_tripped: bool = False,
+    relay_left_unlocked: bool = False,
+    start: bool = True,
+    clock: ManualClock | None = None,
+    **overrides: Any,
+) -> Rig:
+    """The front door (fully wired) with `overrides` applied to its settings."""
+    settings = dataclasses.replace(FRONT, **overrides)
+    clock = clock or ManualClock.at(MONDAY_0855)
+    timers = ManualTimers(clock)
+    backend = GpioBackend(simulated=True)
+    locked = relay_initial(settings)
+    relay = backend.output(RELAY, initial=(not locked) if relay_left_unlocked else locked)
+    contact = backend.input(CONTACT, active_low=False)
+    backend.drive(CONTACT, contact_open)
+    rex = backend.input(REX)
+    backend.drive(REX, not rex_pressed)
+    tamper = backend.input(TAMPER)
+    backend.drive(TAMPER, not tamper_tripped)
+    events: list[Event] = []
+    second = backend.output(SECOND) if settings.second_relay_pin is not None else None
+    links = dataclasses.replace(links or DoorLinks(), second_relay=second)
+    door = DoorController(
+        settings,
+        timers,
+        clock,
+        events.append,
+        relay,
+        links,
+        contact=contact,
+        rex=rex,
+        tamper=tamper,
+        alarm=backend.output(ALARM),
+    )
+    feedback = FakePrealarm()
+    door.attach_feedback(feedback)
+    if start:
+        door.start()
+    return Rig(door, backend, timers, clock, events, feedback)
