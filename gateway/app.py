@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,15 +24,16 @@ from gateway.accounts import (
     verify_technician_in_thread,
 )
 from gateway.clock import Clock, SystemClock
-from gateway.door import DoorController
+from gateway.doors.controller import DoorController
+from gateway.doors.state import DoorState
 from gateway.feedback import ReaderFeedback
 from gateway.hw.gpio import GpioBackend
-from gateway.hw.lines import InputLine, MemoryOutput, OutputLine
-from gateway.hw.readers import UnavailableReader, build_reader
+from gateway.hw.lines import OutputLine
+from gateway.hw.readers import ReaderDriver, SimulatedInput, UnavailableReader, build_reader
 from gateway.model import Event, StoredEvent
 from gateway.pipeline import AccessPipeline
 from gateway.service import ServiceNotifier
-from gateway.settings import DoorSettings, ReaderSettings, Settings
+from gateway.settings import ReaderSettings, Settings
 from gateway.simulation import Simulation
 from gateway.store.db import open_database
 from gateway.store.index import RulesSnapshot
@@ -41,7 +43,9 @@ from gateway.store.rules import load_snapshot
 from gateway.store.secrets import PinHasher, load_or_create_device_key
 from gateway.store.writer import JournalWriter
 from gateway.web.auth import TokenStore
+from gateway.web.doors import UnknownDoor
 from gateway.web.server import build_app, start_site
+from gateway.wiring import DoorInputs, build_door
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +61,11 @@ class Gateway:
         self.clock = clock or SystemClock()
         self.tz = ZoneInfo(settings.device.timezone)
         self.doors: dict[str, DoorController] = {}
-        self.readers: dict[str, Any] = {}
+        self.readers: dict[str, ReaderDriver] = {}
+        self.reader_inputs: dict[str, SimulatedInput] = {}
         self.feedback: dict[str, ReaderFeedback] = {}
-        self._door_inputs: dict[str, dict[str, tuple[int, bool]]] = {}
+        self.door_inputs: dict[str, DoorInputs] = {}
+        self._door_states: dict[str, dict[str, Any]] = {}
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: Any = None
@@ -75,42 +81,50 @@ class Gateway:
         self._early_events: list[Event] = []
         self.backend = GpioBackend(simulated=self.settings.simulated)
         for door in self.settings.doors:
-            self.doors[door.name] = self._build_door(door, loop)
+            self.doors[door.name], self.door_inputs[door.name] = build_door(
+                door,
+                self.backend,
+                loop,
+                self.clock,
+                self.emit,
+                self._current_rules,
+                self.tz,
+                self._door_state_saver(door.name),
+            )
         self._open_store()
         for event in self._early_events:
             self.writer.submit(event)
         self._prepare_accounts()
         self._build_engine()
+        self._start_doors()
         self._build_readers(loop)
         await self._start_web()
         self._tasks.append(asyncio.create_task(self._watch_store()))
         self.emit(Event("system", self.clock.time(), reason="started", trace=f"v{__version__}"))
         self.notifier.ready(f"serving on {self.settings.web.listen}")
 
-    def _build_door(self, door: DoorSettings, loop: asyncio.AbstractEventLoop) -> DoorController:
-        relay = self._output(door.relay_pin, door.relay_active_high)
-        alarm = self._output(door.alarm_pin, True) if door.alarm_pin is not None else None
-        inputs: dict[str, tuple[int, bool]] = {}
-        lines: dict[str, InputLine | None] = {}
-        for name, pin, active_low in (
-            ("contact", door.contact_pin, not door.contact_normally_closed),
-            ("rex", door.rex_pin, True),
-            ("tamper", door.tamper_pin, True),
-        ):
-            if pin is None:
-                lines[name] = None
-                continue
-            lines[name] = self.backend.input(pin, active_low)
-            inputs[name] = (pin, active_low)
-            if self.backend.simulated:  # simulated wiring starts at rest: door shut, no press
-                self.backend.drive(pin, active_low)
-        self._door_inputs[door.name] = inputs
-        return DoorController(door, loop, self.clock, self.emit, relay, alarm=alarm, **lines)
+    def _current_rules(self) -> RulesSnapshot:
+        # Doors exist before the engine: until then no schedule is active (fail closed).
+        engine = getattr(self, "engine", None)
+        return engine.snapshot if engine is not None else RulesSnapshot()
 
-    def _output(self, pin: int | None, active_high: bool) -> OutputLine:
-        if pin is None:
-            return MemoryOutput()
-        return self.backend.output(pin, active_high=active_high, initial=False)
+    def _door_state_saver(self, name: str) -> Callable[[DoorState], None]:
+        def save(state: DoorState) -> None:
+            self._door_states[name] = state.as_dict()
+            self._save_state()
+
+        return save
+
+    def _start_doors(self) -> None:
+        """Restore lockdown and latched alarms, then let schedules run."""
+        for name, door in self.doors.items():
+            saved = self._door_states.get(name)
+            if saved:
+                try:
+                    door.restore(DoorState.from_dict(saved))
+                except ValueError as exc:
+                    log.error("saved state of door %s ignored: %s", name, exc)
+            door.start()
 
     def _open_store(self) -> None:
         state_dir = Path(self.settings.device.state_dir)
@@ -135,9 +149,12 @@ class Gateway:
             self.store.load_snapshot(),
         )
         saved = self.store.load_engine_state()
-        if saved:
+        doors = saved.get("doors")
+        self._door_states = dict(doors) if isinstance(doors, dict) else {}
+        engine_state = saved.get("engine")
+        if isinstance(engine_state, dict):
             try:
-                self.engine.import_state(saved, self.clock.time())
+                self.engine.import_state(engine_state, self.clock.time())
             except ValueError as exc:  # a damaged state row must not keep the doors shut
                 log.error("saved lockout/anti-passback state ignored: %s", exc)
                 self.emit(Event("system", self.clock.time(), reason="state_discarded"))
@@ -156,13 +173,29 @@ class Gateway:
             self.feedback,
             self.emit,
             self._save_engine_state,
+            self.settings.access.two_factor_timeout_s,
         )
         for reader in self.settings.readers:
-            try:
-                self.readers[reader.name] = build_reader(reader, self.backend, loop, self.pipeline)
-            except Exception as exc:  # a reader must never stop the daemon
-                log.exception("reader %s failed to start", reader.name)
-                self.readers[reader.name] = UnavailableReader(reader, f"failed to start: {exc}")
+            self._start_reader(reader, loop)
+            self.doors[reader.door].attach_feedback(self.feedback[reader.name])
+
+    def _start_reader(self, reader: ReaderSettings, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            built = build_reader(
+                reader,
+                self.backend,
+                loop,
+                self.pipeline,
+                wiegand_formats=self.settings.wiegand_formats,
+            )
+            built.driver.start()
+        except Exception as exc:  # a reader must never stop the daemon
+            log.exception("reader %s failed to start", reader.name)
+            self.readers[reader.name] = UnavailableReader(reader, f"failed to start: {exc}")
+            return
+        self.readers[reader.name] = built.driver
+        if built.simulation is not None:
+            self.reader_inputs[reader.name] = built.simulation
 
     def _build_feedback(
         self, reader: ReaderSettings, loop: asyncio.AbstractEventLoop
@@ -177,7 +210,7 @@ class Gateway:
     async def _start_web(self) -> None:
         self.tokens = TokenStore(self.clock, self.settings.web.token_idle_s)
         simulation = Simulation(self) if self.settings.simulated else None
-        app = build_app(self, self.tokens, simulation)
+        app = build_app(self, self.tokens, simulation, self)
         self._runner = await start_site(app, self.settings.web.listen)
 
     # -- running ---------------------------------------------------------------
@@ -193,10 +226,18 @@ class Gateway:
         # Lockouts and anti-passback state must survive a restart; written after the door moved.
         if self.engine.state_version != self._engine_state_version:
             self._engine_state_version = self.engine.state_version
-            try:
-                self.store.save_engine_state(self.engine.export_state())
-            except Exception:
-                log.exception("could not save engine state")
+            self._save_state()
+
+    def _save_state(self) -> None:
+        """Engine state (lockouts, anti-passback) and door state (lockdown, latched alarms)."""
+        if not hasattr(self, "store") or not hasattr(self, "engine"):
+            return  # restoring at start-up: the state being restored is already saved
+        try:
+            self.store.save_engine_state(
+                {"engine": self.engine.export_state(), "doors": self._door_states}
+            )
+        except Exception:
+            log.exception("could not save engine and door state")
 
     async def _watch_store(self) -> None:
         """Pick up writes made by another process (e.g. `door-gateway users import`)."""
@@ -230,6 +271,8 @@ class Gateway:
         if snapshot.version > self.engine.snapshot.version:
             self.engine.snapshot = snapshot
             log.info("access rules reloaded (version %s)", snapshot.version)
+            for door in self.doors.values():
+                door.schedules_changed()
         return True
 
     def _read_snapshot(self) -> RulesSnapshot:
@@ -254,6 +297,28 @@ class Gateway:
 
     def record_api(self, reason: str, username: str, detail: str = "") -> None:
         self.emit(Event("api", self.clock.time(), reason=reason, user_id=username, trace=detail))
+
+    def _door(self, name: str) -> DoorController:
+        door = self.doors.get(name)
+        if door is None:
+            raise UnknownDoor(f"no door named {name!r}")
+        return door
+
+    def pulse_door(self, door: str, by: str) -> bool:
+        """A technician's remote unlock pulse; False in lockdown."""
+        target = self._door(door)
+        self.record_api("remote_pulse", by, f"door={door}")
+        return target.pulse(by)
+
+    def set_lockdown(self, door: str | None, on: bool, by: str) -> None:
+        """Lockdown of one door, or of every door when `door` is None."""
+        targets = [self._door(door)] if door is not None else list(self.doors.values())
+        for target in targets:
+            target.set_lockdown(on, by)
+        self._save_state()
+
+    def acknowledge_alarms(self, door: str, by: str) -> None:
+        self._door(door).acknowledge(by)
 
     def status(self) -> dict[str, Any]:
         """Every component's status(), gathered."""

@@ -8,12 +8,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from gateway.access.collector import PinCollector
 from gateway.access.engine import AccessEngine
 from gateway.clock import Clock
-from gateway.door import DoorController
+from gateway.doors.controller import DoorController
 from gateway.feedback import ReaderFeedback
 from gateway.model import Credential, Decision, Event
 from gateway.settings import ReaderSettings
@@ -36,10 +37,12 @@ class AccessPipeline:
         feedback: Mapping[str, ReaderFeedback],
         emit: Callable[[Event], None],
         state_changed: Callable[[], None],
+        engine_two_factor_timeout_s: float = 15.0,
     ) -> None:
         self._loop, self._clock, self._engine = loop, clock, engine
         self._readers, self._doors, self._feedback = readers, doors, feedback
         self._emit, self._state_changed = emit, state_changed
+        self._two_factor_timeout_s = engine_two_factor_timeout_s
         self._collectors = {
             name: PinCollector(name, r.pin_timeout_s) for name, r in readers.items()
         }
@@ -80,15 +83,35 @@ class AccessPipeline:
         except Exception:
             log.exception("access engine failed; denying")
             decision = Decision(False, "internal_error", None, "policy", ("engine:error",))
-        if decision.granted and decision.final:
-            door.grant(decision.user_id)
+        decision = self._act(door, decision)
         latency_ms = (time.perf_counter() - started) * 1000.0
         self._show(reader.name, decision, door.settings.relay_pulse_s)
         self._record(credential, reader, decision, latency_ms)
 
+    def _act(self, door: DoorController, decision: Decision) -> Decision:
+        """Move the door; a grant that lockdown refuses becomes a `lockdown` denial."""
+        if not decision.final:
+            return decision
+        if not decision.granted:
+            door.denied()
+            return decision
+        if door.grant(decision.user_id, admin=self._is_admin(decision.user_id)):
+            return decision
+        door.denied()
+        return replace(
+            decision, granted=False, reason="lockdown", trace=(*decision.trace, "door:lockdown")
+        )
+
+    def _is_admin(self, user_id: str | None) -> bool:
+        user = self._engine.snapshot.users.get(user_id) if user_id is not None else None
+        return user is not None and user.admin_level != "PERSONALUSER"
+
     def _show(self, reader: str, decision: Decision, pulse_s: float) -> None:
         feedback = self._feedback.get(reader)
-        if feedback is None or not decision.final:
+        if feedback is None:
+            return
+        if not decision.final:
+            feedback.show_waiting(self._two_factor_timeout_s)
             return
         feedback.show(decision.granted, pulse_s if decision.granted else FEEDBACK_DENY_S)
 

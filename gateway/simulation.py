@@ -1,13 +1,13 @@
 """The simulated backend's control surface for /sim/...: every input goes into the same
-seams as real hardware (mock pins for Wiegand and door inputs, the reader drivers'
-own entry points for token readers)."""
+seams as real hardware (mock pins for Wiegand and door inputs, a pseudo-terminal for
+serial readers, the simulated PC/SC and NFC backends under the real drivers)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from gateway.hw.reader_base import NotSimulated
-from gateway.hw.readers import SimulatedTokenReader
+from gateway.hw.readers import SimulatedInput
 from gateway.hw.simulation import WiegandDriver, key_bursts
 from gateway.hw.wiegand import WiegandReader
 from gateway.web.sim import NotBuilt, UnknownName
@@ -29,49 +29,56 @@ class Simulation:
             raise UnknownName(f"no reader named {name!r}")
         return reader
 
+    def _input(self, name: str) -> SimulatedInput:
+        self._reader(name)
+        sim = self._gateway.reader_inputs.get(name)
+        if sim is None:
+            raise NotBuilt(f"reader {name!r} cannot be driven by the simulation")
+        return sim
+
     async def wiegand(self, reader: str, bits: str, interval_us: float, pulse_us: float) -> None:
         target = self._reader(reader)
         if not isinstance(target, WiegandReader):
             raise NotBuilt(f"reader {reader!r} is not a Wiegand reader on this backend")
-        settings = target.settings
+        d0, d1 = self._lines(target)
+        await self._wiegand.send(d0, d1, bits, interval_us, pulse_us)
+
+    @staticmethod
+    def _lines(reader: WiegandReader) -> tuple[int, int]:
+        settings = reader.settings
         assert settings.d0_pin is not None and settings.d1_pin is not None
-        await self._wiegand.send(settings.d0_pin, settings.d1_pin, bits, interval_us, pulse_us)
+        # A reader wired with crossed lines: the simulation crosses them too.
+        if settings.swap_d0_d1:
+            return settings.d1_pin, settings.d0_pin
+        return settings.d0_pin, settings.d1_pin
 
     async def keys(self, reader: str, keys: str) -> None:
         target = self._reader(reader)
         if isinstance(target, WiegandReader) and target.kind == "wiegand_keypad":
             burst_bits = 8 if 8 in target.settings.keypad_burst_bits else 4
-            settings = target.settings
-            assert settings.d0_pin is not None and settings.d1_pin is not None
+            d0, d1 = self._lines(target)
             for burst in key_bursts(keys, burst_bits):
-                await self._wiegand.send(settings.d0_pin, settings.d1_pin, burst, 2000, 50)
+                await self._wiegand.send(d0, d1, burst, 2000, 50)
             return
-        if isinstance(target, SimulatedTokenReader):
-            self._token(target.press_keys, keys)
-            return
-        raise NotBuilt(f"reader {reader!r} has no keypad")
+        try:
+            await self._input(reader).keys(keys)
+        except NotSimulated as exc:
+            raise NotBuilt(str(exc)) from exc
 
     def card(self, reader: str, uid: str) -> None:
-        target = self._reader(reader)
-        if not isinstance(target, SimulatedTokenReader):
-            raise NotBuilt(f"reader {reader!r} does not take simulated cards")
-        self._token(target.present_card, uid)
+        try:
+            self._input(reader).card(uid)
+        except NotSimulated as exc:
+            raise NotBuilt(str(exc)) from exc
 
     def qr(self, reader: str, text: str) -> None:
-        target = self._reader(reader)
-        if not isinstance(target, SimulatedTokenReader):
-            raise NotBuilt(f"reader {reader!r} does not scan codes")
-        self._token(target.scan_text, text)
-
-    @staticmethod
-    def _token(action: Any, value: str) -> None:
         try:
-            action(value)
+            self._input(reader).text(text)
         except NotSimulated as exc:
             raise NotBuilt(str(exc)) from exc
 
     def set_input(self, door: str, name: str, active: bool) -> None:
-        inputs = self._gateway._door_inputs.get(door)
+        inputs = self._gateway.door_inputs.get(door)
         if inputs is None:
             raise UnknownName(f"no door named {door!r}")
         if name not in inputs:

@@ -303,6 +303,10 @@ class WiegandReader:
             "recent": [dict(record) for record in self.stats.recent],
         }
 
+    def start(self) -> None:
+        """Edges are watched from construction; nothing more to start."""
+        return None
+
     def close(self) -> None:
         """Stop reading the lines."""
         self._receiver.close()

@@ -6,7 +6,7 @@ import logging
 
 from aiohttp import web
 
-from gateway.web import api, sim
+from gateway.web import api, doors, sim
 from gateway.web.auth import TokenStore
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ def build_app(
     gateway: api.GatewayView,
     tokens: TokenStore,
     simulation: sim.SimulationControl | None,
+    door_control: doors.DoorControl,
 ) -> web.Application:
     """The whole HTTP surface; the simulation API exists only when `simulation` is given."""
     middlewares = [sim.loopback_only, api.require_token]
@@ -36,6 +37,8 @@ def build_app(
     app[api.TOKENS] = tokens
     app.router.add_get("/", index)
     api.add_routes(app)
+    app[doors.CONTROL] = door_control
+    doors.add_routes(app)
     if simulation is not None:
         app[sim.SIM] = simulation
         sim.add_routes(app)

@@ -80,7 +80,7 @@ async def rig(
     """A running reader built the way the daemon builds it (`build_reader`)."""
     backend, sink = GpioBackend(simulated=True), RecordingSink()
     loop = asyncio.get_running_loop()
-    reader = build_reader(settings, backend, loop, sink, wiegand_formats=wiegand_formats)
+    reader = build_reader(settings, backend, loop, sink, wiegand_formats=wiegand_formats).driver
     assert isinstance(reader, WiegandReader)
     try:
         yield Rig(reader, WiegandDriver(backend), backend, sink)

@@ -1,0 +1,77 @@
+"""Remote door control for technicians: pulse, lockdown, acknowledge alarms.
+
+The ACTAtek relay/opendoor endpoints call the same `DoorControl` functions, so a door
+moves the same way whichever API asked."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from aiohttp import web
+
+from gateway.web.api import session_of
+from gateway.web.common import BadRequest, error, json_object
+
+
+class UnknownDoor(Exception):
+    """No door of that name."""
+
+
+class DoorControl(Protocol):
+    """What the remote-control endpoints may ask of the gateway; `by` names the technician."""
+
+    def pulse_door(self, door: str, by: str) -> bool: ...
+
+    def set_lockdown(self, door: str | None, on: bool, by: str) -> None: ...
+
+    def acknowledge_alarms(self, door: str, by: str) -> None: ...
+
+
+CONTROL = web.AppKey("door_control", DoorControl)
+
+
+async def pulse(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    try:
+        opened = request.app[CONTROL].pulse_door(name, session_of(request).username)
+    except UnknownDoor as exc:
+        return error(404, str(exc))
+    if not opened:
+        return error(409, f"door {name!r} is in lockdown")
+    return web.json_response({"status": "success", "door": name})
+
+
+async def _lockdown_body(request: web.Request) -> bool:
+    body = await json_object(request, max_bytes=1024)
+    on = body.get("on")
+    if not isinstance(on, bool) or set(body) != {"on"}:
+        raise BadRequest('expected {"on": true} or {"on": false}')
+    return on
+
+
+async def lockdown(request: web.Request) -> web.Response:
+    name = request.match_info.get("name")
+    try:
+        on = await _lockdown_body(request)
+        request.app[CONTROL].set_lockdown(name, on, session_of(request).username)
+    except BadRequest as exc:
+        return error(400, str(exc))
+    except UnknownDoor as exc:
+        return error(404, str(exc))
+    return web.json_response({"status": "success", "door": name, "lockdown": on})
+
+
+async def acknowledge(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    try:
+        request.app[CONTROL].acknowledge_alarms(name, session_of(request).username)
+    except UnknownDoor as exc:
+        return error(404, str(exc))
+    return web.json_response({"status": "success", "door": name})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/v1/doors/{name}/pulse", pulse)
+    app.router.add_post("/api/v1/doors/{name}/lockdown", lockdown)
+    app.router.add_post("/api/v1/doors/{name}/acknowledge", acknowledge)
+    app.router.add_post("/api/v1/lockdown", lockdown)
