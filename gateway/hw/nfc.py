@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import math
 import queue
 import threading
 import time
@@ -187,6 +188,10 @@ class _Worker:
         self._thread.join(timeout)
 
 
+Sighting = Literal["new", "held", "debounced"]
+_NEVER = -math.inf  # "away since" of a card never seen: away for ever
+
+
 class PresenceTracker:
     """Which cards are in the field, so a card left on the reader counts once.
 
@@ -199,11 +204,16 @@ class PresenceTracker:
         self._debounce_s = debounce_s
         self._away_since: dict[NfcTarget, float | None] = {}
 
-    def observe(self, target: NfcTarget | None, now: float) -> bool:
-        """Record one answered poll; True when `target` is a new presentation."""
-        fresh = False
+    def observe(self, target: NfcTarget | None, now: float) -> Sighting:
+        """Record one answered poll and say what `target` (if any) is: a "new"
+        presentation, still "held", or "debounced" (back before `debounce_s` away)."""
+        sighting: Sighting = "held"
         if target is not None:
-            fresh = target not in self._away_since or self._gone(self._away_since[target], now)
+            since = self._away_since.get(target, _NEVER)
+            if self._gone(since, now):
+                sighting = "new"
+            elif since is not None:
+                sighting = "debounced"
             self._away_since[target] = None
         for other, since in list(self._away_since.items()):
             if other == target:
@@ -212,7 +222,7 @@ class PresenceTracker:
                 self._away_since[other] = now
             elif self._gone(since, now):
                 del self._away_since[other]
-        return fresh
+        return sighting
 
     def _gone(self, since: float | None, now: float) -> bool:
         return since is not None and now - since >= self._debounce_s
@@ -228,6 +238,7 @@ class NfcStats:
 
     accepted: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
+    debounced: int = 0
     reopens: int = 0
     open_failures: int = 0
     poll_errors: int = 0
@@ -346,10 +357,10 @@ class NfcReader:
         else:
             log.info("NFC reader %s: frontend %r open", self.name, device)
             return True
+        log.warning("NFC reader %s: %s", self.name, reason)
         with self._lock:
             self.stats.open_failures += 1
-        log.warning("NFC reader %s: %s", self.name, reason)
-        self._set_offline(reason)
+            self._health.online, self._offline_reason = False, reason
         return False
 
     def _poll_loop(self, worker: _Worker) -> None:
@@ -385,10 +396,10 @@ class NfcReader:
         return True
 
     def _failed(self, reason: str) -> None:
+        log.warning("NFC reader %s: %s; reopening the frontend", self.name, reason)
         with self._lock:
             self.stats.reopens += 1
-        log.warning("NFC reader %s: %s; reopening the frontend", self.name, reason)
-        self._set_offline(reason)
+            self._health.online, self._offline_reason = False, reason
 
     def _next_backoff(self) -> float:
         delay = self._backoff
@@ -404,19 +415,21 @@ class NfcReader:
             self.stats.last_poll = now
             came_back = not self._health.online
             self._health.online, self._offline_reason = True, None
-            fresh = self._presence.observe(found, self._monotonic())
+            sighting = self._presence.observe(found, self._monotonic())
             if found is not None:
                 self._health.last_seen = now
+            if found is not None and sighting == "debounced":
+                self.stats.debounced += 1
+                self._recent.append(_record(found, now, "debounced"))
         if came_back:
             log.info("NFC reader %s: online", self.name)
-        if found is not None and fresh:
+        if found is not None and sighting == "new":
             self._presented(found, now)
 
     def _presented(self, target: NfcTarget, now: float) -> None:
         reason, uid_hex = _reject_reason(target), target.uid.hex().upper()
-        record = {"target": target.kind, "uid": uid_hex, "time": now}
         with self._lock:
-            self._recent.append({**record, "result": reason or "accepted"})
+            self._recent.append(_record(target, now, reason or "accepted"))
             if reason is not None:
                 self.stats.reject(reason)
             else:
@@ -456,12 +469,18 @@ class NfcReader:
                 "last_poll": self.stats.last_poll,
                 "frames_accepted": self.stats.accepted,
                 "frames_rejected": dict(self.stats.rejected),
+                "frames_debounced": self.stats.debounced,
                 "reopens": self.stats.reopens,
                 "open_failures": self.stats.open_failures,
                 "poll_errors": self.stats.poll_errors,
                 "present": [t.uid.hex().upper() for t in self._presence.present()],
                 "recent": [dict(r) for r in self._recent],
             }
+
+
+def _record(target: NfcTarget, now: float, result: str) -> dict[str, Any]:
+    """One entry of status()["recent"]."""
+    return {"target": target.kind, "uid": target.uid.hex().upper(), "time": now, "result": result}
 
 
 def _reject_reason(target: NfcTarget) -> str | None:

@@ -16,6 +16,8 @@ from typing import Any, Protocol
 from gateway.hw.formats import FormatRegistry
 from gateway.hw.gpio import GpioBackend
 from gateway.hw.keypad import GpioKeyMatrix, MatrixKeypad, SimulatedKeyMatrix, press_keys
+from gateway.hw.nfc import NfcpyFrontend, NfcReader
+from gateway.hw.nfc_sim import SimulatedNfcFrontend
 from gateway.hw.pcsc import PcscReader, PyscardBackend
 from gateway.hw.pcsc_sim import SimulatedPcscBackend
 from gateway.hw.reader_base import NotSimulated, ReaderSink
@@ -93,6 +95,15 @@ class _PcscInput(_NoInput):
     def card(self, uid: str) -> None:
         # A tap, not a card left lying: a second /sim/card is a second presentation.
         self._backend.tap(parse_uid(uid))
+
+
+class _NfcInput(_NoInput):
+    def __init__(self, name: str, frontend: SimulatedNfcFrontend) -> None:
+        super().__init__(name, "nfc")
+        self._frontend = frontend
+
+    def card(self, uid: str) -> None:
+        self._frontend.present_card(uid)
 
 
 class _SerialInput(_NoInput):
@@ -211,4 +222,11 @@ def _nfc(
     loop: asyncio.AbstractEventLoop,
     sink: ReaderSink,
 ) -> BuiltReader:
-    return BuiltReader(UnavailableReader(settings, "nfc driver is not available in this version"))
+    if backend.simulated:
+        frontend = SimulatedNfcFrontend()
+        # One frontend for every reopen, so /sim/card reaches whichever is open.
+        reader = NfcReader(settings, loop, sink, lambda: frontend)
+        return BuiltReader(reader, _NfcInput(settings.name, frontend))
+    if not settings.device:
+        return BuiltReader(UnavailableReader(settings, "device not configured"))
+    return BuiltReader(NfcReader(settings, loop, sink, NfcpyFrontend))
