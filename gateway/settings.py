@@ -76,6 +76,7 @@ class DoorSettings:
     contact_normally_closed: bool = True
     rex_pin: int | None = None
     tamper_pin: int | None = None
+    tamper_normally_closed: bool = False  # true: closed while intact, so a cut wire alarms
     alarm_pin: int | None = None
     # fail_secure: relay energised = unlocked (strikes); fail_safe: energised = locked (maglocks)
     lock_type: LockType = "fail_secure"
