@@ -210,8 +210,8 @@ class Gateway:
     async def _start_web(self) -> None:
         self.tokens = TokenStore(self.clock, self.settings.web.token_idle_s)
         simulation = Simulation(self) if self.settings.simulated else None
-        app = build_app(self, self.tokens, simulation, self)
-        self._runner = await start_site(app, self.settings.web.listen)
+        self.web_app = build_app(self, self.tokens, simulation, self, self)
+        self._runner = await start_site(self.web_app, self.settings.web.listen)
 
     # -- running ---------------------------------------------------------------
 

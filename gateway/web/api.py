@@ -27,7 +27,7 @@ class GatewayView(Protocol):
 
 TOKENS = web.AppKey("tokens", TokenStore)
 GATEWAY = web.AppKey("gateway", GatewayView)
-SESSION_KEY = "session"
+SESSION_KEY = web.RequestKey("session", Session)
 
 
 @web.middleware

@@ -7,6 +7,8 @@ import logging
 from aiohttp import web
 
 from gateway.web import api, doors, sim
+from gateway.web.actatek.common import ManagementContext, common_errors
+from gateway.web.actatek.routes import add_actatek
 from gateway.web.auth import TokenStore
 
 log = logging.getLogger(__name__)
@@ -29,9 +31,10 @@ def build_app(
     tokens: TokenStore,
     simulation: sim.SimulationControl | None,
     door_control: doors.DoorControl,
+    management: ManagementContext,
 ) -> web.Application:
     """The whole HTTP surface; the simulation API exists only when `simulation` is given."""
-    middlewares = [sim.loopback_only, api.require_token]
+    middlewares = [common_errors, sim.loopback_only, api.require_token]
     app = web.Application(middlewares=middlewares, client_max_size=4 * 1024 * 1024)
     app[api.GATEWAY] = gateway
     app[api.TOKENS] = tokens
@@ -39,6 +42,7 @@ def build_app(
     api.add_routes(app)
     app[doors.CONTROL] = door_control
     doors.add_routes(app)
+    add_actatek(app, management)
     if simulation is not None:
         app[sim.SIM] = simulation
         sim.add_routes(app)

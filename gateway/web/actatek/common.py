@@ -1,0 +1,332 @@
+"""What every ACTAtek endpoint shares: sessions, roles, the common error, strict input.
+
+Errors always have the reference's common shape `{"status": "error", "message": ...}`:
+400 for a bad request, an unknown or expired session, or a role that may not do it; 500
+only for a real fault; never an HTML page or a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from aiohttp import web
+
+from gateway.clock import Clock
+
+if TYPE_CHECKING:
+    from gateway.doors.controller import DoorController
+    from gateway.settings import Settings
+    from gateway.store.journal import EventJournal
+    from gateway.store.repo import Store
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/cgi-bin/restapi/"
+SESSION_IDLE_S = 30 * 60.0
+SESSION_ABSOLUTE_S = 12 * 3600.0
+MAX_BODY_BYTES = 4 * 1024 * 1024  # a 2 MB face photo in base64 fits
+SMALL_BODY_BYTES = 64 * 1024
+
+# What each role may do. The reference names the roles; which endpoint needs which
+# capability is listed per module (docs/actatek-compat.md).
+CAPABILITIES: dict[str, frozenset[str]] = {
+    "PERSONALUSER": frozenset({"myself"}),
+    "USERADMIN": frozenset(
+        {"myself", "users", "departments", "groups", "rights", "holidays", "logs"}
+    ),
+    "NETWORKADMIN": frozenset({"myself", "time", "ntp", "agents", "terminal"}),
+    "SUPERADMIN": frozenset(
+        {
+            "myself",
+            "users",
+            "departments",
+            "groups",
+            "rights",
+            "holidays",
+            "logs",
+            "time",
+            "ntp",
+            "agents",
+            "terminal",
+        }
+    ),
+}
+
+
+class ActatekError(Exception):
+    """An answer in the common error shape."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def error_response(message: str, status: int = 400) -> web.Response:
+    return web.json_response({"status": "error", "message": message}, status=status)
+
+
+def success(message: str | None = None, **extra: Any) -> web.Response:
+    """`{"status": "success", "message": ...}` as most write endpoints answer."""
+    body: dict[str, Any] = {"status": "success"}
+    if message is not None:
+        body["message"] = message
+    body.update(extra)
+    return web.json_response(body)
+
+
+# -- sessions -------------------------------------------------------------------------
+
+
+@dataclass
+class ActatekSession:
+    id: int
+    username: str
+    level: str
+    created: float
+    last_used: float
+
+    def may(self, capability: str) -> bool:
+        return capability in CAPABILITIES.get(self.level, frozenset())
+
+
+class ActatekSessions:
+    """Session ids: cryptographically random positive 63-bit integers (the reference types
+    them as a number), 30 minutes idle expiry, an absolute lifetime on top."""
+
+    def __init__(self, clock: Clock, idle_s: float = SESSION_IDLE_S) -> None:
+        self._clock = clock
+        self._idle_s = idle_s
+        self._sessions: dict[int, ActatekSession] = {}
+
+    def issue(self, username: str, level: str) -> ActatekSession:
+        self._purge()
+        session_id = 0
+        while session_id == 0 or session_id in self._sessions:
+            session_id = secrets.randbits(63)
+        now = self._clock.monotonic()
+        session = ActatekSession(session_id, username, level, now, now)
+        self._sessions[session_id] = session
+        return session
+
+    def check(self, raw: str) -> ActatekSession:
+        """The live session named by `raw` (refreshed), or ActatekError."""
+        if not raw.isdigit() or len(raw) > 19:
+            raise ActatekError("invalid session id")
+        session = self._sessions.get(int(raw))
+        now = self._clock.monotonic()
+        if session is None or self._expired(session, now):
+            self._sessions.pop(int(raw), None)
+            raise ActatekError("invalid or expired session")
+        session.last_used = now
+        return session
+
+    def end(self, raw: str) -> None:
+        session = self.check(raw)
+        del self._sessions[session.id]
+
+    def end_user(self, username: str) -> None:
+        """Log a technician out everywhere (password changed, account removed)."""
+        for session_id in [s.id for s in self._sessions.values() if s.username == username]:
+            del self._sessions[session_id]
+
+    def _expired(self, session: ActatekSession, now: float) -> bool:
+        return now - session.last_used > self._idle_s or now - session.created > SESSION_ABSOLUTE_S
+
+    def _purge(self) -> None:
+        now = self._clock.monotonic()
+        for session_id in [s.id for s in self._sessions.values() if self._expired(s, now)]:
+            del self._sessions[session_id]
+
+    def count(self) -> int:
+        return len(self._sessions)
+
+
+# -- what handlers may use of the running gateway ---------------------------------------
+
+
+class ManagementContext(Protocol):
+    """The parts of the running gateway the management API works with."""
+
+    settings: Settings
+    clock: Clock
+    store: Store
+    journal: EventJournal
+    doors: dict[str, DoorController]
+
+    async def verify_login(self, username: str, password: str) -> tuple[str, str] | None: ...
+
+    def record_api(self, reason: str, username: str, detail: str = "") -> None: ...
+
+    async def reload_rules_if_changed(self, force: bool = False) -> bool: ...
+
+
+SESSIONS = web.AppKey("actatek_sessions", ActatekSessions)
+CONTEXT = web.AppKey("actatek_context", ManagementContext)
+SESSION_KEY = web.RequestKey("actatek_session", ActatekSession)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def endpoint(capability: str | None) -> Callable[[Handler], Handler]:
+    """Decorate a handler: the `{sessionid}` in its path must name a live session whose
+    role has `capability` (None: any logged-in session)."""
+
+    def wrap(handler: Handler) -> Handler:
+        async def checked(request: web.Request) -> web.StreamResponse:
+            session = request.app[SESSIONS].check(request.match_info.get("sessionid", ""))
+            if capability is not None and not session.may(capability):
+                raise ActatekError(f"{session.level} may not do this")
+            request[SESSION_KEY] = session
+            return await handler(request)
+
+        checked.__name__ = handler.__name__
+        checked.__doc__ = handler.__doc__
+        return checked
+
+    return wrap
+
+
+def session_of(request: web.Request) -> ActatekSession:
+    session: ActatekSession = request[SESSION_KEY]
+    return session
+
+
+def context_of(request: web.Request) -> ManagementContext:
+    return request.app[CONTEXT]
+
+
+@web.middleware
+async def common_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Under /cgi-bin/restapi/ every failure is the common error, never HTML or a trace."""
+    if not request.path.startswith(PREFIX):
+        return await handler(request)
+    try:
+        return await handler(request)
+    except ActatekError as exc:
+        return error_response(exc.message, exc.status)
+    except web.HTTPRequestEntityTooLarge:
+        return error_response("request body too large", 413)
+    except web.HTTPException as exc:
+        if exc.status in (404, 405):
+            return error_response("unknown endpoint or method")
+        return error_response(exc.reason or "bad request", exc.status)
+    except Exception:
+        log.exception("ACTAtek API fault on %s %s", request.method, request.path)
+        return error_response("internal error", 500)
+
+
+# -- strict input -----------------------------------------------------------------------
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
+
+
+async def read_json(request: web.Request, max_bytes: int = SMALL_BODY_BYTES) -> Any:
+    """The body as JSON: UTF-8, no NaN/Infinity, no duplicate keys, at most `max_bytes`."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise ActatekError(f"request body larger than {max_bytes} bytes", 413)
+    raw = await request.content.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise ActatekError(f"request body larger than {max_bytes} bytes", 413)
+    try:
+        return json.loads(
+            raw.decode("utf-8"),
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constants,
+        )
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ActatekError(f"body is not valid JSON: {exc}") from exc
+
+
+def one_or_many(body: Any) -> tuple[list[Mapping[str, Any]], bool]:
+    """The reference's "single object or array form": (objects, was_array)."""
+    if isinstance(body, dict):
+        return [body], False
+    if isinstance(body, list) and body and all(isinstance(item, dict) for item in body):
+        if len(body) > 10_000:
+            raise ActatekError("at most 10000 objects in one request")
+        return list(body), True
+    raise ActatekError("expected a JSON object or a non-empty array of objects")
+
+
+def text(
+    obj: Mapping[str, Any], name: str, max_len: int = 64, required: bool = False
+) -> str | None:
+    """A string field of at most `max_len` characters (no control characters)."""
+    value = obj.get(name)
+    if value is None:
+        if required:
+            raise ActatekError(f"{name}: required")
+        return None
+    if not isinstance(value, str) or len(value) > max_len or not value.isprintable():
+        raise ActatekError(f"{name}: expected text of at most {max_len} characters")
+    return value
+
+
+def integer(
+    obj: Mapping[str, Any], name: str, low: int, high: int, required: bool = False
+) -> int | None:
+    """An integer field within [low, high] (booleans and floats are refused)."""
+    value = obj.get(name)
+    if value is None:
+        if required:
+            raise ActatekError(f"{name}: required")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ActatekError(f"{name}: expected a whole number from {low} to {high}")
+    return value
+
+
+def boolean(obj: Mapping[str, Any], name: str, required: bool = False) -> bool | None:
+    value = obj.get(name)
+    if value is None:
+        if required:
+            raise ActatekError(f"{name}: required")
+        return None
+    if not isinstance(value, bool):
+        raise ActatekError(f"{name}: expected true or false")
+    return value
+
+
+def integers(
+    obj: Mapping[str, Any], name: str, low: int, high: int, max_items: int = 64
+) -> list[int] | None:
+    """An integer or an array of integers (the reference allows both)."""
+    value = obj.get(name)
+    if value is None:
+        return None
+    items = value if isinstance(value, list) else [value]
+    if len(items) > max_items:
+        raise ActatekError(f"{name}: at most {max_items} values")
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, int) or not low <= item <= high:
+            raise ActatekError(f"{name}: expected whole numbers from {low} to {high}")
+    return list(items)
+
+
+def path_int(request: web.Request, name: str, low: int, high: int) -> int:
+    raw = request.match_info.get(name, "")
+    if not raw.isdigit() or len(raw) > 19 or not low <= int(raw) <= high:
+        raise ActatekError(f"{name}: expected a whole number from {low} to {high}")
+    return int(raw)
+
+
+def finite(value: float) -> bool:
+    return not (math.isnan(value) or math.isinf(value))

@@ -1,0 +1,18 @@
+"""Registers every ACTAtek section on the application."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.web.actatek import session
+from gateway.web.actatek.common import CONTEXT, SESSIONS, ActatekSessions, ManagementContext
+
+SECTIONS = (session,)
+
+
+def add_actatek(app: web.Application, context: ManagementContext) -> None:
+    """Mount the ACTAtek API; its error middleware must already be in `app`'s middlewares."""
+    app[CONTEXT] = context
+    app[SESSIONS] = ActatekSessions(context.clock)
+    for section in SECTIONS:
+        section.add_routes(app)

@@ -1,0 +1,48 @@
+"""Section 1 (login, logout), 11.2 apiversion, and the rules every endpoint keeps."""
+
+from __future__ import annotations
+
+from gateway.web.actatek.common import SESSIONS
+from tests.actatek.conftest import PASSWORD, Api
+
+
+async def test_login_gives_a_random_positive_63_bit_session(api: Api) -> None:
+    status, body = await api.login("superadmin", PASSWORD)
+    assert status == 200 and body["status"] == "success"
+    assert isinstance(body["sessionid"], int) and 0 < body["sessionid"] < 2**63
+    assert body["sessionid"] != api.sid()
+
+
+async def test_wrong_password_is_the_common_error(api: Api) -> None:
+    status, body = await api.login("superadmin", "nope")
+    assert status == 400 and body == {"status": "error", "message": "login failed"}
+    status, body = await api.login("nobody", PASSWORD)
+    assert status == 400 and body["status"] == "error"
+
+
+async def test_logout_ends_the_session(api: Api) -> None:
+    sid = api.sid("USERADMIN")
+    assert await api.call("DELETE", f"logout/{sid}") == (200, {"status": "success"})
+    status, body = await api.call("DELETE", f"logout/{sid}")
+    assert status == 400 and body["status"] == "error"
+
+
+async def test_apiversion_needs_no_session(api: Api) -> None:
+    assert await api.call("GET", "apiversion") == (200, {"name": "A4 REST API", "version": "0.1"})
+
+
+async def test_unknown_endpoint_and_bad_json_are_common_errors(api: Api) -> None:
+    status, body = await api.call("GET", "nothing/here")
+    assert status == 400 and body["status"] == "error"
+    status, body = await api.call("POST", "login", raw=b'{"username": NaN}')
+    assert status == 400 and body["status"] == "error"
+    status, body = await api.call("POST", "login", raw=b'{"username": "a", "username": "b"}')
+    assert status == 400 and "duplicate" in body["message"]
+
+
+async def test_the_idle_session_expires_after_30_minutes(api: Api) -> None:
+    sid = api.sid("NETWORKADMIN")
+    sessions = api.gateway.web_app[SESSIONS]
+    sessions._sessions[sid].last_used = api.gateway.clock.monotonic() - 31 * 60
+    status, body = await api.call("DELETE", f"logout/{sid}")
+    assert status == 400 and "expired" in body["message"]
