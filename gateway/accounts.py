@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import secrets
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 from gateway.clock import Clock
 from gateway.model import Event, User
@@ -16,11 +19,22 @@ log = logging.getLogger(__name__)
 
 # The technician password of config/simulate.toml: public knowledge, so no real door takes it.
 SIMULATION_PASSWORD = "simulate"
+MIN_PASSWORD_LEN = 8
+INITIAL_ADMIN = "admin"
 
 
 def password_allowed(settings: Settings, password: str) -> bool:
     """False for the simulation's well-known password on any non-simulated backend."""
     return settings.simulated or password != SIMULATION_PASSWORD
+
+
+def password_problem(settings: Settings, password: str) -> str | None:
+    """Why a new technician password is refused, or None (CLI and API share the rule)."""
+    if len(password) < MIN_PASSWORD_LEN:
+        return f"use at least {MIN_PASSWORD_LEN} characters"
+    if not password_allowed(settings, password):
+        return "that password is reserved for the simulation"
+    return None
 
 
 def ensure_configured_accounts(
@@ -44,8 +58,57 @@ def ensure_configured_accounts(
             )
         )
         emit(Event("system", clock.time(), user_id=demo.user_id, reason="demo_user_added"))
-    if not store.list_technicians():
+    if not store.list_technicians() and not ensure_initial_admin(settings, store, emit, clock):
         log.warning("no technician account yet: run `door-gateway passwd admin`")
+
+
+def needs_initial_admin(settings: Settings, has_technicians: bool) -> bool:
+    """Whether start-up must create `admin` with a one-time password.
+
+    Only on real hardware with no account at all: a simulated gateway takes its accounts
+    from the config file, and a gateway that has any account already has an admin."""
+    return not settings.simulated and not has_technicians
+
+
+def ensure_initial_admin(
+    settings: Settings,
+    store: Store,
+    emit: Callable[[Event], None],
+    clock: Clock,
+    out: TextIO | None = None,
+) -> bool:
+    """Create `admin` (SUPERADMIN) with a random one-time password when needed; True if so.
+
+    The password is printed once to `out` (stderr: the service log, i.e. journald), never
+    to the event journal, which is forwarded to other systems; the journal only records
+    that the account was created. The account must change its password at first login.
+    """
+    if not needs_initial_admin(settings, bool(store.list_technicians())):
+        return False
+    password = secrets.token_urlsafe(12)  # 96 random bits, 16 characters to type
+    store.set_technician_password(INITIAL_ADMIN, password, "SUPERADMIN", must_change=True)
+    print(
+        f"door-gateway: created technician {INITIAL_ADMIN!r} (SUPERADMIN) with the one-time "
+        f"password {password} ; it must be changed at first login (POST /api/v1/password), "
+        f"or set one with `door-gateway passwd {INITIAL_ADMIN}`",
+        file=out if out is not None else sys.stderr,
+        flush=True,
+    )
+    emit(
+        Event(
+            "system",
+            clock.time(),
+            user_id=INITIAL_ADMIN,
+            reason="initial_admin_created",
+            trace="one-time password printed to the service log; change required at first login",
+        )
+    )
+    return True
+
+
+def password_change_required(store: Store, username: str) -> bool:
+    """Whether `username` logs in with a one-time password that must be changed first."""
+    return any(t.username == username and t.must_change for t in store.list_technicians())
 
 
 def verify_technician_in_thread(

@@ -21,6 +21,8 @@ from gateway.access.engine import AccessEngine
 from gateway.accounts import (
     ensure_configured_accounts,
     password_allowed,
+    password_change_required,
+    password_problem,
     verify_technician_in_thread,
 )
 from gateway.clock import Clock, SystemClock
@@ -31,17 +33,25 @@ from gateway.hw.gpio import GpioBackend
 from gateway.hw.lines import OutputLine
 from gateway.hw.readers import ReaderDriver, SimulatedInput, UnavailableReader, build_reader
 from gateway.model import Event, StoredEvent
-from gateway.pipeline import AccessPipeline
+from gateway.pipeline import AccessPipeline, Upstream
 from gateway.service import ServiceNotifier
 from gateway.settings import ReaderSettings, Settings
 from gateway.simulation import Simulation
+from gateway.store.agents import AgentStore
 from gateway.store.db import open_database
 from gateway.store.index import RulesSnapshot
 from gateway.store.journal import EventJournal
 from gateway.store.repo import Store
 from gateway.store.rules import load_snapshot
 from gateway.store.secrets import PinHasher, load_or_create_device_key
+from gateway.store.terminal_settings import TerminalStore
 from gateway.store.writer import JournalWriter
+from gateway.terminal import TerminalFunctions
+from gateway.upstream.antipassback import AntiPassbackNotifier
+from gateway.upstream.flow import UpstreamFlow
+from gateway.upstream.forward import Forwarder, TerminalIdentity
+from gateway.upstream.http import client_ssl
+from gateway.web.akuvox import HttpUnlockState
 from gateway.web.auth import TokenStore
 from gateway.web.doors import UnknownDoor
 from gateway.web.server import build_app, start_site
@@ -96,9 +106,13 @@ class Gateway:
             self.writer.submit(event)
         self._prepare_accounts()
         self._build_engine()
+        # What the ACTAtek API set at runtime overrides the file, from the first decision on.
+        self.terminal = TerminalFunctions(self, TerminalStore.open(self.db_path))
+        self.terminal.start()
         self._start_doors()
         self._build_readers(loop)
         await self._start_web()
+        await self.forwarder.start()
         self._tasks.append(asyncio.create_task(self._watch_store()))
         self.emit(Event("system", self.clock.time(), reason="started", trace=f"v{__version__}"))
         self.notifier.ready(f"serving on {self.settings.web.listen}")
@@ -135,6 +149,21 @@ class Gateway:
         self._data_version = self.store.data_version()
         self.journal = EventJournal(state_dir / DB_FILE, self.tz, self.settings.journal.max_events)
         self.writer = JournalWriter(self.journal)
+        self.agents = AgentStore.open(self.db_path)
+        self.forwarder = self._build_forwarder()
+        self.writer.add_listener(self.forwarder.notify)  # wake forwarding on each new row
+
+    def _build_forwarder(self) -> Forwarder:
+        device = self.settings.device
+        return Forwarder(
+            self.journal,
+            self.agents,
+            self.settings.forwarding,
+            self.emit,
+            TerminalIdentity(serial=device.id, name=device.name),
+            {reader.name: reader.direction for reader in self.settings.readers},
+            self.clock,
+        )
 
     def _prepare_accounts(self) -> None:
         ensure_configured_accounts(self.settings, self.store, self.emit, self.clock)
@@ -148,6 +177,7 @@ class Gateway:
             self.hasher,
             self.store.load_snapshot(),
         )
+        self.http_unlock = HttpUnlockState(self.settings.http_unlock, self.tz, self._save_state)
         saved = self.store.load_engine_state()
         doors = saved.get("doors")
         self._door_states = dict(doors) if isinstance(doors, dict) else {}
@@ -159,6 +189,17 @@ class Gateway:
                 log.error("saved lockout/anti-passback state ignored: %s", exc)
                 self.emit(Event("system", self.clock.time(), reason="state_discarded"))
         self._engine_state_version = self.engine.state_version
+        self._restore_http_unlock(saved.get("http_unlock"))
+
+    def _restore_http_unlock(self, state: object) -> None:
+        """The in/out state of HTTP unlocks (Akuvox OpenDoor), saved beside the engine's."""
+        if not isinstance(state, dict):
+            return
+        try:
+            self.http_unlock.import_state(state, self.clock.time())
+        except ValueError as exc:  # as for the engine: a damaged row must not stop start-up
+            log.error("saved HTTP unlock in/out state ignored: %s", exc)
+            self.emit(Event("system", self.clock.time(), reason="state_discarded"))
 
     def _build_readers(self, loop: asyncio.AbstractEventLoop) -> None:
         reader_settings = {r.name: r for r in self.settings.readers}
@@ -174,10 +215,26 @@ class Gateway:
             self.emit,
             self._save_engine_state,
             self.settings.access.two_factor_timeout_s,
+            self._build_upstream(),
         )
         for reader in self.settings.readers:
             self._start_reader(reader, loop)
             self.doors[reader.door].attach_feedback(self.feedback[reader.name])
+
+    def _build_upstream(self) -> Upstream:
+        """Verify-on-miss when `[upstream] url` is set; anti-passback URLs when any reader
+        has some. A bad CA file stops start-up here, not at the first card."""
+        up = self.settings.upstream
+        flow = None
+        if up.url:
+            flow = UpstreamFlow(up, self.settings.access, self.tz, self.clock, self.hasher.hash)
+        apb = None
+        if any(r.apb_urls for r in self.settings.readers):
+            apb = AntiPassbackNotifier(
+                self.emit, self.clock, ssl_setting=client_ssl(up.verify_tls, up.ca_file)
+            )
+        self.upstream = Upstream(flow, apb)
+        return self.upstream
 
     def _start_reader(self, reader: ReaderSettings, loop: asyncio.AbstractEventLoop) -> None:
         try:
@@ -210,7 +267,7 @@ class Gateway:
     async def _start_web(self) -> None:
         self.tokens = TokenStore(self.clock, self.settings.web.token_idle_s)
         simulation = Simulation(self) if self.settings.simulated else None
-        self.web_app = build_app(self, self.tokens, simulation, self, self)
+        self.web_app = build_app(self, self.tokens, simulation, self, self, open_door=self)
         self._runner = await start_site(self.web_app, self.settings.web.listen)
 
     # -- running ---------------------------------------------------------------
@@ -233,9 +290,10 @@ class Gateway:
         if not hasattr(self, "store") or not hasattr(self, "engine"):
             return  # restoring at start-up: the state being restored is already saved
         try:
-            self.store.save_engine_state(
-                {"engine": self.engine.export_state(), "doors": self._door_states}
-            )
+            state = {"engine": self.engine.export_state(), "doors": self._door_states}
+            if hasattr(self, "http_unlock"):
+                state["http_unlock"] = self.http_unlock.export_state()
+            self.store.save_engine_state(state)
         except Exception:
             log.exception("could not save engine and door state")
 
@@ -288,6 +346,10 @@ class Gateway:
             None, self.journal.read, after, limit
         )
 
+    async def flush_journal(self) -> None:
+        """Wait until every event emitted so far is durable (and visible to readers)."""
+        await self.writer.flush()
+
     async def verify_login(self, username: str, password: str) -> tuple[str, str] | None:
         loop = asyncio.get_running_loop()
         account = await loop.run_in_executor(
@@ -295,8 +357,32 @@ class Gateway:
         )
         return account if password_allowed(self.settings, password) else None
 
+    def password_change_required(self, username: str) -> bool:
+        return password_change_required(self.store, username)
+
+    async def change_password(self, username: str, new: str) -> None:
+        """Set a technician's own new password (keeping their level); ValueError if refused."""
+        problem = password_problem(self.settings, new)
+        if problem is not None:
+            raise ValueError(problem)
+        levels = {t.username: t.level for t in self.store.list_technicians()}
+        if username not in levels:
+            raise ValueError("no such technician")
+        await asyncio.get_running_loop().run_in_executor(
+            None, self.store.set_technician_password, username, new, levels[username], False
+        )
+
     def record_api(self, reason: str, username: str, detail: str = "") -> None:
         self.emit(Event("api", self.clock.time(), reason=reason, user_id=username, trace=detail))
+
+    def _upstream_status(self) -> dict[str, Any]:
+        flow, apb = self.upstream.flow, self.upstream.apb
+        status: dict[str, Any] = {"configured": flow is not None}
+        if flow is not None:
+            status.update(flow.status(self.clock.time()))
+        if apb is not None:
+            status["antipassback_urls"] = apb.status()
+        return status
 
     def _door(self, name: str) -> DoorController:
         door = self.doors.get(name)
@@ -336,17 +422,19 @@ class Gateway:
                 name: {**reader.status(), "feedback": self.feedback[name].status()}
                 for name, reader in self.readers.items()
             },
-            "upstream": {"configured": bool(self.settings.upstream.url), "state": "idle"},
+            "upstream": self._upstream_status(),
             "store": {
                 **self.engine.snapshot.counts(),
                 "rules_version": self.engine.snapshot.version,
             },
             "journal": {
                 "last_seq": self.journal.last_seq(),
-                "max_events": self.settings.journal.max_events,
+                "max_events": self.journal.max_events,
                 "write_failures": self.writer.failures,
             },
+            "forwarding": self.forwarder.status(),
             "access": self.engine.status(self.clock.time()) | self.pipeline.status(),
+            "http_unlock": self.http_unlock.status(self.clock.time()),
         }
 
     # -- stop ------------------------------------------------------------------
@@ -373,13 +461,20 @@ class Gateway:
             task.cancel()
         if self._runner is not None:
             await self._runner.cleanup()
-        self.pipeline.close()
+        await self.pipeline.close()
+        if self.upstream.flow is not None:
+            await self.upstream.flow.close()
+        if self.upstream.apb is not None:
+            await self.upstream.apb.close()
         for reader in self.readers.values():
             reader.close()
         for feedback in self.feedback.values():
             feedback.close()
+        await self.forwarder.stop()  # bounded; before the journal and agents close
         await self.writer.close()
         self.journal.close()
+        self.terminal.store.close()
+        self.agents.close()
         self.store.close()
         self.backend.close()
 

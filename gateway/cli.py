@@ -11,12 +11,15 @@ import sys
 from pathlib import Path
 
 from gateway import __version__
+from gateway.accounts import MIN_PASSWORD_LEN
 from gateway.config import ConfigError, check_config_command, load_settings
 from gateway.model import ADMIN_LEVELS
 from gateway.settings import Settings
+from gateway.store.records import Technician
 
 DEFAULT_CONFIG = "/etc/door-gateway/gateway.toml"
-MIN_PASSWORD_LEN = 8
+FIRST_LEVEL = "SUPERADMIN"  # the first account administers everything
+LATER_LEVEL = "USERADMIN"  # later new accounts: users and rules, not the device itself
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,9 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("file")
         _config_option(sub)
 
-    passwd = commands.add_parser("passwd", help="set a technician password")
+    passwd = commands.add_parser(
+        "passwd",
+        help="set a technician password (and clear a login lockout)",
+        description=f"The first account is {FIRST_LEVEL}; a later new account is "
+        f"{LATER_LEVEL} unless --level says otherwise; an existing account keeps its level. "
+        f"Passwords have at least {MIN_PASSWORD_LEN} characters.",
+    )
     passwd.add_argument("user")
-    passwd.add_argument("--level", default="SUPERADMIN", choices=ADMIN_LEVELS)
+    passwd.add_argument("--level", default=None, choices=ADMIN_LEVELS)
     _config_option(passwd)
     return parser
 
@@ -128,25 +137,41 @@ def _users(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _passwd(args: argparse.Namespace, settings: Settings) -> int:
-    from gateway.accounts import password_allowed
+    """Set the password, clear the must-change flag and any login lockout of the account."""
+    from gateway.store.errors import StoreError
+    from gateway.web.security import LOCKS_FILE, AccountLocks
 
-    password = _read_new_password()
+    password = _read_new_password(settings)
     if password is None:
-        return 1
-    if not password_allowed(settings, password):
-        print("error: that password is reserved for the simulation", file=sys.stderr)
         return 1
     store = _open_store(settings)
     try:
-        store.set_technician_password(args.user, password, level=args.level)
+        level = args.level or _passwd_level(store.list_technicians(), args.user)
+        store.set_technician_password(args.user, password, level=level)
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     finally:
         store.close()
-    print(f"password set for {args.user} ({args.level})")
+    print(f"password set for {args.user} ({level})")
+    if AccountLocks(Path(settings.device.state_dir) / LOCKS_FILE).clear(args.user):
+        print(f"login lockout of {args.user} cleared")
     return 0
 
 
-def _read_new_password() -> str | None:
+def _passwd_level(technicians: list[Technician], user: str) -> str:
+    """The level when --level is not given: kept for an existing account, SUPERADMIN for the
+    very first one, USERADMIN for later ones (least privilege; raise it with --level)."""
+    for tech in technicians:
+        if tech.username == user:
+            return tech.level
+    return FIRST_LEVEL if not technicians else LATER_LEVEL
+
+
+def _read_new_password(settings: Settings) -> str | None:
     """Twice from a terminal, or one line from a pipe (for provisioning scripts)."""
+    from gateway.accounts import password_problem
+
     if sys.stdin.isatty():
         first = getpass.getpass("New password: ")
         if getpass.getpass("Repeat: ") != first:
@@ -154,7 +179,8 @@ def _read_new_password() -> str | None:
             return None
     else:
         first = sys.stdin.readline().rstrip("\n")
-    if len(first) < MIN_PASSWORD_LEN:
-        print(f"error: use at least {MIN_PASSWORD_LEN} characters", file=sys.stderr)
+    problem = password_problem(settings, first)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
         return None
     return first

@@ -36,6 +36,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from gateway.accounts import MIN_PASSWORD_LEN, SIMULATION_PASSWORD
+from gateway.cardnumbers import CARD_FORMATS
 from gateway.hw.formats import (
     FORMATS,
     MAX_FRAME_BITS,
@@ -51,7 +53,9 @@ from gateway.settings import (
     DemoUser,
     DeviceSettings,
     DoorSettings,
+    ForwardingSettings,
     HardwareSettings,
+    HttpUnlockSettings,
     InputActionSettings,
     JournalSettings,
     LockoutSettings,
@@ -92,7 +96,10 @@ UPSTREAM_PLACEHOLDERS: tuple[str, ...] = (
     "Token",
     "Type",
     "Time",
+    "Session",  # door-gateway extension: a random id shared by both two-factor requests
+    "Step",  # door-gateway extension: 1 or 2 in a two-factor exchange
 )
+MAX_APB_URLS = 10  # the Akuvox authentication device's limit
 KEYPAD_BURST_BITS: tuple[int, ...] = (4, 8)
 WIEGAND_MIN_BITS = 16  # a custom format shorter than this would collide with keypad bursts
 
@@ -106,9 +113,10 @@ READER_COMMON_KEYS: tuple[str, ...] = (
     "led_green_pin",
     "led_red_pin",
     "beeper_pin",
+    "apb_urls",
 )
 READER_KIND_KEYS: dict[str, tuple[str, ...]] = {
-    "wiegand": ("d0_pin", "d1_pin", "formats", "swap_d0_d1"),
+    "wiegand": ("d0_pin", "d1_pin", "formats", "swap_d0_d1", "card_display_format"),
     "wiegand_keypad": (
         "d0_pin",
         "d1_pin",
@@ -117,6 +125,7 @@ READER_KIND_KEYS: dict[str, tuple[str, ...]] = {
         "keypad_burst_bits",
         "pin_frame_format",
         "pin_timeout_s",
+        "card_display_format",
     ),
     "serial": (
         "port",
@@ -127,8 +136,9 @@ READER_KIND_KEYS: dict[str, tuple[str, ...]] = {
         "card_byte_order",
         "card_bytes",
         "debounce_s",
+        "card_display_format",
     ),
-    "nfc": ("device", "card_byte_order", "card_bytes", "debounce_s"),
+    "nfc": ("device", "card_byte_order", "card_bytes", "debounce_s", "card_display_format"),
     "pcsc": (
         "device",
         "card_byte_order",
@@ -138,6 +148,7 @@ READER_KIND_KEYS: dict[str, tuple[str, ...]] = {
         "mifare_block",
         "mifare_key",
         "mifare_key_type",
+        "card_display_format",
     ),
     "matrix_keypad": ("row_pins", "col_pins", "keymap", "pin_timeout_s"),
 }
@@ -157,7 +168,8 @@ _REQUIRED_READER_TEXT: dict[str, str] = {
     "port": 'a serial port such as "/dev/ttyUSB0"',
     "device": 'an nfcpy device such as "usb" or "tty:AMA0:pn532"',
 }
-_SECRET_KEYS = frozenset({"password", "pin", "mifare_key"})  # values never echoed in messages
+# Keys whose values are never echoed in messages.
+_SECRET_KEYS = frozenset({"password", "pin", "mifare_key", "bearer_token"})
 _NOT_IN_FILE: dict[tuple[type, str], object] = {(Settings, "path"): ""}  # set afterwards
 _OPTIONAL_DEFAULTS: dict[tuple[type, str], object] = {(Settings, "readers"): ()}
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
@@ -270,6 +282,25 @@ def _is_upstream_url(url: str) -> bool:
         return False
 
 
+def _is_time_format(fmt: str) -> bool:
+    """A strftime format of at most 64 characters that formats a date without error."""
+    try:
+        datetime(2000, 1, 2, 3, 4, 5).strftime(fmt)
+    except ValueError:
+        return False
+    return len(fmt) <= 64
+
+
+def _is_readable_file(path: str) -> bool:
+    """Empty, or a file this process can read (checked at start-up, not at each request)."""
+    return path == "" or (os.path.isfile(path) and os.access(path, os.R_OK))
+
+
+def _is_header_token(token: str) -> bool:
+    """Empty, or printable ASCII without spaces: safe inside an HTTP header."""
+    return all(33 <= ord(char) <= 126 for char in token)
+
+
 def _is_hostname(host: str) -> bool:
     """An IPv4 address, or a DNS name made of RFC 1123 labels."""
     labels = host.split(".")
@@ -375,6 +406,19 @@ _RULES: dict[tuple[type, str], _Rule] = {
     ),
     (ReaderSettings, "keymap"): _Rule("12 or 16 distinct keys from 0-9, *, #, A-D", _is_keymap),
     (ReaderSettings, "pin_timeout_s"): _number(1, 300),
+    (ReaderSettings, "card_display_format"): _Rule(
+        "empty (the canonical hex) or a card display format ("
+        + ", ".join(json.dumps(name) for name in CARD_FORMATS)
+        + ")",
+        lambda v: v == "" or v in CARD_FORMATS,
+        lambda: CARD_FORMATS,
+    ),
+    (ReaderSettings, "apb_urls"): _Rule(
+        f"an array of at most {MAX_APB_URLS} URLs", lambda v: len(v) <= MAX_APB_URLS
+    ),
+    (ReaderSettings, "apb_urls[]"): _Rule(
+        'an "http://" or "https://" URL with a host', lambda v: v != "" and _is_upstream_url(v)
+    ),
     (UpstreamSettings, "url"): _Rule(
         'empty (no upstream) or an "http://" or "https://" URL', _is_upstream_url
     ),
@@ -383,6 +427,24 @@ _RULES: dict[tuple[type, str], _Rule] = {
         "an array of 1 to 4 distinct verification methods", 1, 4
     ),
     (UpstreamSettings, "methods[]"): _choice(UPSTREAM_METHODS),
+    (UpstreamSettings, "time_format"): _Rule(
+        'empty (ISO 8601) or a strftime format of at most 64 characters such as "%Y%m%d%H%M%S"',
+        _is_time_format,
+    ),
+    (UpstreamSettings, "ca_file"): _Rule("empty or a readable PEM file", _is_readable_file),
+    (UpstreamSettings, "username"): _Rule(
+        "a user name without ':' or control characters",
+        lambda v: ":" not in v and v.isprintable(),
+    ),
+    (UpstreamSettings, "bearer_token"): _Rule(
+        "empty or printable ASCII without spaces", _is_header_token
+    ),
+    (UpstreamSettings, "max_body_bytes"): _integer(1024, 1_048_576),
+    (UpstreamSettings, "breaker_failures"): _integer(1, 100),
+    (UpstreamSettings, "breaker_open_s"): _number(1, 300),
+    (UpstreamSettings, "breaker_max_open_s"): _number(1, 3600),
+    (UpstreamSettings, "cache_grants_s"): _number(0, 86400),
+    (UpstreamSettings, "cache_max_entries"): _integer(1, 1_000_000),
     (TechnicianSettings, "username"): _pattern(
         _USERNAME, "a user name of 1 to 64 letters, digits, '.', '_', '@' or '-'"
     ),
@@ -393,7 +455,28 @@ _RULES: dict[tuple[type, str], _Rule] = {
         lambda v: _split_listen(v) is not None,
     ),
     (WebSettings, "token_idle_s"): _number(60, 86400),
+    (HttpUnlockSettings, "username"): _Rule(
+        "a user name of at most 64 characters without ':' or control characters",
+        lambda v: len(v) <= 64 and ":" not in v and v.isprintable(),
+    ),
+    (HttpUnlockSettings, "password"): _Rule(
+        "a password of at most 128 printable characters",
+        lambda v: len(v) <= 128 and v.isprintable(),
+    ),
+    (HttpUnlockSettings, "card_format"): _Rule(
+        "empty (canonical hex) or a card display format ("
+        + ", ".join(json.dumps(name) for name in CARD_FORMATS)
+        + ")",
+        lambda v: v == "" or v in CARD_FORMATS,
+        lambda: CARD_FORMATS,
+    ),
     (JournalSettings, "max_events"): _integer(10_000, 1_000_000),
+    (ForwardingSettings, "batch_size"): _integer(1, 1000),
+    (ForwardingSettings, "timeout_s"): _number(1, 120),
+    (ForwardingSettings, "retry_initial_s"): _number(0.1, 60),
+    (ForwardingSettings, "retry_max_s"): _number(1, 3600),
+    (ForwardingSettings, "idle_poll_s"): _number(0.5, 60),
+    (ForwardingSettings, "backlog_alarm"): _integer(1, 1_000_000),
     (LockoutSettings, "max_failures"): _integer(1, 1000),
     (LockoutSettings, "window_s"): _POSITIVE,
     (LockoutSettings, "lock_s"): _POSITIVE,
@@ -922,6 +1005,67 @@ def _check_upstream(data: dict[str, Any], report: _Report) -> None:
     if upstream.get("mode") == "general" and methods != ["qr"] and not bad:
         expected = '["qr"] with mode "general" (General integration verifies QR codes only)'
         report.expected("upstream.methods", expected, methods)
+    _check_upstream_auth(upstream, report)
+    _check_upstream_tls_and_breaker(upstream, report)
+
+
+def _check_upstream_auth(upstream: dict[str, Any], report: _Report) -> None:
+    """One way of authenticating at most: basic auth (keys or URL) or a bearer token."""
+    url = upstream.get("url")
+    in_url = isinstance(url, str) and _url_has_userinfo(url)
+    basic = upstream.get("username", "") != "" or upstream.get("password", "") != ""
+    if upstream.get("password", "") != "" and upstream.get("username", "") == "":
+        report.add("upstream.password", "only used with a username")
+    if basic and in_url:
+        report.add("upstream.username", "not used with user:password@ in the url (use one)")
+    if upstream.get("bearer_token", "") != "" and (basic or in_url):
+        report.add("upstream.bearer_token", "not used with basic auth (use one)")
+
+
+def _url_has_userinfo(url: str) -> bool:
+    """True when the URL carries user[:password]@ before its host."""
+    try:
+        return "@" in urlsplit(url).netloc
+    except ValueError:
+        return False
+
+
+def _check_upstream_tls_and_breaker(upstream: dict[str, Any], report: _Report) -> None:
+    """A CA file needs verification on; the breaker's longest open period is not the shortest."""
+    if upstream.get("ca_file", "") != "" and upstream.get("verify_tls") is False:
+        report.add("upstream.ca_file", "only used with verify_tls = true")
+    open_s = upstream.get("breaker_open_s", UpstreamSettings.breaker_open_s)
+    max_s = upstream.get("breaker_max_open_s", UpstreamSettings.breaker_max_open_s)
+    paths = {"upstream.breaker_open_s", "upstream.breaker_max_open_s"}
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (open_s, max_s))
+    if numbers and not paths & report.bad_paths and max_s < open_s:
+        expected = f"a number not below breaker_open_s ({_fmt_number(open_s)})"
+        report.expected("upstream.breaker_max_open_s", expected, max_s)
+
+
+def _check_http_unlock(data: dict[str, Any], backend: str | None, report: _Report) -> None:
+    """Enabled needs both credentials; a real door never takes the simulation's password.
+
+    Messages name the rule, never the value: the password is a secret."""
+    section = data.get("http_unlock")
+    if not isinstance(section, dict) or section.get("enabled") is not True:
+        return
+    for key in ("username", "password"):
+        path = f"http_unlock.{key}"
+        if section.get(key, "") == "" and path not in report.bad_paths:
+            report.add(path, "required with enabled = true (the sending device's basic auth)")
+    password = section.get("password", "")
+    if not isinstance(password, str) or "http_unlock.password" in report.bad_paths:
+        return
+    if 0 < len(password) < MIN_PASSWORD_LEN:
+        report.add(
+            "http_unlock.password", f"expected at least {MIN_PASSWORD_LEN} characters, found fewer"
+        )
+    elif backend == "gpio" and password == SIMULATION_PASSWORD:
+        report.add(
+            "http_unlock.password",
+            "the simulation's well-known password is refused with backend = \"gpio\"",
+        )
 
 
 def _check_lockout(data: dict[str, Any], report: _Report) -> None:
@@ -942,6 +1086,21 @@ def _check_lockout(data: dict[str, Any], report: _Report) -> None:
         report.expected("access.lockout.max_lock_s", expected, max_lock_s)
 
 
+def _check_forwarding(data: dict[str, Any], report: _Report) -> None:
+    """The back-off ceiling is not below the first back-off."""
+    forwarding = data.get("forwarding")
+    if not isinstance(forwarding, dict):
+        return
+    first = forwarding.get("retry_initial_s", ForwardingSettings.retry_initial_s)
+    ceiling = forwarding.get("retry_max_s", ForwardingSettings.retry_max_s)
+    paths = {"forwarding.retry_initial_s", "forwarding.retry_max_s"}
+    if paths & report.bad_paths or not all(isinstance(v, (int, float)) for v in (first, ceiling)):
+        return
+    if ceiling < first:
+        expected = f"a number not below retry_initial_s ({_fmt_number(first)})"
+        report.expected("forwarding.retry_max_s", expected, ceiling)
+
+
 def _cross_check(data: dict[str, Any], report: _Report) -> None:
     """Every check that relates keys to each other."""
     backend = _backend(data)
@@ -956,7 +1115,9 @@ def _cross_check(data: dict[str, Any], report: _Report) -> None:
     _check_door_options(data, backend, report)
     _check_backend(data, backend, report)
     _check_upstream(data, report)
+    _check_http_unlock(data, backend, report)
     _check_lockout(data, report)
+    _check_forwarding(data, report)
     _check_demo_cards(data, report)
     _check_wiegand_formats(data, report)
     _check_unique(data, "wiegand_formats", "name", report)

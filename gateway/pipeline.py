@@ -1,6 +1,7 @@
 """From reader input to an open door: the collector, the engine, the door, feedback and the
 journal, in that order. The decision itself reads only memory; disk writes come after the
-door has moved."""
+door has moved. Only a credential the cache has never seen goes to the upstream server,
+as a task of its own, so no other reader waits for it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gateway.access.collector import PinCollector
@@ -18,10 +19,20 @@ from gateway.doors.controller import DoorController
 from gateway.feedback import ReaderFeedback
 from gateway.model import Credential, Decision, Event
 from gateway.settings import ReaderSettings
+from gateway.upstream.antipassback import AntiPassbackNotifier
+from gateway.upstream.flow import UpstreamFlow
 
 log = logging.getLogger(__name__)
 
 FEEDBACK_DENY_S = 1.0
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """The optional network side of decisions: verify on a miss, anti-passback URLs."""
+
+    flow: UpstreamFlow | None = None
+    apb: AntiPassbackNotifier | None = None
 
 
 class AccessPipeline:
@@ -38,11 +49,14 @@ class AccessPipeline:
         emit: Callable[[Event], None],
         state_changed: Callable[[], None],
         engine_two_factor_timeout_s: float = 15.0,
+        upstream: Upstream | None = None,
     ) -> None:
         self._loop, self._clock, self._engine = loop, clock, engine
         self._readers, self._doors, self._feedback = readers, doors, feedback
         self._emit, self._state_changed = emit, state_changed
         self._two_factor_timeout_s = engine_two_factor_timeout_s
+        self._upstream = upstream or Upstream()
+        self._asking: set[asyncio.Task[None]] = set()
         self._collectors = {
             name: PinCollector(name, r.pin_timeout_s) for name, r in readers.items()
         }
@@ -78,15 +92,85 @@ class AccessPipeline:
             log.error("credential from unknown reader %s", credential.reader)
             return
         door = self._doors[reader.door]
+        now = self._clock.time()
         try:
-            decision = self._engine.decide(credential, door.name, self._clock.time())
+            decision = self._engine.decide(credential, door.name, now)
         except Exception:
             log.exception("access engine failed; denying")
             decision = Decision(False, "internal_error", None, "policy", ("engine:error",))
+        if self._goes_upstream(credential, door.name, decision, now):
+            self._ask_upstream(credential, reader, door, now, started)
+            return
+        self._finish(credential, reader, door, decision, started)
+
+    def _goes_upstream(
+        self, credential: Credential, door: str, decision: Decision, now: float
+    ) -> bool:
+        """Only what the cache has never seen, or the second factor of an upstream first."""
+        flow = self._upstream.flow
+        if flow is None:
+            return False
+        if decision.reason == "awaiting_second_factor":
+            flow.cancel_pending(door)  # a local first factor replaces an upstream one
+            return False
+        if not flow.wants(credential):
+            return False
+        if decision.reason == "unknown_credential":
+            return True
+        return decision.reason == "auth_mode" and flow.expects_second_factor(door, now)
+
+    def _ask_upstream(
+        self,
+        credential: Credential,
+        reader: ReaderSettings,
+        door: DoorController,
+        now: float,
+        started: float,
+    ) -> None:
+        feedback = self._feedback.get(reader.name)
+        if feedback is not None:
+            feedback.show_waiting(self._two_factor_timeout_s)
+        task = self._loop.create_task(
+            self._upstream_decision(credential, reader, door, now, started)
+        )
+        self._asking.add(task)
+        task.add_done_callback(self._asking.discard)
+
+    async def _upstream_decision(
+        self,
+        credential: Credential,
+        reader: ReaderSettings,
+        door: DoorController,
+        now: float,
+        started: float,
+    ) -> None:
+        flow = self._upstream.flow
+        assert flow is not None
+        try:
+            decision = await flow.decide_miss(credential, door.settings, reader, now)
+        except Exception:  # decide_miss should not raise; if it does, the door stays shut
+            log.exception("upstream flow failed; denying")
+            decision = Decision(False, "upstream_error", None, "upstream", ("upstream:error",))
+        self._finish(credential, reader, door, decision, started)
+
+    def _finish(
+        self,
+        credential: Credential,
+        reader: ReaderSettings,
+        door: DoorController,
+        decision: Decision,
+        started: float,
+    ) -> None:
         decision = self._act(door, decision)
         latency_ms = (time.perf_counter() - started) * 1000.0
         self._show(reader.name, decision, door.settings.relay_pulse_s)
         self._record(credential, reader, decision, latency_ms)
+        if decision.granted and decision.final and self._upstream.apb is not None:
+            self._upstream.apb.notify(reader, credential, self._user_name(decision.user_id))
+
+    def _user_name(self, user_id: str | None) -> str:
+        user = self._engine.snapshot.users.get(user_id) if user_id is not None else None
+        return user.name if user is not None else ""
 
     def _act(self, door: DoorController, decision: Decision) -> Decision:
         """Move the door; a grant that lockdown refuses becomes a `lockdown` denial."""
@@ -141,13 +225,19 @@ class AccessPipeline:
 
     def status(self) -> dict[str, Any]:
         return {
+            "upstream_requests_in_flight": len(self._asking),
             "pending_pin_digits": {
                 name: c.pending_digits for name, c in self._collectors.items() if c.pending_digits
             },
             "last_decision": self.last_decision,
         }
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        """Stop collecting; an upstream question still open is dropped (the door stays shut)."""
+        for task in list(self._asking):
+            task.cancel()
+        if self._asking:
+            await asyncio.gather(*self._asking, return_exceptions=True)
         for timer in self._expiry.values():
             timer.cancel()
         self._expiry.clear()

@@ -137,6 +137,11 @@ class ReaderSettings:
     beeper_pin: int | None = None
     # PIN collection
     pin_timeout_s: float = 10.0
+    # Upstream: how this reader's cards are written into {Card}/{CardCode} and $code
+    # ("" = the canonical hex; else a display format of gateway.cardnumbers, e.g. "8HN").
+    card_display_format: str = ""
+    # Akuvox anti-passback URLs sent after every grant at this reader (docs/upstream.md).
+    apb_urls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -168,6 +173,18 @@ class UpstreamSettings:
     device_id: str = ""
     timeout_s: float = 3.0
     methods: tuple[str, ...] = ("card", "pin", "qr")
+    time_format: str = ""  # strftime for {Time}; "" = ISO 8601 local time with offset
+    verify_tls: bool = True
+    ca_file: str = ""  # PEM CA bundle trusted instead of the system's; "" = the system's
+    username: str = ""  # basic auth
+    password: str = ""  # a secret: never printed
+    bearer_token: str = ""  # "Authorization: Bearer ..."; a secret: never printed
+    max_body_bytes: int = 65536
+    breaker_failures: int = 3  # consecutive failures that open the circuit breaker
+    breaker_open_s: float = 30.0  # first open period; doubles on each failed probe
+    breaker_max_open_s: float = 300.0
+    cache_grants_s: float = 0.0  # remember upstream grants this long; 0 = off
+    cache_max_entries: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -184,9 +201,38 @@ class WebSettings:
     technicians: tuple[TechnicianSettings, ...] = ()
 
 
+HttpUnlockAntiPassback = Literal["off", "soft", "hard"]
+
+
+@dataclass(frozen=True)
+class HttpUnlockSettings:
+    """Akuvox "Open Relay via HTTP": GET /fcgi/OpenDoor with basic auth.
+
+    See docs/akuvox-opendoor.md; the password is clear text because the sending device
+    puts it in its URLs (http://user:password@gateway/fcgi/OpenDoor?...)."""
+
+    enabled: bool = False  # off: /fcgi/OpenDoor answers 404, as if it did not exist
+    username: str = ""
+    password: str = ""  # clear text, as on an Akuvox device; a secret: never printed
+    antipassback: HttpUnlockAntiPassback = "off"  # Entry/Exit requests: "soft" or "hard"
+    card_format: str = ""  # how $code shows cards: "" = canonical hex, else e.g. "10DN"
+
+
 @dataclass(frozen=True)
 class JournalSettings:
     max_events: int = 100_000  # 10,000 .. 1,000,000
+
+
+@dataclass(frozen=True)
+class ForwardingSettings:
+    """Pushing the journal to registered agents (docs/forwarding.md)."""
+
+    batch_size: int = 100  # events per POST, 1..1000
+    timeout_s: float = 10.0  # per POST
+    retry_initial_s: float = 1.0  # first back-off after a failure, doubling
+    retry_max_s: float = 300.0  # back-off ceiling
+    idle_poll_s: float = 5.0  # backstop when no new-event signal arrives
+    backlog_alarm: int = 1000  # undelivered events that raise forwarding_backlog
 
 
 @dataclass(frozen=True)
@@ -242,7 +288,9 @@ class Settings:
     wiegand_formats: tuple[WiegandFormatSettings, ...] = ()
     upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    http_unlock: HttpUnlockSettings = field(default_factory=HttpUnlockSettings)
     journal: JournalSettings = field(default_factory=JournalSettings)
+    forwarding: ForwardingSettings = field(default_factory=ForwardingSettings)
     access: AccessSettings = field(default_factory=AccessSettings)
     simulation: SimulationSettings = field(default_factory=SimulationSettings)
 

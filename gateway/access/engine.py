@@ -7,7 +7,8 @@ only state kept between calls is what the rules need: keypad lockouts, autoInOut
 
 Rules, in order, each adding a line to the decision's trace:
 1. a PIN at a locked-out keypad is refused without being looked up;
-2. credential lookup (private PINs by keyed hash, then public PINs);
+2. credential lookup (private PINs by keyed hash, then public PINs; a QR code that is no
+   stored code may be a TOTP payload, checked against its user's secret, once per step);
 3. credential enabled, user exists, active, not expired;
 4. door permitted for the user and a group, then the weekly schedule;
 5. the door's auth mode (single factor, or two factors of the same user);
@@ -17,7 +18,7 @@ Rules, in order, each adding a line to the decision's trace:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,9 +26,10 @@ from gateway.access.autoinout import AutoInOut
 from gateway.access.lockout import PinLockout
 from gateway.access.schedules import applicable_groups, schedule_allows
 from gateway.model import Credential, Decision, Direction, Event
-from gateway.settings import AccessSettings, DoorSettings, ReaderSettings
+from gateway.settings import AccessSettings, AutoInOutSettings, DoorSettings, ReaderSettings
 from gateway.store.index import RulesSnapshot, UserRule
 from gateway.store.secrets import PinHasher
+from gateway.store.totp import matching_step, parse_payload, unseal
 
 STATE_VERSION = 1
 
@@ -76,6 +78,9 @@ class AccessEngine:
         self._lockout = PinLockout(access.lockout)
         self._auto = AutoInOut(access.auto_in_out, tz)
         self._pending: dict[str, PendingFactor] = {}
+        # user id -> the last TOTP step accepted: a code opens once (not persisted: after a
+        # restart a code could be replayed within its 60 s at most).
+        self._totp_used: dict[str, int] = {}
         self._events: list[Event] = []
         self._state_version = 0
 
@@ -119,6 +124,9 @@ class AccessEngine:
                 return _deny("keypad_locked", None, trace)
             return self._identify_pin(attempt)
         ref = self.snapshot.owner(cred.kind, cred.value)
+        claimed = parse_payload(cred.value) if ref is None and cred.kind == "qr" else None
+        if claimed is not None:
+            return self._identify_totp(attempt, *claimed)
         if ref is None:
             trace.append(f"lookup:{cred.kind}=unknown")
             return _deny("unknown_credential", None, trace)
@@ -140,6 +148,23 @@ class AccessEngine:
         trace.append("lookup:pin=unknown")
         self._pin_failure(attempt)
         return _deny("unknown_credential", None, trace)
+
+    def _identify_totp(self, attempt: Attempt, user_id: str, code: str) -> Decision | None:
+        """A TOTP QR payload: the code must be the named user's, current, and unused."""
+        trace = attempt.trace
+        sealed = self.snapshot.totp.get(user_id)
+        secret = unseal(self._hasher, user_id, sealed) if sealed is not None else None
+        if secret is None:
+            trace.append("lookup:qr,totp=unknown")
+            return _deny("unknown_credential", None, trace)
+        step = matching_step(secret, code, attempt.now)
+        if step is None or step <= self._totp_used.get(user_id, -1):
+            verdict = "wrong_code" if step is None else "replayed"
+            trace.append(f"lookup:qr,totp,user={user_id}={verdict}")
+            return _deny("totp_rejected", user_id, trace)
+        self._totp_used[user_id] = step
+        trace.append(f"lookup:qr,totp,user={user_id}")
+        return self._resolve_owner(attempt, user_id, True)
 
     def _pin_failure(self, attempt: Attempt) -> None:
         """Count a wrong PIN; queue a reader event when it locks the keypad."""
@@ -321,6 +346,25 @@ class AccessEngine:
         auto.import_state(state.get("auto_in_out", {}), now)
         # Swap only once both parts parsed, so a bad file leaves the engine as it was.
         self._lockout, self._auto = lockout, auto
+
+    @property
+    def auto_in_out(self) -> AutoInOutSettings:
+        """The autoInOut settings in force (the configuration's, or the API's)."""
+        return self._access.auto_in_out
+
+    def set_auto_in_out(self, settings: AutoInOutSettings, now: float) -> None:
+        """Apply new autoInOut settings from the next decision on (ACTAtek setAutoInOut).
+
+        What is known of each user (last passage, last grant, occupancy) is kept, so
+        changing a limit does not let everyone through once; it is re-read under the new
+        settings, which prunes repeats older than the new window and applies a crowd reset
+        that is due. Raises ValueError for a crowd reset that is not HH:MM (nothing changes).
+        """
+        auto = AutoInOut(settings, self._tz)
+        auto.import_state(self._auto.export_state(), now)
+        self._access = replace(self._access, auto_in_out=settings)
+        self._auto = auto
+        self._changed()
 
     def status(self, now: float) -> dict[str, Any]:
         """Plain-dict status: rules snapshot, lockouts, autoInOut, pending two-factor doors."""

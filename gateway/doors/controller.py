@@ -97,6 +97,7 @@ class DoorController:
         self._alarm_line = alarm
         if alarm is not None:
             alarm.set(False)
+        self._second_line = links.second_relay  # kept: a runtime setting may enable it
         self._second = self._build_second_relay(links.second_relay)
         self._unlock_check, self._bell_check = links.schedule_active, links.bell_active
         self._init_state()
@@ -565,6 +566,37 @@ class DoorController:
     def _second_pulse(self, mode: str) -> None:
         if self._second is not None and self.settings.second_relay_mode == mode:
             self._second.pulse(self.settings.second_relay_pulse_s)
+
+    def set_relay_settings(self, settings: DoorSettings) -> None:
+        """Runtime relay settings (ACTAtek relaysetting): pulse lengths and the second
+        relay's mode, from the next pulse on; a pulse under way keeps its length.
+
+        The caller keeps `bell_schedule` as configured: the bell schedule is wired at
+        start-up, so it cannot be switched on or off here.
+        """
+        old_mode = self.settings.second_relay_mode
+        self.settings = settings
+        if settings.second_relay_mode != old_mode:
+            if self._second is not None:
+                self._second.off()
+            self._second = self._build_second_relay(self._second_line)
+
+    def pulse_second_relay(self) -> bool:
+        """Switch the second relay on for its pulse length (ACTAtek relay open TWO);
+        False when it is disabled."""
+        if self._second is None or self._stopped:
+            return False
+        self._second.pulse(self.settings.second_relay_pulse_s)
+        return True
+
+    def second_relay_off(self) -> bool:
+        """Switch the second relay off now (ACTAtek relay close TWO); a bell schedule
+        switches it on again at its next slot. False when it is disabled."""
+        if self._second is None:
+            return False
+        self._second.off()
+        self._bell_on = False
+        return True
 
     # -- events, state, status ---------------------------------------------------------
 

@@ -94,6 +94,9 @@ class RulesSnapshot:
     rights: Mapping[int, AccessRightRule] = field(default_factory=dict)
     holidays: frozenset[date] = frozenset()
     version: int = 0
+    # user id -> sealed TOTP secret (gateway/store/totp.py): a TOTP QR payload names its
+    # user, so checking it is one lookup and one unseal, whatever the number of users.
+    totp: Mapping[str, str] = field(default_factory=dict)
 
     def owner(self, kind: CredentialKind, key: str) -> CredentialRef | None:
         """The owner of a credential; `key` is the canonical value, or the PIN's keyed hash."""

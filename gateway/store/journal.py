@@ -3,6 +3,13 @@
 Sequence numbers come from an AUTOINCREMENT key, so they only ever grow, even after the
 oldest rows are dropped to keep the journal bounded; forwarders read from a cursor (`read`)
 and can compare it with `first_seq` to notice that they fell behind the retention window.
+
+Retention: the journal holds at most `max_events` rows. Beyond that, rows every active
+agent already acknowledged (seq <= the lowest active cursor, see `gateway.store.agents`)
+go first, oldest first. Only when that is not enough do undelivered rows go: then a chunk
+of the oldest ones (at least 1% of `max_events`, so a dead agent costs one overflow event
+per chunk, not one per insert) is dropped and a `journal_overflow` system event, in the
+same transaction, says how many and which agents missed them.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from gateway.model import PIN_MASK, Event, StoredEvent
+from gateway.store.agents import agents_behind, min_active_cursor
 from gateway.store.db import open_database, sqlite_errors, write_transaction
 
 _COLUMNS = (
@@ -23,6 +31,10 @@ _COLUMNS = (
 )
 MAX_READ_LIMIT = 10_000
 JOURNAL_BUSY_TIMEOUT_MS = 60_000
+OVERFLOW_CHUNK_DIVISOR = 100  # an overflow drops max_events / 100 undelivered rows at once
+OVERFLOW_REASON = "journal_overflow"
+DELETE_BATCH = 10_000  # rows per transaction when logs are deleted through the API
+_INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 def utc_iso(epoch: float) -> str:
@@ -43,13 +55,17 @@ class EventJournal:
     others, hence `check_same_thread=False` and a lock around every statement.
     """
 
-    def __init__(self, db_path: Path, tz: ZoneInfo, max_events: int) -> None:
+    def __init__(
+        self, db_path: Path, tz: ZoneInfo, max_events: int, overflow_chunk: int | None = None
+    ) -> None:
         if max_events < 1:
             raise ValueError("max_events must be at least 1")
         self.path = db_path
         self._what = f"event journal {db_path}"
         self._tz = tz
         self._max_events = max_events
+        self._overflow_chunk = max(1, overflow_chunk or max_events // OVERFLOW_CHUNK_DIVISOR)
+        self.overflowed = 0  # undelivered rows dropped since start (status pages)
         self._lock = threading.Lock()
         self._conn = open_database(db_path, check_same_thread=False)
         # An event is forwarded only once it is durable: pay one fsync per commit here (on
@@ -65,13 +81,11 @@ class EventJournal:
         """Store `event` durably and return its sequence number."""
         row = self._row(event)
         with self._lock, sqlite_errors(self._what), write_transaction(self._conn) as conn:
-            cursor = conn.execute(
-                f"INSERT INTO events ({_COLUMNS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                "?, ?)",
-                row,
-            )
-            seq = cursor.lastrowid
-            self._trim(conn)
+            seq = conn.execute(_INSERT, row).lastrowid
+            count, overflowed = self._trim(conn, event.time)
+        # Only once committed: a rollback leaves the in-memory count as it was.
+        self._count = count
+        self.overflowed += overflowed
         assert seq is not None
         return seq
 
@@ -95,16 +109,60 @@ class EventJournal:
             event.latency_ms,
         )
 
-    def _trim(self, conn: sqlite3.Connection) -> None:
-        # The in-memory count saves a COUNT(*) per insert; it is only updated once the
-        # statements succeeded (a rollback leaves it as it was).
-        excess = self._count + 1 - self._max_events
-        if excess > 0:
-            conn.execute(
-                "DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT ?)",
-                (excess,),
-            )
-        self._count = min(self._count + 1, self._max_events)
+    def _trim(self, conn: sqlite3.Connection, when: float) -> tuple[int, int]:
+        """Apply the retention rule after one insert; (new row count, undelivered dropped).
+
+        The in-memory count saves a COUNT(*) per insert, and the agents are only looked at
+        when the journal is over `max_events`: below it an insert costs one statement.
+        """
+        count = self._count + 1
+        excess = count - self._max_events
+        if excess <= 0:
+            return count, 0
+        floor = min_active_cursor(conn)
+        delivered = self._drop_oldest(conn, excess, floor)
+        count -= delivered
+        if delivered == excess or floor is None:
+            return count, 0
+        dropped = self._overflow(conn, excess - delivered, count - 1, floor, when)
+        return count - dropped + 1, dropped
+
+    @staticmethod
+    def _drop_oldest(conn: sqlite3.Connection, limit: int, floor: int | None) -> int:
+        """Delete up to `limit` of the oldest rows with seq <= `floor` (any seq for None)."""
+        bound = "" if floor is None else "WHERE seq <= ? "
+        args: tuple[int, ...] = (limit,) if floor is None else (floor, limit)
+        deleted = conn.execute(
+            f"DELETE FROM events WHERE seq IN (SELECT seq FROM events {bound}ORDER BY seq LIMIT ?)",
+            args,
+        )
+        return deleted.rowcount
+
+    def _overflow(
+        self, conn: sqlite3.Connection, short: int, older: int, floor: int, when: float
+    ) -> int:
+        """Drop the oldest undelivered rows (a chunk of at least `short` + room for the
+        overflow event itself) and journal `journal_overflow`; returns how many went.
+
+        Only the `older` rows before the event being appended may go: it is never dropped.
+        """
+        chunk = min(max(short + 1, self._overflow_chunk), older)
+        first, last, dropped = conn.execute(
+            "SELECT MIN(seq), MAX(seq), COUNT(*) FROM "
+            "(SELECT seq FROM events ORDER BY seq LIMIT ?)",
+            (chunk,),
+        ).fetchone()
+        behind = agents_behind(conn, last)
+        conn.execute("DELETE FROM events WHERE seq <= ?", (last,))
+        agents = "; ".join(f"agent {i} {url} (cursor {cursor})" for i, url, cursor in behind)
+        # The count comes first so a machine can read it: "<n> undelivered events ...".
+        trace = (
+            f"{dropped} undelivered events dropped, journal full (seq {first}-{last}, "
+            f"lowest active cursor {floor}); agents behind: {agents}"
+        )
+        overflow = Event("system", when, reason=OVERFLOW_REASON, trace=trace)
+        conn.execute(_INSERT, self._row(overflow))
+        return int(dropped)
 
     def read(self, after: int = 0, limit: int = 100) -> list[StoredEvent]:
         """Up to `limit` events with seq > `after`, oldest first."""
@@ -143,6 +201,46 @@ class EventJournal:
         """How many events are kept."""
         with self._lock:
             return self._count
+
+    # -- runtime log management (ACTAtek logsetting, deleteLogs, resetLog) ----------------
+
+    @property
+    def max_events(self) -> int:
+        """The current bound on kept rows."""
+        return self._max_events
+
+    def set_max_events(self, max_events: int) -> None:
+        """Change the bound at runtime; the next append applies the retention rule to it."""
+        if max_events < 1:
+            raise ValueError("max_events must be at least 1")
+        with self._lock:
+            self._max_events = max_events
+            self._overflow_chunk = max(1, max_events // OVERFLOW_CHUNK_DIVISOR)
+
+    def delete_events(self, up_to_seq: int, before: str | None = None) -> int:
+        """Delete the rows with seq <= `up_to_seq` (and, given `before`, a journal time
+        earlier than it); returns how many went.
+
+        Deleting never moves the sequence (AUTOINCREMENT keeps the highest seq ever given),
+        so forwarder cursors stay meaningful. Batches keep each transaction, and so the
+        writer's wait for the lock, short.
+        """
+        where, args = "seq <= ?", list[object]([up_to_seq])
+        if before is not None:
+            where, args = "seq <= ? AND time < ?", [up_to_seq, before]
+        sql = (
+            f"DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE {where} "
+            "ORDER BY seq LIMIT ?)"
+        )
+        deleted = 0
+        while True:
+            with self._lock:
+                with sqlite_errors(self._what), write_transaction(self._conn) as conn:
+                    batch = conn.execute(sql, [*args, DELETE_BATCH]).rowcount
+                self._count = max(0, self._count - batch)  # only once committed
+            deleted += batch
+            if batch < DELETE_BATCH:
+                return deleted
 
     def close(self) -> None:
         """Close the connection."""

@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from functools import cache
 from pathlib import Path
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from gateway.model import ADMIN_LEVELS, CREDENTIAL_KINDS, AdminLevel, User
 from gateway.store.db import (
@@ -29,10 +29,21 @@ from gateway.store.db import (
 )
 from gateway.store.errors import NotFoundError, StoreError, ValidationError
 from gateway.store.index import RulesSnapshot
+from gateway.store.profiles import (
+    UserFilter,
+    UserProfile,
+    UserRecord,
+    find_user_ids,
+    read_profiles,
+    read_totp_secret,
+    write_profile,
+    write_totp_secret,
+)
 from gateway.store.records import AccessGroup, AccessRight, Department, HolidayChange, Technician
 from gateway.store.rules import load_snapshot, read_rules_version
 from gateway.store.schema import DAY_COLUMNS
 from gateway.store.secrets import PinHasher, hash_password, verify_password
+from gateway.store.totp import new_secret, seal, unseal
 from gateway.store.validate import (
     MAX_NAME_LENGTH,
     canonical_card,
@@ -52,6 +63,7 @@ __all__ = ["NotFoundError", "Store", "StoreError", "ValidationError", "canonical
 _USER_COLUMNS = "user_id, first_name, last_name, other_name, active, expiry, admin_level, message"
 _CREDENTIAL_LABELS = {"card": "card", "qr": "QR code", "plate": "plate"}
 _CREDENTIAL_FIELDS = {"card": "cards", "qr": "qr_codes", "plate": "plates", "pin": "pin"}
+_BULK_FETCH = 200  # above this many users, one pass over every user beats one query each
 
 
 @cache
@@ -581,6 +593,88 @@ class Store:
             rows = conn.execute("SELECT key, value FROM engine_state ORDER BY key").fetchall()
         return {key: json.loads(value) for key, value in rows}
 
+    # -- ACTAtek users, access rights and groups (appended for the ACTAtek API) -----------
+
+    def find_user_records(
+        self, criteria: UserFilter | None = None, offset: int = 0, limit: int | None = None
+    ) -> list[UserRecord]:
+        """Users matching `criteria` (sorted by id, paged) with their ACTAtek extras."""
+        with self._reading() as conn:
+            ids = find_user_ids(conn, criteria or UserFilter(), offset, limit)
+            return _user_records(conn, ids)
+
+    def save_user_record(
+        self,
+        user_id: str,
+        build: Callable[[UserRecord | None], UserRecord],
+        mode: Literal["add", "update", "upsert"],
+    ) -> UserRecord:
+        """Write a user and their extras in one transaction: `build` gets the stored record
+        (None if there is none) and returns the new one, so a partial update reads and
+        writes under the same lock. "add" refuses an existing id, "update" a missing one.
+        """
+        with self._writing() as conn:
+            found = _user_records(conn, [user_id])
+            existing = found[0] if found else None
+            if mode == "add" and existing is not None:
+                raise ValidationError("user_id", f"user {user_id} already exists")
+            if mode == "update" and existing is None:
+                raise NotFoundError("user", user_id)
+            user, profile = build(existing)
+            clean = validate_user(user)
+            if clean.user_id != user_id:
+                raise ValidationError("user_id", "cannot be changed")
+            self._write_user(conn, clean)
+            write_profile(conn, clean.user_id, profile)
+        return clean, profile
+
+    def totp_secret(self, user_id: str) -> tuple[bytes, bool]:
+        """The user's TOTP secret and whether it was just created (first request, or the
+        stored one was sealed with another device key); `NotFoundError` without the user."""
+        with self._writing() as conn:
+            if not _user_exists(conn, user_id):
+                raise NotFoundError("user", user_id)
+            sealed = read_totp_secret(conn, user_id)
+            secret = unseal(self._hasher, user_id, sealed) if sealed is not None else None
+            if secret is not None:
+                return secret, False
+            secret = new_secret()
+            write_totp_secret(conn, user_id, seal(self._hasher, user_id, secret))
+        return secret, True
+
+    def create_access_right(
+        self, id: int | None, name: str, patterns: Mapping[str, str], description: str = ""
+    ) -> int:
+        """Add an access right and return its id: an existing id is refused, None takes
+        the next free one."""
+        with self._lock:  # reentrant: the check and the write see the same table
+            new_id = self._next_id("access_rights") if id is None else id
+            if id is not None and self.get_access_right(id) is not None:
+                raise ValidationError("id", f"access right {id} already exists")
+            self.put_access_right(new_id, name, patterns, description)
+        return new_id
+
+    def create_access_group(
+        self,
+        id: int | None,
+        name: str | None,
+        department_id: int,
+        rights: Sequence[int],
+        doors: Sequence[str] | None = None,
+    ) -> int:
+        """Add an access group and return its id: an existing id is refused, None takes
+        the next free one; no name gives "Group <id>"."""
+        with self._lock:
+            new_id = self._next_id("access_groups") if id is None else id
+            if id is not None and self.get_access_group(id) is not None:
+                raise ValidationError("id", f"access group {id} already exists")
+            self.put_access_group(new_id, name or f"Group {new_id}", department_id, rights, doors)
+        return new_id
+
+    def _next_id(self, table: str) -> int:
+        with self._reading() as conn:
+            return int(conn.execute(f"SELECT COALESCE(MAX(id), -1) + 1 FROM {table}").fetchone()[0])
+
 
 # -- helpers (no state) -----------------------------------------------------------------
 
@@ -774,3 +868,14 @@ def _split_dates(dates: Iterable[str | date]) -> tuple[list[date], list[str]]:
         except ValidationError:
             invalid.append(str(value))
     return valid, invalid
+
+
+def _user_records(conn: sqlite3.Connection, user_ids: list[str]) -> list[UserRecord]:
+    """Users (in `user_ids` order, missing ones skipped) with their ACTAtek extras."""
+    if len(user_ids) > _BULK_FETCH:
+        by_id = {user.user_id: user for user in _fetch_users(conn, None)}
+        profiles = read_profiles(conn, None)
+    else:
+        by_id = {uid: user for uid in user_ids for user in _fetch_users(conn, uid)}
+        profiles = read_profiles(conn, user_ids)
+    return [(by_id[uid], profiles.get(uid, UserProfile())) for uid in user_ids if uid in by_id]

@@ -44,6 +44,7 @@ def load_snapshot(conn: sqlite3.Connection) -> RulesSnapshot:
                 date.fromisoformat(row[0]) for row in conn.execute("SELECT date FROM holidays")
             ),
             version=read_rules_version(conn),
+            totp=dict(conn.execute("SELECT user_id, sealed FROM totp_secrets").fetchall()),
         )
 
 

@@ -165,8 +165,101 @@ _V1_SEEDS: tuple[str, ...] = (
     "INSERT INTO group_rights (group_id, right_id) VALUES (0, 0)",
 )
 
+# Agents receive the journal by HTTP push (ACTAtek "register Agent"). `url` is what was
+# registered (it may carry user:password for basic auth); `public_url` is the same without
+# them, the agent's identity in lists and for unregistering. `cursor` is the last seq the
+# agent acknowledged with a 2xx; times are UTC epoch seconds, NULL = never.
+_V2_AGENTS: tuple[str, ...] = (
+    "CREATE TABLE agents ("
+    " id INTEGER PRIMARY KEY,"
+    " url TEXT NOT NULL,"
+    " public_url TEXT NOT NULL UNIQUE,"
+    " agent_version TEXT NOT NULL DEFAULT '1.2',"
+    " magic TEXT NOT NULL DEFAULT '',"
+    " active INTEGER NOT NULL DEFAULT 1,"
+    " cursor INTEGER NOT NULL DEFAULT 0 CHECK (cursor >= 0),"
+    " init_sync INTEGER NOT NULL DEFAULT 0,"
+    " registered_at REAL NOT NULL,"
+    " last_update REAL,"
+    " last_check REAL,"
+    " last_check_ok INTEGER NOT NULL DEFAULT 0,"
+    " last_check_status TEXT NOT NULL DEFAULT '',"
+    " backlog_alarm INTEGER NOT NULL DEFAULT 0)",
+)
+
+# Terminal functions of the ACTAtek API (sections 2, 7, 11, 12). `terminal_settings` holds
+# what the API set at runtime, one JSON object per key (relay settings per door, autoInOut,
+# log settings, consent, the simulated clock); a key present overrides the configuration
+# file. Triggers and job codes are stored and listed, they never change a decision.
+# events_user_time serves getLogs' employeeID filter in time order without a sort.
+TRIGGER_TYPES: tuple[str, ...] = ("IN", "OUT", *(f"F{n}" for n in range(1, 41)))
+_V3_TERMINAL: tuple[str, ...] = (
+    "CREATE TABLE terminal_settings ("
+    " key TEXT PRIMARY KEY,"
+    " value TEXT NOT NULL CHECK (json_valid(value)))",
+    "CREATE TABLE triggers ("
+    " type TEXT PRIMARY KEY,"
+    " position INTEGER NOT NULL UNIQUE,"
+    " name TEXT NOT NULL,"
+    " enabled INTEGER NOT NULL,"
+    " free_jobcode INTEGER NOT NULL DEFAULT 0, "
+    + ", ".join(_pattern_column(c) for c in DAY_COLUMNS)
+    + ")",
+    *(
+        f"INSERT INTO triggers (type, position, name, enabled) "
+        f"VALUES ('{name}', {position}, '{name}', {int(position < 2)})"
+        for position, name in enumerate(TRIGGER_TYPES)
+    ),
+    "CREATE TABLE job_code_settings ("
+    " jobcode INTEGER PRIMARY KEY CHECK (jobcode BETWEEN 1 AND 3),"
+    " name TEXT NOT NULL,"
+    " enabled INTEGER NOT NULL DEFAULT 0)",
+    "INSERT INTO job_code_settings (jobcode, name) "
+    "VALUES (1, 'Job'), (2, 'Occupation'), (3, 'Customise')",
+    "CREATE TABLE job_codes ("
+    " jobcode INTEGER NOT NULL REFERENCES job_code_settings(jobcode),"
+    " id INTEGER NOT NULL CHECK (id BETWEEN 1 AND 999999),"
+    " name TEXT NOT NULL,"
+    " enable TEXT NOT NULL CHECK (enable IN ('enable', 'disable', 'default')),"
+    " PRIMARY KEY (jobcode, id)) WITHOUT ROWID",
+    # "Only 1 default in the same jobcode setting", kept by the database itself.
+    "CREATE UNIQUE INDEX job_codes_one_default ON job_codes(jobcode) WHERE enable = 'default'",
+    "CREATE INDEX events_user_time ON events(user_id, time)",
+)
+
+# ACTAtek user extras (gateway/store/profiles.py). Profiles and key ids are shown back by
+# the API but never decide access, so they have no rules trigger; a TOTP secret does
+# decide (a TOTP code is a QR credential), so totp_secrets bumps rules_version.
+_V4_ACTATEK_USERS: tuple[str, ...] = (
+    "CREATE TABLE actatek_profiles ("
+    " user_id TEXT PRIMARY KEY REFERENCES users(user_id) ON DELETE CASCADE,"
+    " status TEXT NOT NULL DEFAULT '{}',"
+    " fingerprints TEXT,"
+    " facial_records TEXT NOT NULL DEFAULT '[]',"
+    " score_threshold INTEGER NOT NULL DEFAULT 0)",
+    "CREATE TABLE credential_keys ("
+    " kind TEXT NOT NULL,"
+    " value TEXT NOT NULL,"
+    " user_id TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,"
+    " key_id TEXT NOT NULL,"
+    " PRIMARY KEY (kind, value)) WITHOUT ROWID",
+    "CREATE INDEX credential_keys_user ON credential_keys(user_id)",
+    # sealed: the secret encrypted with the device key (gateway/store/totp.py), never clear.
+    "CREATE TABLE totp_secrets ("
+    " user_id TEXT PRIMARY KEY REFERENCES users(user_id) ON DELETE CASCADE,"
+    " sealed TEXT NOT NULL)",
+    *(
+        f"CREATE TRIGGER totp_secrets_{op.lower()}_rules AFTER {op} ON totp_secrets BEGIN "
+        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'rules_version'; END"
+        for op in ("INSERT", "UPDATE", "DELETE")
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1_TABLES + _V1_SEEDS + _rules_triggers()),
+    Migration(2, "agents: journal forwarding targets and their cursors", _V2_AGENTS),
+    Migration(3, "terminal settings, triggers, job codes, events by user", _V3_TERMINAL),
+    Migration(4, "ACTAtek user extras: templates, key ids, TOTP secrets", _V4_ACTATEK_USERS),
 )
 
 LATEST_VERSION: int = MIGRATIONS[-1].version

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from gateway.model import Event
@@ -20,7 +21,13 @@ class JournalWriter:
         self._journal = journal
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         self._pending: set[asyncio.Future[int]] = set()
+        self._listeners: list[Callable[[int], None]] = []
         self.failures = 0
+
+    def add_listener(self, listener: Callable[[int], None]) -> None:
+        """Call `listener(seq)` on the loop once each event is durable (forwarders wake up
+        on it instead of polling the journal)."""
+        self._listeners.append(listener)
 
     def submit(self, event: Event) -> asyncio.Future[int]:
         """Queue `event`; the returned future gives its seq once it is durable."""
@@ -32,9 +39,17 @@ class JournalWriter:
 
     def _done(self, future: asyncio.Future[int]) -> None:
         self._pending.discard(future)
-        if not future.cancelled() and future.exception() is not None:
+        if future.cancelled():
+            return
+        if future.exception() is not None:
             self.failures += 1
             log.error("journal write failed: %s", future.exception())
+            return
+        for listener in self._listeners:
+            try:
+                listener(future.result())
+            except Exception:  # a failing listener must not stop the others
+                log.exception("journal listener failed")
 
     async def flush(self) -> None:
         """Wait until every queued event is written."""

@@ -1,4 +1,10 @@
-"""The native JSON API under /api/v1: login, status, events."""
+"""The native JSON API under /api/v1: login, logout, password, status, events.
+
+Every endpoint but login and the OpenAPI document needs a session: `Authorization: Bearer
+TOKEN`, or the status page's cookie (then state-changing requests also carry the CSRF
+token, see `gateway.web.security`). A session opened with a one-time password can only
+change that password (or log out) until it has.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,18 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from gateway.model import StoredEvent
+from gateway.web import security
+from gateway.web.actatek.common import SESSIONS as ACTATEK_SESSIONS
 from gateway.web.auth import Session, TokenStore
-from gateway.web.common import BadRequest, error, field_str, json_object
+from gateway.web.common import BadRequest, error
 
 MAX_EVENTS_PAGE = 1000
+LOGIN_BODY_BYTES = 4096
+OPEN_PATHS = frozenset({"/api/v1/login", "/api/v1/openapi.json"})  # no session needed
+CHANGE_FIRST_PATHS = frozenset({"/api/v1/password", "/api/v1/logout"})
+MUST_CHANGE_MESSAGE = (
+    'password change required: POST /api/v1/password {"old": ..., "new": ...} first'
+)
 
 
 class GatewayView(Protocol):
@@ -24,43 +38,166 @@ class GatewayView(Protocol):
 
     def record_api(self, reason: str, username: str, detail: str = "") -> None: ...
 
+    def password_change_required(self, username: str) -> bool: ...
+
+    async def change_password(self, username: str, new: str) -> None: ...
+
 
 TOKENS = web.AppKey("tokens", TokenStore)
 GATEWAY = web.AppKey("gateway", GatewayView)
 SESSION_KEY = web.RequestKey("session", Session)
+TOKEN_KEY = web.RequestKey("token", str)
+
+
+def _token_of(request: web.Request) -> tuple[str, bool] | None:
+    """(token, came from the cookie) from the Authorization header or the session cookie."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        return (token.strip(), False) if scheme.lower() == "bearer" and token.strip() else None
+    cookie = request.cookies.get(security.SESSION_COOKIE, "")
+    return (cookie, True) if cookie else None
 
 
 @web.middleware
 async def require_token(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Every /api/v1 endpoint but login needs `Authorization: Bearer TOKEN`."""
-    if not request.path.startswith("/api/v1/") or request.path == "/api/v1/login":
+    """Every /api/v1 endpoint but the open ones needs a live session."""
+    if not request.path.startswith("/api/v1/") or request.path in OPEN_PATHS:
         return await handler(request)  # type: ignore[no-any-return]
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    session = (
-        request.app[TOKENS].check(token.strip()) if scheme.lower() == "bearer" and token else None
-    )
-    if session is None:
+    found = _token_of(request)
+    session = request.app[TOKENS].check(found[0]) if found is not None else None
+    if found is None or session is None:
         return error(401, "a valid bearer token is required; POST /api/v1/login")
+    if session.must_change and request.path not in CHANGE_FIRST_PATHS:
+        return error(403, MUST_CHANGE_MESSAGE)
     request[SESSION_KEY] = session
+    request[TOKEN_KEY] = found[0]
+    if found[1]:
+        request[security.CSRF_EXPECTED] = session.csrf
     return await handler(request)  # type: ignore[no-any-return]
 
 
-async def login(request: web.Request) -> web.Response:
+async def login(request: web.Request) -> web.StreamResponse:
+    """{"username", "password", "cookie"?} -> {"token", "must_change"} (or, with
+    "cookie": true, the HttpOnly cookie and {"csrf_token", "must_change"}: the token is then
+    never readable by the page's scripts)."""
     try:
-        body = await json_object(request, max_bytes=4096)
-        username = field_str(body, "username", 64)
-        password = field_str(body, "password", 256)
-    except BadRequest as exc:
-        return error(400, str(exc))
+        body = await security.read_json_object(
+            request, LOGIN_BODY_BYTES, frozenset({"username", "password", "cookie"})
+        )
+        username = security.text_field(body, "username", 64)
+        password = security.text_field(body, "password", 256, printable=False)
+        cookie = body.get("cookie", False)
+        if not isinstance(cookie, bool):
+            raise security.BodyError("cookie: expected true or false")
+    except security.BodyError as exc:
+        return error(exc.status, str(exc))
     gateway = request.app[GATEWAY]
-    account = await gateway.verify_login(username, password)
-    if account is None:
-        gateway.record_api("login_failed", username, f"from {request.remote}")
+    outcome = await security.checked_login(
+        request.app[security.THROTTLE],
+        gateway.verify_login,
+        gateway.record_api,
+        username,
+        password,
+        security.client_address(request),
+        "native",
+    )
+    if outcome.refusal is not None:
+        return _refused(outcome.refusal)
+    if outcome.account is None:
         return error(401, "wrong username or password")
-    token = request.app[TOKENS].issue(*account)
-    gateway.record_api("login", username, f"from {request.remote}")
-    return web.json_response({"token": token})
+    must_change = gateway.password_change_required(username)
+    token = request.app[TOKENS].issue(*outcome.account, must_change=must_change)
+    return _login_answer(request, token, must_change, cookie)
+
+
+def _refused(refusal: security.Refusal) -> web.Response:
+    """429 with Retry-After while the throttle makes the client wait; 403 once locked."""
+    if refusal.locked:
+        return error(403, refusal.message)
+    response = error(429, refusal.message)
+    response.headers["Retry-After"] = str(refusal.retry_after_s)
+    return response
+
+
+def _login_answer(
+    request: web.Request, token: str, must_change: bool, cookie: bool
+) -> web.Response:
+    if not cookie:
+        return web.json_response({"token": token, "must_change": must_change})
+    session = request.app[TOKENS].check(token)
+    assert session is not None  # issued a moment ago
+    response = web.json_response({"csrf_token": session.csrf, "must_change": must_change})
+    security.set_session_cookie(response, token, secure=request.secure)
+    return response
+
+
+async def logout(request: web.Request) -> web.Response:
+    """End this session (and drop the cookie if the page used one)."""
+    request.app[TOKENS].end(request[TOKEN_KEY])
+    session = session_of(request)
+    request.app[GATEWAY].record_api("logout", session.username, "native")
+    response = web.json_response({"status": "success"})
+    security.clear_session_cookie(response)
+    return response
+
+
+async def password(request: web.Request) -> web.Response:
+    """{"old", "new"}: change one's own password. The old one is checked under the login
+    throttle (a stolen token must not become a password oracle); every other session of
+    the account, native or ACTAtek, is logged out."""
+    session = session_of(request)
+    try:
+        body = await security.read_json_object(request, LOGIN_BODY_BYTES, frozenset({"old", "new"}))
+        old = security.text_field(body, "old", 256, printable=False)
+        new = security.text_field(body, "new", 256, printable=False)
+    except security.BodyError as exc:
+        return error(exc.status, str(exc))
+    gateway = request.app[GATEWAY]
+    outcome = await security.checked_login(
+        request.app[security.THROTTLE],
+        gateway.verify_login,
+        _password_journal(gateway),
+        session.username,
+        old,
+        security.client_address(request),
+        "native",
+    )
+    if outcome.refusal is not None:
+        return _refused(outcome.refusal)
+    if outcome.account is None:
+        return error(403, "old: not the current password")
+    return await _set_password(request, session, old, new)
+
+
+def _password_journal(gateway: GatewayView) -> security.Record:
+    """How a password change's check of the old password is journaled: a wrong one as
+    `password_change_failed`; success is journaled once the new password is stored."""
+
+    def record(reason: str, username: str, detail: str) -> None:
+        if reason == "login":
+            return
+        if reason == "login_failed":
+            reason = "password_change_failed"
+        gateway.record_api(reason, username, detail)
+
+    return record
+
+
+async def _set_password(request: web.Request, session: Session, old: str, new: str) -> web.Response:
+    if new == old:
+        return error(400, "new: must differ from the old password")
+    try:
+        await request.app[GATEWAY].change_password(session.username, new)
+    except ValueError as exc:
+        return error(400, f"new: {exc}")
+    session.must_change = False
+    request.app[TOKENS].end_user(session.username, keep=session)
+    actatek = request.app.get(ACTATEK_SESSIONS)
+    if actatek is not None:
+        actatek.end_user(session.username)
+    request.app[GATEWAY].record_api("password_changed", session.username, "native")
+    return web.json_response({"status": "success"})
 
 
 async def status(request: web.Request) -> web.Response:
@@ -82,7 +219,8 @@ def _int_query(request: web.Request, name: str, default: int, low: int, high: in
     raw = request.query.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # isascii: str.isdigit() also accepts digits like "²" that int() refuses
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19) or not low <= int(raw) <= high:
         raise BadRequest(f"{name}: expected a whole number from {low} to {high}")
     return int(raw)
 
@@ -95,5 +233,11 @@ def session_of(request: web.Request) -> Session:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/login", login)
+    app.router.add_post("/api/v1/logout", logout)
+    app.router.add_post("/api/v1/password", password)
     app.router.add_get("/api/v1/status", status)
     app.router.add_get("/api/v1/events", events)
+    limits = app[security.BODY_LIMITS]
+    limits[("POST", "/api/v1/login")] = LOGIN_BODY_BYTES
+    limits[("POST", "/api/v1/password")] = LOGIN_BODY_BYTES
+    limits[("POST", "/api/v1/logout")] = security.NO_DATA_BYTES

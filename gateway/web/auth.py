@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gateway.clock import Clock
 
 ABSOLUTE_LIFETIME_S = 12 * 3600.0
+MAX_SESSIONS = 1000  # a runaway script logging in in a loop cannot fill the memory
 
 
 @dataclass
@@ -17,6 +18,15 @@ class Session:
     level: str
     created: float
     last_used: float
+    # A one-time password: every endpoint but the password change refuses this session.
+    must_change: bool = False
+    # What the status page sends back in X-CSRF-Token when the cookie authenticates it.
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+
+
+def _same(known: str, given: str) -> bool:
+    """Constant-time equality; `given` comes from a header, so it may hold any character."""
+    return hmac.compare_digest(known.encode(), given.encode("utf-8", "surrogateescape"))
 
 
 class TokenStore:
@@ -27,34 +37,49 @@ class TokenStore:
         self._idle_s = idle_s
         self._sessions: dict[str, Session] = {}
 
-    def issue(self, username: str, level: str) -> str:
-        """A new unguessable token for `username`."""
+    def issue(self, username: str, level: str, must_change: bool = False) -> str:
+        """A new unguessable token (256 random bits) for `username`."""
         self._purge()
+        if len(self._sessions) >= MAX_SESSIONS:
+            oldest = min(self._sessions, key=lambda t: self._sessions[t].last_used)
+            del self._sessions[oldest]
         token = secrets.token_urlsafe(32)
         now = self._clock.monotonic()
-        self._sessions[token] = Session(username, level, now, now)
+        self._sessions[token] = Session(username, level, now, now, must_change)
         return token
 
     def check(self, token: str) -> Session | None:
         """The live session for `token`, refreshed; None when unknown or expired."""
         now = self._clock.monotonic()
         for known, session in self._sessions.items():
-            if hmac.compare_digest(known, token):
-                expired = (
-                    now - session.last_used > self._idle_s
-                    or now - session.created > ABSOLUTE_LIFETIME_S
-                )
-                if expired:
+            if _same(known, token):
+                if self._expired(session, now):
                     del self._sessions[known]
                     return None
                 session.last_used = now
                 return session
         return None
 
+    def end(self, token: str) -> bool:
+        """Log one session out; False if there was none."""
+        for known in list(self._sessions):
+            if _same(known, token):
+                del self._sessions[known]
+                return True
+        return False
+
+    def end_user(self, username: str, keep: Session | None = None) -> None:
+        """Log a technician out everywhere but `keep` (their password just changed)."""
+        for token, session in list(self._sessions.items()):
+            if session.username == username and session is not keep:
+                del self._sessions[token]
+
+    def _expired(self, session: Session, now: float) -> bool:
+        return now - session.last_used > self._idle_s or now - session.created > ABSOLUTE_LIFETIME_S
+
     def _purge(self) -> None:
         now = self._clock.monotonic()
-        stale = [t for t, s in self._sessions.items() if now - s.last_used > self._idle_s]
-        for token in stale:
+        for token in [t for t, s in self._sessions.items() if self._expired(s, now)]:
             del self._sessions[token]
 
     def count(self) -> int:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from aiohttp import web
 
-from gateway.web import api, doors, sim
+from gateway.web import akuvox, api, doors, openapi, security, sim
 from gateway.web.actatek.common import ManagementContext, common_errors
 from gateway.web.actatek.routes import add_actatek
 from gateway.web.auth import TokenStore
@@ -32,21 +33,53 @@ def build_app(
     simulation: sim.SimulationControl | None,
     door_control: doors.DoorControl,
     management: ManagementContext,
+    open_door: akuvox.OpenDoorContext | None = None,
 ) -> web.Application:
-    """The whole HTTP surface; the simulation API exists only when `simulation` is given."""
-    middlewares = [common_errors, sim.loopback_only, api.require_token]
-    app = web.Application(middlewares=middlewares, client_max_size=4 * 1024 * 1024)
+    """The whole HTTP surface; the simulation API exists only when `simulation` is given.
+
+    Middlewares, outermost first: JSON errors (never a traceback), body size limits, the
+    ACTAtek common error, loopback-only /sim/, sessions of the native API, CSRF for
+    cookie-authenticated writes (docs/security.md)."""
+    middlewares = [
+        security.json_errors,
+        security.body_limits,
+        common_errors,
+        sim.loopback_only,
+        api.require_token,
+        security.csrf_protect,
+    ]
+    app = web.Application(middlewares=middlewares, client_max_size=security.MAX_BODY_BYTES)
+    app[security.BODY_LIMITS] = security.BodyLimits()
+    app[security.THROTTLE] = login_throttle(management)
     app[api.GATEWAY] = gateway
     app[api.TOKENS] = tokens
     app.router.add_get("/", index)
     api.add_routes(app)
+    openapi.add_routes(app)
     app[doors.CONTROL] = door_control
     doors.add_routes(app)
+    _door_body_limits(app[security.BODY_LIMITS])
     add_actatek(app, management)
+    if open_door is not None:
+        akuvox.add_routes(app, open_door)
     if simulation is not None:
         app[sim.SIM] = simulation
         sim.add_routes(app)
     return app
+
+
+def login_throttle(management: ManagementContext) -> security.LoginThrottle:
+    """One throttle for every login; hard locks live in the state dir (docs/security.md)."""
+    locks = security.AccountLocks(Path(management.settings.device.state_dir) / security.LOCKS_FILE)
+    return security.LoginThrottle(management.clock, locks, management.store.technician_exists)
+
+
+def _door_body_limits(limits: security.BodyLimits) -> None:
+    """The door endpoints take at most {"on": true}; pulse and acknowledge take nothing."""
+    limits[("POST", "/api/v1/doors/{name}/pulse")] = security.NO_DATA_BYTES
+    limits[("POST", "/api/v1/doors/{name}/acknowledge")] = security.NO_DATA_BYTES
+    limits[("POST", "/api/v1/doors/{name}/lockdown")] = 1024
+    limits[("POST", "/api/v1/lockdown")] = 1024
 
 
 def parse_listen(listen: str) -> tuple[str, int]:

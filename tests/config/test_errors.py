@@ -30,7 +30,8 @@ CASES: list[tuple[str, str, str]] = [
         "unknown section",
         MINIMAL_GPIO + "[jornal]\nmax_events = 10000\n",
         'jornal: unknown key (did you mean "journal"?); expected one of: device, hardware, '
-        "doors, readers, wiegand_formats, upstream, web, journal, access, simulation",
+        "doors, readers, wiegand_formats, upstream, web, http_unlock, journal, forwarding, access, "
+        "simulation",
     ),
     (
         "out of range",
@@ -177,7 +178,7 @@ CASES: list[tuple[str, str, str]] = [
         "key of another reader kind",
         variant(READER_PINS, READER_PINS + 'port = "/dev/ttyUSB0"\n'),
         'readers[0].port: not used by a "wiegand" reader (its keys: d0_pin, d1_pin, formats, '
-        "swap_d0_d1)",
+        "swap_d0_d1, card_display_format)",
     ),
     (
         "pins still checked on the simulated backend",
@@ -205,7 +206,7 @@ CASES: list[tuple[str, str, str]] = [
         "upstream placeholder",
         MINIMAL_GPIO + '[upstream]\nurl = "https://example.com/v?c={Crad}"\n',
         "upstream.url: expected placeholders among {QRCode} {Card} {CardCode} {Pin} {PINCode} "
-        '{Face} {FaceData} {DeviceID} {Token} {Type} {Time}, found "{Crad}" '
+        '{Face} {FaceData} {DeviceID} {Token} {Type} {Time} {Session} {Step}, found "{Crad}" '
         '(did you mean "{Card}"?)',
     ),
     (

@@ -190,7 +190,7 @@ CASES: list[tuple[str, str, str]] = [
         "pin frame format on a card reader",
         variant(READER_PINS, READER_PINS + 'pin_frame_format = "H10301"\n'),
         'readers[0].pin_frame_format: not used by a "wiegand" reader (its keys: d0_pin, d1_pin, '
-        "formats, swap_d0_d1)",
+        "formats, swap_d0_d1, card_display_format)",
     ),
 ]
 

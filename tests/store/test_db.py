@@ -30,6 +30,14 @@ EXPECTED_TABLES = {
     "technicians",
     "engine_state",
     "events",
+    "agents",
+    "terminal_settings",
+    "triggers",
+    "job_code_settings",
+    "job_codes",
+    "actatek_profiles",
+    "credential_keys",
+    "totp_secrets",
 }
 
 

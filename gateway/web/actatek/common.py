@@ -24,12 +24,15 @@ if TYPE_CHECKING:
     from gateway.settings import Settings
     from gateway.store.journal import EventJournal
     from gateway.store.repo import Store
+    from gateway.terminal import TerminalFunctions
+    from gateway.upstream.forward import Forwarder
 
 log = logging.getLogger(__name__)
 
 PREFIX = "/cgi-bin/restapi/"
 SESSION_IDLE_S = 30 * 60.0
 SESSION_ABSOLUTE_S = 12 * 3600.0
+MAX_SESSIONS = 1000  # a client logging in in a loop cannot fill the memory
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a 2 MB face photo in base64 fits
 SMALL_BODY_BYTES = 64 * 1024
 
@@ -107,6 +110,9 @@ class ActatekSessions:
 
     def issue(self, username: str, level: str) -> ActatekSession:
         self._purge()
+        if len(self._sessions) >= MAX_SESSIONS:
+            oldest = min(self._sessions.values(), key=lambda s: s.last_used)
+            del self._sessions[oldest.id]
         session_id = 0
         while session_id == 0 or session_id in self._sessions:
             session_id = secrets.randbits(63)
@@ -117,7 +123,7 @@ class ActatekSessions:
 
     def check(self, raw: str) -> ActatekSession:
         """The live session named by `raw` (refreshed), or ActatekError."""
-        if not raw.isdigit() or len(raw) > 19:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:  # "²".isdigit() is True
             raise ActatekError("invalid session id")
         session = self._sessions.get(int(raw))
         now = self._clock.monotonic()
@@ -165,6 +171,12 @@ class ManagementContext(Protocol):
     def record_api(self, reason: str, username: str, detail: str = "") -> None: ...
 
     async def reload_rules_if_changed(self, force: bool = False) -> bool: ...
+
+    # Terminal functions, logs, time (sections 2, 9, 10, 11) and agents (section 9).
+    terminal: TerminalFunctions
+    forwarder: Forwarder
+
+    async def flush_journal(self) -> None: ...
 
 
 SESSIONS = web.AppKey("actatek_sessions", ActatekSessions)
@@ -323,7 +335,7 @@ def integers(
 
 def path_int(request: web.Request, name: str, low: int, high: int) -> int:
     raw = request.match_info.get(name, "")
-    if not raw.isdigit() or len(raw) > 19 or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not low <= int(raw) <= high:
         raise ActatekError(f"{name}: expected a whole number from {low} to {high}")
     return int(raw)
 

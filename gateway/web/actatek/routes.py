@@ -4,10 +4,40 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.web.actatek import session
+from gateway.web.actatek import (
+    accessgroups,
+    accessrights,
+    agents,
+    departments,
+    holidays,
+    jobcodes,
+    logs,
+    myself,
+    session,
+    terminal,
+    timeset,
+    totp,
+    triggers,
+    users,
+)
 from gateway.web.actatek.common import CONTEXT, SESSIONS, ActatekSessions, ManagementContext
 
-SECTIONS = (session,)
+SECTIONS = (
+    session,
+    users,
+    totp,
+    departments,
+    accessrights,
+    accessgroups,
+    myself,
+    holidays,
+    logs,
+    triggers,
+    agents,
+    timeset,
+    terminal,
+    jobcodes,
+)
 
 
 def add_actatek(app: web.Application, context: ManagementContext) -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.accounts import password_change_required
+from gateway.web import security
 from gateway.web.actatek.common import (
     SESSIONS,
     ActatekError,
     context_of,
     endpoint,
+    error_response,
     read_json,
     session_of,
     success,
@@ -23,7 +26,10 @@ async def login(request: web.Request) -> web.Response:
     """POST /login {"username", "password"} -> {"status": "success", "sessionid": N}.
 
     Only technician accounts log in; a user's ACTAtek `password` (their keypad PIN) never
-    does. Every failure is the same common error.
+    does. A wrong name or password is the same common error; the login throttle shared
+    with the native API (`gateway.web.security`) answers the common error too, saying how
+    long to wait (and a Retry-After header), since ACTAtek clients know no other shape.
+    An account with a one-time password is refused until it changes it.
     """
     body = await read_json(request, max_bytes=4096)
     if not isinstance(body, dict):
@@ -32,13 +38,34 @@ async def login(request: web.Request) -> web.Response:
     password = text(body, "password", 256, required=True)
     assert username is not None and password is not None
     ctx = context_of(request)
-    account = await ctx.verify_login(username, password)
-    if account is None:
-        ctx.record_api("login_failed", username, f"actatek from {request.remote}")
+    outcome = await security.checked_login(
+        request.app[security.THROTTLE],
+        ctx.verify_login,
+        ctx.record_api,
+        username,
+        password,
+        security.client_address(request),
+        "actatek",
+    )
+    if outcome.refusal is not None:
+        return _refused(outcome.refusal)
+    if outcome.account is None:
         raise ActatekError("login failed")
-    session = request.app[SESSIONS].issue(*account)
-    ctx.record_api("login", username, f"actatek from {request.remote}")
+    if password_change_required(ctx.store, username):
+        ctx.record_api("login_refused", username, "actatek: one-time password not changed")
+        raise ActatekError(
+            "password change required: change the one-time password with POST "
+            f"/api/v1/password, or run `door-gateway passwd {username}`"
+        )
+    session = request.app[SESSIONS].issue(*outcome.account)
     return success(sessionid=session.id)
+
+
+def _refused(refusal: security.Refusal) -> web.Response:
+    response = error_response(refusal.message)
+    if not refusal.locked:
+        response.headers["Retry-After"] = str(refusal.retry_after_s)
+    return response
 
 
 @endpoint(None)

@@ -1,0 +1,349 @@
+"""ACTAtek terminal functions on the running gateway (sections 2, 10, 11): relays, relay
+settings, autoInOut, log settings, consent, terminal status.
+
+Settings changed through the API are persisted in `TerminalStore` and override the
+configuration file, at once and after every restart (`start`). A stored override that no
+longer fits the configuration (a door renamed, its unlock schedule removed) is skipped
+with an error in the log, never allowed to stop the daemon.
+
+ACTAtek relays are per terminal; a gateway has several doors. Relay `ONE` is a door's
+lock relay ("door strike 1"), `TWO` its second relay ("door strike 2": the reference's
+options for it are exactly our `second_relay_mode`s), `ALL` both. Which door: the `door`
+given, else the first configured one.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields, replace
+from typing import TYPE_CHECKING, Any
+
+from gateway import __version__
+from gateway.access.autoinout import parse_hhmm
+from gateway.model import Event
+from gateway.settings import (
+    AUTO_IN_OUT_MODES,
+    RELAY_PULSE_NORMAL_MAX_S,
+    AutoInOutSettings,
+    DoorSettings,
+)
+from gateway.store.log_query import ADDED_LOG_REASON, LogView, added_log_trace
+from gateway.store.terminal_settings import TerminalStore
+from gateway.timeset import SimulatedTime, SystemTime, TimedatectlTime
+
+if TYPE_CHECKING:
+    from gateway.app import Gateway
+    from gateway.doors.controller import DoorController
+
+log = logging.getLogger(__name__)
+
+MAXIMUM_USERS = 20_000  # what the benchmarks show a Pi deciding from in milliseconds
+RELAY_IDS = ("ONE", "TWO")
+RELAY_ACTIONS = ("open", "close")
+ONE_OPTIONS = ("disable",)  # 'access_denied' on the lock relay would open for refusals
+TWO_OPTIONS = ("disable", "access_granted", "access_denied", "doorbell", "bell_schedule")
+SCHEDULE_MAX_DELAY_S = 1800
+LOG_EVENTS = ("disable", "user_event", "audit_event", "user_audit_event")
+LOG_SIZES = (10_000, 75_000, 100_000, 500_000, 1_000_000)
+EM_OPTIONS = ("FullSN", "ID", "FC_ID")
+AUTO_RESET_KEY = "auto_reset"
+RELAY_FIELDS = ("relay_pulse_s", "second_relay_mode", "second_relay_pulse_s")
+
+
+class TerminalError(Exception):
+    """A terminal function refused (the message says why; nothing changed)."""
+
+
+@dataclass(frozen=True)
+class RelaySetting:
+    """ACTAtek relay setting: `option` and `delay` (seconds) of relay ONE or TWO."""
+
+    id: str
+    option: str
+    delay: float
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """ACTAtek log settings (field names exactly as the reference spells them, so that the
+    JSON body maps onto them one to one).
+
+    `log_size` bounds the journal. The journal always records everything; the flags only
+    decide what getLogs lists (`view`). Photo, facial and EM options are stored and
+    answered, with no effect: there is no camera, and logs never show card numbers.
+    """
+
+    log_size: int
+    log_event: str = "user_audit_event"
+    log_unAuth_event: bool = True
+    log_Accept_nonRegistered_card: bool = True
+    log_photo_Auth_event: bool = False
+    log_photo_unAuth_event: bool = False
+    log_Accept_nonRegistered_facial: bool = False
+    log_case_event: bool = True
+    log_EM_Option: str = "FullSN"
+
+    def view(self) -> LogView:
+        """What getLogs shows under these settings."""
+        return LogView(
+            user_events=self.log_event in ("user_event", "user_audit_event"),
+            audit_events=self.log_event in ("audit_event", "user_audit_event"),
+            unauthorized=self.log_unAuth_event,
+            unregistered_cards=self.log_Accept_nonRegistered_card,
+            case_events=self.log_case_event,
+        )
+
+
+@dataclass(frozen=True)
+class Consent:
+    """The consent message shown on the terminal (stored and answered: no display here)."""
+
+    enable: bool
+    display_name: str
+
+
+def check_log_settings(settings: LogSettings) -> None:
+    """`TerminalError` unless every value is one the reference allows."""
+    if settings.log_event not in LOG_EVENTS:
+        raise TerminalError(f"log_event: expected one of {', '.join(LOG_EVENTS)}")
+    if settings.log_size not in LOG_SIZES:
+        raise TerminalError(f"log_size: expected one of {', '.join(map(str, LOG_SIZES))}")
+    if settings.log_EM_Option not in EM_OPTIONS:
+        raise TerminalError(f"log_EM_Option: expected one of {', '.join(EM_OPTIONS)}")
+
+
+def check_auto_in_out(settings: AutoInOutSettings) -> None:
+    """`TerminalError` unless the settings are within the reference's ranges."""
+    checks = (
+        (settings.mode in AUTO_IN_OUT_MODES, "mode: not supported"),
+        (settings.anti_passback in ("hard", "soft"), "anti_passback: expected hard or soft"),
+        (1 <= settings.reject_repeat_s <= 86_400, "rejectRepeat_time_sec: 1 to 86400"),
+        (1 <= settings.lunch_break_min <= 120, "lockout_time_min: 1 to 120"),
+        (1 <= settings.crowd_limit <= 65_535, "crowd_limit_count: 1 to 65535"),
+    )
+    for ok, message in checks:
+        if not ok:
+            raise TerminalError(message)
+    try:
+        parse_hhmm(settings.crowd_reset)
+    except ValueError:
+        raise TerminalError("crowd_reset_hhmm: expected HH:MM from 00:00 to 23:59") from None
+
+
+class TerminalFunctions:
+    """The terminal functions of one running gateway."""
+
+    def __init__(self, gateway: Gateway, store: TerminalStore) -> None:
+        self._gateway = gateway
+        self.store = store
+        self._configured = {door.name: door for door in gateway.settings.doors}
+        self.tz = gateway.tz  # [device] timezone: local times of the API
+        self.system_time: SystemTime = (
+            SimulatedTime(gateway.clock, store)
+            if gateway.settings.simulated
+            else TimedatectlTime(gateway.clock)
+        )
+
+    # -- start-up ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Re-apply what the API set before the restart."""
+        for name in self._gateway.doors:
+            self._restore(f"relay:{name}", functools.partial(self._apply_relay, name))
+        self._restore("auto_in_out", self._apply_auto_in_out)
+        self._restore("log_settings", self._apply_log_size)
+
+    def _restore(self, key: str, apply: Callable[[Any], None]) -> None:
+        try:
+            saved = self.store.get(key)
+            if saved is not None:
+                apply(saved)
+        except (TerminalError, TypeError, ValueError) as exc:
+            log.error("terminal setting %s not applied: %s", key, exc)
+
+    # -- doors and relays ---------------------------------------------------------------
+
+    def door(self, name: str | None) -> str:
+        """The door `name`, or the first configured door for None."""
+        if name is None:
+            return next(iter(self._gateway.doors))
+        if name not in self._gateway.doors:
+            raise TerminalError(f"no door named {name!r}")
+        return name
+
+    def _controller(self, name: str) -> DoorController:
+        return self._gateway.doors[self.door(name)]
+
+    def open_door(self, name: str, by: str) -> None:
+        """A remote unlock pulse: the same function as the native pulse endpoint."""
+        if not self._gateway.pulse_door(name, by):
+            raise TerminalError(f"door {name} is in lockdown")
+
+    def relay_action(self, name: str, action: str, relay: str, by: str) -> None:
+        """open/close relay ONE, TWO or ALL of door `name` (see the module docstring).
+
+        `open` ONE is the remote unlock pulse (relocking after the relay delay, or when the
+        door closes), never a hold; `close` ONE ends a pulse now (a schedule or lockdown
+        still decides). `open` TWO pulses the second relay; `close` TWO switches it off.
+        """
+        door = self._controller(name)
+        wanted = ("ONE", "TWO") if relay == "ALL" else (relay,)
+        if relay == "TWO" and door.settings.second_relay_mode == "disable":
+            raise TerminalError(f"relay TWO of door {name} is disabled")
+        if action == "open" and "ONE" in wanted and door.lockdown:
+            raise TerminalError(f"door {name} is in lockdown")
+        self._gateway.record_api("relay_action", by, f"door={name} relay={relay} action={action}")
+        if "ONE" in wanted:
+            if action == "open":
+                self.open_door(name, by)
+            else:
+                door.lock("remote_close")
+        if "TWO" in wanted:
+            (door.pulse_second_relay if action == "open" else door.second_relay_off)()
+
+    def relay_setting(self, name: str, relay: str) -> RelaySetting:
+        settings = self._controller(name).settings
+        if relay == "ONE":
+            return RelaySetting("ONE", "disable", settings.relay_pulse_s)
+        return RelaySetting("TWO", settings.second_relay_mode, settings.second_relay_pulse_s)
+
+    def max_delay(self, name: str) -> int:
+        """1-20 s, or up to 1800 s for a door with an unlock ("door open") schedule."""
+        has_schedule = self._controller(name).settings.unlock_schedule is not None
+        return SCHEDULE_MAX_DELAY_S if has_schedule else int(RELAY_PULSE_NORMAL_MAX_S)
+
+    def set_relay_setting(self, name: str, setting: RelaySetting) -> None:
+        """Apply and persist one relay's setting (`TerminalError`: nothing changed)."""
+        saved = dict(self.store.get(f"relay:{name}") or {})
+        if setting.id == "ONE":
+            saved["relay_pulse_s"] = setting.delay
+        else:
+            saved["second_relay_mode"] = setting.option
+            saved["second_relay_pulse_s"] = setting.delay
+        self._apply_relay(name, saved)
+        self.store.put(f"relay:{name}", saved)
+
+    def _apply_relay(self, name: str, saved: dict[str, Any]) -> None:
+        unknown = set(saved) - set(RELAY_FIELDS)
+        if unknown:
+            raise TerminalError(f"unknown relay setting {sorted(unknown)[0]!r}")
+        configured = self._configured[name]
+        wanted = replace(configured, **saved)
+        self._check_relay(configured, wanted, saved)
+        self._controller(name).set_relay_settings(wanted)
+
+    def _check_relay(
+        self, configured: DoorSettings, wanted: DoorSettings, saved: dict[str, Any]
+    ) -> None:
+        # Only what the API set is checked: the file's own values passed its checks.
+        top = self.max_delay(configured.name)
+        for key in ("relay_pulse_s", "second_relay_pulse_s"):
+            if key in saved and not 1 <= saved[key] <= top:
+                raise TerminalError(f"delay: expected 1 to {top} seconds for this door")
+        mode, was = wanted.second_relay_mode, configured.second_relay_mode
+        if mode not in TWO_OPTIONS:
+            raise TerminalError(f"option: expected one of {', '.join(TWO_OPTIONS)}")
+        if (mode == "bell_schedule") != (was == "bell_schedule"):
+            raise TerminalError(
+                "option: bell_schedule is set in the configuration file "
+                "(second_relay_mode and second_relay_schedule)"
+            )
+        wired = configured.second_relay_pin is not None or self._gateway.settings.simulated
+        if mode != "disable" and not wired:
+            raise TerminalError(f"relay TWO of door {configured.name} is not wired")
+
+    # -- autoInOut ----------------------------------------------------------------------
+
+    def auto_in_out(self) -> tuple[AutoInOutSettings, bool]:
+        """The settings in force and the ACTAtek `auto_reset` flag (stored only)."""
+        saved = self.store.get("auto_in_out") or {}
+        return self._gateway.engine.auto_in_out, bool(saved.get(AUTO_RESET_KEY, True))
+
+    def set_auto_in_out(self, settings: AutoInOutSettings, auto_reset: bool) -> None:
+        """Apply from the next decision on, and persist."""
+        saved = {**asdict(settings), AUTO_RESET_KEY: auto_reset}
+        self._apply_auto_in_out(saved)
+        self.store.put("auto_in_out", saved)
+
+    def _apply_auto_in_out(self, saved: dict[str, Any]) -> None:
+        settings = AutoInOutSettings(**_known(AutoInOutSettings, saved))
+        check_auto_in_out(settings)
+        self._gateway.engine.set_auto_in_out(settings, self._gateway.clock.time())
+
+    # -- log settings -------------------------------------------------------------------
+
+    def log_settings(self) -> LogSettings:
+        """What was set, with the journal's bound in force as `log_size`."""
+        saved = _known(LogSettings, self.store.get("log_settings"))
+        return LogSettings(**{**saved, "log_size": self._gateway.journal.max_events})
+
+    def set_log_settings(self, settings: LogSettings) -> None:
+        """Apply (the journal's bound at once) and persist."""
+        check_log_settings(settings)
+        self._apply_log_size(asdict(settings))
+        self.store.put("log_settings", asdict(settings))
+
+    def set_log_unauthorized(self, enable: bool) -> None:
+        """ACTAtek logUnauthorizedEvent: the same flag as log settings' log_unAuth_event."""
+        self.set_log_settings(replace(self.log_settings(), log_unAuth_event=enable))
+
+    def _apply_log_size(self, saved: dict[str, Any]) -> None:
+        size = saved["log_size"]
+        if size not in LOG_SIZES:
+            raise TerminalError(f"log_size {size!r} is not one of the allowed sizes")
+        self._gateway.journal.set_max_events(size)
+
+    def add_log(self, epoch: float, user_id: str, trigger: str, by: str) -> None:
+        """ACTAtek addLog: journal a log for `user_id` at `epoch`, saying who added it."""
+        event = Event(
+            "api",
+            epoch,
+            user_id=user_id,
+            reason=ADDED_LOG_REASON,
+            source="api",
+            trace=added_log_trace(by, trigger),
+        )
+        self._gateway.emit(event)
+
+    # -- consent, status ------------------------------------------------------------------
+
+    def consent(self) -> Consent:
+        default = Consent(False, self._gateway.settings.device.name)
+        return replace(default, **_known(Consent, self.store.get("consent")))
+
+    def set_consent(self, consent: Consent) -> None:
+        self.store.put("consent", asdict(consent))
+
+    def status(self) -> dict[str, Any]:
+        """ACTAtek terminalstatus."""
+        device = self._gateway.settings.device
+        return {
+            "serialNumber": device.id,
+            "FAMVersion": "NO FAM",
+            "description": device.name,
+            "registeredUsers": self._gateway.store.count_users(),
+            "maximumUsers": MAXIMUM_USERS,
+            "automatchUsers": 0,
+            "maximumAutomatchUsers": 0,
+            "currentStatus": self._current_status(),
+            "firmwareVersion": f"door-gateway {__version__}",
+        }
+
+    def _current_status(self) -> str:
+        """ "Online", or what needs a technician: "Lockdown", then "Alarm"."""
+        doors = self._gateway.doors.values()
+        if any(door.lockdown for door in doors):
+            return "Lockdown"
+        if any(door.alarms for door in doors):
+            return "Alarm"
+        return "Online"
+
+
+def _known(cls: Any, saved: Any) -> dict[str, Any]:
+    """The fields of dataclass `cls` found in a stored object (other keys are ignored)."""
+    if not isinstance(saved, dict):
+        return {}
+    names = {f.name for f in fields(cls)}
+    return {key: value for key, value in saved.items() if key in names}

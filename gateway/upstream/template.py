@@ -1,0 +1,151 @@
+"""The verify URL: the Akuvox template with its `{Variable}` placeholders filled in.
+
+The integrator writes a URL template such as
+`https://srv/verify?code={Card}/{Pin}&dev={DeviceID}&t={Time}`. For each request the
+credential in use fills its own variables, every other credential variable becomes empty,
+and every value is percent-encoded (so a QR code full of `&`/`=` cannot add parameters).
+
+PINs travel in the URL (that is the protocol), so anything that may be written to a log
+or an event is built by `redacted_url`, which fills the same template with the PIN
+replaced by `****` and hides a password in `user:password@`. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import quote, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+from gateway.model import PIN_MASK, CredentialKind
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z]+)\}")
+PASSWORD_MASK = "***"
+
+# Which placeholders each credential kind fills (the reference's variable table).
+KIND_VARIABLES: dict[str, tuple[str, ...]] = {
+    "qr": ("QRCode",),
+    "card": ("Card", "CardCode"),
+    "pin": ("Pin", "PINCode"),
+    "face": ("Face", "FaceData"),
+}
+CREDENTIAL_VARIABLES: tuple[str, ...] = tuple(v for vs in KIND_VARIABLES.values() for v in vs)
+_PIN_VARIABLES = frozenset({"Pin", "PINCode", "Token"})  # where a PIN can appear
+
+# {Type} in a two-factor exchange: the reference's field table, "1 = RF Card + PIN,
+# 2 = PIN + RF Card" (the combination, not the step; the step is our {Step} extension).
+TWO_FACTOR_TYPES: dict[str, str] = {"card+pin": "1", "pin+card": "2"}
+
+
+@dataclass(frozen=True)
+class VerifyRequest:
+    """Everything one verify request says, before it becomes a URL.
+
+    `value` is the credential as sent: a card already in the reader's display format.
+    `step` is 0 for a single-factor request, 1 or 2 in a two-factor exchange, where
+    `two_factor_type` ("1"/"2") and `session` (random, the same for both steps) are set.
+    """
+
+    kind: CredentialKind
+    value: str
+    device_id: str
+    time: str
+    step: int = 0
+    two_factor_type: str = ""
+    session: str = ""
+
+    @property
+    def is_pin(self) -> bool:
+        return self.kind == "pin"
+
+    def variables(self, mask_pin: bool = False) -> dict[str, str]:
+        """Placeholder name -> raw (not yet encoded) value; a PIN masked if asked."""
+        value = PIN_MASK if mask_pin and self.is_pin else self.value
+        filled = dict.fromkeys(CREDENTIAL_VARIABLES, "")
+        for name in KIND_VARIABLES.get(self.kind, ()):
+            filled[name] = value
+        two_factor = self.step > 0
+        filled.update(
+            DeviceID=self.device_id,
+            Time=self.time,
+            # {Token}: "credential collected in the current step" (two-factor only).
+            Token=value if two_factor else "",
+            Type=self.two_factor_type if two_factor else "",
+            Session=self.session if two_factor else "",
+            Step=str(self.step) if two_factor else "",
+        )
+        return filled
+
+
+def fill_template(
+    template: str, variables: dict[str, str], verbatim: frozenset[str] = frozenset()
+) -> str:
+    """`template` with each known `{Name}` replaced by its percent-encoded value.
+
+    Names in `verbatim` are inserted as they are (the `****` of a redacted URL should
+    read as stars, not `%2A%2A%2A%2A`). Unknown placeholders stay as written (the
+    configuration loader rejects them).
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        value = variables.get(name)
+        if value is None:
+            return match.group(0)
+        return value if name in verbatim else quote(value, safe="")
+
+    return _PLACEHOLDER.sub(replace, template)
+
+
+def build_url(template: str, request: VerifyRequest) -> str:
+    """The URL actually requested (it may hold a PIN: never log it)."""
+    return fill_template(template, request.variables())
+
+
+def redacted_url(template: str, request: VerifyRequest) -> str:
+    """The URL as it may appear in logs and events: PIN as `****`, no password."""
+    masked = _PIN_VARIABLES if request.is_pin else frozenset()
+    return hide_password(fill_template(template, request.variables(mask_pin=True), masked))
+
+
+def hide_password(url: str) -> str:
+    """`scheme://user:password@host/...` -> `scheme://user:***@host/...`."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(unparsable url)"
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"{parts.username or ''}:{PASSWORD_MASK}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def trace_target(url: str) -> str:
+    """`host[:port]/path` of an (already redacted) URL: the short form used in traces."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "?"
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(unparsable url)"
+    return f"{host}{port}{parts.path or '/'}"
+
+
+def server_origin(url: str) -> str:
+    """`scheme://host[:port]` of a URL, for status pages ("" when there is none)."""
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return ""
+    return f"{parts.scheme}://{parts.hostname}{port}" if parts.hostname else ""
+
+
+def format_time(now: float, tz: ZoneInfo, time_format: str) -> str:
+    """{Time}: `now` (UTC epoch seconds) in the device's zone; "" format = ISO 8601."""
+    local = datetime.fromtimestamp(now, tz)
+    if time_format == "":
+        return local.isoformat(timespec="seconds")
+    return local.strftime(time_format)

@@ -1,0 +1,97 @@
+"""Section 8: the logged-in person's own record (capability "myself": every role; the
+only thing a PERSONALUSER may use).
+
+This gateway keeps API logins (technicians) apart from door users: "myself" is the user
+record whose userID equals the technician's username.
+
+- `GET myself/{sessionid}` (also with the reference's trailing slash): that record in the
+  getUsers structure. `adminLevel` is the session's role, what this login may do (what a
+  client asks getMyself for). A technician without a user record gets a minimal one:
+  their username, groups and departments [0], inactive, nothing else; it is not stored.
+- `PUT myself/{sessionid}`: `userID` (required, must be the technician's username),
+  `firstName`, `lastName`, `otherName`, `password` (the own keypad PIN), `cardsn`: the
+  reference's "only can update" list; any other field is refused. Fields left out keep
+  their value. A technician without a user record gets the minimal record stored, still
+  inactive: a login cannot give itself door access; an administrator activates it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from gateway.store.profiles import UserFilter, UserRecord
+from gateway.web.actatek.common import (
+    ActatekError,
+    context_of,
+    endpoint,
+    read_json,
+    session_of,
+    success,
+)
+from gateway.web.actatek.users import device_tz
+from gateway.web.actatek.users_common import (
+    call_store,
+    expect_object,
+    journal,
+    no_unknown_keys,
+    reload_rules,
+)
+from gateway.web.actatek.users_json import NAMES, merge, new_record, parse_user, render_user
+
+CAPABILITY = "myself"
+PATH = "/cgi-bin/restapi/myself/{sessionid}"
+UPDATABLE = frozenset({"userID", "firstName", "lastName", "otherName", "password", "cardsn"})
+
+
+async def _record(request: web.Request) -> UserRecord:
+    """The session's own user record, or the minimal one (not stored)."""
+    username = session_of(request).username
+    store = context_of(request).store
+    found = await call_store(NAMES, store.find_user_records, UserFilter(user_id=username))
+    return found[0] if found else new_record(username, active=False)
+
+
+@endpoint(CAPABILITY)
+async def get_myself(request: web.Request) -> web.Response:
+    """GET myself/{sessionid}."""
+    record = await _record(request)
+    return web.json_response(render_user(record, admin_level=session_of(request).level))
+
+
+def _check(body: Mapping[str, Any], username: str) -> None:
+    unknown = sorted(set(body) - UPDATABLE)
+    if unknown:
+        raise ActatekError(
+            f"updateMyself may change only {', '.join(sorted(UPDATABLE - {'userID'}))}; "
+            f"not {unknown[0][:64]!r}"
+        )
+    if body.get("userID") != username:
+        raise ActatekError("userID: required, and must be the logged-in user's")
+
+
+@endpoint(CAPABILITY)
+async def update_myself(request: web.Request) -> web.Response:
+    """PUT myself/{sessionid}: names, own PIN, own card."""
+    username = session_of(request).username
+    body = expect_object(await read_json(request))
+    _check(body, username)
+    no_unknown_keys(body, UPDATABLE, "myself")
+    new = parse_user(body, device_tz(request))
+
+    def build(existing: UserRecord | None) -> UserRecord:
+        return merge(existing or new_record(username, active=False), new)
+
+    store = context_of(request).store
+    await call_store(NAMES, store.save_user_record, username, build, "upsert")
+    journal(request, "myself_updated", f"userID={username}")
+    await reload_rules(request)
+    return success(f"User {username} Updated")
+
+
+def add_routes(app: web.Application) -> None:
+    for path in (PATH, PATH + "/"):
+        app.router.add_get(path, get_myself)
+        app.router.add_put(path, update_myself)

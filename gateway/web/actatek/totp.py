@@ -1,0 +1,82 @@
+"""Section 3.14: a user's API TOTP (capability "users").
+
+`GET UserAPITOTP/{sessionid}/{userid}/{TOTPType}` ->
+`{"format": TOTPType, "expiry": "2025-08-20T04:14:40Z", "data": ...}`
+
+- The secret is created on the first request for a user (journaled, and the engine
+  reloads so the code works at once); it never leaves the gateway (gateway/store/totp.py).
+- The code is RFC 6238 (HMAC-SHA1, 30 s steps, 8 digits: "OTP_PASSCODE ... is 8 digits").
+  `expiry` is the end of the current step; the gateway also accepts the code during the
+  next step, and each code once.
+- The QR code's text (QR_PLAINTEXT, the reference's "header and a json content") is
+  `ACTATEK-TOTP:{"userID":"A0001","totp":"12345678"}`. Shown at any QR reader it opens
+  the door for that user as their own QR code would (same groups, schedule, doors).
+- QR_PNG, QR_SVG: the image, base64. QR_ANSI: the QR drawn with ANSI terminal escape
+  codes, base64. OTP_PASSCODE: the 8 digits. Any other TOTPType is QR_PNG (reference),
+  and `format` says so.
+- It is not a login for this API: section 1's login takes technician passwords only.
+- Every request is journaled (`totp_issued`): a code is a credential. The code itself is
+  never journaled by this endpoint.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from datetime import UTC, datetime
+
+import segno
+from aiohttp import web
+
+from gateway.store.totp import code_at, payload, step_at, step_end
+from gateway.web.actatek.common import context_of, endpoint
+from gateway.web.actatek.users import CAPABILITY, path_user_id
+from gateway.web.actatek.users_common import call_store, journal, reload_rules
+from gateway.web.actatek.users_json import NAMES
+
+PATH = "/cgi-bin/restapi/UserAPITOTP/{sessionid}/{userID}/{TOTPType}"
+FORMATS = ("QR_PNG", "QR_SVG", "QR_ANSI", "QR_PLAINTEXT", "OTP_PASSCODE")
+QR_SCALE = 6  # pixels per module: readable from a phone screen by a scanner
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def render(fmt: str, text: str, code: str) -> str:
+    """The `data` of the answer for format `fmt`."""
+    if fmt == "OTP_PASSCODE":
+        return code
+    if fmt == "QR_PLAINTEXT":
+        return text
+    qr = segno.make(text, error="m", micro=False)
+    if fmt == "QR_ANSI":
+        out = io.StringIO()
+        qr.terminal(out=out, compact=False)
+        return _b64(out.getvalue().encode("utf-8"))
+    buffer = io.BytesIO()
+    qr.save(buffer, kind="svg" if fmt == "QR_SVG" else "png", scale=QR_SCALE)
+    return _b64(buffer.getvalue())
+
+
+@endpoint(CAPABILITY)
+async def user_api_totp(request: web.Request) -> web.Response:
+    """GET UserAPITOTP/{sessionid}/{userid}/{TOTPType}."""
+    user_id = path_user_id(request)
+    requested = request.match_info.get("TOTPType", "")
+    fmt = requested if requested in FORMATS else "QR_PNG"
+    ctx = context_of(request)
+    secret, created = await call_store(NAMES, ctx.store.totp_secret, user_id)
+    if created:
+        journal(request, "totp_secret_created", f"userID={user_id}")
+        await reload_rules(request)
+    step = step_at(ctx.clock.time())
+    code = code_at(secret, step)
+    expiry = datetime.fromtimestamp(step_end(step), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    journal(request, "totp_issued", f"userID={user_id}")
+    data = render(fmt, payload(user_id, code), code)
+    return web.json_response({"format": fmt, "expiry": expiry, "data": data})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get(PATH, user_api_totp)

@@ -1,0 +1,451 @@
+"""The OpenAPI 3.1 document of the native API (/api/v1) and the Akuvox OpenDoor endpoint.
+
+Served at `GET /api/v1/openapi.json` without a session: it is documentation, it describes
+only what any client may already try, and it holds no data of this gateway. A test
+compares it with the application's routes (every /api/v1 route documented, nothing
+documented that does not exist), and a schemathesis run fuzzes the live app against it.
+Written as a plain dict: no run-time dependency for a static document.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gateway import __version__
+
+PATH = "/api/v1/openapi.json"
+JSON = "application/json"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(_ref("Error"), description)
+
+
+def _retry(description: str) -> dict[str, Any]:
+    answer = _error(description)
+    answer["headers"] = {
+        "Retry-After": {
+            "description": "seconds to wait before the next attempt",
+            "schema": {"type": "string", "pattern": "^[0-9]+$"},
+        }
+    }
+    return answer
+
+
+def _nullable(kind: str) -> dict[str, Any]:
+    return {"type": [kind, "null"]}
+
+
+# Answers every session-protected endpoint may give, whatever it does.
+_SESSION_ERRORS: dict[str, Any] = {
+    "401": _error("no session, or an unknown or expired one"),
+    "403": _error(
+        "a one-time password must be changed first, or (cookie sessions) the "
+        "X-CSRF-Token header is missing or wrong"
+    ),
+}
+_BODY_TOO_LARGE = {"413": _error("the body is larger than this endpoint takes")}
+_DOOR_NAME = {
+    "name": "name",
+    "in": "path",
+    "required": True,
+    "description": "a [[doors]] name",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9._-]+$"},
+}
+_LOCKDOWN_BODY = {
+    "required": True,
+    "content": {JSON: {"schema": _ref("Lockdown")}},
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["status", "message"],
+        "properties": {"status": {"const": "error"}, "message": {"type": "string"}},
+        "additionalProperties": False,
+    },
+    "Success": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"const": "success"}},
+        "additionalProperties": False,
+    },
+    "LoginRequest": {
+        "type": "object",
+        "required": ["username", "password"],
+        "properties": {
+            "username": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[ -~]+$"},
+            "password": {"type": "string", "minLength": 1, "maxLength": 256},
+            "cookie": {
+                "type": "boolean",
+                "description": "true: the token is set as an HttpOnly, SameSite=Strict "
+                "cookie (the status page) and the answer carries the CSRF token instead",
+            },
+        },
+        "additionalProperties": False,
+    },
+    "LoginAnswer": {
+        "type": "object",
+        "required": ["must_change"],
+        "properties": {
+            "token": {"type": "string", "minLength": 32},
+            "csrf_token": {"type": "string", "minLength": 32},
+            "must_change": {
+                "type": "boolean",
+                "description": "a one-time password: only POST /api/v1/password (and logout) "
+                "work until it is changed",
+            },
+        },
+        "oneOf": [{"required": ["token"]}, {"required": ["csrf_token"]}],
+        "additionalProperties": False,
+    },
+    "PasswordChange": {
+        "type": "object",
+        "required": ["old", "new"],
+        "properties": {
+            "old": {"type": "string", "minLength": 1, "maxLength": 256},
+            "new": {"type": "string", "minLength": 1, "maxLength": 256},
+        },
+        "additionalProperties": False,
+    },
+    "Status": {
+        "type": "object",
+        "description": "every component's status(); components may add keys",
+        "required": ["device", "doors", "readers", "upstream", "store", "journal", "access"],
+        "properties": {
+            "device": {
+                "type": "object",
+                "required": ["id", "name", "version", "backend", "timezone", "uptime_s"],
+            },
+            "doors": {"type": "object", "additionalProperties": {"type": "object"}},
+            "readers": {"type": "object", "additionalProperties": {"type": "object"}},
+            "upstream": {"type": "object"},
+            "store": {"type": "object"},
+            "journal": {"type": "object"},
+            "access": {"type": "object"},
+        },
+    },
+    "Event": {
+        "type": "object",
+        "required": [
+            "seq",
+            "time",
+            "local_time",
+            "type",
+            "door",
+            "reader",
+            "user_id",
+            "credential_kind",
+            "credential",
+            "granted",
+            "reason",
+            "source",
+            "trace",
+            "latency_ms",
+        ],
+        "properties": {
+            "seq": {"type": "integer", "minimum": 1},
+            "time": {"type": "string", "description": "UTC, ISO 8601 with Z"},
+            "local_time": {"type": "string", "description": "device time zone, with offset"},
+            "type": {"enum": ["access", "door", "alarm", "reader", "upstream", "api", "system"]},
+            "door": _nullable("string"),
+            "reader": _nullable("string"),
+            "user_id": _nullable("string"),
+            "credential_kind": _nullable("string"),
+            "credential": {
+                "type": ["string", "null"],
+                "description": "a PIN is always ****",
+            },
+            "granted": _nullable("boolean"),
+            "reason": {"type": "string"},
+            "source": _nullable("string"),
+            "trace": {"type": "string"},
+            "latency_ms": _nullable("number"),
+        },
+        "additionalProperties": False,
+    },
+    "Events": {
+        "type": "object",
+        "required": ["events", "last_seq"],
+        "properties": {
+            "events": {"type": "array", "items": _ref("Event")},
+            "last_seq": {"type": "integer", "minimum": 0},
+        },
+        "additionalProperties": False,
+    },
+    "Lockdown": {
+        "type": "object",
+        "required": ["on"],
+        "properties": {"on": {"type": "boolean"}},
+        "additionalProperties": False,
+    },
+    "DoorDone": {
+        "type": "object",
+        "required": ["status", "door"],
+        "properties": {"status": {"const": "success"}, "door": {"type": "string"}},
+        "additionalProperties": False,
+    },
+    "LockdownDone": {
+        "type": "object",
+        "required": ["status", "door", "lockdown"],
+        "properties": {
+            "status": {"const": "success"},
+            "door": {"type": ["string", "null"], "description": "null: every door"},
+            "lockdown": {"type": "boolean"},
+        },
+        "additionalProperties": False,
+    },
+    "OpenDoorResult": {
+        "type": "object",
+        "required": ["result"],
+        "properties": {
+            "result": {"enum": ["granted", "denied", "error"]},
+            "reason": {"type": "string"},
+        },
+        "additionalProperties": False,
+    },
+}
+
+
+def _open_door_param(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "description": description, "schema": schema}
+
+
+def _open_door_result(description: str) -> dict[str, Any]:
+    return _json(_ref("OpenDoorResult"), description)
+
+
+_OPEN_DOOR: dict[str, Any] = {
+    "get": {
+        "operationId": "openDoor",
+        "summary": "Akuvox Open Relay via HTTP, with anti-passback (docs/akuvox-opendoor.md)",
+        "security": [{"basicAuth": []}],
+        "parameters": [
+            {
+                **_open_door_param("action", {"const": "OpenDoor"}, "always OpenDoor"),
+                "required": True,
+            },
+            {
+                **_open_door_param(
+                    "DoorNum", {"type": "string", "pattern": "^[0-9]{1,3}$"}, "[[doors]] from 1"
+                ),
+                "required": True,
+            },
+            _open_door_param(
+                "AntiPassbackMode", {"enum": ["Entry", "Exit", ""]}, "the in/out direction"
+            ),
+            _open_door_param("Name", {"type": "string", "maxLength": 128}, "the user's name"),
+            _open_door_param(
+                "UnlockType", {"type": "string", "maxLength": 32}, "e.g. RF Card, PIN, QR Code"
+            ),
+            _open_door_param("Code", {"type": "string", "maxLength": 64}, "card number or PIN"),
+        ],
+        "responses": {
+            "200": _open_door_result("the door opened"),
+            "400": _open_door_result("a malformed query"),
+            "401": {
+                **_open_door_result("missing or wrong basic auth"),
+                "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+            },
+            "403": _open_door_result("refused: unknown user, anti-passback, lockdown, rules"),
+            "404": _open_door_result("no such door, or [http_unlock] is not enabled"),
+            "413": _open_door_result("a body was sent"),
+            "429": _open_door_result("too many failed authentications: wait Retry-After"),
+        },
+    }
+}
+
+
+PATHS: dict[str, Any] = {
+    "/api/v1/login": {
+        "post": {
+            "operationId": "login",
+            "summary": "Log in; throttled per account and per client address",
+            "security": [],
+            "requestBody": {"required": True, "content": {JSON: {"schema": _ref("LoginRequest")}}},
+            "responses": {
+                "200": _json(_ref("LoginAnswer"), "logged in"),
+                "400": _error("a malformed body"),
+                "401": _error("wrong username or password"),
+                "403": _error("the account is locked after too many failed logins"),
+                **_BODY_TOO_LARGE,
+                "429": _retry("too many failed logins: wait Retry-After seconds"),
+            },
+        }
+    },
+    "/api/v1/logout": {
+        "post": {
+            "operationId": "logout",
+            "summary": "End this session (and drop the status page's cookie)",
+            "responses": {
+                "200": _json(_ref("Success"), "logged out"),
+                **_SESSION_ERRORS,
+                **_BODY_TOO_LARGE,
+            },
+        }
+    },
+    "/api/v1/password": {
+        "post": {
+            "operationId": "changePassword",
+            "summary": "Change one's own password (required after a one-time password)",
+            "requestBody": {
+                "required": True,
+                "content": {JSON: {"schema": _ref("PasswordChange")}},
+            },
+            "responses": {
+                "200": _json(_ref("Success"), "changed; the account's other sessions end"),
+                "400": _error("a malformed body, or a new password that is refused"),
+                **_SESSION_ERRORS,
+                **_BODY_TOO_LARGE,
+                "429": _retry("too many wrong old passwords: wait Retry-After seconds"),
+            },
+        }
+    },
+    "/api/v1/status": {
+        "get": {
+            "operationId": "status",
+            "summary": "Every component's status",
+            "responses": {
+                "200": _json(_ref("Status"), "the status"),
+                **_SESSION_ERRORS,
+                **_BODY_TOO_LARGE,
+            },
+        }
+    },
+    "/api/v1/events": {
+        "get": {
+            "operationId": "events",
+            "summary": "Journal events after a sequence number, oldest first",
+            "parameters": [
+                {
+                    "name": "after",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+                },
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                },
+            ],
+            "responses": {
+                "200": _json(_ref("Events"), "a page of events"),
+                "400": _error("after or limit out of range"),
+                **_SESSION_ERRORS,
+                **_BODY_TOO_LARGE,
+            },
+        }
+    },
+    "/api/v1/doors/{name}/pulse": {
+        "post": {
+            "operationId": "pulseDoor",
+            "summary": "A remote unlock pulse (journaled with who)",
+            "parameters": [_DOOR_NAME],
+            "responses": {
+                "200": _json(_ref("DoorDone"), "the door unlocked"),
+                **_SESSION_ERRORS,
+                "404": _error("no such door"),
+                "409": _error("the door is in lockdown"),
+                **_BODY_TOO_LARGE,
+            },
+        }
+    },
+    "/api/v1/doors/{name}/lockdown": {
+        "post": {
+            "operationId": "doorLockdown",
+            "summary": "Lockdown of one door on or off",
+            "parameters": [_DOOR_NAME],
+            "requestBody": _LOCKDOWN_BODY,
+            "responses": {
+                "200": _json(_ref("LockdownDone"), "done"),
+                "400": _error("a malformed body"),
+                **_SESSION_ERRORS,
+                "404": _error("no such door"),
+                **_BODY_TOO_LARGE,
+            },
+        }
+    },
+    "/api/v1/doors/{name}/acknowledge": {
+        "post": {
+            "operationId": "acknowledgeAlarms",
+            "summary": "Acknowledge a door's latched alarms",
+            "parameters": [_DOOR_NAME],
+            "responses": {
+                "200": _json(_ref("DoorDone"), "acknowledged"),
+                **_SESSION_ERRORS,
+                "404": _error("no such door"),
+                **_BODY_TOO_LARGE,
+            },
+        }
+    },
+    "/api/v1/lockdown": {
+        "post": {
+            "operationId": "lockdownAll",
+            "summary": "Lockdown of every door on or off",
+            "requestBody": _LOCKDOWN_BODY,
+            "responses": {
+                "200": _json(_ref("LockdownDone"), "done"),
+                "400": _error("a malformed body"),
+                **_SESSION_ERRORS,
+                **_BODY_TOO_LARGE,
+            },
+        }
+    },
+    PATH: {
+        "get": {
+            "operationId": "openapi",
+            "summary": "This document (no session needed: it is documentation)",
+            "security": [],
+            "responses": {
+                "200": _json({"type": "object", "required": ["openapi", "paths"]}, "the document"),
+                **_BODY_TOO_LARGE,
+            },
+        }
+    },
+    "/fcgi/OpenDoor": _OPEN_DOOR,
+}
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "door-gateway native API",
+        "version": __version__,
+        "description": "The technician API of door-gateway and the Akuvox OpenDoor endpoint. "
+        "The ACTAtek-compatible API under /cgi-bin/restapi/ is described in "
+        "docs/actatek-compat.md. Security rules: docs/security.md.",
+    },
+    "paths": PATHS,
+    "components": {
+        "schemas": SCHEMAS,
+        "securitySchemes": {
+            "bearerAuth": {"type": "http", "scheme": "bearer"},
+            "cookieAuth": {
+                "type": "apiKey",
+                "in": "cookie",
+                "name": "dg_session",
+                "description": "the status page; writes also need the X-CSRF-Token header",
+            },
+            "basicAuth": {"type": "http", "scheme": "basic"},
+        },
+    },
+    "security": [{"bearerAuth": []}, {"cookieAuth": []}],
+}
+
+
+async def document(_request: web.Request) -> web.Response:
+    """GET /api/v1/openapi.json."""
+    return web.json_response(DOCUMENT)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get(PATH, document)
