@@ -154,9 +154,32 @@ def _passwd(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         store.close()
     print(f"password set for {args.user} ({level})")
-    if AccountLocks(Path(settings.device.state_dir) / LOCKS_FILE).clear(args.user):
+    cleared = AccountLocks(Path(settings.device.state_dir) / LOCKS_FILE).clear(args.user)
+    if cleared:
         print(f"login lockout of {args.user} cleared")
+    _journal_passwd(settings, args.user, level, cleared)
     return 0
+
+
+def _journal_passwd(settings: Settings, user: str, level: str, cleared: bool) -> None:
+    """Journal the account change with who ran the command (the login behind sudo)."""
+    import os
+    import time
+    from zoneinfo import ZoneInfo
+
+    from gateway.model import Event
+    from gateway.store.journal import EventJournal
+
+    who = os.environ.get("SUDO_USER") or getpass.getuser()
+    trace = f"door-gateway passwd by {who}, level {level}"
+    if cleared:
+        trace += ", lockout cleared"
+    db_path = Path(settings.device.state_dir) / "gateway.db"
+    journal = EventJournal(db_path, ZoneInfo(settings.device.timezone), settings.journal.max_events)
+    try:
+        journal.append(Event("api", time.time(), user_id=user, reason="password_set", trace=trace))
+    finally:
+        journal.close()
 
 
 def _passwd_level(technicians: list[Technician], user: str) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +97,7 @@ class TimedatectlTime:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,  # its own process group: a timeout kills it whole
             )
         except OSError as exc:
             raise TimeSettingError(f"cannot run {self._binary}: {exc.strerror}") from exc
@@ -103,7 +105,7 @@ class TimedatectlTime:
             out, err = await asyncio.wait_for(process.communicate(), self._timeout_s)
         except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
             await process.wait()
             raise TimeSettingError(f"timedatectl {args[0]} did not answer in time") from None
         if process.returncode != 0:

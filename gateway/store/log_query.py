@@ -118,6 +118,27 @@ def added_log_trace(by: str, trigger: str) -> str:
     return f"by={by}{ADDED_LOG_MARK}{trigger}"
 
 
+def event_name(
+    type_: str,
+    reason: str,
+    granted: bool | None,
+    reader: str | None,
+    trace: str,
+    out_readers: Collection[str],
+) -> str:
+    """The event name of one log row in Python: what `trigger_sql` computes in SQL, for
+    code that holds rows already (what agents receive should name events the same way)."""
+    if type_ == "access":
+        if granted:
+            return "OUT" if reader in out_readers else "IN"
+        return DENIED_TRIGGER
+    if type_ == "api":
+        return trace.partition(ADDED_LOG_MARK)[2]
+    if reason == "unlocked" and trace == "remote":
+        return REMOTE_OPEN_TRIGGER
+    return DOOR_EVENT_NAMES.get(reason, reason.replace("_", " ").upper())
+
+
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 

@@ -76,7 +76,8 @@ def matching_step(secret: bytes, code: str, now: float) -> int | None:
 
 def payload(user_id: str, code: str) -> str:
     """The text of the QR code for `user_id`'s current `code`."""
-    body = json.dumps({"userID": user_id, "totp": code}, separators=(",", ":"))
+    # ensure_ascii=False: a 32-character id stays short enough for a 256-character scanner.
+    body = json.dumps({"userID": user_id, "totp": code}, separators=(",", ":"), ensure_ascii=False)
     return PAYLOAD_HEADER + body
 
 

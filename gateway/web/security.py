@@ -439,8 +439,14 @@ async def body_limits(
     A chunked body has no declared length: the handlers read it with their own bound."""
     limit = body_limit(request)
     if request.content_length is not None and request.content_length > limit:
-        return error_body(request.path, 413, f"request body larger than {limit} bytes")
+        return too_large(request, limit)
     return await handler(request)
+
+
+def too_large(request: web.Request, limit: int) -> web.Response:
+    """413, and the connection is closed after it: reading megabytes of a refused body to
+    keep the connection alive would only help whoever sends them."""
+    return error_body(request.path, 413, f"request body larger than {limit} bytes")
 
 
 @web.middleware
@@ -452,7 +458,7 @@ async def json_errors(
     try:
         return await handler(request)
     except web.HTTPRequestEntityTooLarge:
-        return error_body(request.path, 413, f"request body larger than {MAX_BODY_BYTES} bytes")
+        return too_large(request, MAX_BODY_BYTES)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -18,7 +18,8 @@ INDEX_HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>door-gateway</title></head>
 <body><h1>door-gateway</h1>
 <p>Status: <code>GET /api/v1/status</code> with a bearer token from
-<code>POST /api/v1/login</code>. Events: <code>GET /api/v1/events?after=SEQ</code>.</p>
+<code>POST /api/v1/login</code>. Events: <code>GET /api/v1/events?after=SEQ</code>.
+The API is described at <a href="/api/v1/openapi.json">/api/v1/openapi.json</a>.</p>
 </body></html>
 """
 

@@ -47,3 +47,13 @@ async def logs(api: Api, query: str = "", role: str = "SUPERADMIN", limit: int =
     status, body = await api.call("GET", f"getLogs/{api.sid(role)}/{limit}{query}")
     assert status == 200, body
     return body
+
+
+async def journaled(api: Api, reason: str) -> Any:
+    """The newest journal event with `reason`, waiting for it to be written."""
+    for _ in range(200):
+        found = [e for e in await api.gateway.read_events(0, 10_000) if e.reason == reason]
+        if found:
+            return found[-1]
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no {reason} event was journaled")

@@ -103,7 +103,9 @@ async def start(tmp_path: Path) -> AsyncIterator[Start]:
         clock = ManualClock()
         gateway = Gateway(settings_for(tmp_path / state, **http_unlock), clock=clock)
         await gateway.start()
-        http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        # unsafe=True: keep cookies from an IP-address host, as browsers do
+        jar = aiohttp.CookieJar(unsafe=True)
+        http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30), cookie_jar=jar)
         running.append((gateway, http))
         return Client(http, gateway, clock)
 

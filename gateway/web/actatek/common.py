@@ -172,7 +172,7 @@ class ManagementContext(Protocol):
 
     async def reload_rules_if_changed(self, force: bool = False) -> bool: ...
 
-    # Terminal functions, logs, time (sections 2, 9, 10, 11) and agents (section 9).
+    # Logs, time and terminal functions (sections 2, 10, 11) and agents (section 9).
     terminal: TerminalFunctions
     forwarder: Forwarder
 

@@ -167,20 +167,23 @@ async def _stream(
     rows: list[LogRow],
     render: Callable[[LogRow], dict[str, object]],
 ) -> None:
-    separator = b"["
+    """Write `rows` and every further chunk of `cursor`, one write per chunk."""
+    opening = b"["
     try:
         while rows:
-            for row in rows:
-                await response.write(separator + json.dumps(render(row)).encode())
-                separator = b","
+            chunk = json.dumps([render(row) for row in rows])[1:-1].encode()  # no brackets
+            await response.write(opening + chunk)
+            opening = b","
             rows = await in_thread(cursor.fetch, CHUNK)
+    except ConnectionResetError:
+        return  # the client went away: nothing to tell it
     except Exception:
         # The status line is sent: cut the body short, so the client sees invalid JSON
         # rather than a list that silently misses logs.
         log.exception("getLogs failed while streaming")
         response.force_close()
         return
-    await response.write(b"]" if separator == b"," else b"[]")
+    await response.write(b"[]" if opening == b"[" else b"]")
     await response.write_eof()
 
 

@@ -159,7 +159,8 @@ async def set_relay_setting(request: web.Request) -> web.Response:
         raise ActatekError("id: expected ONE or TWO")
     terminal = context_of(request).terminal
     current = terminal.relay_setting(door, relay)
-    option = text(body, "option", 32) or current.option
+    given = text(body, "option", 32)
+    option = current.option if given is None else given
     if relay == "ONE" and option not in ONE_OPTIONS:
         raise ActatekError("option: relay ONE (the door lock) takes only 'disable' here")
     top = terminal.max_delay(door)

@@ -202,7 +202,10 @@ async def set_message(request: web.Request) -> web.Response:
     no_unknown_keys(body, frozenset({"usermessage"}), "user message")
     message = text(body, "usermessage", MAX_MESSAGE_LENGTH, required=True)
     assert message is not None
-    change: Callable[[User], User] = lambda user: replace(user, message=message)  # noqa: E731
+
+    def change(user: User) -> User:
+        return replace(user, message=message)
+
     await modify_user(request, user_id, change, "user_message_set")
     return success()
 

@@ -130,13 +130,16 @@ async def run_items(request: web.Request, body: Any, one: Item) -> web.Response:
         await reload_rules(request)
         return success(message)
     results: list[dict[str, str]] = []
-    for item in items:
-        try:
-            results.append({"status": "success", "message": await one(item)})
-        except ActatekError as exc:
-            results.append({"status": "error", "message": exc.message})
-    if any(result["status"] == "success" for result in results):
-        await reload_rules(request)
+    try:
+        for item in items:
+            try:
+                results.append({"status": "success", "message": await one(item)})
+            except ActatekError as exc:
+                results.append({"status": "error", "message": exc.message})
+    finally:
+        # Even if a fault ends the array early, what was written must reach the engine.
+        if any(result["status"] == "success" for result in results):
+            await reload_rules(request)
     return web.json_response(results)
 
 
