@@ -50,8 +50,15 @@ log = logging.getLogger(__name__)
 PATH = "/fcgi/OpenDoor"
 READER = "http_unlock"  # the journal's `reader` for these events
 PARAMS = ("action", "DoorNum", "AntiPassbackMode", "Name", "UnlockType", "Code")
-MAX_LENGTHS = {"action": 16, "DoorNum": 3, "AntiPassbackMode": 16}
-MAX_NAME, MAX_UNLOCK_TYPE, MAX_CODE = 128, 32, 64
+# Longest accepted value of each parameter (DoorNum: 3 digits).
+MAX_LENGTHS = {
+    "action": 16,
+    "DoorNum": 3,
+    "AntiPassbackMode": 16,
+    "Name": 128,
+    "UnlockType": 32,
+    "Code": 64,
+}
 MODES: dict[str, Direction] = {"entry": "in", "exit": "out"}
 REALM = 'Basic realm="door-gateway OpenDoor", charset="UTF-8"'
 _CARD_SEPARATORS = re.compile(r"[\s:\-]")
@@ -182,10 +189,9 @@ def parse_query(query: Mapping[str, str], getall: Callable[[str], list[str]]) ->
 
 
 def _param(query: Mapping[str, str], key: str) -> str:
+    """One value, bounded and printable; the message never repeats it (it may be a PIN)."""
     value = query.get(key, "").strip()
-    limit = MAX_LENGTHS.get(key) or {"Name": MAX_NAME, "UnlockType": MAX_UNLOCK_TYPE}.get(
-        key, MAX_CODE
-    )
+    limit = MAX_LENGTHS[key]
     if len(value) > limit or not value.isprintable():
         raise QueryError(f"{key}: expected at most {limit} printable characters")
     return value

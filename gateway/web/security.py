@@ -102,6 +102,11 @@ class AccountLocks:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump({"version": 1, "locked": dict(locked)}, handle, sort_keys=True)
+        if os.geteuid() == 0:
+            # `sudo door-gateway passwd`: the file stays the daemon's (the state dir's owner),
+            # or the daemon could no longer read the locks and would ignore them all.
+            owner = os.stat(self.path.parent)
+            os.chown(tmp, owner.st_uid, owner.st_gid)
         os.replace(tmp, self.path)  # atomic: a reader sees the old or the new file
 
     def is_locked(self, account: str) -> bool:
