@@ -1064,7 +1064,7 @@ def _check_http_unlock(data: dict[str, Any], backend: str | None, report: _Repor
     elif backend == "gpio" and password == SIMULATION_PASSWORD:
         report.add(
             "http_unlock.password",
-            "the simulation's well-known password is refused with backend = \"gpio\"",
+            'the simulation\'s well-known password is refused with backend = "gpio"',
         )
 
 

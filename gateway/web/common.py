@@ -13,6 +13,14 @@ MAX_BODY_BYTES = 64 * 1024
 class BadRequest(Exception):
     """The client sent something we will not act on; the message says what."""
 
+    status = 400
+
+
+class TooLarge(BadRequest):
+    """The body is over the endpoint's limit (413)."""
+
+    status = 413
+
 
 def error(status: int, message: str) -> web.Response:
     """An error in the native API's shape."""
@@ -22,17 +30,31 @@ def error(status: int, message: str) -> web.Response:
 async def json_object(request: web.Request, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
     """The request body as a JSON object, or BadRequest."""
     if request.content_length is not None and request.content_length > max_bytes:
-        raise BadRequest(f"body larger than {max_bytes} bytes")
+        raise TooLarge(f"body larger than {max_bytes} bytes")
     raw = await request.content.read(max_bytes + 1)
     if len(raw) > max_bytes:
-        raise BadRequest(f"body larger than {max_bytes} bytes")
+        raise TooLarge(f"body larger than {max_bytes} bytes")
     try:
-        body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        body = json.loads(
+            raw.decode("utf-8"),
+            parse_constant=_reject_constant,
+            object_pairs_hook=_no_duplicate_keys,
+        )
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadRequest(f"body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")
     return body
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """`{"on": false, "on": true}` means different things to different parsers: refuse it."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
 
 
 def _reject_constant(name: str) -> Any:

@@ -27,10 +27,19 @@ class DoorControl(Protocol):
     def acknowledge_alarms(self, door: str, by: str) -> None: ...
 
 
+DOOR_CONTROL_LEVELS = frozenset({"NETWORKADMIN", "SUPERADMIN"})
+
 CONTROL = web.AppKey("door_control", DoorControl)
 
 
+def _may_control_doors(request: web.Request) -> bool:
+    """Moving doors is a terminal function: NETWORKADMIN and SUPERADMIN, as in ACTAtek."""
+    return session_of(request).level in DOOR_CONTROL_LEVELS
+
+
 async def pulse(request: web.Request) -> web.Response:
+    if not _may_control_doors(request):
+        return error(403, "your account level may not control doors")
     name = request.match_info["name"]
     try:
         opened = request.app[CONTROL].pulse_door(name, session_of(request).username)
@@ -50,18 +59,22 @@ async def _lockdown_body(request: web.Request) -> bool:
 
 
 async def lockdown(request: web.Request) -> web.Response:
+    if not _may_control_doors(request):
+        return error(403, "your account level may not control doors")
     name = request.match_info.get("name")
     try:
         on = await _lockdown_body(request)
         request.app[CONTROL].set_lockdown(name, on, session_of(request).username)
     except BadRequest as exc:
-        return error(400, str(exc))
+        return error(exc.status, str(exc))
     except UnknownDoor as exc:
         return error(404, str(exc))
     return web.json_response({"status": "success", "door": name, "lockdown": on})
 
 
 async def acknowledge(request: web.Request) -> web.Response:
+    if not _may_control_doors(request):
+        return error(403, "your account level may not control doors")
     name = request.match_info["name"]
     try:
         request.app[CONTROL].acknowledge_alarms(name, session_of(request).username)

@@ -47,6 +47,12 @@ def _nullable(kind: str) -> dict[str, Any]:
 
 
 # Answers every session-protected endpoint may give, whatever it does.
+_DOOR_LEVEL_ERROR: dict[str, Any] = {
+    "403": _error(
+        "the account level may not control doors (NETWORKADMIN or SUPERADMIN needed), "
+        "a one-time password must be changed first, or the X-CSRF-Token header is wrong"
+    ),
+}
 _SESSION_ERRORS: dict[str, Any] = {
     "401": _error("no session, or an unknown or expired one"),
     "403": _error(
@@ -354,6 +360,7 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": _json(_ref("DoorDone"), "the door unlocked"),
                 **_SESSION_ERRORS,
+                **_DOOR_LEVEL_ERROR,
                 "404": _error("no such door"),
                 "409": _error("the door is in lockdown"),
                 **_BODY_TOO_LARGE,
@@ -370,6 +377,7 @@ PATHS: dict[str, Any] = {
                 "200": _json(_ref("LockdownDone"), "done"),
                 "400": _error("a malformed body"),
                 **_SESSION_ERRORS,
+                **_DOOR_LEVEL_ERROR,
                 "404": _error("no such door"),
                 **_BODY_TOO_LARGE,
             },
@@ -383,6 +391,7 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": _json(_ref("DoorDone"), "acknowledged"),
                 **_SESSION_ERRORS,
+                **_DOOR_LEVEL_ERROR,
                 "404": _error("no such door"),
                 **_BODY_TOO_LARGE,
             },
@@ -397,6 +406,7 @@ PATHS: dict[str, Any] = {
                 "200": _json(_ref("LockdownDone"), "done"),
                 "400": _error("a malformed body"),
                 **_SESSION_ERRORS,
+                **_DOOR_LEVEL_ERROR,
                 **_BODY_TOO_LARGE,
             },
         }

@@ -60,7 +60,7 @@ async def _run(request: web.Request, action: Any) -> web.Response:
         body = await json_object(request)
         await action(request.app[SIM], body)
     except BadRequest as exc:
-        return error(400, str(exc))
+        return error(exc.status, str(exc))
     except UnknownName as exc:
         return error(404, str(exc))
     except NotBuilt as exc:
