@@ -20,17 +20,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from gateway.store.db import open_database, read_transaction, sqlite_errors, write_transaction
+from gateway.store.connection import LockedConnection
+from gateway.store.db import open_database
 from gateway.store.errors import NotFoundError, ValidationError
 
 __all__ = [
@@ -196,14 +194,11 @@ def _journal_last_seq(conn: sqlite3.Connection) -> int:
 # --------------------------------------------------------------------------- store
 
 
-class AgentStore:
+class AgentStore(LockedConnection):
     """The agents table. Open with `AgentStore.open`; close with `close()`."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
-        self._conn = conn
-        self._lock = threading.Lock()
-        self.path = path
-        self._what = f"agents in database {path}"
+        super().__init__(conn, path, "agents in database")
 
     @classmethod
     def open(cls, db_path: Path) -> AgentStore:
@@ -213,32 +208,6 @@ class AgentStore:
         # disk at every commit (one per pushed batch, on a worker thread).
         conn.execute("PRAGMA synchronous = FULL")
         return cls(conn, db_path)
-
-    def close(self) -> None:
-        """Close the connection (waits for a statement in progress on another thread)."""
-        with self._lock:
-            self._conn.close()
-
-    def __enter__(self) -> AgentStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    @contextmanager
-    def _writing(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, sqlite_errors(self._what), write_transaction(self._conn) as conn:
-            yield conn
-
-    @contextmanager
-    def _reading(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, sqlite_errors(self._what), read_transaction(self._conn) as conn:
-            yield conn
 
     # -- the management API (ACTAtek register / unregister / list) -----------------------
 

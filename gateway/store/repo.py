@@ -10,22 +10,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from functools import cache
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal, cast
 
 from gateway.model import ADMIN_LEVELS, CREDENTIAL_KINDS, AdminLevel, User
+from gateway.store.connection import LockedConnection
 from gateway.store.db import (
     multimap,
     open_database,
-    read_transaction,
     sqlite_errors,
-    write_transaction,
 )
 from gateway.store.errors import NotFoundError, StoreError, ValidationError
 from gateway.store.index import RulesSnapshot
@@ -73,48 +69,17 @@ def _dummy_password_hash() -> str:
     return hash_password("no such technician")
 
 
-class Store:
+class Store(LockedConnection):
     """The gateway database. Open with `Store.open`; close with `close()`."""
 
     def __init__(self, conn: sqlite3.Connection, hasher: PinHasher, path: Path) -> None:
-        self._conn = conn
+        super().__init__(conn, path)
         self._hasher = hasher
-        self._lock = threading.RLock()
-        self.path = path
-        self._what = f"database {path}"
 
     @classmethod
     def open(cls, db_path: Path, hasher: PinHasher) -> Store:
         """Open (create, migrate) the database at `db_path`; raises `StoreError`."""
         return cls(open_database(db_path, check_same_thread=False), hasher, db_path)
-
-    def close(self) -> None:
-        """Close the connection; the store cannot be used afterwards."""
-        with self._lock:
-            self._conn.close()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    # -- plumbing -------------------------------------------------------------------------
-
-    @contextmanager
-    def _writing(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, sqlite_errors(self._what), write_transaction(self._conn) as conn:
-            yield conn
-
-    @contextmanager
-    def _reading(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, sqlite_errors(self._what), read_transaction(self._conn) as conn:
-            yield conn
 
     def rules_version(self) -> int:
         """The rules counter: it moves on every write to a rule table, by any process."""

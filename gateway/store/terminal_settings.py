@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.store.db import open_database, read_transaction, sqlite_errors, write_transaction
+from gateway.store.connection import LockedConnection
+from gateway.store.db import open_database
 from gateway.store.errors import NotFoundError, ValidationError
 from gateway.store.index import PATTERN_DAYS
 from gateway.store.schema import DAY_COLUMNS, TRIGGER_TYPES
@@ -72,32 +72,13 @@ class JobCode:
     enable: str
 
 
-class TerminalStore:
+class TerminalStore(LockedConnection):
     """The terminal tables. Open with `TerminalStore.open`; close with `close()`."""
-
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
-        self._conn = conn
-        self._lock = threading.RLock()
-        self._what = f"database {path}"
 
     @classmethod
     def open(cls, db_path: Path) -> TerminalStore:
         """Open (create, migrate) the database at `db_path`; raises `StoreError`."""
         return cls(open_database(db_path, check_same_thread=False), db_path)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    @contextmanager
-    def _writing(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, sqlite_errors(self._what), write_transaction(self._conn) as conn:
-            yield conn
-
-    @contextmanager
-    def _reading(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, sqlite_errors(self._what), read_transaction(self._conn) as conn:
-            yield conn
 
     # -- key/value settings -----------------------------------------------------------
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
+
+from gateway.web.strictjson import BodyRejected, read_strict_json
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -28,37 +29,14 @@ def error(status: int, message: str) -> web.Response:
 
 
 async def json_object(request: web.Request, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
-    """The request body as a JSON object, or BadRequest."""
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise TooLarge(f"body larger than {max_bytes} bytes")
-    raw = await request.content.read(max_bytes + 1)
-    if len(raw) > max_bytes:
-        raise TooLarge(f"body larger than {max_bytes} bytes")
+    """The request body as a strict JSON object, or BadRequest (TooLarge over the limit)."""
     try:
-        body = json.loads(
-            raw.decode("utf-8"),
-            parse_constant=_reject_constant,
-            object_pairs_hook=_no_duplicate_keys,
-        )
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadRequest(f"body is not valid JSON: {exc}") from exc
+        body = await read_strict_json(request, max_bytes)
+    except BodyRejected as exc:
+        raise (TooLarge if exc.status == 413 else BadRequest)(exc.message) from exc
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")
     return body
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """`{"on": false, "on": true}` means different things to different parsers: refuse it."""
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed")
 
 
 def field_str(body: dict[str, Any], name: str, max_len: int = 256) -> str:

@@ -29,6 +29,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.clock import Clock
+from gateway.web.strictjson import BodyRejected, read_strict_json
 
 log = logging.getLogger(__name__)
 
@@ -350,35 +351,15 @@ class BodyError(Exception):
         self.status = status
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed")
-
-
 async def read_json_object(
     request: web.Request, max_bytes: int, allowed: frozenset[str]
 ) -> dict[str, Any]:
     """The body as a JSON object: UTF-8, at most `max_bytes`, no duplicate keys, no
     NaN/Infinity, and no key outside `allowed` (a typo must not be silently ignored)."""
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise BodyError(f"body larger than {max_bytes} bytes", 413)
-    raw = await request.content.read(max_bytes + 1)
-    if len(raw) > max_bytes:
-        raise BodyError(f"body larger than {max_bytes} bytes", 413)
     try:
-        body = json.loads(
-            raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constants
-        )
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BodyError(f"body is not valid JSON: {exc}") from exc
+        body = await read_strict_json(request, max_bytes)
+    except BodyRejected as exc:
+        raise BodyError(exc.message, exc.status) from exc
     if not isinstance(body, dict):
         raise BodyError("body must be a JSON object")
     unknown = sorted(set(body) - allowed)

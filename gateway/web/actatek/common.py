@@ -7,7 +7,6 @@ only for a real fault; never an HTML page or a traceback.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import secrets
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aiohttp import web
 
 from gateway.clock import Clock
+from gateway.web.strictjson import BodyRejected, read_strict_json
 
 if TYPE_CHECKING:
     from gateway.doors.controller import DoorController
@@ -237,34 +237,12 @@ async def common_errors(request: web.Request, handler: Handler) -> web.StreamRes
 # -- strict input -----------------------------------------------------------------------
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed")
-
-
 async def read_json(request: web.Request, max_bytes: int = SMALL_BODY_BYTES) -> Any:
-    """The body as JSON: UTF-8, no NaN/Infinity, no duplicate keys, at most `max_bytes`."""
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise ActatekError(f"request body larger than {max_bytes} bytes", 413)
-    raw = await request.content.read(max_bytes + 1)
-    if len(raw) > max_bytes:
-        raise ActatekError(f"request body larger than {max_bytes} bytes", 413)
+    """The body as strict JSON (gateway.web.strictjson), at most `max_bytes`."""
     try:
-        return json.loads(
-            raw.decode("utf-8"),
-            object_pairs_hook=_no_duplicates,
-            parse_constant=_no_constants,
-        )
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ActatekError(f"body is not valid JSON: {exc}") from exc
+        return await read_strict_json(request, max_bytes)
+    except BodyRejected as exc:
+        raise ActatekError(exc.message, exc.status) from exc
 
 
 def one_or_many(body: Any) -> tuple[list[Mapping[str, Any]], bool]:
