@@ -476,6 +476,19 @@ async def test_a_reference_client_opens_the_front_door_within_the_schedule_only(
         event = await wait_access(api.gateway, seq, "E100")
         assert not event.granted and event.reason == "outside_schedule"
 
+    # ... and reads back the access log of those openings (getFullLogs, by employee).
+    status, logs = await api.call("GET", f"getLogs/{sid}/0?employeeID=E100")
+    assert status == 200
+    decisions = [log for log in logs if log["accessMethod"]]  # door events are listed too
+    assert "DOOR UNLOCKED" in {log["trigger"] for log in logs}
+    assert [(log["userID"], log["trigger"], log["accessMethod"]) for log in decisions] == [
+        ("E100", "IN", "CARD"),
+        ("E100", "IN", "PIN"),
+        ("E100", "ACCESS DENIED", "CARD"),
+        ("E100", "ACCESS DENIED", "PIN"),
+    ]
+    assert all(log["userName"] == "Eve" and log["terminalSN"] for log in decisions)
+
 
 # -- generated bodies ----------------------------------------------------------------------
 
