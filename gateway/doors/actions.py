@@ -11,10 +11,10 @@ import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from urllib.parse import urlsplit
 
 from gateway.doors.timers import Later, Timers
 from gateway.settings import InputActionSettings
+from gateway.urls import loggable_url
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +39,7 @@ async def http_get(url: str) -> None:
 
 def safe_url(url: str) -> str:
     """The URL without user, password and query: what may appear in events and logs."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or "?"
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "(unparsable url)"
-    return f"{parts.scheme}://{host}{port}{parts.path}"
+    return loggable_url(url)
 
 
 def describe_failure(exc: BaseException) -> str:

@@ -19,6 +19,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 from gateway.model import PIN_MASK, CredentialKind
+from gateway.urls import UNPARSABLE, host_and_path
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z]+)\}")
 PASSWORD_MASK = "***"
@@ -124,13 +125,10 @@ def hide_password(url: str) -> str:
 
 def trace_target(url: str) -> str:
     """`host[:port]/path` of an (already redacted) URL: the short form used in traces."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or "?"
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "(unparsable url)"
-    return f"{host}{port}{parts.path or '/'}"
+    shown = host_and_path(url)
+    if shown is None:
+        return UNPARSABLE
+    return shown if urlsplit(url).path else shown + "/"
 
 
 def server_origin(url: str) -> str:
