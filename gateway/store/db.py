@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -12,7 +13,6 @@ from typing import Any
 from gateway.store.errors import StoreError
 from gateway.store.schema import LATEST_VERSION, MIGRATIONS, Migration
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 5000
 
 
@@ -20,46 +20,100 @@ def open_database(path: Path, *, check_same_thread: bool = True) -> sqlite3.Conn
     """Open (creating if needed) the gateway database at `path` and migrate it.
 
     The connection is in autocommit mode: callers group writes with `write_transaction`.
-    Raises `StoreError` with a message fit for an installer when the file is not a
-    SQLite database, belongs to something else, or was written by a newer door-gateway.
+    Raises `StoreError` with a message fit for an installer: a full disk or an I/O error is
+    named as such; a file that is not a SQLite database, belongs to something else or was
+    written by a newer door-gateway is told apart from those.
+
+    Only SQLite ever opens the file: closing any other descriptor of it would drop every
+    POSIX lock this process holds on it, and the next process to close the database would
+    then delete the write-ahead log under the connections still open here.
     """
-    _check_magic(path)
     try:
         conn = sqlite3.connect(
             path, isolation_level=None, check_same_thread=check_same_thread, timeout=5.0
         )
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot open database {path}: {exc}") from exc
+        raise StoreError(f"cannot open database {path}: {explain(exc, path)}") from exc
     try:
         _configure(conn)
         migrate(conn, path)
     except sqlite3.DatabaseError as exc:
         conn.close()
-        raise StoreError(
-            f"{path} is not a usable door-gateway database ({exc}); "
-            "move it aside or restore a backup"
-        ) from exc
+        raise StoreError(unusable_database(exc, path)) from exc
     except BaseException:
         conn.close()
         raise
     return conn
 
 
-def _check_magic(path: Path) -> None:
-    # SQLite only notices a foreign file at the first query, with a terse message; reading
-    # the 16-byte header first lets us say what is wrong and where.
-    try:
-        with path.open("rb") as handle:
-            header = handle.read(len(SQLITE_MAGIC))
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        raise StoreError(f"cannot read database {path}: {exc}") from exc
-    if header and header != SQLITE_MAGIC:
-        raise StoreError(
-            f"{path} is not a SQLite database (wrong file header); "
-            "check the path, or move the file aside to start with an empty database"
+# SQLite's primary result codes (the low byte of an extended code) that say the storage,
+# not the file's content, is at fault.
+SQLITE_PERM, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY = 3, 5, 6, 8
+SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_NOTADB = 10, 11, 13, 14, 26
+
+
+def error_code(exc: sqlite3.Error) -> int | None:
+    """SQLite's primary result code of `exc`, when it carries one."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else int(code) & 0xFF
+
+
+def is_storage_fault(exc: BaseException) -> bool:
+    """True when `exc` says the disk is full or failing, not that the file is damaged."""
+    if isinstance(exc, StoreError) and exc.__cause__ is not None:
+        exc = exc.__cause__
+    if not isinstance(exc, sqlite3.Error):
+        return isinstance(exc, OSError)
+    return error_code(exc) in (SQLITE_FULL, SQLITE_IOERR) or "disk is full" in str(exc)
+
+
+def unusable_database(exc: sqlite3.Error, path: Path) -> str:
+    """What an installer should read when `path` could not be opened or migrated."""
+    code = error_code(exc)
+    if code in (SQLITE_NOTADB, SQLITE_CORRUPT):
+        # Without a second descriptor on the file, SQLite cannot tell a foreign file from a
+        # wrecked header: both say "file is not a database".
+        what = "not a SQLite database, or a damaged one" if code == SQLITE_NOTADB else "damaged"
+        return (
+            f"{path} is not a usable door-gateway database: {what} ({exc}); check the path, "
+            "then move the file aside to start with an empty database, or restore a backup"
         )
+    return f"cannot use database {path}: {explain(exc, path)}"
+
+
+def explain(exc: sqlite3.Error, path: Path) -> str:
+    """`exc` in an installer's words: what is wrong with the storage and what to do."""
+    code = error_code(exc)
+    if code == SQLITE_FULL or "disk is full" in str(exc):
+        return f"{free_space(path)}: free space, then restart"
+    if code == SQLITE_IOERR:
+        return f"I/O error on {mount_point(path)} ({exc}): check the storage, then restart"
+    if code in (SQLITE_READONLY, SQLITE_PERM, SQLITE_CANTOPEN):
+        return f"{exc}: check that the directory exists, is writable, and is not read-only"
+    if code in (SQLITE_BUSY, SQLITE_LOCKED):
+        return f"{exc}: another process holds the database locked"
+    return str(exc)
+
+
+def mount_point(path: Path) -> Path:
+    """The mount point of the file system holding `path` (or where it would be)."""
+    current = path.absolute()
+    while not current.exists() and current != current.parent:
+        current = current.parent
+    while not os.path.ismount(current):
+        current = current.parent
+    return current
+
+
+def free_space(path: Path) -> str:
+    """`no space left on /var (12 KiB free)`: the device, and what is left for us."""
+    mount = mount_point(path)
+    try:
+        stats = os.statvfs(mount)
+        free = f"{stats.f_bavail * stats.f_frsize // 1024} KiB free"
+    except OSError:
+        free = "free space unknown"
+    return f"no space left on {mount} ({free})"
 
 
 def _configure(conn: sqlite3.Connection) -> None:
@@ -135,7 +189,7 @@ def migrate(conn: sqlite3.Connection, path: Path) -> int:
             except sqlite3.Error as exc:
                 raise StoreError(
                     f"migrating {path} to schema version {step.version} ({step.description}) "
-                    f"failed: {exc}; the database was left at version {version}"
+                    f"failed: {explain(exc, path)}; the database was left at version {version}"
                 ) from exc
     return version
 
