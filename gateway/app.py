@@ -148,7 +148,7 @@ class Gateway:
         self.store = Store.open(self.db_path, self.hasher)
         self._data_version = self.store.data_version()
         self.journal = EventJournal(state_dir / DB_FILE, self.tz, self.settings.journal.max_events)
-        self.writer = JournalWriter(self.journal)
+        self.writer = JournalWriter(self.journal, self.clock)
         self.agents = AgentStore.open(self.db_path)
         self.forwarder = self._build_forwarder()
         self.writer.add_listener(self.forwarder.notify)  # wake forwarding on each new row
@@ -430,9 +430,13 @@ class Gateway:
             "journal": {
                 "last_seq": self.journal.last_seq(),
                 "max_events": self.journal.max_events,
-                "write_failures": self.writer.failures,
+                **self.writer.status(),
             },
-            "forwarding": self.forwarder.status(),
+            "forwarding": {
+                **self.forwarder.status(),
+                "journal_fault": self.writer.fault,
+                "events_waiting_for_disk": self.writer.status()["queued"],
+            },
             "access": self.engine.status(self.clock.time()) | self.pipeline.status(),
             "http_unlock": self.http_unlock.status(self.clock.time()),
         }

@@ -90,12 +90,16 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         web = dataclasses.replace(settings.web, listen=args.listen)
         settings = dataclasses.replace(settings, web=web)
     from gateway.app import run
+    from gateway.store.db import explain_os_error
     from gateway.store.errors import StoreError
 
     try:
         asyncio.run(run(settings))
-    except (StoreError, OSError) as exc:  # expected faults: one clear line, no traceback
+    except StoreError as exc:  # expected faults: one clear line, no traceback
         logging.getLogger("gateway").critical("cannot start: %s", exc)
+        return 1
+    except OSError as exc:
+        logging.getLogger("gateway").critical("cannot start: %s", explain_os_error(exc))
         return 1
     except Exception as exc:
         logging.getLogger("gateway").critical("stopped: %s", exc, exc_info=True)

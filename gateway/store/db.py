@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 from collections import defaultdict
@@ -14,6 +15,7 @@ from gateway.store.errors import StoreError
 from gateway.store.schema import LATEST_VERSION, MIGRATIONS, Migration
 
 BUSY_TIMEOUT_MS = 5000
+WAL_SIZE_LIMIT = 4 * 1024 * 1024
 
 
 def open_database(path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection:
@@ -95,6 +97,18 @@ def explain(exc: sqlite3.Error, path: Path) -> str:
     return str(exc)
 
 
+def explain_os_error(exc: OSError) -> str:
+    """An OSError met while opening the store, in the same words as `explain`."""
+    path = Path(exc.filename) if isinstance(exc.filename, str) else Path(".")
+    if exc.errno == errno.ENOSPC:
+        return f"{free_space(path)}: free space, then restart"
+    if exc.errno == errno.EIO:
+        return f"I/O error on {mount_point(path)} ({exc.strerror}): check the storage, then restart"
+    if exc.errno == errno.EROFS:
+        return f"{mount_point(path)} is mounted read-only ({path}): remount it read-write"
+    return str(exc)
+
+
 def mount_point(path: Path) -> Path:
     """The mount point of the file system holding `path` (or where it would be)."""
     current = path.absolute()
@@ -124,6 +138,9 @@ def _configure(conn: sqlite3.Connection) -> None:
     if str(mode).lower() != "wal":
         raise StoreError(f"cannot switch the database to WAL mode (got {mode!r})")
     conn.execute("PRAGMA synchronous = NORMAL")
+    # After a checkpoint resets the write-ahead log, truncate what is left beyond this, so
+    # a log that grew while readers or a full disk held it back gives the space back.
+    conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
     conn.execute("PRAGMA foreign_keys = ON")
 
 

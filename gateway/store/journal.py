@@ -79,15 +79,42 @@ class EventJournal:
 
     def append(self, event: Event) -> int:
         """Store `event` durably and return its sequence number."""
-        row = self._row(event)
+        return self.append_batch([event])[-1]
+
+    def append_batch(self, events: list[Event]) -> list[int]:
+        """Store `events` durably in one transaction (one sync), in order; their seqs.
+
+        All or nothing: on an error (a full disk) none is stored and the caller keeps them.
+        """
+        rows = [self._row(event) for event in events]
+        seqs: list[int] = []
+        overflowed = 0
         with self._lock, sqlite_errors(self._what), write_transaction(self._conn) as conn:
-            seq = conn.execute(_INSERT, row).lastrowid
-            count, overflowed = self._trim(conn, event.time)
+            count = self._count
+            for row, event in zip(rows, events, strict=True):
+                seq = conn.execute(_INSERT, row).lastrowid
+                assert seq is not None
+                seqs.append(seq)
+                count, dropped = self._trim(conn, count, event.time)
+                overflowed += dropped
         # Only once committed: a rollback leaves the in-memory count as it was.
         self._count = count
         self.overflowed += overflowed
-        assert seq is not None
-        return seq
+        return seqs
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database without waiting for readers, so the
+        log is reset (and truncated to `journal_size_limit`) once they move on."""
+        with self._lock, sqlite_errors(self._what):
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+
+    def wal_bytes(self) -> int:
+        """The current size of the write-ahead log file (0 when there is none)."""
+        wal = self.path.with_name(self.path.name + "-wal")
+        try:
+            return wal.stat().st_size
+        except OSError:
+            return 0
 
     def _row(self, event: Event) -> tuple[object, ...]:
         # Defence in depth: whatever a caller passed, a PIN event never stores the digits.
@@ -109,13 +136,14 @@ class EventJournal:
             event.latency_ms,
         )
 
-    def _trim(self, conn: sqlite3.Connection, when: float) -> tuple[int, int]:
-        """Apply the retention rule after one insert; (new row count, undelivered dropped).
+    def _trim(self, conn: sqlite3.Connection, before: int, when: float) -> tuple[int, int]:
+        """Apply the retention rule after one insert into a journal of `before` rows;
+        (new row count, undelivered dropped).
 
         The in-memory count saves a COUNT(*) per insert, and the agents are only looked at
         when the journal is over `max_events`: below it an insert costs one statement.
         """
-        count = self._count + 1
+        count = before + 1
         excess = count - self._max_events
         if excess <= 0:
             return count, 0

@@ -223,7 +223,7 @@ async def test_new_events_are_pushed_promptly_through_the_writer_hook(
 ) -> None:
     rig.agents.register(agent.url, now=T0)
     forwarder = await rig.forwarder(idle_poll_s=30)  # only the hook can wake it in time
-    writer = JournalWriter(journal)
+    writer = JournalWriter(journal, ManualClock())
     writer.add_listener(forwarder.notify)
     seq = await writer.submit(grant())
     await wait_until(lambda: agent.delivered_seqs() == [seq], timeout=2)
