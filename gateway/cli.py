@@ -99,7 +99,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         logging.getLogger("gateway").critical("cannot start: %s", exc)
         return 1
     except OSError as exc:
-        logging.getLogger("gateway").critical("cannot start: %s", explain_os_error(exc))
+        logging.getLogger("gateway").critical(
+            "cannot start: %s", explain_os_error(exc, Path(settings.device.state_dir))
+        )
         return 1
     except Exception as exc:
         logging.getLogger("gateway").critical("stopped: %s", exc, exc_info=True)

@@ -89,6 +89,8 @@ def explain(exc: sqlite3.Error, path: Path) -> str:
     if code == SQLITE_FULL or "disk is full" in str(exc):
         return f"{free_space(path)}: free space, then restart"
     if code == SQLITE_IOERR:
+        if disk_full(path):  # creating the -shm or -wal file fails as an I/O error
+            return f"{free_space(path)}: free space, then restart"
         return f"I/O error on {mount_point(path)} ({exc}): check the storage, then restart"
     if code in (SQLITE_READONLY, SQLITE_PERM, SQLITE_CANTOPEN):
         return f"{exc}: check that the directory exists, is writable, and is not read-only"
@@ -97,16 +99,26 @@ def explain(exc: sqlite3.Error, path: Path) -> str:
     return str(exc)
 
 
-def explain_os_error(exc: OSError) -> str:
-    """An OSError met while opening the store, in the same words as `explain`."""
-    path = Path(exc.filename) if isinstance(exc.filename, str) else Path(".")
-    if exc.errno == errno.ENOSPC:
+def explain_os_error(exc: OSError, where: Path) -> str:
+    """An OSError met while opening the store in directory `where`, in the words of
+    `explain` (the error names its file only for some calls)."""
+    path = Path(exc.filename) if isinstance(exc.filename, str) else where
+    if exc.errno == errno.ENOSPC or (exc.errno == errno.EIO and disk_full(path)):
         return f"{free_space(path)}: free space, then restart"
     if exc.errno == errno.EIO:
         return f"I/O error on {mount_point(path)} ({exc.strerror}): check the storage, then restart"
     if exc.errno == errno.EROFS:
         return f"{mount_point(path)} is mounted read-only ({path}): remount it read-write"
     return str(exc)
+
+
+def disk_full(path: Path) -> bool:
+    """True when the file system holding `path` has no block left for us."""
+    try:
+        stats = os.statvfs(mount_point(path))
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < 64 * 1024
 
 
 def mount_point(path: Path) -> Path:

@@ -130,3 +130,28 @@ def test_a_full_disk_at_start_up_is_named_as_such(disk: SmallDisk) -> None:
     message = str(info.value)
     assert f"no space left on {disk.path}" in message and "free space, then restart" in message
     assert "move" not in message and "backup" not in message
+
+
+async def test_the_write_ahead_log_stays_bounded(tmp_path: Path) -> None:
+    """A reader that held its snapshot for a while let the log grow; once it lets go,
+    the next checkpoint gives the space back."""
+    clock = ManualClock()
+    journal = EventJournal(tmp_path / "gateway.db", UTC, max_events=100_000)
+    writer = JournalWriter(journal, clock)
+    reader = sqlite3.connect(tmp_path / "gateway.db", isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT COUNT(*) FROM events").fetchone()
+        for n in range(3000):
+            await writer.submit(door_event(clock, n))  # one commit each: the log grows
+        grown = journal.wal_bytes()
+        assert grown > 8 * 1024 * 1024
+        reader.execute("COMMIT")
+        for n in range(3000, 4100):
+            await writer.submit(door_event(clock, n))
+        assert journal.wal_bytes() <= 4 * 1024 * 1024
+        assert writer.status()["wal_bytes"] == journal.wal_bytes()
+    finally:
+        reader.close()
+        await writer.close()
+        journal.close()
