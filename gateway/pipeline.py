@@ -148,6 +148,11 @@ class AccessPipeline:
         assert flow is not None
         try:
             decision = await flow.decide_miss(credential, door.settings, reader, now)
+        except asyncio.CancelledError:
+            # Stopping with the question open: the presentation is still journaled, denied.
+            decision = Decision(False, "shutdown", None, "upstream", ("upstream:cancelled",))
+            self._finish(credential, reader, door, decision, started)
+            raise
         except Exception:  # decide_miss should not raise; if it does, the door stays shut
             log.exception("upstream flow failed; denying")
             decision = Decision(False, "upstream_error", None, "upstream", ("upstream:error",))
@@ -161,30 +166,40 @@ class AccessPipeline:
         decision: Decision,
         started: float,
     ) -> None:
-        decision = self._act(door, decision)
+        """Journal the decision, then move the door: the cause gets the lower seq."""
+        acted = self._as_door_allows(door, decision)
         latency_ms = (time.perf_counter() - started) * 1000.0
-        self._show(reader.name, decision, door.settings.relay_pulse_s)
-        self._record(credential, reader, decision, latency_ms)
-        if decision.granted and decision.final and self._upstream.apb is not None:
-            self._upstream.apb.notify(reader, credential, self._user_name(decision.user_id))
+        self._record(credential, reader, acted, latency_ms)
+        self._move(door, decision)
+        self._show(reader.name, acted, door.settings.relay_pulse_s)
+        if acted.granted and acted.final and self._upstream.apb is not None:
+            self._upstream.apb.notify(reader, credential, self._user_name(acted.user_id))
+        self._state_changed()
 
     def _user_name(self, user_id: str | None) -> str:
         user = self._engine.snapshot.users.get(user_id) if user_id is not None else None
         return user.name if user is not None else ""
 
-    def _act(self, door: DoorController, decision: Decision) -> Decision:
-        """Move the door; a grant that lockdown refuses becomes a `lockdown` denial."""
-        if not decision.final:
+    def _as_door_allows(self, door: DoorController, decision: Decision) -> Decision:
+        """A grant the door will refuse (lockdown, or the daemon stopping) as a denial."""
+        if not (decision.final and decision.granted):
             return decision
-        if not decision.granted:
-            door.denied()
+        refusal = door.grant_refusal(admin=self._is_admin(decision.user_id))
+        if refusal is None:
             return decision
-        if door.grant(decision.user_id, admin=self._is_admin(decision.user_id)):
-            return decision
-        door.denied()
         return replace(
-            decision, granted=False, reason="lockdown", trace=(*decision.trace, "door:lockdown")
+            decision, granted=False, reason=refusal, trace=(*decision.trace, f"door:{refusal}")
         )
+
+    def _move(self, door: DoorController, decision: Decision) -> None:
+        """Unlock for a final grant (the door may still refuse), else count a denial."""
+        if not decision.final:
+            return
+        if decision.granted and door.grant(
+            decision.user_id, admin=self._is_admin(decision.user_id)
+        ):
+            return
+        door.denied()
 
     def _is_admin(self, user_id: str | None) -> bool:
         user = self._engine.snapshot.users.get(user_id) if user_id is not None else None
@@ -205,7 +220,7 @@ class AccessPipeline:
         trace = list(decision.trace) + [f"note:{n}" for n in decision.notes]
         event = Event(
             type="access" if decision.final else "reader",
-            time=credential.timestamp,
+            time=self._clock.time(),  # when decided: the door events it causes come after
             door=reader.door,
             reader=reader.name,
             user_id=decision.user_id,
@@ -221,7 +236,6 @@ class AccessPipeline:
         self._emit(event)
         for extra in self._engine.drain_events():
             self._emit(extra)
-        self._state_changed()
 
     def status(self) -> dict[str, Any]:
         return {

@@ -291,6 +291,15 @@ class DoorController:
     def unlocked(self) -> bool:
         return self._relay.unlocked
 
+    def grant_refusal(self, admin: bool = False) -> str | None:
+        """Why `grant` would refuse now: "shutdown" while stopping, "lockdown" in lockdown
+        for anyone but an admin; None when it would unlock."""
+        if self._stopped:
+            return "shutdown"
+        if self._lockdown and not admin:
+            return "lockdown"
+        return None
+
     def grant(self, user_id: str | None, admin: bool = False, reason: str = "granted") -> bool:
         """Unlock for a granted credential; returns whether the door unlocked.
 

@@ -57,7 +57,7 @@ async def test_grant_open_close_relocks(daemon: Daemon) -> None:
         assert (await sim.front())["relay"] == "locked"  # long before the 5 s pulse ends
         headers = await login(session, daemon.base_url)
         reasons = await sim.reasons(headers)
-        assert reasons[-5:] == ["unlocked", "granted", "door_opened", "door_closed", "locked"]
+        assert reasons[-5:] == ["granted", "unlocked", "door_opened", "door_closed", "locked"]
 
 
 async def test_forced_open_alarms_until_acknowledged(daemon: Daemon) -> None:
