@@ -25,7 +25,7 @@ from gateway.accounts import (
     password_problem,
     verify_technician_in_thread,
 )
-from gateway.clock import Clock, SystemClock
+from gateway.clock import Clock, SteppableClock, SystemClock
 from gateway.doors.controller import DoorController
 from gateway.doors.state import DoorState
 from gateway.feedback import ReaderFeedback
@@ -68,7 +68,9 @@ class Gateway:
 
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
-        self.clock = clock or SystemClock()
+        # In simulation the wall clock can be stepped (/sim/clock) to show that no duration
+        # follows it; on real hardware the system clock is the only one.
+        self.clock = clock or (SteppableClock() if settings.simulated else SystemClock())
         self.tz = ZoneInfo(settings.device.timezone)
         self.doors: dict[str, DoorController] = {}
         self.readers: dict[str, ReaderDriver] = {}
@@ -281,21 +283,29 @@ class Gateway:
 
     def _save_engine_state(self) -> None:
         # Lockouts and anti-passback state must survive a restart; written after the door moved.
-        if self.engine.state_version != self._engine_state_version:
-            self._engine_state_version = self.engine.state_version
-            self._save_state()
+        # A save that failed (a full disk) is tried again at the next decision.
+        version = self.engine.state_version
+        if version != self._engine_state_version and self._write_state():
+            self._engine_state_version = version
 
     def _save_state(self) -> None:
-        """Engine state (lockouts, anti-passback) and door state (lockdown, latched alarms)."""
+        """Save engine and door state (see `_write_state`)."""
+        self._write_state()
+
+    def _write_state(self) -> bool:
+        """Engine state (lockouts, anti-passback) and door state (lockdown, latched alarms);
+        False when it could not be saved."""
         if not hasattr(self, "store") or not hasattr(self, "engine"):
-            return  # restoring at start-up: the state being restored is already saved
+            return True  # restoring at start-up: the state being restored is already saved
         try:
             state = {"engine": self.engine.export_state(), "doors": self._door_states}
             if hasattr(self, "http_unlock"):
                 state["http_unlock"] = self.http_unlock.export_state()
             self.store.save_engine_state(state)
-        except Exception:
-            log.exception("could not save engine and door state")
+        except Exception as exc:
+            log.error("could not save engine and door state: %s", exc)
+            return False
+        return True
 
     async def _watch_store(self) -> None:
         """Pick up writes made by another process (e.g. `door-gateway users import`)."""

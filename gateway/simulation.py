@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from gateway.clock import SteppableClock
 from gateway.hw.reader_base import NotSimulated
 from gateway.hw.readers import SimulatedInput
 from gateway.hw.simulation import WiegandDriver, key_bursts
@@ -85,6 +86,14 @@ class Simulation:
             raise UnknownName(f"door {door!r} has no {name} input wired")
         pin, active_low = inputs[name]
         self._gateway.backend.drive(pin, active != active_low)
+
+    def step_clock(self, seconds: float) -> float:
+        """Step the gateway's wall clock; the new wall time (epoch seconds)."""
+        clock = self._gateway.clock
+        if not isinstance(clock, SteppableClock):
+            raise NotBuilt("this gateway's clock cannot be stepped")
+        clock.step(seconds)
+        return clock.time()
 
     def outputs(self) -> dict[str, Any]:
         gateway = self._gateway

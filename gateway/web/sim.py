@@ -28,6 +28,8 @@ class SimulationControl(Protocol):
 
     def outputs(self) -> dict[str, Any]: ...
 
+    def step_clock(self, seconds: float) -> float: ...
+
 
 class UnknownName(Exception):
     """No reader or door of that name (404)."""
@@ -106,6 +108,22 @@ async def _input(sim: SimulationControl, body: dict[str, Any]) -> None:
     sim.set_input(field_str(body, "door", 64), name, active)
 
 
+MAX_CLOCK_STEP_S = 10 * 365 * 86400.0
+
+
+async def step_clock(request: web.Request) -> web.Response:
+    """Step the daemon's wall clock (not its monotonic one) by `step_s` seconds."""
+    try:
+        body = await json_object(request)
+        seconds = field_number(body, "step_s", 0, -MAX_CLOCK_STEP_S, MAX_CLOCK_STEP_S)
+        now = request.app[SIM].step_clock(seconds)
+    except BadRequest as exc:
+        return error(exc.status, str(exc))
+    except NotBuilt as exc:
+        return error(501, str(exc))
+    return web.json_response({"time": now})
+
+
 def _handler(action: Any) -> Any:
     async def handle(request: web.Request) -> web.Response:
         return await _run(request, action)
@@ -124,3 +142,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/sim/qr", _handler(_qr))
     app.router.add_post("/sim/input", _handler(_input))
     app.router.add_get("/sim/outputs", outputs)
+    app.router.add_post("/sim/clock", step_clock)
