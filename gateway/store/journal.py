@@ -27,14 +27,14 @@ from gateway.store.db import open_database, sqlite_errors, write_transaction
 
 _COLUMNS = (
     "seq, time, local_time, type, door, reader, user_id, credential_kind, credential, "
-    "granted, reason, source, trace, latency_ms"
+    "granted, reason, source, trace, latency_ms, direction"
 )
 MAX_READ_LIMIT = 10_000
 JOURNAL_BUSY_TIMEOUT_MS = 60_000
 OVERFLOW_CHUNK_DIVISOR = 100  # an overflow drops max_events / 100 undelivered rows at once
 OVERFLOW_REASON = "journal_overflow"
 DELETE_BATCH = 10_000  # rows per transaction when logs are deleted through the API
-_INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (NULL{', ?' * 14})"  # seq is assigned
 
 
 def utc_iso(epoch: float) -> str:
@@ -134,6 +134,7 @@ class EventJournal:
             event.source,
             str(event.trace),
             event.latency_ms,
+            event.direction,
         )
 
     def _trim(self, conn: sqlite3.Connection, before: int, when: float) -> tuple[int, int]:
@@ -278,7 +279,7 @@ class EventJournal:
 
 def _stored(row: Any) -> StoredEvent:
     (seq, time, local, type_, door, reader, user, kind, cred, granted, reason, src, trace, lat) = (
-        row
+        row[:14]
     )
     return StoredEvent(
         seq=seq,
@@ -295,4 +296,5 @@ def _stored(row: Any) -> StoredEvent:
         source=src,
         trace=trace,
         latency_ms=lat,
+        direction=row[14],
     )

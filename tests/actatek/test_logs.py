@@ -6,12 +6,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import aiohttp
+
 from tests.actatek.conftest import Api
 from tests.actatek.terminal_sim import (
     ADA_BITS,
     SERIAL,
     UNKNOWN_BITS,
     journaled,
+    journaled_access,
     logs,
     present,
     sim,
@@ -55,6 +58,33 @@ async def test_grants_denials_and_door_events_in_both_forms(api: Api) -> None:
     status, short = await api.call("GET", f"getLogs/{api.sid()}")
     assert status == 200 and len(short) == len(entries)
     assert set(short[0]) == {"logID", "userID", "timestamp", "trigger", "terminalSN"}
+
+
+async def open_door(api: Api, mode: str) -> None:
+    """Ada's card named by an Akuvox device at door 1, entering or leaving (reference 003)."""
+    query = {"action": "OpenDoor", "DoorNum": "1", "AntiPassbackMode": mode}
+    query.update(UnlockType="RF Card", Code="0C8707")  # Ada's card as the device shows it
+    auth = {"Authorization": aiohttp.encode_basic_auth("opendoor", "simulate")}  # simulate.toml
+    async with api.http.get(f"{api.base}/fcgi/OpenDoor", params=query, headers=auth) as resp:
+        assert resp.status == 200, await resp.text()
+
+
+async def test_an_opendoor_exit_is_logged_out_and_an_entry_in(api: Api) -> None:
+    await open_door(api, "Entry")
+    await open_door(api, "Exit")
+    passages = [e for e in await logs(api) if e["accessMethod"] == "CARD"]
+    assert [(e["userID"], e["trigger"]) for e in passages] == [("1001", "IN"), ("1001", "OUT")]
+    status, short = await api.call("GET", f"getLogs/{api.sid()}?trigger=OUT")
+    assert status == 200 and [e["logID"] for e in short] == [passages[1]["logID"]]
+
+
+async def test_a_reader_passage_carries_its_reader_direction(api: Api) -> None:
+    entered = await present(api, ADA_BITS)  # front-wiegand: direction "in"
+    await sim(api, "card", {"reader": "back-exit", "uid": "0C8707"})  # direction "out"
+    left = await journaled_access(api, "back-exit")
+    assert (entered.direction, left.direction) == ("in", "out")
+    triggers = {e["logID"]: e["trigger"] for e in await logs(api)}
+    assert (triggers[entered.seq], triggers[left.seq]) == ("IN", "OUT")
 
 
 async def test_every_filter(api: Api) -> None:

@@ -41,6 +41,7 @@ def access(n: int = 0, **changes: object) -> Event:
         "source": "cache",
         "trace": "user A1 > group 0 > right 0",
         "latency_ms": 1.25,
+        "direction": "in",
     }
     fields.update(changes)
     return Event(**fields)  # type: ignore[arg-type]
@@ -67,6 +68,7 @@ def test_append_returns_increasing_seq_and_reads_back(journal: EventJournal) -> 
         "source": "cache",
         "trace": "user A1 > group 0 > right 0",
         "latency_ms": 1.25,
+        "direction": "in",
     }
     assert journal.last_seq() == seqs[-1]
     assert journal.count() == 5
