@@ -6,7 +6,9 @@ employee filter): a small `limit` reads a few rows, and a full listing is stream
 one cursor in chunks (`LogCursor.fetch`) instead of being built in memory.
 
 Which journal rows are logs: every access decision, every door and alarm event, and the
-logs added through the API (`type = 'api'`, `reason = 'log_added'`). Their ACTAtek event
+logs added through the API (`type = 'api'`, `reason = 'log_added'`), less those that
+deleteLogs / resetLog took out while an agent still had to receive them (`log_cleared`)
+and those the log settings hide (`LogView`); `listed_sql` is that condition. Their ACTAtek event
 name ("trigger") is computed in SQL from the row (`trigger_sql`):
 
 - a grant: the direction recorded with the event (`IN` or `OUT`: the reader's, or an
@@ -173,10 +175,16 @@ def trigger_sql(out_readers: Collection[str]) -> str:
     )
 
 
+def listed_sql(view: LogView) -> str:
+    """The SQL condition (on `events e`) of the rows getLogs lists under `view`."""
+    return " AND ".join(_view_clauses(view))
+
+
 def _view_clauses(view: LogView) -> list[str]:
     clauses = [
         "(e.type IN ('access', 'door', 'alarm') "
-        f"OR (e.type = 'api' AND e.reason = {_quote(ADDED_LOG_REASON)}))"
+        f"OR (e.type = 'api' AND e.reason = {_quote(ADDED_LOG_REASON)}))",
+        "e.log_cleared = 0",
     ]
     if not view.user_events:
         clauses.append("e.type IN ('door', 'alarm')")
