@@ -91,6 +91,9 @@ class Event:
     source: str | None = None
     trace: str = ""
     latency_ms: float | None = None
+    # Which way someone passed (an access decision): the reader's direction, or the
+    # AntiPassbackMode of an OpenDoor request. None when nobody said.
+    direction: Direction | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,7 @@ class StoredEvent:
     source: str | None
     trace: str
     latency_ms: float | None
+    direction: str | None = None  # "in", "out", or None (not said, or an older row)
 
     def as_dict(self) -> dict[str, object]:
         """The public field names of the journal (API, exports, forwarders rely on them)."""
@@ -129,6 +133,7 @@ class StoredEvent:
             "source": self.source,
             "trace": self.trace,
             "latency_ms": self.latency_ms,
+            "direction": self.direction,
         }
 
 

@@ -231,6 +231,7 @@ class AccessPipeline:
             source=decision.source,
             trace=" > ".join(trace),
             latency_ms=round(latency, 3),
+            direction=reader.direction,
         )
         self.last_decision = {"reader": reader.name, "reason": decision.reason}
         self._emit(event)

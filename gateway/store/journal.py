@@ -14,8 +14,10 @@ same transaction, says how many and which agents missed them.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,17 +26,27 @@ from zoneinfo import ZoneInfo
 from gateway.model import PIN_MASK, Event, StoredEvent
 from gateway.store.agents import agents_behind, min_active_cursor
 from gateway.store.db import open_database, sqlite_errors, write_transaction
+from gateway.store.log_query import LogView, listed_sql
 
 _COLUMNS = (
     "seq, time, local_time, type, door, reader, user_id, credential_kind, credential, "
-    "granted, reason, source, trace, latency_ms"
+    "granted, reason, source, trace, latency_ms, direction"
 )
 MAX_READ_LIMIT = 10_000
 JOURNAL_BUSY_TIMEOUT_MS = 60_000
 OVERFLOW_CHUNK_DIVISOR = 100  # an overflow drops max_events / 100 undelivered rows at once
 OVERFLOW_REASON = "journal_overflow"
 DELETE_BATCH = 10_000  # rows per transaction when logs are deleted through the API
-_INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (NULL{', ?' * 14})"  # seq is assigned
+
+
+@dataclass(frozen=True)
+class DeletedLogs:
+    """What `EventJournal.delete_logs` took out of the access log."""
+
+    listed: int  # rows getLogs listed and lists no more
+    deleted: int  # of them, rows every active agent had: deleted from the journal
+    kept_for_agents: int  # of them, rows an active agent had not received: kept, marked
 
 
 def utc_iso(epoch: float) -> str:
@@ -134,6 +146,7 @@ class EventJournal:
             event.source,
             str(event.trace),
             event.latency_ms,
+            event.direction,
         )
 
     def _trim(self, conn: sqlite3.Connection, before: int, when: float) -> tuple[int, int]:
@@ -245,30 +258,50 @@ class EventJournal:
             self._max_events = max_events
             self._overflow_chunk = max(1, max_events // OVERFLOW_CHUNK_DIVISOR)
 
-    def delete_events(self, up_to_seq: int, before: str | None = None) -> int:
-        """Delete the rows with seq <= `up_to_seq` (and, given `before`, a journal time
-        earlier than it); returns how many went.
+    def delete_logs(self, up_to_seq: int, before: str | None, view: LogView) -> DeletedLogs:
+        """Take the rows getLogs lists under `view` with seq <= `up_to_seq` (and, given
+        `before`, a journal time earlier than it) out of the access log; every other event
+        (logins, user and configuration changes, system events) stays.
 
-        Deleting never moves the sequence (AUTOINCREMENT keeps the highest seq ever given),
-        so forwarder cursors stay meaningful. Batches keep each transaction, and so the
-        writer's wait for the lock, short.
+        As retention does, only rows every active agent has received are deleted; the
+        others are marked `log_cleared`: no longer listed, still forwarded, dropped by
+        retention once delivered. Deleting never moves the sequence (AUTOINCREMENT keeps the
+        highest seq ever given), so cursors stay meaningful. Batches keep each transaction,
+        and so the writer's wait for the lock, short.
         """
-        where, args = "seq <= ?", list[object]([up_to_seq])
+        clauses, args = ["e.seq <= ?", listed_sql(view)], list[object]([up_to_seq])
         if before is not None:
-            where, args = "seq <= ? AND time < ?", [up_to_seq, before]
-        sql = (
-            f"DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE {where} "
-            "ORDER BY seq LIMIT ?)"
+            clauses.append("e.time < ?")
+            args.append(before)
+        select = (
+            f"SELECT e.seq FROM events e WHERE e.seq > ? AND {' AND '.join(clauses)} "
+            "ORDER BY e.seq LIMIT ?"
         )
-        deleted = 0
+        after = deleted = kept = 0
         while True:
             with self._lock:
                 with sqlite_errors(self._what), write_transaction(self._conn) as conn:
-                    batch = conn.execute(sql, [*args, DELETE_BATCH]).rowcount
-                self._count = max(0, self._count - batch)  # only once committed
-            deleted += batch
-            if batch < DELETE_BATCH:
-                return deleted
+                    seqs = [
+                        int(row[0]) for row in conn.execute(select, [after, *args, DELETE_BATCH])
+                    ]
+                    gone = self._delete_delivered(conn, seqs)
+                self._count = max(0, self._count - gone)  # only once committed
+            deleted, kept = deleted + gone, kept + len(seqs) - gone
+            if len(seqs) < DELETE_BATCH:
+                return DeletedLogs(deleted + kept, deleted, kept)
+            after = seqs[-1]
+
+    @staticmethod
+    def _delete_delivered(conn: sqlite3.Connection, seqs: list[int]) -> int:
+        """Delete the rows of `seqs` (ascending) that every active agent has received and
+        mark the others `log_cleared`; returns how many were deleted."""
+        floor = min_active_cursor(conn)
+        delivered = [seq for seq in seqs if floor is None or seq <= floor]
+        undelivered = seqs[len(delivered) :]
+        in_list = "WHERE seq IN (SELECT value FROM json_each(?))"
+        conn.execute(f"DELETE FROM events {in_list}", (json.dumps(delivered),))
+        conn.execute(f"UPDATE events SET log_cleared = 1 {in_list}", (json.dumps(undelivered),))
+        return len(delivered)
 
     def close(self) -> None:
         """Close the connection."""
@@ -278,7 +311,7 @@ class EventJournal:
 
 def _stored(row: Any) -> StoredEvent:
     (seq, time, local, type_, door, reader, user, kind, cred, granted, reason, src, trace, lat) = (
-        row
+        row[:14]
     )
     return StoredEvent(
         seq=seq,
@@ -295,4 +328,5 @@ def _stored(row: Any) -> StoredEvent:
         source=src,
         trace=trace,
         latency_ms=lat,
+        direction=row[14],
     )

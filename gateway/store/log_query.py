@@ -6,10 +6,15 @@ employee filter): a small `limit` reads a few rows, and a full listing is stream
 one cursor in chunks (`LogCursor.fetch`) instead of being built in memory.
 
 Which journal rows are logs: every access decision, every door and alarm event, and the
-logs added through the API (`type = 'api'`, `reason = 'log_added'`). Their ACTAtek event
+logs added through the API (`type = 'api'`, `reason = 'log_added'`), less those that
+deleteLogs / resetLog took out while an agent still had to receive them (`log_cleared`)
+and those the log settings hide (`LogView`); `listed_sql` is that condition. Their ACTAtek event
 name ("trigger") is computed in SQL from the row (`trigger_sql`):
 
-- a grant: the reader's direction, `IN` or `OUT`;
+- a grant: the direction recorded with the event (`IN` or `OUT`: the reader's, or an
+  OpenDoor request's AntiPassbackMode); for a row without one (journaled before directions
+  were recorded, or an OpenDoor request without a mode) the reader's configured direction,
+  else `IN`;
 - a refusal: `ACCESS DENIED`;
 - an added log: the trigger it was added with;
 - a door or alarm event: `DOOR_EVENT_NAMES`, else the reason in capitals with spaces
@@ -125,18 +130,26 @@ def event_name(
     reader: str | None,
     trace: str,
     out_readers: Collection[str],
+    direction: str | None = None,
 ) -> str:
     """The event name of one log row in Python: what `trigger_sql` computes in SQL, for
     code that holds rows already (what agents receive should name events the same way)."""
     if type_ == "access":
         if granted:
-            return "OUT" if reader in out_readers else "IN"
+            return passage_name(direction, reader, out_readers)
         return DENIED_TRIGGER
     if type_ == "api":
         return trace.partition(ADDED_LOG_MARK)[2]
     if reason == "unlocked" and trace == "remote":
         return REMOTE_OPEN_TRIGGER
     return DOOR_EVENT_NAMES.get(reason, reason.replace("_", " ").upper())
+
+
+def passage_name(direction: str | None, reader: str | None, out_readers: Collection[str]) -> str:
+    """`IN` or `OUT` for a grant: its recorded direction, else its reader's, else `IN`."""
+    if direction in ("in", "out"):
+        return direction.upper()
+    return "OUT" if reader in out_readers else "IN"
 
 
 def _quote(text: str) -> str:
@@ -151,8 +164,9 @@ def trigger_sql(out_readers: Collection[str]) -> str:
     )
     return (
         "(CASE "
-        f"WHEN e.type = 'access' AND e.granted = 1 "
-        f"THEN (CASE WHEN e.reader IN ({outs}) THEN 'OUT' ELSE 'IN' END) "
+        f"WHEN e.type = 'access' AND e.granted = 1 THEN (CASE "
+        "WHEN e.direction = 'out' THEN 'OUT' WHEN e.direction = 'in' THEN 'IN' "
+        f"WHEN e.reader IN ({outs}) THEN 'OUT' ELSE 'IN' END) "
         f"WHEN e.type = 'access' THEN {_quote(DENIED_TRIGGER)} "
         f"WHEN e.type = 'api' "
         f"THEN substr(e.trace, instr(e.trace, {_quote(ADDED_LOG_MARK)}) + {len(ADDED_LOG_MARK)}) "
@@ -161,10 +175,16 @@ def trigger_sql(out_readers: Collection[str]) -> str:
     )
 
 
+def listed_sql(view: LogView) -> str:
+    """The SQL condition (on `events e`) of the rows getLogs lists under `view`."""
+    return " AND ".join(_view_clauses(view))
+
+
 def _view_clauses(view: LogView) -> list[str]:
     clauses = [
         "(e.type IN ('access', 'door', 'alarm') "
-        f"OR (e.type = 'api' AND e.reason = {_quote(ADDED_LOG_REASON)}))"
+        f"OR (e.type = 'api' AND e.reason = {_quote(ADDED_LOG_REASON)}))",
+        "e.log_cleared = 0",
     ]
     if not view.user_events:
         clauses.append("e.type IN ('door', 'alarm')")

@@ -255,11 +255,30 @@ _V4_ACTATEK_USERS: tuple[str, ...] = (
     ),
 )
 
+# The direction of a passage is part of what happened: an OpenDoor request says it
+# (AntiPassbackMode), a reader has one. Stored with the event, so getLogs and agents show
+# IN/OUT as it was, not as the readers are configured today. NULL: not said (older rows,
+# events that are not passages).
+_V5_EVENT_DIRECTION: tuple[str, ...] = (
+    "ALTER TABLE events ADD COLUMN direction TEXT "
+    "CHECK (direction IS NULL OR direction IN ('in', 'out'))",
+)
+
+# deleteLogs / resetLog take rows out of the access log at once. A row an active agent has
+# not received yet is not deleted (retention keeps undelivered rows too): it is marked
+# here, no longer listed by getLogs, still forwarded, and dropped by retention later.
+_V6_LOG_CLEARED: tuple[str, ...] = (
+    "ALTER TABLE events ADD COLUMN log_cleared INTEGER NOT NULL DEFAULT 0 "
+    "CHECK (log_cleared IN (0, 1))",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1_TABLES + _V1_SEEDS + _rules_triggers()),
     Migration(2, "agents: journal forwarding targets and their cursors", _V2_AGENTS),
     Migration(3, "terminal settings, triggers, job codes, events by user", _V3_TERMINAL),
     Migration(4, "ACTAtek user extras: templates, key ids, TOTP secrets", _V4_ACTATEK_USERS),
+    Migration(5, "events: the direction of a passage", _V5_EVENT_DIRECTION),
+    Migration(6, "events: logs deleted through the API, kept for agents", _V6_LOG_CLEARED),
 )
 
 LATEST_VERSION: int = MIGRATIONS[-1].version

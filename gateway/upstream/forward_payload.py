@@ -31,12 +31,13 @@ class TerminalIdentity:
 
 
 def trigger(event: StoredEvent, directions: Mapping[str, str]) -> str:
-    """The ACTAtek "event name": IN/OUT for a grant (the reader's direction), ACCESS
-    DENIED for a refusal, the alarm's name for an alarm, the reason otherwise."""
+    """The ACTAtek "event name": IN/OUT for a grant (the direction recorded with it, else
+    its reader's), ACCESS DENIED for a refusal, the alarm's name for an alarm, the reason
+    otherwise."""
     if event.type == "access" and event.granted is not None:
         if not event.granted:
             return DENIED_TRIGGER
-        return directions.get(event.reader or "", "in").upper()
+        return (event.direction or directions.get(event.reader or "", "in")).upper()
     return event.reason or event.type
 
 

@@ -425,7 +425,7 @@ def _identified_unlock(
             reason = "lockdown"
     if note is not None:
         trace.append(f"note:{note}")
-    _journal(ctx, door, found, reason, trace, now)
+    _journal(ctx, door, found, req.direction, reason, trace, now)
     return _answer(200, "granted") if reason is None else _answer(403, "denied", reason)
 
 
@@ -444,9 +444,16 @@ def _antipassback(
 
 
 def _journal(
-    ctx: OpenDoorContext, door: str, found: Found, reason: str | None, trace: list[str], now: float
+    ctx: OpenDoorContext,
+    door: str,
+    found: Found,
+    direction: Direction | None,
+    reason: str | None,
+    trace: list[str],
+    now: float,
 ) -> None:
-    """One access event per identified request; a PIN is never shown."""
+    """One access event per identified request, with the direction AntiPassbackMode gave
+    (whether or not anti-passback is enforced); a PIN is never shown."""
     kind = found.kind
     shown = PIN_MASK if kind == "pin" else found.shown
     ctx.emit(
@@ -462,6 +469,7 @@ def _journal(
             reason=reason or "granted",
             source=READER,
             trace=" > ".join([*trace, reason or "granted"]),
+            direction=direction,
         )
     )
 

@@ -158,6 +158,7 @@ SCHEMAS: dict[str, Any] = {
             "source",
             "trace",
             "latency_ms",
+            "direction",
         ],
         "properties": {
             "seq": {"type": "integer", "minimum": 1},
@@ -177,6 +178,10 @@ SCHEMAS: dict[str, Any] = {
             "source": _nullable("string"),
             "trace": {"type": "string"},
             "latency_ms": _nullable("number"),
+            "direction": {
+                "enum": ["in", "out", None],
+                "description": "which way someone passed (access events); null if not said",
+            },
         },
         "additionalProperties": False,
     },

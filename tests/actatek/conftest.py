@@ -31,7 +31,7 @@ class Api:
 
     def __init__(self, session: aiohttp.ClientSession, base: str, gateway: Gateway) -> None:
         self.http, self.base, self.gateway = session, base, gateway
-        self.sessions: dict[str, int] = {}
+        self.sessions: dict[str, str] = {}
 
     async def call(
         self, method: str, path: str, body: Any = None, raw: bytes | None = None
@@ -47,7 +47,7 @@ class Api:
     async def login(self, username: str, password: str) -> tuple[int, Any]:
         return await self.call("POST", "login", {"username": username, "password": password})
 
-    def sid(self, role: str = "SUPERADMIN") -> int:
+    def sid(self, role: str = "SUPERADMIN") -> str:
         return self.sessions[role]
 
 

@@ -57,3 +57,13 @@ async def journaled(api: Api, reason: str) -> Any:
             return found[-1]
         await asyncio.sleep(0.02)
     raise AssertionError(f"no {reason} event was journaled")
+
+
+async def journaled_access(api: Api, reader: str) -> Any:
+    """The newest access event from `reader`, waiting for it to be written."""
+    for _ in range(200):
+        found = [e for e in await access_events(api) if e.reader == reader]
+        if found:
+            return found[-1]
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no access event from {reader} was journaled")

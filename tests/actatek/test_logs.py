@@ -4,14 +4,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from tests.actatek.conftest import Api
+import aiohttp
+
+from tests.actatek.conftest import PASSWORD, Api
 from tests.actatek.terminal_sim import (
     ADA_BITS,
     SERIAL,
     UNKNOWN_BITS,
     journaled,
+    journaled_access,
     logs,
     present,
     sim,
@@ -55,6 +59,33 @@ async def test_grants_denials_and_door_events_in_both_forms(api: Api) -> None:
     status, short = await api.call("GET", f"getLogs/{api.sid()}")
     assert status == 200 and len(short) == len(entries)
     assert set(short[0]) == {"logID", "userID", "timestamp", "trigger", "terminalSN"}
+
+
+async def open_door(api: Api, mode: str) -> None:
+    """Ada's card named by an Akuvox device at door 1, entering or leaving (reference 003)."""
+    query = {"action": "OpenDoor", "DoorNum": "1", "AntiPassbackMode": mode}
+    query.update(UnlockType="RF Card", Code="0C8707")  # Ada's card as the device shows it
+    auth = {"Authorization": aiohttp.encode_basic_auth("opendoor", "simulate")}  # simulate.toml
+    async with api.http.get(f"{api.base}/fcgi/OpenDoor", params=query, headers=auth) as resp:
+        assert resp.status == 200, await resp.text()
+
+
+async def test_an_opendoor_exit_is_logged_out_and_an_entry_in(api: Api) -> None:
+    await open_door(api, "Entry")
+    await open_door(api, "Exit")
+    passages = [e for e in await logs(api) if e["accessMethod"] == "CARD"]
+    assert [(e["userID"], e["trigger"]) for e in passages] == [("1001", "IN"), ("1001", "OUT")]
+    status, short = await api.call("GET", f"getLogs/{api.sid()}?trigger=OUT")
+    assert status == 200 and [e["logID"] for e in short] == [passages[1]["logID"]]
+
+
+async def test_a_reader_passage_carries_its_reader_direction(api: Api) -> None:
+    entered = await present(api, ADA_BITS)  # front-wiegand: direction "in"
+    await sim(api, "card", {"reader": "back-exit", "uid": "0C8707"})  # direction "out"
+    left = await journaled_access(api, "back-exit")
+    assert (entered.direction, left.direction) == ("in", "out")
+    triggers = {e["logID"]: e["trigger"] for e in await logs(api)}
+    assert (triggers[entered.seq], triggers[left.seq]) == ("IN", "OUT")
 
 
 async def test_every_filter(api: Api) -> None:
@@ -161,6 +192,52 @@ async def test_delete_logs_and_reset_never_move_the_sequence_back(api: Api) -> N
     reasons = [e.reason for e in await api.gateway.read_events(0, 10_000) if e.type == "api"]
     assert "logs_reset" in reasons  # journaled after the reset, with who and how many
     assert (await api.call("DELETE", f"deleteLogs/{api.sid()}/-1"))[0] == 400
+
+
+async def native_events(api: Api) -> list[dict[str, Any]]:
+    """The whole journal as `GET /api/v1/events` shows it (a technician's token)."""
+    async with api.http.post(
+        f"{api.base}/api/v1/login", json={"username": "superadmin", "password": PASSWORD}
+    ) as resp:
+        assert resp.status == 200, await resp.text()
+        token = (await resp.json())["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    url = f"{api.base}/api/v1/events?after=0&limit=1000"
+    async with api.http.get(url, headers=headers) as resp:
+        assert resp.status == 200, await resp.text()
+        events: list[dict[str, Any]] = (await resp.json())["events"]
+        return events
+
+
+async def test_delete_logs_removes_the_access_log_and_keeps_the_audit_trail(api: Api) -> None:
+    sid = api.sid()
+    assert (await api.call("POST", f"user/{sid}", {"userID": "A77", "firstName": "Al"}))[0] == 200
+    assert (await api.call("PUT", f"logUnauthorizedEvent/{sid}/true"))[0] == 200
+    await present(api, ADA_BITS)
+    await present(api, UNKNOWN_BITS)
+    await sim(api, "input", {"door": "back", "input": "contact", "active": True})
+    await journaled(api, "forced_open")
+    listed = await logs(api)
+    assert len(listed) >= 4  # a grant, its door events, a refusal, an alarm
+    before = {e["seq"]: e for e in await native_events(api)}
+    audit = {
+        seq: e["reason"]
+        for seq, e in before.items()
+        if e["reason"] in ("login", "user_added", "log_unauthorized_set")
+    }
+    assert sorted(set(audit.values())) == ["log_unauthorized_set", "login", "user_added"]
+
+    status, body = await api.call("DELETE", f"deleteLogs/{api.sid('USERADMIN')}/0")
+    assert (status, body) == (200, {"status": "success", "message": f"{len(listed)} logs deleted"})
+    assert await logs(api) == []
+    after = {e["seq"]: e for e in await native_events(api)}
+    assert {seq: after[seq]["reason"] for seq in audit if seq in after} == audit
+    assert not {e["logID"] for e in listed} & set(after)  # no agent: the rows are gone
+    (deletion,) = [e for e in after.values() if e["reason"] == "logs_deleted"]
+    assert deletion["type"] == "api" and deletion["user_id"] == "useradmin"
+    assert f"deleted={len(listed)}" in deletion["trace"]
+    assert deletion["seq"] > max(before)  # the sequence never goes back
+    assert await logs(api) == []  # the deletion itself is not an access log
 
 
 async def test_roles_and_the_missing_camera(api: Api) -> None:

@@ -6,11 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from gateway.model import Event
+import pytest
+
+from gateway.model import Direction, Event
+from gateway.store import db as store_db
 from gateway.store.journal import EventJournal
 from gateway.store.log_query import LogCursor, LogQuery, added_log_trace, event_name
+from gateway.store.schema import MIGRATIONS
 
 OUT_READERS = ("exit-reader", "it's-quoted")
+OUT: dict[str, Direction] = {"direction": "out"}
+IN: dict[str, Direction] = {"direction": "in"}
 T = 1_800_000_000.0
 ROWS = [
     Event("access", T, "front", "front-in", "u1", "card", "AB", True, "granted"),
@@ -59,3 +65,49 @@ def test_sql_and_python_name_every_log_alike_and_skip_the_rest(tmp_path: Path) -
         "F7",
     ]
     assert [row.remarks for row in rows][-1] == "added by me"
+
+
+def test_a_grant_keeps_the_direction_it_was_recorded_with(tmp_path: Path) -> None:
+    db = tmp_path / "gateway.db"
+    journal = EventJournal(db, ZoneInfo("UTC"), 1000)
+    passages = [
+        # An OpenDoor exit: its pseudo-reader has no configured direction.
+        Event("access", T, "front", "http_unlock", "u1", "card", "AB", True, "granted", **OUT),
+        # A reader reconfigured since: the event says how the person passed then.
+        Event("access", T + 1, "front", "exit-reader", "u1", "card", "AB", True, "granted", **IN),
+        # Journaled before directions were recorded: the reader's configured direction.
+        Event("access", T + 2, "front", "exit-reader", "u1", "card", "AB", True, "granted"),
+    ]
+    for event in passages:
+        journal.append(event)
+    journal.close()
+    cursor = LogCursor(db, LogQuery(), OUT_READERS)
+    rows = cursor.fetch(100)
+    cursor.close()
+    assert [row.trigger for row in rows] == ["OUT", "IN", "OUT"]
+    names = [
+        event_name(e.type, e.reason, e.granted, e.reader, e.trace, OUT_READERS, e.direction)
+        for e in passages
+    ]
+    assert names == ["OUT", "IN", "OUT"]
+
+
+def test_grants_journaled_before_directions_were_recorded_keep_their_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "gateway.db"
+    with monkeypatch.context() as older:  # a database written by the previous release
+        older.setattr(store_db, "MIGRATIONS", MIGRATIONS[:4])
+        older.setattr(store_db, "LATEST_VERSION", 4)
+        conn = store_db.open_database(db)
+        conn.executemany(
+            "INSERT INTO events (time, local_time, type, reader, granted, reason) "
+            "VALUES ('2027-01-15T09:00:00.000Z', '2027-01-15T09:00:00.000+00:00', "
+            "'access', ?, 1, 'granted')",
+            [("front-in",), ("exit-reader",)],
+        )
+        conn.close()
+    cursor = LogCursor(db, LogQuery(), OUT_READERS)  # migrates the file
+    rows = cursor.fetch(100)
+    cursor.close()
+    assert [row.trigger for row in rows] == ["IN", "OUT"]

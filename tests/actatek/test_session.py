@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from gateway.web.actatek.common import SESSIONS
 from tests.actatek.conftest import PASSWORD, Api
 
 
-async def test_login_gives_a_random_positive_63_bit_session(api: Api) -> None:
+def as_javascript_reads_it(sid: str) -> str:
+    """The session id after a JavaScript client parsed it as a JSON number and wrote it
+    back: a double keeps 53 bits, and JavaScript prints its shortest digits."""
+    return f"{Decimal(repr(float(sid))):f}"
+
+
+async def test_login_gives_a_random_positive_63_bit_session_as_a_string(api: Api) -> None:
     status, body = await api.login("superadmin", PASSWORD)
     assert status == 200 and body["status"] == "success"
-    assert isinstance(body["sessionid"], int) and 0 < body["sessionid"] < 2**63
-    assert body["sessionid"] != api.sid()
+    sid = body["sessionid"]
+    assert isinstance(sid, str) and sid.isascii() and sid.isdigit()  # no precision lost
+    assert 0 < int(sid) < 2**63 and sid == str(int(sid))
+    assert sid != api.sid()
+    status, logs = await api.call("GET", f"getLogs/{sid}")
+    assert status == 200 and isinstance(logs, list)
+
+
+async def test_a_session_id_rounded_by_a_javascript_number_is_refused_cleanly(api: Api) -> None:
+    sid = api.sid()
+    while as_javascript_reads_it(sid) == sid:  # 1 in ~1000 ids survives the rounding
+        sid = (await api.login("superadmin", PASSWORD))[1]["sessionid"]
+    status, body = await api.call("GET", f"getLogs/{as_javascript_reads_it(sid)}")
+    assert (status, body) == (400, {"status": "error", "message": "invalid or expired session"})
+    assert (await api.call("GET", f"getLogs/{sid}"))[0] == 200  # the real one still works
 
 
 async def test_wrong_password_is_the_common_error(api: Api) -> None:
@@ -43,6 +64,6 @@ async def test_unknown_endpoint_and_bad_json_are_common_errors(api: Api) -> None
 async def test_the_idle_session_expires_after_30_minutes(api: Api) -> None:
     sid = api.sid("NETWORKADMIN")
     sessions = api.gateway.web_app[SESSIONS]
-    sessions._sessions[sid].last_used = api.gateway.clock.monotonic() - 31 * 60
+    sessions._sessions[int(sid)].last_used = api.gateway.clock.monotonic() - 31 * 60
     status, body = await api.call("DELETE", f"logout/{sid}")
     assert status == 400 and "expired" in body["message"]

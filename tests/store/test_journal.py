@@ -14,6 +14,7 @@ import pytest
 
 from gateway.model import Event
 from gateway.store.journal import EventJournal
+from gateway.store.log_query import LogView, added_log_trace
 
 PARIS = ZoneInfo("Europe/Paris")
 # 2027-01-15 09:00:00.123 UTC = 10:00:00.123 in Paris (winter, +01:00).
@@ -41,6 +42,7 @@ def access(n: int = 0, **changes: object) -> Event:
         "source": "cache",
         "trace": "user A1 > group 0 > right 0",
         "latency_ms": 1.25,
+        "direction": "in",
     }
     fields.update(changes)
     return Event(**fields)  # type: ignore[arg-type]
@@ -67,6 +69,7 @@ def test_append_returns_increasing_seq_and_reads_back(journal: EventJournal) -> 
         "source": "cache",
         "trace": "user A1 > group 0 > right 0",
         "latency_ms": 1.25,
+        "direction": "in",
     }
     assert journal.last_seq() == seqs[-1]
     assert journal.count() == 5
@@ -151,6 +154,43 @@ def test_seq_never_goes_back_even_when_everything_was_dropped(db_path: Path) -> 
         assert journal.append(access()) == last + 1
     finally:
         journal.close()
+
+
+def test_deleting_logs_takes_what_getlogs_lists_and_nothing_else(journal: EventJournal) -> None:
+    audit = [
+        Event("api", WINTER, user_id="tech", reason="login", trace="actatek"),
+        Event("api", WINTER, user_id="tech", reason="user_added", trace="userID=A1"),
+        Event("api", WINTER, user_id="tech", reason="log_setting_set"),
+        Event("system", WINTER, reason="started"),
+        Event("reader", WINTER, reason="keypad_locked_out"),
+    ]
+    hidden = access(1, granted=False, reason="unknown_credential", user_id=None)
+    logs = [
+        access(0),
+        Event("door", WINTER + 2, "front", reason="unlocked", trace="granted"),
+        Event("alarm", WINTER + 3, "front", reason="forced_open"),
+        Event(
+            "api", WINTER + 4, user_id="A1", reason="log_added", trace=added_log_trace("t", "IN")
+        ),
+    ]
+    kept = [journal.append(event) for event in audit] + [journal.append(hidden)]
+    for event in logs:
+        journal.append(event)
+    last = journal.last_seq()
+    view = LogView(unauthorized=False)  # the log settings hide refused attempts
+
+    deleted = journal.delete_logs(last, None, view)
+
+    assert (deleted.listed, deleted.deleted, deleted.kept_for_agents) == (len(logs), 4, 0)
+    assert [e.seq for e in journal.read(limit=100)] == kept
+    assert journal.count() == len(kept)
+    assert journal.append(access(9)) == last + 1  # the sequence never goes back
+
+
+def test_deleting_logs_older_than_a_time_keeps_the_newer(journal: EventJournal) -> None:
+    old, new = journal.append(access(0)), journal.append(access(86_400))
+    deleted = journal.delete_logs(journal.last_seq(), "2027-01-16T00:00:00.000Z", LogView())
+    assert deleted.listed == 1 and [e.seq for e in journal.read()] == [new] and old < new
 
 
 def test_shrinking_max_events_trims_on_next_append(db_path: Path) -> None:

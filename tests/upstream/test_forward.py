@@ -22,6 +22,7 @@ from gateway.store.repo import Store
 from gateway.store.secrets import PinHasher
 from gateway.store.writer import JournalWriter
 from gateway.upstream.forward import Forwarder, TerminalIdentity, backoff_delay
+from gateway.upstream.forward_payload import trigger
 from tests.fakes import ManualClock
 from tests.upstream.forward_fakes import HANG, AgentServer, wait_until
 
@@ -216,6 +217,18 @@ async def test_batches_in_seq_order_with_getfulllogs_fields(
     listed = stored.as_reference()
     assert listed["lastUpdate"] == listed["lastCheck"] == "2027-07-01T09:00:00Z"
     assert listed["lastCheckStatus"] is True and listed["lastCheckDetail"] == "HTTP 200"
+
+
+def test_a_grant_is_pushed_with_the_direction_it_was_recorded_with(
+    journal: EventJournal,
+) -> None:
+    exit_ = replace(grant(1, reader="http_unlock"), direction="out")  # an OpenDoor Exit
+    entry = replace(grant(2, reader="front-out"), direction="in")  # reconfigured since
+    old = grant(3, reader="front-out")  # journaled before directions were recorded
+    for event in (exit_, entry, old):
+        journal.append(event)
+    directions = {"front-in": "in", "front-out": "out"}
+    assert [trigger(e, directions) for e in journal.read()] == ["OUT", "IN", "OUT"]
 
 
 async def test_new_events_are_pushed_promptly_through_the_writer_hook(

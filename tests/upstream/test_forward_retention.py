@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from gateway.model import Event
 from gateway.store.agents import AgentStore
 from gateway.store.journal import EventJournal
+from gateway.store.log_query import LogCursor, LogQuery, LogView
 from tests.upstream.forward_fakes import AgentServer, wait_until
 from tests.upstream.test_forward import LONDON, T0, Rig, grant
 
@@ -115,6 +117,34 @@ async def test_a_dead_agent_gets_what_is_left_and_the_overflow_notice(
         assert entries[-1]["trigger"] == "journal_overflow"
         assert entries[-1]["remarks"].startswith(f"{CHUNK} undelivered events dropped")
         assert forwarder.status()["agents"][server.url]["backlog"] == 0
+    finally:
+        for forwarder in rig.forwarders:
+            await forwarder.stop(timeout=2)
+        await server.stop()
+
+
+async def test_deleting_the_access_log_keeps_what_an_agent_has_not_received(
+    journal: EventJournal, agents: AgentStore, tmp_path: Path
+) -> None:
+    server = await AgentServer().start()
+    rig = Rig(journal, agents)
+    try:
+        agent = agents.register(server.url, now=T0, init_sync=True)
+        agents.take_init_sync(agent.id)
+        seqs = fill(journal, 4)
+        login = journal.append(Event("api", T0 + 5, user_id="tech", reason="login"))
+        agents.record_success(agent.id, seqs[1], T0, "HTTP 200")  # the agent has two
+
+        deleted = journal.delete_logs(journal.last_seq(), None, LogView())
+
+        assert (deleted.listed, deleted.deleted, deleted.kept_for_agents) == (4, 2, 2)
+        assert [e.seq for e in journal.read(limit=100)] == [*seqs[2:], login]
+        cursor = LogCursor(tmp_path / "gateway.db", LogQuery(), ())
+        assert cursor.fetch(100) == []  # gone from the access log at once
+        cursor.close()
+        await rig.forwarder()  # ...and the agent still gets what it had not received
+        await wait_until(lambda: server.delivered_seqs() == [*seqs[2:], login])
+        assert journal.delete_logs(journal.last_seq(), None, LogView()).listed == 0
     finally:
         for forwarder in rig.forwarders:
             await forwarder.stop(timeout=2)

@@ -66,7 +66,7 @@ async def test_an_actatek_session_expires_after_its_absolute_lifetime(client: Cl
     assert status == 200
     sid = body["sessionid"]
     sessions = client.gateway.web_app[SESSIONS]
-    sessions._sessions[sid].created -= 12 * 3600 + 1
+    sessions._sessions[int(sid)].created -= 12 * 3600 + 1
     status, body, _ = await client.call("DELETE", f"/cgi-bin/restapi/logout/{sid}")
     assert status == 400 and "expired" in body["message"]
 

@@ -101,7 +101,9 @@ class ActatekSession:
 
 class ActatekSessions:
     """Session ids: cryptographically random positive 63-bit integers (the reference types
-    them as a number), 30 minutes idle expiry, an absolute lifetime on top."""
+    them as a long), 30 minutes idle expiry, an absolute lifetime on top. Answers carry an
+    id as a string of digits (JavaScript would round a JSON number); paths name it by its
+    digits."""
 
     def __init__(self, clock: Clock, idle_s: float = SESSION_IDLE_S) -> None:
         self._clock = clock

@@ -19,9 +19,11 @@
   trigger IN, OUT or F1..F40, a time not in the future; journaled as an `api` event
   naming who added it.
 - `DELETE deleteLogs/{sessionId}/{daysToKeep}` (0..36500; 0 keeps nothing older than
-  now) and `DELETE resetLog/{sessionid}`: journal rows go, the sequence never moves back
-  (forwarder cursors stay valid; rows an agent had not received yet are not sent). Each
-  is journaled afterwards, with who and how many.
+  now) and `DELETE resetLog/{sessionid}`: what getLogs lists goes (under the log settings
+  in force: what they hide stays), every other event stays; the answer counts what went.
+  A log an active agent has not received yet is kept for it, no longer listed (see
+  `EventJournal.delete_logs`); the sequence never moves back. Each is journaled
+  afterwards, with who and how many, before the answer.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from gateway.store.journal import utc_iso
+from gateway.store.journal import DeletedLogs, utc_iso
 from gateway.store.log_query import LogCursor, LogQuery, LogRow
 from gateway.store.schema import TRIGGER_TYPES
 from gateway.web.actatek.common import (
@@ -231,29 +233,31 @@ async def add_log(request: web.Request) -> web.Response:
 async def delete_logs(request: web.Request) -> web.Response:
     """DELETE deleteLogs/{sessionId}/{daysToKeep}."""
     days = path_int(request, "days", 0, MAX_DAYS_TO_KEEP)
-    ctx = context_of(request)
-    deleted, last = await _delete(request, utc_iso(ctx.clock.time() - days * 86_400))
-    detail = f"days_to_keep={days} deleted={deleted} up_to_seq={last}"
-    ctx.record_api("logs_deleted", session_of(request).username, detail)
-    return success(f"{deleted} logs deleted")
+    before = utc_iso(context_of(request).clock.time() - days * 86_400)
+    return await _delete(request, before, "logs_deleted", f"days_to_keep={days} ")
 
 
 @endpoint(CAPABILITY)
 async def reset_log(request: web.Request) -> web.Response:
     """DELETE resetLog/{sessionid}."""
-    deleted, last = await _delete(request, None)
-    detail = f"deleted={deleted} up_to_seq={last}"
-    context_of(request).record_api("logs_reset", session_of(request).username, detail)
-    return success(f"{deleted} logs deleted")
+    return await _delete(request, None, "logs_reset", "")
 
 
-async def _delete(request: web.Request, before: str | None) -> tuple[int, int]:
-    """Delete the journal rows up to the newest one now durable (older than `before`):
-    (how many, that seq). Rows appended meanwhile stay."""
-    journal = context_of(request).journal
-    await context_of(request).flush_journal()
-    last = await in_thread(journal.last_seq)
-    return await in_thread(journal.delete_events, last, before), last
+async def _delete(request: web.Request, before: str | None, reason: str, what: str) -> web.Response:
+    """Take the logs up to the newest durable row (older than `before`) out of the access
+    log, journal who did it and how many, and answer how many getLogs listed. Rows
+    appended meanwhile stay."""
+    ctx = context_of(request)
+    await ctx.flush_journal()
+    last = await in_thread(ctx.journal.last_seq)
+    view = ctx.terminal.log_settings().view()
+    taken: DeletedLogs = await in_thread(ctx.journal.delete_logs, last, before, view)
+    detail = (
+        f"{what}deleted={taken.listed} kept_for_agents={taken.kept_for_agents} up_to_seq={last}"
+    )
+    ctx.record_api(reason, session_of(request).username, detail)
+    await ctx.flush_journal()  # success means the audit event is durable
+    return success(f"{taken.listed} logs deleted")
 
 
 def add_routes(app: web.Application) -> None:

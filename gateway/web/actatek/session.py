@@ -23,7 +23,11 @@ API_VERSION = "0.1"
 
 
 async def login(request: web.Request) -> web.Response:
-    """POST /login {"username", "password"} -> {"status": "success", "sessionid": N}.
+    """POST /login {"username", "password"} -> {"status": "success", "sessionid": "N"}.
+
+    The id is sent as a string of digits, as the reference's example quotes it: a 63-bit
+    number in JSON loses its low digits in JavaScript (doubles hold 53 bits), and the
+    rounded id would then be refused. Paths take the digits either way.
 
     Only technician accounts log in; a user's ACTAtek `password` (their keypad PIN) never
     does. A wrong name or password is the same common error; the login throttle shared
@@ -58,7 +62,7 @@ async def login(request: web.Request) -> web.Response:
             f"/api/v1/password, or run `door-gateway passwd {username}`"
         )
     session = request.app[SESSIONS].issue(*outcome.account)
-    return success(sessionid=session.id)
+    return success(sessionid=str(session.id))
 
 
 def _refused(refusal: security.Refusal) -> web.Response:

@@ -12,9 +12,9 @@ timePattern) and the messages. The structure used, as for access rights:
   required, fields left out stay, a `timespec` given replaces the whole schedule.
 - `DELETE trigger/{sessionid}/{type}`: clears the schedule (name and flags stay).
 
-Triggers are stored and listed only: a log's IN/OUT comes from the reader's direction
-(`[[readers]] direction`), and a trigger's schedule or enable flag never changes a
-decision or a log.
+Triggers are stored and listed only: a log's IN/OUT is the direction journaled with the
+passage (`[[readers]] direction`, or an OpenDoor request's AntiPassbackMode), and a
+trigger's schedule or enable flag never changes a decision or a log.
 """
 
 from __future__ import annotations
