@@ -3,18 +3,19 @@
 The body is read to its end before it is parsed: it may reach us in many TCP segments
 (a slow link, a large photo), and a read returns only what has arrived so far. At most
 `max_bytes` (413 above, whether declared or counted while streaming, and at once: what
-follows is never buffered). UTF-8 only, no NaN or Infinity, and no duplicate keys:
-`{"on": false, "on": true}` means different things to different parsers, so it means
-nothing here.
+follows is never buffered). Parsed with `gateway.strictjson.loads_strict`: UTF-8 only,
+no NaN or Infinity, and no duplicate keys (`{"on": false, "on": true}` means different
+things to different parsers, so it means nothing here).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 from aiohttp.http import HttpProcessingError
+
+from gateway.strictjson import loads_strict
 
 READ_CHUNK = 64 * 1024
 
@@ -43,26 +44,6 @@ async def _read_body(request: web.Request, max_bytes: int) -> bytes:
     except (ConnectionError, HttpProcessingError) as exc:
         raise BodyRejected("body incomplete: the connection ended before it") from exc
     return b"".join(chunks)
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed")
-
-
-def loads_strict(raw: bytes) -> Any:
-    """Parse `raw`; ValueError (UnicodeDecodeError included) on anything not strict JSON."""
-    return json.loads(
-        raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constants
-    )
 
 
 async def read_strict_json(request: web.Request, max_bytes: int) -> Any:
