@@ -110,6 +110,32 @@ async def test_garbage_is_a_bad_answer(server: FakeUpstream, text: str) -> None:
     assert (result.granted, result.reason) == (False, "upstream_bad_answer")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"isvalid": false, "isvalid": true}',
+        '{"isvalid": true, "isvalid": true}',
+        '{"validation_result": "0", "validation_result": "1"}',
+        '{"isvalid": true, "user": {"name": "A", "name": "B"}}',
+        '{"isvalid": true, "doors": [{"id": 1, "id": 2}]}',
+    ],
+)
+async def test_a_duplicate_key_at_any_depth_is_a_bad_answer(
+    server: FakeUpstream, text: str
+) -> None:
+    # Parsers disagree on which of two equal keys wins: the answer means nothing.
+    server.answer_text(text)
+    result = await ask(f"{server.base}/verify")
+    assert (result.granted, result.reason) == (False, "upstream_bad_answer")
+    assert result.detail == "http_200,duplicate_key"
+    assert not result.failure  # the server answered: a malformed answer, not an outage
+
+
+async def test_a_byte_order_mark_is_still_accepted(server: FakeUpstream) -> None:
+    server.answer_text("\ufeff" + '{"isvalid": true}')
+    assert (await ask(f"{server.base}/verify")).granted
+
+
 async def test_both_fields_agreeing_grant(server: FakeUpstream) -> None:
     server.answer_json({"isvalid": 1, "validation_result": "1"})
     result = await ask(f"{server.base}/verify")
