@@ -15,7 +15,7 @@ import pytest
 from gateway.settings import UpstreamSettings
 from gateway.upstream.template import VerifyRequest
 from gateway.upstream.verify import VerifyClient, VerifyResult
-from tests.upstream.verify_fakes import FakeUpstream, closed_port, self_signed
+from tests.upstream.verify_fakes import DroppingUpstream, FakeUpstream, closed_port, self_signed
 
 TIMEOUT_S = 0.5
 MARGIN_S = 0.4  # scheduling slack on a loaded CI machine
@@ -186,6 +186,58 @@ async def test_a_closed_port_is_unreachable_at_once() -> None:
     result, elapsed = await timed(f"http://127.0.0.1:{closed_port()}/verify")
     assert (result.granted, result.reason, result.failure) == (False, "upstream_unreachable", True)
     assert elapsed < TIMEOUT_S
+
+
+@pytest.fixture(params=[False, True], ids=["closed", "reset"])
+async def dropping(request: pytest.FixtureRequest) -> AsyncIterator[DroppingUpstream]:
+    """Answers the first request of each connection, drops the connection at the next."""
+    upstream = DroppingUpstream(answered=1, reset=request.param)
+    await upstream.start()
+    yield upstream
+    await upstream.stop()
+
+
+async def test_a_request_dropped_on_a_kept_alive_connection_is_asked_once(
+    dropping: DroppingUpstream,
+) -> None:
+    client = VerifyClient(settings(f"{dropping.base}/verify?card={{Card}}"))
+    try:
+        first = await client.verify(card_request("0C8707"))
+        second = await client.verify(card_request("0D10E1"))  # on the kept-alive connection
+    finally:
+        await client.close()
+    assert first.reason == "upstream_denied"
+    # One question per presentation: the server may have acted on the dropped one.
+    assert dropping.requests == [
+        "GET /verify?card=0C8707 HTTP/1.1",
+        "GET /verify?card=0D10E1 HTTP/1.1",
+    ]
+    assert (second.granted, second.reason, second.failure) == (False, "upstream_unreachable", True)
+
+
+async def test_a_connection_the_server_closed_while_idle_is_not_a_failure() -> None:
+    # A server's keep-alive timeout: the client sees the close and opens a new connection.
+    idle = DroppingUpstream(answered=1, idle_close_s=0.05)
+    await idle.start()
+    client = VerifyClient(settings(f"{idle.base}/verify?card={{Card}}"))
+    try:
+        first = await client.verify(card_request("0C8707"))
+        await asyncio.sleep(0.2)  # the server closes the idle connection meanwhile
+        second = await client.verify(card_request("0D10E1"))
+    finally:
+        await client.close()
+        await idle.stop()
+    assert (first.reason, second.reason) == ("upstream_denied", "upstream_denied")
+    assert len(idle.requests) == 2
+
+
+async def test_a_request_dropped_on_a_new_connection_is_asked_once(
+    dropping: DroppingUpstream,
+) -> None:
+    dropping.answered = 0
+    result = await ask(f"{dropping.base}/verify?card={{Card}}")
+    assert dropping.requests == ["GET /verify?card=0C8707 HTTP/1.1"]
+    assert (result.granted, result.reason, result.failure) == (False, "upstream_unreachable", True)
 
 
 async def test_a_connection_reset_mid_response_denies(server: FakeUpstream) -> None:

@@ -7,9 +7,11 @@ what actually went over the wire."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import socket
 import ssl
+import struct
 import subprocess
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -132,6 +134,62 @@ class FakeUpstream:
             Seen(request.path, request.raw_path, dict(request.query), dict(request.headers))
         )
         return await self._handler(request)
+
+
+class DroppingUpstream:
+    """A raw HTTP/1.1 server on loopback that answers the first `answered` requests of each
+    connection (keep-alive, `{"isvalid": false}`), then reads the next request whole and
+    drops the connection without a word: closed, or reset with `reset=True`. With
+    `idle_close_s` it instead closes the connection once it has been idle that long after
+    the answers (a server's keep-alive timeout), before any further request.
+
+    `requests` counts every request line it read, so a test sees a request sent twice."""
+
+    def __init__(
+        self, answered: int = 1, reset: bool = False, idle_close_s: float | None = None
+    ) -> None:
+        self.answered = answered
+        self.reset = reset
+        self.idle_close_s = idle_close_s
+        self.requests: list[str] = []
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            for number in itertools.count():
+                if number >= self.answered and self.idle_close_s is not None:
+                    await asyncio.sleep(self.idle_close_s)
+                    break
+                head = await reader.readuntil(b"\r\n\r\n")  # a GET has no body
+                self.requests.append(head.split(b"\r\n", 1)[0].decode())
+                if number >= self.answered:
+                    break
+                body = b'{"isvalid": false}'
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return  # the client hung up first
+        if self.reset:  # SO_LINGER 0: close() sends RST instead of FIN
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.close()
 
 
 def _json_handler(body: object, status: int) -> Handler:
