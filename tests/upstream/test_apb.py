@@ -120,7 +120,7 @@ async def test_a_failing_url_is_an_event_and_delays_nothing(
 async def test_a_dropped_url_is_sent_once_and_is_an_event(reset: bool, notifier: Notifier) -> None:
     # The receiver read the OpenDoor URL, then the connection dropped: it may have opened
     # its door and logged an Entry already, so sending it again could do both twice.
-    dropping = DroppingUpstream(answered=0, reset=reset)
+    dropping = DroppingUpstream(drop=(0,), reset=reset)
     await dropping.start()
     try:
         entry = reader(apb_urls=(f"{dropping.base}/open",))

@@ -122,9 +122,9 @@ async def test_clean_denials_and_bad_answers_never_open_it(
 
 
 async def test_a_dropped_connection_is_one_request_and_one_failure(clock: ManualClock) -> None:
-    # The server answers the first card, then drops the kept-alive connection under the
-    # second card's request: that card is denied and counted, never asked twice.
-    dropping = DroppingUpstream(answered=1)
+    # The server answers the first card, then reads the second card's request and drops
+    # the connection: that card is denied and counted, never asked twice.
+    dropping = DroppingUpstream(drop=(1,))
     await dropping.start()
     settings = UpstreamSettings(url=f"{dropping.base}/v?c={{Card}}", timeout_s=TIMEOUT_S)
     flow = UpstreamFlow(settings, AccessSettings(), TZ, clock)

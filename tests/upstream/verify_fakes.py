@@ -7,7 +7,6 @@ what actually went over the wire."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import socket
 import ssl
@@ -137,20 +136,24 @@ class FakeUpstream:
 
 
 class DroppingUpstream:
-    """A raw HTTP/1.1 server on loopback that answers the first `answered` requests of each
-    connection (keep-alive, `{"isvalid": false}`), then reads the next request whole and
-    drops the connection without a word: closed, or reset with `reset=True`. With
-    `idle_close_s` it instead closes the connection once it has been idle that long after
-    the answers (a server's keep-alive timeout), before any further request.
+    """A raw HTTP/1.1 server on loopback that answers every request `{"isvalid": false}`
+    on a kept-alive connection, except those whose number (0-based, over the whole server)
+    is in `drop`: such a request is read whole, then the connection is dropped without a
+    word (closed, or reset with `reset=True`). With `close_after_s` every connection is
+    also closed that long after each answer, without saying so beforehand (a keep-alive
+    timeout; 0 = at once).
 
-    `requests` counts every request line it read, so a test sees a request sent twice."""
+    `requests` holds every request line it read, so a test sees a request sent twice."""
 
     def __init__(
-        self, answered: int = 1, reset: bool = False, idle_close_s: float | None = None
+        self,
+        drop: tuple[int, ...] = (),
+        reset: bool = False,
+        close_after_s: float | None = None,
     ) -> None:
-        self.answered = answered
+        self.drop = drop
         self.reset = reset
-        self.idle_close_s = idle_close_s
+        self.close_after_s = close_after_s
         self.requests: list[str] = []
         self._server: asyncio.Server | None = None
         self.port = 0
@@ -170,13 +173,14 @@ class DroppingUpstream:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            for number in itertools.count():
-                if number >= self.answered and self.idle_close_s is not None:
-                    await asyncio.sleep(self.idle_close_s)
-                    break
+            while True:
                 head = await reader.readuntil(b"\r\n\r\n")  # a GET has no body
                 self.requests.append(head.split(b"\r\n", 1)[0].decode())
-                if number >= self.answered:
+                if len(self.requests) - 1 in self.drop:
+                    if self.reset:  # SO_LINGER 0: close() sends RST instead of FIN
+                        sock = writer.get_extra_info("socket")
+                        linger = struct.pack("ii", 1, 0)
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
                     break
                 body = b'{"isvalid": false}'
                 writer.write(
@@ -184,11 +188,11 @@ class DroppingUpstream:
                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
                 )
                 await writer.drain()
+                if self.close_after_s is not None:
+                    await asyncio.sleep(self.close_after_s)
+                    break
         except (asyncio.IncompleteReadError, ConnectionError):
-            return  # the client hung up first
-        if self.reset:  # SO_LINGER 0: close() sends RST instead of FIN
-            sock = writer.get_extra_info("socket")
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            pass  # the client hung up first
         writer.close()
 
 
