@@ -8,16 +8,22 @@ Parameter"):
 
 Anything else is a bad answer and denies: other types ("isvalid": "1", 1.0,
 "validation_result": 1), other values, neither field, a body that is not a JSON object,
-or the two fields disagreeing. The LCD "prompt" text (the reference's "Return Value") has
-no documented field name: the first string among `message`, `prompt`, `msg` is kept,
-stripped of control characters and capped. Pure: no I/O.
+the two fields disagreeing, or a body that is not strict JSON (`gateway.strictjson`): a
+key named twice at any depth (`{"isvalid": false, "isvalid": true}` grants in a parser
+where the last one wins), NaN or Infinity. A UTF-8 byte order mark is allowed.
+
+The LCD "prompt" text (the reference's "Return Value") has no documented field name: the
+first string among `message`, `prompt`, `msg` is kept, stripped of control characters and
+capped. Pure: no I/O.
 """
 
 from __future__ import annotations
 
-import json
+import codecs
 from dataclasses import dataclass
 from typing import Literal
+
+from gateway.strictjson import DuplicateKey, loads_strict
 
 MESSAGE_FIELDS: tuple[str, ...] = ("message", "prompt", "msg")
 MESSAGE_MAX_CHARS = 120
@@ -37,8 +43,10 @@ class Answer:
 def parse_answer(body: bytes) -> Answer:
     """Judge a response body (already size-capped by the caller)."""
     try:
-        data = json.loads(body.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError):
+        data = loads_strict(body.removeprefix(codecs.BOM_UTF8))
+    except DuplicateKey:
+        return Answer("bad", "duplicate_key")  # never the key itself: it is the server's text
+    except ValueError:  # UnicodeDecodeError included
         return Answer("bad", "not_json")
     if not isinstance(data, dict):
         return Answer("bad", "not_a_json_object")

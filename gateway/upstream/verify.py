@@ -72,7 +72,7 @@ class _Reply:
 
 
 class VerifyClient:
-    """Sends verify requests for one `[upstream]` configuration; reuses connections."""
+    """Sends verify requests for one `[upstream]` configuration, each on its own connection."""
 
     def __init__(
         self,

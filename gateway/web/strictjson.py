@@ -1,16 +1,23 @@
 """Reading a request body as JSON, strictly, for every API of the gateway.
 
-UTF-8 only, at most `max_bytes` (413 above, whether declared or streamed), no NaN or
-Infinity, and no duplicate keys: `{"on": false, "on": true}` means different things to
-different parsers, so it means nothing here.
+The body is read to its end before it is parsed: it may reach us in many TCP segments
+(a slow link, a large photo), and a read returns only what has arrived so far. At most
+`max_bytes` (413 above, whether declared or counted while streaming, and at once: what
+follows is never buffered). Parsed with `gateway.strictjson.loads_strict`: UTF-8 only,
+no NaN or Infinity, and no duplicate keys (`{"on": false, "on": true}` means different
+things to different parsers, so it means nothing here).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http import HttpProcessingError
+
+from gateway.strictjson import loads_strict
+
+READ_CHUNK = 64 * 1024
 
 
 class BodyRejected(Exception):
@@ -22,33 +29,28 @@ class BodyRejected(Exception):
         self.status = status
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed")
-
-
-def loads_strict(raw: bytes) -> Any:
-    """Parse `raw`; ValueError (UnicodeDecodeError included) on anything not strict JSON."""
-    return json.loads(
-        raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constants
-    )
+async def _read_body(request: web.Request, max_bytes: int) -> bytes:
+    """Every byte of the body, waiting for the segments still on their way; BodyRejected
+    (413) as soon as more than `max_bytes` have arrived, (400) when the client hangs up
+    or breaks the framing before the end (a half body is never parsed)."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while chunk := await request.content.read(READ_CHUNK):
+            size += len(chunk)
+            if size > max_bytes:
+                raise BodyRejected(f"body larger than {max_bytes} bytes", 413)
+            chunks.append(chunk)
+    except (ConnectionError, HttpProcessingError) as exc:
+        raise BodyRejected("body incomplete: the connection ended before it") from exc
+    return b"".join(chunks)
 
 
 async def read_strict_json(request: web.Request, max_bytes: int) -> Any:
-    """The request body parsed with `loads_strict`, or BodyRejected."""
+    """The whole request body parsed with `loads_strict`, or BodyRejected."""
     if request.content_length is not None and request.content_length > max_bytes:
         raise BodyRejected(f"body larger than {max_bytes} bytes", 413)
-    raw = await request.content.read(max_bytes + 1)
-    if len(raw) > max_bytes:
-        raise BodyRejected(f"body larger than {max_bytes} bytes", 413)
+    raw = await _read_body(request, max_bytes)
     try:
         return loads_strict(raw)
     except ValueError as exc:

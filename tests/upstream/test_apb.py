@@ -14,7 +14,14 @@ import pytest
 from gateway.model import Event
 from gateway.upstream.antipassback import AntiPassbackNotifier
 from tests.fakes import ManualClock
-from tests.upstream.verify_fakes import FakeUpstream, closed_port, cred, reader, self_signed
+from tests.upstream.verify_fakes import (
+    DroppingUpstream,
+    FakeUpstream,
+    closed_port,
+    cred,
+    reader,
+    self_signed,
+)
 
 OPEN_DOOR = (
     "/fcgi/OpenDoor?action=OpenDoor&DoorNum=1&AntiPassbackMode=$antipassbackmode"
@@ -107,6 +114,24 @@ async def test_a_failing_url_is_an_event_and_delays_nothing(
         "?action=OpenDoor&DoorNum=1&AntiPassbackMode=Entry&Name=A&UnlockType=RF%20Card"
         "&Code=0C8707 > unreachable"
     )
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["closed", "reset"])
+async def test_a_dropped_url_is_sent_once_and_is_an_event(reset: bool, notifier: Notifier) -> None:
+    # The receiver read the OpenDoor URL, then the connection dropped: it may have opened
+    # its door and logged an Entry already, so sending it again could do both twice.
+    dropping = DroppingUpstream(drop=(0,), reset=reset)
+    await dropping.start()
+    try:
+        entry = reader(apb_urls=(f"{dropping.base}/open",))
+        notifier.apb.notify(entry, cred("card", "0C8707"), "A")
+        await notifier.apb.close()
+    finally:
+        await dropping.stop()
+    assert dropping.requests == ["GET /open HTTP/1.1"]
+    assert notifier.reasons() == [
+        ("apb_url_failed", f"apb:GET http://127.0.0.1:{dropping.port}/open > unreachable")
+    ]
 
 
 async def test_a_stalled_receiver_times_out_in_the_background(

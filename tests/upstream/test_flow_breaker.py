@@ -13,7 +13,7 @@ from gateway.settings import AccessSettings, UpstreamSettings
 from gateway.upstream.flow import UpstreamFlow
 from tests.fakes import ManualClock
 from tests.upstream.test_flow import TZ
-from tests.upstream.verify_fakes import FakeUpstream, cred, door, reader
+from tests.upstream.verify_fakes import DroppingUpstream, FakeUpstream, cred, door, reader
 
 TIMEOUT_S = 0.3
 FAST_S = 0.1  # "at once": far below the timeout
@@ -119,3 +119,24 @@ async def test_clean_denials_and_bad_answers_never_open_it(
         assert (await miss(flow, clock))[0] == "upstream_http_404"
     assert flow.status()["breaker"]["state"] == "closed"
     assert len(server.seen) == 9
+
+
+async def test_a_dropped_connection_is_one_request_and_one_failure(clock: ManualClock) -> None:
+    # The server answers the first card, then reads the second card's request and drops
+    # the connection: that card is denied and counted, never asked twice.
+    dropping = DroppingUpstream(drop=(1,))
+    await dropping.start()
+    settings = UpstreamSettings(url=f"{dropping.base}/v?c={{Card}}", timeout_s=TIMEOUT_S)
+    flow = UpstreamFlow(settings, AccessSettings(), TZ, clock)
+    try:
+        first = await flow.decide_miss(cred("card", "0C8707"), door(), reader(), clock.time())
+        second = await flow.decide_miss(cred("card", "0D10E1"), door(), reader(), clock.time())
+    finally:
+        await flow.close()
+        await dropping.stop()
+    assert first.reason == "upstream_denied"
+    assert (second.granted, second.reason) == (False, "upstream_unreachable")
+    assert dropping.requests == ["GET /v?c=0C8707 HTTP/1.1", "GET /v?c=0D10E1 HTTP/1.1"]
+    breaker = flow.status()["breaker"]
+    assert (breaker["requests"], breaker["failures"], breaker["consecutive_failures"]) == (2, 1, 1)
+    assert breaker["last_error"] == "upstream_unreachable"

@@ -15,7 +15,7 @@ import pytest
 from gateway.settings import UpstreamSettings
 from gateway.upstream.template import VerifyRequest
 from gateway.upstream.verify import VerifyClient, VerifyResult
-from tests.upstream.verify_fakes import FakeUpstream, closed_port, self_signed
+from tests.upstream.verify_fakes import DroppingUpstream, FakeUpstream, closed_port, self_signed
 
 TIMEOUT_S = 0.5
 MARGIN_S = 0.4  # scheduling slack on a loaded CI machine
@@ -110,6 +110,32 @@ async def test_garbage_is_a_bad_answer(server: FakeUpstream, text: str) -> None:
     assert (result.granted, result.reason) == (False, "upstream_bad_answer")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"isvalid": false, "isvalid": true}',
+        '{"isvalid": true, "isvalid": true}',
+        '{"validation_result": "0", "validation_result": "1"}',
+        '{"isvalid": true, "user": {"name": "A", "name": "B"}}',
+        '{"isvalid": true, "doors": [{"id": 1, "id": 2}]}',
+    ],
+)
+async def test_a_duplicate_key_at_any_depth_is_a_bad_answer(
+    server: FakeUpstream, text: str
+) -> None:
+    # Parsers disagree on which of two equal keys wins: the answer means nothing.
+    server.answer_text(text)
+    result = await ask(f"{server.base}/verify")
+    assert (result.granted, result.reason) == (False, "upstream_bad_answer")
+    assert result.detail == "http_200,duplicate_key"
+    assert not result.failure  # the server answered: a malformed answer, not an outage
+
+
+async def test_a_byte_order_mark_is_still_accepted(server: FakeUpstream) -> None:
+    server.answer_text("\ufeff" + '{"isvalid": true}')
+    assert (await ask(f"{server.base}/verify")).granted
+
+
 async def test_both_fields_agreeing_grant(server: FakeUpstream) -> None:
     server.answer_json({"isvalid": 1, "validation_result": "1"})
     result = await ask(f"{server.base}/verify")
@@ -160,6 +186,50 @@ async def test_a_closed_port_is_unreachable_at_once() -> None:
     result, elapsed = await timed(f"http://127.0.0.1:{closed_port()}/verify")
     assert (result.granted, result.reason, result.failure) == (False, "upstream_unreachable", True)
     assert elapsed < TIMEOUT_S
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["closed", "reset"])
+async def test_a_request_the_server_dropped_is_asked_once(reset: bool) -> None:
+    dropping = DroppingUpstream(drop=(1,), reset=reset)
+    await dropping.start()
+    client = VerifyClient(settings(f"{dropping.base}/verify?card={{Card}}"))
+    try:
+        first = await client.verify(card_request("0C8707"))
+        second = await client.verify(card_request("0D10E1"))  # read, then dropped
+    finally:
+        await client.close()
+        await dropping.stop()
+    assert first.reason == "upstream_denied"
+    # One question per presentation: the server may have acted on the dropped one.
+    assert dropping.requests == [
+        "GET /verify?card=0C8707 HTTP/1.1",
+        "GET /verify?card=0D10E1 HTTP/1.1",
+    ]
+    assert (second.granted, second.reason, second.failure) == (False, "upstream_unreachable", True)
+    assert second.detail == "unreachable:ConnectionDropped"
+
+
+@pytest.mark.parametrize("close_after_s", [0.0, 0.001, 0.005, 0.05])
+async def test_a_server_closing_connections_between_cards_costs_nothing(
+    close_after_s: float,
+) -> None:
+    # The server closes its side after each answer, at once or after a keep-alive
+    # timeout about as long as the gap between cards, without saying so: no card may be
+    # sent into a connection that is closing (where it would fail, as it is not resent).
+    closing = DroppingUpstream(close_after_s=close_after_s)
+    await closing.start()
+    client = VerifyClient(settings(f"{closing.base}/verify?card={{Card}}"))
+    cards = ("0C8707", "0D10E1", "0C2B67", "0C8708", "0C8709")
+    try:
+        results = []
+        for card in cards:
+            results.append(await client.verify(card_request(card)))
+            await asyncio.sleep(close_after_s)
+    finally:
+        await client.close()
+        await closing.stop()
+    assert [r.reason for r in results] == ["upstream_denied"] * len(cards)
+    assert len(closing.requests) == len(cards)
 
 
 async def test_a_connection_reset_mid_response_denies(server: FakeUpstream) -> None:

@@ -10,6 +10,7 @@ import asyncio
 import json
 import socket
 import ssl
+import struct
 import subprocess
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -132,6 +133,67 @@ class FakeUpstream:
             Seen(request.path, request.raw_path, dict(request.query), dict(request.headers))
         )
         return await self._handler(request)
+
+
+class DroppingUpstream:
+    """A raw HTTP/1.1 server on loopback that answers every request `{"isvalid": false}`
+    on a kept-alive connection, except those whose number (0-based, over the whole server)
+    is in `drop`: such a request is read whole, then the connection is dropped without a
+    word (closed, or reset with `reset=True`). With `close_after_s` every connection is
+    also closed that long after each answer, without saying so beforehand (a keep-alive
+    timeout; 0 = at once).
+
+    `requests` holds every request line it read, so a test sees a request sent twice."""
+
+    def __init__(
+        self,
+        drop: tuple[int, ...] = (),
+        reset: bool = False,
+        close_after_s: float | None = None,
+    ) -> None:
+        self.drop = drop
+        self.reset = reset
+        self.close_after_s = close_after_s
+        self.requests: list[str] = []
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")  # a GET has no body
+                self.requests.append(head.split(b"\r\n", 1)[0].decode())
+                if len(self.requests) - 1 in self.drop:
+                    if self.reset:  # SO_LINGER 0: close() sends RST instead of FIN
+                        sock = writer.get_extra_info("socket")
+                        linger = struct.pack("ii", 1, 0)
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+                    break
+                body = b'{"isvalid": false}'
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+                )
+                await writer.drain()
+                if self.close_after_s is not None:
+                    await asyncio.sleep(self.close_after_s)
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the client hung up first
+        writer.close()
 
 
 def _json_handler(body: object, status: int) -> Handler:
