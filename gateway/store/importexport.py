@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.parsers import expat
 
+from gateway.atomicfile import write_atomically
 from gateway.model import ADMIN_LEVELS, AdminLevel, User
 from gateway.store.errors import StoreError, ValidationError
 from gateway.store.repo import Store
@@ -137,7 +136,8 @@ def export_users_file(store: Store, path: Path) -> int:
     """Write every user to a .csv or .xml file (replacing it atomically); return how many."""
     writer = _writer_for(path)
     rows = store.users_for_export()
-    _write_atomically(path, writer(rows))
+    # Private (PIN hashes, sealed TOTP secrets), and never a truncated file where a good one was.
+    write_atomically(path, writer(rows), 0o600)
     return len(rows)
 
 
@@ -161,20 +161,6 @@ def _writer_for(path: Path) -> Callable[[list[tuple[User, str | None]]], bytes]:
     raise ImportFileError(
         path, [RowError(0, "", f"unknown file type {suffix or '(none)'!r}; use .csv or .xml")]
     )
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    # A failed export must not leave a truncated file where a good one was.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # -- conversion between files and User ----------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from gateway.store.importexport import (
 )
 from gateway.store.repo import Store
 from gateway.store.secrets import PinHasher
+from tests.durability import FsyncSpy
 
 
 def populate(store: Store) -> None:
@@ -306,6 +308,18 @@ def test_export_replaces_the_file_atomically(store: Store, tmp_path: Path) -> No
     assert export_users_file(store, path) == 3
     assert path.read_text(encoding="utf-8").startswith('<?xml version="1.0"')
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".users")) == []
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xml"])
+def test_an_export_is_on_disk_and_private_when_the_command_returns(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    populate(store)
+    path = tmp_path / f"users{suffix}"
+    spy = FsyncSpy(monkeypatch)
+    export_users_file(store, path)
+    assert spy.made_durable(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # PIN hashes and TOTP secrets inside
 
 
 def test_missing_file_is_an_import_error(store: Store, tmp_path: Path) -> None:
