@@ -277,11 +277,15 @@ class Store(LockedConnection):
 
     # -- public PINs ----------------------------------------------------------------------
 
-    def set_public_pins(self, pins: list[str]) -> None:
-        """Replace the device's public PINs (at most 3, 4..8 digits each)."""
+    def set_public_pins(self, pins: list[str]) -> bool:
+        """Replace the device's public PINs (at most 3, 4..8 digits each); True if they
+        changed. The same PINs again write nothing, so readers have no rules to reload."""
         check_public_pins(pins)
         hashes = [self._hasher.hash(pin) for pin in pins]
         with self._writing() as conn:
+            stored = {row[0] for row in conn.execute("SELECT pin_hash FROM public_pins")}
+            if stored == set(hashes):
+                return False
             marks = ", ".join("?" for _ in hashes)
             if (
                 hashes
@@ -297,6 +301,7 @@ class Store(LockedConnection):
                 "INSERT INTO public_pins (slot, pin_hash) VALUES (?, ?)",
                 list(enumerate(hashes, start=1)),
             )
+        return True
 
     def count_public_pins(self) -> int:
         """How many public PINs are set (their values are never read back)."""
