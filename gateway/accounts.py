@@ -1,4 +1,4 @@
-"""Technician accounts and simulation demo users, applied at start-up."""
+"""Technician accounts, simulation demo users and public PINs, applied at start-up."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import TextIO
 from gateway.clock import Clock
 from gateway.model import Event, User
 from gateway.settings import Settings
+from gateway.store.errors import StoreError, ValidationError
 from gateway.store.repo import Store
 from gateway.store.secrets import PinHasher
 
@@ -60,6 +61,25 @@ def ensure_configured_accounts(
         emit(Event("system", clock.time(), user_id=demo.user_id, reason="demo_user_added"))
     if not store.list_technicians() and not ensure_initial_admin(settings, store, emit, clock):
         log.warning("no technician account yet: run `door-gateway passwd admin`")
+
+
+def apply_public_pins(
+    settings: Settings, store: Store, emit: Callable[[Event], None], clock: Clock
+) -> None:
+    """Make the store's public PINs exactly `[access] public_pins` (hashed by the store).
+
+    The file is the authority: a file without public PINs removes any stored ones. A
+    public PIN that is also a user's private PIN stops start-up with a `StoreError` that
+    names the key, never the PIN. A change is journaled with the count only.
+    """
+    pins = list(settings.access.public_pins)
+    try:
+        changed = store.set_public_pins(pins)
+    except ValidationError as exc:
+        raise StoreError(f"{settings.path}: access.public_pins: {exc.message}") from None
+    if changed:
+        trace = f"{len(pins)} public PINs from the configuration file"
+        emit(Event("system", clock.time(), reason="public_pins_changed", trace=trace))
 
 
 def needs_initial_admin(settings: Settings, has_technicians: bool) -> bool:

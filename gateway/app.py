@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from gateway import __version__
 from gateway.access.engine import AccessEngine
 from gateway.accounts import (
+    apply_public_pins,
     ensure_configured_accounts,
     password_allowed,
     password_change_required,
@@ -169,6 +170,7 @@ class Gateway:
 
     def _prepare_accounts(self) -> None:
         ensure_configured_accounts(self.settings, self.store, self.emit, self.clock)
+        apply_public_pins(self.settings, self.store, self.emit, self.clock)
 
     def _build_engine(self) -> None:
         self.engine = AccessEngine(

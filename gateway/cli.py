@@ -150,7 +150,11 @@ def _passwd(args: argparse.Namespace, settings: Settings) -> int:
     password = _read_new_password(settings)
     if password is None:
         return 1
-    store = _open_store(settings)
+    try:
+        store = _open_store(settings)
+    except StoreError as exc:  # e.g. a damaged device key: one clear line
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     try:
         level = args.level or _passwd_level(store.list_technicians(), args.user)
         store.set_technician_password(args.user, password, level=level)

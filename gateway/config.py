@@ -67,6 +67,7 @@ from gateway.settings import (
     WebSettings,
     WiegandFormatSettings,
 )
+from gateway.store.validate import MAX_PUBLIC_PINS, PUBLIC_PIN_DIGITS
 
 __all__ = [
     "GPIO_MAX",
@@ -169,7 +170,7 @@ _REQUIRED_READER_TEXT: dict[str, str] = {
     "device": 'an nfcpy device such as "usb" or "tty:AMA0:pn532"',
 }
 # Keys whose values are never echoed in messages.
-_SECRET_KEYS = frozenset({"password", "pin", "mifare_key", "bearer_token"})
+_SECRET_KEYS = frozenset({"password", "pin", "mifare_key", "bearer_token", "public_pins"})
 _NOT_IN_FILE: dict[tuple[type, str], object] = {(Settings, "path"): ""}  # set afterwards
 _OPTIONAL_DEFAULTS: dict[tuple[type, str], object] = {(Settings, "readers"): ()}
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
@@ -179,6 +180,10 @@ _HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
 _HHMM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]\Z")
 _HEX_BYTES = re.compile(r"(?:[0-9A-Fa-f]{2}){1,16}\Z")
 _PIN_DIGITS = re.compile(r"[0-9]{4,8}\Z")
+_PUBLIC_PIN = re.compile(f"[0-9]{{{PUBLIC_PIN_DIGITS[0]},{PUBLIC_PIN_DIGITS[1]}}}\\Z")
+_PUBLIC_PIN_TEXT = (
+    f'a PIN of {PUBLIC_PIN_DIGITS[0]} to {PUBLIC_PIN_DIGITS[1]} digits in quotes ("0123")'
+)
 _MASK = re.compile(r"[01]([01_ ]*[01])?\Z")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _POSITION = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)\s*\Z")
@@ -487,6 +492,11 @@ _RULES: dict[tuple[type, str], _Rule] = {
     (AutoInOutSettings, "crowd_limit"): _integer(1, 65535),
     (AutoInOutSettings, "crowd_reset"): _pattern(_HHMM, 'a local time "HH:MM" (00:00 to 23:59)'),
     (AccessSettings, "two_factor_timeout_s"): _number(1, 300),
+    # Explicit rules: the `_pins` suffix would otherwise make these GPIO numbers.
+    (AccessSettings, "public_pins"): _Rule(
+        f"an array of at most {MAX_PUBLIC_PINS} public PINs", lambda v: len(v) <= MAX_PUBLIC_PINS
+    ),
+    (AccessSettings, "public_pins[]"): _pattern(_PUBLIC_PIN, _PUBLIC_PIN_TEXT),
     (WiegandFormatSettings, "name"): _NAME_RULE,
     (WiegandFormatSettings, "length"): _integer(WIEGAND_MIN_BITS, MAX_FRAME_BITS),
     (WiegandFormatSettings, "data_bits"): _BIT_RANGE_RULE,
@@ -540,6 +550,8 @@ def _render(value: object, secret: bool = False) -> str:
     if isinstance(value, dict):
         return "a table"
     if secret:
+        if isinstance(value, list):
+            return f"an array of {len(value)} values that are not shown"
         return "a value that is not shown" if isinstance(value, str) else _type_name(value)
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -586,7 +598,8 @@ class _Report:
 
     def expected(self, path: str, expected: str, found: object, hint: str = "") -> None:
         """Record `FILE: path: expected X, found Y`."""
-        secret = path.rsplit(".", 1)[-1] in _SECRET_KEYS
+        key = path.rsplit(".", 1)[-1].split("[", 1)[0]  # "public_pins[1]" -> "public_pins"
+        secret = key in _SECRET_KEYS
         self.add(path, f"expected {expected}, found {_render(found, secret)}{hint}")
 
 
@@ -1119,6 +1132,7 @@ def _cross_check(data: dict[str, Any], report: _Report) -> None:
     _check_lockout(data, report)
     _check_forwarding(data, report)
     _check_demo_cards(data, report)
+    _check_public_pins(data, report)
     _check_wiegand_formats(data, report)
     _check_unique(data, "wiegand_formats", "name", report)
     _check_reader_formats(data, report)
@@ -1262,6 +1276,29 @@ def _check_demo_cards(data: dict[str, Any], report: _Report) -> None:
                 owners[card.upper()] = path
 
 
+def _check_public_pins(data: dict[str, Any], report: _Report) -> None:
+    """No public PIN twice, none a demo user's PIN; messages point at keys, never at PINs."""
+    access = data.get("access")
+    pins = access.get("public_pins") if isinstance(access, dict) else None
+    if not isinstance(pins, list) or "access.public_pins" in report.bad_paths:
+        return
+    demo_pins = {
+        user["pin"]: f"{where}.pin"
+        for where, user in _entries(data, "simulation.demo_users")
+        if isinstance(user.get("pin"), str) and user["pin"]
+    }
+    seen: dict[str, str] = {}
+    for index, pin in enumerate(pins):
+        path = f"access.public_pins[{index}]"
+        if not isinstance(pin, str) or path in report.bad_paths:
+            continue
+        if pin in seen:
+            report.add(path, f"expected a PIN not listed before, found the same PIN as {seen[pin]}")
+        elif pin in demo_pins:
+            report.add(path, f"expected a PIN no user has, found the PIN of {demo_pins[pin]}")
+        seen.setdefault(pin, path)
+
+
 # --------------------------------------------------------------------------- public API
 
 
@@ -1396,6 +1433,12 @@ def _web_line(settings: Settings) -> str:
     return f"Web         listen {settings.web.listen}, {count} technician{plural} in the file{note}"
 
 
+def _public_pins_text(count: int) -> str:
+    if count == 0:
+        return "no public PINs"
+    return f"{count} public PIN{'' if count == 1 else 's'} (not shown)"
+
+
 def summary(settings: Settings) -> str:
     """A one-screen human summary, as printed by `door-gateway check-config FILE`."""
     device, access = settings.device, settings.access
@@ -1421,7 +1464,7 @@ def summary(settings: Settings) -> str:
         f"Journal     keeps the newest {settings.journal.max_events} events",
         f"Access      two-factor timeout {_seconds(access.two_factor_timeout_s)}, keypad lockout "
         f"after {access.lockout.max_failures} wrong PINs in {_seconds(access.lockout.window_s)}, "
-        f"auto in/out {auto.mode}",
+        f"auto in/out {auto.mode}, {_public_pins_text(len(access.public_pins))}",
     ]
     if settings.simulated:
         lines.append(f"Simulation  {len(settings.simulation.demo_users)} demo users")

@@ -259,6 +259,9 @@ class AccessSettings:
     two_factor_timeout_s: float = 15.0
     lockout: LockoutSettings = field(default_factory=LockoutSettings)
     auto_in_out: AutoInOutSettings = field(default_factory=AutoInOutSettings)
+    # Akuvox "public PINs": up to 3 anonymous PINs (4-8 digits) that open every door whose
+    # auth_mode lets a PIN alone in. Secrets: never printed (not even in a repr).
+    public_pins: tuple[str, ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)

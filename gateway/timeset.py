@@ -20,11 +20,11 @@ import asyncio
 import contextlib
 import os
 import signal
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from gateway.atomicfile import write_atomically
 from gateway.clock import Clock
 from gateway.store.terminal_settings import TerminalStore
 
@@ -170,16 +170,7 @@ def _write_dropin(path: Path, servers: tuple[str, ...]) -> None:
         f"[Time]\nNTP={' '.join(servers)}\n"
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".ntp-")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_atomically(path, text.encode("utf-8"), 0o644)  # timesyncd reads it as its own user
 
 
 class SimulatedTime:

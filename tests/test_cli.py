@@ -69,3 +69,26 @@ def test_a_broken_config_stops_every_command_with_exit_2(tmp_path: Path) -> None
     result = passwd(config, "long enough password")
     assert result.returncode == 2
     assert "doors[0].nmae" in result.stderr
+
+
+def test_a_damaged_device_key_is_one_clear_line_and_stays_as_it_was(tmp_path: Path) -> None:
+    config = gpio_config(tmp_path)
+    key = tmp_path / "device.key"
+    key.write_bytes(b"\x07" * 12)  # cut short by a power failure of an older version
+    export = [sys.executable, "-m", "gateway", "users", "export", str(tmp_path / "u.csv")]
+    results = [
+        passwd(config, "correct horse battery"),
+        subprocess.run(
+            [*export, "--config", str(config)],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=60,
+        ),
+    ]
+    for result in results:
+        assert result.returncode == 1
+        assert "Traceback" not in result.stderr
+        assert f"{key}: the device key is damaged (12 of 32 bytes)" in result.stderr
+    assert key.read_bytes() == b"\x07" * 12
+    assert not (tmp_path / "u.csv").exists()

@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.parsers import expat
 
+from gateway.atomicfile import write_atomically
 from gateway.model import ADMIN_LEVELS, AdminLevel, User
 from gateway.store.errors import StoreError, ValidationError
+from gateway.store.records import CredentialFlags, ExportedUser
 from gateway.store.repo import Store
-from gateway.store.validate import LIST_SEPARATOR, check_pin_hash, validate_user
+from gateway.store.validate import LIST_SEPARATOR, canonical_card, check_pin_hash, validate_user
 
 # Column order of a CSV export; the same names (singular for repeated ones) in XML.
 CSV_COLUMNS: tuple[str, ...] = (
@@ -43,6 +43,11 @@ CSV_COLUMNS: tuple[str, ...] = (
     "plates",
     "pin",
     "pin_hash",
+    # Last, so that tools reading older exports by position still find every column.
+    "disabled_cards",
+    "disabled_qr_codes",
+    "disabled_plates",
+    "pin_enabled",
 )
 LIST_FIELDS: dict[str, str] = {
     "departments": "department",
@@ -51,10 +56,26 @@ LIST_FIELDS: dict[str, str] = {
     "cards": "card",
     "qr_codes": "qr_code",
     "plates": "plate",
+    "disabled_cards": "disabled_card",
+    "disabled_qr_codes": "disabled_qr_code",
+    "disabled_plates": "disabled_plate",
+}
+# A row with none of these (a file from before they existed) keeps the stored flags.
+FLAG_FIELDS: tuple[str, ...] = (
+    "disabled_cards",
+    "disabled_qr_codes",
+    "disabled_plates",
+    "pin_enabled",
+)
+# Which credential list each disabled_* list must be a part of, and its name in messages.
+_DISABLED_OF: dict[str, tuple[str, str]] = {
+    "disabled_cards": ("cards", "cards"),
+    "disabled_qr_codes": ("qr_codes", "QR codes"),
+    "disabled_plates": ("plates", "plates"),
 }
 _XML_LIST_ELEMENTS = {element: name for name, element in LIST_FIELDS.items()}
 _XML_EXPORTED = tuple(c for c in CSV_COLUMNS if c != "pin")  # never a clear PIN out
-_TRIMMED = frozenset({"active", "expiry", "admin_level", "pin", "pin_hash"})
+_TRIMMED = frozenset({"active", "expiry", "admin_level", "pin", "pin_hash", "pin_enabled"})
 _TRUE = {"true", "yes", "1", "y"}
 _FALSE = {"false", "no", "0", "n"}
 # Spreadsheets run a cell starting with one of these as a formula (CSV injection): an
@@ -125,9 +146,9 @@ def import_users_file(store: Store, path: Path, replace: bool = False) -> int:
         raws = reader(path)
     except OSError as exc:
         raise ImportFileError(path, [RowError(0, "", f"cannot read the file: {exc}")]) from exc
-    users, hashes = _convert_all(path, raws)
+    users, hashes, flags = _convert_all(path, raws)
     try:
-        return store.import_users(users, replace=replace, pin_hashes=hashes)
+        return store.import_users(users, replace=replace, pin_hashes=hashes, flags=flags)
     except ValidationError as exc:
         line = raws[exc.index].line_of(exc.field) if exc.index is not None else 0
         raise ImportFileError(path, [RowError(line, exc.field, exc.message)]) from exc
@@ -137,7 +158,8 @@ def export_users_file(store: Store, path: Path) -> int:
     """Write every user to a .csv or .xml file (replacing it atomically); return how many."""
     writer = _writer_for(path)
     rows = store.users_for_export()
-    _write_atomically(path, writer(rows))
+    # Private (PIN hashes), and never a truncated file where a good one was.
+    write_atomically(path, writer(rows), 0o600)
     return len(rows)
 
 
@@ -152,7 +174,7 @@ def _reader_for(path: Path) -> Callable[[Path], list[RawUser]]:
     )
 
 
-def _writer_for(path: Path) -> Callable[[list[tuple[User, str | None]]], bytes]:
+def _writer_for(path: Path) -> Callable[[list[ExportedUser]], bytes]:
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return render_csv
@@ -163,32 +185,20 @@ def _writer_for(path: Path) -> Callable[[list[tuple[User, str | None]]], bytes]:
     )
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    # A failed export must not leave a truncated file where a good one was.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # -- conversion between files and User ----------------------------------------------------
 
 
-def _convert_all(path: Path, raws: list[RawUser]) -> tuple[list[User], dict[str, str]]:
+def _convert_all(
+    path: Path, raws: list[RawUser]
+) -> tuple[list[User], dict[str, str], dict[str, CredentialFlags]]:
     users: list[User] = []
     hashes: dict[str, str] = {}
+    all_flags: dict[str, CredentialFlags] = {}
     errors: list[RowError] = []
     first_line: dict[str, int] = {}
     for raw in raws:
         try:
-            user, pin_hash = raw_to_user(raw)
-            validate_user(user)
+            user, pin_hash, flags = raw_to_user(raw)
         except ValidationError as exc:
             errors.append(RowError(raw.line_of(exc.field), exc.field, exc.message))
             continue
@@ -200,16 +210,20 @@ def _convert_all(path: Path, raws: list[RawUser]) -> tuple[list[User], dict[str,
         users.append(user)
         if pin_hash is not None:
             hashes[user.user_id] = pin_hash
+        if flags is not None:
+            all_flags[user.user_id] = flags
     if errors:
         raise ImportFileError(path, errors)
-    return users, hashes
+    return users, hashes, all_flags
 
 
-def raw_to_user(raw: RawUser) -> tuple[User, str | None]:
-    """Turn a file row into a `User` and its exported PIN hash; `ValidationError` if bad.
+def raw_to_user(raw: RawUser) -> tuple[User, str | None, CredentialFlags | None]:
+    """Turn a file row into a checked `User`, its exported PIN hash and its credentials'
+    flags; `ValidationError` if bad.
 
     Absent fields take their defaults (groups and departments: [0]); absent `pin` and
-    `pin_hash` keep the PIN an existing user already has.
+    `pin_hash` keep the PIN an existing user already has; a row with none of the flag
+    fields (None) keeps the flags an existing user's credentials have.
     """
     # Codes typed into a spreadsheet often carry stray spaces; names keep theirs.
     values = {k: v.strip() if k in _TRIMMED else v for k, v in raw.values.items()}
@@ -235,7 +249,46 @@ def raw_to_user(raw: RawUser) -> tuple[User, str | None]:
         pin=pin,
         has_pin=has_pin,
     )
-    return user, pin_hash
+    clean = validate_user(user)
+    return clean, pin_hash, _flags(raw, values, clean)
+
+
+def _flags(raw: RawUser, values: dict[str, str], user: User) -> CredentialFlags | None:
+    if not any(name in raw.values or name in raw.lists for name in FLAG_FIELDS):
+        return None  # a file from before the flags: what is stored stays
+    pin_enabled = _parse_bool("pin_enabled", values.get("pin_enabled", ""))
+    if not pin_enabled and user.pin is None and not user.has_pin:
+        raise ValidationError("pin_enabled", "false, but this user has no PIN")
+    disabled = {name: _disabled(name, raw.lists.get(name, []), user) for name in _DISABLED_OF}
+    return CredentialFlags(
+        disabled_cards=disabled["disabled_cards"],
+        disabled_qr_codes=disabled["disabled_qr_codes"],
+        disabled_plates=disabled["disabled_plates"],
+        pin_enabled=pin_enabled,
+    )
+
+
+def _disabled(name: str, items: list[str], user: User) -> frozenset[str]:
+    """The values of list `name`, each one of the user's credentials of its kind."""
+    owned_field, label = _DISABLED_OF[name]
+    owned: list[str] = getattr(user, owned_field)
+    found: list[str] = []
+    for item in items:
+        value = _as_card(item) if owned_field == "cards" else item
+        if value not in owned:
+            raise ValidationError(name, f"{item!r} is not one of this user's {label}")
+        if value in found:
+            raise ValidationError(name, f"{value!r} is listed twice")
+        found.append(value)
+    return frozenset(found)
+
+
+def _as_card(text: str) -> str:
+    # A card is matched in canonical form; one that has none matches no card of the user.
+    try:
+        return canonical_card(text)
+    except ValidationError:
+        return text
 
 
 def _pin_fields(values: dict[str, str]) -> tuple[str | None, str | None, bool]:
@@ -280,8 +333,9 @@ def _parse_ids(name: str, items: list[str]) -> list[int]:
     return ids
 
 
-def user_to_fields(user: User, pin_hash: str | None) -> dict[str, str | list[str]]:
+def user_to_fields(row: ExportedUser) -> dict[str, str | list[str]]:
     """A user as file fields, in `CSV_COLUMNS` order; the clear `pin` is always empty."""
+    user, pin_hash, flags = row.user, row.pin_hash, row.flags
     return {
         "user_id": user.user_id,
         "first_name": user.first_name,
@@ -299,19 +353,23 @@ def user_to_fields(user: User, pin_hash: str | None) -> dict[str, str | list[str
         "plates": list(user.plates),
         "pin": "",
         "pin_hash": pin_hash or "",
+        "disabled_cards": [c for c in user.cards if c in flags.disabled_cards],
+        "disabled_qr_codes": [q for q in user.qr_codes if q in flags.disabled_qr_codes],
+        "disabled_plates": [p for p in user.plates if p in flags.disabled_plates],
+        "pin_enabled": "" if pin_hash is None else "true" if flags.pin_enabled else "false",
     }
 
 
 # -- CSV --------------------------------------------------------------------------------
 
 
-def render_csv(rows: list[tuple[User, str | None]]) -> bytes:
+def render_csv(rows: list[ExportedUser]) -> bytes:
     """The CSV export: a header row, then one row per user (UTF-8 with BOM for Excel)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    for user, pin_hash in rows:
-        fields = user_to_fields(user, pin_hash)
+    for row in rows:
+        fields = user_to_fields(row)
         writer.writerow([_csv_cell(fields[column]) for column in CSV_COLUMNS])
     return out.getvalue().encode("utf-8-sig")
 
@@ -390,12 +448,12 @@ def _csv_record(line: int, columns: list[str], record: list[str]) -> RawUser:
 # -- XML --------------------------------------------------------------------------------
 
 
-def render_xml(rows: list[tuple[User, str | None]]) -> bytes:
+def render_xml(rows: list[ExportedUser]) -> bytes:
     """The XML export: <users><user><user_id>..</user_id><card>..</card>...</user></users>."""
     root = ET.Element("users")
-    for user, pin_hash in rows:
+    for row in rows:
         element = ET.SubElement(root, "user")
-        fields = user_to_fields(user, pin_hash)
+        fields = user_to_fields(row)
         for name in _XML_EXPORTED:
             value = fields[name]
             if isinstance(value, str):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from gateway.model import User
+
 
 @dataclass(frozen=True)
 class Department:
@@ -58,3 +60,37 @@ class HolidayChange:
 
     changed: tuple[date, ...] = ()
     invalid: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CredentialFlags:
+    """Which of one user's credentials are disabled, as an import/export file says.
+
+    Values are as stored (cards in canonical form); a credential not listed is enabled.
+    """
+
+    disabled_cards: frozenset[str] = frozenset()
+    disabled_qr_codes: frozenset[str] = frozenset()
+    disabled_plates: frozenset[str] = frozenset()
+    pin_enabled: bool = True
+
+    def enabled(self, kind: str, value: str) -> bool:
+        """Whether the credential `kind`/`value` (the PIN: any value) is enabled."""
+        if kind == "pin":
+            return self.pin_enabled
+        disabled = {
+            "card": self.disabled_cards,
+            "qr": self.disabled_qr_codes,
+            "plate": self.disabled_plates,
+        }[kind]
+        return value not in disabled
+
+
+@dataclass(frozen=True)
+class ExportedUser:
+    """One user as an export file carries them: the PIN as its keyed hash (None without a
+    PIN), and which credentials are disabled."""
+
+    user: User
+    pin_hash: str | None
+    flags: CredentialFlags = field(default_factory=CredentialFlags)

@@ -35,7 +35,15 @@ from gateway.store.profiles import (
     write_profile,
     write_totp_secret,
 )
-from gateway.store.records import AccessGroup, AccessRight, Department, HolidayChange, Technician
+from gateway.store.records import (
+    AccessGroup,
+    AccessRight,
+    CredentialFlags,
+    Department,
+    ExportedUser,
+    HolidayChange,
+    Technician,
+)
 from gateway.store.rules import load_snapshot, read_rules_version
 from gateway.store.schema import DAY_COLUMNS
 from gateway.store.secrets import PinHasher, hash_password, verify_password
@@ -131,19 +139,24 @@ class Store(LockedConnection):
         users: Sequence[User],
         replace: bool = False,
         pin_hashes: Mapping[str, str] | None = None,
+        flags: Mapping[str, CredentialFlags] | None = None,
     ) -> int:
         """Add or replace many users in one transaction: all of them, or none.
 
         `replace=True` also deletes every user not in `users`. `pin_hashes` maps a user id
-        to an exported keyed PIN hash, used when that user's `pin` is None. A refusal is a
+        to an exported keyed PIN hash, used when that user's `pin` is None. `flags` maps a
+        user id to which of their credentials are disabled; a user not in it keeps the
+        stored flags (a credential new to them is enabled). A refusal is a
         `ValidationError` whose `index` is the position of the offending user.
         """
         hashes = dict(pin_hashes or {})
+        given_flags = dict(flags or {})
         clean = _validate_batch(users, hashes)
         with self._writing() as conn:
             for index, user in enumerate(clean):
                 try:
-                    self._write_user(conn, user, hashes.get(user.user_id))
+                    uid = user.user_id
+                    self._write_user(conn, user, hashes.get(uid), given_flags.get(uid))
                 except ValidationError as exc:
                     exc.index = index
                     raise
@@ -166,8 +179,8 @@ class Store(LockedConnection):
         with self._reading() as conn:
             return _fetch_users(conn, None)
 
-    def users_for_export(self) -> list[tuple[User, str | None]]:
-        """Every user with their keyed PIN hash (None without a PIN), for a lossless export.
+    def users_for_export(self) -> list[ExportedUser]:
+        """Every user with their keyed PIN hash and enabled flags, for a lossless export.
 
         The hash is only usable by a device with the same device key; it never leaves
         the device except in an export file written by a technician.
@@ -175,7 +188,15 @@ class Store(LockedConnection):
         with self._reading() as conn:
             users = _fetch_users(conn, None)
             hashes = dict(conn.execute("SELECT user_id, value FROM credentials WHERE kind = 'pin'"))
-        return [(user, hashes.get(user.user_id)) for user in users]
+            disabled = _disabled_credentials(conn)
+        return [
+            ExportedUser(
+                user,
+                hashes.get(user.user_id),
+                _export_flags(disabled.get(user.user_id, set()), hashes.get(user.user_id)),
+            )
+            for user in users
+        ]
 
     def delete_user(self, user_id: str) -> bool:
         """Delete a user and their credentials; False if there was no such user."""
@@ -197,13 +218,19 @@ class Store(LockedConnection):
                 raise NotFoundError("user", user_id)
 
     def _write_user(
-        self, conn: sqlite3.Connection, user: User, pin_hash: str | None = None
+        self,
+        conn: sqlite3.Connection,
+        user: User,
+        pin_hash: str | None = None,
+        flags: CredentialFlags | None = None,
     ) -> None:
         pin = self._resolve_pin_hash(conn, user, pin_hash)
         _check_references(conn, user)
         credentials = _credential_rows(user, pin)
         _check_credentials_free(conn, user.user_id, credentials)
         enabled = _enabled_flags(conn, user.user_id)
+        if flags is not None:  # an import file that carries the flags is the authority
+            enabled = {(k, v): int(flags.enabled(k, v)) for k, v in credentials}
         conn.execute(
             f"INSERT INTO users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (user_id) DO UPDATE SET first_name = excluded.first_name, "
@@ -250,11 +277,15 @@ class Store(LockedConnection):
 
     # -- public PINs ----------------------------------------------------------------------
 
-    def set_public_pins(self, pins: list[str]) -> None:
-        """Replace the device's public PINs (at most 3, 4..8 digits each)."""
+    def set_public_pins(self, pins: list[str]) -> bool:
+        """Replace the device's public PINs (at most 3, 4..8 digits each); True if they
+        changed. The same PINs again write nothing, so readers have no rules to reload."""
         check_public_pins(pins)
         hashes = [self._hasher.hash(pin) for pin in pins]
         with self._writing() as conn:
+            stored = {row[0] for row in conn.execute("SELECT pin_hash FROM public_pins")}
+            if stored == set(hashes):
+                return False
             marks = ", ".join("?" for _ in hashes)
             if (
                 hashes
@@ -270,6 +301,7 @@ class Store(LockedConnection):
                 "INSERT INTO public_pins (slot, pin_hash) VALUES (?, ?)",
                 list(enumerate(hashes, start=1)),
             )
+        return True
 
     def count_public_pins(self) -> int:
         """How many public PINs are set (their values are never read back)."""
@@ -718,6 +750,27 @@ def _check_credentials_free(
         raise ValidationError(
             _CREDENTIAL_FIELDS[kind], f"{label} {value} is already assigned to user {row[0]}"
         )
+
+
+def _disabled_credentials(conn: sqlite3.Connection) -> dict[str, set[tuple[str, str]]]:
+    disabled: dict[str, set[tuple[str, str]]] = {}
+    for user_id, kind, value in conn.execute(
+        "SELECT user_id, kind, value FROM credentials WHERE enabled = 0"
+    ):
+        disabled.setdefault(user_id, set()).add((kind, value))
+    return disabled
+
+
+def _export_flags(disabled: set[tuple[str, str]], pin_hash: str | None) -> CredentialFlags:
+    def values(kind: str) -> frozenset[str]:
+        return frozenset(value for k, value in disabled if k == kind)
+
+    return CredentialFlags(
+        disabled_cards=values("card"),
+        disabled_qr_codes=values("qr"),
+        disabled_plates=values("plate"),
+        pin_enabled=pin_hash is None or ("pin", pin_hash) not in disabled,
+    )
 
 
 def _enabled_flags(conn: sqlite3.Connection, user_id: str) -> dict[tuple[str, str], int]:

@@ -4,29 +4,55 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 from pathlib import Path
 
+from gateway.atomicfile import OS_DISK, Disk, state_file_owner, write_atomically
+from gateway.store.errors import StoreError
+
 DEVICE_KEY_FILE = "device.key"
+DEVICE_KEY_BYTES = 32
 _SCRYPT_N = 2**14
 _SCRYPT_R = 8
 _SCRYPT_P = 1
 
 
-def load_or_create_device_key(state_dir: Path) -> bytes:
-    """Read the device's 32-byte secret from the state dir, creating it (mode 0600) if absent."""
+class DeviceKeyError(StoreError):
+    """The device key file exists but cannot be the key: start-up stops, the file is kept."""
+
+
+def load_or_create_device_key(state_dir: Path, disk: Disk = OS_DISK) -> bytes:
+    """Read the device's 32-byte secret from the state dir, creating it (mode 0600) if absent.
+
+    The key is written whole or not at all (`write_atomically`), so a power cut during the
+    first start leaves no key and the next start makes one. A key file that is there but
+    too short is never replaced: every PIN hash and sealed TOTP secret depends on it.
+    """
     path = state_dir / DEVICE_KEY_FILE
-    if path.exists():
+    try:
         key = path.read_bytes()
-        if len(key) < 32:
-            raise ValueError(f"{path}: device key is shorter than 32 bytes; refusing to use it")
-        return key
+    except FileNotFoundError:
+        return _create_device_key(state_dir, disk)
+    if len(key) < DEVICE_KEY_BYTES:
+        raise DeviceKeyError(
+            f"{path}: the device key is damaged ({len(key)} of {DEVICE_KEY_BYTES} bytes); "
+            "every PIN and TOTP secret of this gateway depends on it, so it is not replaced. "
+            "Restore it from a backup; without one, move the file away (a new key is made at "
+            "the next start) and give every user a new PIN"
+        )
+    return key
+
+
+def _create_device_key(state_dir: Path, disk: Disk) -> bytes:
     state_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key)
+    key = secrets.token_bytes(DEVICE_KEY_BYTES)
+    path = state_dir / DEVICE_KEY_FILE
+    try:
+        write_atomically(
+            path, key, 0o600, owner=state_file_owner(state_dir), replace=False, disk=disk
+        )
+    except FileExistsError:  # another process (the CLI, the daemon) made it first: use theirs
+        return load_or_create_device_key(state_dir, disk)
     return key
 
 

@@ -20,7 +20,6 @@ import hmac
 import json
 import logging
 import math
-import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.atomicfile import state_file_owner, write_atomically
 from gateway.clock import Clock
 from gateway.web.strictjson import BodyRejected, read_strict_json
 
@@ -99,16 +99,11 @@ class AccountLocks:
         return locked if isinstance(locked, dict) else {}
 
     def _write(self, locked: Mapping[str, Any]) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"version": 1, "locked": dict(locked)}, handle, sort_keys=True)
-        if os.geteuid() == 0:
-            # `sudo door-gateway passwd`: the file stays the daemon's (the state dir's owner),
-            # or the daemon could no longer read the locks and would ignore them all.
-            owner = os.stat(self.path.parent)
-            os.chown(tmp, owner.st_uid, owner.st_gid)
-        os.replace(tmp, self.path)  # atomic: a reader sees the old or the new file
+        data = json.dumps({"version": 1, "locked": dict(locked)}, sort_keys=True)
+        # `sudo door-gateway passwd`: the file stays the daemon's (the state dir's owner), or
+        # the daemon could no longer read the locks and would ignore them all.
+        owner = state_file_owner(self.path.parent)
+        write_atomically(self.path, data.encode("utf-8"), 0o600, owner=owner)
 
     def is_locked(self, account: str) -> bool:
         return account in self._read()

@@ -10,6 +10,7 @@ import pytest
 
 from gateway.clock import SystemClock
 from gateway.timeset import NtpSetting, TimedatectlTime, TimeSettingError
+from tests.durability import FsyncSpy
 
 SCRIPT = """#!/bin/sh
 echo "$@" >> {log}
@@ -67,6 +68,18 @@ async def test_set_ntp_writes_the_dropin_and_restarts_timesyncd(tmp_path: Path) 
     assert "[Time]\nNTP=0.pool.ntp.org 10.0.0.1\n" in dropin.read_text()
     assert log.read_text().splitlines()[-2:] == ["set-ntp false", "set-ntp true"]
     assert await time.ntp() == NtpSetting(("0.pool.ntp.org", "10.0.0.1"), True)
+
+
+async def test_the_dropin_survives_a_power_cut_and_timesyncd_can_read_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    binary, _ = fake(tmp_path, ntp="no")
+    spy = FsyncSpy(monkeypatch)
+    await seam(tmp_path, binary).set_ntp(NtpSetting(("10.0.0.1",), True))
+    dropin = tmp_path / "timesyncd.conf.d" / "50-door-gateway.conf"
+    assert spy.made_durable(dropin)
+    assert stat.S_IMODE(dropin.stat().st_mode) == 0o644
+    assert sorted(p.name for p in dropin.parent.iterdir()) == [dropin.name]
 
 
 async def test_failures_become_time_setting_errors(tmp_path: Path) -> None:

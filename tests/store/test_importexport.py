@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from gateway.model import User
+from gateway.access.engine import AccessEngine
+from gateway.model import Credential, CredentialKind, User
+from gateway.settings import AccessSettings, DoorSettings, ReaderSettings
 from gateway.store.importexport import (
     CSV_COLUMNS,
     ImportFileError,
     export_users_file,
     import_users_file,
 )
+from gateway.store.profiles import UserRecord
 from gateway.store.repo import Store
 from gateway.store.secrets import PinHasher
+from tests.durability import FsyncSpy
 
 
 def populate(store: Store) -> None:
@@ -65,6 +72,111 @@ def test_round_trip_is_lossless(
     assert first.read_bytes() == second.read_bytes()
     assert other_store.list_users() == store.list_users()
     assert other_store.load_snapshot().pins.keys() == store.load_snapshot().pins.keys()
+
+
+def disable(store: Store, user_id: str, *credentials: tuple[str, str]) -> None:
+    """Disable some of a user's credentials, as the ACTAtek API does (keyenabled=false)."""
+
+    def build(record: UserRecord | None) -> UserRecord:
+        assert record is not None
+        user, profile = record
+        flags = {(kind, value): False for kind, value in credentials}
+        return user, replace(profile, enabled=flags)
+
+    store.save_user_record(user_id, build, "update")
+
+
+def door_answer(store: Store, hasher: PinHasher, kind: CredentialKind, value: str) -> str:
+    """What the front door says to a credential, from the store's rules."""
+    door = DoorSettings("front")
+    reader = ReaderSettings("r", "wiegand_keypad", "front")
+    engine = AccessEngine(
+        AccessSettings(), {"front": door}, {"r": reader}, UTC, hasher, store.load_snapshot()
+    )
+    now = datetime(2026, 3, 2, 10, tzinfo=UTC).timestamp()
+    return engine.decide(Credential(kind, value, "r", now), "front", now).reason
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xml"])
+def test_disabled_credentials_stay_disabled_on_another_gateway(
+    store: Store, other_store: Store, hasher: PinHasher, tmp_path: Path, suffix: str
+) -> None:
+    populate(store)
+    disable(store, "A0001", ("card", "0011223344"), ("qr", "plain qr"))
+    store.import_users([User("P1", pin="8642")])
+    disable(store, "P1", ("pin", hasher.hash("8642")))
+    other_store.add_department(2, "Ops")
+    other_store.put_access_group(3, "Ops", 2, [0], doors=["front"])
+    first, second = tmp_path / f"first{suffix}", tmp_path / f"second{suffix}"
+    export_users_file(store, first)
+    import_users_file(other_store, first)
+    assert door_answer(other_store, hasher, "card", "0011223344") == "credential_disabled"
+    assert door_answer(other_store, hasher, "qr", "plain qr") == "credential_disabled"
+    assert door_answer(other_store, hasher, "pin", "8642") == "credential_disabled"
+    assert door_answer(other_store, hasher, "card", "04A1B2C3") == "granted"  # A0001's other
+    assert door_answer(other_store, hasher, "pin", "97531") == "granted"  # C3's PIN
+    export_users_file(other_store, second)
+    assert first.read_bytes() == second.read_bytes()  # still lossless
+
+
+def test_an_older_export_without_the_flags_imports_everything_enabled(
+    store: Store, hasher: PinHasher, tmp_path: Path
+) -> None:
+    path = tmp_path / "old.csv"
+    path.write_text(
+        "user_id,active,cards,qr_codes,plates,pin,pin_hash\n"
+        "A1,true,04A1B2C3;0B0C,q1,AB 123,1234,\n",
+        encoding="utf-8",
+    )
+    import_users_file(store, path)
+    for kind, value in [("card", "0B0C"), ("qr", "q1"), ("plate", "AB 123"), ("pin", "1234")]:
+        assert door_answer(store, hasher, kind, value) == "granted", kind  # type: ignore[arg-type]
+
+
+def test_a_file_without_the_flags_keeps_the_flags_already_stored(
+    store: Store, hasher: PinHasher, tmp_path: Path
+) -> None:
+    store.import_users([User("A1", cards=["0B0C"])])
+    disable(store, "A1", ("card", "0B0C"))
+    path = tmp_path / "names.csv"
+    path.write_text("user_id,first_name,cards\nA1,Ann,0B0C\n", encoding="utf-8")
+    import_users_file(store, path)  # a file that says nothing about flags re-enables nothing
+    assert door_answer(store, hasher, "card", "0B0C") == "credential_disabled"
+    path.write_text("user_id,cards,disabled_cards\nA1,0B0C,\n", encoding="utf-8")
+    import_users_file(store, path)  # one that has the column is the authority
+    assert door_answer(store, hasher, "card", "0B0C") == "granted"
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ("A1,0B0C,0b:0d,,", "line 2: disabled_cards: '0b:0d' is not one of this user's cards"),
+        ("A1,0B0C,,q9,", "line 2: disabled_qr_codes: 'q9' is not one of this user's QR codes"),
+        ("A1,0B0C,,,maybe", "line 2: pin_enabled: 'maybe' is not true or false"),
+        ("A1,0B0C,0b:0c;0B0C,,", "line 2: disabled_cards: '0B0C' is listed twice"),
+    ],
+)
+def test_bad_flags_are_refused_with_their_line(
+    store: Store, tmp_path: Path, row: str, expected: str
+) -> None:
+    path = tmp_path / "flags.csv"
+    header = "user_id,cards,disabled_cards,disabled_qr_codes,pin_enabled"
+    path.write_text(f"{header}\n{row}\n", encoding="utf-8")
+    with pytest.raises(ImportFileError) as refused:
+        import_users_file(store, path)
+    assert expected in str(refused.value)
+    assert store.count_users() == 0
+
+
+def test_a_disabled_pin_needs_a_pin(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "nopin.xml"
+    path.write_text(
+        "<users><user><user_id>A1</user_id><pin_hash/><pin_enabled>false</pin_enabled>"
+        "</user></users>",
+        encoding="utf-8",
+    )
+    with pytest.raises(ImportFileError, match="pin_enabled: false, but this user has no PIN"):
+        import_users_file(store, path)
 
 
 def test_csv_and_xml_carry_the_same_users(store: Store, other_store: Store, tmp_path: Path) -> None:
@@ -306,6 +418,18 @@ def test_export_replaces_the_file_atomically(store: Store, tmp_path: Path) -> No
     assert export_users_file(store, path) == 3
     assert path.read_text(encoding="utf-8").startswith('<?xml version="1.0"')
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".users")) == []
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xml"])
+def test_an_export_is_on_disk_and_private_when_the_command_returns(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    populate(store)
+    path = tmp_path / f"users{suffix}"
+    spy = FsyncSpy(monkeypatch)
+    export_users_file(store, path)
+    assert spy.made_durable(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # PIN hashes inside
 
 
 def test_missing_file_is_an_import_error(store: Store, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import io
 import re
 import sqlite3
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ from gateway.store.secrets import PinHasher, load_or_create_device_key
 from gateway.web import security
 from gateway.web.actatek.common import SESSIONS
 from gateway.web.auth import ABSOLUTE_LIFETIME_S
+from tests.durability import FsyncSpy
 from tests.fakes import ManualClock
 from tests.web.conftest import PASSWORD, REPO, Client, basic
 
@@ -149,6 +151,18 @@ def test_an_account_locks_after_twenty_failures_until_cleared(tmp_path: Path) ->
     # `door-gateway passwd admin` (another process) clears the file:
     assert security.AccountLocks(tmp_path / security.LOCKS_FILE).clear("admin")
     assert throttle.begin("admin", "10.0.0.77") is None
+
+
+def test_a_lock_reaches_the_disk_and_stays_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    locks = security.AccountLocks(tmp_path / security.LOCKS_FILE)
+    spy = FsyncSpy(monkeypatch)
+    locks.lock("admin", 0.0, security.LOCK_AFTER)
+    path = tmp_path / security.LOCKS_FILE
+    assert spy.made_durable(path)  # a power cut right after does not unlock the account
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == [security.LOCKS_FILE]
 
 
 def test_a_name_that_is_no_account_locks_in_memory_only(tmp_path: Path) -> None:
