@@ -127,6 +127,7 @@ class DoorController:
         self._open_authorised = False
         self._prealarm = False
         self._alarms: set[str] = set()
+        self._tamper_trip_journaled = False  # a tamper_cleared is owed for this latch
         self._lockdown = False
         self._lockdown_by: str | None = None
         self._schedule_on, self._first_in = False, False
@@ -282,7 +283,9 @@ class DoorController:
         self._actions.input_changed("tamper", tripped)
         if tripped:
             self._raise_latched("tamper", "")
-        else:
+        elif self._tamper_trip_journaled:
+            # Once per latch, as the trip: a switch bouncing while latched is not news.
+            self._tamper_trip_journaled = False
             self._event("tamper_cleared")
 
     # -- the lock relay ----------------------------------------------------------------
@@ -446,6 +449,11 @@ class DoorController:
         return self._alarm_line.active if self._alarm_line is not None else bool(self._alarms)
 
     def _raise_latched(self, name: str, trace: str) -> None:
+        """Latch alarm `name`: journaled once per latch, not at every bounce while latched."""
+        if name in self._alarms:
+            return
+        if name == "tamper":  # a restored latch with the switch back to normal owes nothing
+            self._tamper_trip_journaled = self._input_active("tamper")
         self._alarms.add(name)
         self._event(name, trace=trace)
         self._sync_alarm_output()
@@ -636,7 +644,7 @@ class DoorController:
         if state.lockdown:
             self.set_lockdown(True, state.lockdown_by, trace="restored")
         for name in state.alarms:
-            if name in LATCHED_ALARMS and name not in self._alarms:
+            if name in LATCHED_ALARMS:
                 self._raise_latched(name, "restored")
 
     def _notify_state(self) -> None:

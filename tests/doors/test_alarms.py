@@ -96,3 +96,26 @@ def test_a_failing_event_sink_or_state_saver_does_not_stop_the_door() -> None:
     assert door.door.alarm_output  # the alarm still sounds
     door.door.grant("1001")
     assert door.door.unlocked
+
+
+def test_a_door_rattling_while_forced_open_is_one_alarm_per_latch() -> None:
+    door = rig()
+    for _ in range(19):  # a forced door rattling: each bounce is long enough to settle
+        door.open_door()
+        door.close_door()
+    assert door.reasons().count("door_opened") == 19
+    assert door.reasons().count("forced_open") == 1
+    assert door.door.acknowledge("guard") is True
+    door.open_door()  # a new latch is journaled again
+    assert door.reasons().count("forced_open") == 2
+
+
+def test_a_tamper_switch_bouncing_while_latched_is_one_alarm_per_latch() -> None:
+    door = rig()
+    for _ in range(5):
+        door.trip_tamper()
+        door.restore_tamper()
+    assert door.reasons() == ["tamper", "tamper_cleared"]
+    assert door.door.acknowledge("guard") is True
+    door.trip_tamper()
+    assert door.reasons() == ["tamper", "tamper_cleared", "alarm_acknowledged", "tamper"]
