@@ -101,6 +101,8 @@ class DoorController:
         self._second = self._build_second_relay(links.second_relay)
         self._unlock_check, self._bell_check = links.schedule_active, links.bell_active
         self._init_state()
+        # After a crash the journal may end with `unlocked`: the lock above follows it there.
+        self._event("locked", trace="startup")
         self._actions = InputActions(
             settings.input_actions,
             self._timers,
