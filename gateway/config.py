@@ -374,6 +374,8 @@ _RULES: dict[tuple[type, str], _Rule] = {
     (DoorSettings, "relay_pulse_s"): _number(1, 1800),
     (DoorSettings, "door_open_timeout_s"): _number(1, 3600),
     (DoorSettings, "contact_debounce_s"): _number(0, 1),
+    (DoorSettings, "button_debounce_s"): _number(0, 1),
+    (DoorSettings, "button_stuck_s"): _number(5, 3600),
     (DoorSettings, "held_open_prealarm_s"): _number(0, 3600),
     (DoorSettings, "rex_action_delay_s"): _number(0, 60),
     (DoorSettings, "second_relay_pulse_s"): _number(0.1, 60),
@@ -931,6 +933,7 @@ def _check_door_options(data: dict[str, Any], backend: str | None, report: _Repo
     """Door keys that depend on each other: long pulses, the second relay, input actions."""
     for where, door in _entries(data, "doors"):
         _check_pulse_length(where, door, report)
+        _check_stuck_time(where, door, report)
         _check_second_relay(where, door, backend, report)
         _check_input_actions(where, door, report)
         if door.get("unlock_schedule_first_person") is True and "unlock_schedule" not in door:
@@ -945,6 +948,26 @@ def _check_pulse_length(where: str, door: dict[str, Any], report: _Report) -> No
         limit = _fmt_number(RELAY_PULSE_NORMAL_MAX_S)
         expected = f"a number from 1 to {limit} (up to 1800 only with an unlock_schedule)"
         report.expected(path, expected, door["relay_pulse_s"])
+
+
+def _check_stuck_time(where: str, door: dict[str, Any], report: _Report) -> None:
+    """A button held through the action delay must not count as stuck before the action
+    checks that it is still pressed (`rex_only_if_still_pressed`)."""
+    if door.get("rex_only_if_still_pressed") is not True:
+        return
+    path = f"{where}.button_stuck_s"
+    delay = _number_at(door, "rex_action_delay_s", f"{where}.rex_action_delay_s", report)
+    if "button_stuck_s" in door:
+        stuck, hint = _number_at(door, "button_stuck_s", path, report), ""
+    else:
+        stuck = DoorSettings.button_stuck_s
+        hint = f" (the default is {_fmt_number(stuck)})"
+    if stuck is not None and delay is not None and stuck <= delay:
+        expected = (
+            f"a number greater than rex_action_delay_s ({_fmt_number(delay)}) "
+            "with rex_only_if_still_pressed"
+        )
+        report.expected(path, expected, door.get("button_stuck_s", _NOTHING), hint)
 
 
 def _check_second_relay(

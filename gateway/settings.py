@@ -81,6 +81,8 @@ class DoorSettings:
     # fail_secure: relay energised = unlocked (strikes); fail_safe: energised = locked (maglocks)
     lock_type: LockType = "fail_secure"
     contact_debounce_s: float = 0.05
+    button_debounce_s: float = 0.05  # exit button, doorbell and tamper switch
+    button_stuck_s: float = 30.0  # an exit button or doorbell active longer is "stuck"
     relock_on_close: bool = True
     held_open_prealarm_s: float = 10.0  # warning lead time before held-open; 0 = none
     rex_unlocks: bool = True  # false: the exit button only shunts the alarm (free egress)

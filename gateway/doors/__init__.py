@@ -1,6 +1,6 @@
 """Door control: the state machine that moves locks, and its seams (timers, outputs)."""
 
-from gateway.doors.controller import BUTTON_DEBOUNCE_S, DoorController, DoorLinks, PrealarmSink
+from gateway.doors.controller import DoorController, DoorLinks, PrealarmSink
 from gateway.doors.events import DOOR_EVENTS, LATCHED_ALARMS
 from gateway.doors.outputs import LockRelay, PulsedOutput, locked_level, relay_initial
 from gateway.doors.schedule import ScheduleCheck, next_boundary, right_schedule
@@ -8,7 +8,6 @@ from gateway.doors.state import DoorState
 from gateway.doors.timers import Handle, LoopTimers, Timers
 
 __all__ = [
-    "BUTTON_DEBOUNCE_S",
     "DOOR_EVENTS",
     "LATCHED_ALARMS",
     "DoorController",

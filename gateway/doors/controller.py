@@ -1,9 +1,10 @@
 """One door's state machine: the only code that moves a lock.
 
-Inputs are the door contact, the exit button (REX) and the tamper switch (debounced edges),
-grants and denies from the access pipeline, technician commands (pulse, lockdown,
-acknowledge) and the unlock/bell schedules. Outputs are the lock relay, the alarm output,
-the second relay, reader feedback (pre-alarm) and events.
+Inputs are the door contact, the exit button (REX) and the tamper switch (debounced edges,
+watched for chatter and, for buttons, for being stuck), grants and denies from the access
+pipeline, technician commands (pulse, lockdown, acknowledge) and the unlock/bell schedules.
+Outputs are the lock relay, the alarm output, the second relay, reader feedback (pre-alarm)
+and events.
 
 Time is an input: every wait is a timer on the `Timers` seam, so tests move a manual clock.
 Fail closed: the relay is locked before anything else happens, on stop, whenever a
@@ -23,6 +24,7 @@ from gateway.clock import Clock
 from gateway.doors.actions import HttpGet, InputActions, safe_url
 from gateway.doors.debounce import Debouncer
 from gateway.doors.events import DOOR_EVENTS, LATCHED_ALARMS
+from gateway.doors.health import FaultReport, InputFault, InputHealth
 from gateway.doors.outputs import LockRelay, PulsedOutput
 from gateway.doors.schedule import ScheduleCheck, next_boundary
 from gateway.doors.state import DoorState
@@ -34,8 +36,11 @@ from gateway.settings import DoorSettings, InputActionSettings
 log = logging.getLogger(__name__)
 
 EventSink = Callable[[Event], None]
-BUTTON_DEBOUNCE_S = 0.02  # exit button and tamper switch settle time
 NEVER = float("-inf")
+# Push buttons: ignored while chattering or stuck (fail closed). A contact or tamper switch
+# in fault keeps raising its alarms (ignoring it would hide a break-in), and a tamper switch
+# that chatters counts as tripped: it is broken or being tampered with.
+BUTTONS = frozenset({"rex"})
 
 
 class PrealarmSink(Protocol):
@@ -111,6 +116,7 @@ class DoorController:
             self._action_failed,
         )
         self._lines = {"contact": contact, "rex": rex, "tamper": tamper}
+        self._health: dict[str, InputHealth] = {}
         self._inputs = self._build_inputs()
         self._check_inputs_at_startup()
 
@@ -143,11 +149,7 @@ class DoorController:
         return PulsedOutput(line if line is not None else MemoryOutput(), self._timers)
 
     def _build_inputs(self) -> dict[str, Debouncer]:
-        settle = {
-            "contact": self.settings.contact_debounce_s,
-            "rex": BUTTON_DEBOUNCE_S,
-            "tamper": BUTTON_DEBOUNCE_S,
-        }
+        settings = self.settings
         handlers = {
             "contact": self._contact_settled,
             "rex": self._rex_settled,
@@ -157,9 +159,44 @@ class DoorController:
         for name, line in self._lines.items():
             if line is None:
                 continue
-            inputs[name] = Debouncer(self._timers, settle[name], line.active, handlers[name])
+            is_button = name in BUTTONS
+            settle = (
+                settings.contact_debounce_s if name == "contact" else settings.button_debounce_s
+            )
+            stuck_s = settings.button_stuck_s if is_button else None
+            report = self._fault_reporter(name)
+            self._health[name] = InputHealth(self._timers, stuck_s, line.active, report)
+            commit = self._settled_handler(name, handlers[name])
+            inputs[name] = Debouncer(self._timers, settle, line.active, commit)
             line.on_change(self._threadsafe(name))
         return inputs
+
+    def _settled_handler(
+        self, name: str, handler: Callable[[bool, float], None]
+    ) -> Callable[[bool, float], None]:
+        """Tell the input's health first; a button in fault does nothing (fail closed)."""
+        health = self._health[name]
+
+        def settled(active: bool, first_edge_at: float) -> None:
+            health.settled(active)
+            if name in BUTTONS and health.fault is not None:
+                return
+            handler(active, first_edge_at)
+
+        return settled
+
+    def _fault_reporter(self, name: str) -> FaultReport:
+        """Journal an input's fault once, and its end; a chattering tamper switch alarms."""
+
+        def report(fault: InputFault | None, ended: InputFault | None, detail: str) -> None:
+            if fault is not None:
+                self._event("input_fault", trace=f"{name} {fault}: {detail}")
+                if name == "tamper":
+                    self._raise_latched("tamper", fault)
+            else:
+                self._event("input_ok", trace=f"{name} {ended} ended: {detail}")
+
+        return report
 
     def _threadsafe(self, name: str) -> Callable[[float, bool], None]:
         """Edges may arrive on a GPIO library thread: they enter the loop here."""
@@ -183,12 +220,23 @@ class DoorController:
     def input_edge(self, name: str, timestamp: float, active: bool) -> None:
         """A raw edge of input `name` ("contact", "rex", "tamper"), on the loop."""
         debouncer = self._inputs.get(name)
-        if debouncer is not None and not self._stopped:
-            debouncer.edge(timestamp, active)
+        if debouncer is not None and not self._stopped and debouncer.edge(timestamp, active):
+            self._health[name].edge(timestamp)
 
     def _input_active(self, name: str) -> bool:
+        """The settled level; in fault a button counts as released and a tamper switch as
+        tripped (both fail closed: no unlock, no acknowledging the tamper alarm)."""
         debouncer = self._inputs.get(name)
-        return debouncer is not None and debouncer.level
+        if debouncer is None:
+            return False
+        faulty = self._input_fault(name) is not None
+        if name in BUTTONS:
+            return debouncer.level and not faulty
+        return debouncer.level or (faulty and name == "tamper")
+
+    def _input_fault(self, name: str) -> InputFault | None:
+        health = self._health.get(name)
+        return None if health is None else health.fault
 
     @property
     def is_open(self) -> bool | None:
@@ -208,7 +256,7 @@ class DoorController:
         cause = self._authorisation(since)
         if cause is None and may_wait and self._rex_settling_to_pressed():
             self._deferred_since = since
-            self._deferred_timer.after(2 * BUTTON_DEBOUNCE_S, self._judge_deferred)
+            self._deferred_timer.after(2 * self.settings.button_debounce_s, self._judge_deferred)
             return
         if self._pulse is not None:
             self._pulse.opened = True
@@ -227,7 +275,8 @@ class DoorController:
 
     def _rex_settling_to_pressed(self) -> bool:
         rex = self._inputs.get("rex")
-        return rex is not None and rex.settling and not rex.level
+        healthy = self._input_fault("rex") is None
+        return rex is not None and healthy and rex.settling and not rex.level
 
     def _authorisation(self, since: float) -> str | None:
         """What authorised an opening whose first edge came at `since`, or None (forced).
@@ -667,6 +716,9 @@ class DoorController:
             "contact": {None: "not_wired", True: "open", False: "closed"}[self.is_open],
             "rex": self._input_status("rex", "pressed", "released"),
             "tamper": self._input_status("tamper", "tripped", "normal"),
+            "input_faults": {
+                name: health.fault for name, health in self._health.items() if health.fault
+            },
             "alarms": sorted(self._alarms),
             "alarm_output": self.alarm_output,
             "prealarm": self._prealarm,
@@ -680,9 +732,11 @@ class DoorController:
         }
 
     def _input_status(self, name: str, active: str, inactive: str) -> str:
-        if name not in self._inputs:
+        """The settled level as it is, in fault or not (`input_faults` says which)."""
+        debouncer = self._inputs.get(name)
+        if debouncer is None:
             return "not_wired"
-        return active if self._input_active(name) else inactive
+        return active if debouncer.level else inactive
 
     def _schedule_status(self) -> str:
         if self._unlock_check is None:
@@ -703,6 +757,8 @@ class DoorController:
                 line.on_change(None)
         for debouncer in self._inputs.values():
             debouncer.cancel()
+        for health in self._health.values():
+            health.cancel()
         for timer in (
             self._pulse_timer,
             self._rex_timer,

@@ -43,22 +43,24 @@ class Debouncer:
         self._timer = Later(timers)
         self.stats = InputStats()
 
-    def edge(self, timestamp: float, level: bool) -> None:
-        """A raw edge from the line (timestamp in the pin factory's seconds)."""
+    def edge(self, timestamp: float, level: bool) -> bool:
+        """A raw edge from the line (timestamp in the pin factory's seconds); False when
+        it was dropped as stale (older than the newest edge seen)."""
         if self._last_edge_ts is not None and timestamp < self._last_edge_ts:
             self.stats.ignored_stale += 1
-            return
+            return False
         self._last_edge_ts = timestamp
         self.stats.edges += 1
         self._pending = level
         if level == self.level and self._first_edge_at is None:
-            return  # nothing to settle: still at the settled level
+            return True  # nothing to settle: still at the settled level
         if self._first_edge_at is None:
             self._first_edge_at = self._timers.now()
         if self._settle_s <= 0:
             self._settle()
         else:
             self._timer.after(self._settle_s, self._settle)
+        return True
 
     def _settle(self) -> None:
         first_edge_at, self._first_edge_at = self._first_edge_at, None

@@ -21,7 +21,8 @@ CASES: list[tuple[str, str, str]] = [
         "name, relay_pin, relay_active_high, relay_pulse_s, door_open_timeout_s, auth_mode, "
         "offline_policy, contact_pin, contact_normally_closed, rex_pin, tamper_pin, "
         "tamper_normally_closed, alarm_pin, "
-        "lock_type, contact_debounce_s, relock_on_close, held_open_prealarm_s, rex_unlocks, "
+        "lock_type, contact_debounce_s, button_debounce_s, button_stuck_s, relock_on_close, "
+        "held_open_prealarm_s, rex_unlocks, "
         "rex_action_delay_s, rex_only_if_still_pressed, second_relay_pin, "
         "second_relay_active_high, second_relay_mode, second_relay_pulse_s, "
         "second_relay_schedule, unlock_schedule, unlock_schedule_first_person, input_actions",

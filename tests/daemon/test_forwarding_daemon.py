@@ -44,7 +44,7 @@ async def traffic(session: aiohttp.ClientSession, base: str, presentations: int)
                     f"{base}/sim/input", json={"door": "front", "input": "rex", "active": active}
                 ) as resp:
                     assert resp.status == 200, await resp.text()
-                await asyncio.sleep(0.05)  # longer than the button's debounce
+                await asyncio.sleep(0.1)  # longer than the button's 50 ms debounce
 
 
 async def login(session: aiohttp.ClientSession, base: str) -> dict[str, str]:

@@ -7,6 +7,7 @@ clock's time, so the debouncers see the edge times a Pi would give them.
 from __future__ import annotations
 
 import dataclasses
+import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +23,7 @@ RELAY, CONTACT, REX, TAMPER, ALARM, SECOND = 17, 27, 22, 23, 24, 18
 # 2026-03-02 is a Monday.
 MONDAY_0855 = datetime(2026, 3, 2, 8, 55, tzinfo=UTC)
 DEBOUNCE = 0.05  # DoorSettings.contact_debounce_s default
-BUTTON = 0.02  # BUTTON_DEBOUNCE_S
+BUTTON = 0.05  # DoorSettings.button_debounce_s default
 
 FRONT = DoorSettings(
     name="front",
@@ -122,6 +123,19 @@ class Rig:
     def restore_tamper(self) -> None:
         self.edge(TAMPER, True)
         self.advance(BUTTON)
+
+    def chatter(
+        self, pin: int, seconds: float, gaps: tuple[float, float] = (0.015, 0.045), seed: int = 1
+    ) -> None:
+        """A worn switch: the line flips level every `gaps` seconds (random, repeatable)
+        for `seconds`, then stays where it ended."""
+        pick = random.Random(seed)
+        end = self.timers.now() + seconds
+        level = bool(self.backend.factory.pin(pin).state)
+        while self.timers.now() < end:
+            level = not level
+            self.edge(pin, level)
+            self.advance(pick.uniform(*gaps))
 
     def advance(self, seconds: float) -> None:
         self.timers.advance(seconds)

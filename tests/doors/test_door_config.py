@@ -22,6 +22,7 @@ def test_door_defaults(tmp_path: Path) -> None:
     door = load_settings(write(tmp_path, MINIMAL_GPIO)).doors[0]
     assert door.lock_type == "fail_secure"
     assert door.contact_debounce_s == 0.05
+    assert (door.button_debounce_s, door.button_stuck_s) == (0.05, 30)
     assert door.relock_on_close and door.rex_unlocks
     assert door.held_open_prealarm_s == 10
     assert (door.rex_action_delay_s, door.rex_only_if_still_pressed) == (0, False)
@@ -34,6 +35,7 @@ def test_every_door_key_loads(tmp_path: Path) -> None:
     text = front(
         'lock_type = "fail_safe"\ncontact_pin = 27\ncontact_debounce_s = 0.1\n'
         "relock_on_close = false\nheld_open_prealarm_s = 0\nrex_pin = 22\n"
+        "button_debounce_s = 0.1\nbutton_stuck_s = 60\n"
         "rex_unlocks = false\nrex_action_delay_s = 2\nrex_only_if_still_pressed = true\n"
         "second_relay_pin = 18\nsecond_relay_active_high = false\n"
         'second_relay_mode = "bell_schedule"\n'
@@ -44,6 +46,7 @@ def test_every_door_key_loads(tmp_path: Path) -> None:
     )
     door = load_settings(write(tmp_path, text)).doors[0]
     assert door.lock_type == "fail_safe" and door.relay_pulse_s == 900
+    assert (door.button_debounce_s, door.button_stuck_s) == (0.1, 60)
     assert (door.second_relay_pin, door.second_relay_schedule, door.unlock_schedule) == (18, 4, 3)
     assert door.input_actions == (
         InputActionSettings("contact", "https://u:p@example.com/x?a=1", 60.0, True),
@@ -65,6 +68,24 @@ def test_every_door_key_loads(tmp_path: Path) -> None:
         (
             "contact_debounce_s = 2\n",
             "doors[0].contact_debounce_s: expected a number from 0 to 1, found 2",
+        ),
+        (
+            "button_debounce_s = -0.1\n",
+            "doors[0].button_debounce_s: expected a number from 0 to 1, found -0.1",
+        ),
+        (
+            "button_stuck_s = 1\n",
+            "doors[0].button_stuck_s: expected a number from 5 to 3600, found 1",
+        ),
+        (
+            "rex_action_delay_s = 40\nrex_only_if_still_pressed = true\n",
+            "doors[0].button_stuck_s: expected a number greater than rex_action_delay_s (40) "
+            "with rex_only_if_still_pressed, found nothing (the default is 30)",
+        ),
+        (
+            "rex_action_delay_s = 10\nrex_only_if_still_pressed = true\nbutton_stuck_s = 10\n",
+            "doors[0].button_stuck_s: expected a number greater than rex_action_delay_s (10) "
+            "with rex_only_if_still_pressed, found 10",
         ),
         (
             "unlock_schedule = -1\n",
