@@ -351,6 +351,7 @@ _ACTION_INPUT_PINS: dict[str, str] = {
     "contact": "contact_pin",
     "rex": "rex_pin",
     "tamper": "tamper_pin",
+    "doorbell": "doorbell_pin",
 }
 _BIT_INDEX_RULE = _integer(0, MAX_FRAME_BITS - 1)
 
@@ -973,7 +974,8 @@ def _check_stuck_time(where: str, door: dict[str, Any], report: _Report) -> None
 def _check_second_relay(
     where: str, door: dict[str, Any], backend: str | None, report: _Report
 ) -> None:
-    """A bell schedule needs its access right; on real hardware a mode needs its pin."""
+    """A bell schedule needs its access right, the doorbell mode its button; on real
+    hardware a mode needs its relay pin."""
     mode = door.get("second_relay_mode", DoorSettings.second_relay_mode)
     if not isinstance(mode, str) or f"{where}.second_relay_mode" in report.bad_paths:
         return
@@ -987,6 +989,13 @@ def _check_second_relay(
     if mode != "disable" and backend == "gpio" and "second_relay_pin" not in door:
         expected = f'{_PIN_RULE.expected} (required with second_relay_mode "{mode}")'
         report.expected(f"{where}.second_relay_pin", expected, _NOTHING)
+    if mode == "doorbell" and "doorbell_pin" not in door:
+        # On any backend: without the button nothing could ever pulse the relay.
+        expected = (
+            f'{_PIN_RULE.expected} (required with second_relay_mode "doorbell": '
+            "the doorbell button that pulses the relay)"
+        )
+        report.expected(f"{where}.doorbell_pin", expected, _NOTHING)
 
 
 def _check_input_actions(where: str, door: dict[str, Any], report: _Report) -> None:
@@ -1385,6 +1394,7 @@ def _door_lines(door: DoorSettings, width: int) -> list[str]:
     parts = _pins_text(
         ("contact", door.contact_pin),
         ("exit button", door.rex_pin),
+        ("doorbell", door.doorbell_pin),
         ("tamper", door.tamper_pin),
         ("alarm", door.alarm_pin),
         ("second relay", door.second_relay_pin),
@@ -1396,7 +1406,7 @@ def _door_lines(door: DoorSettings, width: int) -> list[str]:
     if door.unlock_schedule is not None:
         first_person = ", first person in" if door.unlock_schedule_first_person else ""
         parts.append(f"unlock schedule: access right {door.unlock_schedule}{first_person}")
-    second = ", ".join(parts) or "no contact, exit button, tamper or alarm pins"
+    second = ", ".join(parts) or "no contact, exit button, doorbell, tamper or alarm pins"
     return [first, f"  {'':<{width}}  {second}"]
 
 

@@ -49,7 +49,7 @@ class HardwareSettings:
 
 LockType = Literal["fail_secure", "fail_safe"]
 SecondRelayMode = Literal["disable", "access_granted", "access_denied", "doorbell", "bell_schedule"]
-DoorInput = Literal["contact", "rex", "tamper"]
+DoorInput = Literal["contact", "rex", "tamper", "doorbell"]
 RELAY_PULSE_NORMAL_MAX_S = 20.0  # longer pulses only with an unlock schedule (as ACTAtek)
 
 
@@ -75,6 +75,7 @@ class DoorSettings:
     contact_pin: int | None = None
     contact_normally_closed: bool = True
     rex_pin: int | None = None
+    doorbell_pin: int | None = None  # a doorbell push button: journaled, drives "doorbell" mode
     tamper_pin: int | None = None
     tamper_normally_closed: bool = False  # true: closed while intact, so a cut wire alarms
     alarm_pin: int | None = None

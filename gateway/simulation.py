@@ -102,6 +102,7 @@ class Simulation:
                 name: {
                     "relay": "unlocked" if door.unlocked else "locked",
                     "alarm_output": door.alarm_output,
+                    "second_relay": door.status()["second_relay"]["state"],
                 }
                 for name, door in gateway.doors.items()
             },

@@ -253,6 +253,8 @@ class TerminalFunctions:
         wired = configured.second_relay_pin is not None or self._gateway.settings.simulated
         if mode != "disable" and not wired:
             raise TerminalError(f"relay TWO of door {configured.name} is not wired")
+        if mode == "doorbell" and configured.doorbell_pin is None:  # as check-config
+            raise TerminalError(f"option: door {configured.name} has no doorbell_pin to ring it")
 
     # -- autoInOut ----------------------------------------------------------------------
 

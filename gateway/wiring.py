@@ -79,6 +79,7 @@ def _inputs(
     for name, pin, active_low in (
         ("contact", door.contact_pin, not door.contact_normally_closed),
         ("rex", door.rex_pin, True),
+        ("doorbell", door.doorbell_pin, True),  # a push button to GND, as the exit button
         ("tamper", door.tamper_pin, not door.tamper_normally_closed),
     ):
         if pin is None:

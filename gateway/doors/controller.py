@@ -40,7 +40,7 @@ NEVER = float("-inf")
 # Push buttons: ignored while chattering or stuck (fail closed). A contact or tamper switch
 # in fault keeps raising its alarms (ignoring it would hide a break-in), and a tamper switch
 # that chatters counts as tripped: it is broken or being tampered with.
-BUTTONS = frozenset({"rex"})
+BUTTONS = frozenset({"rex", "doorbell"})
 
 
 class PrealarmSink(Protocol):
@@ -91,6 +91,7 @@ class DoorController:
         rex: InputLine | None = None,
         tamper: InputLine | None = None,
         alarm: OutputLine | None = None,
+        doorbell: InputLine | None = None,
     ) -> None:
         self._relay = LockRelay(relay, settings.lock_type)
         self._relay.lock()  # before anything else: a crash may have left it unlocked
@@ -115,7 +116,7 @@ class DoorController:
             self._input_active,
             self._action_failed,
         )
-        self._lines = {"contact": contact, "rex": rex, "tamper": tamper}
+        self._lines = {"contact": contact, "rex": rex, "tamper": tamper, "doorbell": doorbell}
         self._health: dict[str, InputHealth] = {}
         self._inputs = self._build_inputs()
         self._check_inputs_at_startup()
@@ -154,6 +155,7 @@ class DoorController:
             "contact": self._contact_settled,
             "rex": self._rex_settled,
             "tamper": self._tamper_settled,
+            "doorbell": self._doorbell_settled,
         }
         inputs: dict[str, Debouncer] = {}
         for name, line in self._lines.items():
@@ -218,7 +220,7 @@ class DoorController:
     # -- inputs ------------------------------------------------------------------------
 
     def input_edge(self, name: str, timestamp: float, active: bool) -> None:
-        """A raw edge of input `name` ("contact", "rex", "tamper"), on the loop."""
+        """A raw edge of input `name` ("contact", "rex", "tamper", "doorbell"), on the loop."""
         debouncer = self._inputs.get(name)
         if debouncer is not None and not self._stopped and debouncer.edge(timestamp, active):
             self._health[name].edge(timestamp)
@@ -338,6 +340,11 @@ class DoorController:
             # Once per latch, as the trip: a switch bouncing while latched is not news.
             self._tamper_trip_journaled = False
             self._event("tamper_cleared")
+
+    def _doorbell_settled(self, pressed: bool, _first_edge_at: float) -> None:
+        self._actions.input_changed("doorbell", pressed)
+        if pressed:
+            self.doorbell(trace="button")
 
     # -- the lock relay ----------------------------------------------------------------
 
@@ -626,9 +633,12 @@ class DoorController:
 
     # -- second relay ------------------------------------------------------------------
 
-    def doorbell(self, by: str | None = None) -> None:
-        """The doorbell was pressed (drives a doorbell second relay)."""
-        self._event("doorbell", by)
+    def doorbell(self, by: str | None = None, trace: str = "") -> None:
+        """The doorbell was pressed (drives a doorbell second relay); the doorbell input
+        calls it with trace "button"."""
+        if self._stopped:
+            return
+        self._event("doorbell", by, trace)
         self._second_pulse("doorbell")
 
     def _second_pulse(self, mode: str) -> None:
@@ -716,6 +726,7 @@ class DoorController:
             "contact": {None: "not_wired", True: "open", False: "closed"}[self.is_open],
             "rex": self._input_status("rex", "pressed", "released"),
             "tamper": self._input_status("tamper", "tripped", "normal"),
+            "doorbell": self._input_status("doorbell", "pressed", "released"),
             "input_faults": {
                 name: health.fault for name, health in self._health.items() if health.fault
             },

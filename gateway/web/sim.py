@@ -10,7 +10,7 @@ from aiohttp import web
 
 from gateway.web.common import BadRequest, error, field_number, field_str, json_object
 
-INPUTS = ("contact", "rex", "tamper")
+INPUTS = ("contact", "rex", "tamper", "doorbell")
 
 
 class SimulationControl(Protocol):

@@ -72,6 +72,16 @@ async def test_relay_setting_refusals(api: Api) -> None:
     assert api.gateway.terminal.store.get("relay:front") is None
 
 
+async def test_relay_two_rings_the_doorbell_only_on_a_door_with_a_doorbell_button(
+    api: Api,
+) -> None:
+    body = {"id": "TWO", "option": "doorbell", "delay": 1}
+    status, answer = await api.call("PUT", f"relaysetting/{api.sid()}?door=back", body)
+    assert status == 400 and "doorbell_pin" in answer["message"]
+    assert api.gateway.doors["back"].settings.second_relay_mode == "disable"
+    assert (await api.call("PUT", f"relaysetting/{api.sid()}", body))[0] == 200  # front has one
+
+
 async def test_relay_two_can_be_enabled_on_a_door_that_had_none(api: Api) -> None:
     sid = api.sid()
     body = {"id": "TWO", "option": "access_granted", "delay": 1}

@@ -19,7 +19,7 @@ CASES: list[tuple[str, str, str]] = [
         variant('name = "back"\n', 'name = "back"\nrelay_puls_s = 5\n'),
         'doors[1].relay_puls_s: unknown key (did you mean "relay_pulse_s"?); expected one of: '
         "name, relay_pin, relay_active_high, relay_pulse_s, door_open_timeout_s, auth_mode, "
-        "offline_policy, contact_pin, contact_normally_closed, rex_pin, tamper_pin, "
+        "offline_policy, contact_pin, contact_normally_closed, rex_pin, doorbell_pin, tamper_pin, "
         "tamper_normally_closed, alarm_pin, "
         "lock_type, contact_debounce_s, button_debounce_s, button_stuck_s, relock_on_close, "
         "held_open_prealarm_s, rex_unlocks, "
@@ -268,6 +268,16 @@ CASES: list[tuple[str, str, str]] = [
         + '[simulation]\n[[simulation.demo_users]]\nuser_id = "1001"\ncards = ["0C87GG"]\n',
         "simulation.demo_users[0].cards[0]: expected a card number of 1 to 16 whole bytes "
         'in hex (2, 4, ... 32 hex digits), found "0C87GG"',
+    ),
+    (
+        "doorbell relay with no doorbell button",
+        variant(
+            'name = "back"\n',
+            'name = "back"\nsecond_relay_pin = 18\nsecond_relay_mode = "doorbell"\n',
+            MINIMAL_SIMULATED,
+        ),
+        "doors[1].doorbell_pin: expected a BCM GPIO number from 0 to 27 (required with "
+        'second_relay_mode "doorbell": the doorbell button that pulses the relay), found nothing',
     ),
 ]
 

@@ -19,7 +19,7 @@ from gateway.model import Event
 from gateway.settings import DoorSettings
 from tests.fakes import ManualClock, ManualTimers
 
-RELAY, CONTACT, REX, TAMPER, ALARM, SECOND = 17, 27, 22, 23, 24, 18
+RELAY, CONTACT, REX, TAMPER, ALARM, SECOND, DOORBELL = 17, 27, 22, 23, 24, 18, 26
 # 2026-03-02 is a Monday.
 MONDAY_0855 = datetime(2026, 3, 2, 8, 55, tzinfo=UTC)
 DEBOUNCE = 0.05  # DoorSettings.contact_debounce_s default
@@ -35,6 +35,7 @@ FRONT = DoorSettings(
     rex_pin=REX,
     tamper_pin=TAMPER,
     alarm_pin=ALARM,
+    doorbell_pin=DOORBELL,
 )
 
 
@@ -116,6 +117,14 @@ class Rig:
         if settle:
             self.advance(BUTTON)
 
+    def press_doorbell(self) -> None:
+        self.edge(DOORBELL, False)  # NO button to ground, as the exit button
+        self.advance(BUTTON)
+
+    def release_doorbell(self) -> None:
+        self.edge(DOORBELL, True)
+        self.advance(BUTTON)
+
     def trip_tamper(self) -> None:
         self.edge(TAMPER, False)
         self.advance(BUTTON)
@@ -165,6 +174,8 @@ def rig(
     backend.drive(REX, not rex_pressed)
     tamper = backend.input(TAMPER)
     backend.drive(TAMPER, not tamper_tripped)
+    doorbell = backend.input(DOORBELL)
+    backend.drive(DOORBELL, True)
     events: list[Event] = []
     second = backend.output(SECOND) if settings.second_relay_pin is not None else None
     links = dataclasses.replace(links or DoorLinks(), second_relay=second)
@@ -178,6 +189,7 @@ def rig(
         contact=contact,
         rex=rex,
         tamper=tamper,
+        doorbell=doorbell,
         alarm=backend.output(ALARM),
     )
     # Every door journals its start-up lock first (tests/doors/test_startup.py); the

@@ -106,3 +106,11 @@ def test_failure_text_never_carries_the_exception_message() -> None:
     assert describe_failure(Status(URL)) == "Status (HTTP 503)"
     assert describe_failure(TimeoutError()) == "timeout"
     assert safe_url("https://u:p@h:8443/x?y=1") == "https://h:8443/x"
+
+
+async def test_the_doorbell_can_have_an_input_action() -> None:
+    http = FakeHttp()
+    door = with_action(http, input="doorbell")
+    door.press_doorbell()
+    await door.timers.settle()
+    assert http.urls == [URL]

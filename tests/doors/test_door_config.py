@@ -96,9 +96,15 @@ def test_every_door_key_loads(tmp_path: Path) -> None:
             "doors[0].unlock_schedule_first_person: only used with an unlock_schedule",
         ),
         (
-            'second_relay_mode = "doorbell"\n',
+            'second_relay_mode = "doorbell"\ndoorbell_pin = 26\n',
             "doors[0].second_relay_pin: expected a BCM GPIO number from 0 to 27 (required with "
             'second_relay_mode "doorbell"), found nothing',
+        ),
+        (
+            'second_relay_pin = 18\nsecond_relay_mode = "doorbell"\n',
+            "doors[0].doorbell_pin: expected a BCM GPIO number from 0 to 27 (required with "
+            'second_relay_mode "doorbell": the doorbell button that pulses the relay), found '
+            "nothing",
         ),
         (
             'second_relay_pin = 18\nsecond_relay_mode = "bell_schedule"\n',
@@ -127,7 +133,7 @@ def test_every_door_key_loads(tmp_path: Path) -> None:
         (
             'contact_pin = 27\n[[doors.input_actions]]\ninput = "door"\nurl = "http://192.0.2.1/x"\n',
             'doors[0].input_actions[0].input: expected one of "contact", "rex", "tamper", '
-            'found "door"',
+            '"doorbell", found "door" (did you mean "doorbell"?)',
         ),
     ],
 )
@@ -143,5 +149,6 @@ def test_too_many_input_actions(tmp_path: Path) -> None:
 
 
 def test_second_relay_needs_no_pin_on_the_simulated_backend(tmp_path: Path) -> None:
-    text = front('second_relay_mode = "doorbell"\n', MINIMAL_SIMULATED)
-    assert load_settings(write(tmp_path, text)).doors[0].second_relay_mode == "doorbell"
+    text = front('second_relay_mode = "doorbell"\ndoorbell_pin = 26\n', MINIMAL_SIMULATED)
+    door = load_settings(write(tmp_path, text)).doors[0]
+    assert (door.second_relay_mode, door.doorbell_pin) == ("doorbell", 26)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from gateway.doors import DoorLinks
-from tests.doors.harness import SECOND, Rig, rig
+from tests.doors.harness import DOORBELL, SECOND, Rig, rig
 
 
 def second(mode: str, **extra: object) -> Rig:
@@ -89,3 +89,39 @@ def test_unwired_second_relay_keeps_its_logical_state() -> None:
     door.door.doorbell()
     assert door.door.status()["second_relay"] == {"mode": "doorbell", "state": "on"}
     assert rig().door.status()["second_relay"] == {"mode": "disable", "state": "not_wired"}
+
+
+def test_the_doorbell_button_pulses_a_doorbell_relay_and_is_journaled() -> None:
+    door = second("doorbell")
+    door.press_doorbell()
+    assert door.pin(SECOND) and not door.door.unlocked
+    door.release_doorbell()
+    door.advance(2)
+    assert not door.pin(SECOND)
+    assert door.traced() == [("doorbell", "button")]
+    assert door.event("doorbell").user_id is None
+    assert door.door.status()["doorbell"] == "released"
+
+
+def test_the_doorbell_button_is_journaled_in_any_mode_and_pulses_only_its_own() -> None:
+    door = second("access_granted")
+    door.press_doorbell()
+    assert not door.pin(SECOND)
+    assert door.reasons() == ["doorbell"]
+
+
+def test_a_held_or_chattering_doorbell_rings_once() -> None:
+    door = second("doorbell")
+    door.press_doorbell()
+    door.advance(40)  # held: stuck after 30 s
+    door.chatter(DOORBELL, 10)
+    door.release_doorbell()
+    door.advance(5)
+    assert door.reasons().count("doorbell") == 1
+    assert [e.trace for e in door.events if e.reason.startswith("input_")] == [
+        "doorbell stuck: active for 30 s",
+        "doorbell chattering: 20 changes in 5 s",
+        "doorbell chattering ended: stable for 5 s",
+    ]
+    door.press_doorbell()  # recovered: it rings again
+    assert door.reasons().count("doorbell") == 2
