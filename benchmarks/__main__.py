@@ -20,6 +20,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from gateway.access.engine import AccessEngine
+from gateway.clock import Instant, SystemClock
 from gateway.model import Credential, User
 from gateway.settings import AccessSettings, DoorSettings, ReaderSettings
 from gateway.store.repo import Store
@@ -44,7 +45,7 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
 
 def _time_decisions(engine: AccessEngine, credentials: list[Credential]) -> dict[str, float]:
     samples = []
-    now = time.time()
+    now = Instant.read(SystemClock())
     for credential in credentials:
         started = time.perf_counter()
         engine.decide(credential, "front", now)

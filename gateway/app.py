@@ -26,7 +26,7 @@ from gateway.accounts import (
     password_problem,
     verify_technician_in_thread,
 )
-from gateway.clock import Clock, SteppableClock, SystemClock
+from gateway.clock import Clock, Instant, SteppableClock, SystemClock
 from gateway.doors.controller import DoorController
 from gateway.doors.state import DoorState
 from gateway.feedback import ReaderFeedback
@@ -188,7 +188,7 @@ class Gateway:
         engine_state = saved.get("engine")
         if isinstance(engine_state, dict):
             try:
-                self.engine.import_state(engine_state, self.clock.time())
+                self.engine.import_state(engine_state, Instant.read(self.clock))
             except ValueError as exc:  # a damaged state row must not keep the doors shut
                 log.error("saved lockout/anti-passback state ignored: %s", exc)
                 self.emit(Event("system", self.clock.time(), reason="state_discarded"))
@@ -200,7 +200,7 @@ class Gateway:
         if not isinstance(state, dict):
             return
         try:
-            self.http_unlock.import_state(state, self.clock.time())
+            self.http_unlock.import_state(state, Instant.read(self.clock))
         except ValueError as exc:  # as for the engine: a damaged row must not stop start-up
             log.error("saved HTTP unlock in/out state ignored: %s", exc)
             self.emit(Event("system", self.clock.time(), reason="state_discarded"))
@@ -391,7 +391,7 @@ class Gateway:
         flow, apb = self.upstream.flow, self.upstream.apb
         status: dict[str, Any] = {"configured": flow is not None}
         if flow is not None:
-            status.update(flow.status(self.clock.time()))
+            status.update(flow.status())
         if apb is not None:
             status["antipassback_urls"] = apb.status()
         return status
@@ -449,8 +449,8 @@ class Gateway:
                 "journal_fault": self.writer.fault,
                 "events_waiting_for_disk": self.writer.status()["queued"],
             },
-            "access": self.engine.status(self.clock.time()) | self.pipeline.status(),
-            "http_unlock": self.http_unlock.status(self.clock.time()),
+            "access": self.engine.status(Instant.read(self.clock)) | self.pipeline.status(),
+            "http_unlock": self.http_unlock.status(Instant.read(self.clock)),
         }
 
     # -- stop ------------------------------------------------------------------

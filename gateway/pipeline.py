@@ -14,7 +14,7 @@ from typing import Any
 
 from gateway.access.collector import PinCollector
 from gateway.access.engine import AccessEngine
-from gateway.clock import Clock
+from gateway.clock import Clock, Instant
 from gateway.doors.controller import DoorController
 from gateway.feedback import ReaderFeedback
 from gateway.model import Credential, Decision, Event
@@ -64,11 +64,13 @@ class AccessPipeline:
         self.last_decision: dict[str, Any] | None = None
 
     def key(self, reader: str, key: str, timestamp: float) -> None:
-        """A key press from a keypad: collect it, and decide when a PIN is complete."""
+        """A key press from a keypad: collect it, and decide when a PIN is complete.
+
+        `timestamp` is the reader's wall time of the key (it stamps the PIN credential)."""
         collector = self._collectors.get(reader)
         if collector is None:
             return
-        credential = collector.press(key, timestamp)
+        credential = collector.press(key, Instant(timestamp, self._clock.monotonic()))
         self._schedule_expiry(reader, collector)
         if credential is not None:
             self.credential(credential)
@@ -92,7 +94,7 @@ class AccessPipeline:
             log.error("credential from unknown reader %s", credential.reader)
             return
         door = self._doors[reader.door]
-        now = self._clock.time()
+        now = Instant.read(self._clock)
         try:
             decision = self._engine.decide(credential, door.name, now)
         except Exception:
@@ -104,7 +106,7 @@ class AccessPipeline:
         self._finish(credential, reader, door, decision, started)
 
     def _goes_upstream(
-        self, credential: Credential, door: str, decision: Decision, now: float
+        self, credential: Credential, door: str, decision: Decision, now: Instant
     ) -> bool:
         """Only what the cache has never seen, or the second factor of an upstream first."""
         flow = self._upstream.flow
@@ -124,7 +126,7 @@ class AccessPipeline:
         credential: Credential,
         reader: ReaderSettings,
         door: DoorController,
-        now: float,
+        now: Instant,
         started: float,
     ) -> None:
         feedback = self._feedback.get(reader.name)
@@ -141,7 +143,7 @@ class AccessPipeline:
         credential: Credential,
         reader: ReaderSettings,
         door: DoorController,
-        now: float,
+        now: Instant,
         started: float,
     ) -> None:
         flow = self._upstream.flow

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway import __version__
 from gateway.access.autoinout import parse_hhmm
+from gateway.clock import Instant
 from gateway.model import Event
 from gateway.settings import (
     AUTO_IN_OUT_MODES,
@@ -272,7 +273,7 @@ class TerminalFunctions:
     def _apply_auto_in_out(self, saved: dict[str, Any]) -> None:
         settings = AutoInOutSettings(**_known(AutoInOutSettings, saved))
         check_auto_in_out(settings)
-        self._gateway.engine.set_auto_in_out(settings, self._gateway.clock.time())
+        self._gateway.engine.set_auto_in_out(settings, Instant.read(self._gateway.clock))
 
     # -- log settings -------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from datetime import datetime, time, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from gateway.clock import Instant
 from gateway.model import Direction
 from gateway.settings import AutoInOutSettings
 
@@ -75,7 +76,7 @@ class AutoInOut:
         """The active mode name."""
         return self._settings.mode
 
-    def check(self, user_id: str | None, direction: Direction, now: float) -> CheckResult:
+    def check(self, user_id: str | None, direction: Direction, now: Instant) -> CheckResult:
         """Whether the active mode lets `user_id` pass in `direction` now (no state change).
 
         Per-user modes cannot apply to an anonymous passage (`user_id` None: a public PIN),
@@ -83,14 +84,14 @@ class AutoInOut:
         """
         mode = self._settings.mode
         if mode == "crowd_control":
-            return self._check_crowd(direction, now)
+            return self._check_crowd(direction, now.wall)
         if user_id is None:
             return ALLOW
         if mode == "anti_passback":
             return self._check_anti_passback(user_id, direction)
         if mode == "reject_repeat_login":
             last = self._last_grant.get(user_id)
-            if last is not None and now - last < self._settings.reject_repeat_s:
+            if last is not None and now.wall - last < self._settings.reject_repeat_s:
                 return CheckResult(False, "repeat_rejected", None)
         elif mode == "lunch_break":
             passage = self._passages.get(user_id)
@@ -98,7 +99,7 @@ class AutoInOut:
                 direction == "in"
                 and passage is not None
                 and passage.direction == "out"
-                and now - passage.time < self._settings.lunch_break_min * 60
+                and now.wall - passage.time < self._settings.lunch_break_min * 60
             ):
                 return CheckResult(False, "lunch_break", None)
         return ALLOW
@@ -117,21 +118,21 @@ class AutoInOut:
             return CheckResult(False, "crowd_limit", None)
         return ALLOW
 
-    def commit(self, user_id: str | None, direction: Direction, now: float) -> bool:
+    def commit(self, user_id: str | None, direction: Direction, now: Instant) -> bool:
         """Record a granted passage; True when that changed the persistent state."""
         mode = self._settings.mode
         if mode == "crowd_control":
-            self._apply_daily_reset(now)
+            self._apply_daily_reset(now.wall)
             before = self._occupancy
             self._occupancy = before + 1 if direction == "in" else max(0, before - 1)
             return self._occupancy != before
         if user_id is None or mode == "disable":
             return False
         if mode == "reject_repeat_login":
-            self._last_grant[user_id] = now
-            self._prune_repeats(now)
+            self._last_grant[user_id] = now.wall
+            self._prune_repeats(now.wall)
         else:  # anti_passback and lunch_break both track the last passage
-            self._passages[user_id] = Passage(direction, now)
+            self._passages[user_id] = Passage(direction, now.wall)
         return True
 
     def forget_user(self, user_id: str) -> bool:
@@ -167,18 +168,18 @@ class AutoInOut:
             self._crowd_reset_at = boundary
 
     def occupancy(self, now: float) -> int:
-        """The crowd-control count as of `now` (after any daily reset that is due)."""
+        """The crowd-control count as of wall time `now` (after any daily reset that is due)."""
         if self._settings.mode == "crowd_control":
             self._apply_daily_reset(now)
         return self._occupancy
 
-    def status(self, now: float) -> dict[str, Any]:
+    def status(self, now: Instant) -> dict[str, Any]:
         """Plain-dict status for the status page."""
         users_in = sum(1 for p in self._passages.values() if p.direction == "in")
         return {
             "mode": self._settings.mode,
             "anti_passback": self._settings.anti_passback,
-            "occupancy": self.occupancy(now),
+            "occupancy": self.occupancy(now.wall),
             "crowd_limit": self._settings.crowd_limit,
             "tracked_users": len(self._passages),
             "users_in": users_in,
@@ -194,7 +195,7 @@ class AutoInOut:
             "crowd_reset_at": self._crowd_reset_at,
         }
 
-    def import_state(self, state: dict[str, Any], now: float) -> None:
+    def import_state(self, state: dict[str, Any], now: Instant) -> None:
         """Replace the state with an `export_state` result; raises ValueError if malformed.
 
         A daily crowd reset that fell while the daemon was down is applied at once.
@@ -213,9 +214,9 @@ class AutoInOut:
         self._last_grant = last_grant
         self._occupancy = occupancy
         self._crowd_reset_at = None if reset_at is None else float(reset_at)
-        self._prune_repeats(now)
+        self._prune_repeats(now.wall)
         if self._settings.mode == "crowd_control":
-            self._apply_daily_reset(now)
+            self._apply_daily_reset(now.wall)
 
 
 def _is_number(value: object) -> bool:

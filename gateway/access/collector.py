@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.clock import Instant
 from gateway.model import Credential
 
 DIGITS = frozenset("0123456789")
@@ -47,21 +48,23 @@ class PinCollector:
             return None
         return self._last_key + self.timeout_s
 
-    def press(self, key: str, now: float) -> Credential | None:
-        """Handle one key; return a PIN credential when `#` submits a valid-length entry."""
-        self.expire(now)
+    def press(self, key: str, now: Instant) -> Credential | None:
+        """Handle one key; return a PIN credential when `#` submits a valid-length entry.
+
+        The credential's timestamp is `now.wall` (when the keypad saw the `#`)."""
+        self.expire(now.wall)
         if key in DIGITS:
             # Digits beyond max_len + 1 carry no information (the entry is already too long
             # and will be rejected), so the buffer stays bounded whatever is pressed.
             if len(self._digits) <= self.max_len:
                 self._digits.append(key)
-            self._last_key = now
+            self._last_key = now.wall
             return None
         if key == CLEAR_KEY:
             self._clear()
             return None
         if key == SUBMIT_KEY:
-            return self._submit(now)
+            return self._submit(now.wall)
         self.ignored_keys += 1
         return None
 

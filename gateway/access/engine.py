@@ -1,9 +1,10 @@
 """The access engine: one credential at one door -> one Decision, from the rules snapshot.
 
-Pure: no disk, no network, no clock reads. Time comes in as `now` (UTC epoch seconds). The
-only state kept between calls is what the rules need: keypad lockouts, autoInOut history
-(both persistent, see `export_state`) and the pending first factor of two-factor doors
-(deliberately not persisted: it lives for seconds).
+Pure: no disk, no network, no clock reads. Time comes in as `now`, an `Instant` of both
+clocks: the wall clock for the calendar (schedules, expiry, TOTP steps, event times), the
+monotonic clock for durations. The only state kept between calls is what the rules need:
+keypad lockouts, autoInOut history (both persistent, see `export_state`) and the pending
+first factor of two-factor doors (deliberately not persisted: it lives for seconds).
 
 Rules, in order, each adding a line to the decision's trace:
 1. a PIN at a locked-out keypad is refused without being looked up;
@@ -25,6 +26,7 @@ from zoneinfo import ZoneInfo
 from gateway.access.autoinout import AutoInOut
 from gateway.access.lockout import PinLockout
 from gateway.access.schedules import applicable_groups, schedule_allows
+from gateway.clock import Instant
 from gateway.model import Credential, Decision, Direction, Event
 from gateway.settings import AccessSettings, AutoInOutSettings, DoorSettings, ReaderSettings
 from gateway.store.index import RulesSnapshot, UserRule
@@ -51,7 +53,7 @@ class Attempt:
 
     credential: Credential
     door: DoorSettings
-    now: float
+    now: Instant
     trace: list[str]
     user: UserRule | None = None
     public_pin: bool = False
@@ -93,8 +95,8 @@ class AccessEngine:
         if changed:
             self._state_version += 1
 
-    def decide(self, credential: Credential, door: str, now: float) -> Decision:
-        """Decide whether `credential` opens `door` at `now` (UTC epoch seconds).
+    def decide(self, credential: Credential, door: str, now: Instant) -> Decision:
+        """Decide whether `credential` opens `door` at `now`.
 
         Never raises for bad input: an unknown door or credential is a denial with a reason.
         """
@@ -118,7 +120,7 @@ class AccessEngine:
         """Find the credential's owner (sets attempt.user / public_pin) or deny."""
         cred, trace = attempt.credential, attempt.trace
         if cred.kind == "pin":
-            left = self._lockout.is_locked(cred.reader, attempt.now)
+            left = self._lockout.is_locked(cred.reader, attempt.now.wall)
             if left is not None:
                 trace.append(f"lockout:locked,reader={cred.reader},left={left:.0f}s")
                 return _deny("keypad_locked", None, trace)
@@ -157,7 +159,7 @@ class AccessEngine:
         if secret is None:
             trace.append("lookup:qr,totp=unknown")
             return _deny("unknown_credential", None, trace)
-        step = matching_step(secret, code, attempt.now)
+        step = matching_step(secret, code, attempt.now.wall)
         if step is None or step <= self._totp_used.get(user_id, -1):
             verdict = "wrong_code" if step is None else "replayed"
             trace.append(f"lookup:qr,totp,user={user_id}={verdict}")
@@ -169,7 +171,7 @@ class AccessEngine:
     def _pin_failure(self, attempt: Attempt) -> None:
         """Count a wrong PIN; queue a reader event when it locks the keypad."""
         reader, now = attempt.credential.reader, attempt.now
-        duration = self._lockout.record_failure(reader, now)
+        duration = self._lockout.record_failure(reader, now.wall)
         self._changed()
         if duration is None:
             return
@@ -177,7 +179,7 @@ class AccessEngine:
         self._events.append(
             Event(
                 type="reader",
-                time=now,
+                time=now.wall,
                 door=attempt.door.name,
                 reader=reader,
                 credential_kind="pin",
@@ -205,14 +207,14 @@ class AccessEngine:
         door = attempt.door.name
         if not user.active:
             return _deny("user_inactive", user.user_id, [*trace, "user:inactive"])
-        if user.expiry is not None and user.expiry <= now:
+        if user.expiry is not None and user.expiry <= now.wall:
             return _deny("user_expired", user.user_id, [*trace, f"user:expired={user.expiry:.0f}"])
         trace.append("user:ok")
         if user.doors is not None and door not in user.doors:
             return _deny("door_not_permitted", user.user_id, [*trace, f"doors:user,{door}"])
         if not applicable_groups(self.snapshot, user, door):
             return _deny("door_not_permitted", user.user_id, [*trace, f"doors:no_group,{door}"])
-        allowed, schedule_trace = schedule_allows(self.snapshot, user, door, now, self._tz)
+        allowed, schedule_trace = schedule_allows(self.snapshot, user, door, now.wall, self._tz)
         trace.append(schedule_trace)
         if not allowed:
             return _deny("outside_schedule", user.user_id, trace)
@@ -249,7 +251,7 @@ class AccessEngine:
         is_first_kind = (cred.kind == "pin") == first_is_pin
         pending = self._pending.pop(door.name, None)
         timed_out = False
-        if pending is not None and now - pending.time > self._access.two_factor_timeout_s:
+        if pending is not None and now.wall - pending.time > self._access.two_factor_timeout_s:
             trace.append(f"auth_mode:{mode},first_factor_expired")
             pending, timed_out = None, True
         if is_first_kind:
@@ -272,7 +274,7 @@ class AccessEngine:
             user_id=user.user_id,
             kind=cred.kind,
             reader=cred.reader,
-            time=attempt.now,
+            time=attempt.now.wall,
             pin_reader=cred.reader if cred.kind == "pin" else None,
         )
         attempt.trace.append(f"auth_mode:{mode},first_factor={cred.kind}")
@@ -300,7 +302,7 @@ class AccessEngine:
         if pin_reader is not None:
             # Only a PIN that actually opened the door clears the keypad's counters; a known
             # PIN of a disabled or out-of-schedule user must not reset a guessing attacker.
-            self._changed(self._lockout.record_success(pin_reader, attempt.now))
+            self._changed(self._lockout.record_success(pin_reader, attempt.now.wall))
         attempt.trace.append("granted")
         notes = (check.note,) if check.note is not None else ()
         return Decision(
@@ -336,13 +338,13 @@ class AccessEngine:
             "auto_in_out": self._auto.export_state(),
         }
 
-    def import_state(self, state: dict[str, Any], now: float) -> None:
+    def import_state(self, state: dict[str, Any], now: Instant) -> None:
         """Restore an `export_state` result; raises ValueError (state unchanged) if malformed."""
         if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
             raise ValueError("engine state: unsupported or missing version")
         lockout = PinLockout(self._access.lockout)
         auto = AutoInOut(self._access.auto_in_out, self._tz)
-        lockout.import_state(state.get("lockout", {}), now)
+        lockout.import_state(state.get("lockout", {}), now.wall)
         auto.import_state(state.get("auto_in_out", {}), now)
         # Swap only once both parts parsed, so a bad file leaves the engine as it was.
         self._lockout, self._auto = lockout, auto
@@ -352,7 +354,7 @@ class AccessEngine:
         """The autoInOut settings in force (the configuration's, or the API's)."""
         return self._access.auto_in_out
 
-    def set_auto_in_out(self, settings: AutoInOutSettings, now: float) -> None:
+    def set_auto_in_out(self, settings: AutoInOutSettings, now: Instant) -> None:
         """Apply new autoInOut settings from the next decision on (ACTAtek setAutoInOut).
 
         What is known of each user (last passage, last grant, occupancy) is kept, so
@@ -366,18 +368,18 @@ class AccessEngine:
         self._auto = auto
         self._changed()
 
-    def status(self, now: float) -> dict[str, Any]:
+    def status(self, now: Instant) -> dict[str, Any]:
         """Plain-dict status: rules snapshot, lockouts, autoInOut, pending two-factor doors."""
         timeout = self._access.two_factor_timeout_s
         pending = {
-            door: round(p.time + timeout - now, 1)
+            door: round(p.time + timeout - now.wall, 1)
             for door, p in sorted(self._pending.items())
-            if now - p.time <= timeout
+            if now.wall - p.time <= timeout
         }
         return {
             "snapshot_version": self.snapshot.version,
             "rules": self.snapshot.counts(),
-            "lockout": self._lockout.status(now),
+            "lockout": self._lockout.status(now.wall),
             "auto_in_out": self._auto.status(now),
             "awaiting_second_factor": pending,
             "state_version": self._state_version,

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from gateway.cardnumbers import to_display
-from gateway.clock import Clock
+from gateway.clock import Clock, Instant
 from gateway.model import Credential, Decision, DecisionSource
 from gateway.settings import AccessSettings, DoorSettings, ReaderSettings, UpstreamSettings
 from gateway.upstream.breaker import CircuitBreaker
@@ -127,18 +127,18 @@ class UpstreamFlow:
             return False
         return settings.mode == "customize" or credential.kind == "qr"
 
-    def expects_second_factor(self, door: str, now: float) -> bool:
+    def expects_second_factor(self, door: str, now: Instant) -> bool:
         """True while an upstream first factor waits at `door` (the pipeline then sends the
         second factor here even if the engine knows it: its first factor was upstream)."""
         pending = self._pending.get(door)
-        return pending is not None and now - pending.time <= self._two_factor_timeout_s
+        return pending is not None and now.wall - pending.time <= self._two_factor_timeout_s
 
     def cancel_pending(self, door: str) -> None:
         """Forget an upstream first factor (e.g. a local first factor replaced it)."""
         self._pending.pop(door, None)
 
     async def decide_miss(
-        self, credential: Credential, door: DoorSettings, reader: ReaderSettings, now: float
+        self, credential: Credential, door: DoorSettings, reader: ReaderSettings, now: Instant
     ) -> Decision:
         """Decide a credential unknown to the local cache. Never raises (bar cancellation)."""
         if not self.wants(credential):
@@ -157,7 +157,7 @@ class UpstreamFlow:
     # -- single factor ----------------------------------------------------------------------
 
     async def _single(
-        self, credential: Credential, door: DoorSettings, reader: ReaderSettings, now: float
+        self, credential: Credential, door: DoorSettings, reader: ReaderSettings, now: Instant
     ) -> Decision:
         mode, kind = door.auth_mode, credential.kind
         if (mode == "card" and kind == "pin") or (mode == "pin" and kind != "pin"):
@@ -174,7 +174,7 @@ class UpstreamFlow:
     # -- two factors ------------------------------------------------------------------------
 
     async def _two_factor(
-        self, credential: Credential, door: DoorSettings, reader: ReaderSettings, now: float
+        self, credential: Credential, door: DoorSettings, reader: ReaderSettings, now: Instant
     ) -> Decision:
         mode = door.auth_mode
         trace = [f"upstream:two_factor,{mode}"]
@@ -184,7 +184,7 @@ class UpstreamFlow:
             return _decision(_Outcome(False, "auth_mode", "policy", [*trace, "general_mode"]))
         is_first = (credential.kind == "pin") == (mode == "pin+card")
         pending = self._pending.pop(door.name, None)
-        expired = pending is not None and now - pending.time > self._two_factor_timeout_s
+        expired = pending is not None and now.wall - pending.time > self._two_factor_timeout_s
         if expired:
             trace.append("first_factor_expired")
             pending = None
@@ -203,7 +203,7 @@ class UpstreamFlow:
         credential: Credential,
         door: DoorSettings,
         reader: ReaderSettings,
-        now: float,
+        now: Instant,
         trace: list[str],
     ) -> Decision:
         # A first factor always (re)starts the exchange, as in the engine: the latest
@@ -214,7 +214,7 @@ class UpstreamFlow:
         if not outcome.granted:
             return _decision(outcome)
         self._pending[door.name] = PendingUpstream(
-            step.session, credential.kind, credential.reader, now
+            step.session, credential.kind, credential.reader, now.wall
         )
         outcome.trace.append("awaiting_second_factor")
         return _decision(outcome, reason="awaiting_second_factor", final=False)
@@ -226,7 +226,7 @@ class UpstreamFlow:
         credential: Credential,
         door: DoorSettings,
         reader: ReaderSettings,
-        now: float,
+        now: Instant,
         step: VerifyStep,
     ) -> _Outcome:
         """One step: breaker, then the request; or the offline policy when it is open."""
@@ -242,7 +242,7 @@ class UpstreamFlow:
             kind=credential.kind,
             value=value,
             device_id=self._settings.device_id,
-            time=format_time(now, self._tz, self._settings.time_format),
+            time=format_time(now.wall, self._tz, self._settings.time_format),
             step=step.number,
             two_factor_type=step.type,
             session=step.session,
@@ -259,9 +259,9 @@ class UpstreamFlow:
 
     # -- status and shutdown ----------------------------------------------------------------
 
-    def status(self, now: float | None = None) -> dict[str, Any]:
+    def status(self, now: Instant | None = None) -> dict[str, Any]:
         """Plain-dict status: configuration, breaker, cache, doors waiting for a factor."""
-        wall = self._clock.time() if now is None else now
+        wall = (Instant.read(self._clock) if now is None else now).wall
         timeout = self._two_factor_timeout_s
         waiting = {
             door: round(p.time + timeout - wall, 1)

@@ -34,7 +34,7 @@ from aiohttp import web
 from gateway.access.autoinout import AutoInOut, CheckResult
 from gateway.access.schedules import applicable_groups, schedule_allows
 from gateway.cardnumbers import from_printed
-from gateway.clock import Clock
+from gateway.clock import Clock, Instant
 from gateway.model import PIN_MASK, Direction, Event
 from gateway.settings import AutoInOutSettings, HttpUnlockSettings, Settings
 from gateway.store.index import CredentialRef, RulesSnapshot, UserRule
@@ -90,10 +90,10 @@ class HttpUnlockState:
     def enforced(self) -> bool:
         return self.settings.antipassback != "off"
 
-    def check(self, user_id: str, direction: Direction, now: float) -> CheckResult:
+    def check(self, user_id: str, direction: Direction, now: Instant) -> CheckResult:
         return self._passages.check(user_id, direction, now)
 
-    def commit(self, user_id: str, direction: Direction, now: float) -> None:
+    def commit(self, user_id: str, direction: Direction, now: Instant) -> None:
         """Record a passage that really opened the door, and save."""
         if self._passages.commit(user_id, direction, now):
             self.version += 1
@@ -102,11 +102,11 @@ class HttpUnlockState:
     def export_state(self) -> dict[str, Any]:
         return self._passages.export_state()
 
-    def import_state(self, state: dict[str, Any], now: float) -> None:
+    def import_state(self, state: dict[str, Any], now: Instant) -> None:
         """Restore `export_state`; raises ValueError (state unchanged) if malformed."""
         self._passages.import_state(state, now)
 
-    def status(self, now: float) -> dict[str, Any]:
+    def status(self, now: Instant) -> dict[str, Any]:
         passages = self._passages.status(now)
         return {
             "enabled": self.settings.enabled,
@@ -406,13 +406,15 @@ def _remote_unlock(ctx: OpenDoorContext, door: str, by: str, address: str) -> we
 def _identified_unlock(
     ctx: OpenDoorContext, door: str, req: OpenDoorRequest, by: str, address: str
 ) -> web.Response:
-    now = ctx.clock.time()
+    now = Instant.read(ctx.clock)
     snapshot = ctx.engine.snapshot
     found = Identifier(snapshot, ctx.hasher, ctx.settings.http_unlock.card_format).find(req)
     trace = [f"http_unlock:by={by},from={address},unlock_type={req.unlock_type or '-'}"]
     trace += found.trace
     user = found.user
-    reason = found.reason if user is None else user_denial(snapshot, user, door, now, ctx.tz, trace)
+    reason = (
+        found.reason if user is None else user_denial(snapshot, user, door, now.wall, ctx.tz, trace)
+    )
     note = None
     if user is not None and reason is None:
         reason, note = _antipassback(ctx, user.user_id, req.direction, now, trace)
@@ -425,12 +427,12 @@ def _identified_unlock(
             reason = "lockdown"
     if note is not None:
         trace.append(f"note:{note}")
-    _journal(ctx, door, found, req.direction, reason, trace, now)
+    _journal(ctx, door, found, req.direction, reason, trace, now.wall)
     return _answer(200, "granted") if reason is None else _answer(403, "denied", reason)
 
 
 def _antipassback(
-    ctx: OpenDoorContext, user_id: str, direction: Direction | None, now: float, trace: list[str]
+    ctx: OpenDoorContext, user_id: str, direction: Direction | None, now: Instant, trace: list[str]
 ) -> tuple[str | None, str | None]:
     """(deny reason, note) of the in/out check: only with a mode and the check switched on."""
     state = ctx.http_unlock

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from gateway.access.engine import AccessEngine
+from gateway.clock import Instant
 from gateway.settings import AccessSettings, DoorSettings, ReaderSettings
 from gateway.store.index import (
     ALWAYS_PATTERN,
@@ -25,6 +26,13 @@ UTC = ZoneInfo("UTC")
 LONDON = ZoneInfo("Europe/London")
 # 2026-03-02 is a Monday; 10:00 UTC is inside any office-hours schedule.
 MONDAY_10AM = datetime(2026, 3, 2, 10, 0, tzinfo=UTC).timestamp()
+MONO_AT_MONDAY_10AM = 1_000.0
+
+
+def when(wall: float) -> Instant:
+    """The moment the wall clock shows `wall`, the clocks having moved together since
+    MONDAY_10AM (no step of the wall clock)."""
+    return Instant(wall, MONO_AT_MONDAY_10AM + wall - MONDAY_10AM)
 
 
 def slots(*on: int) -> str:

@@ -7,15 +7,16 @@ import json
 import pytest
 
 from gateway.access.autoinout import AutoInOut, CheckResult
+from gateway.clock import Instant
 from gateway.model import Direction
 from gateway.settings import AutoInOutSettings
 
-from .rules import LONDON, UTC, at
+from .rules import LONDON, UTC, at, when
 
-T0 = at(2026, 3, 2, 10)
+T0 = when(at(2026, 3, 2, 10))
 
 
-def passes(auto: AutoInOut, user: str | None, direction: Direction, now: float) -> CheckResult:
+def passes(auto: AutoInOut, user: str | None, direction: Direction, now: Instant) -> CheckResult:
     """A check, committed when allowed (as the engine does on a grant)."""
     result = auto.check(user, direction, now)
     if result.allowed:
@@ -85,14 +86,14 @@ def test_crowd_control_counts_in_and_out() -> None:
     assert passes(auto, "u3", "in", T0 + 2) == CheckResult(False, "crowd_limit", None)
     assert passes(auto, "u3", "out", T0 + 3).allowed  # leaving is always allowed
     assert passes(auto, "u3", "in", T0 + 4).allowed
-    assert auto.occupancy(T0 + 4) == 2
+    assert auto.occupancy(T0.wall + 4) == 2
 
 
 def test_crowd_count_never_goes_below_zero() -> None:
     auto = AutoInOut(AutoInOutSettings(mode="crowd_control", crowd_limit=1), UTC)
     for i in range(3):
         passes(auto, "u1", "out", T0 + i)
-    assert auto.occupancy(T0 + 3) == 0
+    assert auto.occupancy(T0.wall + 3) == 0
     assert passes(auto, "u1", "in", T0 + 4).allowed
     assert not passes(auto, "u2", "in", T0 + 5).allowed
 
@@ -101,25 +102,25 @@ def test_crowd_count_resets_daily_at_local_reset_time() -> None:
     settings = AutoInOutSettings(mode="crowd_control", crowd_limit=1, crowd_reset="06:00")
     auto = AutoInOut(settings, LONDON)
     # Summer: London is UTC+1, so 06:00 local is 05:00 UTC.
-    passes(auto, "u1", "in", at(2026, 7, 1, 20, 0, LONDON))
-    assert passes(auto, "u2", "in", at(2026, 7, 2, 5, 59, LONDON)).reason == "crowd_limit"
-    assert passes(auto, "u2", "in", at(2026, 7, 2, 6, 0, LONDON)).allowed
+    passes(auto, "u1", "in", when(at(2026, 7, 1, 20, 0, LONDON)))
+    assert passes(auto, "u2", "in", when(at(2026, 7, 2, 5, 59, LONDON))).reason == "crowd_limit"
+    assert passes(auto, "u2", "in", when(at(2026, 7, 2, 6, 0, LONDON))).allowed
     assert auto.occupancy(at(2026, 7, 2, 7, 0, LONDON)) == 1
 
 
 def test_crowd_reset_that_fell_during_a_restart_is_applied_on_import() -> None:
     settings = AutoInOutSettings(mode="crowd_control", crowd_limit=1, crowd_reset="00:00")
     auto = AutoInOut(settings, UTC)
-    passes(auto, "u1", "in", at(2026, 3, 2, 22))
+    passes(auto, "u1", "in", when(at(2026, 3, 2, 22)))
     saved = json.loads(json.dumps(auto.export_state()))
 
     same_day = AutoInOut(settings, UTC)
-    same_day.import_state(saved, at(2026, 3, 2, 23))
-    assert same_day.check("u2", "in", at(2026, 3, 2, 23)).reason == "crowd_limit"
+    same_day.import_state(saved, when(at(2026, 3, 2, 23)))
+    assert same_day.check("u2", "in", when(at(2026, 3, 2, 23))).reason == "crowd_limit"
 
     next_day = AutoInOut(settings, UTC)
-    next_day.import_state(saved, at(2026, 3, 3, 1))
-    assert next_day.check("u2", "in", at(2026, 3, 3, 1)).allowed
+    next_day.import_state(saved, when(at(2026, 3, 3, 1)))
+    assert next_day.check("u2", "in", when(at(2026, 3, 3, 1))).allowed
 
 
 def test_export_import_keeps_anti_passback_positions() -> None:

@@ -5,14 +5,20 @@ from __future__ import annotations
 import pytest
 
 from gateway.access.collector import PinCollector
+from gateway.clock import Instant
 from gateway.model import Credential
+
+
+def at(seconds: float) -> Instant:
+    """A moment when both clocks read `seconds` (durations below are on either)."""
+    return Instant(seconds, seconds)
 
 
 def type_keys(collector: PinCollector, keys: str, now: float = 100.0) -> Credential | None:
     """Press each key in order at `now`; the result of the last press."""
     result = None
     for key in keys:
-        result = collector.press(key, now)
+        result = collector.press(key, at(now))
     return result
 
 
@@ -20,7 +26,7 @@ def test_digits_then_hash_submit_a_pin_credential() -> None:
     collector = PinCollector("kp", timeout_s=10)
     assert type_keys(collector, "1234") is None
     assert collector.pending_digits == 4
-    cred = collector.press("#", 101.0)
+    cred = collector.press("#", at(101.0))
     assert cred == Credential(kind="pin", value="1234", reader="kp", timestamp=101.0)
     assert collector.pending_digits == 0
     assert "1234" not in repr(cred)
@@ -55,16 +61,16 @@ def test_a_very_long_entry_stays_bounded_and_is_rejected() -> None:
     collector = PinCollector("kp", timeout_s=10, max_len=8)
     type_keys(collector, "1" * 1000)
     assert collector.pending_digits == 9
-    assert collector.press("#", 100.0) is None
+    assert collector.press("#", at(100.0)) is None
     assert collector.rejected == 1
 
 
 def test_keys_after_an_idle_gap_start_a_fresh_entry() -> None:
     collector = PinCollector("kp", timeout_s=10)
     type_keys(collector, "99", now=100.0)
-    collector.press("1", 110.0)  # exactly the timeout: still the same entry
+    collector.press("1", at(110.0))  # exactly the timeout: still the same entry
     assert collector.pending_digits == 3
-    collector.press("2", 120.5)  # gap > 10 s: "991" is dropped
+    collector.press("2", at(120.5))  # gap > 10 s: "991" is dropped
     cred = type_keys(collector, "34#", now=121.0)
     assert cred is not None and cred.value == "234"
     assert collector.expired == 1
@@ -74,7 +80,7 @@ def test_expire_clears_a_stale_entry_and_deadline_follows_the_last_key() -> None
     collector = PinCollector("kp", timeout_s=10)
     assert collector.deadline() is None
     type_keys(collector, "12", now=100.0)
-    collector.press("3", 104.0)
+    collector.press("3", at(104.0))
     assert collector.deadline() == 114.0
     assert not collector.expire(114.0)
     assert collector.expire(114.1)
@@ -85,7 +91,7 @@ def test_expire_clears_a_stale_entry_and_deadline_follows_the_last_key() -> None
 
 def test_hash_on_an_empty_entry_and_unknown_keys_are_ignored() -> None:
     collector = PinCollector("kp", timeout_s=10)
-    assert collector.press("#", 100.0) is None
+    assert collector.press("#", at(100.0)) is None
     assert collector.rejected == 0
     assert type_keys(collector, "1A2#") is not None
     assert collector.ignored_keys == 1

@@ -8,25 +8,26 @@ from dataclasses import replace
 import pytest
 
 from gateway.access.engine import AccessEngine
+from gateway.clock import Instant
 from gateway.model import Credential, CredentialKind
 from gateway.settings import AccessSettings, AuthMode, AutoInOutSettings, DoorSettings
 from gateway.store.index import AccessRightRule, CredentialRef, GroupRule, UserRule
 
-from .rules import LONDON, MONDAY_10AM, at, engine, hours, snapshot
+from .rules import LONDON, MONDAY_10AM, at, engine, hours, snapshot, when
 
-NOW = MONDAY_10AM
+NOW = when(MONDAY_10AM)
 
 
 def card(value: str = "CAFE01", reader: str = "r-in") -> Credential:
-    return Credential(kind="card", value=value, reader=reader, timestamp=NOW)
+    return Credential(kind="card", value=value, reader=reader, timestamp=NOW.wall)
 
 
 def pin(value: str, reader: str = "r-in") -> Credential:
-    return Credential(kind="pin", value=value, reader=reader, timestamp=NOW)
+    return Credential(kind="pin", value=value, reader=reader, timestamp=NOW.wall)
 
 
 def cred(kind: CredentialKind, value: str, reader: str = "r-in") -> Credential:
-    return Credential(kind=kind, value=value, reader=reader, timestamp=NOW)
+    return Credential(kind=kind, value=value, reader=reader, timestamp=NOW.wall)
 
 
 # -- lookup and user checks ------------------------------------------------------------------
@@ -92,7 +93,7 @@ def test_inactive_user_is_denied() -> None:
 
 
 def test_user_expires_at_the_expiry_instant() -> None:
-    eng = engine(snapshot(users=[UserRule("u1", expiry=NOW)]))
+    eng = engine(snapshot(users=[UserRule("u1", expiry=NOW.wall)]))
     assert eng.decide(card(), "front", NOW - 1).granted
     assert eng.decide(card(), "front", NOW).reason == "user_expired"
 
@@ -114,8 +115,8 @@ def test_no_group_for_the_door_is_denied() -> None:
 def test_outside_schedule_is_denied() -> None:
     office = AccessRightRule(id=0, patterns={"MONDAY": hours(9, 17)})
     eng = engine(snapshot(rights=[office]))
-    assert eng.decide(card(), "front", at(2026, 3, 2, 10)).granted
-    decision = eng.decide(card(), "front", at(2026, 3, 2, 18))
+    assert eng.decide(card(), "front", when(at(2026, 3, 2, 10))).granted
+    decision = eng.decide(card(), "front", when(at(2026, 3, 2, 18)))
     assert (decision.granted, decision.reason) == (False, "outside_schedule")
 
 
@@ -184,7 +185,7 @@ def lockout_engine() -> AccessEngine:
     return engine(snapshot(pins={"4321": "u1"}))
 
 
-def wrong_pins(eng: AccessEngine, count: int, now: float, reader: str = "r-in") -> None:
+def wrong_pins(eng: AccessEngine, count: int, now: Instant, reader: str = "r-in") -> None:
     for i in range(count):
         assert eng.decide(pin("0000", reader), "front", now + i).reason == "unknown_credential"
 
@@ -400,8 +401,11 @@ def test_denied_attempts_do_not_change_anti_passback_state() -> None:
         snapshot(rights=[office]),
         access=AccessSettings(auto_in_out=AutoInOutSettings(mode="anti_passback")),
     )
-    assert eng.decide(card(reader="r-in"), "front", at(2026, 3, 2, 8)).reason == "outside_schedule"
-    assert eng.decide(card(reader="r-in"), "front", at(2026, 3, 2, 9)).granted
+    assert (
+        eng.decide(card(reader="r-in"), "front", when(at(2026, 3, 2, 8))).reason
+        == "outside_schedule"
+    )
+    assert eng.decide(card(reader="r-in"), "front", when(at(2026, 3, 2, 9))).granted
 
 
 def test_reject_repeat_login_through_the_engine() -> None:
@@ -423,7 +427,7 @@ def test_crowd_control_through_the_engine_with_daily_reset() -> None:
     assert eng.decide(card(), "front", NOW).granted
     assert eng.decide(card(), "front", NOW + 1).reason == "crowd_limit"
     assert eng.status(NOW + 1)["auto_in_out"]["occupancy"] == 1
-    assert eng.decide(card(), "front", at(2026, 3, 3, 0, 1)).granted
+    assert eng.decide(card(), "front", when(at(2026, 3, 3, 0, 1))).granted
 
 
 def test_two_factor_grant_commits_anti_passback_once() -> None:
@@ -446,9 +450,9 @@ def test_schedule_is_evaluated_in_device_local_time_across_dst() -> None:
     # London 2026-03-29: 01:00 UTC is 02:00 BST, the first instant of summer time.
     right = AccessRightRule(id=0, patterns={"SUNDAY": hours(2, 3)})
     eng = engine(snapshot(rights=[right]), tz=LONDON)
-    assert eng.decide(card(), "front", at(2026, 3, 29, 0, 59)).reason == "outside_schedule"
-    assert eng.decide(card(), "front", at(2026, 3, 29, 1, 0)).granted
-    assert eng.decide(card(), "front", at(2026, 3, 29, 2, 0)).reason == "outside_schedule"
+    assert eng.decide(card(), "front", when(at(2026, 3, 29, 0, 59))).reason == "outside_schedule"
+    assert eng.decide(card(), "front", when(at(2026, 3, 29, 1, 0))).granted
+    assert eng.decide(card(), "front", when(at(2026, 3, 29, 2, 0))).reason == "outside_schedule"
 
 
 def test_status_never_shows_secrets_and_reports_components() -> None:

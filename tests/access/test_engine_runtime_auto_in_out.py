@@ -8,13 +8,13 @@ import pytest
 from gateway.model import Credential
 from gateway.settings import AccessSettings, AutoInOutSettings
 
-from .rules import MONDAY_10AM, engine
+from .rules import MONDAY_10AM, engine, when
 
-NOW = MONDAY_10AM
+NOW = when(MONDAY_10AM)
 
 
 def card(reader: str = "r-in") -> Credential:
-    return Credential(kind="card", value="CAFE01", reader=reader, timestamp=NOW)
+    return Credential(kind="card", value="CAFE01", reader=reader, timestamp=NOW.wall)
 
 
 def test_a_new_mode_applies_to_the_next_decision() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from gateway.clock import Instant
 from gateway.model import Credential
 from tests.actatek.conftest import Api
 from tests.actatek.test_users import (
@@ -69,10 +70,10 @@ async def test_doors_limit_a_group_and_the_engine_sees_it_at_once(api: Api) -> N
         {"id": 3, "name": "Back only", "departmentid": 0, "accessrightid": 0, "doors": ["back"]},
     )
     await api.call("POST", f"user/{sid}", {"userID": "G1", "cardsn": "0B0B0B", "groupID": 3})
-    engine, now = api.gateway.engine, api.gateway.clock.time()
+    engine, now = api.gateway.engine, Instant.read(api.gateway.clock)
 
     def decide(door: str) -> str:
-        credential = Credential("card", "0B0B0B", "api-test", now)
+        credential = Credential("card", "0B0B0B", "api-test", now.wall)
         return engine.decide(credential, door, now).reason
 
     assert (decide("front"), decide("back")) == ("door_not_permitted", "granted")

@@ -8,6 +8,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from gateway.clock import Instant
 from gateway.model import Credential
 from tests.actatek.conftest import Api
 from tests.actatek.test_users import answered_sanely, fuzz, refused_without_change, stored
@@ -63,7 +64,9 @@ async def test_a_new_holiday_switches_the_engine_to_the_holiday_pattern_at_once(
 
     def reason() -> str:
         credential = Credential("card", "0E0E0E", "api-test", noon)
-        return api.gateway.engine.decide(credential, "front", noon).reason
+        return api.gateway.engine.decide(
+            credential, "front", Instant(noon, api.gateway.clock.monotonic())
+        ).reason
 
     assert reason() == "outside_schedule"
     await api.call("POST", path(api), {"dates": ["2030-01-01"]})

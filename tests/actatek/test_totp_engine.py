@@ -22,10 +22,11 @@ from gateway.store.totp import (
     step_end,
     unseal,
 )
-from tests.access.rules import HASHER, MONDAY_10AM, engine, snapshot
+from tests.access.rules import HASHER, MONDAY_10AM, engine, snapshot, when
 
 RFC_SECRET = b"12345678901234567890"
 NOW = MONDAY_10AM
+AT_NOW = when(NOW)
 
 
 @pytest.mark.parametrize(
@@ -101,10 +102,10 @@ def qr(text: str, now: float = NOW) -> Credential:
 
 def test_engine_grants_a_current_code_once() -> None:
     eng, text = _engine()
-    first = eng.decide(qr(text), "front", NOW)
+    first = eng.decide(qr(text), "front", AT_NOW)
     assert first.granted and first.user_id == "u1"
     assert "lookup:qr,totp,user=u1" in first.trace
-    again = eng.decide(qr(text), "front", NOW + 1)
+    again = eng.decide(qr(text), "front", AT_NOW + 1)
     assert not again.granted and again.reason == "totp_rejected"
     assert "lookup:qr,totp,user=u1=replayed" in again.trace
 
@@ -113,23 +114,23 @@ def test_engine_accepts_the_previous_step_but_not_older() -> None:
     eng, _ = _engine()
     previous = payload("u1", code_at(RFC_SECRET, step_at(NOW) - 1))
     older = payload("u1", code_at(RFC_SECRET, step_at(NOW) - 2))
-    assert not eng.decide(qr(older), "front", NOW).granted
-    assert eng.decide(qr(previous), "front", NOW).granted
+    assert not eng.decide(qr(older), "front", AT_NOW).granted
+    assert eng.decide(qr(previous), "front", AT_NOW).granted
 
 
 def test_engine_denies_wrong_codes_unknown_users_and_inactive_users() -> None:
     eng, text = _engine()
-    wrong = eng.decide(qr(payload("u1", "00000000")), "front", NOW)
+    wrong = eng.decide(qr(payload("u1", "00000000")), "front", AT_NOW)
     assert wrong.reason == "totp_rejected" and "wrong_code" in wrong.trace[-2]
-    other = eng.decide(qr(payload("u2", "00000000")), "front", NOW)
+    other = eng.decide(qr(payload("u2", "00000000")), "front", AT_NOW)
     assert other.reason == "unknown_credential" and other.user_id is None
     sleepy, text = _engine(active=False)
-    assert sleepy.decide(qr(text), "front", NOW).reason == "user_inactive"
+    assert sleepy.decide(qr(text), "front", AT_NOW).reason == "user_inactive"
 
 
 def test_a_stored_qr_code_equal_to_a_payload_wins() -> None:
     # A QR code stored for a user is an ordinary credential, whatever its text looks like.
     text = payload("u1", "00000000")
     snap = replace(snapshot(qr={text: "u1"}), totp={})
-    decision = engine(snap).decide(qr(text), "front", NOW)
+    decision = engine(snap).decide(qr(text), "front", AT_NOW)
     assert decision.granted and "lookup:qr,user=u1" in decision.trace

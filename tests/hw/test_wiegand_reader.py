@@ -15,6 +15,7 @@ from time import monotonic
 import pytest
 
 from gateway.access.collector import PinCollector
+from gateway.clock import Instant
 from gateway.config import load_settings
 from gateway.hw.formats import FORMATS, encode, invert
 from gateway.hw.gpio import GpioBackend
@@ -41,7 +42,8 @@ class RecordingSink:
 
     def key(self, reader: str, key: str, timestamp: float) -> None:
         self.keys.append(key)
-        pin = self.collector.press(key, timestamp)
+        # As the pipeline does: the reader's wall time, the monotonic clock on arrival.
+        pin = self.collector.press(key, Instant(timestamp, monotonic()))
         if pin is not None:
             self.credentials.append(pin)
 

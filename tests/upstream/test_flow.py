@@ -10,13 +10,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from gateway.clock import Instant
 from gateway.settings import AccessSettings, UpstreamSettings
 from gateway.upstream.flow import UpstreamFlow
 from tests.fakes import ManualClock
 from tests.upstream.verify_fakes import FakeUpstream, cred, door, reader
 
 TZ = ZoneInfo("Europe/Berlin")
-NOW = datetime(2027, 3, 4, 5, 6, 7, tzinfo=TZ).timestamp()
+WALL = datetime(2027, 3, 4, 5, 6, 7, tzinfo=TZ).timestamp()
+NOW = Instant.read(ManualClock(WALL))  # the moment a new ManualClock(WALL) shows
 EVERY_VARIABLE = (
     "/verify?qr={QRCode}&card={Card}&cc={CardCode}&pin={Pin}&pc={PINCode}&face={Face}"
     "&fd={FaceData}&dev={DeviceID}&token={Token}&type={Type}&time={Time}"
@@ -64,7 +66,7 @@ async def make_flow(server: FakeUpstream) -> AsyncIterator[FlowFactory]:
             settings,
             AccessSettings(two_factor_timeout_s=15),
             TZ,
-            clock or ManualClock(NOW),
+            clock or ManualClock(WALL),
             pin_hash=lambda pin: f"h({pin})",
             new_session=lambda: next(sessions),
         )
@@ -80,7 +82,7 @@ async def make_flow(server: FakeUpstream) -> AsyncIterator[FlowFactory]:
 
 
 def test_wants_follows_url_methods_and_mode() -> None:
-    clock = ManualClock(NOW)
+    clock = ManualClock(WALL)
     access = AccessSettings()
 
     def flow(**options: object) -> UpstreamFlow:

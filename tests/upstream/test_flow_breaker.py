@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from gateway.clock import Instant
 from gateway.settings import AccessSettings, UpstreamSettings
 from gateway.upstream.flow import UpstreamFlow
 from tests.fakes import ManualClock
@@ -44,7 +45,7 @@ async def miss(flow: UpstreamFlow, clock: ManualClock, policy: str = "deny") -> 
     """One miss at a door with `policy`: its reason and how long it took."""
     started = time.monotonic()
     decision = await flow.decide_miss(
-        cred("card", "0C8707"), door(offline_policy=policy), reader(), clock.time()
+        cred("card", "0C8707"), door(offline_policy=policy), reader(), Instant.read(clock)
     )
     return decision.reason, time.monotonic() - started
 
@@ -60,7 +61,7 @@ async def test_after_three_timeouts_misses_stop_waiting(
     reason, elapsed = await miss(flow, clock)
     assert reason == "upstream_offline" and elapsed < FAST_S
     decision = await flow.decide_miss(
-        cred("card", "0C8707"), door(offline_policy="grant"), reader(), clock.time()
+        cred("card", "0C8707"), door(offline_policy="grant"), reader(), Instant.read(clock)
     )
     assert (decision.granted, decision.reason, decision.source) == (True, "offline_grant", "policy")
     assert decision.trace == ("breaker:open", "policy:grant", "offline_grant")
@@ -81,7 +82,7 @@ async def test_a_dead_server_then_one_probe_restores_it(
     assert (await miss(flow, clock))[0] == "upstream_offline"
     assert server.seen == []
     clock.advance(1)
-    decision = await flow.decide_miss(cred("card", "0C8707"), door(), reader(), clock.time())
+    decision = await flow.decide_miss(cred("card", "0C8707"), door(), reader(), Instant.read(clock))
     assert decision.granted and decision.trace[0] == "breaker:probe"
     assert flow.status()["breaker"]["state"] == "closed"
     assert (await miss(flow, clock))[0] == "granted"

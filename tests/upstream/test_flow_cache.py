@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from gateway.clock import Instant
 from gateway.settings import AccessSettings, UpstreamSettings
 from gateway.upstream.cache import GrantCache
 from gateway.upstream.flow import UpstreamFlow
@@ -44,9 +45,9 @@ async def test_a_repeat_grant_is_decided_from_the_cache_until_it_expires(
     server: FakeUpstream, flow: UpstreamFlow, clock: ManualClock
 ) -> None:
     card = cred("card", "0C8707")
-    assert (await flow.decide_miss(card, door(), reader(), clock.time())).granted
+    assert (await flow.decide_miss(card, door(), reader(), Instant.read(clock))).granted
     clock.advance(59)
-    hit = await flow.decide_miss(card, door(), reader(), clock.time())
+    hit = await flow.decide_miss(card, door(), reader(), Instant.read(clock))
     assert (hit.granted, hit.reason, hit.source, hit.trace) == (
         True,
         "granted",
@@ -56,7 +57,7 @@ async def test_a_repeat_grant_is_decided_from_the_cache_until_it_expires(
     assert len(server.seen) == 1
     server.answer_json({"isvalid": False})  # revoked on the server
     clock.advance(1)
-    expired = await flow.decide_miss(card, door(), reader(), clock.time())
+    expired = await flow.decide_miss(card, door(), reader(), Instant.read(clock))
     assert (expired.granted, expired.reason) == (False, "upstream_denied")
     assert len(server.seen) == 2
 
@@ -65,13 +66,13 @@ async def test_the_cache_is_per_door_and_keeps_no_denials(
     server: FakeUpstream, flow: UpstreamFlow, clock: ManualClock
 ) -> None:
     card = cred("card", "0C8707")
-    await flow.decide_miss(card, door("front"), reader(), clock.time())
-    await flow.decide_miss(card, door("back"), reader(door_name="back"), clock.time())
+    await flow.decide_miss(card, door("front"), reader(), Instant.read(clock))
+    await flow.decide_miss(card, door("back"), reader(door_name="back"), Instant.read(clock))
     assert len(server.seen) == 2
     server.answer_json({"isvalid": False})
     other = cred("card", "0C8708")
-    await flow.decide_miss(other, door(), reader(), clock.time())
-    await flow.decide_miss(other, door(), reader(), clock.time())
+    await flow.decide_miss(other, door(), reader(), Instant.read(clock))
+    await flow.decide_miss(other, door(), reader(), Instant.read(clock))
     assert len(server.seen) == 4
 
 
@@ -79,8 +80,10 @@ async def test_pins_are_cached_by_hash_only(
     server: FakeUpstream, flow: UpstreamFlow, clock: ManualClock
 ) -> None:
     pin = cred("pin", "4711")
-    await flow.decide_miss(pin, door(), reader(), clock.time())
-    assert (await flow.decide_miss(pin, door(), reader(), clock.time())).trace[0] == "cache:hit"
+    await flow.decide_miss(pin, door(), reader(), Instant.read(clock))
+    assert (await flow.decide_miss(pin, door(), reader(), Instant.read(clock))).trace[
+        0
+    ] == "cache:hit"
     assert len(server.seen) == 1
     assert list(flow.cache._entries) == [("pin", "hash:1174", "front")]
 
@@ -119,10 +122,12 @@ async def test_offline_grants_are_not_cached(
     await server.stop()
     grant_door = door(offline_policy="grant")
     for _ in range(4):
-        await flow.decide_miss(cred("card", "0C8707"), grant_door, reader(), clock.time())
+        await flow.decide_miss(cred("card", "0C8707"), grant_door, reader(), Instant.read(clock))
     assert len(flow.cache) == 0
     await server.start(port=port)
     server.answer_json({"isvalid": False})
     clock.advance(30)
-    decision = await flow.decide_miss(cred("card", "0C8707"), grant_door, reader(), clock.time())
+    decision = await flow.decide_miss(
+        cred("card", "0C8707"), grant_door, reader(), Instant.read(clock)
+    )
     assert (decision.granted, decision.reason) == (False, "upstream_denied")
