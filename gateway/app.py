@@ -26,7 +26,7 @@ from gateway.accounts import (
     password_problem,
     verify_technician_in_thread,
 )
-from gateway.clock import Clock, Instant, SteppableClock, SystemClock
+from gateway.clock import Clock, Instant, Stamp, SteppableClock, SystemClock, read_boot_id
 from gateway.doors.controller import DoorController
 from gateway.doors.state import DoorState
 from gateway.feedback import ReaderFeedback
@@ -72,6 +72,7 @@ class Gateway:
         # In simulation the wall clock can be stepped (/sim/clock) to show that no duration
         # follows it; on real hardware the system clock is the only one.
         self.clock = clock or (SteppableClock() if settings.simulated else SystemClock())
+        self.boot_id = read_boot_id()  # saved durations are carried over by boot (Stamp)
         self.tz = ZoneInfo(settings.device.timezone)
         self.doors: dict[str, DoorController] = {}
         self.readers: dict[str, ReaderDriver] = {}
@@ -188,7 +189,7 @@ class Gateway:
         engine_state = saved.get("engine")
         if isinstance(engine_state, dict):
             try:
-                self.engine.import_state(engine_state, Instant.read(self.clock))
+                self.engine.import_state(engine_state, self._stamp())
             except ValueError as exc:  # a damaged state row must not keep the doors shut
                 log.error("saved lockout/anti-passback state ignored: %s", exc)
                 self.emit(Event("system", self.clock.time(), reason="state_discarded"))
@@ -200,7 +201,7 @@ class Gateway:
         if not isinstance(state, dict):
             return
         try:
-            self.http_unlock.import_state(state, Instant.read(self.clock))
+            self.http_unlock.import_state(state, self._stamp())
         except ValueError as exc:  # as for the engine: a damaged row must not stop start-up
             log.error("saved HTTP unlock in/out state ignored: %s", exc)
             self.emit(Event("system", self.clock.time(), reason="state_discarded"))
@@ -300,14 +301,18 @@ class Gateway:
         if not hasattr(self, "store") or not hasattr(self, "engine"):
             return True  # restoring at start-up: the state being restored is already saved
         try:
-            state = {"engine": self.engine.export_state(), "doors": self._door_states}
+            now = self._stamp()
+            state = {"engine": self.engine.export_state(now), "doors": self._door_states}
             if hasattr(self, "http_unlock"):
-                state["http_unlock"] = self.http_unlock.export_state()
+                state["http_unlock"] = self.http_unlock.export_state(now)
             self.store.save_engine_state(state)
         except Exception as exc:
             log.error("could not save engine and door state: %s", exc)
             return False
         return True
+
+    def _stamp(self) -> Stamp:
+        return Stamp.read(self.clock, self.boot_id)
 
     async def _watch_store(self) -> None:
         """Pick up writes made by another process (e.g. `door-gateway users import`)."""

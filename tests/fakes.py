@@ -33,6 +33,11 @@ class ManualClock:
         self._wall += seconds
         self._mono += seconds
 
+    def step_wall(self, seconds: float) -> None:
+        """Step the wall clock (NTP, an admin, a Pi booting with yesterday's time) by
+        `seconds`, back when negative; monotonic time does not move."""
+        self._wall += seconds
+
     def set(self, when: datetime) -> None:
         """Jump the wall clock to an aware datetime (monotonic moves by the same amount)."""
         delta = when.timestamp() - self._wall

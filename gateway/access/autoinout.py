@@ -15,20 +15,25 @@
 
 `check` only looks; `commit` records a passage and is called only when the door is really
 granted, so a denied or abandoned attempt never changes anyone's state.
+
+The repeat window and the lunch break are durations, measured on the monotonic clock; the
+daily crowd reset is about the calendar and follows the wall clock.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from gateway.clock import Instant
+from gateway.clock import Instant, Stamp
 from gateway.model import Direction
 from gateway.settings import AutoInOutSettings
 
-STATE_VERSION = 1
+# 2: passage and grant times relative to the `saved` stamp (1, still read: wall-clock times).
+STATE_VERSION = 2
 DIRECTIONS: tuple[Direction, ...] = ("in", "out")
 
 
@@ -48,7 +53,7 @@ class Passage:
     """A user's last granted passage."""
 
     direction: Direction
-    time: float
+    time: float  # monotonic seconds
 
 
 def parse_hhmm(text: str) -> time:
@@ -67,7 +72,7 @@ class AutoInOut:
         self._tz = tz
         self._reset_time = parse_hhmm(settings.crowd_reset)
         self._passages: dict[str, Passage] = {}
-        self._last_grant: dict[str, float] = {}
+        self._last_grant: dict[str, float] = {}  # user -> monotonic time of the last grant
         self._occupancy = 0
         self._crowd_reset_at: float | None = None  # the last daily reset boundary applied
 
@@ -91,7 +96,7 @@ class AutoInOut:
             return self._check_anti_passback(user_id, direction)
         if mode == "reject_repeat_login":
             last = self._last_grant.get(user_id)
-            if last is not None and now.wall - last < self._settings.reject_repeat_s:
+            if last is not None and now.mono - last < self._settings.reject_repeat_s:
                 return CheckResult(False, "repeat_rejected", None)
         elif mode == "lunch_break":
             passage = self._passages.get(user_id)
@@ -99,7 +104,7 @@ class AutoInOut:
                 direction == "in"
                 and passage is not None
                 and passage.direction == "out"
-                and now.wall - passage.time < self._settings.lunch_break_min * 60
+                and now.mono - passage.time < self._settings.lunch_break_min * 60
             ):
                 return CheckResult(False, "lunch_break", None)
         return ALLOW
@@ -129,10 +134,10 @@ class AutoInOut:
         if user_id is None or mode == "disable":
             return False
         if mode == "reject_repeat_login":
-            self._last_grant[user_id] = now.wall
-            self._prune_repeats(now.wall)
+            self._last_grant[user_id] = now.mono
+            self._prune_repeats(now.mono)
         else:  # anti_passback and lunch_break both track the last passage
-            self._passages[user_id] = Passage(direction, now.wall)
+            self._passages[user_id] = Passage(direction, now.mono)
         return True
 
     def forget_user(self, user_id: str) -> bool:
@@ -143,7 +148,8 @@ class AutoInOut:
         return found
 
     def _prune_repeats(self, now: float) -> None:
-        """Forget grants too old to matter, so the state does not grow with every user."""
+        """Forget grants too old to matter (`now`: monotonic), so the state does not grow
+        with every user."""
         horizon = now - self._settings.reject_repeat_s
         self._last_grant = {u: t for u, t in self._last_grant.items() if t > horizon}
 
@@ -161,11 +167,15 @@ class AutoInOut:
         return boundary.timestamp()
 
     def _apply_daily_reset(self, now: float) -> None:
+        """Zero the count when the wall clock `now` has passed a reset time not yet applied.
+
+        A wall clock stepped back behind the last reset applied (it was ahead) moves the
+        mark back without a reset, so the next reset the wall clock reaches still happens.
+        """
         boundary = self._last_reset_boundary(now)
-        if self._crowd_reset_at is None or boundary > self._crowd_reset_at:
-            if self._crowd_reset_at is not None:
-                self._occupancy = 0
-            self._crowd_reset_at = boundary
+        if self._crowd_reset_at is not None and boundary > self._crowd_reset_at:
+            self._occupancy = 0
+        self._crowd_reset_at = boundary
 
     def occupancy(self, now: float) -> int:
         """The crowd-control count as of wall time `now` (after any daily reset that is due)."""
@@ -185,25 +195,47 @@ class AutoInOut:
             "users_in": users_in,
         }
 
-    def export_state(self) -> dict[str, Any]:
-        """JSON-serialisable state (absolute epoch times), for `import_state` after a restart."""
+    def export_state(self, now: Stamp) -> dict[str, Any]:
+        """JSON-serialisable state for `import_state` after a restart: passage and grant
+        times in seconds relative to the moment of the save, `saved` (negative: before it);
+        `crowd_reset_at` is the wall-clock time of the last daily reset."""
         return {
             "version": STATE_VERSION,
-            "passages": {user: [p.direction, p.time] for user, p in sorted(self._passages.items())},
-            "last_grant": dict(sorted(self._last_grant.items())),
+            "saved": now.as_dict(),
+            "passages": {
+                user: [p.direction, p.time - now.mono] for user, p in sorted(self._passages.items())
+            },
+            "last_grant": {user: t - now.mono for user, t in sorted(self._last_grant.items())},
             "occupancy": self._occupancy,
             "crowd_reset_at": self._crowd_reset_at,
         }
 
-    def import_state(self, state: dict[str, Any], now: Instant) -> None:
+    def import_state(self, state: dict[str, Any], now: Stamp) -> None:
         """Replace the state with an `export_state` result; raises ValueError if malformed.
 
-        A daily crowd reset that fell while the daemon was down is applied at once.
+        The time since the save is `now.elapsed_since(saved)` (monotonic in the same boot,
+        wall after a reboot, never negative), so no repeat window or lunch break is longer
+        after a restart than it had left to run; a format-1 state holds wall-clock times,
+        read as seen from `now.wall`. No restored time lies in the future. A daily crowd
+        reset that fell while the daemon was down is applied at once.
         """
-        if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+        if not isinstance(state, dict) or state.get("version") not in (1, STATE_VERSION):
             raise ValueError("autoInOut state: unsupported or missing version")
-        passages = _parse_passages(state.get("passages", {}))
-        last_grant = _parse_times(state.get("last_grant", {}))
+        saved = None  # format 1: absolute wall-clock times
+        if state["version"] == STATE_VERSION:
+            try:
+                saved = Stamp.from_dict(state.get("saved"))
+            except ValueError as exc:
+                raise ValueError(f"autoInOut state: {exc}") from None
+        base = now.offset_of(saved)
+        passages = {
+            user: Passage(p.direction, min(base + p.time, now.mono))
+            for user, p in _parse_passages(state.get("passages", {})).items()
+        }
+        last_grant = {
+            user: min(base + t, now.mono)
+            for user, t in _parse_times(state.get("last_grant", {})).items()
+        }
         occupancy = state.get("occupancy", 0)
         if not isinstance(occupancy, int) or isinstance(occupancy, bool) or occupancy < 0:
             raise ValueError("autoInOut state: 'occupancy' must be an integer >= 0")
@@ -214,13 +246,27 @@ class AutoInOut:
         self._last_grant = last_grant
         self._occupancy = occupancy
         self._crowd_reset_at = None if reset_at is None else float(reset_at)
-        self._prune_repeats(now.wall)
+        self._prune_repeats(now.mono)
         if self._settings.mode == "crowd_control":
             self._apply_daily_reset(now.wall)
 
+    def with_settings(self, settings: AutoInOutSettings, now: Instant) -> AutoInOut:
+        """A copy of this state under new settings (ACTAtek setAutoInOut): repeats older
+        than the new window are forgotten, and a crowd reset that is due is applied. Raises
+        ValueError for a crowd reset that is not HH:MM."""
+        auto = AutoInOut(settings, self._tz)
+        auto._passages = dict(self._passages)
+        auto._last_grant = dict(self._last_grant)
+        auto._occupancy = self._occupancy
+        auto._crowd_reset_at = self._crowd_reset_at
+        auto._prune_repeats(now.mono)
+        if settings.mode == "crowd_control":
+            auto._apply_daily_reset(now.wall)
+        return auto
+
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _parse_passages(raw: object) -> dict[str, Passage]:

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from gateway.access.autoinout import AutoInOut
 from gateway.access.lockout import PinLockout
 from gateway.access.schedules import applicable_groups, schedule_allows
-from gateway.clock import Instant
+from gateway.clock import Instant, Stamp
 from gateway.model import Credential, Decision, Direction, Event
 from gateway.settings import AccessSettings, AutoInOutSettings, DoorSettings, ReaderSettings
 from gateway.store.index import RulesSnapshot, UserRule
@@ -43,7 +43,7 @@ class PendingFactor:
     user_id: str
     kind: str
     reader: str
-    time: float
+    time: float  # monotonic seconds
     pin_reader: str | None  # the keypad to credit on success when the first factor was a PIN
 
 
@@ -120,7 +120,7 @@ class AccessEngine:
         """Find the credential's owner (sets attempt.user / public_pin) or deny."""
         cred, trace = attempt.credential, attempt.trace
         if cred.kind == "pin":
-            left = self._lockout.is_locked(cred.reader, attempt.now.wall)
+            left = self._lockout.is_locked(cred.reader, attempt.now.mono)
             if left is not None:
                 trace.append(f"lockout:locked,reader={cred.reader},left={left:.0f}s")
                 return _deny("keypad_locked", None, trace)
@@ -171,7 +171,7 @@ class AccessEngine:
     def _pin_failure(self, attempt: Attempt) -> None:
         """Count a wrong PIN; queue a reader event when it locks the keypad."""
         reader, now = attempt.credential.reader, attempt.now
-        duration = self._lockout.record_failure(reader, now.wall)
+        duration = self._lockout.record_failure(reader, now.mono)
         self._changed()
         if duration is None:
             return
@@ -251,7 +251,7 @@ class AccessEngine:
         is_first_kind = (cred.kind == "pin") == first_is_pin
         pending = self._pending.pop(door.name, None)
         timed_out = False
-        if pending is not None and now.wall - pending.time > self._access.two_factor_timeout_s:
+        if pending is not None and now.mono - pending.time > self._access.two_factor_timeout_s:
             trace.append(f"auth_mode:{mode},first_factor_expired")
             pending, timed_out = None, True
         if is_first_kind:
@@ -274,7 +274,7 @@ class AccessEngine:
             user_id=user.user_id,
             kind=cred.kind,
             reader=cred.reader,
-            time=attempt.now.wall,
+            time=attempt.now.mono,
             pin_reader=cred.reader if cred.kind == "pin" else None,
         )
         attempt.trace.append(f"auth_mode:{mode},first_factor={cred.kind}")
@@ -302,7 +302,7 @@ class AccessEngine:
         if pin_reader is not None:
             # Only a PIN that actually opened the door clears the keypad's counters; a known
             # PIN of a disabled or out-of-schedule user must not reset a guessing attacker.
-            self._changed(self._lockout.record_success(pin_reader, attempt.now.wall))
+            self._changed(self._lockout.record_success(pin_reader, attempt.now.mono))
         attempt.trace.append("granted")
         notes = (check.note,) if check.note is not None else ()
         return Decision(
@@ -330,21 +330,24 @@ class AccessEngine:
         events, self._events = self._events, []
         return events
 
-    def export_state(self) -> dict[str, Any]:
-        """Persistent state (lockouts, autoInOut) as JSON-serialisable data."""
+    def export_state(self, now: Stamp) -> dict[str, Any]:
+        """Persistent state (lockouts, autoInOut) as JSON-serialisable data, saved `now`."""
         return {
             "version": STATE_VERSION,
-            "lockout": self._lockout.export_state(),
-            "auto_in_out": self._auto.export_state(),
+            "lockout": self._lockout.export_state(now),
+            "auto_in_out": self._auto.export_state(now),
         }
 
-    def import_state(self, state: dict[str, Any], now: Instant) -> None:
-        """Restore an `export_state` result; raises ValueError (state unchanged) if malformed."""
+    def import_state(self, state: dict[str, Any], now: Stamp) -> None:
+        """Restore an `export_state` result; raises ValueError (state unchanged) if malformed.
+
+        No duration is longer after the restart than it had left to run at the save (see
+        `Stamp.elapsed_since`), whatever the wall clock did in between."""
         if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
             raise ValueError("engine state: unsupported or missing version")
         lockout = PinLockout(self._access.lockout)
         auto = AutoInOut(self._access.auto_in_out, self._tz)
-        lockout.import_state(state.get("lockout", {}), now.wall)
+        lockout.import_state(state.get("lockout", {}), now)
         auto.import_state(state.get("auto_in_out", {}), now)
         # Swap only once both parts parsed, so a bad file leaves the engine as it was.
         self._lockout, self._auto = lockout, auto
@@ -362,8 +365,7 @@ class AccessEngine:
         settings, which prunes repeats older than the new window and applies a crowd reset
         that is due. Raises ValueError for a crowd reset that is not HH:MM (nothing changes).
         """
-        auto = AutoInOut(settings, self._tz)
-        auto.import_state(self._auto.export_state(), now)
+        auto = self._auto.with_settings(settings, now)
         self._access = replace(self._access, auto_in_out=settings)
         self._auto = auto
         self._changed()
@@ -372,14 +374,14 @@ class AccessEngine:
         """Plain-dict status: rules snapshot, lockouts, autoInOut, pending two-factor doors."""
         timeout = self._access.two_factor_timeout_s
         pending = {
-            door: round(p.time + timeout - now.wall, 1)
+            door: round(p.time + timeout - now.mono, 1)
             for door, p in sorted(self._pending.items())
-            if now.wall - p.time <= timeout
+            if now.mono - p.time <= timeout
         }
         return {
             "snapshot_version": self.snapshot.version,
             "rules": self.snapshot.counts(),
-            "lockout": self._lockout.status(now.wall),
+            "lockout": self._lockout.status(now.mono),
             "auto_in_out": self._auto.status(now),
             "awaiting_second_factor": pending,
             "state_version": self._state_version,

@@ -6,18 +6,23 @@ the start after a correct PIN, or after `reset_after_s` of quiet: no failure and
 lockout (the quiet time starts when the keypad becomes usable again, so a long lockout does
 not count as good behaviour).
 
-All times are UTC epoch seconds passed in by the caller. The state is exported as plain
-JSON-able data so the daemon can persist it and a lockout survives a restart.
+Every window and lockout is a duration: all times are monotonic seconds passed in by the
+caller, so a step of the wall clock neither lengthens nor lifts a lockout. The state is
+exported as plain JSON-able data so the daemon can persist it and a lockout survives a
+restart (see `import_state` for how its times are carried across).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
+from gateway.clock import Stamp
 from gateway.settings import LockoutSettings
 
-STATE_VERSION = 1
+# 2: times relative to the `saved` stamp (1, still read: absolute wall-clock times).
+STATE_VERSION = 2
 
 
 @dataclass
@@ -114,43 +119,67 @@ class PinLockout:
             "window_s": self._settings.window_s,
         }
 
-    def export_state(self) -> dict[str, Any]:
-        """JSON-serialisable state (absolute epoch times), for `import_state` after a restart."""
+    def export_state(self, now: Stamp) -> dict[str, Any]:
+        """JSON-serialisable state for `import_state` after a restart: every time is in
+        seconds relative to the moment of the save, `saved` (negative: before it)."""
+
+        def relative(t: float | None) -> float | None:
+            return None if t is None else t - now.mono
+
         return {
             "version": STATE_VERSION,
+            "saved": now.as_dict(),
             "readers": {
                 reader: {
-                    "failures": list(entry.failures),
-                    "locked_until": entry.locked_until,
+                    "failures": [t - now.mono for t in entry.failures],
+                    "locked_until": relative(entry.locked_until),
                     "level": entry.level,
-                    "last_activity": entry.last_activity,
+                    "last_activity": relative(entry.last_activity),
                 }
                 for reader, entry in sorted(self._readers.items())
             },
         }
 
-    def import_state(self, state: dict[str, Any], now: float) -> None:
+    def import_state(self, state: dict[str, Any], now: Stamp) -> None:
         """Replace the state with an `export_state` result; raises ValueError if malformed.
 
-        Everything is validated before anything is replaced. A lockout that would end later
-        than `max_lock_s` from `now` (the clock went backwards across the restart) is
-        shortened to `max_lock_s`, so a clock fault cannot lock a keypad for days.
+        Everything is validated before anything is replaced. The time since the save is
+        `now.elapsed_since(saved)` (monotonic in the same boot, wall after a reboot, never
+        negative), so no lockout is longer after a restart than it had left to run. A
+        format-1 state holds wall-clock times: they are read as seen from `now.wall`.
+        Whatever the state says, a lockout ends at most `max_lock_s` from now and no
+        failure lies in the future, so a clock fault cannot lock a keypad for days.
         """
-        if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+        if not isinstance(state, dict) or state.get("version") not in (1, STATE_VERSION):
             raise ValueError("lockout state: unsupported or missing version")
+        saved = None  # format 1: absolute wall-clock times
+        if state["version"] == STATE_VERSION:
+            try:
+                saved = Stamp.from_dict(state.get("saved"))
+            except ValueError as exc:
+                raise ValueError(f"lockout state: {exc}") from None
+        base = now.offset_of(saved)
         readers = state.get("readers")
         if not isinstance(readers, dict):
             raise ValueError("lockout state: 'readers' must be an object")
-        parsed = {str(name): _parse_reader(name, raw) for name, raw in readers.items()}
+        parsed = {str(name): _parse_reader(name, raw, base) for name, raw in readers.items()}
         for entry in parsed.values():
-            if entry.locked_until is not None:
-                entry.locked_until = min(entry.locked_until, now + self._settings.max_lock_s)
-            self._forget_old(entry, now)
-        self._readers = {name: e for name, e in parsed.items() if not e.is_idle(now)}
+            self._clamp(entry, now.mono)
+            self._forget_old(entry, now.mono)
+        self._readers = {name: e for name, e in parsed.items() if not e.is_idle(now.mono)}
+
+    def _clamp(self, entry: ReaderLockout, now: float) -> None:
+        """Nothing restored may reach further than a fresh lockout could."""
+        latest = now + self._settings.max_lock_s
+        entry.failures = [min(t, now) for t in entry.failures]
+        if entry.locked_until is not None:
+            entry.locked_until = min(entry.locked_until, latest)
+        if entry.last_activity is not None:
+            entry.last_activity = min(entry.last_activity, latest)
 
 
-def _parse_reader(name: object, raw: object) -> ReaderLockout:
-    """One reader's exported entry, checked field by field."""
+def _parse_reader(name: object, raw: object, base: float) -> ReaderLockout:
+    """One reader's exported entry, checked field by field; times are shifted by `base`."""
     if not isinstance(raw, dict):
         raise ValueError(f"lockout state: reader {name!r} must be an object")
     failures = raw.get("failures", [])
@@ -159,16 +188,18 @@ def _parse_reader(name: object, raw: object) -> ReaderLockout:
     level = raw.get("level", 0)
     if not isinstance(level, int) or isinstance(level, bool) or level < 0:
         raise ValueError(f"lockout state: reader {name!r}: 'level' must be an integer >= 0")
+    locked_until = _optional_number(raw.get("locked_until"), name, "locked_until")
+    last_activity = _optional_number(raw.get("last_activity"), name, "last_activity")
     return ReaderLockout(
-        failures=[float(t) for t in failures],
-        locked_until=_optional_number(raw.get("locked_until"), name, "locked_until"),
+        failures=[base + t for t in failures],
+        locked_until=None if locked_until is None else base + locked_until,
         level=level,
-        last_activity=_optional_number(raw.get("last_activity"), name, "last_activity"),
+        last_activity=None if last_activity is None else base + last_activity,
     )
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _optional_number(value: object, name: object, key: str) -> float | None:

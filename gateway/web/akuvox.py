@@ -34,7 +34,7 @@ from aiohttp import web
 from gateway.access.autoinout import AutoInOut, CheckResult
 from gateway.access.schedules import applicable_groups, schedule_allows
 from gateway.cardnumbers import from_printed
-from gateway.clock import Clock, Instant
+from gateway.clock import Clock, Instant, Stamp
 from gateway.model import PIN_MASK, Direction, Event
 from gateway.settings import AutoInOutSettings, HttpUnlockSettings, Settings
 from gateway.store.index import CredentialRef, RulesSnapshot, UserRule
@@ -99,10 +99,10 @@ class HttpUnlockState:
             self.version += 1
             self._on_change()
 
-    def export_state(self) -> dict[str, Any]:
-        return self._passages.export_state()
+    def export_state(self, now: Stamp) -> dict[str, Any]:
+        return self._passages.export_state(now)
 
-    def import_state(self, state: dict[str, Any], now: Instant) -> None:
+    def import_state(self, state: dict[str, Any], now: Stamp) -> None:
         """Restore `export_state`; raises ValueError (state unchanged) if malformed."""
         self._passages.import_state(state, now)
 

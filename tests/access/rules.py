@@ -7,7 +7,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from gateway.access.engine import AccessEngine
-from gateway.clock import Instant
+from gateway.clock import Instant, Stamp
 from gateway.settings import AccessSettings, DoorSettings, ReaderSettings
 from gateway.store.index import (
     ALWAYS_PATTERN,
@@ -33,6 +33,11 @@ def when(wall: float) -> Instant:
     """The moment the wall clock shows `wall`, the clocks having moved together since
     MONDAY_10AM (no step of the wall clock)."""
     return Instant(wall, MONO_AT_MONDAY_10AM + wall - MONDAY_10AM)
+
+
+def stamp(now: Instant, boot: str = "boot-1") -> Stamp:
+    """`now` as a state save or restore in kernel boot `boot` sees it."""
+    return Stamp(now.wall, now.mono, boot)
 
 
 def slots(*on: int) -> str:

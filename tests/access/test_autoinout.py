@@ -11,7 +11,7 @@ from gateway.clock import Instant
 from gateway.model import Direction
 from gateway.settings import AutoInOutSettings
 
-from .rules import LONDON, UTC, at, when
+from .rules import LONDON, UTC, at, stamp, when
 
 T0 = when(at(2026, 3, 2, 10))
 
@@ -29,7 +29,7 @@ def test_disable_allows_everything_and_remembers_nothing() -> None:
     for i in range(3):
         assert passes(auto, "u1", "in", T0 + i).allowed
     assert not auto.commit("u1", "in", T0)
-    assert auto.export_state()["passages"] == {}
+    assert auto.export_state(stamp(T0))["passages"] == {}
 
 
 def test_hard_anti_passback_denies_entering_twice_and_leaving_twice() -> None:
@@ -112,14 +112,14 @@ def test_crowd_reset_that_fell_during_a_restart_is_applied_on_import() -> None:
     settings = AutoInOutSettings(mode="crowd_control", crowd_limit=1, crowd_reset="00:00")
     auto = AutoInOut(settings, UTC)
     passes(auto, "u1", "in", when(at(2026, 3, 2, 22)))
-    saved = json.loads(json.dumps(auto.export_state()))
+    saved = json.loads(json.dumps(auto.export_state(stamp(when(at(2026, 3, 2, 22))))))
 
     same_day = AutoInOut(settings, UTC)
-    same_day.import_state(saved, when(at(2026, 3, 2, 23)))
+    same_day.import_state(saved, stamp(when(at(2026, 3, 2, 23))))
     assert same_day.check("u2", "in", when(at(2026, 3, 2, 23))).reason == "crowd_limit"
 
     next_day = AutoInOut(settings, UTC)
-    next_day.import_state(saved, when(at(2026, 3, 3, 1)))
+    next_day.import_state(saved, stamp(when(at(2026, 3, 3, 1))))
     assert next_day.check("u2", "in", when(at(2026, 3, 3, 1))).allowed
 
 
@@ -128,13 +128,14 @@ def test_export_import_keeps_anti_passback_positions() -> None:
     auto = AutoInOut(settings, UTC)
     passes(auto, "u1", "in", T0)
     restored = AutoInOut(settings, UTC)
-    restored.import_state(json.loads(json.dumps(auto.export_state())), T0 + 60)
+    restored.import_state(json.loads(json.dumps(auto.export_state(stamp(T0)))), stamp(T0 + 60))
     assert restored.check("u1", "in", T0 + 60).reason == "anti_passback"
 
 
 @pytest.mark.parametrize(
     "state",
     [
+        {"version": 3},
         {"version": 2},
         {"version": 1, "passages": {"u1": ["sideways", 1.0]}},
         {"version": 1, "last_grant": {"u1": "yesterday"}},
@@ -145,5 +146,5 @@ def test_import_rejects_malformed_state(state: dict[str, object]) -> None:
     auto = AutoInOut(AutoInOutSettings(mode="anti_passback"), UTC)
     passes(auto, "u1", "in", T0)
     with pytest.raises(ValueError):
-        auto.import_state(state, T0)
+        auto.import_state(state, stamp(T0))
     assert auto.check("u1", "in", T0).reason == "anti_passback"

@@ -13,7 +13,7 @@ from gateway.model import Credential, CredentialKind
 from gateway.settings import AccessSettings, AuthMode, AutoInOutSettings, DoorSettings
 from gateway.store.index import AccessRightRule, CredentialRef, GroupRule, UserRule
 
-from .rules import LONDON, MONDAY_10AM, at, engine, hours, snapshot, when
+from .rules import LONDON, MONDAY_10AM, at, engine, hours, snapshot, stamp, when
 
 NOW = when(MONDAY_10AM)
 
@@ -250,9 +250,9 @@ def test_known_pin_of_a_denied_user_does_not_reset_the_counter() -> None:
 def test_lockout_survives_export_and_import_into_a_new_engine() -> None:
     eng = lockout_engine()
     wrong_pins(eng, 5, NOW)
-    saved = json.loads(json.dumps(eng.export_state()))
+    saved = json.loads(json.dumps(eng.export_state(stamp(NOW + 4))))
     restarted = lockout_engine()
-    restarted.import_state(saved, NOW + 30)
+    restarted.import_state(saved, stamp(NOW + 30))
     assert restarted.decide(pin("4321"), "front", NOW + 30).reason == "keypad_locked"
     assert restarted.decide(pin("4321"), "front", NOW + 64).granted
 
@@ -261,7 +261,7 @@ def test_malformed_state_is_refused_and_leaves_the_engine_unchanged() -> None:
     eng = lockout_engine()
     wrong_pins(eng, 5, NOW)
     with pytest.raises(ValueError):
-        eng.import_state({"version": 1, "lockout": {"version": 1, "readers": {}}}, NOW)
+        eng.import_state({"version": 1, "lockout": {"version": 1, "readers": {}}}, stamp(NOW))
     assert eng.decide(pin("4321"), "front", NOW + 5).reason == "keypad_locked"
 
 
@@ -442,7 +442,7 @@ def test_autoinout_state_survives_export_and_import() -> None:
     eng = auto_engine(AutoInOutSettings(mode="anti_passback"))
     eng.decide(card(), "front", NOW)
     restarted = auto_engine(AutoInOutSettings(mode="anti_passback"))
-    restarted.import_state(json.loads(json.dumps(eng.export_state())), NOW + 60)
+    restarted.import_state(json.loads(json.dumps(eng.export_state(stamp(NOW)))), stamp(NOW + 60))
     assert restarted.decide(card(), "front", NOW + 60).reason == "anti_passback"
 
 

@@ -8,7 +8,7 @@ import pytest
 from gateway.model import Credential
 from gateway.settings import AccessSettings, AutoInOutSettings
 
-from .rules import MONDAY_10AM, engine, when
+from .rules import MONDAY_10AM, engine, stamp, when
 
 NOW = when(MONDAY_10AM)
 
@@ -55,6 +55,6 @@ def test_a_change_moves_the_state_version_and_a_bad_reset_time_changes_nothing()
         eng.set_auto_in_out(AutoInOutSettings(mode="crowd_control", crowd_reset="25:99"), NOW)
     assert eng.auto_in_out.mode == "lunch_break"
     # Saved state restores under the new settings (a restart re-applies them first).
-    state = eng.export_state()
-    eng.import_state(state, NOW)
+    state = eng.export_state(stamp(NOW))
+    eng.import_state(state, stamp(NOW))
     assert eng.auto_in_out.lunch_break_min == 5
