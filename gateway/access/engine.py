@@ -31,9 +31,12 @@ from gateway.model import Credential, Decision, Direction, Event
 from gateway.settings import AccessSettings, AutoInOutSettings, DoorSettings, ReaderSettings
 from gateway.store.index import RulesSnapshot, UserRule
 from gateway.store.secrets import PinHasher
-from gateway.store.totp import matching_step, parse_payload, unseal
+from gateway.store.totp import matching_step, parse_payload, step_at, unseal
 
 STATE_VERSION = 1
+# Per user: the codes of the last 8 uses stay refused when a wall clock stepped back
+# brings their step round again.
+TOTP_STEPS_REMEMBERED = 8
 
 
 @dataclass(frozen=True)
@@ -80,9 +83,9 @@ class AccessEngine:
         self._lockout = PinLockout(access.lockout)
         self._auto = AutoInOut(access.auto_in_out, tz)
         self._pending: dict[str, PendingFactor] = {}
-        # user id -> the last TOTP step accepted: a code opens once (not persisted: after a
-        # restart a code could be replayed within its 60 s at most).
-        self._totp_used: dict[str, int] = {}
+        # user id -> the TOTP steps last accepted, newest last: a code opens once (not
+        # persisted: after a restart a code could be replayed within its 60 s at most).
+        self._totp_used: dict[str, tuple[int, ...]] = {}
         self._events: list[Event] = []
         self._state_version = 0
 
@@ -160,11 +163,12 @@ class AccessEngine:
             trace.append("lookup:qr,totp=unknown")
             return _deny("unknown_credential", None, trace)
         step = matching_step(secret, code, attempt.now.wall)
-        if step is None or step <= self._totp_used.get(user_id, -1):
+        used = self._totp_used.get(user_id, ())
+        if step is None or _totp_replayed(step, used, step_at(attempt.now.wall)):
             verdict = "wrong_code" if step is None else "replayed"
             trace.append(f"lookup:qr,totp,user={user_id}={verdict}")
             return _deny("totp_rejected", user_id, trace)
-        self._totp_used[user_id] = step
+        self._totp_used[user_id] = (*used, step)[-TOTP_STEPS_REMEMBERED:]
         trace.append(f"lookup:qr,totp,user={user_id}")
         return self._resolve_owner(attempt, user_id, True)
 
@@ -387,6 +391,15 @@ class AccessEngine:
             "state_version": self._state_version,
             "events_queued": len(self._events),
         }
+
+
+def _totp_replayed(step: int, used: tuple[int, ...], current: int) -> bool:
+    """A code already accepted, or older than one accepted up to now (RFC 6238 5.2).
+
+    A step accepted "in the future" (the wall clock has since been stepped back) does not
+    make the older, never used codes of the present a replay: only its own code is one.
+    """
+    return step in used or any(step < accepted <= current for accepted in used)
 
 
 def _deny(reason: str, user_id: str | None, trace: list[str]) -> Decision:

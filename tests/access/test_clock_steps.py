@@ -18,8 +18,9 @@ from gateway.clock import Instant
 from gateway.model import Credential, CredentialKind
 from gateway.settings import AccessSettings, AuthMode, AutoInOutSettings, DoorSettings
 from gateway.store.index import AccessRightRule, UserRule
+from gateway.store.totp import STEP_S, code_at, payload, seal, step_at
 
-from .rules import MONDAY_10AM, at, engine, hours, snapshot, when
+from .rules import HASHER, MONDAY_10AM, at, engine, hours, snapshot, when
 
 NOW = when(MONDAY_10AM)
 HOUR, DAY = 3600.0, 86400.0
@@ -157,6 +158,44 @@ def test_a_lunch_break_lasts_its_minutes_whatever_the_wall_clock_does(step: floa
     assert card_reason(eng, NOW, "r-out") == "granted"
     assert card_reason(eng, stepped(NOW, step) + 19 * 60) == "lunch_break"
     assert card_reason(eng, stepped(NOW, step) + 20 * 60) == "granted"
+
+
+# -- TOTP replay memory ----------------------------------------------------------------------
+
+SECRET = b"12345678901234567890"
+
+
+def totp_engine() -> AccessEngine:
+    return engine(replace(snapshot(), totp={"u1": seal(HASHER, "u1", SECRET)}))
+
+
+def totp_reason(eng: AccessEngine, now: Instant) -> str:
+    """Show the code the user's phone shows at `now` (same clock as the gateway)."""
+    text = payload("u1", code_at(SECRET, step_at(now.wall)))
+    return eng.decide(cred("qr", text, now), "front", now).reason
+
+
+def test_after_a_step_back_the_current_totp_code_opens_and_a_used_one_still_does_not() -> None:
+    eng = totp_engine()
+    used_step = step_at(NOW.wall)
+    assert totp_reason(eng, NOW) == "granted"
+    back = stepped(NOW, -HOUR) + 5
+    assert totp_reason(eng, back) == "granted"  # a code of an hour ago, never used
+    assert totp_reason(eng, back + 1) == "totp_rejected"  # that one, again
+    # An hour later the wall clock is back at the first code's step: it is the same code
+    # as the one already used, so it is refused as a replay.
+    again = stepped(NOW, -HOUR) + HOUR + 1
+    assert step_at(again.wall) == used_step
+    assert totp_reason(eng, again) == "totp_rejected"
+    assert totp_reason(eng, again + STEP_S) == "granted"  # the next step's code is new
+
+
+def test_an_earlier_code_than_one_accepted_is_still_refused() -> None:
+    eng = totp_engine()
+    assert totp_reason(eng, NOW) == "granted"
+    previous = payload("u1", code_at(SECRET, step_at(NOW.wall) - 1))
+    decision = eng.decide(cred("qr", previous, NOW + 1), "front", NOW + 1)
+    assert decision.reason == "totp_rejected"
 
 
 # -- what still follows the wall clock --------------------------------------------------------
