@@ -25,6 +25,9 @@ from gateway.upstream.flow import UpstreamFlow
 log = logging.getLogger(__name__)
 
 FEEDBACK_DENY_S = 1.0
+# The PIN expiry timer fires this long after the deadline: a key exactly at the deadline
+# still counts, and an event loop may run a timer a clock tick early.
+PIN_EXPIRY_SLACK_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,8 @@ class AccessPipeline:
     def key(self, reader: str, key: str, timestamp: float) -> None:
         """A key press from a keypad: collect it, and decide when a PIN is complete.
 
-        `timestamp` is the reader's wall time of the key (it stamps the PIN credential)."""
+        `timestamp` is the reader's wall time of the key (it stamps the PIN credential); the
+        digit timeout is a duration, measured on the monotonic clock read here."""
         collector = self._collectors.get(reader)
         if collector is None:
             return
@@ -81,9 +85,9 @@ class AccessPipeline:
             timer.cancel()
         deadline = collector.deadline()
         if deadline is not None:
-            delay = max(0.0, deadline - self._clock.time())
+            delay = max(0.0, deadline - self._clock.monotonic()) + PIN_EXPIRY_SLACK_S
             self._expiry[reader] = self._loop.call_later(
-                delay, lambda: collector.expire(self._clock.time())
+                delay, lambda: collector.expire(self._clock.monotonic())
             )
 
     def credential(self, credential: Credential) -> None:

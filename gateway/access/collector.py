@@ -1,9 +1,10 @@
 """PIN entry: turn single key presses from a keypad into one PIN credential.
 
 The ESPHome `key_collector` idea: digits accumulate, `*` clears, `#` submits. An entry left
-idle longer than `timeout_s` is stale: the next key starts a fresh entry, and the daemon
-calls `expire` from a timer so the reader can signal the reset. The digits are never exposed
-except inside the submitted Credential; the status page only sees how many are pending.
+idle longer than `timeout_s` (a duration: on the monotonic clock) is stale: the next key
+starts a fresh entry, and the daemon calls `expire` from a timer so the reader can signal
+the reset. The digits are never exposed except inside the submitted Credential; the status
+page only sees how many are pending.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class PinCollector:
         self.min_len = min_len
         self.max_len = max_len
         self._digits: list[str] = []
-        self._last_key: float | None = None
+        self._last_key: float | None = None  # monotonic time of the last digit
         self.submitted = 0
         self.rejected = 0  # entries submitted with a length outside [min_len, max_len]
         self.expired = 0  # partial entries dropped after the idle timeout
@@ -43,7 +44,7 @@ class PinCollector:
         return len(self._digits)
 
     def deadline(self) -> float | None:
-        """When the partial entry goes stale, or None when nothing is pending."""
+        """When (monotonic) the partial entry goes stale, or None when nothing is pending."""
         if not self._digits or self._last_key is None:
             return None
         return self._last_key + self.timeout_s
@@ -52,13 +53,13 @@ class PinCollector:
         """Handle one key; return a PIN credential when `#` submits a valid-length entry.
 
         The credential's timestamp is `now.wall` (when the keypad saw the `#`)."""
-        self.expire(now.wall)
+        self.expire(now.mono)
         if key in DIGITS:
             # Digits beyond max_len + 1 carry no information (the entry is already too long
             # and will be rejected), so the buffer stays bounded whatever is pressed.
             if len(self._digits) <= self.max_len:
                 self._digits.append(key)
-            self._last_key = now.wall
+            self._last_key = now.mono
             return None
         if key == CLEAR_KEY:
             self._clear()
@@ -80,7 +81,8 @@ class PinCollector:
         return Credential(kind="pin", value=digits, reader=self.reader, timestamp=now)
 
     def expire(self, now: float) -> bool:
-        """Drop a partial entry idle for more than `timeout_s`; True when one was dropped."""
+        """Drop a partial entry idle for more than `timeout_s` at monotonic time `now`; True
+        when one was dropped."""
         deadline = self.deadline()
         if deadline is None or now <= deadline:
             return False

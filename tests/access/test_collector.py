@@ -103,3 +103,26 @@ def test_hash_on_an_empty_entry_and_unknown_keys_are_ignored() -> None:
 def test_invalid_length_bounds_are_refused() -> None:
     with pytest.raises(ValueError):
         PinCollector("kp", timeout_s=10, min_len=5, max_len=4)
+
+
+def test_half_typed_digits_expire_on_time_after_the_wall_clock_stepped_back() -> None:
+    collector = PinCollector("kp", timeout_s=10)
+    collector.press("9", Instant(wall=5_000.0, mono=100.0))
+    collector.press("9", Instant(wall=5_001.0, mono=101.0))
+    # The wall clock goes back an hour; 15 s pass: the next person types their PIN.
+    cred = None
+    for key in "1234#":
+        cred = collector.press(key, Instant(wall=1_416.0, mono=116.0))
+    assert cred is not None and cred.value == "1234"
+    assert cred.timestamp == 1_416.0  # stamped with the wall time of the '#'
+    assert collector.expired == 1
+
+
+def test_digits_being_typed_are_kept_when_the_wall_clock_steps_forward() -> None:
+    collector = PinCollector("kp", timeout_s=10)
+    type_keys(collector, "12", now=100.0)
+    cred = None
+    for key in "34#":
+        cred = collector.press(key, Instant(wall=100.0 + 86_400 + 2, mono=102.0))
+    assert cred is not None and cred.value == "1234"
+    assert collector.expired == 0
