@@ -14,8 +14,9 @@ the network. In order:
 Two-factor (customize mode only), following the reference's field table: step 1 sends the
 first factor with `{Token}` = that credential and `{Type}` = 1 (card+pin) or 2 (pin+card);
 a denial ends it, a grant leaves the door waiting (`final=False`,
-`awaiting_second_factor`) for `[access] two_factor_timeout_s`; step 2 sends the second
-factor with the same `{Type}` and the same random `{Session}`; only its grant opens.
+`awaiting_second_factor`) for `[access] two_factor_timeout_s` on the monotonic clock; step 2
+sends the second factor with the same `{Type}` and the same random `{Session}`; only its
+grant opens.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class PendingUpstream:
     session: str
     kind: str
     reader: str
-    time: float  # wall-clock UTC seconds of the first factor (as the engine's)
+    time: float  # monotonic seconds of the first factor (a duration runs from it)
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ class UpstreamFlow:
         """True while an upstream first factor waits at `door` (the pipeline then sends the
         second factor here even if the engine knows it: its first factor was upstream)."""
         pending = self._pending.get(door)
-        return pending is not None and now.wall - pending.time <= self._two_factor_timeout_s
+        return pending is not None and now.mono - pending.time <= self._two_factor_timeout_s
 
     def cancel_pending(self, door: str) -> None:
         """Forget an upstream first factor (e.g. a local first factor replaced it)."""
@@ -184,7 +185,7 @@ class UpstreamFlow:
             return _decision(_Outcome(False, "auth_mode", "policy", [*trace, "general_mode"]))
         is_first = (credential.kind == "pin") == (mode == "pin+card")
         pending = self._pending.pop(door.name, None)
-        expired = pending is not None and now.wall - pending.time > self._two_factor_timeout_s
+        expired = pending is not None and now.mono - pending.time > self._two_factor_timeout_s
         if expired:
             trace.append("first_factor_expired")
             pending = None
@@ -214,7 +215,7 @@ class UpstreamFlow:
         if not outcome.granted:
             return _decision(outcome)
         self._pending[door.name] = PendingUpstream(
-            step.session, credential.kind, credential.reader, now.wall
+            step.session, credential.kind, credential.reader, now.mono
         )
         outcome.trace.append("awaiting_second_factor")
         return _decision(outcome, reason="awaiting_second_factor", final=False)
@@ -261,12 +262,12 @@ class UpstreamFlow:
 
     def status(self, now: Instant | None = None) -> dict[str, Any]:
         """Plain-dict status: configuration, breaker, cache, doors waiting for a factor."""
-        wall = (Instant.read(self._clock) if now is None else now).wall
+        mono = (Instant.read(self._clock) if now is None else now).mono
         timeout = self._two_factor_timeout_s
         waiting = {
-            door: round(p.time + timeout - wall, 1)
+            door: round(p.time + timeout - mono, 1)
             for door, p in sorted(self._pending.items())
-            if wall - p.time <= timeout
+            if mono - p.time <= timeout
         }
         return {
             "configured": bool(self._settings.url),

@@ -19,6 +19,7 @@ from tests.upstream.verify_fakes import FakeUpstream, cred, door, reader
 TZ = ZoneInfo("Europe/Berlin")
 WALL = datetime(2027, 3, 4, 5, 6, 7, tzinfo=TZ).timestamp()
 NOW = Instant.read(ManualClock(WALL))  # the moment a new ManualClock(WALL) shows
+HOUR, DAY = 3600.0, 86400.0
 EVERY_VARIABLE = (
     "/verify?qr={QRCode}&card={Card}&cc={CardCode}&pin={Pin}&pc={PINCode}&face={Face}"
     "&fd={FaceData}&dev={DeviceID}&token={Token}&type={Type}&time={Time}"
@@ -276,6 +277,34 @@ async def test_two_factor_second_factor_too_late(
     await flow.decide_miss(cred("pin", "4711"), the_door, reader(), NOW)
     late = await flow.decide_miss(cred("card", "0C8707"), the_door, reader(), NOW + 15.1)
     assert (late.granted, late.reason) == (False, "second_factor_timeout")
+    assert len(server.seen) == 1
+
+
+@pytest.mark.parametrize("step", [-HOUR, -DAY, HOUR, DAY])
+async def test_the_upstream_second_factor_is_in_time_whatever_the_wall_clock_does(
+    server: FakeUpstream, make_flow: FlowFactory, step: float
+) -> None:
+    flow = make_flow()
+    the_door = door(auth_mode="card+pin")
+    await flow.decide_miss(cred("card", "0C8707"), the_door, reader(), NOW)
+    in_time = dataclasses.replace(NOW + 5, wall=NOW.wall + step + 5)  # wall clock stepped
+    assert flow.expects_second_factor("front", in_time)
+    assert flow.status(in_time)["awaiting_second_factor"] == {"front": 10.0}
+    second = await flow.decide_miss(cred("pin", "4711"), the_door, reader(), in_time)
+    assert (second.granted, second.reason) == (True, "granted")
+
+
+@pytest.mark.parametrize("step", [-HOUR, -DAY])
+async def test_the_upstream_second_factor_is_late_after_a_step_back_too(
+    server: FakeUpstream, make_flow: FlowFactory, step: float
+) -> None:
+    flow = make_flow()
+    the_door = door(auth_mode="pin+card")
+    await flow.decide_miss(cred("pin", "4711"), the_door, reader(), NOW)
+    late = dataclasses.replace(NOW + 16, wall=NOW.wall + step + 16)
+    assert not flow.expects_second_factor("front", late)
+    decision = await flow.decide_miss(cred("card", "0C8707"), the_door, reader(), late)
+    assert (decision.granted, decision.reason) == (False, "second_factor_timeout")
     assert len(server.seen) == 1
 
 
