@@ -188,7 +188,7 @@ class Presence:
 
     uid: bytes | None = None  # None: no card; b"": a card whose UID could not be read
     last_uid: bytes | None = None
-    removed_at: float = float("-inf")
+    removed_at: float = float("-inf")  # monotonic: debounce is a duration
 
     def removed(self, now: float) -> None:
         if self.uid is not None:
@@ -210,6 +210,7 @@ class PcscReader:
         backend: PcscBackend,
         clock: Callable[[], float] = time.time,
         poll_interval_s: float = 0.2,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name, self.kind = settings.name, settings.kind
         self.settings = settings
@@ -217,6 +218,7 @@ class PcscReader:
         self._loop = loop
         self._sink = sink
         self._clock = clock
+        self._monotonic = monotonic
         self._poll_interval_s = poll_interval_s
         self._block_mode = BlockMode.from_settings(settings)
         self._lock = threading.Lock()
@@ -319,7 +321,7 @@ class PcscReader:
 
     def _card_absent(self) -> None:
         with self._lock:
-            self._presence.removed(self._clock())
+            self._presence.removed(self._monotonic())
 
     def _card_present(self, conn: PcscConnection) -> None:
         if self._presence.uid is not None:
@@ -329,10 +331,12 @@ class PcscReader:
         except NoCard:
             self._card_absent()
             return
-        now = self._clock()
+        now, mono = self._clock(), self._monotonic()
         with self._lock:
             self._presence.uid = uid or b""
-            bounced = uid is not None and self._presence.bounced(uid, now, self.settings.debounce_s)
+            bounced = uid is not None and self._presence.bounced(
+                uid, mono, self.settings.debounce_s
+            )
         if uid is None:
             self._record(now, None, ReadOutcome(None, "no_uid"))
         elif bounced:

@@ -47,6 +47,7 @@ class Rig:
             self.sink,
             self.backend,
             clock=self.clock.time,
+            monotonic=self.clock.monotonic,
         )
 
     async def poll(self, times: int = 1) -> None:
@@ -129,6 +130,34 @@ async def test_the_same_card_counts_again_only_debounce_s_after_it_left() -> Non
     await rig.poll()
     assert len(rig.sink.credentials) == 2
     assert rig.status()["frames_rejected"] == {}
+
+
+async def presented_again(step: float, after_s: float) -> Rig:
+    """A card shown, taken away, the wall clock stepped by `step`, and the same card shown
+    again `after_s` later (debounce_s is 1 s)."""
+    rig = Rig()
+    rig.backend.present(UID)
+    await rig.poll()
+    rig.backend.remove()
+    await rig.poll()
+    rig.clock.step_wall(step)
+    rig.clock.advance(after_s)
+    rig.backend.present(UID)
+    await rig.poll()
+    return rig
+
+
+@pytest.mark.parametrize("step", [-3600.0, 3600.0])
+async def test_a_wobble_is_debounced_whatever_the_wall_clock_does(step: float) -> None:
+    rig = await presented_again(step, 0.5)
+    assert len(rig.sink.credentials) == 1
+
+
+@pytest.mark.parametrize("step", [-3600.0, 3600.0])
+async def test_a_new_presentation_counts_whatever_the_wall_clock_does(step: float) -> None:
+    rig = await presented_again(step, 2.0)
+    assert len(rig.sink.credentials) == 2
+    assert rig.sink.credentials[-1].timestamp == rig.clock.time()  # stamped with wall time
 
 
 async def test_another_card_counts_at_once() -> None:
