@@ -84,7 +84,7 @@ class Gateway:
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: Any = None
         self._engine_state_version = -1
-        self.started_at = self.clock.time()
+        self.started_at = self.clock.monotonic()  # for uptime: a duration
         self.notifier = ServiceNotifier()
 
     # -- start -----------------------------------------------------------------
@@ -432,7 +432,7 @@ class Gateway:
                 "version": __version__,
                 "backend": self.settings.hardware.backend,
                 "timezone": self.settings.device.timezone,
-                "uptime_s": round(self.clock.time() - self.started_at, 1),
+                "uptime_s": round(self.clock.monotonic() - self.started_at, 1),
             },
             "doors": {name: door.status() for name, door in self.doors.items()},
             "readers": {
