@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from gateway.access.engine import AccessEngine
+from gateway.clock import Instant
 from gateway.model import Credential, CredentialKind, User
 from gateway.settings import AccessSettings, DoorSettings, ReaderSettings
 from gateway.store.importexport import (
@@ -93,8 +94,8 @@ def door_answer(store: Store, hasher: PinHasher, kind: CredentialKind, value: st
     engine = AccessEngine(
         AccessSettings(), {"front": door}, {"r": reader}, UTC, hasher, store.load_snapshot()
     )
-    now = datetime(2026, 3, 2, 10, tzinfo=UTC).timestamp()
-    return engine.decide(Credential(kind, value, "r", now), "front", now).reason
+    now = Instant(datetime(2026, 3, 2, 10, tzinfo=UTC).timestamp(), 1_000.0)
+    return engine.decide(Credential(kind, value, "r", now.wall), "front", now).reason
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".xml"])

@@ -130,8 +130,9 @@ async def test_a_dropped_connection_is_one_request_and_one_failure(clock: Manual
     settings = UpstreamSettings(url=f"{dropping.base}/v?c={{Card}}", timeout_s=TIMEOUT_S)
     flow = UpstreamFlow(settings, AccessSettings(), TZ, clock)
     try:
-        first = await flow.decide_miss(cred("card", "0C8707"), door(), reader(), clock.time())
-        second = await flow.decide_miss(cred("card", "0D10E1"), door(), reader(), clock.time())
+        now = Instant.read(clock)
+        first = await flow.decide_miss(cred("card", "0C8707"), door(), reader(), now)
+        second = await flow.decide_miss(cred("card", "0D10E1"), door(), reader(), now)
     finally:
         await flow.close()
         await dropping.stop()

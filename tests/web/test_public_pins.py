@@ -15,6 +15,7 @@ import pytest
 from gateway.access.engine import AccessEngine
 from gateway.accounts import apply_public_pins
 from gateway.app import Gateway
+from gateway.clock import Instant
 from gateway.model import Credential, Event, User
 from gateway.store.errors import StoreError
 from gateway.store.repo import Store
@@ -118,8 +119,8 @@ async def test_only_doors_a_pin_alone_opens_take_a_public_pin(
         gateway.hasher,
         gateway.store.load_snapshot(),  # what start-up put in the store
     )
-    now = gateway.clock.time()
-    decision = engine.decide(Credential("pin", SECOND, "front-keypad", now), "front", now)
+    now = Instant.read(gateway.clock)
+    decision = engine.decide(Credential("pin", SECOND, "front-keypad", now.wall), "front", now)
     assert decision.granted is opens
 
 
