@@ -54,3 +54,35 @@ async def test_a_keypad_lockout_is_not_stretched_by_a_step_back_of_the_wall_cloc
             assert 0 < (await locked(session, restarted.base_url))[KEYPAD] <= 60
     finally:
         assert restarted.stop() == 0
+
+
+async def test_a_wall_clock_step_back_is_journaled_before_the_events_it_restamps(
+    tmp_path: Path,
+) -> None:
+    card = {"reader": "front-wiegand", "bits": "10000110010000111000001111"}
+    daemon = start_daemon(tmp_path / "state")
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+            base = daemon.base_url
+            headers = await login(session, base)
+            await post(session, f"{base}/sim/wiegand", card)
+            await post(session, f"{base}/sim/clock", {"step_s": -3600})
+            await post(session, f"{base}/sim/wiegand", card)
+
+            async def two_grants() -> list[dict[str, Any]]:
+                url = f"{base}/api/v1/events?after=0&limit=1000"
+                async with session.get(url, headers=headers) as resp:
+                    events: list[dict[str, Any]] = (await resp.json())["events"]
+                grants = [e for e in events if e["type"] == "access" and e["granted"]]
+                return events if len(grants) == 2 else []
+
+            events = await wait_for(two_grants)
+    finally:
+        assert daemon.stop() == 0
+    steps = [i for i, e in enumerate(events) if e["reason"] == "clock_stepped"]
+    assert len(steps) == 1
+    before, after = events[: steps[0]], events[steps[0] + 1 :]
+    assert [e["time"] for e in before] == sorted(e["time"] for e in before)
+    assert [e["time"] for e in after] == sorted(e["time"] for e in after)
+    assert after[0]["time"] < before[-1]["time"]
+    assert [e["granted"] for e in events if e["type"] == "access"] == [True, True]
