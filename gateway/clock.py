@@ -126,6 +126,19 @@ class Stamp:
         return self.mono - self.elapsed_since(saved)
 
 
+def restore_offset(state: dict[str, object], what: str, now: Stamp, version: int) -> float:
+    """`now.offset_of` the stamp saved in a versioned state (format 1 has none: absolute
+    wall-clock times); ValueError naming `what` when the version or the stamp is wrong."""
+    if state.get("version") not in (1, version):
+        raise ValueError(f"{what} state: unsupported or missing version")
+    if state["version"] == 1:
+        return now.offset_of(None)
+    try:
+        return now.offset_of(Stamp.from_dict(state.get("saved")))
+    except ValueError as exc:
+        raise ValueError(f"{what} state: {exc}") from None
+
+
 def read_boot_id(path: Path = BOOT_ID_PATH) -> str:
     """The kernel's id of the current boot; "" when it cannot be read (then every restart
     is taken for a reboot, which can only shorten saved durations)."""

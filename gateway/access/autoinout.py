@@ -28,7 +28,7 @@ from datetime import datetime, time, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from gateway.clock import Instant, Stamp
+from gateway.clock import Instant, Stamp, restore_offset
 from gateway.model import Direction
 from gateway.settings import AutoInOutSettings
 
@@ -219,15 +219,9 @@ class AutoInOut:
         read as seen from `now.wall`. No restored time lies in the future. A daily crowd
         reset that fell while the daemon was down is applied at once.
         """
-        if not isinstance(state, dict) or state.get("version") not in (1, STATE_VERSION):
+        if not isinstance(state, dict):
             raise ValueError("autoInOut state: unsupported or missing version")
-        saved = None  # format 1: absolute wall-clock times
-        if state["version"] == STATE_VERSION:
-            try:
-                saved = Stamp.from_dict(state.get("saved"))
-            except ValueError as exc:
-                raise ValueError(f"autoInOut state: {exc}") from None
-        base = now.offset_of(saved)
+        base = restore_offset(state, "autoInOut", now, STATE_VERSION)
         passages = {
             user: Passage(p.direction, min(base + p.time, now.mono))
             for user, p in _parse_passages(state.get("passages", {})).items()

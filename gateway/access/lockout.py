@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
-from gateway.clock import Stamp
+from gateway.clock import Stamp, restore_offset
 from gateway.settings import LockoutSettings
 
 # 2: times relative to the `saved` stamp (1, still read: absolute wall-clock times).
@@ -150,15 +150,9 @@ class PinLockout:
         Whatever the state says, a lockout ends at most `max_lock_s` from now and no
         failure lies in the future, so a clock fault cannot lock a keypad for days.
         """
-        if not isinstance(state, dict) or state.get("version") not in (1, STATE_VERSION):
+        if not isinstance(state, dict):
             raise ValueError("lockout state: unsupported or missing version")
-        saved = None  # format 1: absolute wall-clock times
-        if state["version"] == STATE_VERSION:
-            try:
-                saved = Stamp.from_dict(state.get("saved"))
-            except ValueError as exc:
-                raise ValueError(f"lockout state: {exc}") from None
-        base = now.offset_of(saved)
+        base = restore_offset(state, "lockout", now, STATE_VERSION)
         readers = state.get("readers")
         if not isinstance(readers, dict):
             raise ValueError("lockout state: 'readers' must be an object")
