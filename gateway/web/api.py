@@ -2,25 +2,28 @@
 
 Every endpoint but login and the OpenAPI document needs a session: `Authorization: Bearer
 TOKEN`, or the status page's cookie (then state-changing requests also carry the CSRF
-token, see `gateway.web.security`). A session opened with a one-time password can only
-change that password (or log out) until it has.
+token, see `gateway.web.security`), and the capability its route names (`ROUTES`,
+`gateway.web.roles`). A session opened with a one-time password can only change that
+password (or log out) until it has.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Protocol
 
 from aiohttp import web
 
 from gateway.model import StoredEvent
-from gateway.web import security
+from gateway.web import roles, security
 from gateway.web.actatek.common import SESSIONS as ACTATEK_SESSIONS
 from gateway.web.auth import Session, TokenStore
 from gateway.web.common import BadRequest, error
 
+log = logging.getLogger(__name__)
+
 MAX_EVENTS_PAGE = 1000
 LOGIN_BODY_BYTES = 4096
-OPEN_PATHS = frozenset({"/api/v1/login", "/api/v1/openapi.json"})  # no session needed
 CHANGE_FIRST_PATHS = frozenset({"/api/v1/password", "/api/v1/logout"})
 MUST_CHANGE_MESSAGE = (
     'password change required: POST /api/v1/password {"old": ..., "new": ...} first'
@@ -61,20 +64,39 @@ def _token_of(request: web.Request) -> tuple[str, bool] | None:
 
 @web.middleware
 async def require_token(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Every /api/v1 endpoint but the open ones needs a live session."""
-    if not request.path.startswith("/api/v1/") or request.path in OPEN_PATHS:
+    """Every /api/v1 endpoint but the public ones needs a live session, and the
+    capability its route names; a route that names nothing is closed to everyone."""
+    guard = roles.guard_of(request)
+    if not request.path.startswith("/api/v1/") or (guard is not None and guard.public):
         return await handler(request)  # type: ignore[no-any-return]
     found = _token_of(request)
     session = request.app[TOKENS].check(found[0]) if found is not None else None
     if found is None or session is None:
         return error(401, "a valid bearer token is required; POST /api/v1/login")
-    if session.must_change and request.path not in CHANGE_FIRST_PATHS:
-        return error(403, MUST_CHANGE_MESSAGE)
+    refused = _refused_for(request, session, guard)
+    if refused is not None:
+        return refused
     request[SESSION_KEY] = session
     request[TOKEN_KEY] = found[0]
     if found[1]:
         request[security.CSRF_EXPECTED] = session.csrf
     return await handler(request)  # type: ignore[no-any-return]
+
+
+def _refused_for(
+    request: web.Request, session: Session, guard: roles.Guard | None
+) -> web.Response | None:
+    """403 when this session may not call this route, else None."""
+    if session.must_change and request.path not in CHANGE_FIRST_PATHS:
+        return error(403, MUST_CHANGE_MESSAGE)
+    if guard is None:
+        if request.match_info.http_exception is not None:
+            return None  # no such route: the 404 or 405 follows
+        log.error("%s %s has no guard in a ROUTES table: refused", request.method, request.path)
+        return error(403, "this endpoint names no capability: refused")
+    if guard.capability is not None and not roles.may(session.level, guard.capability):
+        return error(403, roles.refusal(session.level, guard.capability))
+    return None
 
 
 async def login(request: web.Request) -> web.StreamResponse:
@@ -201,10 +223,13 @@ async def _set_password(request: web.Request, session: Session, old: str, new: s
 
 
 async def status(request: web.Request) -> web.Response:
-    return web.json_response(request.app[GATEWAY].status())
+    """The parts of every component's status that the session's role may read."""
+    level = session_of(request).level
+    return web.json_response(roles.visible_status(request.app[GATEWAY].status(), level))
 
 
 async def events(request: web.Request) -> web.Response:
+    """Journal events after `after`, oldest first (capability `logs`)."""
     try:
         after = _int_query(request, "after", 0, 0, 2**63 - 1)
         limit = _int_query(request, "limit", 100, 1, MAX_EVENTS_PAGE)
@@ -231,12 +256,19 @@ def session_of(request: web.Request) -> Session:
     return session
 
 
+# What each endpoint needs (docs/security.md); the OpenAPI document states the same.
+ROUTES = (
+    roles.NativeRoute("POST", "/api/v1/login", login, roles.PUBLIC),
+    roles.NativeRoute("POST", "/api/v1/logout", logout, roles.ANY_SESSION),
+    roles.NativeRoute("POST", "/api/v1/password", password, roles.ANY_SESSION),
+    # Any session, but each role reads only its parts (roles.STATUS_SECTIONS).
+    roles.NativeRoute("GET", "/api/v1/status", status, roles.ANY_SESSION),
+    roles.NativeRoute("GET", "/api/v1/events", events, roles.needs("logs")),
+)
+
+
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/api/v1/login", login)
-    app.router.add_post("/api/v1/logout", logout)
-    app.router.add_post("/api/v1/password", password)
-    app.router.add_get("/api/v1/status", status)
-    app.router.add_get("/api/v1/events", events)
+    roles.add_native_routes(app, ROUTES)
     limits = app[security.BODY_LIMITS]
     limits[("POST", "/api/v1/login")] = LOGIN_BODY_BYTES
     limits[("POST", "/api/v1/password")] = LOGIN_BODY_BYTES

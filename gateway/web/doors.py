@@ -1,7 +1,8 @@
 """Remote door control for technicians: pulse, lockdown, acknowledge alarms.
 
 The ACTAtek relay/opendoor endpoints call the same `DoorControl` functions, so a door
-moves the same way whichever API asked."""
+moves the same way whichever API asked; both need the same capability, `terminal`
+(NETWORKADMIN and SUPERADMIN), named once in `ROUTES`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Protocol
 
 from aiohttp import web
 
+from gateway.web import roles
 from gateway.web.api import session_of
 from gateway.web.common import BadRequest, error, json_object
 
@@ -27,19 +29,11 @@ class DoorControl(Protocol):
     def acknowledge_alarms(self, door: str, by: str) -> None: ...
 
 
-DOOR_CONTROL_LEVELS = frozenset({"NETWORKADMIN", "SUPERADMIN"})
-
 CONTROL = web.AppKey("door_control", DoorControl)
 
 
-def _may_control_doors(request: web.Request) -> bool:
-    """Moving doors is a terminal function: NETWORKADMIN and SUPERADMIN, as in ACTAtek."""
-    return session_of(request).level in DOOR_CONTROL_LEVELS
-
-
 async def pulse(request: web.Request) -> web.Response:
-    if not _may_control_doors(request):
-        return error(403, "your account level may not control doors")
+    """POST /api/v1/doors/{name}/pulse: one remote unlock pulse (refused in lockdown)."""
     name = request.match_info["name"]
     try:
         opened = request.app[CONTROL].pulse_door(name, session_of(request).username)
@@ -59,8 +53,7 @@ async def _lockdown_body(request: web.Request) -> bool:
 
 
 async def lockdown(request: web.Request) -> web.Response:
-    if not _may_control_doors(request):
-        return error(403, "your account level may not control doors")
+    """POST /api/v1/doors/{name}/lockdown or /api/v1/lockdown (every door): {"on": bool}."""
     name = request.match_info.get("name")
     try:
         on = await _lockdown_body(request)
@@ -73,8 +66,7 @@ async def lockdown(request: web.Request) -> web.Response:
 
 
 async def acknowledge(request: web.Request) -> web.Response:
-    if not _may_control_doors(request):
-        return error(403, "your account level may not control doors")
+    """POST /api/v1/doors/{name}/acknowledge: acknowledge the door's latched alarms."""
     name = request.match_info["name"]
     try:
         request.app[CONTROL].acknowledge_alarms(name, session_of(request).username)
@@ -83,8 +75,15 @@ async def acknowledge(request: web.Request) -> web.Response:
     return web.json_response({"status": "success", "door": name})
 
 
+# Moving doors is a terminal function, as the ACTAtek opendoor and relay endpoints.
+DOOR_CONTROL = roles.needs("terminal")
+ROUTES = (
+    roles.NativeRoute("POST", "/api/v1/doors/{name}/pulse", pulse, DOOR_CONTROL),
+    roles.NativeRoute("POST", "/api/v1/doors/{name}/lockdown", lockdown, DOOR_CONTROL),
+    roles.NativeRoute("POST", "/api/v1/doors/{name}/acknowledge", acknowledge, DOOR_CONTROL),
+    roles.NativeRoute("POST", "/api/v1/lockdown", lockdown, DOOR_CONTROL),
+)
+
+
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/api/v1/doors/{name}/pulse", pulse)
-    app.router.add_post("/api/v1/doors/{name}/lockdown", lockdown)
-    app.router.add_post("/api/v1/doors/{name}/acknowledge", acknowledge)
-    app.router.add_post("/api/v1/lockdown", lockdown)
+    roles.add_native_routes(app, ROUTES)

@@ -4,7 +4,9 @@ Served at `GET /api/v1/openapi.json` without a session: it is documentation, it 
 only what any client may already try, and it holds no data of this gateway. A test
 compares it with the application's routes (every /api/v1 route documented, nothing
 documented that does not exist), and a schemathesis run fuzzes the live app against it.
-Written as a plain dict: no run-time dependency for a static document.
+Written as a plain dict: no run-time dependency for a static document. What each
+operation needs (`x-capability`, `x-roles` and its 403 answer) is filled in from the
+route tables the session middleware enforces, so the two cannot disagree.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway import __version__
+from gateway.web import api, doors, roles
 
 PATH = "/api/v1/openapi.json"
 JSON = "application/json"
@@ -46,13 +49,8 @@ def _nullable(kind: str) -> dict[str, Any]:
     return {"type": [kind, "null"]}
 
 
-# Answers every session-protected endpoint may give, whatever it does.
-_DOOR_LEVEL_ERROR: dict[str, Any] = {
-    "403": _error(
-        "the account level may not control doors (NETWORKADMIN or SUPERADMIN needed), "
-        "a one-time password must be changed first, or the X-CSRF-Token header is wrong"
-    ),
-}
+# Answers every session-protected endpoint may give, whatever it does; an endpoint that
+# needs a capability says so in its 403 (`_with_guards`).
 _SESSION_ERRORS: dict[str, Any] = {
     "401": _error("no session, or an unknown or expired one"),
     "403": _error(
@@ -126,8 +124,12 @@ SCHEMAS: dict[str, Any] = {
     },
     "Status": {
         "type": "object",
-        "description": "every component's status(); components may add keys",
-        "required": ["device", "doors", "readers", "upstream", "store", "journal", "access"],
+        "description": "every component's status() that the session's role may read: "
+        "device, doors and readers for every role (reader frames without their values "
+        "unless the role has `logs`); access needs `logs`, store `users`, upstream, "
+        "journal and http_unlock `terminal`, forwarding `agents` (docs/security.md); "
+        "components may add keys",
+        "required": ["device", "doors", "readers"],
         "properties": {
             "device": {
                 "type": "object",
@@ -365,7 +367,6 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": _json(_ref("DoorDone"), "the door unlocked"),
                 **_SESSION_ERRORS,
-                **_DOOR_LEVEL_ERROR,
                 "404": _error("no such door"),
                 "409": _error("the door is in lockdown"),
                 **_BODY_TOO_LARGE,
@@ -382,7 +383,6 @@ PATHS: dict[str, Any] = {
                 "200": _json(_ref("LockdownDone"), "done"),
                 "400": _error("a malformed body"),
                 **_SESSION_ERRORS,
-                **_DOOR_LEVEL_ERROR,
                 "404": _error("no such door"),
                 **_BODY_TOO_LARGE,
             },
@@ -396,7 +396,6 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": _json(_ref("DoorDone"), "acknowledged"),
                 **_SESSION_ERRORS,
-                **_DOOR_LEVEL_ERROR,
                 "404": _error("no such door"),
                 **_BODY_TOO_LARGE,
             },
@@ -411,7 +410,6 @@ PATHS: dict[str, Any] = {
                 "200": _json(_ref("LockdownDone"), "done"),
                 "400": _error("a malformed body"),
                 **_SESSION_ERRORS,
-                **_DOOR_LEVEL_ERROR,
                 **_BODY_TOO_LARGE,
             },
         }
@@ -430,6 +428,39 @@ PATHS: dict[str, Any] = {
     "/fcgi/OpenDoor": _OPEN_DOOR,
 }
 
+
+def _forbidden(capability: str | None) -> dict[str, Any]:
+    """The 403 answer of an operation that needs `capability` (None: any session)."""
+    if capability is None:
+        return _SESSION_ERRORS["403"]  # type: ignore[no-any-return]
+    return _error(
+        f"the account's level lacks the `{capability}` capability (it is held by "
+        f"{', '.join(roles.roles_with(capability))}), a one-time password must be changed "
+        "first, or (cookie sessions) the X-CSRF-Token header is missing or wrong"
+    )
+
+
+def _with_guards(paths: dict[str, Any], routes: tuple[roles.NativeRoute, ...]) -> dict[str, Any]:
+    """`paths` with each guarded operation's capability, roles and 403 filled in."""
+    guards = {(route.method.lower(), route.path): route.guard for route in routes}
+    for path, item in paths.items():
+        for method, operation in item.items():
+            guard = guards.get((method, path))
+            if guard is None or guard.public:
+                continue
+            operation["x-capability"] = guard.capability
+            operation["x-roles"] = roles.roles_with(guard.capability)
+            operation["responses"]["403"] = _forbidden(guard.capability)
+    return paths
+
+
+async def document(_request: web.Request) -> web.Response:
+    """GET /api/v1/openapi.json."""
+    return web.json_response(DOCUMENT)
+
+
+ROUTES = (roles.NativeRoute("GET", PATH, document, roles.PUBLIC),)
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -439,7 +470,7 @@ DOCUMENT: dict[str, Any] = {
         "The ACTAtek-compatible API under /cgi-bin/restapi/ is described in "
         "docs/actatek-compat.md. Security rules: docs/security.md.",
     },
-    "paths": PATHS,
+    "paths": _with_guards(PATHS, (*api.ROUTES, *doors.ROUTES, *ROUTES)),
     "components": {
         "schemas": SCHEMAS,
         "securitySchemes": {
@@ -457,10 +488,5 @@ DOCUMENT: dict[str, Any] = {
 }
 
 
-async def document(_request: web.Request) -> web.Response:
-    """GET /api/v1/openapi.json."""
-    return web.json_response(DOCUMENT)
-
-
 def add_routes(app: web.Application) -> None:
-    app.router.add_get(PATH, document)
+    roles.add_native_routes(app, ROUTES)
