@@ -1,10 +1,17 @@
 """The simulation API (/sim/...): present only with the simulated backend, and answering
-only clients on loopback. Each call returns once its input reached the hardware seam."""
+only clients on loopback. Each call returns once its input reached the hardware seam.
+
+It has no session (docs/security.md), so a browser on the simulation host must not be
+usable against it by another site: a POST must declare `Content-Type: application/json`
+(a cross-site form can only send text/plain, form or multipart bodies without a CORS
+preflight), an `Origin`, when sent, must be the API's own, and the `Host` must be a
+loopback name or address (a DNS-rebinding page is same-origin but names its own host)."""
 
 from __future__ import annotations
 
 import ipaddress
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -42,17 +49,62 @@ class NotBuilt(Exception):
 SIM = web.AppKey("simulation", SimulationControl)
 
 
+BODYLESS = frozenset({"GET", "HEAD"})
+LOOPBACK_NAMES = frozenset({"localhost"})
+
+
 @web.middleware
 async def loopback_only(request: web.Request, handler: Any) -> web.StreamResponse:
-    """The simulation API drives doors: never from another machine."""
-    if request.path.startswith("/sim/") and not _is_loopback(request.remote):
-        return error(403, "the simulation API answers loopback clients only")
+    """The simulation API drives doors: never from another machine, nor from another
+    site's page in a browser on this one."""
+    if request.path.startswith("/sim/"):
+        refused = _refusal(request)
+        if refused is not None:
+            return refused
     return await handler(request)  # type: ignore[no-any-return]
 
 
-def _is_loopback(remote: str | None) -> bool:
+def _refusal(request: web.Request) -> web.Response | None:
+    """403 or 415 for a request the simulation API must not act on, else None."""
+    if not _is_loopback(request.remote):
+        return error(403, "the simulation API answers loopback clients only")
+    host = request.headers.get("Host", "")
+    if not _is_loopback(_hostname(host)):
+        return error(403, "the simulation API answers requests to a loopback Host only")
+    origin = request.headers.get("Origin")
+    if origin is not None and not _same_origin(origin, host):
+        return error(403, "the simulation API refuses requests from another origin")
+    if request.method not in BODYLESS and request.content_type != "application/json":
+        return error(415, "the simulation API takes Content-Type: application/json only")
+    return None
+
+
+def _hostname(authority: str) -> str | None:
+    """The host of `host[:port]` (an IPv6 address without its brackets); None if garbled."""
     try:
-        return remote is not None and ipaddress.ip_address(remote).is_loopback
+        return urlsplit(f"//{authority}").hostname
+    except ValueError:
+        return None
+
+
+def _same_origin(origin: str, host: str) -> bool:
+    """An `Origin` header naming this API's own scheme-less authority (`null`, sent by
+    sandboxed and file: pages, is never the same)."""
+    try:
+        parts = urlsplit(origin)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
+
+
+def _is_loopback(address: str | None) -> bool:
+    """A loopback address, or `localhost` (which browsers never send to the network)."""
+    if address is None:
+        return False
+    if address.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
     except ValueError:
         return False
 
