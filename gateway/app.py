@@ -394,7 +394,13 @@ class Gateway:
 
     def _upstream_status(self) -> dict[str, Any]:
         flow, apb = self.upstream.flow, self.upstream.apb
-        status: dict[str, Any] = {"configured": flow is not None}
+        status: dict[str, Any] = {
+            "configured": flow is not None,
+            # Doors that open to any unknown credential while the server is unreachable.
+            "offline_grant_doors": [
+                d.name for d in self.settings.doors if d.offline_policy == "grant"
+            ],
+        }
         if flow is not None:
             status.update(flow.status())
         if apb is not None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from gateway import __version__
 from gateway.accounts import MIN_PASSWORD_LEN
-from gateway.config import ConfigError, check_config_command, load_settings
+from gateway.config import ConfigError, check_config_command, config_warnings, load_settings
 from gateway.model import ADMIN_LEVELS
 from gateway.settings import Settings
 from gateway.store.records import Technician
@@ -89,6 +89,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.listen:
         web = dataclasses.replace(settings.web, listen=args.listen)
         settings = dataclasses.replace(settings, web=web)
+    for warning in config_warnings(settings):
+        logging.getLogger("gateway").warning("%s", warning.removeprefix("warning: "))
     from gateway.app import run
     from gateway.store.db import explain_os_error
     from gateway.store.errors import StoreError

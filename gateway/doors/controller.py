@@ -739,6 +739,8 @@ class DoorController:
             "relay_pulse_s": self.settings.relay_pulse_s,
             "door_open_timeout_s": self.settings.door_open_timeout_s,
             "auth_mode": self.settings.auth_mode,
+            # "grant": any unknown credential opens while the upstream server is down
+            "offline_policy": self.settings.offline_policy,
             "second_relay": self._second_status(),
         }
 
