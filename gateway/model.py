@@ -23,6 +23,11 @@ EVENT_TYPES: tuple[EventType, ...] = (
     "api",
     "system",
 )
+# Retention classes of the journal (docs/forwarding.md, "Retention"): administrative
+# events (`api`: logins, user and configuration changes, made by people through the APIs)
+# have their own bound, so their noise never pushes evidence (every other type: what the
+# door, its readers and the system saw and did) out of the journal.
+ADMINISTRATIVE_TYPE: EventType = "api"
 Direction = Literal["in", "out"]
 AdminLevel = Literal["PERSONALUSER", "USERADMIN", "NETWORKADMIN", "SUPERADMIN"]
 ADMIN_LEVELS: tuple[AdminLevel, ...] = ("PERSONALUSER", "USERADMIN", "NETWORKADMIN", "SUPERADMIN")
@@ -94,6 +99,11 @@ class Event:
     # Which way someone passed (an access decision): the reader's direction, or the
     # AntiPassbackMode of an OpenDoor request. None when nobody said.
     direction: Direction | None = None
+
+    @property
+    def administrative(self) -> bool:
+        """In the journal's administrative retention class (else: evidence)."""
+        return self.type == ADMINISTRATIVE_TYPE
 
 
 @dataclass(frozen=True)

@@ -272,6 +272,13 @@ _V6_LOG_CLEARED: tuple[str, ...] = (
     "CHECK (log_cleared IN (0, 1))",
 )
 
+# Retention keeps two classes of events, each within its own bound (EventJournal): the
+# oldest rows of one class are found without reading past the other's.
+_V7_RETENTION_CLASSES: tuple[str, ...] = (
+    "CREATE INDEX events_administrative ON events(seq) WHERE type = 'api'",
+    "CREATE INDEX events_evidence ON events(seq) WHERE type <> 'api'",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1_TABLES + _V1_SEEDS + _rules_triggers()),
     Migration(2, "agents: journal forwarding targets and their cursors", _V2_AGENTS),
@@ -279,6 +286,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "ACTAtek user extras: templates, key ids, TOTP secrets", _V4_ACTATEK_USERS),
     Migration(5, "events: the direction of a passage", _V5_EVENT_DIRECTION),
     Migration(6, "events: logs deleted through the API, kept for agents", _V6_LOG_CLEARED),
+    Migration(7, "events: administrative and evidence retention classes", _V7_RETENTION_CLASSES),
 )
 
 LATEST_VERSION: int = MIGRATIONS[-1].version
