@@ -8,6 +8,11 @@ keeps deciding meanwhile. The queue is bounded: past `max_queued` new events are
 not kept, and once writing resumes that loss is itself journaled as a `journal_gap` with
 the count, at the place in the order where the events went missing.
 
+Administrative events pass a `NoiseFilter` first (`gateway.store.noise`): a source that
+repeats itself is journaled a few times a minute, then summarised by one event when the
+minute ends (a timer sees to it when nothing else happens, and `close` writes the summary
+of the unfinished minute).
+
 Times never go backwards across seq: an event stamped a little earlier than the one
 before it (threads, or a credential read while an earlier event was being made) takes
 the previous time; a larger step back is the wall clock being set, and is journaled as
@@ -23,13 +28,14 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.clock import Clock
 from gateway.model import Event
 from gateway.store.db import explain, is_storage_fault
 from gateway.store.errors import StoreError
 from gateway.store.journal import EventJournal, utc_iso
+from gateway.store.noise import NoiseFilter
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +46,31 @@ ORDER_SLACK_S = 2.0  # a smaller step back is ordering noise, not a clock change
 CHECKPOINT_EVERY = 1_000  # events between explicit WAL checkpoints
 GAP_REASON = "journal_gap"
 CLOCK_STEP_REASON = "clock_stepped"
+SUMMARY_RECHECK_S = 1.0  # a summary timer that fired early looks again this much later
+
+
+class Cancellable(Protocol):
+    """A scheduled call that can still be cancelled."""
+
+    def cancel(self) -> None: ...
+
+
+class Scheduler(Protocol):
+    """Monotonic time and timers (the doors' `Timers` seam fits; tests pass a manual one)."""
+
+    def now(self) -> float: ...
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> Cancellable: ...
+
+
+class _LoopScheduler:
+    """`Scheduler` on the running asyncio loop."""
+
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> Cancellable:
+        return asyncio.get_running_loop().call_at(when, callback)
 
 
 @dataclass
@@ -74,9 +105,14 @@ class JournalWriter:
         clock: Clock,
         max_queued: int = MAX_QUEUED,
         retry_s: float = RETRY_S,
+        noise: NoiseFilter | None = None,
+        timers: Scheduler | None = None,
     ) -> None:
         self._journal = journal
         self._clock = clock
+        self._noise = noise or NoiseFilter()
+        self._timers = timers or _LoopScheduler()
+        self._summary_timer: Cancellable | None = None
         self._max_queued = max_queued
         self._retry_s = retry_s
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
@@ -93,6 +129,7 @@ class JournalWriter:
         self.failures = 0  # failed write attempts since start
         self.lost = 0  # events dropped because the queue was full, since start
         self.gaps = 0  # journal_gap events written since start
+        self.summaries = 0  # events_summarised events written since start
 
     def add_listener(self, listener: Callable[[int], None]) -> None:
         """Call `listener(seq)` on the loop once each event is durable (forwarders wake up
@@ -102,20 +139,49 @@ class JournalWriter:
     def submit(self, event: Event) -> asyncio.Future[int]:
         """Queue `event`; the returned future gives its seq once it is durable.
 
-        When the queue is full the event is counted in the next `journal_gap` instead and
-        its future is cancelled.
+        When the queue is full the event is counted in the next `journal_gap` instead, and
+        when it is administrative noise it is counted in the next `events_summarised`; in
+        both cases its future is cancelled.
         """
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._summarise(self._noise.due(self._clock.monotonic(), self._clock.time()))
+        if not self._noise.admit(event, self._clock.monotonic()):
+            future.cancel()
+            self._arm_summary()
+            return future
+        self._enqueue(event, future)
+        return future
+
+    def _enqueue(self, event: Event, future: asyncio.Future[int]) -> None:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[int] = loop.create_future()
         if len(self._queue) >= self._max_queued:
             self._count_lost(event.time)
             future.cancel()
-            return future
+            return
         self._close_gap()
         for item in self._in_order(event):
             self._queue.append(_Queued(item, future if item is event else loop.create_future()))
         self._kick()
-        return future
+
+    def _summarise(self, summaries: list[Event]) -> None:
+        """Queue the summaries of a window that has ended (see `gateway.store.noise`)."""
+        for summary in summaries:
+            self._enqueue(summary, asyncio.get_running_loop().create_future())
+        self.summaries += len(summaries)
+
+    def _arm_summary(self) -> None:
+        """Make sure the summary is written when the window ends, even if nothing else
+        is submitted by then."""
+        end = self._noise.pending_until()
+        if self._summary_timer is not None or end is None:
+            return
+        delay = max(end - self._clock.monotonic(), SUMMARY_RECHECK_S)
+        self._summary_timer = self._timers.call_at(self._timers.now() + delay, self._summary_due)
+
+    def _summary_due(self) -> None:
+        self._summary_timer = None
+        self._summarise(self._noise.due(self._clock.monotonic(), self._clock.time()))
+        self._arm_summary()  # the clock said not yet: look again
 
     def _in_order(self, event: Event) -> list[Event]:
         """`event`, with its time made no earlier than the previous one's (see above)."""
@@ -244,7 +310,8 @@ class JournalWriter:
     # -- the rest ------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        """Plain-dict status: what waits for the disk, what was lost, the fault if any."""
+        """Plain-dict status: what waits for the disk, what was lost, the fault if any,
+        what was summarised instead of journaled."""
         return {
             "queued": len(self._queue),
             "max_queued": self._max_queued,
@@ -253,6 +320,9 @@ class JournalWriter:
             "write_failures": self.failures,
             "lost": self.lost,
             "gaps": self.gaps,
+            "summarised": self._noise.summarised,
+            "summaries": self.summaries,
+            "max_admin_events": self._journal.max_admin_events,
             "wal_bytes": self._journal.wal_bytes(),
         }
 
@@ -262,7 +332,12 @@ class JournalWriter:
             await self._changed.wait()
 
     async def close(self, timeout_s: float = 5.0) -> None:
-        """Write what is queued (trying for `timeout_s` while the disk refuses), then stop."""
+        """Write what is queued and the summary of the unfinished window (trying for
+        `timeout_s` while the disk refuses), then stop."""
+        if self._summary_timer is not None:
+            self._summary_timer.cancel()
+            self._summary_timer = None
+        self._summarise(self._noise.close(self._clock.time()))
         deadline = asyncio.get_running_loop().time() + timeout_s
         while self._queue:
             left = deadline - asyncio.get_running_loop().time()
