@@ -67,6 +67,7 @@ from gateway.settings import (
     WebSettings,
     WiegandFormatSettings,
 )
+from gateway.store.journal import ADMIN_SHARE_DIVISOR
 from gateway.store.validate import MAX_PUBLIC_PINS, PUBLIC_PIN_DIGITS
 
 __all__ = [
@@ -1494,7 +1495,8 @@ def summary(settings: Settings) -> str:
     lines += [
         _upstream_line(settings),
         _web_line(settings),
-        f"Journal     keeps the newest {settings.journal.max_events} events",
+        f"Journal     keeps the newest {settings.journal.max_events} events, and "
+        f"{settings.journal.max_events // ADMIN_SHARE_DIVISOR} administrative ones beside them",
         f"Access      two-factor timeout {_seconds(access.two_factor_timeout_s)}, keypad lockout "
         f"after {access.lockout.max_failures} wrong PINs in {_seconds(access.lockout.window_s)}, "
         f"auto in/out {auto.mode}, {_public_pins_text(len(access.public_pins))}",
