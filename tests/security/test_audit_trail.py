@@ -13,7 +13,6 @@ from gateway.model import Event, StoredEvent
 from gateway.store.journal import MAX_READ_LIMIT, EventJournal
 from gateway.store.noise import PER_SOURCE, WINDOW_S
 from tests.web.conftest import PASSWORD, Client, Start, stop
-from tests.web.conftest import start as start  # the in-process gateway fixture
 
 JOURNAL_ROWS = 10_000
 FLOOD = 10_500
