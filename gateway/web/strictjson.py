@@ -10,12 +10,15 @@ things to different parsers, so it means nothing here).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiohttp import web
 from aiohttp.http import HttpProcessingError
 
-from gateway.strictjson import loads_strict
+from gateway.strictjson import TooDeep, loads_strict
+
+log = logging.getLogger(__name__)
 
 READ_CHUNK = 64 * 1024
 
@@ -53,5 +56,15 @@ async def read_strict_json(request: web.Request, max_bytes: int) -> Any:
     raw = await _read_body(request, max_bytes)
     try:
         return loads_strict(raw)
+    except TooDeep as exc:
+        # Nobody nests this deep by mistake: one line for the admin (the log rate-limits it).
+        log.warning(
+            "JSON body refused on %s %s from %s: %s",
+            request.method,
+            request.path,
+            request.remote,
+            exc,
+        )
+        raise BodyRejected(f"body is not valid JSON: {exc}") from exc
     except ValueError as exc:
         raise BodyRejected(f"body is not valid JSON: {exc}") from exc
