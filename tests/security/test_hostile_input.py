@@ -3,21 +3,28 @@
 - JSON nested thousands of levels deep is refused with a 400 on every endpoint that parses
   JSON (the logins need no credentials), with at most one log line and no traceback; the
   upstream's verify answer parser refuses it as a bad answer (a denial), never raises.
+- Control characters in any value that reaches the journal or the service log are escaped:
+  one line of log is one line, and a journal row cannot carry a fake second record.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from gateway.logsetup import log_handler
+from gateway.model import Event
 from gateway.store.importexport import ImportFileError, read_xml
+from gateway.store.journal import EventJournal
 from gateway.strictjson import MAX_DEPTH, loads_strict
 from gateway.upstream.answer import parse_answer
 from tests.upstream.test_verify import ask
 from tests.upstream.verify_fakes import FakeUpstream
-from tests.web.conftest import Client
+from tests.web.conftest import Client, basic
 
 DEEP_ARRAY = b"[" * 2000
 DEEP_OBJECT = b'{"":' * 1000  # 4000 bytes: fits the 4 KiB of a login body
@@ -105,3 +112,74 @@ def test_deeply_nested_xml_users_file_is_refused_with_its_line(tmp_path: Path) -
     deep.write_text("<users><user>" + "<a>" * 100_000 + "</a>" * 100_000 + "</user></users>")
     with pytest.raises(ImportFileError, match="line 1"):
         read_xml(deep)
+
+
+# -- control characters ------------------------------------------------------------------
+
+# No ":" in it: basic auth ends the user name at the first one.
+FORGED_NAME = "eve\n2027-01-15 09.00 access granted admin\x1b[2J\u202e\x00"
+
+
+def printable(row: dict[str, object]) -> bool:
+    return all(value.isprintable() for value in row.values() if isinstance(value, str))
+
+
+async def test_a_basic_auth_user_name_cannot_forge_a_journal_record(client: Client) -> None:
+    """The OpenDoor basic-auth user name is journaled on a failure: escaped, on one row."""
+    status, _, _ = await client.open_door(auth=basic(FORGED_NAME, "wrong"))
+    assert status == 401
+    await client.gateway.writer.flush()
+    failed = await client.events(reason="http_unlock_auth_failed")
+    assert len(failed) == 1
+    assert failed[0]["user_id"] == "eve\\n2027-01-15 09.00 access granted admin\\x1b[2J\\u202e\\x00"
+    assert all(printable(row) for row in await client.events())
+
+
+def test_every_text_field_of_an_event_is_escaped_when_journaled(tmp_path: Path) -> None:
+    """The journal is the boundary: whichever component passes a hostile value (a QR code
+    from a scanner, an upstream's message, a reader name), the row holds its escape."""
+    journal = EventJournal(tmp_path / "gateway.db", ZoneInfo("UTC"), max_events=100)
+    try:
+        hostile = "x\r\ny\x7f\x9b\u2028\ud800"
+        event = Event(
+            "access", 1_800_000_000.0, door=hostile, reader=hostile, user_id=hostile,
+            credential_kind="qr", credential=hostile, granted=False, reason=hostile,
+            source=hostile, trace=hostile,
+        )  # fmt: skip
+        seq = journal.append(event)
+        (row,) = journal.read(seq - 1, 1)
+    finally:
+        journal.close()
+    escaped = "x\\r\\ny\\x7f\\x9b\\u2028\\ud800"
+    assert (row.door, row.reader, row.user_id, row.credential) == (escaped,) * 4
+    assert (row.reason, row.source, row.trace) == (escaped,) * 3
+
+
+def test_a_log_line_with_a_hostile_value_stays_one_escaped_line() -> None:
+    """The daemon's log handler: a message is one line whatever its values hold; a
+    traceback keeps its own lines, each escaped and indented (so an exception message
+    quoting a client's value over two lines cannot start a record of its own)."""
+    stream = io.StringIO()
+    logger = logging.getLogger("tests.security.hostile")
+    logger.propagate = False
+    logger.addHandler(log_handler(stream))
+    try:
+        logger.warning("login refused for %s", FORGED_NAME)
+        try:
+            raise ValueError(f"bad name {FORGED_NAME}")
+        except ValueError:
+            logger.exception("fault for %s", "eve\r\nmallory")
+    finally:
+        logger.handlers.clear()
+    lines = stream.getvalue().splitlines()
+    assert lines[0].endswith(
+        "login refused for eve\\n2027-01-15 09.00 access granted admin\\x1b[2J\\u202e\\x00"
+    )
+    assert lines[1].endswith("fault for eve\\r\\nmallory")
+    assert lines[2] == "  Traceback (most recent call last):"
+    assert lines[-2:] == [
+        "  ValueError: bad name eve",
+        "  2027-01-15 09.00 access granted admin\\x1b[2J\\u202e\\x00",
+    ]
+    assert all(line.isprintable() for line in lines)
+    assert all(line.startswith("  ") for line in lines[2:])
