@@ -16,7 +16,9 @@ aiohttp does the HTTP; this module only sets its options and caps connections:
   slowloris has been waiting longest), so that many addresses cannot lock everyone out.
 
 Handlers are not cancelled when their client hangs up (aiohttp's `handler_cancellation`
-stays off): a handler that changed the store must get to journal the change.
+stays off): a handler that changed the store must get to journal the change. A request
+aiohttp cannot parse (too many headers, a line too long, garbage) is the client's fault:
+one warning line, where aiohttp alone logs an error with a traceback for each.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +68,23 @@ class HttpLimits:
             "max_headers": self.max_headers,
             "handler_cancellation": False,
             "shutdown_timeout": self.shutdown_timeout_s,
+            "logger": ServerLog(logging.getLogger("aiohttp.server")),
         }
+
+
+class ServerLog(logging.LoggerAdapter[logging.Logger]):
+    """The logger aiohttp's request handlers report through: a request it could not parse
+    (`HttpProcessingError`, the client's fault) is one warning line without a traceback;
+    anything else is logged as aiohttp would."""
+
+    def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info")
+        if isinstance(error, HttpProcessingError):
+            kwargs["exc_info"] = None
+            message = str(error.message).strip()
+            self.warning(f"{msg}: %s (HTTP {error.code})", *args, message, **kwargs)
+            return
+        super().exception(msg, *args, **kwargs)
 
 
 HTTP_LIMITS = web.AppKey("http_limits", HttpLimits)
