@@ -17,8 +17,9 @@ aiohttp does the HTTP; this module only sets its options and caps connections:
 
 Handlers are not cancelled when their client hangs up (aiohttp's `handler_cancellation`
 stays off): a handler that changed the store must get to journal the change. A request
-aiohttp cannot parse (too many headers, a line too long, garbage) is the client's fault:
-one warning line, where aiohttp alone logs an error with a traceback for each.
+aiohttp cannot parse (too many headers, a line too long, garbage) or whose body it cannot
+decode is the client's fault: one warning line, where aiohttp alone logs an error with a
+traceback for each.
 """
 
 from __future__ import annotations
@@ -74,15 +75,15 @@ class HttpLimits:
 
 class ServerLog(logging.LoggerAdapter[logging.Logger]):
     """The logger aiohttp's request handlers report through: a request it could not parse
-    (`HttpProcessingError`, the client's fault) is one warning line without a traceback;
-    anything else is logged as aiohttp would."""
+    or whose body it could not decode (the client's fault) is one warning line without a
+    traceback; anything else is logged as aiohttp would."""
 
     def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
         error = kwargs.get("exc_info")
-        if isinstance(error, HttpProcessingError):
+        if isinstance(error, HttpProcessingError | web.RequestPayloadError):
             kwargs["exc_info"] = None
-            message = str(error.message).strip()
-            self.warning(f"{msg}: %s (HTTP {error.code})", *args, message, **kwargs)
+            what = " ".join(str(error).split())  # "400, message: ..." on one line
+            self.warning(f"{msg}: %s", *args, what, **kwargs)
             return
         super().exception(msg, *args, **kwargs)
 

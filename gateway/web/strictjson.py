@@ -52,6 +52,8 @@ async def _read_body(request: web.Request, max_bytes: int) -> bytes:
                 chunks.append(chunk)
     except (ConnectionError, HttpProcessingError) as exc:
         raise BodyRejected("body incomplete: the connection ended before it") from exc
+    except web.RequestPayloadError as exc:  # e.g. Content-Encoding: gzip over other bytes
+        raise BodyRejected(f"body could not be read: {exc}") from exc
     except TimeoutError as exc:
         message = f"body not received within {limits.body_timeout_s:g} s"
         raise BodyRejected(message, 408) from exc

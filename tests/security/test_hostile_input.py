@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 from pathlib import Path
@@ -183,3 +184,47 @@ def test_a_log_line_with_a_hostile_value_stays_one_escaped_line() -> None:
     ]
     assert all(line.isprintable() for line in lines)
     assert all(line.startswith("  ") for line in lines[2:])
+
+
+# -- malformed headers and bodies ------------------------------------------------------
+
+
+async def raw_request(client: Client, request: bytes) -> tuple[int, bytes]:
+    """Send `request` as is (no client library would send these) -> (status, body)."""
+    host, port = client.gateway.settings.web.listen.rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(request)
+        async with asyncio.timeout(5):
+            head = await reader.readuntil(b"\r\n\r\n")
+            body = await reader.read(4096)
+    finally:
+        writer.close()
+    return int(head.split(b" ", 2)[1]), body
+
+
+async def test_a_basic_auth_header_that_is_not_ascii_is_a_401(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """OpenDoor needs no session: a non-ASCII `Authorization: Basic` crashed base64."""
+    status, body = await raw_request(
+        client,
+        b"GET /fcgi/OpenDoor?action=OpenDoor&DoorNum=1 HTTP/1.1\r\nHost: gateway\r\n"
+        b"Authorization: Basic \xc3\xa9t\xc3\xa9\r\n\r\n",
+    )
+    assert status == 401, body
+    assert "Traceback" not in caplog.text
+
+
+async def test_a_body_that_does_not_decompress_is_a_400(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`Content-Encoding: gzip` over bytes that are not gzip, on a login."""
+    body = b'{"username": "admin"}'
+    status, answer = await raw_request(
+        client,
+        b"POST /api/v1/login HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
+        b"Content-Encoding: gzip\r\n" + f"Content-Length: {len(body)}\r\n\r\n".encode() + body,
+    )
+    assert status == 400, answer
+    assert "Traceback" not in caplog.text
