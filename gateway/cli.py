@@ -13,6 +13,7 @@ from pathlib import Path
 from gateway import __version__
 from gateway.accounts import MIN_PASSWORD_LEN
 from gateway.config import ConfigError, check_config_command, config_warnings, load_settings
+from gateway.logsetup import configure_logging
 from gateway.model import ADMIN_LEVELS
 from gateway.settings import Settings
 from gateway.store.records import Technician
@@ -79,9 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(args.log_level)
     if args.state_dir:
         state_dir = str(Path(args.state_dir).resolve())
         device = dataclasses.replace(settings.device, state_dir=state_dir)

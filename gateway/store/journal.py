@@ -36,6 +36,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from gateway.model import ADMINISTRATIVE_TYPE, PIN_MASK, Event, StoredEvent
+from gateway.safetext import escaped_event
 from gateway.store.agents import agents_behind, min_active_cursor
 from gateway.store.db import open_database, sqlite_errors, write_transaction
 from gateway.store.log_query import LogView, listed_sql
@@ -181,6 +182,8 @@ class EventJournal:
             return 0
 
     def _row(self, event: Event) -> tuple[object, ...]:
+        # The boundary for text from outside: no stored value can forge a second record.
+        event = escaped_event(event)
         # Defence in depth: whatever a caller passed, a PIN event never stores the digits.
         credential = PIN_MASK if event.credential_kind == "pin" else event.credential
         granted = None if event.granted is None else int(event.granted)

@@ -15,7 +15,6 @@ Time is an input: the throttle reads the injected `Clock`, so tests move time.
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
 import json
 import logging
@@ -318,7 +317,7 @@ def parse_basic_auth(header: str) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, and a header that is not ASCII
         return None
     user, sep, password = decoded.partition(":")
     return (user, password) if sep else None

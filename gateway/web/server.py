@@ -11,6 +11,7 @@ from gateway.web import akuvox, api, doors, openapi, security, sim
 from gateway.web.actatek.common import ManagementContext, common_errors
 from gateway.web.actatek.routes import add_actatek
 from gateway.web.auth import TokenStore
+from gateway.web.limits import HTTP_LIMITS, ConnectionGuard, GuardedTCPSite, HttpLimits
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +90,16 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-async def start_site(app: web.Application, listen: str) -> web.AppRunner:
-    """Start serving; the caller keeps the runner to stop it."""
-    runner = web.AppRunner(app, access_log=None)
+async def start_site(
+    app: web.Application, listen: str, limits: HttpLimits | None = None
+) -> web.AppRunner:
+    """Start serving under `limits` (timeouts, head sizes, connection caps: see
+    `gateway.web.limits`); the caller keeps the runner to stop it."""
+    limits = limits or HttpLimits()
+    app[HTTP_LIMITS] = limits  # the body reader's timeout
+    runner = web.AppRunner(app, access_log=None, **limits.runner_options())
     await runner.setup()
     host, port = parse_listen(listen)
-    site = web.TCPSite(runner, host, port)
-    await site.start()
+    guard = ConnectionGuard(limits.connection_cap(), limits.max_per_address)
+    await GuardedTCPSite(runner, host, port, guard).start()
     return runner

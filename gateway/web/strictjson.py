@@ -10,18 +10,23 @@ things to different parsers, so it means nothing here).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from aiohttp import web
 from aiohttp.http import HttpProcessingError
 
-from gateway.strictjson import loads_strict
+from gateway.strictjson import TooDeep, loads_strict
+from gateway.web.limits import HTTP_LIMITS, HttpLimits
+
+log = logging.getLogger(__name__)
 
 READ_CHUNK = 64 * 1024
 
 
 class BodyRejected(Exception):
-    """The body is not acceptable JSON; `status` is 400 or 413."""
+    """The body is not acceptable JSON; `status` is 400, 408 or 413."""
 
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
@@ -32,17 +37,26 @@ class BodyRejected(Exception):
 async def _read_body(request: web.Request, max_bytes: int) -> bytes:
     """Every byte of the body, waiting for the segments still on their way; BodyRejected
     (413) as soon as more than `max_bytes` have arrived, (400) when the client hangs up
-    or breaks the framing before the end (a half body is never parsed)."""
+    or breaks the framing before the end (a half body is never parsed), (408) when the
+    whole body has not arrived within the server's body timeout (a slow client would
+    otherwise hold its connection and this handler for as long as it likes)."""
+    limits = request.app.get(HTTP_LIMITS) or HttpLimits()
     chunks: list[bytes] = []
     size = 0
     try:
-        while chunk := await request.content.read(READ_CHUNK):
-            size += len(chunk)
-            if size > max_bytes:
-                raise BodyRejected(f"body larger than {max_bytes} bytes", 413)
-            chunks.append(chunk)
+        async with asyncio.timeout(limits.body_timeout_s):
+            while chunk := await request.content.read(READ_CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise BodyRejected(f"body larger than {max_bytes} bytes", 413)
+                chunks.append(chunk)
     except (ConnectionError, HttpProcessingError) as exc:
         raise BodyRejected("body incomplete: the connection ended before it") from exc
+    except web.RequestPayloadError as exc:  # e.g. Content-Encoding: gzip over other bytes
+        raise BodyRejected(f"body could not be read: {exc}") from exc
+    except TimeoutError as exc:
+        message = f"body not received within {limits.body_timeout_s:g} s"
+        raise BodyRejected(message, 408) from exc
     return b"".join(chunks)
 
 
@@ -53,5 +67,15 @@ async def read_strict_json(request: web.Request, max_bytes: int) -> Any:
     raw = await _read_body(request, max_bytes)
     try:
         return loads_strict(raw)
+    except TooDeep as exc:
+        # Nobody nests this deep by mistake: one line for the admin (the log rate-limits it).
+        log.warning(
+            "JSON body refused on %s %s from %s: %s",
+            request.method,
+            request.path,
+            request.remote,
+            exc,
+        )
+        raise BodyRejected(f"body is not valid JSON: {exc}") from exc
     except ValueError as exc:
         raise BodyRejected(f"body is not valid JSON: {exc}") from exc

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,8 +41,9 @@ class Daemon:
         return self.process.wait(timeout=timeout)
 
 
-def start_daemon(state_dir: Path, config: Path = SIMULATE) -> Daemon:
-    """Run `door-gateway run` and wait (bounded) until it answers HTTP."""
+def start_daemon(state_dir: Path, config: Path = SIMULATE, nofile: int | None = None) -> Daemon:
+    """Run `door-gateway run` and wait (bounded) until it answers HTTP; `nofile` sets the
+    daemon's soft file descriptor limit (as a unit's LimitNOFILE= would)."""
     port = free_port()
     log_path = state_dir.parent / f"daemon-{port}.log"
     cmd = [
@@ -53,8 +55,9 @@ def start_daemon(state_dir: Path, config: Path = SIMULATE) -> Daemon:
     env.pop("NOTIFY_SOCKET", None)
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            cmd, cwd=REPO, stdout=log_file, stderr=subprocess.STDOUT, env=env
-        )
+            cmd, cwd=REPO, stdout=log_file, stderr=subprocess.STDOUT, env=env,
+            preexec_fn=None if nofile is None else _soft_nofile(nofile),
+        )  # fmt: skip
     daemon = Daemon(process, f"http://127.0.0.1:{port}", state_dir, log_path)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -67,6 +70,15 @@ def start_daemon(state_dir: Path, config: Path = SIMULATE) -> Daemon:
             time.sleep(0.1)
     daemon.stop(signal.SIGKILL)
     raise AssertionError(f"daemon did not start listening:\n{daemon.log()}")
+
+
+def _soft_nofile(limit: int) -> Callable[[], None]:
+    def set_limit() -> None:  # runs in the child, between fork and exec
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        soft = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    return set_limit
 
 
 @pytest.fixture
