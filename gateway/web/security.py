@@ -45,6 +45,8 @@ MAX_ADDRESSES = 10_000  # per-address counters kept: memory stays bounded
 NAME_BUCKETS = 1024  # counters shared by the names that are not accounts
 OTHER_ALARM_INTERVAL_S = 600.0  # at most one alarm per 10 min for addresses and non-accounts
 SWEEP_INTERVAL_S = 60.0  # how often quiet counters are looked for
+TRUSTED_PER_ACCOUNT = 8  # addresses remembered per account for having logged in to it
+TRUST_S = 30 * 24 * 3600.0  # how long such an address is remembered
 
 
 def delay_after(failures: int) -> float:
@@ -176,6 +178,11 @@ class LoginThrottle:
     password hash runs; a fault while checking (`abandoned`) is not a failure either.
     `account=None` (HTTP basic auth) throttles by address only.
 
+    An address that logged in to an account before (`TRUST_S`) is not held back by that
+    account's wait, only by its own: an attacker elsewhere who keeps the account waiting
+    at the ceiling cannot keep its technician out (OWASP's "device cookie" idea, by
+    address). Its failures still count for the account.
+
     Memory is bounded without letting an attacker reset a counter by pushing it out: an
     existing account has its own counter (the accounts are a bounded set the site
     creates); names that are not accounts share `NAME_BUCKETS` counters by a keyed hash,
@@ -196,6 +203,8 @@ class LoginThrottle:
         self._names: dict[int, _Counter] = {}  # bucket -> counter, for non-accounts
         self._bucket_key = secrets.token_bytes(16)  # an attacker cannot aim at a bucket
         self._addresses = _AddressCounters()
+        # account -> {address key: monotonic time of its latest successful login}
+        self._trusted: dict[str, dict[str, float]] = {}
         self._last_sweep = -math.inf
         self._last_other_alarm = -math.inf
         self._other_episodes = 0  # address/name episodes not journaled yet
@@ -210,7 +219,7 @@ class LoginThrottle:
         by_address = self._addresses.get(key)
         wait = by_address.wait(now) if by_address is not None else 0.0
         by_account = self._counter_of(account) if account is not None else None
-        if by_account is not None:
+        if by_account is not None and not self._is_trusted(account, key, now):
             wait = max(wait, by_account.wait(now))
         if wait > 0:
             return Refusal(account, max(1, math.ceil(wait)))
@@ -224,9 +233,12 @@ class LoginThrottle:
         """The password was right: the account starts afresh (its episode is over), the
         address gets its attempt back (not a clean slate, or one good login would hide
         guesses at other accounts)."""
-        if account is not None and self._accounts.pop(account, None) is None:
-            self._counter_of(account).take_back()  # an account created meanwhile
-        self._addresses.take_back(address_key(address))
+        key = address_key(address)
+        if account is not None:
+            if self._accounts.pop(account, None) is None:
+                self._counter_of(account).take_back()  # an account created meanwhile
+            self._trust(account, key)
+        self._addresses.take_back(key)
 
     def failed(self, account: str | None, address: str, via: str = "") -> None:
         """The password was wrong (already counted by `begin`): journals an alarm when
@@ -261,6 +273,18 @@ class LoginThrottle:
         if self._known(account):
             return self._accounts.setdefault(account, _Counter())
         return self._names.setdefault(self._bucket(account), _Counter())
+
+    def _is_trusted(self, account: str | None, key: str, now: float) -> bool:
+        since = self._trusted.get(account or "", {}).get(key)
+        return since is not None and now - since <= TRUST_S
+
+    def _trust(self, account: str, key: str) -> None:
+        """Remember that `key` logged in to `account` (only accounts log in: bounded)."""
+        trusted = self._trusted.setdefault(account, {})
+        trusted.pop(key, None)
+        trusted[key] = self.clock.monotonic()
+        if len(trusted) > TRUSTED_PER_ACCOUNT:
+            del trusted[next(iter(trusted))]  # the least recent
 
     def _bucket(self, name: str) -> int:
         digest = hashlib.blake2b(
@@ -310,6 +334,9 @@ class LoginThrottle:
         self._addresses.forget_quiet(now)
         _forget_quiet(self._accounts, now)
         _forget_quiet(self._names, now)
+        for trusted in self._trusted.values():
+            for key in [k for k, since in trusted.items() if now - since > TRUST_S]:
+                del trusted[key]
 
     def status(self) -> dict[str, Any]:
         now = self.clock.monotonic()

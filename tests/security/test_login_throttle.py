@@ -64,6 +64,17 @@ async def test_twenty_wrong_passwords_from_rotating_addresses_lock_nobody_out(
     assert await client.events(reason="login_locked") == []
 
 
+async def test_a_technician_gets_in_from_a_known_address_while_others_keep_guessing(
+    client: Client,
+) -> None:
+    assert (await login_from(client, "127.0.2.1", "simulate"))[0] == 200  # their desk
+    for n in range(30):  # someone keeps the account at the longest wait
+        await fail_patiently(client, f"127.0.3.{n + 2}")
+    assert (await login_from(client, "127.0.2.99", "simulate"))[0] == 429  # a new address
+    status, body, _ = await login_from(client, "127.0.2.1", "simulate")
+    assert status == 200, body  # at once, from where they logged in before
+
+
 async def test_the_actatek_login_never_locks_either(client: Client) -> None:
     for n in range(25):
         await fail_patiently(client, f"127.0.1.{n + 2}", ACTATEK)
