@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the `client` fixture is imported, then named by the tests)
 """Login throttling without a permanent lockout (OWASP authentication cheat sheet).
 
 The attacks: twenty wrong passwords from rotating addresses locked a SUPERADMIN until
@@ -15,7 +14,7 @@ import aiohttp
 
 from gateway.web import security
 from tests.fakes import ManualClock
-from tests.web.conftest import Answer, Client, client, start  # noqa: F401 (fixtures)
+from tests.web.conftest import Answer, Client
 
 NATIVE = "/api/v1/login"
 ACTATEK = "/cgi-bin/restapi/login"
