@@ -113,8 +113,9 @@ class LoginAlarm:
             what = f"{self.failures} failed logins for this account"
         else:
             what = f"{self.failures} failed logins from {self.address}"
+        latest = self.via or "a failure"
         trace = (
-            f"{what} (latest: {self.via} from {self.address}); each further attempt waits, "
+            f"{what} (latest: {latest} from {self.address}); each further attempt waits, "
             f"up to {MAX_DELAY_S:.0f} s; no lockout"
         )
         if self.more_episodes:
@@ -253,7 +254,7 @@ class LoginThrottle:
             self._counter_of(account).take_back()
         self._addresses.take_back(address_key(address))
 
-    def record_failure(self, account: str | None, address: str, via: str) -> None:
+    def count_failure(self, account: str | None, address: str, via: str = "") -> None:
         """A failure for `account` from `address` that was not a login (e.g. a refused
         credential change): counted toward the same waits and alarms as a wrong password."""
         now = self.clock.monotonic()

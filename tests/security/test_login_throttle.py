@@ -207,7 +207,7 @@ def test_other_failures_count_toward_the_same_waits() -> None:
     alarms: list[security.LoginAlarm] = []
     throttle = security.LoginThrottle(clock, lambda name: name == "tech", alarms.append)
     for _ in range(security.FREE_FAILURES):
-        throttle.record_failure("tech", "10.1.1.1", "credential_change")
+        throttle.count_failure("tech", "10.1.1.1", "credential_change")
     refusal = throttle.begin("tech", "10.9.9.9")
     assert refusal is not None and refusal.retry_after_s == 1
     assert [(a.name, a.via) for a in alarms] == [("tech", "credential_change")]
