@@ -270,7 +270,7 @@ class Gateway:
         )
 
     async def _start_web(self) -> None:
-        self.tokens = TokenStore(self.clock, self.settings.web.token_idle_s)
+        self.tokens = TokenStore(self.clock, self.settings.web.token_idle_s, self.store)
         simulation = Simulation(self) if self.settings.simulated else None
         self.web_app = build_app(self, self.tokens, simulation, self, self, open_door=self)
         self._runner = await start_site(self.web_app, self.settings.web.listen)

@@ -9,6 +9,7 @@ import getpass
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway import __version__
 from gateway.accounts import MIN_PASSWORD_LEN
@@ -17,6 +18,9 @@ from gateway.logsetup import configure_logging
 from gateway.model import ADMIN_LEVELS
 from gateway.settings import Settings
 from gateway.store.records import Technician
+
+if TYPE_CHECKING:
+    from gateway.store.repo import Store
 
 DEFAULT_CONFIG = "/etc/door-gateway/gateway.toml"
 FIRST_LEVEL = "SUPERADMIN"  # the first account administers everything
@@ -46,13 +50,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     passwd = commands.add_parser(
         "passwd",
-        help="set a technician password (and clear a login lockout)",
-        description=f"The first account is {FIRST_LEVEL}; a later new account is "
-        f"{LATER_LEVEL} unless --level says otherwise; an existing account keeps its level. "
-        f"Passwords have at least {MIN_PASSWORD_LEN} characters.",
+        help="set a technician password; disable, enable, delete or re-level an account",
+        description=f"Without options: set the password (a new account is created). The "
+        f"first account is {FIRST_LEVEL}; a later new account is {LATER_LEVEL} unless "
+        f"--level says otherwise. On an existing account, --level, --disable, --enable and "
+        f"--delete change only that, without asking for a password. Any change ends the "
+        f"account's live sessions on both APIs. Passwords have at least {MIN_PASSWORD_LEN} "
+        f"characters.",
     )
     passwd.add_argument("user")
     passwd.add_argument("--level", default=None, choices=ADMIN_LEVELS)
+    state = passwd.add_mutually_exclusive_group()
+    state.add_argument("--disable", action="store_true", help="no more logins or sessions")
+    state.add_argument("--enable", action="store_true", help="undo --disable")
+    state.add_argument("--delete", action="store_true", help="remove the account")
     _config_option(passwd)
     return parser
 
@@ -110,7 +121,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _open_store(settings: Settings):  # type: ignore[no-untyped-def]
+def _open_store(settings: Settings) -> Store:
     from gateway.store.repo import Store
     from gateway.store.secrets import PinHasher, load_or_create_device_key
 
@@ -144,35 +155,85 @@ def _users(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _passwd(args: argparse.Namespace, settings: Settings) -> int:
-    """Set the password, clear the must-change flag and any login lockout of the account."""
+    """Set a password (creating the account), or change an existing account's level or
+    state; every change moves the account's credential version, which ends its sessions in
+    the running daemon at their next request."""
     from gateway.store.errors import StoreError
-    from gateway.web.security import LOCKS_FILE, AccountLocks
 
-    password = _read_new_password(settings)
-    if password is None:
-        return 1
+    if args.delete and args.level:
+        print("error: --delete and --level do not go together", file=sys.stderr)
+        return 2
     try:
         store = _open_store(settings)
     except StoreError as exc:  # e.g. a damaged device key: one clear line
         print(f"error: {exc}", file=sys.stderr)
         return 1
     try:
-        level = args.level or _passwd_level(store.list_technicians(), args.user)
-        store.set_technician_password(args.user, password, level=level)
+        technicians = {t.username: t for t in store.list_technicians()}
+        existing = technicians.get(args.user)
+        changes_state = args.disable or args.enable or args.delete
+        if existing is None and changes_state:
+            print(f"error: no technician named {args.user!r}", file=sys.stderr)
+            return 1
+        if existing is None or not (changes_state or args.level):
+            return _set_password(args, settings, store, list(technicians.values()))
+        _change_account(args, settings, store)
+        _warn_without_superadmin(store.list_technicians())
+        return 0
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
         store.close()
-    print(f"password set for {args.user} ({level})")
-    cleared = AccountLocks(Path(settings.device.state_dir) / LOCKS_FILE).clear(args.user)
-    if cleared:
-        print(f"login lockout of {args.user} cleared")
-    _journal_passwd(settings, args.user, level, cleared)
+
+
+def _set_password(
+    args: argparse.Namespace, settings: Settings, store: Store, technicians: list[Technician]
+) -> int:
+    password = _read_new_password(settings)
+    if password is None:
+        return 1
+    level = args.level or _passwd_level(technicians, args.user)
+    store.set_technician_password(args.user, password, level=level)
+    disabled = any(t.username == args.user and t.disabled for t in technicians)
+    note = "; the account stays disabled (--enable)" if disabled else ""
+    print(f"password set for {args.user} ({level}){note}")
+    _journal_account(settings, args.user, "password_set", f"level {level}")
     return 0
 
 
-def _journal_passwd(settings: Settings, user: str, level: str, cleared: bool) -> None:
+def _change_account(args: argparse.Namespace, settings: Settings, store: Store) -> None:
+    """--level, --disable, --enable, --delete on an existing account (no password asked)."""
+    user = args.user
+    if args.delete:
+        store.delete_technician(user)
+        print(f"technician {user} deleted; its sessions end")
+        _journal_account(settings, user, "technician_deleted", "")
+        return
+    if args.level:
+        store.set_technician_level(user, args.level)
+        print(f"level of {user} set to {args.level}; its sessions end (password unchanged)")
+        _journal_account(settings, user, "technician_level_set", f"level {args.level}")
+    if args.disable or args.enable:
+        store.set_technician_disabled(user, args.disable)
+        what = "disabled; its sessions end" if args.disable else "enabled"
+        print(f"technician {user} {what}")
+        reason = "technician_disabled" if args.disable else "technician_enabled"
+        _journal_account(settings, user, reason, "")
+
+
+def _warn_without_superadmin(technicians: list[Technician]) -> None:
+    """A site may end up without an enabled SUPERADMIN: allowed (this command can always
+    make one), but said."""
+    if not any(t.level == FIRST_LEVEL and not t.disabled for t in technicians):
+        print(
+            f"warning: no enabled {FIRST_LEVEL} account is left; create one with "
+            f"`door-gateway passwd NAME --level {FIRST_LEVEL}`",
+            file=sys.stderr,
+        )
+
+
+def _journal_account(settings: Settings, user: str, reason: str, what: str) -> None:
     """Journal the account change with who ran the command (the login behind sudo)."""
     import os
     import time
@@ -182,13 +243,11 @@ def _journal_passwd(settings: Settings, user: str, level: str, cleared: bool) ->
     from gateway.store.journal import EventJournal
 
     who = os.environ.get("SUDO_USER") or getpass.getuser()
-    trace = f"door-gateway passwd by {who}, level {level}"
-    if cleared:
-        trace += ", lockout cleared"
+    trace = f"door-gateway passwd by {who}" + (f", {what}" if what else "")
     db_path = Path(settings.device.state_dir) / "gateway.db"
     journal = EventJournal(db_path, ZoneInfo(settings.device.timezone), settings.journal.max_events)
     try:
-        journal.append(Event("api", time.time(), user_id=user, reason="password_set", trace=trace))
+        journal.append(Event("api", time.time(), user_id=user, reason=reason, trace=trace))
     finally:
         journal.close()
 

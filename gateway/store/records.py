@@ -48,6 +48,10 @@ class Technician:
     username: str
     level: str
     must_change: bool = False
+    disabled: bool = False  # kept, but logs in nowhere
+    # Moves with every change of password, level or state: sessions opened under an older
+    # version end (gateway/web/auth.py).
+    credential_version: int = 1
 
 
 @dataclass(frozen=True)

@@ -527,7 +527,9 @@ class Store(LockedConnection):
         level: str = "SUPERADMIN",
         must_change: bool = False,
     ) -> None:
-        """Create a technician or change their password, level and must-change flag."""
+        """Create a technician or change their password, level and must-change flag.
+
+        A disabled account stays disabled; its credential version moves either way."""
         _check_technician(username, password, level)
         password_hash = hash_password(password)  # slow on purpose: outside the lock
         with self._writing() as conn:
@@ -535,39 +537,75 @@ class Store(LockedConnection):
                 "INSERT INTO technicians (username, password_hash, level, must_change) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (username) DO UPDATE SET "
                 "password_hash = excluded.password_hash, level = excluded.level, "
-                "must_change = excluded.must_change",
+                "must_change = excluded.must_change, "
+                "credential_version = technicians.credential_version + 1",
                 (username, password_hash, level, int(must_change)),
             )
 
+    def set_technician_level(self, username: str, level: str) -> bool:
+        """Change an existing technician's level (their sessions end); False if none."""
+        if level not in ADMIN_LEVELS:
+            raise ValidationError("level", f"must be one of {', '.join(ADMIN_LEVELS)}")
+        return self._change_technician(
+            "UPDATE technicians SET level = ?, credential_version = credential_version + 1 "
+            "WHERE username = ?",
+            (level, username),
+        )
+
+    def set_technician_disabled(self, username: str, disabled: bool) -> bool:
+        """Disable (no login, sessions end) or enable a technician; False if none."""
+        return self._change_technician(
+            "UPDATE technicians SET disabled = ?, credential_version = credential_version + 1 "
+            "WHERE username = ?",
+            (int(disabled), username),
+        )
+
+    def _change_technician(self, sql: str, params: tuple[object, ...]) -> bool:
+        with self._writing() as conn:
+            return conn.execute(sql, params).rowcount > 0
+
     def verify_technician(self, username: str, password: str) -> Technician | None:
-        """The technician if `password` is theirs; None otherwise (same cost either way)."""
+        """The technician if `password` is theirs and the account is enabled; None
+        otherwise (same cost either way, so the answer time tells nothing)."""
         with self._reading() as conn:
             row = conn.execute(
-                "SELECT password_hash, level, must_change FROM technicians WHERE username = ?",
+                "SELECT password_hash, level, must_change, disabled, credential_version "
+                "FROM technicians WHERE username = ?",
                 (username,),
             ).fetchone()
         if row is None:
             verify_password(password, _dummy_password_hash())
             return None
-        if not verify_password(password, row[0]):
+        if not verify_password(password, row[0]) or row[3]:
             return None
-        return Technician(username=username, level=row[1], must_change=bool(row[2]))
+        return Technician(username, row[1], bool(row[2]), bool(row[3]), row[4])
 
     def list_technicians(self) -> list[Technician]:
         """Every technician, by username."""
         with self._reading() as conn:
             rows = conn.execute(
-                "SELECT username, level, must_change FROM technicians ORDER BY username"
+                "SELECT username, level, must_change, disabled, credential_version "
+                "FROM technicians ORDER BY username"
             ).fetchall()
-        return [Technician(username=u, level=lvl, must_change=bool(m)) for u, lvl, m in rows]
+        return [Technician(u, lvl, bool(m), bool(d), v) for u, lvl, m, d, v in rows]
 
     def technician_exists(self, username: str) -> bool:
-        """Whether a technician of that name exists."""
+        """Whether a technician of that name exists (enabled or not)."""
         with self._reading() as conn:
             return (
                 conn.execute("SELECT 1 FROM technicians WHERE username = ?", (username,)).fetchone()
                 is not None
             )
+
+    def technician_credential_version(self, username: str) -> int | None:
+        """The credential version of an enabled technician; None when there is no such
+        account or it is disabled (then no session of it may live)."""
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT credential_version FROM technicians WHERE username = ? AND disabled = 0",
+                (username,),
+            ).fetchone()
+        return None if row is None else int(row[0])
 
     def delete_technician(self, username: str) -> bool:
         """Delete a technician; False if there was none."""

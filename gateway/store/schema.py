@@ -279,6 +279,16 @@ _V7_RETENTION_CLASSES: tuple[str, ...] = (
     "CREATE INDEX events_evidence ON events(seq) WHERE type <> 'api'",
 )
 
+# Technician accounts can be disabled (kept, but no login and no session), and every
+# change of an account's password, level or state moves its credential version: a session
+# remembers the version it was opened under and ends when the account's has moved, even
+# when the change came from another process (`door-gateway passwd`).
+_V8_TECHNICIAN_STATE: tuple[str, ...] = (
+    "ALTER TABLE technicians ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0 "
+    "CHECK (disabled IN (0, 1))",
+    "ALTER TABLE technicians ADD COLUMN credential_version INTEGER NOT NULL DEFAULT 1",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1_TABLES + _V1_SEEDS + _rules_triggers()),
     Migration(2, "agents: journal forwarding targets and their cursors", _V2_AGENTS),
@@ -287,6 +297,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "events: the direction of a passage", _V5_EVENT_DIRECTION),
     Migration(6, "events: logs deleted through the API, kept for agents", _V6_LOG_CLEARED),
     Migration(7, "events: administrative and evidence retention classes", _V7_RETENTION_CLASSES),
+    Migration(8, "technicians: disabled flag, credential version", _V8_TECHNICIAN_STATE),
 )
 
 LATEST_VERSION: int = MIGRATIONS[-1].version

@@ -386,12 +386,10 @@ def _authenticate(
     if security.check_basic_auth(header, settings.username, settings.password):
         throttle.succeeded(None, address)
         return None
-    engaged = throttle.failed(None, address)
+    throttle.failed(None, address, "http_unlock")
     given = security.parse_basic_auth(header)
     who = given[0][:64] if given is not None else ""
     ctx.record_api("http_unlock_auth_failed", who, f"from {address}")
-    if engaged is not None:
-        ctx.record_api(engaged, who, f"http_unlock from {address}")
     return _unauthorized()
 
 

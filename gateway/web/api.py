@@ -17,7 +17,7 @@ from aiohttp import web
 from gateway.model import StoredEvent
 from gateway.web import roles, security
 from gateway.web.actatek.common import SESSIONS as ACTATEK_SESSIONS
-from gateway.web.auth import Session, TokenStore
+from gateway.web.auth import ACCOUNTS, Session, TokenStore
 from gateway.web.common import BadRequest, error
 
 log = logging.getLogger(__name__)
@@ -123,20 +123,21 @@ async def login(request: web.Request) -> web.StreamResponse:
         password,
         security.client_address(request),
         "native",
+        request.app[ACCOUNTS],
     )
     if outcome.refusal is not None:
         return _refused(outcome.refusal)
     if outcome.account is None:
         return error(401, "wrong username or password")
     must_change = gateway.password_change_required(username)
-    token = request.app[TOKENS].issue(*outcome.account, must_change=must_change)
+    token = request.app[TOKENS].issue(
+        *outcome.account, outcome.credential_version, must_change=must_change
+    )
     return _login_answer(request, token, must_change, cookie)
 
 
 def _refused(refusal: security.Refusal) -> web.Response:
-    """429 with Retry-After while the throttle makes the client wait; 403 once locked."""
-    if refusal.locked:
-        return error(403, refusal.message)
+    """429 with Retry-After while the throttle makes the client wait (there is no lock)."""
     response = error(429, refusal.message)
     response.headers["Retry-After"] = str(refusal.retry_after_s)
     return response
@@ -184,12 +185,13 @@ async def password(request: web.Request) -> web.Response:
         old,
         security.client_address(request),
         "native",
+        request.app[ACCOUNTS],
     )
     if outcome.refusal is not None:
         return _refused(outcome.refusal)
     if outcome.account is None:
         return error(403, "old: not the current password")
-    return await _set_password(request, session, old, new)
+    return await _set_password(request, session, old, new, outcome.credential_version)
 
 
 def _password_journal(gateway: GatewayView) -> security.Record:
@@ -206,7 +208,11 @@ def _password_journal(gateway: GatewayView) -> security.Record:
     return record
 
 
-async def _set_password(request: web.Request, session: Session, old: str, new: str) -> web.Response:
+async def _set_password(
+    request: web.Request, session: Session, old: str, new: str, checked_version: int
+) -> web.Response:
+    """Store the new password; this session carries on under the account's new credential
+    version only if nothing else changed the account meanwhile (else it ends too)."""
     if new == old:
         return error(400, "new: must differ from the old password")
     try:
@@ -214,6 +220,9 @@ async def _set_password(request: web.Request, session: Session, old: str, new: s
     except ValueError as exc:
         return error(400, f"new: {exc}")
     session.must_change = False
+    now = request.app[ACCOUNTS].technician_credential_version(session.username)
+    if now is not None and checked_version == session.credential_version == now - 1:
+        session.credential_version = now
     request.app[TOKENS].end_user(session.username, keep=session)
     actatek = request.app.get(ACTATEK_SESSIONS)
     if actatek is not None:

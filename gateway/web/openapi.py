@@ -289,8 +289,7 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": _json(_ref("LoginAnswer"), "logged in"),
                 "400": _error("a malformed body"),
-                "401": _error("wrong username or password"),
-                "403": _error("the account is locked after too many failed logins"),
+                "401": _error("wrong username or password (or a disabled account)"),
                 **_BODY_TOO_LARGE,
                 "429": _retry("too many failed logins: wait Retry-After seconds"),
             },

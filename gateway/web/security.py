@@ -15,32 +15,37 @@ Time is an input: the throttle reads the injected `Clock`, so tests move time.
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
-import json
+import ipaddress
 import logging
 import math
+import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
-from gateway.atomicfile import state_file_owner, write_atomically
 from gateway.clock import Clock
+from gateway.web.auth import CredentialVersions
 from gateway.web.strictjson import BodyRejected, read_strict_json
 
 log = logging.getLogger(__name__)
+Key = TypeVar("Key")
 
 # -- throttling ---------------------------------------------------------------------------
 
 FREE_FAILURES = 5  # failures that cost nothing: typing mistakes
 BASE_DELAY_S = 1.0  # the wait after the 5th failure; doubles with each further one
-MAX_DELAY_S = 300.0  # the longest wait between two attempts
-LOCK_AFTER = 20  # consecutive failures of one account that lock it until an admin clears it
-ADDRESS_FORGET_S = 24 * 3600.0  # an address quiet this long starts afresh
-MAX_TRACKED = 10_000  # counters kept per kind (accounts, addresses): memory stays bounded
-LOCKS_FILE = "login-locks.json"
+MAX_DELAY_S = 300.0  # the longest wait between two attempts: never a lockout
+FORGET_AFTER_S = 24 * 3600.0  # a counter quiet this long starts afresh (its episode ends)
+MAX_ADDRESSES = 10_000  # per-address counters kept: memory stays bounded
+NAME_BUCKETS = 1024  # counters shared by the names that are not accounts
+OTHER_ALARM_INTERVAL_S = 600.0  # at most one alarm per 10 min for addresses and non-accounts
+SWEEP_INTERVAL_S = 60.0  # how often quiet counters are looked for
+TRUSTED_PER_ACCOUNT = 8  # addresses remembered per account for having logged in to it
+TRUST_S = 30 * 24 * 3600.0  # how long such an address is remembered
 
 
 def delay_after(failures: int) -> float:
@@ -50,10 +55,31 @@ def delay_after(failures: int) -> float:
     return min(MAX_DELAY_S, BASE_DELAY_S * 2.0 ** (failures - FREE_FAILURES))
 
 
-@dataclass
+def address_key(address: str) -> str:
+    """What the per-address rule counts: an IPv4 address, or an IPv6 /64 (one host or
+    home router has a whole /64 and may pick any address in it)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address  # "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+@dataclass(slots=True)
 class _Counter:
     failures: int = 0
-    last: float = 0.0  # monotonic time of the latest failure
+    last: float = 0.0  # monotonic time of the latest counted attempt
+    alarmed: bool = False  # this episode was journaled (or counted toward an alarm)
+
+    def wait(self, now: float) -> float:
+        return max(0.0, self.last + delay_after(self.failures) - now)
+
+    def take_back(self) -> None:
+        self.failures = max(0, self.failures - 1)
 
 
 @dataclass(frozen=True)
@@ -61,191 +87,264 @@ class Refusal:
     """Why a login attempt was refused before its password was even checked."""
 
     account: str | None
-    retry_after_s: int  # 0 when locked
-    locked: bool = False
+    retry_after_s: int
 
     @property
     def message(self) -> str:
-        if self.locked:
-            return (
-                "account locked after too many failed logins; an administrator unlocks it "
-                f"with `door-gateway passwd {self.account}`"
-            )
         return f"too many failed logins; try again in {self.retry_after_s} s"
 
 
-class AccountLocks:
-    """Hard lockouts, kept in a small JSON file in the state dir so that a restart does not
-    clear them and `door-gateway passwd NAME` (another process) can.
+@dataclass(frozen=True)
+class LoginAlarm:
+    """An episode of failed logins the site must hear about: journaled once as an alarm
+    event, not once per attempt."""
 
-    The file is read at every check (logins are rare and already slow on purpose), so a
-    clear by the CLI takes effect at the next attempt. A damaged file is logged and
-    ignored: the delays still apply, and no account is locked out by a disk fault.
-    """
+    name: str  # the account under attack, or the name tried ("" for basic auth)
+    address: str  # the client address of the failure that started the episode
+    failures: int
+    via: str  # which login: "native", "actatek", "http_unlock", ...
+    account_attacked: bool  # an existing account is waiting (else an address or a name)
+    more_episodes: int = 0  # other address/name episodes since the previous such alarm
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    @property
+    def trace(self) -> str:
+        if self.account_attacked:
+            what = f"{self.failures} failed logins for this account"
+        else:
+            what = f"{self.failures} failed logins from {self.address}"
+        latest = self.via or "a failure"
+        trace = (
+            f"{what} (latest: {latest} from {self.address}); each further attempt waits, "
+            f"up to {MAX_DELAY_S:.0f} s; no lockout"
+        )
+        if self.more_episodes:
+            trace += f"; {self.more_episodes} more addresses or names since the previous alarm"
+        return trace
 
-    def _read(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            log.error("login lock file %s ignored: %s", self.path, exc)
-            return {}
-        locked = data.get("locked") if isinstance(data, dict) else None
-        return locked if isinstance(locked, dict) else {}
 
-    def _write(self, locked: Mapping[str, Any]) -> None:
-        data = json.dumps({"version": 1, "locked": dict(locked)}, sort_keys=True)
-        # `sudo door-gateway passwd`: the file stays the daemon's (the state dir's owner), or
-        # the daemon could no longer read the locks and would ignore them all.
-        owner = state_file_owner(self.path.parent)
-        write_atomically(self.path, data.encode("utf-8"), 0o600, owner=owner)
+AlarmSink = Callable[[LoginAlarm], None]
 
-    def is_locked(self, account: str) -> bool:
-        return account in self._read()
 
-    def lock(self, account: str, when: float, failures: int) -> None:
-        locked = self._read()
-        locked[account] = {"at": when, "failures": failures}
-        self._write(locked)
+def _forget_quiet(counters: dict[Key, _Counter], now: float) -> None:
+    for key in [k for k, c in counters.items() if now - c.last > FORGET_AFTER_S]:
+        del counters[key]
 
-    def clear(self, account: str) -> bool:
-        """Unlock `account`; True if it was locked."""
-        locked = self._read()
-        if locked.pop(account, None) is None:
-            return False
-        self._write(locked)
-        return True
 
-    def accounts(self) -> list[str]:
-        return sorted(self._read())
+class _AddressCounters:
+    """Per-address counters, at most `MAX_ADDRESSES`. When full, the counter with the
+    fewest failures (the oldest among equals) goes: to push out an address that is
+    guessing, an attacker must first fill the table with addresses that failed as often,
+    i.e. already own as many addresses, which is what the eviction would have given them."""
+
+    def __init__(self) -> None:
+        self._counters: dict[str, _Counter] = {}
+
+    def get(self, key: str) -> _Counter | None:
+        return self._counters.get(key)
+
+    def count(self, key: str, now: float) -> None:
+        counter = self._counters.get(key)
+        if counter is None:
+            if len(self._counters) >= MAX_ADDRESSES:
+                weakest = min(self._counters.items(), key=lambda kv: (kv[1].failures, kv[1].last))
+                del self._counters[weakest[0]]
+            counter = self._counters[key] = _Counter()
+        counter.failures += 1
+        counter.last = now
+
+    def take_back(self, key: str) -> None:
+        counter = self._counters.get(key)
+        if counter is not None:
+            counter.take_back()
+            if counter.failures == 0:
+                del self._counters[key]
+
+    def forget_quiet(self, now: float) -> None:
+        _forget_quiet(self._counters, now)
+
+    def waiting(self, now: float) -> int:
+        return sum(1 for c in self._counters.values() if c.wait(now) > 0)
+
+    def __len__(self) -> int:
+        return len(self._counters)
 
 
 class LoginThrottle:
-    """Per account and per client address: free failures, then a doubling wait; per
-    account, a hard lock after `LOCK_AFTER` consecutive failures.
+    """Per account and per client address: free failures, then a doubling wait up to a
+    ceiling; never a lockout (docs/security.md, "Login throttling").
 
-    Every attempt is counted as a failure when it starts (`begin`) and the count is taken
-    back on success, so a burst of parallel guesses cannot slip past the rule while the
-    slow password hash runs. `account=None` (HTTP basic auth) throttles by address only:
-    locking the one shared basic-auth account would let anyone shut out the real sender.
+    Every attempt is counted as a failure when it starts (`begin`) and taken back on
+    success, so a burst of parallel guesses cannot slip past the rule while the slow
+    password hash runs; a fault while checking (`abandoned`) is not a failure either.
+    `account=None` (HTTP basic auth) throttles by address only.
+
+    An address that logged in to an account before (`TRUST_S`) is not held back by that
+    account's wait, only by its own: an attacker elsewhere who keeps the account waiting
+    at the ceiling cannot keep its technician out (OWASP's "device cookie" idea, by
+    address). Its failures still count for the account.
+
+    Memory is bounded without letting an attacker reset a counter by pushing it out: an
+    existing account has its own counter (the accounts are a bounded set the site
+    creates); names that are not accounts share `NAME_BUCKETS` counters by a keyed hash,
+    so they wait like an account does (the answers do not tell which names exist) and no
+    flood of names can evict anything; addresses are kept as `_AddressCounters` says.
     """
 
     def __init__(
         self,
         clock: Clock,
-        locks: AccountLocks | None = None,
         known: Callable[[str], bool] | None = None,
+        alarm: AlarmSink | None = None,
     ) -> None:
         self.clock = clock
-        self._locks = locks
         self._known = known or (lambda _account: False)
+        self._alarm = alarm or (lambda _alarm: None)
         self._accounts: dict[str, _Counter] = {}
-        self._addresses: dict[str, _Counter] = {}
-        # Names that are not accounts are locked in memory only, so that "locked" does not
-        # tell a guesser which names exist, and the lock file cannot be filled with junk.
-        self._memory_locked: dict[str, float] = {}
+        self._names: dict[int, _Counter] = {}  # bucket -> counter, for non-accounts
+        self._bucket_key = secrets.token_bytes(16)  # an attacker cannot aim at a bucket
+        self._addresses = _AddressCounters()
+        # account -> {address key: monotonic time of its latest successful login}
+        self._trusted: dict[str, dict[str, float]] = {}
+        self._last_sweep = -math.inf
+        self._last_other_alarm = -math.inf
+        self._other_episodes = 0  # address/name episodes not journaled yet
+
+    # -- the login handlers' calls
 
     def begin(self, account: str | None, address: str) -> Refusal | None:
         """Before checking a password: a refusal, or None after counting the attempt."""
         now = self.clock.monotonic()
-        self._forget_quiet_addresses(now)
-        if account is not None and self._is_locked(account):
-            return Refusal(account, 0, locked=True)
-        wait = self._wait(self._addresses.get(address), now)
-        if account is not None:
-            wait = max(wait, self._wait(self._accounts.get(account), now))
+        self._sweep(now)
+        key = address_key(address)
+        by_address = self._addresses.get(key)
+        wait = by_address.wait(now) if by_address is not None else 0.0
+        by_account = self._counter_of(account) if account is not None else None
+        if by_account is not None and not self._is_trusted(account, key, now):
+            wait = max(wait, by_account.wait(now))
         if wait > 0:
             return Refusal(account, max(1, math.ceil(wait)))
-        self._count(self._addresses, address, now)
-        if account is not None:
-            self._count(self._accounts, account, now)
+        self._addresses.count(key, now)
+        if by_account is not None:
+            by_account.failures += 1
+            by_account.last = now
         return None
 
     def succeeded(self, account: str | None, address: str) -> None:
-        """The password was right: the account starts afresh, the address gets its attempt
-        back (not a clean slate, or one good login would hide guesses at other accounts)."""
+        """The password was right: the account starts afresh (its episode is over), the
+        address gets its attempt back (not a clean slate, or one good login would hide
+        guesses at other accounts)."""
+        key = address_key(address)
         if account is not None:
-            self._accounts.pop(account, None)
-        counter = self._addresses.get(address)
-        if counter is not None:
-            counter.failures -= 1
-            if counter.failures <= 0:
-                del self._addresses[address]
+            if self._accounts.pop(account, None) is None:
+                self._counter_of(account).take_back()  # an account created meanwhile
+            self._trust(account, key)
+        self._addresses.take_back(key)
 
-    def failed(self, account: str | None, address: str) -> str | None:
-        """The password was wrong (already counted): "login_locked" when this failure locked
-        the account, "login_throttled" when it started the waits, else None (for the journal)."""
-        counter = self._accounts.get(account) if account is not None else None
-        if account is not None and counter is not None and counter.failures >= LOCK_AFTER:
-            self._lock(account, counter.failures)
-            return "login_locked"
-        by_address = self._addresses.get(address)
-        started = [c for c in (counter, by_address) if c is not None]
-        if any(c.failures == FREE_FAILURES for c in started):
-            return "login_throttled"
-        return None
+    def failed(self, account: str | None, address: str, via: str = "") -> None:
+        """The password was wrong (already counted by `begin`): journals an alarm when
+        this failure starts an episode of waits."""
+        by_account = self._counter_of(account) if account is not None else None
+        by_address = self._addresses.get(address_key(address))
+        self._alarm_if_starting(account, address, via, by_account, by_address)
 
-    def clear(self, account: str) -> None:
-        """An admin unlocked `account` (in this process)."""
-        self._accounts.pop(account, None)
-        self._memory_locked.pop(account, None)
-        if self._locks is not None:
-            self._locks.clear(account)
+    def abandoned(self, account: str | None, address: str) -> None:
+        """The check failed with a fault (a 500): the attempt does not count at all."""
+        if account is not None:
+            self._counter_of(account).take_back()
+        self._addresses.take_back(address_key(address))
 
-    def _is_locked(self, account: str) -> bool:
-        if self._locks is None or not self._known(account):
-            return account in self._memory_locked
-        self._memory_locked.pop(account, None)  # an account created since: the file rules
-        if self._locks.is_locked(account):
-            return True
+    def count_failure(self, account: str | None, address: str, via: str = "") -> None:
+        """A failure for `account` from `address` that was not a login (e.g. a refused
+        credential change): counted toward the same waits and alarms as a wrong password."""
+        now = self.clock.monotonic()
+        self._addresses.count(address_key(address), now)
+        if account is not None:
+            counter = self._counter_of(account)
+            counter.failures += 1
+            counter.last = now
+        self.failed(account, address, via)
+
+    # -- inside
+
+    def _counter_of(self, account: str) -> _Counter:
         counter = self._accounts.get(account)
-        if counter is not None and counter.failures >= LOCK_AFTER:
-            # Locked once, and cleared since by `door-gateway passwd` in another process.
-            del self._accounts[account]
-        return False
+        if counter is not None:
+            return counter
+        if self._known(account):
+            return self._accounts.setdefault(account, _Counter())
+        return self._names.setdefault(self._bucket(account), _Counter())
 
-    def _lock(self, account: str, failures: int) -> None:
-        if self._locks is not None and self._known(account):
-            self._locks.lock(account, self.clock.time(), failures)
-            log.warning("technician %r locked after %d failed logins", account, failures)
+    def _is_trusted(self, account: str | None, key: str, now: float) -> bool:
+        since = self._trusted.get(account or "", {}).get(key)
+        return since is not None and now - since <= TRUST_S
+
+    def _trust(self, account: str, key: str) -> None:
+        """Remember that `key` logged in to `account` (only accounts log in: bounded)."""
+        trusted = self._trusted.setdefault(account, {})
+        trusted.pop(key, None)
+        trusted[key] = self.clock.monotonic()
+        if len(trusted) > TRUSTED_PER_ACCOUNT:
+            del trusted[next(iter(trusted))]  # the least recent
+
+    def _bucket(self, name: str) -> int:
+        digest = hashlib.blake2b(
+            name.encode("utf-8", "surrogateescape"), key=self._bucket_key, digest_size=8
+        ).digest()
+        return int.from_bytes(digest, "big") % NAME_BUCKETS
+
+    def _alarm_if_starting(
+        self,
+        account: str | None,
+        address: str,
+        via: str,
+        by_account: _Counter | None,
+        by_address: _Counter | None,
+    ) -> None:
+        starting = [
+            c
+            for c in (by_account, by_address)
+            if c is not None and c.failures >= FREE_FAILURES and not c.alarmed
+        ]
+        if not starting:
             return
-        if len(self._memory_locked) >= MAX_TRACKED:
-            oldest = min(self._memory_locked, key=self._memory_locked.__getitem__)
-            del self._memory_locked[oldest]
-        self._memory_locked[account] = self.clock.monotonic()
+        for counter in starting:
+            counter.alarmed = True
+        if by_account in starting and account is not None and account in self._accounts:
+            if by_address is not None:
+                by_address.alarmed = True  # this alarm names the address too
+            assert by_account is not None
+            self._alarm(LoginAlarm(account, address, by_account.failures, via, True))
+            return
+        # An address, or names that are not accounts: one alarm per interval at most, so
+        # a botnet cannot fill the journal with alarms; the count says how many more.
+        self._other_episodes += 1
+        now = self.clock.monotonic()
+        if now - self._last_other_alarm < OTHER_ALARM_INTERVAL_S:
+            return
+        failures = max(c.failures for c in starting)
+        more, self._other_episodes = self._other_episodes - 1, 0
+        self._last_other_alarm = now
+        self._alarm(LoginAlarm(account or "", address, failures, via, False, more))
 
-    @staticmethod
-    def _wait(counter: _Counter | None, now: float) -> float:
-        if counter is None:
-            return 0.0
-        return max(0.0, counter.last + delay_after(counter.failures) - now)
-
-    @staticmethod
-    def _count(counters: dict[str, _Counter], key: str, now: float) -> None:
-        counter = counters.get(key)
-        if counter is None:
-            if len(counters) >= MAX_TRACKED:
-                oldest = min(counters, key=lambda k: counters[k].last)
-                del counters[oldest]
-            counter = counters[key] = _Counter()
-        counter.failures += 1
-        counter.last = now
-
-    def _forget_quiet_addresses(self, now: float) -> None:
-        quiet = [a for a, c in self._addresses.items() if now - c.last > ADDRESS_FORGET_S]
-        for address in quiet:
-            del self._addresses[address]
+    def _sweep(self, now: float) -> None:
+        """Forget counters quiet for `FORGET_AFTER_S`: their episode is over."""
+        if now - self._last_sweep < SWEEP_INTERVAL_S:
+            return
+        self._last_sweep = now
+        self._addresses.forget_quiet(now)
+        _forget_quiet(self._accounts, now)
+        _forget_quiet(self._names, now)
+        for trusted in self._trusted.values():
+            for key in [k for k, since in trusted.items() if now - since > TRUST_S]:
+                del trusted[key]
 
     def status(self) -> dict[str, Any]:
         now = self.clock.monotonic()
         return {
-            "accounts_failing": len(self._accounts),
-            "addresses_waiting": sum(1 for c in self._addresses.values() if self._wait(c, now)),
-            "accounts_locked": self._locks.accounts() if self._locks is not None else [],
+            "accounts_waiting": sorted(a for a, c in self._accounts.items() if c.wait(now)),
+            "addresses_waiting": self._addresses.waiting(now),
+            "addresses_tracked": len(self._addresses),
+            "episodes_not_yet_journaled": self._other_episodes,
         }
 
 
@@ -258,10 +357,13 @@ Record = Callable[[str, str, str], None]  # (reason, username, detail): record_a
 
 @dataclass(frozen=True)
 class LoginOutcome:
-    """The account on success; else the refusal, or neither for a wrong password."""
+    """The account on success (with the credential version read before the password was
+    checked: a session lives only while it stays so); else the refusal, or neither for a
+    wrong password."""
 
     account: Account | None = None
     refusal: Refusal | None = None
+    credential_version: int = 0
 
 
 async def checked_login(
@@ -272,25 +374,32 @@ async def checked_login(
     password: str,
     address: str,
     api: str,
+    accounts: CredentialVersions,
 ) -> LoginOutcome:
     """One login attempt under the throttle, journaled with who and from where.
 
     A throttled attempt is not journaled each time (a flood would push real events out of
-    the journal); the start of the waits and a lock are, once each.
+    the journal); the start of an episode of waits is journaled once, as an alarm. A fault
+    while checking (the answer is a 500) is not counted as a failure.
     """
     refusal = throttle.begin(username, address)
     if refusal is not None:
         return LoginOutcome(refusal=refusal)
-    account = await verify(username, password)
+    try:
+        # Read before the check: a change made meanwhile (another process) then makes the
+        # new session stale at once, never the other way round.
+        version = accounts.technician_credential_version(username)
+        account = await verify(username, password)
+    except Exception:
+        throttle.abandoned(username, address)
+        raise
     detail = f"{api} from {address}"
-    if account is not None:
+    if account is not None and version is not None:
         throttle.succeeded(username, address)
         record("login", username, detail)
-        return LoginOutcome(account=account)
-    engaged = throttle.failed(username, address)
+        return LoginOutcome(account=account, credential_version=version)
+    throttle.failed(username, address, api)
     record("login_failed", username, detail)
-    if engaged is not None:
-        record(engaged, username, detail)
     return LoginOutcome()
 
 

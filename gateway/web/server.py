@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from aiohttp import web
 
+from gateway.model import Event
 from gateway.web import akuvox, api, doors, openapi, security, sim
 from gateway.web.actatek.common import ManagementContext, common_errors
 from gateway.web.actatek.routes import add_actatek
-from gateway.web.auth import TokenStore
+from gateway.web.auth import ACCOUNTS, TokenStore
 from gateway.web.limits import HTTP_LIMITS, ConnectionGuard, GuardedTCPSite, HttpLimits
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ def build_app(
     app = web.Application(middlewares=middlewares, client_max_size=security.MAX_BODY_BYTES)
     app[security.BODY_LIMITS] = security.BodyLimits()
     app[security.THROTTLE] = login_throttle(management)
+    app[ACCOUNTS] = management.store
     app[api.GATEWAY] = gateway
     app[api.TOKENS] = tokens
     app.router.add_get("/", index)
@@ -71,9 +72,20 @@ def build_app(
 
 
 def login_throttle(management: ManagementContext) -> security.LoginThrottle:
-    """One throttle for every login; hard locks live in the state dir (docs/security.md)."""
-    locks = security.AccountLocks(Path(management.settings.device.state_dir) / security.LOCKS_FILE)
-    return security.LoginThrottle(management.clock, locks, management.store.technician_exists)
+    """One throttle for every login; an episode of waits is journaled as an alarm."""
+
+    def alarm(raised: security.LoginAlarm) -> None:
+        log.warning("login throttled for %r: %s", raised.name, raised.trace)
+        event = Event(
+            "alarm",
+            management.clock.time(),
+            user_id=raised.name,
+            reason="login_throttled",
+            trace=raised.trace,
+        )
+        management.emit(event)
+
+    return security.LoginThrottle(management.clock, management.store.technician_exists, alarm)
 
 
 def _door_body_limits(limits: security.BodyLimits) -> None:

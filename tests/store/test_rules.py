@@ -124,7 +124,20 @@ def test_technicians(store: Store) -> None:
     assert store.verify_technician("nobody", "s3cret-pass") is None
     store.set_technician_password("admin", "other", level="USERADMIN")
     assert store.verify_technician("admin", "s3cret-pass") is None
-    assert store.list_technicians() == [Technician("admin", "USERADMIN", False)]
+    # Every change moves the credential version (sessions opened before it end).
+    assert store.list_technicians() == [Technician("admin", "USERADMIN", False, False, 2)]
+    assert store.technician_credential_version("admin") == 2
+    assert store.set_technician_level("admin", "PERSONALUSER")
+    assert store.set_technician_disabled("admin", True)
+    assert store.technician_credential_version("admin") is None  # disabled: no session
+    assert store.verify_technician("admin", "other") is None  # nor a login
+    assert store.set_technician_disabled("admin", False)
+    assert store.technician_credential_version("admin") == 5
+    assert store.verify_technician("admin", "other") == Technician(
+        "admin", "PERSONALUSER", False, False, 5
+    )
+    assert not store.set_technician_level("nobody", "USERADMIN")
+    assert store.technician_credential_version("nobody") is None
     with pytest.raises(ValidationError):
         store.set_technician_password("bob", "pw", level="GOD")
     with pytest.raises(ValidationError):

@@ -75,11 +75,14 @@ class ThreadedGateway:
     async def _headers(self, path: str) -> dict[str, str]:
         throttle = self.gateway.web_app[security.THROTTLE]
         throttle._accounts.clear()  # test-only reset of the in-memory counters
-        throttle._addresses.clear()
-        throttle._memory_locked.clear()
+        throttle._names.clear()
+        throttle._addresses = security._AddressCounters()
         if path.startswith("/fcgi/"):
             return basic()
-        return {"Authorization": f"Bearer {self.gateway.tokens.issue('admin', 'SUPERADMIN')}"}
+        version = self.gateway.store.technician_credential_version("admin")
+        assert version is not None
+        token = self.gateway.tokens.issue("admin", "SUPERADMIN", version)
+        return {"Authorization": f"Bearer {token}"}
 
     def stop(self) -> None:
         self.run(self.gateway.stop())

@@ -7,7 +7,6 @@ import asyncio
 import io
 import re
 import sqlite3
-import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +21,6 @@ from gateway.store.secrets import PinHasher, load_or_create_device_key
 from gateway.web import security
 from gateway.web.actatek.common import SESSIONS
 from gateway.web.auth import ABSOLUTE_LIFETIME_S
-from tests.durability import FsyncSpy
 from tests.fakes import ManualClock
 from tests.web.conftest import PASSWORD, REPO, Client, basic
 
@@ -96,8 +94,8 @@ async def test_native_login_throttling_engages_and_clears(client: Client) -> Non
     client.clock.advance(2)
     assert (await client.login())[0] == 200  # success clears the account
     reasons = [e["reason"] for e in await client.events(type="api")]
-    assert reasons.count("login_failed") == 6 and reasons.count("login_throttled") == 1
-    assert "login" in reasons
+    assert reasons.count("login_failed") == 6 and "login" in reasons
+    assert len(await client.events(type="alarm", reason="login_throttled")) == 1
 
 
 async def test_the_client_address_is_throttled_across_accounts(client: Client) -> None:
@@ -126,54 +124,6 @@ def test_delays_double_from_the_fifth_failure_up_to_five_minutes() -> None:
     assert delays[:4] == [0, 0, 0, 0]
     assert delays[4:9] == [1, 2, 4, 8, 16]
     assert delays[-1] == security.MAX_DELAY_S == 300
-
-
-def _fail(throttle: security.LoginThrottle, clock: ManualClock, account: str) -> str | None:
-    """One wrong password for `account`, after waiting as long as the throttle asks."""
-    refusal = throttle.begin(account, "10.0.0.9")
-    if refusal is not None and not refusal.locked:
-        clock.advance(refusal.retry_after_s)
-        refusal = throttle.begin(account, "10.0.0.9")
-    assert refusal is None
-    return throttle.failed(account, "10.0.0.9")
-
-
-def test_an_account_locks_after_twenty_failures_until_cleared(tmp_path: Path) -> None:
-    clock = ManualClock()
-    locks = security.AccountLocks(tmp_path / security.LOCKS_FILE)
-    throttle = security.LoginThrottle(clock, locks, known=lambda name: name == "admin")
-    verdicts = [_fail(throttle, clock, "admin") for _ in range(security.LOCK_AFTER)]
-    assert verdicts[4] == "login_throttled" and verdicts[-1] == "login_locked"
-    clock.advance(10 * 3600)  # time alone does not unlock
-    refusal = throttle.begin("admin", "10.0.0.77")
-    assert refusal is not None and refusal.locked and "passwd admin" in refusal.message
-    assert locks.accounts() == ["admin"]
-    # `door-gateway passwd admin` (another process) clears the file:
-    assert security.AccountLocks(tmp_path / security.LOCKS_FILE).clear("admin")
-    assert throttle.begin("admin", "10.0.0.77") is None
-
-
-def test_a_lock_reaches_the_disk_and_stays_private(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    locks = security.AccountLocks(tmp_path / security.LOCKS_FILE)
-    spy = FsyncSpy(monkeypatch)
-    locks.lock("admin", 0.0, security.LOCK_AFTER)
-    path = tmp_path / security.LOCKS_FILE
-    assert spy.made_durable(path)  # a power cut right after does not unlock the account
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert sorted(p.name for p in tmp_path.iterdir()) == [security.LOCKS_FILE]
-
-
-def test_a_name_that_is_no_account_locks_in_memory_only(tmp_path: Path) -> None:
-    clock = ManualClock()
-    locks = security.AccountLocks(tmp_path / security.LOCKS_FILE)
-    throttle = security.LoginThrottle(clock, locks, known=lambda _name: False)
-    for _ in range(security.LOCK_AFTER):
-        _fail(throttle, clock, "ghost")
-    refusal = throttle.begin("ghost", "10.0.0.77")
-    assert refusal is not None and refusal.locked  # same answer as for a real account
-    assert not (tmp_path / security.LOCKS_FILE).exists()
 
 
 def test_parallel_attempts_are_counted_before_the_password_check() -> None:
@@ -294,7 +244,7 @@ def passwd(config: Path, user: str, password: str, *extra: str) -> subprocess.Co
     )
 
 
-def test_passwd_levels_and_clearing_a_lockout(tmp_path: Path) -> None:
+def test_passwd_levels(tmp_path: Path) -> None:
     config = gpio_config(tmp_path)
     assert passwd(config, "admin", "first password").stdout.strip().endswith("(SUPERADMIN)")
     assert "(USERADMIN)" in passwd(config, "second", "second password").stdout
@@ -302,12 +252,9 @@ def test_passwd_levels_and_clearing_a_lockout(tmp_path: Path) -> None:
         "(NETWORKADMIN)"
         in passwd(config, "third", "third password", "--level", "NETWORKADMIN").stdout
     )
-    security.AccountLocks(tmp_path / security.LOCKS_FILE).lock("admin", 0.0, 20)
     result = passwd(config, "admin", "a new admin password")
     assert result.returncode == 0, result.stderr
     assert "(SUPERADMIN)" in result.stdout  # an existing account keeps its level
-    assert "login lockout of admin cleared" in result.stdout
-    assert security.AccountLocks(tmp_path / security.LOCKS_FILE).accounts() == []
     with open_store(tmp_path) as store:
         levels = {t.username: t.level for t in store.list_technicians()}
     assert levels == {"admin": "SUPERADMIN", "second": "USERADMIN", "third": "NETWORKADMIN"}
@@ -316,7 +263,6 @@ def test_passwd_levels_and_clearing_a_lockout(tmp_path: Path) -> None:
         journaled = list(rows)
     assert [user for user, _ in journaled] == ["admin", "second", "third", "admin"]
     assert all("door-gateway passwd by " in trace for _, trace in journaled)
-    assert "lockout cleared" in journaled[-1][1]
 
 
 # -- bodies and JSON --------------------------------------------------------------------------

@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aiohttp import web
 
 from gateway.clock import Clock
+from gateway.web.auth import CredentialVersions
 from gateway.web.strictjson import BodyRejected, read_strict_json
 
 if TYPE_CHECKING:
     from gateway.doors.controller import DoorController
+    from gateway.model import Event
     from gateway.settings import Settings
     from gateway.store.journal import EventJournal
     from gateway.store.repo import Store
@@ -94,6 +96,7 @@ class ActatekSession:
     level: str
     created: float
     last_used: float
+    credential_version: int  # the account's at login: the session ends when it moves
 
     def may(self, capability: str) -> bool:
         return capability in CAPABILITIES.get(self.level, frozenset())
@@ -103,14 +106,19 @@ class ActatekSessions:
     """Session ids: cryptographically random positive 63-bit integers (the reference types
     them as a long), 30 minutes idle expiry, an absolute lifetime on top. Answers carry an
     id as a string of digits (JavaScript would round a JSON number); paths name it by its
-    digits."""
+    digits. A session also ends as soon as its account's credential version moves (a new
+    password, level or state, from the native API or `door-gateway passwd`)."""
 
-    def __init__(self, clock: Clock, idle_s: float = SESSION_IDLE_S) -> None:
+    def __init__(
+        self, clock: Clock, accounts: CredentialVersions, idle_s: float = SESSION_IDLE_S
+    ) -> None:
         self._clock = clock
+        self._accounts = accounts
         self._idle_s = idle_s
         self._sessions: dict[int, ActatekSession] = {}
 
-    def issue(self, username: str, level: str) -> ActatekSession:
+    def issue(self, username: str, level: str, credential_version: int) -> ActatekSession:
+        """A new session, valid while the account stays at `credential_version`."""
         self._purge()
         if len(self._sessions) >= MAX_SESSIONS:
             oldest = min(self._sessions.values(), key=lambda s: s.last_used)
@@ -119,7 +127,7 @@ class ActatekSessions:
         while session_id == 0 or session_id in self._sessions:
             session_id = secrets.randbits(63)
         now = self._clock.monotonic()
-        session = ActatekSession(session_id, username, level, now, now)
+        session = ActatekSession(session_id, username, level, now, now, credential_version)
         self._sessions[session_id] = session
         return session
 
@@ -129,7 +137,7 @@ class ActatekSessions:
             raise ActatekError("invalid session id")
         session = self._sessions.get(int(raw))
         now = self._clock.monotonic()
-        if session is None or self._expired(session, now):
+        if session is None or self._expired(session, now) or not self._current(session):
             self._sessions.pop(int(raw), None)
             raise ActatekError("invalid or expired session")
         session.last_used = now
@@ -143,6 +151,10 @@ class ActatekSessions:
         """Log a technician out everywhere (password changed, account removed)."""
         for session_id in [s.id for s in self._sessions.values() if s.username == username]:
             del self._sessions[session_id]
+
+    def _current(self, session: ActatekSession) -> bool:
+        version = self._accounts.technician_credential_version(session.username)
+        return version == session.credential_version
 
     def _expired(self, session: ActatekSession, now: float) -> bool:
         return now - session.last_used > self._idle_s or now - session.created > SESSION_ABSOLUTE_S
@@ -167,6 +179,8 @@ class ManagementContext(Protocol):
     store: Store
     journal: EventJournal
     doors: dict[str, DoorController]
+
+    def emit(self, event: Event) -> None: ...
 
     async def verify_login(self, username: str, password: str) -> tuple[str, str] | None: ...
 

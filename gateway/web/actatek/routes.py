@@ -43,6 +43,6 @@ SECTIONS = (
 def add_actatek(app: web.Application, context: ManagementContext) -> None:
     """Mount the ACTAtek API; its error middleware must already be in `app`'s middlewares."""
     app[CONTEXT] = context
-    app[SESSIONS] = ActatekSessions(context.clock)
+    app[SESSIONS] = ActatekSessions(context.clock, context.store)
     for section in SECTIONS:
         section.add_routes(app)

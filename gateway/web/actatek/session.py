@@ -17,6 +17,7 @@ from gateway.web.actatek.common import (
     success,
     text,
 )
+from gateway.web.auth import ACCOUNTS
 
 API_NAME = "A4 REST API"
 API_VERSION = "0.1"
@@ -50,6 +51,7 @@ async def login(request: web.Request) -> web.Response:
         password,
         security.client_address(request),
         "actatek",
+        request.app[ACCOUNTS],
     )
     if outcome.refusal is not None:
         return _refused(outcome.refusal)
@@ -61,14 +63,13 @@ async def login(request: web.Request) -> web.Response:
             "password change required: change the one-time password with POST "
             f"/api/v1/password, or run `door-gateway passwd {username}`"
         )
-    session = request.app[SESSIONS].issue(*outcome.account)
+    session = request.app[SESSIONS].issue(*outcome.account, outcome.credential_version)
     return success(sessionid=str(session.id))
 
 
 def _refused(refusal: security.Refusal) -> web.Response:
     response = error_response(refusal.message)
-    if not refusal.locked:
-        response.headers["Retry-After"] = str(refusal.retry_after_s)
+    response.headers["Retry-After"] = str(refusal.retry_after_s)
     return response
 
 
