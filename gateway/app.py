@@ -26,13 +26,13 @@ from gateway.accounts import (
     password_problem,
     verify_technician_in_thread,
 )
-from gateway.clock import Clock, Instant, Stamp, SteppableClock, SystemClock, read_boot_id
+from gateway.clock import Clock, Instant, Stamp, read_boot_id
 from gateway.doors.controller import DoorController
 from gateway.doors.state import DoorState
 from gateway.feedback import ReaderFeedback
-from gateway.hw.gpio import GpioBackend
+from gateway.hw.factory import BACKENDS, Hardware, SimulatedHardware
 from gateway.hw.lines import OutputLine
-from gateway.hw.readers import ReaderDriver, SimulatedInput, UnavailableReader, build_reader
+from gateway.hw.readers import ReaderContext, ReaderDriver, UnavailableReader, build_reader
 from gateway.model import Event, StoredEvent
 from gateway.pipeline import AccessPipeline, Upstream
 from gateway.service import ServiceNotifier
@@ -65,18 +65,19 @@ STORE_POLL_S = 1.0
 
 
 class Gateway:
-    """One running door gateway."""
+    """One running door gateway, on the hardware its settings name (or on `hardware`)."""
 
-    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(
+        self, settings: Settings, clock: Clock | None = None, hardware: Hardware | None = None
+    ) -> None:
         self.settings = settings
-        # In simulation the wall clock can be stepped (/sim/clock) to show that no duration
-        # follows it; on real hardware the system clock is the only one.
-        self.clock = clock or (SteppableClock() if settings.simulated else SystemClock())
+        # The one place the hardware is chosen; it opens nothing until start().
+        self.hardware = hardware or BACKENDS[settings.hardware.backend]()
+        self.clock = clock or self.hardware.clock
         self.boot_id = read_boot_id()  # saved durations are carried over by boot (Stamp)
         self.tz = ZoneInfo(settings.device.timezone)
         self.doors: dict[str, DoorController] = {}
         self.readers: dict[str, ReaderDriver] = {}
-        self.reader_inputs: dict[str, SimulatedInput] = {}
         self.feedback: dict[str, ReaderFeedback] = {}
         self.door_inputs: dict[str, DoorInputs] = {}
         self._door_states: dict[str, dict[str, Any]] = {}
@@ -93,11 +94,10 @@ class Gateway:
         """Lock the doors, open the store, build the engine, readers and web server."""
         loop = asyncio.get_running_loop()
         self._early_events: list[Event] = []
-        self.backend = GpioBackend(simulated=self.settings.simulated)
         for door in self.settings.doors:
             self.doors[door.name], self.door_inputs[door.name] = build_door(
                 door,
-                self.backend,
+                self.hardware,
                 loop,
                 self.clock,
                 self.emit,
@@ -222,8 +222,11 @@ class Gateway:
             self.settings.access.two_factor_timeout_s,
             self._build_upstream(),
         )
+        context = ReaderContext(
+            self.hardware, loop, self.pipeline, self.clock, self.settings.wiegand_formats
+        )
         for reader in self.settings.readers:
-            self._start_reader(reader, loop)
+            self._start_reader(reader, context)
             self.doors[reader.door].attach_feedback(self.feedback[reader.name])
 
     def _build_upstream(self) -> Upstream:
@@ -241,29 +244,21 @@ class Gateway:
         self.upstream = Upstream(flow, apb)
         return self.upstream
 
-    def _start_reader(self, reader: ReaderSettings, loop: asyncio.AbstractEventLoop) -> None:
+    def _start_reader(self, reader: ReaderSettings, context: ReaderContext) -> None:
         try:
-            built = build_reader(
-                reader,
-                self.backend,
-                loop,
-                self.pipeline,
-                wiegand_formats=self.settings.wiegand_formats,
-            )
-            built.driver.start()
+            driver = build_reader(reader, context)
+            driver.start()
         except Exception as exc:  # a reader must never stop the daemon
             log.exception("reader %s failed to start", reader.name)
             self.readers[reader.name] = UnavailableReader(reader, f"failed to start: {exc}")
             return
-        self.readers[reader.name] = built.driver
-        if built.simulation is not None:
-            self.reader_inputs[reader.name] = built.simulation
+        self.readers[reader.name] = driver
 
     def _build_feedback(
         self, reader: ReaderSettings, loop: asyncio.AbstractEventLoop
     ) -> ReaderFeedback:
         def line(pin: int | None) -> OutputLine | None:
-            return None if pin is None else self.backend.output(pin)
+            return None if pin is None else self.hardware.output(pin)
 
         return ReaderFeedback(
             loop, line(reader.led_green_pin), line(reader.led_red_pin), line(reader.beeper_pin)
@@ -271,7 +266,12 @@ class Gateway:
 
     async def _start_web(self) -> None:
         self.tokens = TokenStore(self.clock, self.settings.web.token_idle_s, self.store)
-        simulation = Simulation(self) if self.settings.simulated else None
+        # The simulation API exists only to play simulated hardware.
+        simulation = (
+            Simulation(self, self.hardware)
+            if isinstance(self.hardware, SimulatedHardware)
+            else None
+        )
         self.web_app = build_app(self, self.tokens, simulation, self, self, open_door=self)
         self._runner = await start_site(self.web_app, self.settings.web.listen)
 
@@ -503,7 +503,7 @@ class Gateway:
         self.terminal.store.close()
         self.agents.close()
         self.store.close()
-        self.backend.close()
+        self.hardware.close()
 
 
 async def run(settings: Settings) -> None:

@@ -1,15 +1,17 @@
-"""The simulated backend's control surface for /sim/...: every input goes into the same
+"""The simulated hardware's control surface for /sim/...: every input goes into the same
 seams as real hardware (mock pins for Wiegand and door inputs, a pseudo-terminal for
-serial readers, the simulated PC/SC and NFC backends under the real drivers)."""
+serial readers, the simulated PC/SC and NFC backends under the real drivers), all made
+by the `SimulatedHardware` the gateway runs on."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from gateway.clock import SteppableClock
+from gateway.hw.factory import SimulatedHardware
 from gateway.hw.reader_base import NotSimulated
-from gateway.hw.readers import SimulatedInput
-from gateway.hw.simulation import WiegandDriver, key_bursts
+from gateway.hw.readers import UnavailableReader
+from gateway.hw.simulation import SimulatedInput, WiegandDriver, key_bursts
 from gateway.hw.wiegand import WiegandReader
 from gateway.web.sim import NotBuilt, UnknownName
 
@@ -18,11 +20,12 @@ if TYPE_CHECKING:
 
 
 class Simulation:
-    """Implements `gateway.web.sim.SimulationControl` for a running Gateway."""
+    """Implements `gateway.web.sim.SimulationControl` for a Gateway on `hardware`."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, hardware: SimulatedHardware) -> None:
         self._gateway = gateway
-        self._wiegand = WiegandDriver(gateway.backend)
+        self._hardware = hardware
+        self._wiegand = WiegandDriver(hardware)
 
     def _reader(self, name: str) -> Any:
         reader = self._gateway.readers.get(name)
@@ -31,9 +34,9 @@ class Simulation:
         return reader
 
     def _input(self, name: str) -> SimulatedInput:
-        self._reader(name)
-        sim = self._gateway.reader_inputs.get(name)
-        if sim is None:
+        reader = self._reader(name)
+        sim = self._hardware.reader_input(name)
+        if sim is None or isinstance(reader, UnavailableReader):
             raise NotBuilt(f"reader {name!r} cannot be driven by the simulation")
         return sim
 
@@ -85,7 +88,7 @@ class Simulation:
         if name not in inputs:
             raise UnknownName(f"door {door!r} has no {name} input wired")
         pin, active_low = inputs[name]
-        self._gateway.backend.drive(pin, active != active_low)
+        self._hardware.drive(pin, active != active_low)
 
     def step_clock(self, seconds: float) -> float:
         """Step the gateway's wall clock; the new wall time (epoch seconds)."""

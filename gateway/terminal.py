@@ -32,7 +32,7 @@ from gateway.settings import (
 )
 from gateway.store.log_query import ADDED_LOG_REASON, LogView, added_log_trace
 from gateway.store.terminal_settings import TerminalStore
-from gateway.timeset import SimulatedTime, SystemTime, TimedatectlTime
+from gateway.timeset import SystemTime
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -141,11 +141,7 @@ class TerminalFunctions:
         self.store = store
         self._configured = {door.name: door for door in gateway.settings.doors}
         self.tz = gateway.tz  # [device] timezone: local times of the API
-        self.system_time: SystemTime = (
-            SimulatedTime(gateway.clock, store)
-            if gateway.settings.simulated
-            else TimedatectlTime(gateway.clock)
-        )
+        self.system_time: SystemTime = gateway.hardware.system_time(gateway.clock, store)
 
     # -- start-up ---------------------------------------------------------------------
 
@@ -251,7 +247,7 @@ class TerminalFunctions:
                 "option: bell_schedule is set in the configuration file "
                 "(second_relay_mode and second_relay_schedule)"
             )
-        wired = configured.second_relay_pin is not None or self._gateway.settings.simulated
+        wired = self._gateway.hardware.has_line(configured.second_relay_pin)
         if mode != "disable" and not wired:
             raise TerminalError(f"relay TWO of door {configured.name} is not wired")
         if mode == "doorbell" and configured.doorbell_pin is None:  # as check-config

@@ -1,4 +1,5 @@
-"""The device's clock and NTP setting (ACTAtek section 10), behind one seam.
+"""The device's clock and NTP setting (ACTAtek section 10), behind one seam: the system
+time part of `gateway.hw.factory.Hardware`, which makes one of these.
 
 - `TimedatectlTime` (a real Pi): the system clock is the device's clock. Setting the time
   runs `timedatectl set-time @EPOCH`; NTP is systemd-timesyncd, switched with
@@ -26,7 +27,6 @@ from typing import Any, Protocol
 
 from gateway.atomicfile import write_atomically
 from gateway.clock import Clock
-from gateway.store.terminal_settings import TerminalStore
 
 DROPIN = Path("/etc/systemd/timesyncd.conf.d/50-door-gateway.conf")
 COMMAND_TIMEOUT_S = 10.0
@@ -41,6 +41,14 @@ class NtpSetting:
 
     servers: tuple[str, ...]
     enabled: bool
+
+
+class SettingsStore(Protocol):
+    """Where the simulated clock keeps its offset (the terminal settings in the store)."""
+
+    def get(self, key: str) -> Any: ...
+
+    def put(self, key: str, value: Any) -> None: ...
 
 
 class TimeSettingError(Exception):
@@ -176,7 +184,7 @@ def _write_dropin(path: Path, servers: tuple[str, ...]) -> None:
 class SimulatedTime:
     """The simulated device clock: an offset and an NTP setting kept in the store."""
 
-    def __init__(self, clock: Clock, store: TerminalStore) -> None:
+    def __init__(self, clock: Clock, store: SettingsStore) -> None:
         self._clock = clock
         self._store = store
 

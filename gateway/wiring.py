@@ -1,4 +1,4 @@
-"""Builds one door's controller from its settings: lines on the pin factory, the second
+"""Builds one door's controller from its settings: lines on the hardware, the second
 relay, schedules read from the live rules snapshot, input actions."""
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from gateway.doors.outputs import relay_initial
 from gateway.doors.schedule import right_schedule
 from gateway.doors.state import DoorState
 from gateway.doors.timers import LoopTimers
-from gateway.hw.gpio import GpioBackend
-from gateway.hw.lines import InputLine, MemoryOutput, OutputLine
+from gateway.hw.lines import InputLine, LineFactory, MemoryOutput, OutputLine
 from gateway.model import Event
 from gateway.settings import DoorSettings
 from gateway.store.index import RulesSnapshot
@@ -25,17 +24,17 @@ DoorInputs = dict[str, tuple[int, bool]]
 
 
 def output_line(
-    backend: GpioBackend, pin: int | None, active_high: bool, initial: bool = False
+    lines: LineFactory, pin: int | None, active_high: bool, initial: bool = False
 ) -> OutputLine:
-    """A GPIO output, or a memory-only one when the line is not wired."""
+    """An output on the hardware, or a memory-only one when the line is not wired."""
     if pin is None:
         return MemoryOutput(initial)
-    return backend.output(pin, active_high=active_high, initial=initial)
+    return lines.output(pin, active_high=active_high, initial=initial)
 
 
 def build_door(
     door: DoorSettings,
-    backend: GpioBackend,
+    lines: LineFactory,
     loop: asyncio.AbstractEventLoop,
     clock: Clock,
     emit: Callable[[Event], None],
@@ -44,14 +43,14 @@ def build_door(
     state_changed: Callable[[DoorState], None],
 ) -> tuple[DoorController, DoorInputs]:
     """The controller, its relay driven to the locked level from the first instant."""
-    relay = output_line(backend, door.relay_pin, door.relay_active_high, relay_initial(door))
-    alarm = output_line(backend, door.alarm_pin, True) if door.alarm_pin is not None else None
+    relay = output_line(lines, door.relay_pin, door.relay_active_high, relay_initial(door))
+    alarm = output_line(lines, door.alarm_pin, True) if door.alarm_pin is not None else None
     second = (
-        output_line(backend, door.second_relay_pin, door.second_relay_active_high)
+        output_line(lines, door.second_relay_pin, door.second_relay_active_high)
         if door.second_relay_pin is not None
         else None
     )
-    lines, inputs = _inputs(door, backend)
+    inputs, wired = _inputs(door, lines)
     links = DoorLinks(
         second_relay=second,
         schedule_active=_schedule(snapshot, door.unlock_schedule, tz),
@@ -60,9 +59,9 @@ def build_door(
         state_changed=state_changed,
     )
     controller = DoorController(
-        door, LoopTimers(loop), clock, emit, relay, links, alarm=alarm, **lines
+        door, LoopTimers(loop), clock, emit, relay, links, alarm=alarm, **inputs
     )
-    return controller, inputs
+    return controller, wired
 
 
 def _schedule(
@@ -72,10 +71,10 @@ def _schedule(
 
 
 def _inputs(
-    door: DoorSettings, backend: GpioBackend
+    door: DoorSettings, lines: LineFactory
 ) -> tuple[dict[str, InputLine | None], DoorInputs]:
-    lines: dict[str, InputLine | None] = {}
-    inputs: DoorInputs = {}
+    inputs: dict[str, InputLine | None] = {}
+    wired: DoorInputs = {}
     for name, pin, active_low in (
         ("contact", door.contact_pin, not door.contact_normally_closed),
         ("rex", door.rex_pin, True),
@@ -83,10 +82,8 @@ def _inputs(
         ("tamper", door.tamper_pin, not door.tamper_normally_closed),
     ):
         if pin is None:
-            lines[name] = None
+            inputs[name] = None
             continue
-        lines[name] = backend.input(pin, active_low)
-        inputs[name] = (pin, active_low)
-        if backend.simulated:  # simulated wiring starts at rest: door shut, nothing pressed
-            backend.drive(pin, active_low)
-    return lines, inputs
+        inputs[name] = lines.input(pin, active_low)
+        wired[name] = (pin, active_low)
+    return inputs, wired

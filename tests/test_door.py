@@ -12,7 +12,7 @@ import threading
 from gateway.clock import SystemClock
 from gateway.door import DoorController
 from gateway.doors import LoopTimers
-from gateway.hw.gpio import GpioBackend
+from gateway.hw.factory import SimulatedHardware
 from gateway.hw.lines import InputLine
 from gateway.model import Event
 from gateway.settings import DoorSettings
@@ -23,26 +23,25 @@ SETTINGS = DoorSettings(name="front", relay_pin=RELAY, relay_pulse_s=5, contact_
 
 def build(
     events: list[Event], settings: DoorSettings = SETTINGS
-) -> tuple[DoorController, GpioBackend]:
+) -> tuple[DoorController, SimulatedHardware]:
     """Exactly the call app.py makes today: a loop, then the lines as keywords."""
-    backend = GpioBackend(simulated=True)
-    relay = backend.output(RELAY, initial=True)  # a relay left energised by a crash
+    hardware = SimulatedHardware()
+    relay = hardware.output(RELAY, initial=True)  # a relay left energised by a crash
     lines: dict[str, InputLine | None] = {
-        "contact": backend.input(CONTACT, active_low=False),
-        "rex": backend.input(REX),
-        "tamper": backend.input(TAMPER),
+        "contact": hardware.input(CONTACT, active_low=False),  # at rest: door shut
+        "rex": hardware.input(REX),
+        "tamper": hardware.input(TAMPER),
     }
-    backend.drive(CONTACT, False)  # door shut
     door = DoorController(
         settings,
         asyncio.get_running_loop(),
         SystemClock(),
         events.append,
         relay,
-        alarm=backend.output(ALARM),
+        alarm=hardware.output(ALARM),
         **lines,
     )
-    return door, backend
+    return door, hardware
 
 
 async def settle() -> None:
@@ -73,9 +72,9 @@ async def test_an_edge_from_a_gpio_thread_is_handled_on_the_loop() -> None:
         handled_on.append(threading.get_ident())
         events.append(event)
 
-    door, backend = build([])
+    door, hardware = build([])
     door._sink = record  # the same sink, watched for the thread it runs on
-    thread = threading.Thread(target=backend.drive, args=(CONTACT, True))
+    thread = threading.Thread(target=hardware.drive, args=(CONTACT, True))
     thread.start()
     thread.join()
     assert events == []  # nothing ran on the GPIO thread

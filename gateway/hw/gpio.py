@@ -1,8 +1,9 @@
 """GPIO through gpiozero pin factories: lgpio on a Pi, MockFactory in simulation.
 
 The pin factory is the seam (as in gpiozero itself): the same `GpioOutput`/`GpioInput`
-code runs on real pins and on mock pins, and the simulation drives mock pins with
-`drive_low`/`drive_high`, so edges go through the real decoders.
+code runs on real pins and on mock pins, and the simulated hardware
+(`gateway.hw.factory.SimulatedHardware`) drives mock pins with `drive_low`/`drive_high`,
+so edges go through the real decoders.
 """
 
 from __future__ import annotations
@@ -103,12 +104,11 @@ class SimulatedFactory(MockFactory):  # type: ignore[misc]
         return later - earlier
 
 
-class GpioBackend:
-    """Makes lines on one pin factory; `simulated=True` uses gpiozero's MockFactory."""
+class GpioLines:
+    """Output and input lines on one gpiozero pin factory (a `LineFactory`)."""
 
-    def __init__(self, simulated: bool) -> None:
-        self.simulated = simulated
-        self.factory: Any = SimulatedFactory() if simulated else _real_pin_factory()
+    def __init__(self, factory: Any) -> None:
+        self.factory = factory
 
     def output(self, pin: int, active_high: bool = True, initial: bool = False) -> GpioOutput:
         """An output line, set to `initial` at once (so a relay starts in its safe state)."""
@@ -118,30 +118,12 @@ class GpioBackend:
         """An input line with the pull-up on (switches wire to ground)."""
         return GpioInput(self.factory, pin, active_low)
 
-    def drive(self, pin: int, level: bool) -> None:
-        """Set a simulated pin's electrical level; callbacks run synchronously."""
-        if not self.simulated:
-            raise RuntimeError("pins can only be driven on the simulated backend")
-        mock_pin = self.factory.pin(pin)
-        if level:
-            mock_pin.drive_high()
-        else:
-            mock_pin.drive_low()
-
-    def drive_at(self, pin: int, level: bool, ticks: float) -> None:
-        """Like `drive`, with the edge stamped at `ticks` (monotonic seconds)."""
-        self.factory.forced_ticks = ticks
-        try:
-            self.drive(pin, level)
-        finally:
-            self.factory.forced_ticks = None
-
     def close(self) -> None:
         self.factory.close()
 
 
-def _real_pin_factory() -> Any:
-    """lgpio on a Pi (kernel edge timestamps); gpiozero's own default otherwise."""
+def real_pin_factory() -> Any:
+    """lgpio on a Pi (kernel edge timestamps); RuntimeError where there is no GPIO chip."""
     try:
         from gpiozero.pins.lgpio import LGPIOFactory
 

@@ -5,12 +5,11 @@ presses to the sink; the PIN collector does the rest."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
-from gateway.hw.gpio import GpioBackend
-from gateway.hw.lines import InputLine, OutputLine
+from gateway.clock import Clock
+from gateway.hw.lines import InputLine, LineFactory, OutputLine
 from gateway.hw.reader_base import ReaderHealth, ReaderSink
 from gateway.settings import ReaderSettings
 
@@ -32,11 +31,11 @@ class KeyMatrix(Protocol):
 class GpioKeyMatrix:
     """Rows are outputs (active = pulled low), columns inputs with pull-ups (active = low)."""
 
-    def __init__(self, backend: GpioBackend, row_pins: Sequence[int], col_pins: Sequence[int]):
+    def __init__(self, lines: LineFactory, row_pins: Sequence[int], col_pins: Sequence[int]):
         self._rows: list[OutputLine] = [
-            backend.output(pin, active_high=False, initial=False) for pin in row_pins
+            lines.output(pin, active_high=False, initial=False) for pin in row_pins
         ]
-        self._cols: list[InputLine] = [backend.input(pin, active_low=True) for pin in col_pins]
+        self._cols: list[InputLine] = [lines.input(pin, active_low=True) for pin in col_pins]
         self.rows, self.cols = len(self._rows), len(self._cols)
 
     def scan(self) -> set[Position]:
@@ -72,7 +71,8 @@ class MatrixKeypad:
     """Scans a key matrix on the event loop and reports debounced key presses.
 
     Several keys held at once are ghosting-prone on a diode-less matrix: such scans are
-    ignored (counted) rather than guessed at.
+    ignored (counted) rather than guessed at. Key presses are stamped with `clock`'s wall
+    time.
     """
 
     def __init__(
@@ -81,7 +81,7 @@ class MatrixKeypad:
         loop: asyncio.AbstractEventLoop,
         sink: ReaderSink,
         matrix: KeyMatrix,
-        clock: Callable[[], float] = time.time,
+        clock: Clock,
     ) -> None:
         if len(settings.keymap) != matrix.rows * matrix.cols:
             raise ValueError(
@@ -122,7 +122,7 @@ class MatrixKeypad:
             return None
         row, col = next(iter(new))
         key = self.settings.keymap[row * self._matrix.cols + col]
-        now = self._clock()
+        now = self._clock.time()
         self.health.last_seen = now
         self.health.accepted += 1
         self._sink.key(self.name, key, now)
@@ -146,9 +146,9 @@ class MatrixKeypad:
         self._matrix.close()
 
 
-async def press_keys(keypad: MatrixKeypad, matrix: SimulatedKeyMatrix, keys: str) -> None:
+async def press_keys(matrix: SimulatedKeyMatrix, keymap: str, keys: str) -> None:
     """Simulation: press and release each key long enough for the scanner to see it."""
-    positions = {key: divmod(i, matrix.cols) for i, key in enumerate(keypad.settings.keymap)}
+    positions = {key: divmod(i, matrix.cols) for i, key in enumerate(keymap)}
     for key in keys:
         if key not in positions:
             raise ValueError(f"key {key!r} is not on this keypad")

@@ -1,7 +1,8 @@
 """Protocols for the digital lines the rest of the daemon drives or watches.
 
 Outside `gateway/hw/` nothing knows about gpiozero: doors and reader feedback get an
-`OutputLine`, inputs an `InputLine`, and the simulation API a `LineDriver`.
+`OutputLine`, inputs an `InputLine`, both made by a `LineFactory` (the lines part of
+`gateway.hw.factory.Hardware`), and the simulation drives inputs through a `LineDriver`.
 """
 
 from __future__ import annotations
@@ -36,10 +37,26 @@ class InputLine(Protocol):
     def close(self) -> None: ...
 
 
+class LineFactory(Protocol):
+    """Makes lines by BCM pin number: gpiozero's pin factory, in logical terms."""
+
+    def output(self, pin: int, active_high: bool = True, initial: bool = False) -> OutputLine:
+        """An output line, set to `initial` at once (so a relay starts in its safe state)."""
+        ...
+
+    def input(self, pin: int, active_low: bool = True) -> InputLine:
+        """An input line with the pull-up on (switches wire to ground)."""
+        ...
+
+
 class LineDriver(Protocol):
-    """Drives a simulated input from outside (only the simulated backend has one)."""
+    """Sets the electrical level of an input from outside (only simulated pins have one)."""
 
     def drive(self, pin: int, level: bool) -> None: ...
+
+    def drive_at(self, pin: int, level: bool, ticks: float) -> None:
+        """Like `drive`, with the edge stamped at `ticks` (monotonic seconds)."""
+        ...
 
 
 class MemoryOutput:

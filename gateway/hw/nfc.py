@@ -28,6 +28,7 @@ import nfc
 import nfc.clf
 
 from gateway.cardnumbers import reader_canonical
+from gateway.clock import Clock
 from gateway.hw.reader_base import ReaderHealth, ReaderSink
 from gateway.model import Credential
 from gateway.settings import ReaderSettings
@@ -253,6 +254,8 @@ class NfcReader:
 
     One presentation of a card gives one card credential whose value is the identifier
     after `card_byte_order` and `card_bytes` (gateway.cardnumbers.reader_canonical).
+    `frontend_factory` makes a frontend for each (re)open; `clock` stamps reads (wall) and
+    times the presence debounce (monotonic).
     """
 
     def __init__(
@@ -261,9 +264,8 @@ class NfcReader:
         loop: asyncio.AbstractEventLoop,
         sink: ReaderSink,
         frontend_factory: Callable[[], NfcFrontend],
-        clock: Callable[[], float] = time.time,
+        clock: Clock,
         *,
-        monotonic: Callable[[], float] = time.monotonic,
         poll_s: float = POLL_S,
         hang_after_s: float = HANG_AFTER_S,
         backoff_s: tuple[float, float] = (BACKOFF_FIRST_S, BACKOFF_MAX_S),
@@ -271,7 +273,7 @@ class NfcReader:
         self.name, self.kind = settings.name, settings.kind
         self.settings = settings
         self._loop, self._sink, self._factory = loop, sink, frontend_factory
-        self._clock, self._monotonic = clock, monotonic
+        self._clock = clock
         self._poll_s, self._hang_after_s = poll_s, hang_after_s
         self._backoff_first, self._backoff_max = backoff_s
         self._backoff = self._backoff_first
@@ -409,13 +411,13 @@ class NfcReader:
     # -- what a poll found -----------------------------------------------------------
 
     def _answered(self, found: NfcTarget | None) -> None:
-        now = self._clock()
+        now = self._clock.time()
         self._backoff = self._backoff_first
         with self._lock:
             self.stats.last_poll = now
             came_back = not self._health.online
             self._health.online, self._offline_reason = True, None
-            sighting = self._presence.observe(found, self._monotonic())
+            sighting = self._presence.observe(found, self._clock.monotonic())
             if found is not None:
                 self._health.last_seen = now
             if found is not None and sighting == "debounced":

@@ -11,15 +11,15 @@ import errno
 import re
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
+from gateway.clock import Clock
 from gateway.hw.nfc import TARGET_KINDS, NfcReader, NfcTarget, TargetKind
 from gateway.hw.reader_base import ReaderSink
 from gateway.settings import ReaderSettings
 
-# Same rule as the simulation API's other card readers (gateway.hw.readers), kept here so
-# readers.py can import this module without a cycle.
+# Same rule as the simulation API's other card readers (gateway.hw.simulation), kept here
+# so that module can import this one without a cycle.
 HEX_UID = re.compile(r"^(?:[0-9A-F]{2}){1,10}$")
 
 HANG_LIMIT_S = 60.0  # a "hung" poll still ends eventually, so no test can wedge forever
@@ -164,7 +164,7 @@ class SimulatedNfcReader(NfcReader):
         settings: ReaderSettings,
         loop: asyncio.AbstractEventLoop,
         sink: ReaderSink,
-        clock: Callable[[], float] = time.time,
+        clock: Clock,
         frontend: SimulatedNfcFrontend | None = None,
         **tuning: Any,
     ) -> None:

@@ -26,13 +26,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn, Protocol
 
 from gateway.cardnumbers import reader_canonical
+from gateway.clock import Clock
 from gateway.hw.reader_base import ReaderSink
 from gateway.model import Credential
 from gateway.settings import ReaderSettings
@@ -75,7 +75,7 @@ class PcscConnection(Protocol):
 class PcscBackend(Protocol):
     """The few PC/SC operations a reader needs: the seam between pyscard and a fake."""
 
-    simulated: bool
+    name: str  # what the reader's status() calls its backend: "pcscd", "simulated"
 
     def reader_names(self) -> list[str]:
         """Names of the readers pcscd knows now. Raises PcscUnavailable."""
@@ -200,7 +200,9 @@ class Presence:
 
 
 class PcscReader:
-    """A card reader behind pcscd (`kind = "pcsc"`): UIDs or a MIFARE block as credentials."""
+    """A card reader behind pcscd (`kind = "pcsc"`): UIDs or a MIFARE block as credentials.
+
+    `clock` stamps reads (wall) and times the removal debounce (monotonic)."""
 
     def __init__(
         self,
@@ -208,9 +210,8 @@ class PcscReader:
         loop: asyncio.AbstractEventLoop,
         sink: ReaderSink,
         backend: PcscBackend,
-        clock: Callable[[], float] = time.time,
+        clock: Clock,
         poll_interval_s: float = 0.2,
-        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name, self.kind = settings.name, settings.kind
         self.settings = settings
@@ -218,7 +219,6 @@ class PcscReader:
         self._loop = loop
         self._sink = sink
         self._clock = clock
-        self._monotonic = monotonic
         self._poll_interval_s = poll_interval_s
         self._block_mode = BlockMode.from_settings(settings)
         self._lock = threading.Lock()
@@ -321,7 +321,7 @@ class PcscReader:
 
     def _card_absent(self) -> None:
         with self._lock:
-            self._presence.removed(self._monotonic())
+            self._presence.removed(self._clock.monotonic())
 
     def _card_present(self, conn: PcscConnection) -> None:
         if self._presence.uid is not None:
@@ -331,7 +331,7 @@ class PcscReader:
         except NoCard:
             self._card_absent()
             return
-        now, mono = self._clock(), self._monotonic()
+        now, mono = self._clock.time(), self._clock.monotonic()
         with self._lock:
             self._presence.uid = uid or b""
             bounced = uid is not None and self._presence.bounced(
@@ -408,7 +408,7 @@ class PcscReader:
                 "kind": self.kind,
                 "door": self.settings.door,
                 "direction": self.settings.direction,
-                "backend": "simulated" if self.backend.simulated else "pcscd",
+                "backend": self.backend.name,
                 "mode": "uid" if self._block_mode is None else "mifare_block",
                 "online": self._online,
                 "offline_reason": self._offline_reason,
@@ -446,7 +446,7 @@ class PyscardBackend:
     needs no special handling: the next poll simply reaches the new daemon.
     """
 
-    simulated = False
+    name = "pcscd"
 
     def __init__(self) -> None:
         # Imported here so the daemon on the simulated backend needs no libpcsclite.

@@ -40,7 +40,7 @@ class SimulatedCard:
 class SimulatedPcscBackend:
     """One reader, at most one card, and a pcscd that can be stopped; thread-safe."""
 
-    simulated = True
+    name = "simulated"
 
     def __init__(self, reader_name: str = DEFAULT_READER) -> None:
         self.reader_name = reader_name

@@ -35,6 +35,11 @@ class NotSimulated(Exception):
     """The simulation API asked a reader for input it cannot take."""
 
 
+class ReaderUnavailable(Exception):
+    """The hardware has no device for a reader as configured (the message says why): the
+    reader shows offline with that reason instead of stopping the daemon."""
+
+
 @dataclass
 class ReaderHealth:
     """Online state and counters every driver keeps for its status()."""

@@ -16,7 +16,6 @@ import logging
 import os
 import re
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from typing import Any, Protocol
 import serial
 
 from gateway.cardnumbers import reader_canonical
+from gateway.clock import Clock
 from gateway.hw.reader_base import ReaderHealth, ReaderSink
 from gateway.model import Credential, CredentialKind
 from gateway.settings import ReaderSettings
@@ -64,6 +64,16 @@ class SerialPort(Protocol):
 
 
 OpenPort = Callable[[str, int], SerialPort]
+
+
+@dataclass(frozen=True)
+class SerialLink:
+    """Where a serial reader's bytes come from (the serial part of `Hardware`): the path
+    it opens with pyserial (a /dev port, or a pseudo-terminal in simulation) and the
+    backend its `status()` names."""
+
+    path: str
+    backend: str = "pyserial"
 
 
 def open_serial_port(path: str, baudrate: int) -> SerialPort:
@@ -350,9 +360,10 @@ class SerialStats:
 class SerialReader:
     """A reader on a serial port (`kind` "serial"), read by a thread of its own.
 
-    `open_port(path, baudrate)` opens the port (pyserial by default; it must give reads a
-    timeout). `clock` stamps credentials; `monotonic` times debounce. `port_present`
-    tells a port that vanished (USB unplug) from one that is merely quiet.
+    `link` is the device to open (the configured `port` unless the hardware says
+    otherwise); `open_port(path, baudrate)` opens it (pyserial by default; it must give
+    reads a timeout). `clock` stamps credentials (wall) and times debounce (monotonic).
+    `port_present` tells a port that vanished (USB unplug) from one that is merely quiet.
     """
 
     def __init__(
@@ -360,21 +371,22 @@ class SerialReader:
         settings: ReaderSettings,
         loop: asyncio.AbstractEventLoop,
         sink: ReaderSink,
-        open_port: OpenPort = open_serial_port,
-        clock: Callable[[], float] = time.time,
+        clock: Clock,
+        link: SerialLink | None = None,
         *,
-        monotonic: Callable[[], float] = time.monotonic,
+        open_port: OpenPort = open_serial_port,
         port_present: Callable[[str], bool] = os.path.exists,
     ) -> None:
         self.name, self.kind = settings.name, settings.kind
         self.settings = settings
+        self.link = link or SerialLink(settings.port)
         self._loop = loop
         self._sink = sink
         self._open_port = open_port
         self._clock = clock
         self._port_present = port_present
         self._decoder = make_decoder(settings)
-        self._debounce = Debouncer(settings.debounce_s, monotonic)
+        self._debounce = Debouncer(settings.debounce_s, clock.monotonic)
         self._lock = threading.Lock()  # status() runs on the loop, counting on the thread
         self._health = ReaderHealth(online=False)
         self._stats = SerialStats()
@@ -408,6 +420,8 @@ class SerialReader:
                 "door": self.settings.door,
                 "direction": self.settings.direction,
                 "port": self.settings.port,
+                "device_path": self.link.path,
+                "backend": self.link.backend,
                 "protocol": self.settings.protocol,
                 "online": health.online,
                 "offline_reason": stats.offline_reason,
@@ -434,7 +448,7 @@ class SerialReader:
                 self._stop.wait(backoff.next())
 
     def _open(self, count_attempt: bool) -> SerialPort | None:
-        path = self.settings.port
+        path = self.link.path
         if count_attempt:
             with self._lock:
                 self._stats.reopen_attempts += 1
@@ -459,7 +473,7 @@ class SerialReader:
             _close_quietly(port)
 
     def _pump(self, port: SerialPort) -> None:
-        path = self.settings.port
+        path = self.link.path
         while not self._stop.is_set():
             try:
                 # Block for the first byte (up to the timeout), then take what else is there,
@@ -479,7 +493,7 @@ class SerialReader:
             self._handle(frame)
 
     def _handle(self, frame: DecodedFrame) -> None:
-        now = self._clock()
+        now = self._clock.time()
         fresh = frame.value is not None and self._debounce.fresh(frame.value)
         with self._lock:
             self._health.last_seen = now
@@ -503,7 +517,7 @@ class SerialReader:
             self._health.online = True
             self._stats.offline_reason = None
         if not was_online:
-            log.info("serial reader %s: %s open", self.name, self.settings.port)
+            log.info("serial reader %s: %s open", self.name, self.link.path)
 
     def _set_offline(self, reason: str, quiet: bool = False) -> None:
         with self._lock:

@@ -2,8 +2,9 @@
 
 `PtySerialDevice` plays the device: it writes on the pty master what an RDM6300 module
 or a line scanner would send, while the REAL `SerialReader` opens the slave with real
-pyserial. Only the device is fake; the port, the thread, the decoding and the reopening
-after an unplug are the production code (DESIGN.md, habit 1).
+pyserial (`SimulatedHardware.serial_port` gives the reader the device's path). Only the
+device is fake; the port, the thread, the decoding and the reopening after an unplug are
+the production code (DESIGN.md, habit 1).
 
 The reader opens a stable symlink in a private temp dir, `port_path`, that points to the
 current slave. `unplug()` closes the pair and removes the link, as a USB unplug removes
@@ -13,22 +14,14 @@ ordinary reopen finds the device again without being told anything.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import re
 import shutil
 import tempfile
-import time
 import tty
-from collections.abc import Callable
-from dataclasses import replace
 from functools import reduce
 from operator import xor
-from typing import Any
 
-from gateway.hw.reader_base import NotSimulated, ReaderSink
-from gateway.hw.serial_rfid import ETX, STX, SerialReader
-from gateway.settings import ReaderSettings
+from gateway.hw.serial_rfid import ETX, STX
 
 EM4100_BYTES = 5
 
@@ -128,69 +121,3 @@ class PtySerialDevice:
         """Unplug and remove the temp dir."""
         self.unplug()
         shutil.rmtree(self._dir, ignore_errors=True)
-
-
-class PtySerialReader:
-    """A serial reader on the simulated backend: the real `SerialReader` reading a
-    `PtySerialDevice`, with the entry points the simulation API calls.
-
-    Credentials arrive as from hardware: a few milliseconds after the call returns, on
-    the event loop, through the reader thread.
-    """
-
-    def __init__(
-        self,
-        settings: ReaderSettings,
-        loop: asyncio.AbstractEventLoop,
-        sink: ReaderSink,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.name, self.kind = settings.name, settings.kind
-        self.settings = settings
-        self.device = PtySerialDevice()
-        real = replace(settings, port=self.device.port_path)
-        self.reader = SerialReader(real, loop, sink, clock=clock)
-
-    def start(self) -> None:
-        self.reader.start()
-
-    def present_card(self, uid: str) -> None:
-        """A card held to the reader, sent as this kind of reader sends it."""
-        if self.settings.protocol == "rdm6300":
-            self.device.write_card(uid)
-        elif self.settings.credential_kind == "card":
-            self.device.write_line(self._card_line(parse_uid(uid)))
-        else:
-            raise NotSimulated(f"reader {self.name} scans {self.settings.credential_kind} codes")
-
-    def _card_line(self, uid: bytes) -> str:
-        """What a line-based card reader prints: hex if its line_pattern names a `hex`
-        group, otherwise the card number in decimal, 10 digits as 125 kHz readers do
-        (read back as at least 4 bytes: exact for the usual 4-byte numbers)."""
-        if "hex" in re.compile(self.settings.line_pattern).groupindex:
-            return uid.hex().upper()
-        return str(int.from_bytes(uid, "big")).zfill(10)
-
-    def scan_text(self, text: str) -> None:
-        """A QR code / barcode / plate read by a line scanner."""
-        if self.settings.protocol != "line" or self.settings.credential_kind == "card":
-            raise NotSimulated(f"reader {self.name} does not scan codes")
-        self.device.write_line(text)
-
-    def unplug(self) -> None:
-        self.device.unplug()
-
-    def replug(self) -> None:
-        self.device.replug()
-
-    def status(self) -> dict[str, Any]:
-        return {
-            **self.reader.status(),
-            "backend": "simulated",
-            "port": self.settings.port,
-            "device_path": self.device.port_path,
-        }
-
-    def close(self) -> None:
-        self.reader.close()
-        self.device.close()

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.clock import Clock
 from gateway.hw.formats import (
     BUILTIN,
     MAX_FRAME_BITS,
@@ -24,8 +24,7 @@ from gateway.hw.formats import (
     FrameResult,
     decode_key_burst,
 )
-from gateway.hw.gpio import GpioBackend
-from gateway.hw.lines import InputLine
+from gateway.hw.lines import InputLine, LineFactory
 from gateway.hw.reader_base import ReaderHealth, ReaderSink
 from gateway.model import Credential
 from gateway.settings import ReaderSettings
@@ -190,16 +189,17 @@ class WiegandReader:
     Frames of a configured card format become card credentials; on a keypad, 4- and 8-bit
     bursts become key presses, and a frame of `pin_frame_format` becomes a whole PIN
     (delivered as the keys `*`, its digits, `#`, so the collector handles it like typed
-    keys). `formats` is the registry with the site's custom formats.
+    keys). `formats` is the registry with the site's custom formats. Credentials and keys
+    are stamped with `clock`'s wall time; the frame timing is the pin factory's.
     """
 
     def __init__(
         self,
         settings: ReaderSettings,
-        backend: GpioBackend,
+        lines: LineFactory,
         loop: asyncio.AbstractEventLoop,
         sink: ReaderSink,
-        wall_clock: Callable[[], float] = time.time,
+        clock: Clock,
         formats: FormatRegistry = BUILTIN,
     ) -> None:
         if settings.d0_pin is None or settings.d1_pin is None:
@@ -207,7 +207,7 @@ class WiegandReader:
         self.name, self.kind = settings.name, settings.kind
         self.settings = settings
         self._sink = sink
-        self._wall_clock = wall_clock
+        self._clock = clock
         self._formats = formats
         self._keypad = settings.kind == "wiegand_keypad"
         self._pin_format = self._pin_frame_format()
@@ -219,7 +219,7 @@ class WiegandReader:
         d0_pin, d1_pin = settings.d0_pin, settings.d1_pin
         if settings.swap_d0_d1:
             d0_pin, d1_pin = d1_pin, d0_pin
-        d0, d1 = backend.input(d0_pin), backend.input(d1_pin)
+        d0, d1 = lines.input(d0_pin), lines.input(d1_pin)
         self._receiver = WiegandReceiver(loop, d0, d1, self._frame)
 
     def _pin_frame_format(self) -> str | None:
@@ -238,7 +238,7 @@ class WiegandReader:
         return frozenset(lengths - {pin_length} - set(self.settings.keypad_burst_bits))
 
     def _frame(self, frame: RawFrame) -> None:
-        now = self._wall_clock()
+        now = self._clock.time()
         self._health.last_seen = now
         outcome = self._classify(frame, now)
         self.stats.count(outcome)

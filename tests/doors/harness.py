@@ -14,7 +14,7 @@ from typing import Any
 
 from gateway.doors import DoorController, DoorLinks
 from gateway.doors.outputs import relay_initial
-from gateway.hw.gpio import GpioBackend
+from gateway.hw.factory import SimulatedHardware
 from gateway.model import Event
 from gateway.settings import DoorSettings
 from tests.fakes import ManualClock, ManualTimers
@@ -54,7 +54,7 @@ class Rig:
     """One door, its pins, its clock and the events it emitted."""
 
     door: DoorController
-    backend: GpioBackend
+    hardware: SimulatedHardware
     timers: ManualTimers
     clock: ManualClock
     events: list[Event]
@@ -85,7 +85,7 @@ class Rig:
 
     def pin(self, number: int) -> bool:
         """The electrical level of an output pin."""
-        return bool(self.backend.factory.pin(number).state)
+        return self.hardware.level(number)
 
     @property
     def relay_energised(self) -> bool:
@@ -95,7 +95,7 @@ class Rig:
 
     def edge(self, pin: int, level: bool) -> None:
         """One electrical edge, stamped with the manual clock."""
-        self.backend.drive_at(pin, level, self.timers.now())
+        self.hardware.drive_at(pin, level, self.timers.now())
 
     def open_door(self, settle: bool = True) -> None:
         self.edge(CONTACT, True)  # NC contact to ground: high = open
@@ -140,7 +140,7 @@ class Rig:
         for `seconds`, then stays where it ended."""
         pick = random.Random(seed)
         end = self.timers.now() + seconds
-        level = bool(self.backend.factory.pin(pin).state)
+        level = self.hardware.level(pin)
         while self.timers.now() < end:
             level = not level
             self.edge(pin, level)
@@ -165,19 +165,18 @@ def rig(
     settings = dataclasses.replace(FRONT, **overrides)
     clock = clock or ManualClock.at(MONDAY_0855)
     timers = ManualTimers(clock)
-    backend = GpioBackend(simulated=True)
+    hardware = SimulatedHardware()
     locked = relay_initial(settings)
-    relay = backend.output(RELAY, initial=(not locked) if relay_left_unlocked else locked)
-    contact = backend.input(CONTACT, active_low=False)
-    backend.drive(CONTACT, contact_open)
-    rex = backend.input(REX)
-    backend.drive(REX, not rex_pressed)
-    tamper = backend.input(TAMPER)
-    backend.drive(TAMPER, not tamper_tripped)
-    doorbell = backend.input(DOORBELL)
-    backend.drive(DOORBELL, True)
+    relay = hardware.output(RELAY, initial=(not locked) if relay_left_unlocked else locked)
+    contact = hardware.input(CONTACT, active_low=False)
+    hardware.drive(CONTACT, contact_open)
+    rex = hardware.input(REX)
+    hardware.drive(REX, not rex_pressed)
+    tamper = hardware.input(TAMPER)
+    hardware.drive(TAMPER, not tamper_tripped)
+    doorbell = hardware.input(DOORBELL)  # at rest: not pressed
     events: list[Event] = []
-    second = backend.output(SECOND) if settings.second_relay_pin is not None else None
+    second = hardware.output(SECOND) if settings.second_relay_pin is not None else None
     links = dataclasses.replace(links or DoorLinks(), second_relay=second)
     door = DoorController(
         settings,
@@ -190,7 +189,7 @@ def rig(
         rex=rex,
         tamper=tamper,
         doorbell=doorbell,
-        alarm=backend.output(ALARM),
+        alarm=hardware.output(ALARM),
     )
     # Every door journals its start-up lock first (tests/doors/test_startup.py); the
     # scenarios start after it, with the other start-up events.
@@ -201,4 +200,4 @@ def rig(
     door.attach_feedback(feedback)
     if start:
         door.start()
-    return Rig(door, backend, timers, clock, events, feedback, startup)
+    return Rig(door, hardware, timers, clock, events, feedback, startup)

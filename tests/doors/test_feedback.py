@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from gateway.feedback import ReaderFeedback
-from gateway.hw.gpio import GpioBackend
+from gateway.hw.factory import SimulatedHardware
 from tests.fakes import ManualClock, ManualTimers
 
 GREEN, RED, BEEPER = 25, 8, 12
@@ -16,14 +16,14 @@ class Reader:
 
     def __init__(self) -> None:
         self.timers = ManualTimers(ManualClock())
-        self.backend = GpioBackend(simulated=True)
-        out = self.backend.output
+        self.hardware = SimulatedHardware()
+        out = self.hardware.output
         self.fb = ReaderFeedback(self.timers, out(GREEN), out(RED), out(BEEPER))
 
     def wires(self) -> tuple[bool, bool, bool]:
         """(green, red, beeper) electrical levels."""
-        pin = self.backend.factory.pin
-        return bool(pin(GREEN).state), bool(pin(RED).state), bool(pin(BEEPER).state)
+        level = self.hardware.level
+        return level(GREEN), level(RED), level(BEEPER)
 
     def beeps(self, seconds: float, step: float = 0.05) -> list[bool]:
         """The beeper level sampled every `step` for `seconds`."""

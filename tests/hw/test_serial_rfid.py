@@ -12,14 +12,9 @@ from typing import Any
 
 import pytest
 
-from gateway.hw.reader_base import NotSimulated
+from gateway.clock import SystemClock
 from gateway.hw.serial_rfid import SerialReader
-from gateway.hw.serial_sim import (
-    PtySerialDevice,
-    PtySerialReader,
-    SimulatedDeviceError,
-    rdm6300_frame,
-)
+from gateway.hw.serial_sim import PtySerialDevice, SimulatedDeviceError, rdm6300_frame
 from gateway.model import Credential
 from gateway.settings import ReaderSettings
 
@@ -75,6 +70,7 @@ class Bench:
             settings(self.device.port_path, **overrides),
             asyncio.get_running_loop(),
             self.sink,
+            SystemClock(),
         )
         self.readers.append(reader)
         reader.start()
@@ -246,6 +242,7 @@ async def test_a_missing_port_at_start_shows_offline_then_comes_up(bench: Bench)
         settings(bench.device.port_path, protocol="line", credential_kind="qr"),
         asyncio.get_running_loop(),
         bench.sink,
+        SystemClock(),
     )
     bench.readers.append(reader)
     reader.start()  # must not raise
@@ -262,7 +259,8 @@ async def test_a_missing_port_at_start_shows_offline_then_comes_up(bench: Bench)
 async def test_a_port_that_cannot_be_opened_shows_why(tmp_path: Path) -> None:
     not_a_tty = tmp_path / "ttyUSB0"
     not_a_tty.write_text("")
-    reader = SerialReader(settings(str(not_a_tty)), asyncio.get_running_loop(), CollectingSink())
+    loop = asyncio.get_running_loop()
+    reader = SerialReader(settings(str(not_a_tty)), loop, CollectingSink(), SystemClock())
     reader.start()
     try:
         await until(lambda: "cannot open" in str(reader.status()["offline_reason"]), "error")
@@ -277,35 +275,3 @@ async def test_close_stops_the_thread_within_a_second(bench: Bench) -> None:
     assert time.monotonic() - started < 1.0
     assert serial_threads() == []
     assert reader.status()["online"] is False
-
-
-# -- the simulated backend's reader ---------------------------------------------------
-
-
-async def _sim_reader(sink: CollectingSink, **overrides: Any) -> PtySerialReader:
-    reader = PtySerialReader(settings("sim", **overrides), asyncio.get_running_loop(), sink)
-    reader.start()
-    await until(lambda: reader.status()["online"], "the simulated reader to come up")
-    return reader
-
-
-async def test_simulated_reader_takes_cards_and_codes_through_the_pty() -> None:
-    sink = CollectingSink()
-    rfid = await _sim_reader(sink, protocol="rdm6300", card_bytes=4)
-    usb = await _sim_reader(sink, name="usb", protocol="line", credential_kind="card")
-    qr = await _sim_reader(sink, name="qr", protocol="line", credential_kind="qr")
-    try:
-        rfid.present_card("04:a1:b2:c3")
-        usb.present_card("04A1B2C3")  # printed in decimal, read back as the same UID
-        qr.scan_text("ticket-7")
-        with pytest.raises(NotSimulated):
-            qr.present_card("04A1B2C3")
-        with pytest.raises(NotSimulated):
-            usb.scan_text("ticket-7")
-        await until(lambda: len(sink.credentials) == 3, "3 credentials")
-        assert sorted(sink.values) == sorted(["04A1B2C3", "04A1B2C3", "ticket-7"])
-        assert qr.status()["backend"] == "simulated" and qr.status()["port"] == "sim"
-    finally:
-        for reader in (rfid, usb, qr):
-            reader.close()
-    assert serial_threads() == []

@@ -7,8 +7,8 @@ from time import monotonic
 
 import pytest
 
+from gateway.hw.factory import SimulatedHardware
 from gateway.hw.formats import decode_card_frame, decode_key_burst, encode_h10301
-from gateway.hw.gpio import GpioBackend
 from gateway.hw.simulation import WiegandDriver, key_bursts
 from gateway.hw.wiegand import MAX_GAP_S, MIN_GAP_S, RawFrame, WiegandReceiver
 
@@ -42,7 +42,7 @@ def test_8bit_burst_with_wrong_complement_is_rejected() -> None:
 
 
 async def _receive(bits: str, interval_us: float, pulse_us: float) -> list[RawFrame]:
-    backend = GpioBackend(simulated=True)
+    backend = SimulatedHardware()
     frames: list[RawFrame] = []
     receiver = WiegandReceiver(
         asyncio.get_running_loop(), backend.input(5), backend.input(6), frames.append
@@ -66,7 +66,7 @@ async def test_receiver_takes_the_whole_sia_timing_range(
 
 
 async def test_both_lines_low_at_once_is_noise() -> None:
-    backend = GpioBackend(simulated=True)
+    backend = SimulatedHardware()
     frames: list[RawFrame] = []
     receiver = WiegandReceiver(
         asyncio.get_running_loop(), backend.input(5), backend.input(6), frames.append
@@ -94,7 +94,7 @@ async def test_a_frame_over_the_maximum_length_is_noise() -> None:
 
 
 async def test_back_to_back_frames_stay_apart() -> None:
-    backend = GpioBackend(simulated=True)
+    backend = SimulatedHardware()
     frames: list[RawFrame] = []
     receiver = WiegandReceiver(
         asyncio.get_running_loop(), backend.input(5), backend.input(6), frames.append
@@ -109,7 +109,7 @@ async def test_back_to_back_frames_stay_apart() -> None:
 
 def test_quiet_gap_adapts_to_the_bit_interval() -> None:
     loop = asyncio.new_event_loop()
-    backend = GpioBackend(simulated=True)
+    backend = SimulatedHardware()
     receiver = WiegandReceiver(loop, backend.input(5), backend.input(6), lambda *_: None)
     receiver._times = [monotonic() + i * 0.0005 for i in range(10)]
     assert receiver.quiet_gap() == pytest.approx(max(MIN_GAP_S, 0.0015))

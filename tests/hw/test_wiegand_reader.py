@@ -15,11 +15,11 @@ from time import monotonic
 import pytest
 
 from gateway.access.collector import PinCollector
-from gateway.clock import Instant
+from gateway.clock import Instant, SystemClock
 from gateway.config import load_settings
+from gateway.hw.factory import SimulatedHardware
 from gateway.hw.formats import FORMATS, encode, invert
-from gateway.hw.gpio import GpioBackend
-from gateway.hw.readers import build_reader
+from gateway.hw.readers import ReaderContext, build_reader
 from gateway.hw.simulation import WiegandDriver, key_bursts
 from gateway.hw.wiegand import MAX_GAP_S, SWAPPED_WARNING, SWAPPED_WHILE_SET, WiegandReader
 from gateway.model import Credential
@@ -54,7 +54,7 @@ class Rig:
 
     reader: WiegandReader
     driver: WiegandDriver
-    backend: GpioBackend
+    hardware: SimulatedHardware
     sink: RecordingSink
 
     async def send(
@@ -80,15 +80,17 @@ async def rig(
     settings: ReaderSettings, wiegand_formats: Sequence[WiegandFormatSettings] = ()
 ) -> AsyncIterator[Rig]:
     """A running reader built the way the daemon builds it (`build_reader`)."""
-    backend, sink = GpioBackend(simulated=True), RecordingSink()
-    loop = asyncio.get_running_loop()
-    reader = build_reader(settings, backend, loop, sink, wiegand_formats=wiegand_formats).driver
+    hardware, sink = SimulatedHardware(), RecordingSink()
+    context = ReaderContext(
+        hardware, asyncio.get_running_loop(), sink, SystemClock(), wiegand_formats
+    )
+    reader = build_reader(settings, context)
     assert isinstance(reader, WiegandReader)
     try:
-        yield Rig(reader, WiegandDriver(backend), backend, sink)
+        yield Rig(reader, WiegandDriver(hardware), hardware, sink)
     finally:
         reader.close()
-        backend.close()
+        hardware.close()
 
 
 # ----------------------------------------------------------------------------- formats
@@ -141,10 +143,10 @@ async def test_noise_is_rejected_with_its_reason() -> None:
     async with rig(reader_settings()) as r:
         await r.send("1" * 200, 200, 20)
         start = monotonic() + 1
-        r.backend.drive_at(D0, False, start)
-        r.backend.drive_at(D1, False, start + 30e-6)
-        r.backend.drive_at(D0, True, start + 60e-6)
-        r.backend.drive_at(D1, True, start + 90e-6)
+        r.hardware.drive_at(D0, False, start)
+        r.hardware.drive_at(D1, False, start + 30e-6)
+        r.hardware.drive_at(D0, True, start + 60e-6)
+        r.hardware.drive_at(D1, True, start + 90e-6)
         await asyncio.sleep(MAX_GAP_S + 0.02)
         status = r.reader.status()
     assert r.values == []
@@ -232,11 +234,13 @@ async def test_a_custom_format_from_the_config_end_to_end(tmp_path: Path) -> Non
 
 
 async def test_a_reader_naming_an_unknown_format_does_not_start() -> None:
-    backend = GpioBackend(simulated=True)
+    hardware = SimulatedHardware()
     loop = asyncio.get_running_loop()
     with pytest.raises(ValueError, match="unknown Wiegand formats ATS30"):
-        WiegandReader(reader_settings(formats=("ATS30",)), backend, loop, RecordingSink())
-    backend.close()
+        WiegandReader(
+            reader_settings(formats=("ATS30",)), hardware, loop, RecordingSink(), SystemClock()
+        )
+    hardware.close()
 
 
 # ----------------------------------------------------------------------------- keypads

@@ -13,6 +13,7 @@ import pytest
 from gateway.hw.nfc import NfcFrontend, NfcReader
 from gateway.model import Credential
 from gateway.settings import ReaderSettings
+from tests.fakes import ManualClock
 
 SETTINGS = ReaderSettings(name="nfc-front", kind="nfc", door="front", device="sim")
 
@@ -36,19 +37,6 @@ class RecordingSink:
         return [c.value for c in self.credentials]
 
 
-class FakeMonotonic:
-    """A monotonic clock that only moves when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
     """Wait, without blocking the loop, until `check()` holds; fail after `timeout`."""
     deadline = time.monotonic() + timeout
@@ -68,14 +56,15 @@ async def sink() -> RecordingSink:
 
 
 @pytest.fixture
-def mono() -> FakeMonotonic:
-    return FakeMonotonic()
+def clock() -> ManualClock:
+    """The readers' clock: it moves only when a test advances it."""
+    return ManualClock()
 
 
 @pytest.fixture
-async def make_reader(sink: RecordingSink, mono: FakeMonotonic) -> AsyncIterator[ReaderMaker]:
+async def make_reader(sink: RecordingSink, clock: ManualClock) -> AsyncIterator[ReaderMaker]:
     """Build and start NfcReaders delivering to `sink` (ReaderSettings fields and
-    NfcReader tuning as keywords); all are closed at the end of the test."""
+    NfcReader tuning and `clock` as keywords); all are closed at the end of the test."""
     loop = asyncio.get_running_loop()
     readers: list[NfcReader] = []
 
@@ -83,8 +72,8 @@ async def make_reader(sink: RecordingSink, mono: FakeMonotonic) -> AsyncIterator
         fields = set(ReaderSettings.__dataclass_fields__)
         settings = replace(SETTINGS, **{k: v for k, v in options.items() if k in fields})
         tuning = {k: v for k, v in options.items() if k not in fields}
-        tuning.setdefault("monotonic", mono)
-        reader = NfcReader(settings, loop, sink, factory, **tuning)
+        reader_clock = tuning.pop("clock", clock)
+        reader = NfcReader(settings, loop, sink, factory, reader_clock, **tuning)
         readers.append(reader)
         reader.start()
         return reader

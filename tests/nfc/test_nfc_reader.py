@@ -7,9 +7,11 @@ import time
 
 import pytest
 
+from gateway.clock import SystemClock
 from gateway.hw.nfc import NfcFrontend, NfcReader, NfcTarget, PresenceTracker, TargetKind
 from gateway.hw.nfc_sim import SimulatedNfcFrontend, SimulatedNfcReader
-from tests.nfc.conftest import SETTINGS, FakeMonotonic, ReaderMaker, RecordingSink, eventually
+from tests.fakes import ManualClock
+from tests.nfc.conftest import SETTINGS, ReaderMaker, RecordingSink, eventually
 
 FAST = {"poll_s": 0.05, "hang_after_s": 0.2, "backoff_s": (0.05, 0.2)}
 UID7 = bytes.fromhex("04A1B2C3D4E5F6")
@@ -60,14 +62,14 @@ async def test_type_b_and_felica_identifiers(
 
 
 async def test_a_held_card_counts_once(
-    make_reader: ReaderMaker, sink: RecordingSink, mono: FakeMonotonic
+    make_reader: ReaderMaker, sink: RecordingSink, clock: ManualClock
 ) -> None:
     sim = SimulatedNfcFrontend()
     reader = make_reader(lambda: sim, **FAST)
     sim.present(UID7)
     await eventually(lambda: len(sink.credentials) == 1)
     await settle(sim)
-    mono.advance(3600)  # held for an hour
+    clock.advance(3600)  # held for an hour
     await settle(sim)
     assert len(sink.credentials) == 1
     status = reader.status()
@@ -77,7 +79,7 @@ async def test_a_held_card_counts_once(
 
 
 async def test_removed_card_counts_again_only_after_debounce(
-    make_reader: ReaderMaker, sink: RecordingSink, mono: FakeMonotonic
+    make_reader: ReaderMaker, sink: RecordingSink, clock: ManualClock
 ) -> None:
     sim = SimulatedNfcFrontend()
     reader = make_reader(lambda: sim, debounce_s=2.0, **FAST)
@@ -86,7 +88,7 @@ async def test_removed_card_counts_again_only_after_debounce(
 
     sim.remove()
     await settle(sim)  # the reader has seen the field empty
-    mono.advance(1.5)
+    clock.advance(1.5)
     sim.present(UID7)
     await settle(sim)
     assert len(sink.credentials) == 1, "back within debounce_s: the same presentation"
@@ -96,7 +98,7 @@ async def test_removed_card_counts_again_only_after_debounce(
 
     sim.remove()
     await settle(sim)
-    mono.advance(2.0)
+    clock.advance(2.0)
     sim.present(UID7)
     await eventually(lambda: len(sink.credentials) == 2)
     assert reader.status()["frames_accepted"] == 2
@@ -222,11 +224,11 @@ async def test_status_while_the_device_cannot_be_opened(
 
 
 async def test_close_returns_promptly_even_when_the_frontend_hangs(
-    sink: RecordingSink, mono: FakeMonotonic
+    sink: RecordingSink, clock: ManualClock
 ) -> None:
     sim = SimulatedNfcFrontend()
     loop = asyncio.get_running_loop()
-    reader = NfcReader(SETTINGS, loop, sink, lambda: sim, monotonic=mono, poll_s=0.05)
+    reader = NfcReader(SETTINGS, loop, sink, lambda: sim, clock, poll_s=0.05)
     reader.start()
     await eventually(lambda: reader.status()["online"])
     sim.stop_answering()
@@ -260,7 +262,7 @@ async def test_close_releases_a_healthy_frontend(make_reader: ReaderMaker) -> No
 
 async def test_simulated_reader_taps_cards_given_as_hex(sink: RecordingSink) -> None:
     loop = asyncio.get_running_loop()
-    reader = SimulatedNfcReader(SETTINGS, loop, sink, poll_s=0.05)
+    reader = SimulatedNfcReader(SETTINGS, loop, sink, SystemClock(), poll_s=0.05)
     reader.start()
     try:
         reader.present_card("04:a1:b2:c3")

@@ -23,6 +23,7 @@ import nfc
 import nfc.clf
 import pytest
 
+from gateway.clock import SystemClock
 from gateway.hw.nfc import NfcpyFrontend, NfcTarget, target_from_nfcpy
 from tests.nfc.conftest import ReaderMaker, RecordingSink, eventually
 
@@ -129,7 +130,7 @@ async def test_type_a_uid_over_udp_once_per_presentation(
 ) -> None:
     card = UdpCard(port, type_a(uid, sel_res), hold_s=1.5).start()
     cards.append(card)
-    reader = make_reader(NfcpyFrontend, device=f"udp:127.0.0.1:{port}", monotonic=time.monotonic)
+    reader = make_reader(NfcpyFrontend, device=f"udp:127.0.0.1:{port}", clock=SystemClock())
     await eventually(lambda: sink.values == [uid], WAIT_S)
     status = reader.status()
     assert status["online"] and status["device"] == f"udp:127.0.0.1:{port}"
@@ -149,7 +150,7 @@ async def test_felica_idm_over_udp(
 ) -> None:
     # FeliCa is sensed after Type A and B, each waiting 1 s on udp: found ~2 s in.
     cards.append(UdpCard(port, felica("0102030405060708"), hold_s=3.0).start())
-    reader = make_reader(NfcpyFrontend, device=f"udp:127.0.0.1:{port}", monotonic=time.monotonic)
+    reader = make_reader(NfcpyFrontend, device=f"udp:127.0.0.1:{port}", clock=SystemClock())
     await eventually(lambda: sink.values == ["0102030405060708"], WAIT_S)
     assert reader.status()["recent"][0]["target"] == "212F"
 
@@ -158,7 +159,7 @@ async def test_type_b_nfcid0_over_udp(
     make_reader: ReaderMaker, sink: RecordingSink, cards: list[UdpCard], port: int
 ) -> None:
     cards.append(UdpCard(port, type_b("11223344"), hold_s=2.5).start())
-    reader = make_reader(NfcpyFrontend, device=f"udp:127.0.0.1:{port}", monotonic=time.monotonic)
+    reader = make_reader(NfcpyFrontend, device=f"udp:127.0.0.1:{port}", clock=SystemClock())
     await eventually(lambda: sink.values == ["11223344"], WAIT_S)
     assert reader.status()["recent"][0]["target"] == "106B"
     assert cards[0].gone()
@@ -173,7 +174,7 @@ async def test_card_presented_again_after_debounce_counts_again_over_udp(
     reader = make_reader(
         NfcpyFrontend,
         device=f"udp:127.0.0.1:{port}",
-        monotonic=time.monotonic,
+        clock=SystemClock(),
         debounce_s=0.5,
     )
     await eventually(lambda: sink.values == ["DEADBEEF"], WAIT_S)

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 import pytest
 
+from gateway.clock import SystemClock
 from gateway.hw.pcsc import PcscReader, PyscardBackend, ReaderGone
 from gateway.settings import ReaderSettings
 from tests.pcsc.daemon import READER_NAME, PcscDaemon
@@ -50,7 +51,9 @@ async def make_reader(pcscd: PcscDaemon) -> AsyncIterator[Factory]:
 
     def make(settings: ReaderSettings) -> tuple[PcscReader, Sink]:
         sink = Sink()
-        reader = PcscReader(settings, loop, sink, PyscardBackend(), poll_interval_s=0.05)
+        reader = PcscReader(
+            settings, loop, sink, PyscardBackend(), SystemClock(), poll_interval_s=0.05
+        )
         reader.start()
         readers.append(reader)
         return reader, sink

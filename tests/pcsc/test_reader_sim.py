@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from gateway.clock import SystemClock
 from gateway.hw.pcsc import (
     GET_UID,
     BlockMode,
@@ -46,8 +47,7 @@ class Rig:
             asyncio.get_running_loop(),
             self.sink,
             self.backend,
-            clock=self.clock.time,
-            monotonic=self.clock.monotonic,
+            self.clock,
         )
 
     async def poll(self, times: int = 1) -> None:
@@ -344,7 +344,8 @@ async def _until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
 async def test_the_poll_thread_survives_errors_and_stops_promptly() -> None:
     backend = SimulatedPcscBackend()
     sink = Sink()
-    reader = PcscReader(SETTINGS, asyncio.get_running_loop(), sink, backend, poll_interval_s=0.01)
+    loop = asyncio.get_running_loop()
+    reader = PcscReader(SETTINGS, loop, sink, backend, SystemClock(), poll_interval_s=0.01)
     assert reader.status()["offline_reason"] == "not started"
     reader.start()
     try:
