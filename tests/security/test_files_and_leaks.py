@@ -1,0 +1,124 @@
+"""Files and small leaks: private state on disk whatever the umask, a device key nobody else
+may read, a `Server` header without versions, QR codes (bearer credentials) kept out of
+events, logs and diagnostics, and passwords checked against common ones."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.model import User
+from gateway.upstream.antipassback import AntiPassbackNotifier
+from gateway.upstream.template import VerifyRequest
+from gateway.upstream.verify import VerifyClient
+from tests.fakes import ManualClock
+from tests.upstream.test_verify import settings as verify_settings
+from tests.upstream.verify_fakes import FakeUpstream, closed_port, cred, reader
+from tests.web.conftest import Client
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+# -- QR codes are bearer credentials ------------------------------------------------------------
+
+SECRET_QR = "VISITOR-7Q4XK2-SECRET"
+OTHER_QR = "VISITOR-9ZLM31-SECRET"
+USER_QR = "STAFF-2001-QRSECRET"
+
+
+async def scan(client: Client, text: str) -> None:
+    status, body, _ = await client.call("POST", "/sim/qr", json={"reader": "back-qr", "text": text})
+    assert status == 200, body
+
+
+async def qr_events(client: Client, count: int) -> list[dict[str, Any]]:
+    for _ in range(100):
+        found = await client.events(credential_kind="qr")
+        if len(found) >= count:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"fewer than {count} QR events")
+
+
+async def test_qr_codes_never_appear_in_events_status_or_logs(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    client.gateway.store.add_user(User("2001", first_name="Quinn", qr_codes=[USER_QR]))
+    await client.gateway.reload_rules_if_changed(force=True)
+    for text in (SECRET_QR, OTHER_QR, USER_QR):
+        await scan(client, text)
+    scanned = await qr_events(client, 3)
+    by_reader = await client.events(reader="back-qr", type="access")
+    assert len(by_reader) == 3 and [e["granted"] for e in by_reader] == [False, False, True]
+    # Over HTTP (OpenDoor) the same codes show the same way as at the reader.
+    status, _, _ = await client.open_door(UnlockType="QR Code", Code=USER_QR)
+    assert status == 200
+    status, _, _ = await client.open_door(UnlockType="QR Code", Code=SECRET_QR)
+    assert status == 403
+    status, _, _ = await client.open_door(Code=USER_QR)  # no UnlockType: found as a QR code
+    assert status == 200
+    everything = await qr_events(client, 6)
+    shown = [e["credential"] for e in everything]
+    assert len(set(shown[:3])) == 3  # a technician still tells the codes apart
+    assert shown[3:] == [shown[2], shown[0], shown[2]]
+    assert everything[2]["user_id"] == everything[3]["user_id"] == "2001"
+    headers = await client.token_headers()
+    _, status_page, _ = await client.call("GET", "/api/v1/status", headers=headers)
+    _, events_page, _ = await client.call("GET", "/api/v1/events", headers=headers)
+    recent = status_page["readers"]["back-qr"]["recent"]
+    assert [frame["parsed"] for frame in recent] == shown[:3]  # the reader's diagnostics too
+    seen = {
+        "events": json.dumps(scanned + everything),
+        "events API": json.dumps(events_page),
+        "status": json.dumps(status_page),
+        "log": caplog.text,
+    }
+    for where, text in seen.items():
+        for code in (SECRET_QR, OTHER_QR, USER_QR):
+            assert code not in text, f"{code} in {where}"
+            assert code[:12] not in text, f"the start of {code} in {where}"
+
+
+def gateway_log(caplog: pytest.LogCaptureFixture) -> str:
+    """What the gateway logged (the fake server's own access log holds the codes, rightly)."""
+    return "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("gateway"))
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[FakeUpstream]:
+    server = FakeUpstream()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def test_qr_codes_reach_the_server_but_not_its_log_lines(
+    upstream: FakeUpstream, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    verify = VerifyClient(verify_settings(f"{upstream.base}/v/{{QRCode}}?qr={{QRCode}}"))
+    try:
+        result = await verify.verify(
+            VerifyRequest(kind="qr", value=SECRET_QR, device_id="gw-1", time="T")
+        )
+    finally:
+        await verify.close()
+    assert result.granted and upstream.seen[0].query == {"qr": SECRET_QR}  # the server needs it
+    assert SECRET_QR not in result.target and "SECRET" not in gateway_log(caplog)
+
+    events: list[Any] = []
+    apb = AntiPassbackNotifier(events.append, ManualClock(), timeout_s=0.3)
+    urls = (f"{upstream.base}/apb?c=$code", f"http://127.0.0.1:{closed_port()}/apb?c=$code")
+    apb.notify(reader(apb_urls=urls), cred("qr", OTHER_QR), "Quinn")
+    await apb.close()
+    assert upstream.seen[1].query == {"c": OTHER_QR}
+    [failed] = events
+    assert failed.reason == "apb_url_failed"
+    assert OTHER_QR not in repr(failed) and "SECRET" not in gateway_log(caplog)
