@@ -124,8 +124,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 def _open_store(settings: Settings) -> Store:
     from gateway.store.repo import Store
     from gateway.store.secrets import PinHasher, load_or_create_device_key
+    from gateway.store.statedir import make_state_dir
 
     state_dir = Path(settings.device.state_dir)
+    make_state_dir(state_dir)
     hasher = PinHasher(load_or_create_device_key(state_dir))
     return Store.open(state_dir / "gateway.db", hasher)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from gateway.atomicfile import OS_DISK, Disk, state_file_owner, write_atomically
 from gateway.store.errors import StoreError
+from gateway.store.statedir import make_state_dir
 
 DEVICE_KEY_FILE = "device.key"
 DEVICE_KEY_BYTES = 32
@@ -44,7 +45,8 @@ def load_or_create_device_key(state_dir: Path, disk: Disk = OS_DISK) -> bytes:
 
 
 def _create_device_key(state_dir: Path, disk: Disk) -> bytes:
-    state_dir.mkdir(parents=True, exist_ok=True)
+    if not state_dir.is_dir():
+        make_state_dir(state_dir)
     key = secrets.token_bytes(DEVICE_KEY_BYTES)
     path = state_dir / DEVICE_KEY_FILE
     try:

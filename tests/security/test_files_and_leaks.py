@@ -7,22 +7,108 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from gateway.app import Gateway
 from gateway.model import User
+from gateway.store.secrets import DEVICE_KEY_FILE
 from gateway.upstream.antipassback import AntiPassbackNotifier
 from gateway.upstream.template import VerifyRequest
 from gateway.upstream.verify import VerifyClient
 from tests.fakes import ManualClock
+from tests.test_cli import gpio_config
 from tests.upstream.test_verify import settings as verify_settings
 from tests.upstream.verify_fakes import FakeUpstream, closed_port, cred, reader
-from tests.web.conftest import Client
+from tests.web.conftest import Client, settings_for
 
 REPO = Path(__file__).resolve().parents[2]
+DB_FILES = ("gateway.db", "gateway.db-wal", "gateway.db-shm")
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def permissive_umask() -> Iterator[None]:
+    """A service started with umask 002 (group-writable files), as some init setups do."""
+    previous = os.umask(0o002)
+    yield
+    os.umask(previous)
+
+
+def command(
+    *args: str, umask: int | None = None, stdin: str = "", timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`door-gateway ARGS` in a subprocess (with `umask` set first, when given)."""
+    argv = [sys.executable, "-m", "gateway", *args]
+    if umask is not None:
+        argv = ["sh", "-c", f'umask {umask:03o} && exec "$@"', "sh", *argv]
+    return subprocess.run(
+        argv, input=stdin, capture_output=True, text=True, cwd=REPO, timeout=timeout
+    )
+
+
+# -- files ---------------------------------------------------------------------------------------
+
+
+async def test_a_new_state_dir_and_database_are_private_whatever_the_umask(
+    tmp_path: Path, permissive_umask: None
+) -> None:
+    state = tmp_path / "state"
+    gateway = Gateway(settings_for(state), clock=ManualClock())
+    await gateway.start()
+    try:
+        await gateway.flush_journal()
+        assert all((state / name).exists() for name in DB_FILES)
+        assert mode(state) == 0o700
+        # Nothing in it is open to group or others: database, WAL, shared memory, key, state.
+        assert {p.name: mode(p) for p in state.iterdir()} == {
+            p.name: 0o600 for p in state.iterdir()
+        }
+    finally:
+        await gateway.stop()
+
+
+def test_the_cli_creates_the_database_private_too(tmp_path: Path) -> None:
+    config = gpio_config(tmp_path)
+    state = tmp_path / "state"
+    config.write_text(config.read_text().replace(f'"{tmp_path}"', f'"{state}"'))
+    result = command("passwd", "admin", "--config", str(config), umask=0, stdin="Tr4m-Lantern-9\n")
+    assert result.returncode == 0, result.stderr
+    assert mode(state) == 0o700
+    assert mode(state / "gateway.db") == mode(state / DEVICE_KEY_FILE) == 0o600
+
+
+async def test_an_older_database_open_to_others_is_made_private(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Upgrading a gateway whose database a previous version left 0644 in a 0755 directory."""
+    state = tmp_path / "state"
+    state.mkdir(mode=0o755)
+    os.chmod(state, 0o755)
+    sqlite3.connect(state / "gateway.db").close()
+    os.chmod(state / "gateway.db", 0o644)
+    caplog.set_level(logging.WARNING)
+    gateway = Gateway(settings_for(state), clock=ManualClock())
+    await gateway.start()
+    try:
+        await gateway.flush_journal()
+        assert [mode(state / name) for name in DB_FILES] == [0o600] * 3
+        # The directory is the installer's: left as it is, with the command to fix it.
+        assert mode(state) == 0o755
+        assert f"chmod 700 {state}" in caplog.text
+    finally:
+        await gateway.stop()
 
 
 # -- QR codes are bearer credentials ------------------------------------------------------------
