@@ -20,10 +20,11 @@ import pytest
 
 from gateway.app import Gateway
 from gateway.model import User
-from gateway.store.secrets import DEVICE_KEY_FILE
+from gateway.store.secrets import DEVICE_KEY_FILE, load_or_create_device_key
 from gateway.upstream.antipassback import AntiPassbackNotifier
 from gateway.upstream.template import VerifyRequest
 from gateway.upstream.verify import VerifyClient
+from tests.daemon.conftest import SIMULATE, free_port
 from tests.fakes import ManualClock
 from tests.test_cli import gpio_config
 from tests.upstream.test_verify import settings as verify_settings
@@ -109,6 +110,43 @@ async def test_an_older_database_open_to_others_is_made_private(
         assert f"chmod 700 {state}" in caplog.text
     finally:
         await gateway.stop()
+
+
+@pytest.mark.parametrize("key_mode", [0o644, 0o604], ids=["everyone", "others"])
+def test_the_daemon_refuses_a_device_key_others_may_read(tmp_path: Path, key_mode: int) -> None:
+    state = tmp_path / "state"
+    key = load_or_create_device_key(state)
+    path = state / DEVICE_KEY_FILE
+    os.chmod(path, key_mode)
+    run = ["run", "--config", str(SIMULATE), "--state-dir", str(state)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway", *run, "--listen", f"127.0.0.1:{free_port()}"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+        pytest.fail(f"the daemon started on a device key of mode {key_mode:o}:\n{output}")
+    assert process.returncode == 1
+    [line] = [line for line in output.splitlines() if "device.key" in line]
+    assert "cannot start" in line and f"chmod 600 {path}" in line
+    assert "Traceback" not in output
+    assert path.read_bytes() == key and mode(path) == key_mode  # left for the admin to fix
+
+
+def test_the_commands_refuse_a_group_readable_device_key(tmp_path: Path) -> None:
+    config = gpio_config(tmp_path)
+    load_or_create_device_key(tmp_path)
+    os.chmod(tmp_path / DEVICE_KEY_FILE, 0o640)
+    result = command("users", "export", str(tmp_path / "u.csv"), "--config", str(config))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"chmod 600 {tmp_path / DEVICE_KEY_FILE}" in result.stderr
+    assert not (tmp_path / "u.csv").exists()
 
 
 # -- QR codes are bearer credentials ------------------------------------------------------------
