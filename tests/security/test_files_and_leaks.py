@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import sqlite3
 import stat
 import subprocess
@@ -147,6 +148,45 @@ def test_the_commands_refuse_a_group_readable_device_key(tmp_path: Path) -> None
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"chmod 600 {tmp_path / DEVICE_KEY_FILE}" in result.stderr
     assert not (tmp_path / "u.csv").exists()
+
+
+# -- the Server header ------------------------------------------------------------------------
+
+
+async def raw_exchange(client: Client, request: bytes) -> str:
+    """Send `request` bytes as they are; the head of the answer."""
+    host, port = client.gateway.settings.web.listen.rsplit(":", 1)
+    reader_, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(request)
+        await writer.drain()
+        head = await asyncio.wait_for(reader_.readuntil(b"\r\n\r\n"), 5)
+    finally:
+        writer.close()
+    return head.decode("latin-1")
+
+
+def server_header(head: str) -> str:
+    found = re.search(r"^server:\s*(.*?)\r$", head, re.IGNORECASE | re.MULTILINE)
+    assert found is not None, head
+    return found.group(1)
+
+
+async def test_the_server_header_names_no_versions(client: Client) -> None:
+    heads = [
+        await raw_exchange(client, b"GET / HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n"),
+        await raw_exchange(
+            client, b"GET /api/v1/status HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n"
+        ),
+        # aiohttp answers a request it cannot parse itself, before any route or middleware.
+        await raw_exchange(client, b"GET / HTTP/1.1\r\nHost: gw\r\nBad Header\r\n\r\n"),
+        await raw_exchange(client, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n"),
+    ]
+    assert [head.split(" ", 2)[1] for head in heads] == ["200", "401", "400", "400"]
+    for head in heads:
+        shown = server_header(head)
+        assert shown == "door-gateway", head
+        assert not re.search(r"\d", shown)
 
 
 # -- QR codes are bearer credentials ------------------------------------------------------------
