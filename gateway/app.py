@@ -380,7 +380,7 @@ class Gateway:
 
     async def change_password(self, username: str, new: str) -> None:
         """Set a technician's own new password (keeping their level); ValueError if refused."""
-        problem = password_problem(self.settings, new)
+        problem = password_problem(self.settings, new, username)
         if problem is not None:
             raise ValueError(problem)
         levels = {t.username: t.level for t in self.store.list_technicians()}

@@ -286,3 +286,78 @@ async def test_qr_codes_reach_the_server_but_not_its_log_lines(
     [failed] = events
     assert failed.reason == "apb_url_failed"
     assert OTHER_QR not in repr(failed) and "SECRET" not in gateway_log(caplog)
+
+
+# -- passwords --------------------------------------------------------------------------------
+
+WEAK = {
+    "password123": "common",
+    "Password2024!": "common",
+    "P@ssw0rd!": "common",
+    "iloveyou": "common",
+    "trustno1": "common",
+    "qwertyuiop": "common",
+    "letmein!!": "common",
+    "aaaaaaaaaaaa": "repeat",
+    "abcdefghij": "sequence",
+    "98765432": "sequence",
+    "abcd1234efgh": "sequence",
+    "xcvb7xcvb7": "repeat",
+    "admin-admin-2024": "name",
+    "hq-ground-floor1": "name",
+    "gw-hq-ground!": "name",
+}
+
+
+@pytest.mark.parametrize(("password", "why"), WEAK.items(), ids=list(WEAK))
+def test_passwd_refuses_common_and_guessable_passwords(
+    tmp_path: Path, password: str, why: str
+) -> None:
+    """`admin` on a gateway named "HQ ground floor" (id gw-hq-ground)."""
+    config = gpio_config(tmp_path)
+    result = command("passwd", "admin", "--config", str(config), stdin=password + "\n")
+    assert result.returncode == 1, f"{password!r} was accepted"
+    message = result.stderr.strip()
+    assert message.startswith("error: ") and "\n" not in message
+    assert password not in message  # the refusal never echoes the secret
+    assert "password set" not in result.stdout
+
+
+def test_passwd_takes_a_long_uncommon_password(tmp_path: Path) -> None:
+    config = gpio_config(tmp_path)
+    for password in ("Tr4m-Lantern-9", "correct horse battery staple", "admin of the lantern tram"):
+        result = command("passwd", "admin", "--config", str(config), stdin=password + "\n")
+        assert result.returncode == 0, (password, result.stderr)
+
+
+async def test_the_api_refuses_a_common_new_password(client: Client) -> None:
+    headers = await client.token_headers()
+    for weak in ("iloveyou123", "Simulated-gateway", "qwerty123456"):
+        status, body, _ = await client.call(
+            "POST", "/api/v1/password", headers=headers, json={"old": "simulate", "new": weak}
+        )
+        assert status == 400 and body["message"].startswith("new: "), (weak, body)
+    status, body, _ = await client.call(
+        "POST",
+        "/api/v1/password",
+        headers=headers,
+        json={"old": "simulate", "new": "Tr4m-Lantern-9"},
+    )
+    assert status == 200, body
+
+
+@pytest.mark.parametrize("password", ["letmein123", "opendoor-opendoor", "HQ-ground-floor"])
+def test_check_config_refuses_a_guessable_opendoor_password(tmp_path: Path, password: str) -> None:
+    """The OpenDoor basic-auth password opens doors: the same rules, on a real gateway."""
+    config = gpio_config(tmp_path)
+    before, section, after = config.read_text().partition("[http_unlock]\n")
+    after = after.replace("enabled = false\n", "enabled = true\n", 1)
+    after = after.replace('username = ""\n', f'username = "opendoor"\npassword = "{password}"\n', 1)
+    text = before + section + after
+    config.write_text(text)
+    result = command("check-config", str(config))
+    assert result.returncode == 2
+    assert "http_unlock.password: too easy to guess" in result.stderr
+    assert password not in result.stderr + result.stdout
+    config.write_text(text.replace(password, "Tr4m-Lantern-9"))
+    assert command("check-config", str(config)).returncode == 0
