@@ -11,6 +11,7 @@ from typing import TextIO
 
 from gateway.clock import Clock
 from gateway.model import Event, User
+from gateway.passwords import MIN_LENGTH, weakness
 from gateway.settings import Settings
 from gateway.store.errors import StoreError, ValidationError
 from gateway.store.repo import Store
@@ -20,7 +21,8 @@ log = logging.getLogger(__name__)
 
 # The technician password of config/simulate.toml: public knowledge, so no real door takes it.
 SIMULATION_PASSWORD = "simulate"
-MIN_PASSWORD_LEN = 8
+MIN_PASSWORD_LEN = MIN_LENGTH
+PRODUCT_NAME = "door-gateway"
 INITIAL_ADMIN = "admin"
 
 
@@ -29,13 +31,20 @@ def password_allowed(settings: Settings, password: str) -> bool:
     return settings.simulated or password != SIMULATION_PASSWORD
 
 
-def password_problem(settings: Settings, password: str) -> str | None:
-    """Why a new technician password is refused, or None (CLI and API share the rule)."""
+def password_problem(settings: Settings, password: str, username: str = "") -> str | None:
+    """Why a new technician password for `username` is refused, or None (CLI and API share
+    the rule): too short, reserved for the simulation, or easy to guess (`weakness`)."""
     if len(password) < MIN_PASSWORD_LEN:
         return f"use at least {MIN_PASSWORD_LEN} characters"
     if not password_allowed(settings, password):
         return "that password is reserved for the simulation"
-    return None
+    return weakness(password, known_names(settings, username))
+
+
+def known_names(settings: Settings, username: str = "") -> tuple[str, ...]:
+    """Names an attacker knows that a password must not be built on."""
+    device = settings.device
+    return (username, device.name, device.id, PRODUCT_NAME)
 
 
 def ensure_configured_accounts(

@@ -45,6 +45,7 @@ from gateway.store.journal import EventJournal
 from gateway.store.repo import Store
 from gateway.store.rules import load_snapshot
 from gateway.store.secrets import PinHasher, load_or_create_device_key
+from gateway.store.statedir import make_state_dir
 from gateway.store.terminal_settings import TerminalStore
 from gateway.store.writer import JournalWriter
 from gateway.terminal import TerminalFunctions
@@ -146,7 +147,7 @@ class Gateway:
 
     def _open_store(self) -> None:
         state_dir = Path(self.settings.device.state_dir)
-        state_dir.mkdir(parents=True, exist_ok=True)
+        make_state_dir(state_dir)
         self.hasher = PinHasher(load_or_create_device_key(state_dir))
         self.db_path = state_dir / DB_FILE
         self.store = Store.open(self.db_path, self.hasher)
@@ -379,7 +380,7 @@ class Gateway:
 
     async def change_password(self, username: str, new: str) -> None:
         """Set a technician's own new password (keeping their level); ValueError if refused."""
-        problem = password_problem(self.settings, new)
+        problem = password_problem(self.settings, new, username)
         if problem is not None:
             raise ValueError(problem)
         levels = {t.username: t.level for t in self.store.list_technicians()}

@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"--level says otherwise. On an existing account, --level, --disable, --enable and "
         f"--delete change only that, without asking for a password. Any change ends the "
         f"account's live sessions on both APIs. Passwords have at least {MIN_PASSWORD_LEN} "
-        f"characters.",
+        f"characters and are not common or easy to guess (docs/security.md).",
     )
     passwd.add_argument("user")
     passwd.add_argument("--level", default=None, choices=ADMIN_LEVELS)
@@ -124,8 +124,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 def _open_store(settings: Settings) -> Store:
     from gateway.store.repo import Store
     from gateway.store.secrets import PinHasher, load_or_create_device_key
+    from gateway.store.statedir import make_state_dir
 
     state_dir = Path(settings.device.state_dir)
+    make_state_dir(state_dir)
     hasher = PinHasher(load_or_create_device_key(state_dir))
     return Store.open(state_dir / "gateway.db", hasher)
 
@@ -190,7 +192,7 @@ def _passwd(args: argparse.Namespace, settings: Settings) -> int:
 def _set_password(
     args: argparse.Namespace, settings: Settings, store: Store, technicians: list[Technician]
 ) -> int:
-    password = _read_new_password(settings)
+    password = _read_new_password(settings, args.user)
     if password is None:
         return 1
     level = args.level or _passwd_level(technicians, args.user)
@@ -261,7 +263,7 @@ def _passwd_level(technicians: list[Technician], user: str) -> str:
     return FIRST_LEVEL if not technicians else LATER_LEVEL
 
 
-def _read_new_password(settings: Settings) -> str | None:
+def _read_new_password(settings: Settings, user: str) -> str | None:
     """Twice from a terminal, or one line from a pipe (for provisioning scripts)."""
     from gateway.accounts import password_problem
 
@@ -272,7 +274,7 @@ def _read_new_password(settings: Settings) -> str | None:
             return None
     else:
         first = sys.stdin.readline().rstrip("\n")
-    problem = password_problem(settings, first)
+    problem = password_problem(settings, first, user)
     if problem is not None:
         print(f"error: {problem}", file=sys.stderr)
         return None

@@ -46,6 +46,7 @@ from gateway.hw.formats import (
     mask_bits,
 )
 from gateway.model import ADMIN_LEVELS
+from gateway.passwords import weakness
 from gateway.settings import (
     RELAY_PULSE_NORMAL_MAX_S,
     AccessSettings,
@@ -1112,6 +1113,17 @@ def _check_http_unlock(data: dict[str, Any], backend: str | None, report: _Repor
             "http_unlock.password",
             'the simulation\'s well-known password is refused with backend = "gpio"',
         )
+    elif backend == "gpio" and password:
+        problem = weakness(password, _known_names(data, section.get("username")))
+        if problem is not None:
+            report.add("http_unlock.password", f"too easy to guess: {problem}")
+
+
+def _known_names(data: dict[str, Any], *more: object) -> list[str]:
+    """The device's name and id (and `more`) as written: words a password must not use."""
+    device = data.get("device")
+    found = [device.get(key) for key in ("name", "id")] if isinstance(device, dict) else []
+    return [name for name in (*found, *more) if isinstance(name, str)]
 
 
 def _check_lockout(data: dict[str, Any], report: _Report) -> None:

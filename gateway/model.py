@@ -6,6 +6,8 @@ logged, compared in tests and serialised to the journal without surprises.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -33,14 +35,40 @@ AdminLevel = Literal["PERSONALUSER", "USERADMIN", "NETWORKADMIN", "SUPERADMIN"]
 ADMIN_LEVELS: tuple[AdminLevel, ...] = ("PERSONALUSER", "USERADMIN", "NETWORKADMIN", "SUPERADMIN")
 
 PIN_MASK = "****"
+# A QR code is a bearer credential: whoever has its text opens the door. Logs and events show
+# `sha256:` and the first 4 hex digits of the SHA-256 of its text (docs/security.md).
+QR_FINGERPRINT_HEX = 4
+_QR_FINGERPRINT = re.compile(rf"sha256:[0-9a-f]{{{QR_FINGERPRINT_HEX}}}")
+
+
+def qr_fingerprint(code: str) -> str:
+    """How logs and events show the QR code `code`: `sha256:1f2e`.
+
+    Two codes show differently but for 1 in 65,536; the same code shows the same way on
+    every path (reader, OpenDoor, upstream URL), across restarts and gateways. 16 bits say
+    too little to rebuild a code: an 8-digit one still has about 1,500 candidates.
+    """
+    digest = hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"sha256:{digest[:QR_FINGERPRINT_HEX]}"
+
+
+def shown_credential(kind: str | None, value: str) -> str:
+    """`value` as logs and events may show it: a PIN never, a QR code as its fingerprint
+    (a value that already is one is kept), any other credential as it is."""
+    if kind == "pin":
+        return PIN_MASK
+    if kind == "qr" and not _QR_FINGERPRINT.fullmatch(value):
+        return qr_fingerprint(value)
+    return value
 
 
 @dataclass(frozen=True)
 class Credential:
     """One thing presented at a reader, already decoded to its canonical value.
 
-    `value` is the canonical form: uppercase hex for cards, the digits for a PIN (kept in
-    memory only, never logged: see `display_value`), the text for QR codes and plates.
+    `value` is the canonical form: uppercase hex for cards, the digits for a PIN, the text
+    for QR codes and plates. PINs and QR codes are secrets, kept in memory only and never
+    logged as they are: see `display_value`.
     `timestamp` is wall-clock UTC seconds (time.time()) when the reader saw it.
     """
 
@@ -52,11 +80,12 @@ class Credential:
 
     @property
     def display_value(self) -> str:
-        """The value as it may appear in logs and events: a PIN is always masked."""
-        return PIN_MASK if self.kind == "pin" else self.value
+        """The value as it may appear in logs and events: a PIN is always masked, a QR code
+        shown as its fingerprint."""
+        return shown_credential(self.kind, self.value)
 
     def __repr__(self) -> str:
-        raw = PIN_MASK if self.kind == "pin" else self.raw
+        raw = PIN_MASK if self.kind in ("pin", "qr") else self.raw
         return (
             f"Credential(kind={self.kind!r}, value={self.display_value!r}, "
             f"reader={self.reader!r}, timestamp={self.timestamp!r}, raw={raw!r})"

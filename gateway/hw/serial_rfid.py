@@ -28,7 +28,7 @@ import serial
 from gateway.cardnumbers import reader_canonical
 from gateway.clock import Clock
 from gateway.hw.reader_base import ReaderHealth, ReaderSink
-from gateway.model import Credential, CredentialKind
+from gateway.model import Credential, CredentialKind, shown_credential
 from gateway.settings import ReaderSettings
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ CLOSE_WAIT_S = 2.0  # close() waits this long for the thread (normally one read 
 BACKOFF_START_S = 0.5
 BACKOFF_MAX_S = 30.0
 RECENT_FRAMES = 20
-RAW_CAP = 64  # QR codes may carry secrets: diagnostics keep only the start of a frame
+RAW_CAP = 64  # diagnostics keep only the start of a frame
 MAX_VALUE_CHARS = 256
 MAX_LINE_BYTES = 1024
 STX, ETX = 0x02, 0x03
@@ -96,6 +96,13 @@ def escape(data: bytes, cap: int | None = None) -> str:
     """Bytes as readable text: printable ASCII as is, anything else as \\xNN; at most
     `cap` characters (the last one an ellipsis when cut)."""
     text = "".join(chr(b) if 0x20 <= b < 0x7F and b != 0x5C else f"\\x{b:02x}" for b in data)
+    return _cap(text, cap)
+
+
+def hidden_text(data: bytes, cap: int | None = None) -> str:
+    """A secret frame (a QR code) as diagnostics show it: each byte of text a `*`, framing
+    and control bytes as \\xNN, so line ends and STX/ETX stay visible and the code does not."""
+    text = "".join("*" if b >= 0x20 and b != 0x7F else f"\\x{b:02x}" for b in data)
     return _cap(text, cap)
 
 
@@ -322,14 +329,14 @@ class FrameRecord:
     """One entry of status()'s recent frames."""
 
     time: float
-    raw: str  # escaped and capped: QR codes may carry secrets
+    raw: str  # escaped and capped; a QR code's text hidden (`hidden_text`)
     value: str | None  # the full value, only to fold a held card's repeats
+    parsed: str | None  # the value as status() shows it (a QR code as its fingerprint)
     result: str
     repeats: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        shown = None if self.value is None else _cap(self.value, RAW_CAP)
-        record = {"time": self.time, "raw": self.raw, "parsed": shown, "result": self.result}
+        record = {"time": self.time, "raw": self.raw, "parsed": self.parsed, "result": self.result}
         return record | ({"repeats": self.repeats} if self.repeats else {})
 
 
@@ -343,9 +350,10 @@ class SerialStats:
     reopen_attempts: int = 0
     recent: deque[FrameRecord] = field(default_factory=lambda: deque(maxlen=RECENT_FRAMES))
 
-    def record(self, frame: DecodedFrame, now: float, fresh: bool) -> None:
+    def record(self, frame: DecodedFrame, kind: CredentialKind, now: float, fresh: bool) -> None:
         """Count the frame and keep it in `recent`; a held card's repeats are folded into
-        its latest record, so they do not push everything else out."""
+        its latest record, so they do not push everything else out. A QR code is a bearer
+        credential: its frames keep their framing and length, never their text."""
         if frame.value is None:
             self.rejected[frame.reason] = self.rejected.get(frame.reason, 0) + 1
         elif not fresh:
@@ -354,7 +362,13 @@ class SerialStats:
                 self.recent[-1].repeats += 1
                 return
         result = frame.reason if frame.value is None or fresh else "debounced"
-        self.recent.append(FrameRecord(now, escape(frame.raw, RAW_CAP), frame.value, result))
+        if kind == "qr":
+            raw = hidden_text(frame.raw, RAW_CAP)
+            parsed = None if frame.value is None else shown_credential(kind, frame.value)
+        else:
+            raw = escape(frame.raw, RAW_CAP)
+            parsed = None if frame.value is None else _cap(frame.value, RAW_CAP)
+        self.recent.append(FrameRecord(now, raw, frame.value, parsed, result))
 
 
 class SerialReader:
@@ -498,7 +512,7 @@ class SerialReader:
         with self._lock:
             self._health.last_seen = now
             self._health.accepted += int(fresh)
-            self._stats.record(frame, now, fresh)
+            self._stats.record(frame, self._decoder.kind, now, fresh)
         if fresh and frame.value is not None:
             kind = self._decoder.kind
             self._deliver(Credential(kind, frame.value, self.name, now, raw=escape(frame.raw)))

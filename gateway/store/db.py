@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import sqlite3
+import stat
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -29,11 +30,11 @@ def open_database(path: Path, *, check_same_thread: bool = True) -> sqlite3.Conn
     Only SQLite ever opens the file: closing any other descriptor of it would drop every
     POSIX lock this process holds on it, and the next process to close the database would
     then delete the write-ahead log under the connections still open here.
+
+    The file and its `-wal` and `-shm` are private (0600) whatever the umask (`_connect`).
     """
     try:
-        conn = sqlite3.connect(
-            path, isolation_level=None, check_same_thread=check_same_thread, timeout=5.0
-        )
+        conn = _connect(path, check_same_thread)
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open database {path}: {explain(exc, path)}") from exc
     try:
@@ -46,6 +47,45 @@ def open_database(path: Path, *, check_same_thread: bool = True) -> sqlite3.Conn
         conn.close()
         raise
     return conn
+
+
+_COMPANIONS = ("-wal", "-shm")
+
+
+def _connect(path: Path, check_same_thread: bool) -> sqlite3.Connection:
+    """`sqlite3.connect`, with the database file and its companions private.
+
+    SQLite creates a database file 0644 minus the umask, and gives its -wal and -shm
+    exactly the database file's mode. So a new file is created under umask 077, which makes
+    it 0600 from its first instant (a chmod afterwards would leave a moment in which someone
+    else could open it); the umask is process-wide, so it is changed only to create the file.
+    A file an earlier version left open to others is made 0600 first, by path (never by a
+    second descriptor: see `open_database`).
+    """
+    previous = os.umask(0o077) if _make_private(path) else None
+    try:
+        return sqlite3.connect(
+            path, isolation_level=None, check_same_thread=check_same_thread, timeout=5.0
+        )
+    finally:
+        if previous is not None:
+            os.umask(previous)
+
+
+def _make_private(path: Path) -> bool:
+    """Take group and other permissions off `path` and its -wal and -shm where we may;
+    True when the database file does not exist yet."""
+    missing = False
+    for file in (path, *(path.with_name(path.name + suffix) for suffix in _COMPANIONS)):
+        try:
+            mode = stat.S_IMODE(os.stat(file).st_mode)
+            if mode & 0o077:
+                os.chmod(file, mode & 0o700)
+        except FileNotFoundError:
+            missing = missing or file == path
+        except OSError:
+            pass  # another user's file, a read-only disk: SQLite will name the problem
+    return missing
 
 
 # SQLite's primary result codes (the low byte of an extended code) that say the storage,

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from gateway.model import ADMINISTRATIVE_TYPE, PIN_MASK, Event, StoredEvent
+from gateway.model import ADMINISTRATIVE_TYPE, PIN_MASK, Event, StoredEvent, shown_credential
 from gateway.safetext import escaped_event
 from gateway.store.agents import agents_behind, min_active_cursor
 from gateway.store.db import open_database, sqlite_errors, write_transaction
@@ -184,8 +184,11 @@ class EventJournal:
     def _row(self, event: Event) -> tuple[object, ...]:
         # The boundary for text from outside: no stored value can forge a second record.
         event = escaped_event(event)
-        # Defence in depth: whatever a caller passed, a PIN event never stores the digits.
+        # Defence in depth: whatever a caller passed, a PIN event never stores the digits
+        # and a QR code event never the code.
         credential = PIN_MASK if event.credential_kind == "pin" else event.credential
+        if credential is not None:
+            credential = shown_credential(event.credential_kind, credential)
         granted = None if event.granted is None else int(event.granted)
         return (
             utc_iso(event.time),

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
+import stat
 from pathlib import Path
 
 from gateway.atomicfile import OS_DISK, Disk, state_file_owner, write_atomically
 from gateway.store.errors import StoreError
+from gateway.store.statedir import make_state_dir
 
 DEVICE_KEY_FILE = "device.key"
 DEVICE_KEY_BYTES = 32
@@ -26,11 +29,15 @@ def load_or_create_device_key(state_dir: Path, disk: Disk = OS_DISK) -> bytes:
 
     The key is written whole or not at all (`write_atomically`), so a power cut during the
     first start leaves no key and the next start makes one. A key file that is there but
-    too short is never replaced: every PIN hash and sealed TOTP secret depends on it.
+    too short is never replaced: every PIN hash and sealed TOTP secret depends on it. A key
+    that group or others may read or write stops start-up with the chmod to run; it is not
+    changed behind the administrator's back (they should know who else could read it).
     """
     path = state_dir / DEVICE_KEY_FILE
     try:
-        key = path.read_bytes()
+        with path.open("rb") as file:
+            key = file.read()
+            mode = stat.S_IMODE(os.fstat(file.fileno()).st_mode)
     except FileNotFoundError:
         return _create_device_key(state_dir, disk)
     if len(key) < DEVICE_KEY_BYTES:
@@ -40,11 +47,17 @@ def load_or_create_device_key(state_dir: Path, disk: Disk = OS_DISK) -> bytes:
             "Restore it from a backup; without one, move the file away (a new key is made at "
             "the next start) and give every user a new PIN"
         )
+    if mode & 0o077:
+        raise DeviceKeyError(
+            f"{path} is open to group or others (mode {mode:04o}), and with it every PIN "
+            f"hash of a copied database can be tested offline; make it private: chmod 600 {path}"
+        )
     return key
 
 
 def _create_device_key(state_dir: Path, disk: Disk) -> bytes:
-    state_dir.mkdir(parents=True, exist_ok=True)
+    if not state_dir.is_dir():
+        make_state_dir(state_dir)
     key = secrets.token_bytes(DEVICE_KEY_BYTES)
     path = state_dir / DEVICE_KEY_FILE
     try:

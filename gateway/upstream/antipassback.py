@@ -31,7 +31,7 @@ from yarl import URL
 
 from gateway.cardnumbers import to_display
 from gateway.clock import Clock
-from gateway.model import PIN_MASK, Credential, Event
+from gateway.model import Credential, Event, shown_credential
 from gateway.settings import ReaderSettings
 from gateway.upstream.http import client_ssl, failure_kind, new_session
 from gateway.upstream.template import hide_password
@@ -55,21 +55,24 @@ _VARIABLE = re.compile(r"\$(antipassbackmode|unlocktype|name|code)")
 
 @dataclass(frozen=True)
 class ApbValues:
-    """The four `$variables` of one notification (raw, not yet encoded)."""
+    """The four `$variables` of one notification (raw, not yet encoded), and the code as
+    logs and events show it (a PIN masked, a QR code as its fingerprint)."""
 
     antipassbackmode: str
     name: str
     unlocktype: str
     code: str
+    shown_code: str
 
-    def fill(self, url: str, mask_code: bool = False) -> str:
+    def fill(self, url: str, for_log: bool = False) -> str:
         """`url` with each `$variable` replaced by its percent-encoded value (with
-        `mask_code`, `$code` becomes a literal `****`: the form for logs and events)."""
+        `for_log`, `$code` becomes `shown_code`, its `****` or `sha256:` left readable)."""
+        code = quote(self.shown_code, safe="*:") if for_log else quote(self.code, safe="")
         values = {
             "antipassbackmode": quote(self.antipassbackmode, safe=""),
             "name": quote(self.name, safe=""),
             "unlocktype": quote(self.unlocktype, safe=""),
-            "code": PIN_MASK if mask_code else quote(self.code, safe=""),
+            "code": code,
         }
         return _VARIABLE.sub(lambda m: values[m.group(1)], url)
 
@@ -85,6 +88,7 @@ def apb_values(reader: ReaderSettings, credential: Credential, user_name: str) -
         name=user_name,
         unlocktype=UNLOCK_TYPES.get(credential.kind, credential.kind),
         code=code,
+        shown_code=shown_credential(credential.kind, code),
     )
 
 
@@ -123,7 +127,7 @@ class AntiPassbackNotifier:
     def _start(
         self, reader: ReaderSettings, credential: Credential, url: str, values: ApbValues
     ) -> None:
-        shown = hide_password(values.fill(url, mask_code=credential.kind == "pin"))
+        shown = hide_password(values.fill(url, for_log=True))
         if credential.kind == "pin" and "$code" in url and urlsplit(url).scheme != "https":
             self._failed(reader, credential, shown, "pin_needs_https")
             return

@@ -5,9 +5,10 @@ The integrator writes a URL template such as
 credential in use fills its own variables, every other credential variable becomes empty,
 and every value is percent-encoded (so a QR code full of `&`/`=` cannot add parameters).
 
-PINs travel in the URL (that is the protocol), so anything that may be written to a log
-or an event is built by `redacted_url`, which fills the same template with the PIN
-replaced by `****` and hides a password in `user:password@`. Pure: no I/O.
+PINs and QR codes travel in the URL (that is the protocol), so anything that may be written
+to a log or an event is built by `redacted_url`, which fills the same template with the PIN
+replaced by `****`, a QR code by its fingerprint, and hides a password in `user:password@`.
+Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from datetime import datetime
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from gateway.model import PIN_MASK, CredentialKind
+from gateway.model import CredentialKind, shown_credential
 from gateway.urls import UNPARSABLE, host_and_path
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z]+)\}")
@@ -32,7 +33,6 @@ KIND_VARIABLES: dict[str, tuple[str, ...]] = {
     "face": ("Face", "FaceData"),
 }
 CREDENTIAL_VARIABLES: tuple[str, ...] = tuple(v for vs in KIND_VARIABLES.values() for v in vs)
-_PIN_VARIABLES = frozenset({"Pin", "PINCode", "Token"})  # where a PIN can appear
 
 # {Type} in a two-factor exchange: the reference's field table, "1 = RF Card + PIN,
 # 2 = PIN + RF Card" (the combination, not the step; the step is our {Step} extension).
@@ -57,12 +57,14 @@ class VerifyRequest:
     session: str = ""
 
     @property
-    def is_pin(self) -> bool:
-        return self.kind == "pin"
+    def is_secret(self) -> bool:
+        """A PIN or a QR code: never in a log or an event as it is."""
+        return self.kind in ("pin", "qr")
 
-    def variables(self, mask_pin: bool = False) -> dict[str, str]:
-        """Placeholder name -> raw (not yet encoded) value; a PIN masked if asked."""
-        value = PIN_MASK if mask_pin and self.is_pin else self.value
+    def variables(self, for_log: bool = False) -> dict[str, str]:
+        """Placeholder name -> raw (not yet encoded) value; with `for_log`, the credential
+        as logs show it (a PIN masked, a QR code as its fingerprint)."""
+        value = shown_credential(self.kind, self.value) if for_log else self.value
         filled = dict.fromkeys(CREDENTIAL_VARIABLES, "")
         for name in KIND_VARIABLES.get(self.kind, ()):
             filled[name] = value
@@ -105,9 +107,13 @@ def build_url(template: str, request: VerifyRequest) -> str:
 
 
 def redacted_url(template: str, request: VerifyRequest) -> str:
-    """The URL as it may appear in logs and events: PIN as `****`, no password."""
-    masked = _PIN_VARIABLES if request.is_pin else frozenset()
-    return hide_password(fill_template(template, request.variables(mask_pin=True), masked))
+    """The URL as it may appear in logs and events: a PIN as `****`, a QR code as its
+    fingerprint, no password."""
+    if request.is_secret:
+        verbatim = frozenset((*KIND_VARIABLES.get(request.kind, ()), "Token"))
+    else:
+        verbatim = frozenset()
+    return hide_password(fill_template(template, request.variables(for_log=True), verbatim))
 
 
 def hide_password(url: str) -> str:

@@ -35,7 +35,7 @@ from gateway.access.autoinout import AutoInOut, CheckResult
 from gateway.access.schedules import applicable_groups, schedule_allows
 from gateway.cardnumbers import from_printed
 from gateway.clock import Clock, Instant, Stamp
-from gateway.model import PIN_MASK, Direction, Event
+from gateway.model import PIN_MASK, Direction, Event, shown_credential
 from gateway.settings import AutoInOutSettings, HttpUnlockSettings, Settings
 from gateway.store.index import CredentialRef, RulesSnapshot, UserRule
 from gateway.store.secrets import PinHasher
@@ -267,9 +267,9 @@ class Identifier:
                 ref = self._lookup(candidate, req.code)
                 if ref is not None:
                     return self._owner(found, candidate, req.code, ref)
-            # Shown in clear only when named a card, QR code or plate: an unknown kind may
-            # be a PIN.
-            found.shown = req.code if kind in ("card", "qr", "plate") else PIN_MASK
+            # Shown as its kind is shown (a QR code as its fingerprint); an unknown kind may
+            # be a PIN, so it is masked.
+            found.shown = shown_credential(kind, req.code) if kind != "other" else PIN_MASK
             found.trace.append(f"lookup:code={kind},unknown")
             if kind != "other":
                 return found
@@ -289,7 +289,7 @@ class Identifier:
 
     def _owner(self, found: Found, kind: str, code: str, ref: CredentialRef) -> Found:
         found.kind = kind
-        found.shown = PIN_MASK if kind == "pin" else code
+        found.shown = shown_credential(kind, code)
         if kind == "card":
             found.shown = card_canonical(code, self._card_format)
         found.trace.append(f"lookup:{kind},user={ref.user_id}")

@@ -173,7 +173,8 @@ SCHEMAS: dict[str, Any] = {
             "credential_kind": _nullable("string"),
             "credential": {
                 "type": ["string", "null"],
-                "description": "a PIN is always ****",
+                "description": "a PIN is always ****; a QR code is its fingerprint, sha256: "
+                "and the first 4 hex digits of the SHA-256 of its text",
             },
             "granted": _nullable("boolean"),
             "reason": {"type": "string"},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from aiohttp import web
+from aiohttp import web, web_response
 
 from gateway.model import Event
 from gateway.web import akuvox, api, doors, openapi, security, sim
@@ -14,6 +14,10 @@ from gateway.web.auth import ACCOUNTS, TokenStore
 from gateway.web.limits import HTTP_LIMITS, ConnectionGuard, GuardedTCPSite, HttpLimits
 
 log = logging.getLogger(__name__)
+
+# The `Server` header of every answer: the product, never its version nor the versions of
+# Python and aiohttp (they tell an attacker which published flaws to try).
+SERVER_NAME = "door-gateway"
 
 INDEX_HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>door-gateway</title></head>
@@ -50,6 +54,7 @@ def build_app(
         api.require_token,
         security.csrf_protect,
     ]
+    hide_server_versions()
     app = web.Application(middlewares=middlewares, client_max_size=security.MAX_BODY_BYTES)
     app[security.BODY_LIMITS] = security.BodyLimits()
     app[security.THROTTLE] = login_throttle(management)
@@ -69,6 +74,18 @@ def build_app(
         app[sim.SIM] = simulation
         sim.add_routes(app)
     return app
+
+
+def hide_server_versions() -> None:
+    """Make `SERVER_NAME` the `Server` header of every answer of this process's servers.
+
+    aiohttp puts its default (`Python/3.11 aiohttp/3.x`) into any answer that has no
+    `Server` header, including those it makes itself for a request it cannot parse, before
+    any route, middleware or signal of ours runs. That default is a module constant of
+    aiohttp with no setting, so it is replaced here; the HTTP client's `User-Agent` reads
+    its own copy and is not affected.
+    """
+    web_response.SERVER_SOFTWARE = SERVER_NAME  # type: ignore[attr-defined]
 
 
 def login_throttle(management: ManagementContext) -> security.LoginThrottle:

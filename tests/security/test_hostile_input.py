@@ -137,14 +137,15 @@ async def test_a_basic_auth_user_name_cannot_forge_a_journal_record(client: Clie
 
 
 def test_every_text_field_of_an_event_is_escaped_when_journaled(tmp_path: Path) -> None:
-    """The journal is the boundary: whichever component passes a hostile value (a QR code
-    from a scanner, an upstream's message, a reader name), the row holds its escape."""
+    """The journal is the boundary: whichever component passes a hostile value (a plate
+    from a camera, an upstream's message, a reader name), the row holds its escape. (A QR
+    code is never stored: only its fingerprint, see test_files_and_leaks.py.)"""
     journal = EventJournal(tmp_path / "gateway.db", ZoneInfo("UTC"), max_events=100)
     try:
         hostile = "x\r\ny\x7f\x9b\u2028\ud800"
         event = Event(
             "access", 1_800_000_000.0, door=hostile, reader=hostile, user_id=hostile,
-            credential_kind="qr", credential=hostile, granted=False, reason=hostile,
+            credential_kind="plate", credential=hostile, granted=False, reason=hostile,
             source=hostile, trace=hostile,
         )  # fmt: skip
         seq = journal.append(event)
