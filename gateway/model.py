@@ -200,6 +200,10 @@ class User:
     plates: list[str] = field(default_factory=list)
     pin: str | None = None
     has_pin: bool = False
+    # Opens a door in lockdown (card, PIN, QR, plate, or OpenDoor by Code). Its own
+    # privilege, not implied by `admin_level`; only a SUPERADMIN session grants it, and an
+    # import file never carries it (docs/security.md).
+    lockdown_override: bool = False
 
     @property
     def display_name(self) -> str:

@@ -190,7 +190,7 @@ class AccessPipeline:
         """A grant the door will refuse (lockdown, or the daemon stopping) as a denial."""
         if not (decision.final and decision.granted):
             return decision
-        refusal = door.grant_refusal(admin=self._is_admin(decision.user_id))
+        refusal = door.grant_refusal(override_lockdown=self._overrides_lockdown(decision.user_id))
         if refusal is None:
             return decision
         return replace(
@@ -202,14 +202,15 @@ class AccessPipeline:
         if not decision.final:
             return
         if decision.granted and door.grant(
-            decision.user_id, admin=self._is_admin(decision.user_id)
+            decision.user_id, override_lockdown=self._overrides_lockdown(decision.user_id)
         ):
             return
         door.denied()
 
-    def _is_admin(self, user_id: str | None) -> bool:
+    def _overrides_lockdown(self, user_id: str | None) -> bool:
+        """Only the user's own flag opens a door in lockdown, never an admin level."""
         user = self._engine.snapshot.users.get(user_id) if user_id is not None else None
-        return user is not None and user.admin_level != "PERSONALUSER"
+        return user is not None and user.lockdown_override
 
     def _show(self, reader: str, decision: Decision, pulse_s: float) -> None:
         feedback = self._feedback.get(reader)

@@ -352,24 +352,27 @@ class DoorController:
     def unlocked(self) -> bool:
         return self._relay.unlocked
 
-    def grant_refusal(self, admin: bool = False) -> str | None:
+    def grant_refusal(self, override_lockdown: bool = False) -> str | None:
         """Why `grant` would refuse now: "shutdown" while stopping, "lockdown" in lockdown
-        for anyone but an admin; None when it would unlock."""
+        for anyone without the lockdown override; None when it would unlock."""
         if self._stopped:
             return "shutdown"
-        if self._lockdown and not admin:
+        if self._lockdown and not override_lockdown:
             return "lockdown"
         return None
 
-    def grant(self, user_id: str | None, admin: bool = False, reason: str = "granted") -> bool:
+    def grant(
+        self, user_id: str | None, override_lockdown: bool = False, reason: str = "granted"
+    ) -> bool:
         """Unlock for a granted credential; returns whether the door unlocked.
 
-        In lockdown only `admin=True` (a user with an admin role) unlocks. A repeat grant
-        restarts the pulse. Inside a first-person-in schedule the first grant starts it.
+        In lockdown only `override_lockdown=True` (a user who holds that privilege) unlocks.
+        A repeat grant restarts the pulse. Inside a first-person-in schedule the first
+        grant starts it.
         """
         if self._stopped:
             return False
-        if self._lockdown and not admin:
+        if self._lockdown and not override_lockdown:
             self._event("grant_refused", user_id, trace="lockdown")
             return False
         self._second_pulse("access_granted")
@@ -385,7 +388,7 @@ class DoorController:
 
     def pulse(self, by: str, override_lockdown: bool = False) -> bool:
         """A technician's remote unlock (the "pulse door" button)."""
-        return self.grant(by, admin=override_lockdown, reason="remote")
+        return self.grant(by, override_lockdown=override_lockdown, reason="remote")
 
     def denied(self) -> None:
         """A credential was denied at this door (drives an access_denied second relay)."""
@@ -549,8 +552,9 @@ class DoorController:
         """Lock down (or release) this door; True when the state changed.
 
         In lockdown the relay stays locked: schedules and the exit button do not unlock
-        and only an admin grant does. The exit button still shunts the forced-open alarm,
-        since a person leaving through a mechanical handle is an exit, not a break-in.
+        and only a grant with the lockdown override does. The exit button still shunts the
+        forced-open alarm, since a person leaving through a mechanical handle is an exit,
+        not a break-in.
         """
         if on == self._lockdown or self._stopped:
             return False

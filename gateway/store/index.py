@@ -38,7 +38,7 @@ class UserRule:
     expiry: float | None = None  # UTC epoch seconds; None = never expires
     groups: tuple[int, ...] = (0,)
     doors: frozenset[str] | None = None  # None = every door
-    admin_level: str = "PERSONALUSER"
+    lockdown_override: bool = False  # opens a door in lockdown (`User.lockdown_override`)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace as dc_replace
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -64,7 +65,10 @@ from gateway.store.validate import (
 
 __all__ = ["NotFoundError", "Store", "StoreError", "ValidationError", "canonical_card"]
 
-_USER_COLUMNS = "user_id, first_name, last_name, other_name, active, expiry, admin_level, message"
+_USER_COLUMNS = (
+    "user_id, first_name, last_name, other_name, active, expiry, admin_level, message, "
+    "lockdown_override"
+)
 _CREDENTIAL_LABELS = {"card": "card", "qr": "QR code", "plate": "plate"}
 _CREDENTIAL_FIELDS = {"card": "cards", "qr": "qr_codes", "plate": "plates", "pin": "pin"}
 _BULK_FETCH = 200  # above this many users, one pass over every user beats one query each
@@ -148,11 +152,18 @@ class Store(LockedConnection):
         user id to which of their credentials are disabled; a user not in it keeps the
         stored flags (a credential new to them is enabled). A refusal is a
         `ValidationError` whose `index` is the position of the offending user.
+
+        An import never grants or revokes the lockdown override: a stored user keeps
+        theirs, a new one has none, whatever `users` say (only a SUPERADMIN grants it).
         """
         hashes = dict(pin_hashes or {})
         given_flags = dict(flags or {})
         clean = _validate_batch(users, hashes)
         with self._writing() as conn:
+            overrides = {
+                row[0] for row in conn.execute("SELECT user_id FROM users WHERE lockdown_override")
+            }
+            clean = [dc_replace(u, lockdown_override=u.user_id in overrides) for u in clean]
             for index, user in enumerate(clean):
                 try:
                     uid = user.user_id
@@ -232,11 +243,12 @@ class Store(LockedConnection):
         if flags is not None:  # an import file that carries the flags is the authority
             enabled = {(k, v): int(flags.enabled(k, v)) for k, v in credentials}
         conn.execute(
-            f"INSERT INTO users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            f"INSERT INTO users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (user_id) DO UPDATE SET first_name = excluded.first_name, "
             "last_name = excluded.last_name, other_name = excluded.other_name, "
             "active = excluded.active, expiry = excluded.expiry, "
-            "admin_level = excluded.admin_level, message = excluded.message",
+            "admin_level = excluded.admin_level, message = excluded.message, "
+            "lockdown_override = excluded.lockdown_override",
             (
                 user.user_id,
                 user.first_name,
@@ -246,6 +258,7 @@ class Store(LockedConnection):
                 user.expiry,
                 user.admin_level,
                 user.message,
+                int(user.lockdown_override),
             ),
         )
         _replace_user_lists(conn, user)
@@ -857,7 +870,7 @@ def _user_from_row(
     lists: Mapping[str, Mapping[str, list[Any]]],
     creds: Mapping[str, Mapping[str, list[str]]],
 ) -> User:
-    uid, first, last, other, active, expiry, level, message = row
+    uid, first, last, other, active, expiry, level, message, override = row
     mine = creds.get(uid, {})
     return User(
         user_id=uid,
@@ -876,6 +889,7 @@ def _user_from_row(
         plates=list(mine.get("plate", [])),
         pin=None,
         has_pin=bool(mine.get("pin")),
+        lockdown_override=bool(override),
     )
 
 

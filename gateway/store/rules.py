@@ -53,9 +53,9 @@ def _users(conn: sqlite3.Connection) -> dict[str, UserRule]:
     doors = multimap(conn, "SELECT user_id, door FROM user_doors ORDER BY position")
     users: dict[str, UserRule] = {}
     rows = conn.execute(
-        "SELECT user_id, first_name, last_name, active, expiry, admin_level FROM users"
+        "SELECT user_id, first_name, last_name, active, expiry, lockdown_override FROM users"
     )
-    for user_id, first, last, active, expiry, level in rows:
+    for user_id, first, last, active, expiry, override in rows:
         user_doors = doors.get(user_id)
         users[user_id] = UserRule(
             user_id=user_id,
@@ -64,7 +64,7 @@ def _users(conn: sqlite3.Connection) -> dict[str, UserRule]:
             expiry=expiry_epoch(expiry),
             groups=tuple(int(g) for g in groups.get(user_id, ())),
             doors=frozenset(user_doors) if user_doors else None,
-            admin_level=level,
+            lockdown_override=bool(override),
         )
     return users
 

@@ -289,6 +289,14 @@ _V8_TECHNICIAN_STATE: tuple[str, ...] = (
     "ALTER TABLE technicians ADD COLUMN credential_version INTEGER NOT NULL DEFAULT 1",
 )
 
+# Opening a door in lockdown is a privilege of its own (it used to follow from any
+# admin_level but PERSONALUSER). Existing users get 0: an upgrade grants it to nobody; a
+# SUPERADMIN session grants it afterwards. `users` has its rules triggers already.
+_V9_LOCKDOWN_OVERRIDE: tuple[str, ...] = (
+    "ALTER TABLE users ADD COLUMN lockdown_override INTEGER NOT NULL DEFAULT 0 "
+    "CHECK (lockdown_override IN (0, 1))",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1_TABLES + _V1_SEEDS + _rules_triggers()),
     Migration(2, "agents: journal forwarding targets and their cursors", _V2_AGENTS),
@@ -298,6 +306,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "events: logs deleted through the API, kept for agents", _V6_LOG_CLEARED),
     Migration(7, "events: administrative and evidence retention classes", _V7_RETENTION_CLASSES),
     Migration(8, "technicians: disabled flag, credential version", _V8_TECHNICIAN_STATE),
+    Migration(9, "users: lockdown override, a privilege of its own", _V9_LOCKDOWN_OVERRIDE),
 )
 
 LATEST_VERSION: int = MIGRATIONS[-1].version

@@ -245,6 +245,7 @@ class Found:
     kind: str | None = None  # the credential kind that matched (or the one named)
     shown: str | None = None  # the code as the journal may show it
     reason: str = "unknown_user"
+    by_code: bool = False  # found by a credential (Code), not by Name
     trace: list[str] = field(default_factory=list)
 
 
@@ -293,6 +294,7 @@ class Identifier:
         if kind == "card":
             found.shown = card_canonical(code, self._card_format)
         found.trace.append(f"lookup:{kind},user={ref.user_id}")
+        found.by_code = True
         if not ref.enabled:
             found.reason = "credential_disabled"
             return found
@@ -417,8 +419,10 @@ def _identified_unlock(
     if user is not None and reason is None:
         reason, note = _antipassback(ctx, user.user_id, req.direction, now, trace)
     if user is not None and reason is None:
-        admin = user.admin_level != "PERSONALUSER"
-        if ctx.doors[door].grant(user.user_id, admin=admin, reason=READER):
+        # A name is no proof of presence: only a credential the sender read (Code)
+        # may carry its owner's lockdown override.
+        override = user.lockdown_override and found.by_code
+        if ctx.doors[door].grant(user.user_id, override_lockdown=override, reason=READER):
             if req.direction is not None and ctx.http_unlock.enforced:
                 ctx.http_unlock.commit(user.user_id, req.direction, now)
         else:

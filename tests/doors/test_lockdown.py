@@ -27,7 +27,7 @@ def test_lockdown_locks_at_once_and_refuses_ordinary_grants() -> None:
 def test_an_admin_grant_opens_in_lockdown() -> None:
     door = rig()
     door.door.set_lockdown(True, "admin")
-    assert door.door.grant("boss", admin=True) is True
+    assert door.door.grant("boss", override_lockdown=True) is True
     assert door.door.unlocked
     assert door.traced()[-1] == ("unlocked", "granted:lockdown_override")
 

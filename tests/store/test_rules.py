@@ -180,9 +180,10 @@ def test_snapshot_contents(store: Store, hasher: PinHasher) -> None:
             plates=["AB123"],
             expiry="2027-01-31T00:00:00Z",
             admin_level="USERADMIN",
+            lockdown_override=True,
         )
     )
-    store.add_user(User("B2", active=False))
+    store.add_user(User("B2", active=False, admin_level="SUPERADMIN"))
     store.set_public_pins(["1357"])
     store.add_holidays(["2026-12-25"])
     snap = store.load_snapshot()
@@ -191,7 +192,8 @@ def test_snapshot_contents(store: Store, hasher: PinHasher) -> None:
     assert a1.expiry == datetime(2027, 1, 31, tzinfo=UTC).timestamp()
     assert a1.groups == (7, 0)
     assert a1.doors == frozenset({"front", "back"})
-    assert a1.admin_level == "USERADMIN"
+    assert a1.lockdown_override is True
+    assert snap.users["B2"].lockdown_override is False  # an admin level is not the override
     assert snap.users["B2"].active is False and snap.users["B2"].doors is None
     assert snap.users["B2"].expiry is None
     assert snap.owner("card", "04A1B2C3") is not None

@@ -180,10 +180,10 @@ async def test_lockdown_refuses_non_admins_and_keeps_the_in_out_state(client: Cl
     assert status == 200  # the refused Entry did not count as a passage
 
 
-async def test_an_admin_user_opens_in_lockdown(client: Client) -> None:
+async def test_a_user_with_the_lockdown_override_opens_in_lockdown(client: Client) -> None:
     user = client.gateway.store.get_user("1002")
     assert user is not None
-    user.admin_level = "USERADMIN"
+    user.lockdown_override = True
     client.gateway.store.update_user(user)
     await client.gateway.reload_rules_if_changed(force=True)
     client.gateway.set_lockdown("front", True, "tester")

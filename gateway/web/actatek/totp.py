@@ -17,6 +17,8 @@
 - It is not a login for this API: section 1's login takes technician passwords only.
 - Every request is journaled (`totp_issued`): a code is a credential. The code itself is
   never journaled by this endpoint.
+- A code is its user's credential: only a SUPERADMIN session gets one for a SUPERADMIN
+  user or a user who holds the lockdown override (users.py `guard_user`).
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ import segno
 from aiohttp import web
 
 from gateway.store.totp import code_at, payload, step_at, step_end
-from gateway.web.actatek.common import context_of, endpoint
-from gateway.web.actatek.users import CAPABILITY, path_user_id
+from gateway.web.actatek.common import context_of, endpoint, session_of
+from gateway.web.actatek.users import CAPABILITY, find_one, guard_user, path_user_id
 from gateway.web.actatek.users_common import call_store, journal, reload_rules
 from gateway.web.actatek.users_json import NAMES
 
@@ -63,6 +65,8 @@ def render(fmt: str, text: str, code: str) -> str:
 async def user_api_totp(request: web.Request) -> web.Response:
     """GET UserAPITOTP/{sessionid}/{userid}/{TOTPType}."""
     user_id = path_user_id(request)
+    user, _ = await find_one(request, user_id)
+    guard_user(session_of(request).level, user)  # a code is that user's credential
     requested = request.match_info.get("TOTPType", "")
     fmt = requested if requested in FORMATS else "QR_PNG"
     ctx = context_of(request)

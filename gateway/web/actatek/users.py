@@ -17,6 +17,9 @@
   (case-sensitive); no filter lists every user. Always an array.
 - Only a SUPERADMIN session may create, change or delete a user whose adminLevel is
   SUPERADMIN, or give a user that level: a USERADMIN cannot raise anyone above itself.
+- The same holds for `lockdownOverride` (opening a door in lockdown): only a SUPERADMIN
+  session grants or revokes it, or changes, (de)activates, deletes or issues a TOTP for a
+  user who holds it (their card or PIN would carry the override to whoever set it).
 """
 
 from __future__ import annotations
@@ -66,10 +69,18 @@ def device_tz(request: web.Request) -> ZoneInfo:
     return ZoneInfo(context_of(request).settings.device.timezone)
 
 
-def guard_level(session_level: str, user_level: str) -> None:
-    """Refuse a non-SUPERADMIN session touching a SUPERADMIN user (or making one)."""
-    if user_level == "SUPERADMIN" and session_level != "SUPERADMIN":
+def guard_user(session_level: str, user: User) -> None:
+    """Refuse a non-SUPERADMIN session touching (or making) a SUPERADMIN user or a user
+    who holds the lockdown override."""
+    if session_level == "SUPERADMIN":
+        return
+    if user.admin_level == "SUPERADMIN":
         raise ActatekError("adminLevel: only a SUPERADMIN session may manage SUPERADMIN users")
+    if user.lockdown_override:
+        raise ActatekError(
+            "lockdownOverride: only a SUPERADMIN session may grant or revoke it, or manage "
+            "a user who holds it"
+        )
 
 
 def path_user_id(request: web.Request) -> str:
@@ -88,9 +99,9 @@ async def _save(
 
     def build(existing: UserRecord | None) -> UserRecord:
         if existing is not None:
-            guard_level(level, existing[0].admin_level)
+            guard_user(level, existing[0])
         record = merge(existing, new)
-        guard_level(level, record[0].admin_level)
+        guard_user(level, record[0])
         return record
 
     store = context_of(request).store
@@ -108,7 +119,7 @@ async def modify_user(
 
     def build(existing: UserRecord | None) -> UserRecord:
         assert existing is not None  # mode "update" refused a missing user already
-        guard_level(level, existing[0].admin_level)
+        guard_user(level, existing[0])
         return change(existing[0]), replace(existing[1], enabled={})
 
     store = context_of(request).store
@@ -160,7 +171,7 @@ async def delete_user(request: web.Request) -> web.Response:
     """DELETE user/{sessionid}/{userID}."""
     user_id = path_user_id(request)
     user, _ = await find_one(request, user_id)
-    guard_level(session_of(request).level, user.admin_level)
+    guard_user(session_of(request).level, user)
     if not await call_store(NAMES, context_of(request).store.delete_user, user_id):
         raise ActatekError(f"user {user_id} does not exist")
     journal(request, "user_deleted", f"userID={user_id}")

@@ -5,6 +5,10 @@ How its fields map onto the store:
 
 - userID, firstName, lastName, otherName, message: the same fields of `User`.
 - adminLevel: `admin_level`; a word that is not a level means PERSONALUSER (reference).
+  It is what the ACTAtek API shows; it opens no door in lockdown.
+- lockdownOverride (our addition): `lockdown_override`, true when this user's card, PIN,
+  QR code or plate opens a door in lockdown. Only a SUPERADMIN session changes it
+  (users.py); absent on add = false.
 - groupID, departmentID: an integer or an array; absent on add = [0].
 - status.active: `active` (deactivateUser / activateUser set it too).
 - password: the private keypad PIN (2-8 digits, unique on the device), stored as a keyed
@@ -69,6 +73,7 @@ USER_FIELDS = frozenset(
         "ScoreThreshold",
         "expirydate",
         "message",
+        "lockdownOverride",
     }
 )
 STATUS_FIELDS = frozenset({"active", *STATUS_FLAGS})
@@ -90,6 +95,7 @@ NAMES = {
     "plates": "keyrecords",
     "pin": "password",
     "expiry": "expirydate",
+    "lockdown_override": "lockdownOverride",
 }
 MAX_PIN_TEXT = 16
 MAX_CARD_TEXT = 40
@@ -137,6 +143,7 @@ class UserInput:
     score: int | None = None
     expiry: str | None = None
     message: str | None = None
+    lockdown_override: bool | None = None
 
 
 # -- parsing ----------------------------------------------------------------------------
@@ -279,6 +286,7 @@ def parse_user(obj: Mapping[str, Any], tz: ZoneInfo) -> UserInput:
         score=integer(obj, "ScoreThreshold", 0, MAX_SCORE),
         expiry=parse_expiry(obj.get("expirydate"), tz),
         message=text(obj, "message", MAX_MESSAGE_LENGTH),
+        lockdown_override=boolean(obj, "lockdownOverride"),
     )
 
 
@@ -315,6 +323,9 @@ def _merge_user(user: User, new: UserInput) -> User:
         plates=_key_values(new, "plate", user.plates),
         pin=new.pin or None,  # None keeps the stored PIN while has_pin is set
         has_pin=user.has_pin and new.pin != "",
+        lockdown_override=(
+            user.lockdown_override if new.lockdown_override is None else new.lockdown_override
+        ),
     )
 
 
@@ -388,6 +399,7 @@ def render_user(record: UserRecord, admin_level: str | None = None) -> dict[str,
         "ScoreThreshold": profile.score_threshold,
         "expirydate": user.expiry or 0,
         "message": user.message,
+        "lockdownOverride": user.lockdown_override,
     }
     if profile.fingerprints is not None:
         body["fingerprints"] = profile.fingerprints
