@@ -22,6 +22,18 @@ class ValidationError(StoreError):
         self.index = index
 
 
+class CredentialTaken(ValidationError):
+    """A credential already belongs to another user (or, for a PIN, is a public PIN).
+
+    `kind` is "card", "pin", "qr" or "plate". The message may name the owner: callers that
+    answer someone who may not read other users' credentials must not pass it on
+    (docs/security.md, "No PIN or card oracle")."""
+
+    def __init__(self, field: str, message: str, kind: str) -> None:
+        super().__init__(field, message)
+        self.kind = kind
+
+
 class NotFoundError(StoreError):
     """The record to update does not exist."""
 

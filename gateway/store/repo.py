@@ -24,7 +24,7 @@ from gateway.store.db import (
     open_database,
     sqlite_errors,
 )
-from gateway.store.errors import NotFoundError, StoreError, ValidationError
+from gateway.store.errors import CredentialTaken, NotFoundError, StoreError, ValidationError
 from gateway.store.index import RulesSnapshot
 from gateway.store.profiles import (
     UserFilter,
@@ -285,7 +285,9 @@ class Store(LockedConnection):
         else:
             return None
         if conn.execute("SELECT 1 FROM public_pins WHERE pin_hash = ?", (new,)).fetchone():
-            raise ValidationError("pin", "this PIN is a public PIN of the device; choose another")
+            raise CredentialTaken(
+                "pin", "this PIN is a public PIN of the device; choose another", "pin"
+            )
         return new
 
     # -- public PINs ----------------------------------------------------------------------
@@ -796,10 +798,10 @@ def _check_credentials_free(
             continue
         if kind == "pin":
             # Naming the owner would tell the caller someone else's PIN.
-            raise ValidationError("pin", "this PIN is already in use by another user")
+            raise CredentialTaken("pin", "this PIN is already in use by another user", kind)
         label = _CREDENTIAL_LABELS[kind]
-        raise ValidationError(
-            _CREDENTIAL_FIELDS[kind], f"{label} {value} is already assigned to user {row[0]}"
+        raise CredentialTaken(
+            _CREDENTIAL_FIELDS[kind], f"{label} {value} is already assigned to user {row[0]}", kind
         )
 
 

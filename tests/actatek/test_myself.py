@@ -24,14 +24,16 @@ async def test_every_role_sees_itself_a_technician_without_record_a_minimal_one(
     assert api.gateway.store.get_user("personaluser") is None  # a GET stores nothing
 
 
-async def test_update_myself_changes_names_pin_and_card_only(api: Api) -> None:
+async def test_update_myself_changes_names_only_for_a_login_without_users(api: Api) -> None:
     sid = api.sid("PERSONALUSER")
     admin = api.sid("USERADMIN")
     # An administrator made the record; the technician edits their part of it.
     await api.call(
-        "POST", f"user/{admin}", {"userID": "personaluser", "firstName": "Pat", "message": "hi"}
+        "POST",
+        f"user/{admin}",
+        {"userID": "personaluser", "firstName": "Pat", "message": "hi", "cardsn": "0F0F0F"},
     )
-    change = {"userID": "personaluser", "lastName": "Doe", "password": "8642", "cardsn": "0F0F0F"}
+    change = {"userID": "personaluser", "lastName": "Doe", "cardsn": "0F0F0F"}  # its own card
     assert await api.call("PUT", f"myself/{sid}", change) == (
         200,
         {"status": "success", "message": "User personaluser Updated"},
@@ -43,16 +45,15 @@ async def test_update_myself_changes_names_pin_and_card_only(api: Api) -> None:
         "0F0F0F",
         "hi",
     )
-    assert me["status"]["active"] is True and me["status"]["password"] is True
-    assert api.gateway.engine.snapshot.cards["0F0F0F"].user_id == "personaluser"
+    assert me["status"]["active"] is True and me["status"]["password"] is False
     refusals = [
         ({"userID": "personaluser", "adminLevel": "SUPERADMIN"}, "updateMyself may change only"),
         ({"userID": "personaluser", "groupID": [0]}, "updateMyself may change only"),
         ({"userID": "personaluser", "message": "x"}, "updateMyself may change only"),
         ({"userID": "1001", "firstName": "x"}, "userID:"),
         ({"firstName": "x"}, "userID:"),
-        ({"userID": "personaluser", "password": "1234"}, "password:"),  # 1001's PIN
-        ({"userID": "personaluser", "cardsn": "0C8707"}, "cardsn:"),  # 1001's card
+        ({"userID": "personaluser", "password": "8642"}, "password: only a user administrator"),
+        ({"userID": "personaluser", "cardsn": "0C8707"}, "cardsn: only a user administrator"),
         ({"userID": "personaluser", "firstName": "x" * 65}, "firstName:"),
     ]
     for body, start in refusals:
@@ -64,12 +65,28 @@ async def test_update_myself_changes_names_pin_and_card_only(api: Api) -> None:
         assert message == "PERSONALUSER may not do this"
 
 
+async def test_a_user_administrator_changes_its_own_pin_and_card(api: Api) -> None:
+    sid = api.sid("USERADMIN")
+    change = {"userID": "useradmin", "password": "8642", "cardsn": "0F0F0F"}
+    assert (await api.call("PUT", f"myself/{sid}", change))[0] == 200
+    _, me = await api.call("GET", f"myself/{sid}")
+    assert me["cardsn"] == "0F0F0F" and me["status"]["password"] is True
+    assert api.gateway.engine.snapshot.cards["0F0F0F"].user_id == "useradmin"
+    refusals = [
+        ({"userID": "useradmin", "password": "1234"}, "password: this PIN cannot be used"),
+        ({"userID": "useradmin", "cardsn": "0C8707"}, "cardsn: card 0C8707 is already assigned"),
+    ]
+    for body, start in refusals:  # 1001's PIN, then 1001's card (a USERADMIN reads users)
+        message = await refused_without_change(api, "PUT", f"myself/{sid}", body)
+        assert message.startswith(start), (body, message)
+
+
 async def test_a_technician_without_record_gets_an_inactive_one(api: Api) -> None:
     sid = api.sid("NETWORKADMIN")
-    body = {"userID": "networkadmin", "firstName": "Net", "cardsn": "0A0A0B", "password": "97531"}
+    body = {"userID": "networkadmin", "firstName": "Net"}
     assert (await api.call("PUT", f"myself/{sid}", body))[0] == 200
     user = api.gateway.store.get_user("networkadmin")
-    assert user is not None and not user.active and user.has_pin and user.cards == ["0A0A0B"]
+    assert user is not None and not user.active and not user.has_pin and user.cards == []
     assert user.admin_level == "PERSONALUSER" and user.groups == [0]
     assert api.gateway.engine.snapshot.users["networkadmin"].active is False
 

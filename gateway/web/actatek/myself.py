@@ -13,11 +13,18 @@ record whose userID equals the technician's username.
   reference's "only can update" list; any other field is refused. Fields left out keep
   their value. A technician without a user record gets the minimal record stored, still
   inactive: a login cannot give itself door access; an administrator activates it.
+- Credentials (`password`, `cardsn`) only for a login that may manage users (USERADMIN,
+  SUPERADMIN), through the same rules as user updates (credentials.py). Any other login
+  is refused whatever the value, so the answer cannot tell whether someone else has that
+  PIN or card; it may send back the card it already has (a client writing back what it
+  read).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -31,7 +38,12 @@ from gateway.web.actatek.common import (
     session_of,
     success,
 )
-from gateway.web.actatek.users import device_tz
+from gateway.web.actatek.credentials import (
+    change_credentials,
+    credential_fields,
+    refuse_credentials,
+)
+from gateway.web.actatek.users import device_tz, guard_user
 from gateway.web.actatek.users_common import (
     call_store,
     expect_object,
@@ -39,7 +51,14 @@ from gateway.web.actatek.users_common import (
     no_unknown_keys,
     reload_rules,
 )
-from gateway.web.actatek.users_json import NAMES, merge, new_record, parse_user, render_user
+from gateway.web.actatek.users_json import (
+    NAMES,
+    UserInput,
+    merge,
+    new_record,
+    parse_user,
+    render_user,
+)
 
 CAPABILITY = "myself"
 PATH = "/cgi-bin/restapi/myself/{sessionid}"
@@ -72,20 +91,41 @@ def _check(body: Mapping[str, Any], username: str) -> None:
         raise ActatekError("userID: required, and must be the logged-in user's")
 
 
+async def _without_card_sent_back(request: web.Request, new: UserInput) -> UserInput:
+    """`new` without `cardsn` when it is the card the record already has first."""
+    if new.card is None:
+        return new
+    user, _ = await _record(request)
+    return replace(new, card=None) if new.card == (user.cards[:1] or [""])[0] else new
+
+
 @endpoint(CAPABILITY)
 async def update_myself(request: web.Request) -> web.Response:
-    """PUT myself/{sessionid}: names, own PIN, own card."""
-    username = session_of(request).username
+    """PUT myself/{sessionid}: names; own PIN and card for user administrators."""
+    session = session_of(request)
+    username = session.username
     body = expect_object(await read_json(request))
     _check(body, username)
     no_unknown_keys(body, UPDATABLE, "myself")
     new = parse_user(body, device_tz(request))
+    if not session.may("users"):
+        new = await _without_card_sent_back(request, new)
+    fields = credential_fields(new)
+    if fields and not session.may("users"):
+        await refuse_credentials(request, fields)
 
     def build(existing: UserRecord | None) -> UserRecord:
-        return merge(existing or new_record(username, active=False), new)
+        record = existing or new_record(username, active=False)
+        if fields:
+            guard_user(session.level, record[0])  # e.g. the lockdown override's holder
+        return merge(record, new)
 
     store = context_of(request).store
-    await call_store(NAMES, store.save_user_record, username, build, "upsert")
+    if fields:
+        save = functools.partial(store.save_user_record, username, build, "upsert")
+        await change_credentials(request, fields, save)
+    else:
+        await call_store(NAMES, store.save_user_record, username, build, "upsert")
     journal(request, "myself_updated", f"userID={username}")
     await reload_rules(request)
     return success(f"User {username} Updated")

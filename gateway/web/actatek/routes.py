@@ -21,6 +21,7 @@ from gateway.web.actatek import (
     users,
 )
 from gateway.web.actatek.common import CONTEXT, SESSIONS, ActatekSessions, ManagementContext
+from gateway.web.actatek.credentials import CREDENTIAL_REFUSALS, CredentialRefusals
 
 SECTIONS = (
     session,
@@ -44,5 +45,6 @@ def add_actatek(app: web.Application, context: ManagementContext) -> None:
     """Mount the ACTAtek API; its error middleware must already be in `app`'s middlewares."""
     app[CONTEXT] = context
     app[SESSIONS] = ActatekSessions(context.clock, context.store)
+    app[CREDENTIAL_REFUSALS] = CredentialRefusals(context.clock)
     for section in SECTIONS:
         section.add_routes(app)

@@ -15,6 +15,8 @@
   item is written whole or not at all, and a bad item does not stop the others.
 - getUsers filters are exact, all must match; partialUserID matches a part of the id
   (case-sensitive); no filter lists every user. Always an array.
+- Items that set a PIN, a card, QR codes or plates go through credentials.py: a taken
+  PIN is refused without saying why, and refusals make further changes wait.
 - Only a SUPERADMIN session may create, change or delete a user whose adminLevel is
   SUPERADMIN, or give a user that level: a USERADMIN cannot raise anyone above itself.
 - The same holds for `lockdownOverride` (opening a door in lockdown): only a SUPERADMIN
@@ -45,6 +47,7 @@ from gateway.web.actatek.common import (
     success,
     text,
 )
+from gateway.web.actatek.credentials import change_credentials, credential_fields
 from gateway.web.actatek.users_common import (
     call_store,
     expect_object,
@@ -105,7 +108,12 @@ async def _save(
         return record
 
     store = context_of(request).store
-    await call_store(NAMES, store.save_user_record, new.user_id, build, mode)
+    fields = credential_fields(new)
+    if fields:
+        save = functools.partial(store.save_user_record, new.user_id, build, mode)
+        await change_credentials(request, fields, save)
+    else:
+        await call_store(NAMES, store.save_user_record, new.user_id, build, mode)
     verb = "Added" if mode == "add" else "Updated"
     journal(request, f"user_{verb.lower()}", f"userID={new.user_id}")
     return f"User {new.user_id} {verb}"
