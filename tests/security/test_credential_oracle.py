@@ -206,20 +206,31 @@ async def test_waits_end_and_are_forgotten_with_time(site: Site) -> None:
     assert status == 400 and "try again in 60 s" in body["message"], body
     site.client.clock.advance(60)
     assert (await site.call("POST", f"user/{admin}", free_pin))[0] == 200
-    # The next refusal doubles the wait; a day without one forgets them all.
+    # The next refusal doubles the wait; a week without one forgets them all.
     assert (await site.call("POST", f"user/{admin}", {"userID": "9101", "password": ADA_PIN}))[
         0
     ] == 400
     status, body = await site.call("POST", f"user/{admin}", {"userID": "9102", "password": "86421"})
     assert "try again in 120 s" in body["message"], body
-    site.client.clock.advance(24 * 3600)
+    site.client.clock.advance(24 * 3600)  # a day: the waits are over, not forgotten
     status, body = await site.api.login("useradmin", PASSWORD)  # the session expired
     assert status == 200, body
     admin = body["sessionid"]
+    assert (await site.call("POST", f"user/{admin}", {"userID": "9102", "password": "86421"}))[
+        0
+    ] == 200
     taken = {"userID": "9103", "password": ADA_PIN}
-    assert (await site.call("POST", f"user/{admin}", taken))[0] == 400  # the first again
-    status, body = await site.call("POST", f"user/{admin}", {"userID": "9102", "password": "86421"})
-    assert status == 200, body
+    assert (await site.call("POST", f"user/{admin}", taken))[0] == 400
+    status, body = await site.call("POST", f"user/{admin}", {"userID": "9104", "password": "86422"})
+    assert "try again in 240 s" in body["message"], body  # the fifth refusal
+    site.client.clock.advance(7 * 24 * 3600)  # a quiet week: forgotten
+    status, body = await site.api.login("useradmin", PASSWORD)
+    admin = body["sessionid"]
+    assert (await site.call("POST", f"user/{admin}", {"userID": "9105", "password": ADA_PIN}))[
+        0
+    ] == 400
+    status, body = await site.call("POST", f"user/{admin}", {"userID": "9104", "password": "86422"})
+    assert status == 200, body  # one refusal since: free again
 
 
 async def test_many_accounts_from_one_address_wait_together(site: Site) -> None:

@@ -14,9 +14,9 @@ PIN-only door as its owner. So:
 - those refusals are counted per account and per address (`CredentialRefusals`): after
   `FREE_REFUSALS` of an account (`ADDRESS_FREE_REFUSALS` of an address, which may be a
   proxy or a NAT shared by several people), every credential change of that account or
-  from that address waits, 60 s and doubling up to a day, and an alarm event is journaled
-  once. They also count toward the login throttle, and a successful login does not
-  forgive them;
+  from that address waits, 60 s and doubling up to a day (forgotten after a quiet week),
+  and an alarm event is journaled once. They also count toward the login throttle, and a
+  successful login does not forgive them;
 - credential changes run one at a time (they are serialised by the store anyway), so
   parallel requests cannot outrun the count.
 """
@@ -45,7 +45,9 @@ FREE_REFUSALS = 3  # refusals that cost nothing: a PIN an administrator did not 
 ADDRESS_FREE_REFUSALS = 10  # per address: several accounts may share one (a proxy, a NAT)
 FIRST_WAIT_S = 60.0  # the wait after the last free refusal; doubles with each further one
 MAX_WAIT_S = 24 * 3600.0
-FORGET_AFTER_S = 24 * 3600.0  # a day without a refusal starts afresh
+# A week without a refusal starts afresh: longer than the longest wait, or waiting it out
+# would also wipe the count.
+FORGET_AFTER_S = 7 * 24 * 3600.0
 MAX_TRACKED = 10_000  # counters per kind; the oldest goes first (accounts are few)
 # What a caller is told when a credential is taken and it may not know by whom.
 TAKEN = {
