@@ -22,16 +22,11 @@ from gateway.web import security
 from gateway.web.actatek.credentials import ADDRESS_FREE_REFUSALS, FREE_REFUSALS
 from tests.actatek.conftest import PASSWORD
 from tests.security.roles import Site, site_with_roles
-from tests.web.conftest import ADA_CARD, ADA_PIN, GRACE_CARD, Client, start  # noqa: F401
+from tests.web.conftest import ADA_CARD, ADA_PIN, GRACE_CARD, Client
 
 # The measured pace of the attack on a real daemon: 10,000 requests in 26 s.
 SECONDS_PER_TRY = 26.0 / 10_000
 DEMO_PINS = {ADA_PIN, "2468"}  # config/simulate.toml
-
-
-@pytest.fixture
-async def client(start):  # type: ignore[no-untyped-def]  # noqa: F811
-    return await start()
 
 
 @pytest.fixture

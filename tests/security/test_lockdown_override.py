@@ -24,7 +24,7 @@ from gateway.store.repo import Store
 from gateway.store.schema import MIGRATIONS
 from gateway.store.secrets import PinHasher
 from tests.security.roles import Site, site_with_roles
-from tests.web.conftest import GRACE_CARD, Client, basic, start  # noqa: F401
+from tests.web.conftest import GRACE_CARD, Client, basic
 
 CARD = {"UnlockType": "RF Card"}
 ONLY_SUPERADMIN = "lockdownOverride: only a SUPERADMIN session may"
@@ -33,11 +33,6 @@ ONLY_SUPERADMIN = "lockdownOverride: only a SUPERADMIN session may"
 @pytest.fixture
 async def site(client: Client) -> Site:
     return await site_with_roles(client)
-
-
-@pytest.fixture
-async def client(start):  # type: ignore[no-untyped-def]  # noqa: F811
-    return await start()
 
 
 def lock(site: Site) -> str:
