@@ -27,6 +27,7 @@ from tests.web.conftest import ADA_CARD, ADA_PIN, GRACE_CARD, Client
 # The measured pace of the attack on a real daemon: 10,000 requests in 26 s.
 SECONDS_PER_TRY = 26.0 / 10_000
 DEMO_PINS = {ADA_PIN, "2468"}  # config/simulate.toml
+PARALLEL = 16  # requests in flight: within the server's connections per address
 
 
 @pytest.fixture
@@ -57,10 +58,10 @@ async def many_users_with_pins(site: Site, count: int) -> set[str]:
 
 
 async def sweep(site: Site, method: str, path: str, bodies: list[Any]) -> list[tuple[int, Any]]:
-    """Send every body, 50 at a time, moving the clock at the attack's pace."""
+    """Send every body, PARALLEL at a time, moving the clock at the attack's pace."""
     answers: list[tuple[int, Any]] = []
-    for start_at in range(0, len(bodies), 50):
-        batch = bodies[start_at : start_at + 50]
+    for start_at in range(0, len(bodies), PARALLEL):
+        batch = bodies[start_at : start_at + PARALLEL]
         answers += await asyncio.gather(*(site.call(method, path, body) for body in batch))
         site.client.clock.advance(SECONDS_PER_TRY * len(batch))
     return answers
