@@ -45,7 +45,7 @@ from gateway.hw.formats import (
     format_from_settings,
     mask_bits,
 )
-from gateway.model import ADMIN_LEVELS
+from gateway.model import ADMIN_LEVELS, MAX_PUBLIC_PINS, PUBLIC_PIN_DIGITS
 from gateway.passwords import weakness
 from gateway.settings import (
     RELAY_PULSE_NORMAL_MAX_S,
@@ -69,7 +69,6 @@ from gateway.settings import (
     WiegandFormatSettings,
 )
 from gateway.store.journal import ADMIN_SHARE_DIVISOR
-from gateway.store.validate import MAX_PUBLIC_PINS, PUBLIC_PIN_DIGITS
 
 __all__ = [
     "GPIO_MAX",

@@ -51,6 +51,7 @@ LockType = Literal["fail_secure", "fail_safe"]
 SecondRelayMode = Literal["disable", "access_granted", "access_denied", "doorbell", "bell_schedule"]
 DoorInput = Literal["contact", "rex", "tamper", "doorbell"]
 RELAY_PULSE_NORMAL_MAX_S = 20.0  # longer pulses only with an unlock schedule (as ACTAtek)
+MAX_FRAME_BITS = 128  # longer Wiegand bursts are noise, not a frame
 
 
 @dataclass(frozen=True)
