@@ -35,6 +35,9 @@ AdminLevel = Literal["PERSONALUSER", "USERADMIN", "NETWORKADMIN", "SUPERADMIN"]
 ADMIN_LEVELS: tuple[AdminLevel, ...] = ("PERSONALUSER", "USERADMIN", "NETWORKADMIN", "SUPERADMIN")
 
 PIN_MASK = "****"
+# Akuvox "public PINs": anonymous PINs that open every door a PIN alone may open.
+PUBLIC_PIN_DIGITS = (4, 8)
+MAX_PUBLIC_PINS = 3
 # A QR code is a bearer credential: whoever has its text opens the door. Logs and events show
 # `sha256:` and the first 4 hex digits of the SHA-256 of its text (docs/security.md).
 QR_FINGERPRINT_HEX = 4

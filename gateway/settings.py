@@ -1,13 +1,42 @@
-"""Typed settings: what `gateway.config` produces from a TOML file.
+"""Typed settings: what `gateway.config` produces from a TOML file, and what it accepts.
 
-Every field here has a matching key in `config/gateway.toml` (same name, same nesting);
-the loader in `gateway.config` rejects unknown keys and checks every value.
+Every field here is a key of `config/gateway.toml` (same name, same nesting), declared
+once: its type, its default and, in `Annotated[...]`, its range or pattern, whether it is
+a secret and which reader kinds use it (the words are in `gateway.settings_spec`). The
+loader in `gateway.config` walks these declarations: adding a key is adding a field.
+
+No `from __future__ import annotations` here: the annotations carry the checks, so they
+are evaluated once, at import, where a mistake in one fails at once.
 """
 
-from __future__ import annotations
-
+import json
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
+
+from gateway.cardnumbers import CARD_FORMATS
+from gateway.model import ADMIN_LEVELS, MAX_PUBLIC_PINS, PUBLIC_PIN_DIGITS
+from gateway.settings_spec import (
+    NOT_A_KEY,
+    SECRET,
+    Check,
+    UsedBy,
+    at_most,
+    distinct,
+    integer,
+    is_bit_range,
+    is_header_token,
+    is_http_url,
+    is_keymap,
+    is_line_pattern,
+    is_readable_file,
+    is_time_format,
+    is_timezone,
+    matching,
+    number,
+    one_of,
+    split_listen,
+    timezones,
+)
 
 HardwareBackend = Literal["gpio", "simulated"]
 ReaderKind = Literal["wiegand", "wiegand_keypad", "serial", "nfc", "pcsc", "matrix_keypad"]
@@ -33,13 +62,55 @@ AUTO_IN_OUT_MODES: tuple[str, ...] = (
     "crowd_control",
 )
 
+GPIO_MIN, GPIO_MAX = 0, 27  # BCM numbers of the 40-pin header's GPIOs
+MAX_FRAME_BITS = 128  # longer Wiegand bursts are noise, not a frame
+WIEGAND_MIN_BITS = 16  # a custom format shorter than this would collide with keypad bursts
+KEYPAD_BURST_BITS: tuple[int, ...] = (4, 8)
+MAX_APB_URLS = 10  # the Akuvox authentication device's limit
+MAX_INPUT_ACTIONS = 8
+UPSTREAM_METHODS: tuple[str, ...] = ("card", "pin", "qr", "face")
+
+# ----------------------------------------------------------------- checks shared by keys
+
+NAME_TEXT = "a name of 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+NAME = matching(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", NAME_TEXT)
+GPIO_TEXT = f"a BCM GPIO number from {GPIO_MIN} to {GPIO_MAX}"
+GPIO = Check(GPIO_TEXT, lambda v: GPIO_MIN <= v <= GPIO_MAX)
+GPIO_PINS_TEXT = "an array of 1 to 8 distinct BCM GPIO numbers"
+RIGHT_ID_TEXT = "an access right id (an integer from 0)"
+HTTP_URL = Check('an "http://" or "https://" URL with a host', lambda v: v != "" and is_http_url(v))
+BIT_INDEX = integer(0, MAX_FRAME_BITS - 1)
+BIT_RANGE_TEXT = "[first, last], two bit indices with first <= last"
+
+
+def card_format_check(empty: str) -> Check:
+    """Empty (`empty` says what that means) or one of gateway.cardnumbers' display formats."""
+    listing = ", ".join(json.dumps(name) for name in CARD_FORMATS)
+    text = f"empty ({empty}) or a card display format ({listing})"
+    return Check(text, lambda v: v == "" or v in CARD_FORMATS, lambda: CARD_FORMATS)
+
+
+# Key types used by several keys.
+Name = Annotated[str, NAME]
+GpioPin = Annotated[int, GPIO]
+GpioPins = Annotated[tuple[GpioPin, ...], distinct(GPIO_PINS_TEXT, 1, 8)]
+RightId = Annotated[int, Check(RIGHT_ID_TEXT, lambda v: 0 <= v <= 2**31 - 1)]
+HttpUrl = Annotated[str, HTTP_URL]
+BitIndex = Annotated[int, BIT_INDEX]
+BitRange = Annotated[tuple[BitIndex, ...], Check(BIT_RANGE_TEXT, is_bit_range)]
+Positive = Annotated[float, Check("a number greater than 0", lambda v: v > 0)]
+
 
 @dataclass(frozen=True)
 class DeviceSettings:
-    id: str = "door-gateway"
+    id: Name = "door-gateway"
     name: str = "Door gateway"
-    timezone: str = "UTC"  # an IANA zone name, checked with zoneinfo
-    state_dir: str = "/var/lib/door-gateway"
+    timezone: Annotated[
+        str, Check('an IANA time zone name such as "Europe/London"', is_timezone, timezones)
+    ] = "UTC"
+    state_dir: Annotated[str, Check("a non-empty string", lambda v: v != "")] = (
+        "/var/lib/door-gateway"
+    )
 
 
 @dataclass(frozen=True)
@@ -58,101 +129,175 @@ class InputActionSettings:
     """An HTTP GET sent when a door input becomes active (Akuvox "Action To Execute")."""
 
     input: DoorInput
-    url: str  # http:// or https://; user:password@ in the URL is sent as basic auth
-    delay_s: float = 0.0  # Akuvox "Action Delay"
+    url: HttpUrl  # http:// or https://; user:password@ in the URL is sent as basic auth
+    delay_s: Annotated[float, number(0, 3600)] = 0.0  # Akuvox "Action Delay"
     only_if_still_active: bool = False  # Akuvox "Execute If Input Still Triggered"
 
 
 @dataclass(frozen=True)
 class DoorSettings:
-    name: str
-    relay_pin: int | None = None  # BCM GPIO number of the strike relay
+    name: Name
+    relay_pin: GpioPin | None = None  # BCM GPIO number of the strike relay
     relay_active_high: bool = True
-    relay_pulse_s: float = 5.0  # 1..20, or up to 1800 with an unlock_schedule
-    door_open_timeout_s: float = 30.0
+    # 1..20, or up to 1800 with an unlock_schedule (a cross-check)
+    relay_pulse_s: Annotated[float, number(1, 1800)] = 5.0
+    door_open_timeout_s: Annotated[float, number(1, 3600)] = 30.0
     auth_mode: AuthMode = "any"
     offline_policy: OfflinePolicy = "deny"
-    contact_pin: int | None = None
+    contact_pin: GpioPin | None = None
     contact_normally_closed: bool = True
-    rex_pin: int | None = None
-    doorbell_pin: int | None = None  # a doorbell push button: journaled, drives "doorbell" mode
-    tamper_pin: int | None = None
+    rex_pin: GpioPin | None = None
+    doorbell_pin: GpioPin | None = None  # a doorbell push button: journaled, drives "doorbell"
+    tamper_pin: GpioPin | None = None
     tamper_normally_closed: bool = False  # true: closed while intact, so a cut wire alarms
-    alarm_pin: int | None = None
+    alarm_pin: GpioPin | None = None
     # fail_secure: relay energised = unlocked (strikes); fail_safe: energised = locked (maglocks)
     lock_type: LockType = "fail_secure"
-    contact_debounce_s: float = 0.05
-    button_debounce_s: float = 0.05  # exit button, doorbell and tamper switch
-    button_stuck_s: float = 30.0  # an exit button or doorbell active longer is "stuck"
+    contact_debounce_s: Annotated[float, number(0, 1)] = 0.05
+    button_debounce_s: Annotated[float, number(0, 1)] = 0.05  # exit button, doorbell, tamper
+    # an exit button or doorbell active longer is "stuck"
+    button_stuck_s: Annotated[float, number(5, 3600)] = 30.0
     relock_on_close: bool = True
-    held_open_prealarm_s: float = 10.0  # warning lead time before held-open; 0 = none
+    # warning lead time before held-open; 0 = none
+    held_open_prealarm_s: Annotated[float, number(0, 3600)] = 10.0
     rex_unlocks: bool = True  # false: the exit button only shunts the alarm (free egress)
-    rex_action_delay_s: float = 0.0
+    rex_action_delay_s: Annotated[float, number(0, 60)] = 0.0
     rex_only_if_still_pressed: bool = False
-    second_relay_pin: int | None = None
+    second_relay_pin: GpioPin | None = None
     second_relay_active_high: bool = True
     second_relay_mode: SecondRelayMode = "disable"
-    second_relay_pulse_s: float = 1.0
-    second_relay_schedule: int | None = None  # access right id for "bell_schedule"
-    unlock_schedule: int | None = None  # access right id whose slots keep the door unlocked
+    second_relay_pulse_s: Annotated[float, number(0.1, 60)] = 1.0
+    second_relay_schedule: RightId | None = None  # access right id for "bell_schedule"
+    unlock_schedule: RightId | None = None  # access right id whose slots keep it unlocked
     unlock_schedule_first_person: bool = False  # only after the first grant in the slots
-    input_actions: tuple[InputActionSettings, ...] = ()
+    input_actions: Annotated[
+        tuple[InputActionSettings, ...],
+        at_most(f"at most {MAX_INPUT_ACTIONS} [[doors.input_actions]] entries", MAX_INPUT_ACTIONS),
+    ] = ()
+
+
+WIEGAND: tuple[str, ...] = ("wiegand", "wiegand_keypad")
+CARD_READERS: tuple[str, ...] = ("serial", "nfc", "pcsc")  # a UID made into a card number
 
 
 @dataclass(frozen=True)
 class ReaderSettings:
-    name: str
+    name: Name
     kind: ReaderKind
-    door: str  # must name a [[doors]] entry
+    door: Annotated[str, Check("the name of a [[doors]] entry", NAME.test)]  # a [[doors]] name
     direction: Literal["in", "out"] = "in"
     # Wiegand / Wiegand keypad
-    d0_pin: int | None = None
-    d1_pin: int | None = None
-    formats: tuple[str, ...] = ("H10301",)
-    keypad_burst_bits: tuple[int, ...] = (4, 8)
-    swap_d0_d1: bool = False  # the installer crossed DATA0/DATA1 and cannot rewire
-    pin_frame_format: str = ""  # keypads that send a whole PIN as one frame of this format
+    d0_pin: Annotated[GpioPin | None, UsedBy(WIEGAND, required_on_gpio=WIEGAND)] = None
+    d1_pin: Annotated[GpioPin | None, UsedBy(WIEGAND, required_on_gpio=WIEGAND)] = None
+    formats: Annotated[
+        tuple[Annotated[str, Check("the name of a Wiegand format", NAME.test)], ...],
+        distinct("an array of 1 to 8 distinct Wiegand formats", 1, 8),
+        UsedBy(WIEGAND),
+    ] = ("H10301",)
+    keypad_burst_bits: Annotated[
+        tuple[
+            Annotated[int, Check("4 or 8 (bits per key press)", lambda v: v in KEYPAD_BURST_BITS)],
+            ...,
+        ],
+        distinct("an array of distinct bit counts", 1, 2),
+        UsedBy(("wiegand_keypad",)),
+    ] = (4, 8)
+    # the installer crossed DATA0/DATA1 and cannot rewire
+    swap_d0_d1: Annotated[bool, UsedBy(WIEGAND)] = False
+    # keypads that send a whole PIN as one frame of this format
+    pin_frame_format: Annotated[
+        str,
+        Check("empty or the name of a Wiegand format", lambda v: v == "" or NAME.test(v)),
+        UsedBy(("wiegand_keypad",)),
+    ] = ""
     # Serial readers
-    port: str = ""
-    baudrate: int = 9600
-    protocol: Literal["rdm6300", "line"] = "line"
-    credential_kind: Literal["card", "qr", "plate"] = "card"
-    line_pattern: str = ""  # regex a scanned line must match; group 1 (or all) is the value
+    port: Annotated[
+        str,
+        UsedBy(
+            ("serial",),
+            required_on_gpio=("serial",),
+            required_text='a serial port such as "/dev/ttyUSB0"',
+        ),
+    ] = ""
+    baudrate: Annotated[int, integer(50, 4_000_000), UsedBy(("serial",))] = 9600
+    protocol: Annotated[Literal["rdm6300", "line"], UsedBy(("serial",))] = "line"
+    credential_kind: Annotated[Literal["card", "qr", "plate"], UsedBy(("serial",))] = "card"
+    # regex a scanned line must match; group 1 (or all) is the value
+    line_pattern: Annotated[
+        str,
+        Check("a regular expression with at most one group", is_line_pattern),
+        UsedBy(("serial",)),
+    ] = ""
     # How a card-reading serial/NFC/PC-SC reader's UID becomes the canonical number:
     # bytes in reader order or reversed, then only the last `card_bytes` (0 = all).
-    card_byte_order: Literal["normal", "reversed"] = "normal"
-    card_bytes: int = 0
-    debounce_s: float = 1.0  # the same card held on the reader is reported once
+    card_byte_order: Annotated[Literal["normal", "reversed"], UsedBy(CARD_READERS)] = "normal"
+    card_bytes: Annotated[int, integer(0, 10), UsedBy(CARD_READERS)] = 0
+    # the same card held on the reader is reported once
+    debounce_s: Annotated[float, number(0, 60), UsedBy(CARD_READERS)] = 1.0
     # NFC (nfcpy device path, e.g. "tty:AMA0:pn532", "usb") and PC/SC (reader name filter)
-    device: str = ""
+    device: Annotated[
+        str,
+        UsedBy(
+            ("nfc", "pcsc"),
+            required_on_gpio=("nfc",),
+            required_text='an nfcpy device such as "usb" or "tty:AMA0:pn532"',
+        ),
+    ] = ""
     # PC/SC "encrypted card" mode: read this MIFARE Classic sector/block instead of the UID
-    mifare_sector: int | None = None
-    mifare_block: int = 0
-    mifare_key: str = ""  # 12 hex digits; a secret: never printed
-    mifare_key_type: Literal["A", "B"] = "A"
+    mifare_sector: Annotated[int | None, integer(0, 15), UsedBy(("pcsc",))] = None
+    mifare_block: Annotated[int, integer(0, 3), UsedBy(("pcsc",))] = 0
+    mifare_key: Annotated[
+        str,
+        matching("|[0-9A-Fa-f]{12}", "empty or 12 hex digits (a 6-byte MIFARE key)"),
+        SECRET,
+        UsedBy(("pcsc",)),
+    ] = ""
+    mifare_key_type: Annotated[Literal["A", "B"], UsedBy(("pcsc",))] = "A"
     # Matrix keypad
-    row_pins: tuple[int, ...] = ()
-    col_pins: tuple[int, ...] = ()
-    keymap: str = "123456789*0#"  # keys row by row; 16 keys for a 4x4 keypad
+    row_pins: Annotated[
+        GpioPins, UsedBy(("matrix_keypad",), required_on_gpio=("matrix_keypad",))
+    ] = ()
+    col_pins: Annotated[
+        GpioPins, UsedBy(("matrix_keypad",), required_on_gpio=("matrix_keypad",))
+    ] = ()
+    # keys row by row; 16 keys for a 4x4 keypad
+    keymap: Annotated[
+        str,
+        Check("12 or 16 distinct keys from 0-9, *, #, A-D", is_keymap),
+        UsedBy(("matrix_keypad",)),
+    ] = "123456789*0#"
     # Feedback outputs
-    led_green_pin: int | None = None
-    led_red_pin: int | None = None
-    beeper_pin: int | None = None
+    led_green_pin: GpioPin | None = None
+    led_red_pin: GpioPin | None = None
+    beeper_pin: GpioPin | None = None
     # PIN collection
-    pin_timeout_s: float = 10.0
+    pin_timeout_s: Annotated[float, number(1, 300), UsedBy(("wiegand_keypad", "matrix_keypad"))] = (
+        10.0
+    )
     # Upstream: how this reader's cards are written into {Card}/{CardCode} and $code
     # ("" = the canonical hex; else a display format of gateway.cardnumbers, e.g. "8HN").
-    card_display_format: str = ""
+    card_display_format: Annotated[
+        str, card_format_check("the canonical hex"), UsedBy(WIEGAND + CARD_READERS)
+    ] = ""
     # Akuvox anti-passback URLs sent after every grant at this reader (docs/upstream.md).
-    apb_urls: tuple[str, ...] = ()
+    apb_urls: Annotated[
+        tuple[HttpUrl, ...], at_most(f"an array of at most {MAX_APB_URLS} URLs", MAX_APB_URLS)
+    ] = ()
 
 
 @dataclass(frozen=True)
 class ParityRuleSettings:
     """One parity bit of a custom Wiegand format (`[[wiegand_formats.parity_rules]]`)."""
 
-    bit: int  # index of the parity bit, 0 = the first bit sent
-    mask: str  # one '0'/'1' per frame bit, '1' = covered; '_' and spaces separate groups
+    bit: BitIndex  # index of the parity bit, 0 = the first bit sent
+    # one '0'/'1' per frame bit, '1' = covered; '_' and spaces separate groups
+    mask: Annotated[
+        str,
+        matching(
+            "[01]([01_ ]*[01])?",
+            "a string of 0 and 1, one per frame bit (1 = covered; '_' or spaces may group)",
+        ),
+    ]
     parity: Literal["even", "odd"]
 
 
@@ -161,46 +306,88 @@ class WiegandFormatSettings:
     """A site-specific Wiegand card format (`[[wiegand_formats]]`), usable by name in a
     reader's `formats` or `pin_frame_format`. Bit ranges are [first, last], inclusive."""
 
-    name: str  # must not be a built-in format's name
-    length: int  # bits per frame
-    data_bits: tuple[int, ...]  # [first, last]: the canonical number
-    card_bits: tuple[int, ...]  # [first, last], within data_bits
-    facility_bits: tuple[int, ...] = ()  # [] (none) or [first, last], within data_bits
+    name: Name  # must not be a built-in format's name
+    length: Annotated[int, integer(WIEGAND_MIN_BITS, MAX_FRAME_BITS)]  # bits per frame
+    data_bits: BitRange  # [first, last]: the canonical number
+    card_bits: BitRange  # [first, last], within data_bits
+    # [] (none) or [first, last], within data_bits
+    facility_bits: Annotated[
+        tuple[BitIndex, ...],
+        Check(f"[] (no facility) or {BIT_RANGE_TEXT}", lambda v: v == () or is_bit_range(v)),
+    ] = ()
     parity_rules: tuple[ParityRuleSettings, ...] = ()
 
 
 @dataclass(frozen=True)
 class UpstreamSettings:
-    url: str = ""  # empty: no upstream
+    url: Annotated[
+        str, Check('empty (no upstream) or an "http://" or "https://" URL', is_http_url)
+    ] = ""  # empty: no upstream
     mode: Literal["general", "customize"] = "customize"
     device_id: str = ""
-    timeout_s: float = 3.0
-    methods: tuple[str, ...] = ("card", "pin", "qr")
-    time_format: str = ""  # strftime for {Time}; "" = ISO 8601 local time with offset
+    timeout_s: Annotated[float, number(0.1, 30)] = 3.0
+    methods: Annotated[
+        tuple[Annotated[str, one_of(UPSTREAM_METHODS)], ...],
+        distinct("an array of 1 to 4 distinct verification methods", 1, 4),
+    ] = ("card", "pin", "qr")
+    # strftime for {Time}; "" = ISO 8601 local time with offset
+    time_format: Annotated[
+        str,
+        Check(
+            'empty (ISO 8601) or a strftime format of at most 64 characters such as "%Y%m%d%H%M%S"',
+            is_time_format,
+        ),
+    ] = ""
     verify_tls: bool = True
-    ca_file: str = ""  # PEM CA bundle trusted instead of the system's; "" = the system's
-    username: str = ""  # basic auth
-    password: str = ""  # a secret: never printed
-    bearer_token: str = ""  # "Authorization: Bearer ..."; a secret: never printed
-    max_body_bytes: int = 65536
-    breaker_failures: int = 3  # consecutive failures that open the circuit breaker
-    breaker_open_s: float = 30.0  # first open period; doubles on each failed probe
-    breaker_max_open_s: float = 300.0
-    cache_grants_s: float = 0.0  # remember upstream grants this long; 0 = off
-    cache_max_entries: int = 10_000
+    # PEM CA bundle trusted instead of the system's; "" = the system's
+    ca_file: Annotated[str, Check("empty or a readable PEM file", is_readable_file)] = ""
+    username: Annotated[
+        str,
+        Check(
+            "a user name without ':' or control characters",
+            lambda v: ":" not in v and v.isprintable(),
+        ),
+    ] = ""  # basic auth
+    password: Annotated[str, SECRET] = ""
+    # "Authorization: Bearer ..."
+    bearer_token: Annotated[
+        str, Check("empty or printable ASCII without spaces", is_header_token), SECRET
+    ] = ""
+    max_body_bytes: Annotated[int, integer(1024, 1_048_576)] = 65536
+    # consecutive failures that open the circuit breaker
+    breaker_failures: Annotated[int, integer(1, 100)] = 3
+    # first open period; doubles on each failed probe
+    breaker_open_s: Annotated[float, number(1, 300)] = 30.0
+    breaker_max_open_s: Annotated[float, number(1, 3600)] = 300.0
+    # remember upstream grants this long; 0 = off
+    cache_grants_s: Annotated[float, number(0, 86400)] = 0.0
+    cache_max_entries: Annotated[int, integer(1, 1_000_000)] = 10_000
 
 
 @dataclass(frozen=True)
 class TechnicianSettings:
-    username: str
-    password: str = ""  # clear text: accepted only with the simulated backend
-    level: str = "SUPERADMIN"
+    username: Annotated[
+        str,
+        matching(
+            "[A-Za-z0-9][A-Za-z0-9._@-]{0,63}",
+            "a user name of 1 to 64 letters, digits, '.', '_', '@' or '-'",
+        ),
+    ]
+    password: Annotated[str, SECRET] = ""  # clear text: accepted only with the simulated backend
+    level: Annotated[str, one_of(ADMIN_LEVELS)] = "SUPERADMIN"
 
 
 @dataclass(frozen=True)
 class WebSettings:
-    listen: str = "127.0.0.1:8080"
-    token_idle_s: float = 1800.0
+    listen: Annotated[
+        str,
+        Check(
+            'HOST:PORT such as "127.0.0.1:8080", "[::1]:8080" or "gateway.local:8080" '
+            "(port 1 to 65535)",
+            lambda v: split_listen(v) is not None,
+        ),
+    ] = "127.0.0.1:8080"
+    token_idle_s: Annotated[float, number(60, 86400)] = 1800.0
     technicians: tuple[TechnicianSettings, ...] = ()
 
 
@@ -215,65 +402,104 @@ class HttpUnlockSettings:
     puts it in its URLs (http://user:password@gateway/fcgi/OpenDoor?...)."""
 
     enabled: bool = False  # off: /fcgi/OpenDoor answers 404, as if it did not exist
-    username: str = ""
-    password: str = ""  # clear text, as on an Akuvox device; a secret: never printed
+    username: Annotated[
+        str,
+        Check(
+            "a user name of at most 64 characters without ':' or control characters",
+            lambda v: len(v) <= 64 and ":" not in v and v.isprintable(),
+        ),
+    ] = ""
+    # clear text, as on an Akuvox device
+    password: Annotated[
+        str,
+        Check(
+            "a password of at most 128 printable characters",
+            lambda v: len(v) <= 128 and v.isprintable(),
+        ),
+        SECRET,
+    ] = ""
     antipassback: HttpUnlockAntiPassback = "off"  # Entry/Exit requests: "soft" or "hard"
-    card_format: str = ""  # how $code shows cards: "" = canonical hex, else e.g. "10DN"
+    # how $code shows cards: "" = canonical hex, else e.g. "10DN"
+    card_format: Annotated[str, card_format_check("canonical hex")] = ""
 
 
 @dataclass(frozen=True)
 class JournalSettings:
-    max_events: int = 100_000  # 10,000 .. 1,000,000
+    max_events: Annotated[int, integer(10_000, 1_000_000)] = 100_000
 
 
 @dataclass(frozen=True)
 class ForwardingSettings:
     """Pushing the journal to registered agents (docs/forwarding.md)."""
 
-    batch_size: int = 100  # events per POST, 1..1000
-    timeout_s: float = 10.0  # per POST
-    retry_initial_s: float = 1.0  # first back-off after a failure, doubling
-    retry_max_s: float = 300.0  # back-off ceiling
-    idle_poll_s: float = 5.0  # backstop when no new-event signal arrives
-    backlog_alarm: int = 1000  # undelivered events that raise forwarding_backlog
+    batch_size: Annotated[int, integer(1, 1000)] = 100  # events per POST
+    timeout_s: Annotated[float, number(1, 120)] = 10.0  # per POST
+    # first back-off after a failure, doubling
+    retry_initial_s: Annotated[float, number(0.1, 60)] = 1.0
+    retry_max_s: Annotated[float, number(1, 3600)] = 300.0  # back-off ceiling
+    # backstop when no new-event signal arrives
+    idle_poll_s: Annotated[float, number(0.5, 60)] = 5.0
+    # undelivered events that raise forwarding_backlog
+    backlog_alarm: Annotated[int, integer(1, 1_000_000)] = 1000
 
 
 @dataclass(frozen=True)
 class LockoutSettings:
-    max_failures: int = 5
-    window_s: float = 60.0
-    lock_s: float = 60.0
-    max_lock_s: float = 3600.0
-    reset_after_s: float = 3600.0
+    max_failures: Annotated[int, integer(1, 1000)] = 5
+    window_s: Positive = 60.0
+    lock_s: Positive = 60.0
+    max_lock_s: Positive = 3600.0
+    reset_after_s: Positive = 3600.0
 
 
 @dataclass(frozen=True)
 class AutoInOutSettings:
     mode: AutoInOutMode = "disable"
     anti_passback: Literal["hard", "soft"] = "hard"
-    reject_repeat_s: int = 8  # 1..86400
-    lunch_break_min: int = 20
-    crowd_limit: int = 100  # 1..65535
-    crowd_reset: str = "00:00"  # HH:MM local time
+    reject_repeat_s: Annotated[int, integer(1, 86400)] = 8
+    lunch_break_min: Annotated[int, integer(1, 120)] = 20
+    crowd_limit: Annotated[int, integer(1, 65535)] = 100
+    crowd_reset: Annotated[
+        str, matching("([01][0-9]|2[0-3]):[0-5][0-9]", 'a local time "HH:MM" (00:00 to 23:59)')
+    ] = "00:00"  # local time
+
+
+PUBLIC_PIN = matching(
+    f"[0-9]{{{PUBLIC_PIN_DIGITS[0]},{PUBLIC_PIN_DIGITS[1]}}}",
+    f'a PIN of {PUBLIC_PIN_DIGITS[0]} to {PUBLIC_PIN_DIGITS[1]} digits in quotes ("0123")',
+)
 
 
 @dataclass(frozen=True)
 class AccessSettings:
-    two_factor_timeout_s: float = 15.0
+    two_factor_timeout_s: Annotated[float, number(1, 300)] = 15.0
     lockout: LockoutSettings = field(default_factory=LockoutSettings)
     auto_in_out: AutoInOutSettings = field(default_factory=AutoInOutSettings)
     # Akuvox "public PINs": up to 3 anonymous PINs (4-8 digits) that open every door whose
     # auth_mode lets a PIN alone in. Secrets: never printed (not even in a repr).
-    public_pins: tuple[str, ...] = field(default=(), repr=False)
+    public_pins: Annotated[
+        tuple[Annotated[str, PUBLIC_PIN], ...],
+        at_most(f"an array of at most {MAX_PUBLIC_PINS} public PINs", MAX_PUBLIC_PINS),
+        SECRET,
+    ] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)
 class DemoUser:
-    user_id: str
+    user_id: Name
     first_name: str = ""
     last_name: str = ""
-    cards: tuple[str, ...] = ()
-    pin: str = ""
+    cards: tuple[
+        Annotated[
+            str,
+            matching(
+                "(?:[0-9A-Fa-f]{2}){1,16}",
+                "a card number of 1 to 16 whole bytes in hex (2, 4, ... 32 hex digits)",
+            ),
+        ],
+        ...,
+    ] = ()
+    pin: Annotated[str, matching("|[0-9]{4,8}", "empty or a PIN of 4 to 8 digits"), SECRET] = ""
     active: bool = True
 
 
@@ -286,11 +512,13 @@ class SimulationSettings:
 
 @dataclass(frozen=True)
 class Settings:
-    path: str
+    path: Annotated[str, NOT_A_KEY]  # the file's path as given, filled in by the loader
     device: DeviceSettings
     hardware: HardwareSettings
-    doors: tuple[DoorSettings, ...]
-    readers: tuple[ReaderSettings, ...]
+    doors: Annotated[
+        tuple[DoorSettings, ...], Check("at least one [[doors]] entry", lambda v: len(v) > 0)
+    ]
+    readers: tuple[ReaderSettings, ...] = ()
     wiegand_formats: tuple[WiegandFormatSettings, ...] = ()
     upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
     web: WebSettings = field(default_factory=WebSettings)

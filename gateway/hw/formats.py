@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from gateway.settings import MAX_FRAME_BITS as MAX_FRAME_BITS  # longer bursts are noise
 from gateway.settings import WiegandFormatSettings
 
-MAX_FRAME_BITS = 128  # longer bursts are noise, not a frame
 MASK_SEPARATORS = "_ "  # allowed between groups of a parity mask, for readability
 
 

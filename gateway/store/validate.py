@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
-from gateway.model import ADMIN_LEVELS, User
+from gateway.model import ADMIN_LEVELS, MAX_PUBLIC_PINS, PUBLIC_PIN_DIGITS, User
 from gateway.store.errors import ValidationError
 from gateway.store.index import PATTERN_DAYS, SLOTS_PER_DAY
 
@@ -27,8 +27,6 @@ MAX_MESSAGE_LENGTH = 256
 MAX_DOOR_LENGTH = 64
 CARD_HEX_DIGITS = (2, 20)
 PRIVATE_PIN_DIGITS = (2, 8)
-PUBLIC_PIN_DIGITS = (4, 8)
-MAX_PUBLIC_PINS = 3
 PIN_HASH_RE = re.compile(r"[0-9a-f]{64}")
 # A person may type a card as "04:a1:b2 c3"; the separators carry no meaning.
 _CARD_SEPARATORS = re.compile(r"[\s:]+")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from gateway.config import ConfigError, load_settings
+from gateway.config.schema import key_specs
 
 REPO = Path(__file__).resolve().parents[2]
 GATEWAY_TOML = REPO / "config" / "gateway.toml"
@@ -57,3 +59,13 @@ def variant(old: str, new: str, base: str = MINIMAL_GPIO) -> str:
     """`base` with its single occurrence of `old` replaced by `new`."""
     assert base.count(old) == 1, f"{old!r} is not unique in the base file"
     return base.replace(old, new)
+
+
+def settings_classes(below: type) -> list[type]:
+    """Every settings dataclass a key of `below` leads to (not `below` itself)."""
+    found: list[type] = []
+    for spec in key_specs(below):
+        for tp in (spec.type, spec.item_type):
+            if dataclasses.is_dataclass(tp) and isinstance(tp, type) and tp not in found:
+                found += [tp, *(c for c in settings_classes(tp) if c not in found)]
+    return found

@@ -270,6 +270,13 @@ CASES: list[tuple[str, str, str]] = [
         'in hex (2, 4, ... 32 hex digits), found "0C87GG"',
     ),
     (
+        "mifare key with a line break, not echoed",
+        MINIMAL_GPIO
+        + '[[readers]]\nname = "p"\nkind = "pcsc"\ndoor = "back"\nmifare_key = "A0A1A2A3A4A5\\n"\n',
+        "readers[1].mifare_key: expected empty or 12 hex digits (a 6-byte MIFARE key), "
+        "found a value that is not shown",
+    ),
+    (
         "doorbell relay with no doorbell button",
         variant(
             'name = "back"\n',

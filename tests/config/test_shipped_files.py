@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway import settings as settings_module
 from gateway.config import READER_COMMON_KEYS, READER_KIND_KEYS, load_settings
 from gateway.hw.formats import decode_card_frame, encode_h10301
 from gateway.settings import READER_KINDS, ReaderSettings, Settings
-from tests.config.helpers import GATEWAY_TOML, REPO, SIMULATE_TOML, write
+from tests.config.helpers import GATEWAY_TOML, REPO, SIMULATE_TOML, settings_classes, write
 
 DOCS = REPO / "docs" / "configuration.md"
 
@@ -139,16 +138,7 @@ def test_gateway_toml_upstream_example_is_valid(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- docs in sync
 
 
-def _settings_classes() -> list[type]:
-    """Every settings dataclass."""
-    return [
-        obj
-        for obj in vars(settings_module).values()
-        if isinstance(obj, type) and dataclasses.is_dataclass(obj) and obj is not Settings
-    ]
-
-
-@pytest.mark.parametrize("cls", _settings_classes(), ids=lambda cls: cls.__name__)
+@pytest.mark.parametrize("cls", settings_classes(below=Settings), ids=lambda cls: cls.__name__)
 def test_every_key_is_documented(cls: type) -> None:
     docs = DOCS.read_text()
     example = GATEWAY_TOML.read_text() + SIMULATE_TOML.read_text()
@@ -163,3 +153,26 @@ def test_every_reader_key_belongs_to_some_kind() -> None:
     used = set(READER_COMMON_KEYS).union(*READER_KIND_KEYS.values())
     assert {fld.name for fld in dataclasses.fields(ReaderSettings)} == used
     assert set(READER_KIND_KEYS) == set(READER_KINDS)
+
+
+def _reader_tables() -> tuple[list[str], dict[str, set[str]]]:
+    """From the docs' [[readers]] section: the common keys, and each other key's kinds."""
+    section = DOCS.read_text().split("### readers", 1)[1].split("\n### ", 1)[0]
+    common_table, kinds_table = section.split("Kind-specific keys", 1)
+    common = re.findall(r"^\| `(\w+)` \|", common_table, re.M)
+    kinds: dict[str, set[str]] = {}
+    for keys_cell, kinds_cell in re.findall(r"^\| (`[^|]+) \| ([a-z_, ]+) \|", kinds_table, re.M):
+        for key in re.findall(r"`(\w+)`", keys_cell):
+            kinds[key] = set(kinds_cell.split(", "))
+    return common, kinds
+
+
+def test_docs_say_which_reader_kinds_use_each_key() -> None:
+    """The reader tables of the docs say what each ReaderSettings field declares."""
+    common, kinds = _reader_tables()
+    assert common == list(READER_COMMON_KEYS)
+    declared = {
+        key: {kind for kind, keys in READER_KIND_KEYS.items() if key in keys}
+        for key in {key for keys in READER_KIND_KEYS.values() for key in keys}
+    }
+    assert kinds == declared
