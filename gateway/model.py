@@ -101,6 +101,7 @@ class Decision:
 
     `final` is False while a two-factor door waits for the second factor: nothing opens and
     the reader prompts. `trace` lists, in order, the rules that were consulted.
+    `lockdown_override`: the grant may open a door in lockdown (the user's own privilege).
     """
 
     granted: bool
@@ -110,6 +111,12 @@ class Decision:
     trace: tuple[str, ...] = ()
     final: bool = True
     notes: tuple[str, ...] = ()
+    lockdown_override: bool = False
+
+    @property
+    def journal_trace(self) -> str:
+        """The trace as the journal keeps it: the rules in order, then the notes."""
+        return " > ".join([*self.trace, *(f"note:{note}" for note in self.notes)])
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from gateway.access.collector import PinCollector
 from gateway.access.engine import AccessEngine
 from gateway.clock import Clock, Instant
 from gateway.doors.controller import DoorController
+from gateway.doors.grants import as_door_allows, move_door
 from gateway.feedback import ReaderFeedback
 from gateway.model import Credential, Decision, Event
 from gateway.settings import ReaderSettings
@@ -173,10 +174,10 @@ class AccessPipeline:
         started: float,
     ) -> None:
         """Journal the decision, then move the door: the cause gets the lower seq."""
-        acted = self._as_door_allows(door, decision)
+        acted = as_door_allows(door, decision)
         latency_ms = (time.perf_counter() - started) * 1000.0
         self._record(credential, reader, acted, latency_ms)
-        self._move(door, decision)
+        move_door(door, decision)
         self._show(reader.name, acted, door.settings.relay_pulse_s)
         if acted.granted and acted.final and self._upstream.apb is not None:
             self._upstream.apb.notify(reader, credential, self._user_name(acted.user_id))
@@ -185,32 +186,6 @@ class AccessPipeline:
     def _user_name(self, user_id: str | None) -> str:
         user = self._engine.snapshot.users.get(user_id) if user_id is not None else None
         return user.name if user is not None else ""
-
-    def _as_door_allows(self, door: DoorController, decision: Decision) -> Decision:
-        """A grant the door will refuse (lockdown, or the daemon stopping) as a denial."""
-        if not (decision.final and decision.granted):
-            return decision
-        refusal = door.grant_refusal(override_lockdown=self._overrides_lockdown(decision.user_id))
-        if refusal is None:
-            return decision
-        return replace(
-            decision, granted=False, reason=refusal, trace=(*decision.trace, f"door:{refusal}")
-        )
-
-    def _move(self, door: DoorController, decision: Decision) -> None:
-        """Unlock for a final grant (the door may still refuse), else count a denial."""
-        if not decision.final:
-            return
-        if decision.granted and door.grant(
-            decision.user_id, override_lockdown=self._overrides_lockdown(decision.user_id)
-        ):
-            return
-        door.denied()
-
-    def _overrides_lockdown(self, user_id: str | None) -> bool:
-        """Only the user's own flag opens a door in lockdown, never an admin level."""
-        user = self._engine.snapshot.users.get(user_id) if user_id is not None else None
-        return user is not None and user.lockdown_override
 
     def _show(self, reader: str, decision: Decision, pulse_s: float) -> None:
         feedback = self._feedback.get(reader)
@@ -224,7 +199,6 @@ class AccessPipeline:
     def _record(
         self, credential: Credential, reader: ReaderSettings, decision: Decision, latency: float
     ) -> None:
-        trace = list(decision.trace) + [f"note:{n}" for n in decision.notes]
         event = Event(
             type="access" if decision.final else "reader",
             time=self._clock.time(),  # when decided: the door events it causes come after
@@ -236,7 +210,7 @@ class AccessPipeline:
             granted=decision.granted if decision.final else None,
             reason=decision.reason,
             source=decision.source,
-            trace=" > ".join(trace),
+            trace=decision.journal_trace,
             latency_ms=round(latency, 3),
             direction=reader.direction,
         )

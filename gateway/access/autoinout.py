@@ -109,6 +109,16 @@ class AutoInOut:
                 return CheckResult(False, "lunch_break", None)
         return ALLOW
 
+    def check_traced(
+        self, user_id: str | None, direction: Direction, now: Instant, trace: list[str]
+    ) -> CheckResult:
+        """`check`, adding its trace line: `autoinout:MODE,DIRECTION,VERDICT`, the verdict
+        being `ok`, the deny reason or the note of a tolerated violation."""
+        check = self.check(user_id, direction, now)
+        verdict = "ok" if check.allowed and check.note is None else (check.note or check.reason)
+        trace.append(f"autoinout:{self.mode},{direction},{verdict}")
+        return check
+
     def _check_anti_passback(self, user_id: str, direction: Direction) -> CheckResult:
         passage = self._passages.get(user_id)
         if passage is None or passage.direction != direction:

@@ -14,6 +14,11 @@ Rules, in order, each adding a line to the decision's trace:
 4. door permitted for the user and a group, then the weekly schedule;
 5. the door's auth mode (single factor, or two factors of the same user);
 6. the autoInOut mode, committed only on a final grant.
+
+Rules 2-4 are public (`credential_owner`, `resolve_owner`, `check_user`) and rule 6 is
+`AutoInOut.check_traced`: the HTTP unlock decision (`gateway.access.http_unlock`) is built
+on the same methods, so a user another device recognised gets the same reasons and trace
+lines as at a reader.
 """
 
 from __future__ import annotations
@@ -27,9 +32,9 @@ from gateway.access.autoinout import AutoInOut
 from gateway.access.lockout import PinLockout
 from gateway.access.schedules import applicable_groups, schedule_allows
 from gateway.clock import Instant, Stamp
-from gateway.model import Credential, Decision, Direction, Event
+from gateway.model import Credential, CredentialKind, Decision, Direction, Event
 from gateway.settings import AccessSettings, AutoInOutSettings, DoorSettings, ReaderSettings
-from gateway.store.index import RulesSnapshot, UserRule
+from gateway.store.index import CredentialRef, RulesSnapshot, UserRule
 from gateway.store.secrets import PinHasher
 from gateway.store.totp import matching_step, parse_payload, step_at, unseal
 
@@ -105,16 +110,16 @@ class AccessEngine:
         """
         settings = self._doors.get(door)
         if settings is None:
-            return _deny("unknown_door", None, [f"door:{door}=unknown"])
+            return denial("unknown_door", None, [f"door:{door}=unknown"])
         attempt = Attempt(credential, settings, now, [])
-        denial = self._identify(attempt)
-        if denial is not None:
-            return denial
+        refused = self._identify(attempt)
+        if refused is not None:
+            return refused
         if attempt.public_pin:
             return self._decide_public_pin(attempt)
-        denial = self._check_user(attempt)
-        if denial is not None:
-            return denial
+        refused = self._check_user(attempt)
+        if refused is not None:
+            return refused
         return self._apply_auth_mode(attempt)
 
     # -- rules 1-2: lockout and lookup ---------------------------------------------------
@@ -126,22 +131,33 @@ class AccessEngine:
             left = self._lockout.is_locked(cred.reader, attempt.now.mono)
             if left is not None:
                 trace.append(f"lockout:locked,reader={cred.reader},left={left:.0f}s")
-                return _deny("keypad_locked", None, trace)
+                return denial("keypad_locked", None, trace)
             return self._identify_pin(attempt)
-        ref = self.snapshot.owner(cred.kind, cred.value)
+        ref = self.credential_owner(cred.kind, cred.value)
         claimed = parse_payload(cred.value) if ref is None and cred.kind == "qr" else None
         if claimed is not None:
             return self._identify_totp(attempt, *claimed)
         if ref is None:
             trace.append(f"lookup:{cred.kind}=unknown")
-            return _deny("unknown_credential", None, trace)
+            return denial("unknown_credential", None, trace)
         trace.append(f"lookup:{cred.kind},user={ref.user_id}")
         return self._resolve_owner(attempt, ref.user_id, ref.enabled)
 
+    def credential_owner(self, kind: CredentialKind, value: str) -> CredentialRef | None:
+        """Rule 2 for a stored credential: who owns `value` of `kind` (the canonical value;
+        a PIN in clear, found by its keyed hash among private PINs), or None."""
+        if kind == "pin":
+            key = self._pin_key(value)
+            return self.snapshot.pins.get(key) if key is not None else None
+        return self.snapshot.owner(kind, value)
+
+    def _pin_key(self, pin: str) -> str | None:
+        # The keyed hash is ASCII-only; a non-ASCII "PIN" (API input) cannot match anything.
+        return self._hasher.hash(pin) if pin.isascii() else None
+
     def _identify_pin(self, attempt: Attempt) -> Decision | None:
         cred, trace = attempt.credential, attempt.trace
-        # The keyed hash is ASCII-only; a non-ASCII "PIN" (API input) cannot match anything.
-        key = self._hasher.hash(cred.value) if cred.value.isascii() else None
+        key = self._pin_key(cred.value)
         ref = self.snapshot.pins.get(key) if key is not None else None
         if ref is not None:
             trace.append(f"lookup:pin,user={ref.user_id}")
@@ -152,7 +168,7 @@ class AccessEngine:
             return None
         trace.append("lookup:pin=unknown")
         self._pin_failure(attempt)
-        return _deny("unknown_credential", None, trace)
+        return denial("unknown_credential", None, trace)
 
     def _identify_totp(self, attempt: Attempt, user_id: str, code: str) -> Decision | None:
         """A TOTP QR payload: the code must be the named user's, current, and unused."""
@@ -161,13 +177,13 @@ class AccessEngine:
         secret = unseal(self._hasher, user_id, sealed) if sealed is not None else None
         if secret is None:
             trace.append("lookup:qr,totp=unknown")
-            return _deny("unknown_credential", None, trace)
+            return denial("unknown_credential", None, trace)
         step = matching_step(secret, code, attempt.now.wall)
         used = self._totp_used.get(user_id, ())
         if step is None or _totp_replayed(step, used, step_at(attempt.now.wall)):
             verdict = "wrong_code" if step is None else "replayed"
             trace.append(f"lookup:qr,totp,user={user_id}={verdict}")
-            return _deny("totp_rejected", user_id, trace)
+            return denial("totp_rejected", user_id, trace)
         self._totp_used[user_id] = (*used, step)[-TOTP_STEPS_REMEMBERED:]
         trace.append(f"lookup:qr,totp,user={user_id}")
         return self._resolve_owner(attempt, user_id, True)
@@ -193,36 +209,53 @@ class AccessEngine:
         )
 
     def _resolve_owner(self, attempt: Attempt, user_id: str, enabled: bool) -> Decision | None:
-        if not enabled:
-            return _deny("credential_disabled", user_id, attempt.trace)
-        user = self.snapshot.users.get(user_id)
+        user, reason = self.resolve_owner(user_id, enabled, attempt.trace)
         if user is None:
-            attempt.trace.append("user:missing")
-            return _deny("unknown_credential", user_id, attempt.trace)
+            return denial(reason or "unknown_credential", user_id, attempt.trace)
         attempt.user = user
         return None
+
+    def resolve_owner(
+        self, user_id: str, enabled: bool, trace: list[str]
+    ) -> tuple[UserRule | None, str | None]:
+        """Rule 3, first half: the user who owns a credential that was found, or why not
+        (`credential_disabled`, or `unknown_credential` for an owner the rules lack)."""
+        if not enabled:
+            return None, "credential_disabled"
+        user = self.snapshot.users.get(user_id)
+        if user is None:
+            trace.append("user:missing")
+            return None, "unknown_credential"
+        return user, None
 
     # -- rules 3-4: user validity, doors, schedule ---------------------------------------
 
     def _check_user(self, attempt: Attempt) -> Decision | None:
-        """Active, not expired, permitted at this door, inside the schedule."""
-        user, trace, now = attempt.user, attempt.trace, attempt.now
+        user = attempt.user
         assert user is not None  # _identify set it for every non-public credential
-        door = attempt.door.name
+        reason = self.check_user(user, attempt.door.name, attempt.now, attempt.trace)
+        return None if reason is None else denial(reason, user.user_id, attempt.trace)
+
+    def check_user(self, user: UserRule, door: str, now: Instant, trace: list[str]) -> str | None:
+        """Rules 3-4: active, not expired, permitted at `door` (by the user's own door list
+        and an access group), inside the schedule. Appends the trace lines; the deny
+        reason, or None."""
         if not user.active:
-            return _deny("user_inactive", user.user_id, [*trace, "user:inactive"])
+            trace.append("user:inactive")
+            return "user_inactive"
         if user.expiry is not None and user.expiry <= now.wall:
-            return _deny("user_expired", user.user_id, [*trace, f"user:expired={user.expiry:.0f}"])
+            trace.append(f"user:expired={user.expiry:.0f}")
+            return "user_expired"
         trace.append("user:ok")
         if user.doors is not None and door not in user.doors:
-            return _deny("door_not_permitted", user.user_id, [*trace, f"doors:user,{door}"])
+            trace.append(f"doors:user,{door}")
+            return "door_not_permitted"
         if not applicable_groups(self.snapshot, user, door):
-            return _deny("door_not_permitted", user.user_id, [*trace, f"doors:no_group,{door}"])
+            trace.append(f"doors:no_group,{door}")
+            return "door_not_permitted"
         allowed, schedule_trace = schedule_allows(self.snapshot, user, door, now.wall, self._tz)
         trace.append(schedule_trace)
-        if not allowed:
-            return _deny("outside_schedule", user.user_id, trace)
-        return None
+        return None if allowed else "outside_schedule"
 
     # -- rule 5: auth mode -----------------------------------------------------------------
 
@@ -230,7 +263,7 @@ class AccessEngine:
         """A public PIN: anonymous, no schedule, only where a PIN alone may open the door."""
         mode = attempt.door.auth_mode
         if mode not in ("any", "pin"):
-            return _deny("auth_mode", None, [*attempt.trace, f"auth_mode:{mode},public_pin"])
+            return denial("auth_mode", None, [*attempt.trace, f"auth_mode:{mode},public_pin"])
         attempt.trace.append(f"auth_mode:{mode}")
         return self._final_grant(attempt, pin_reader=None)
 
@@ -243,7 +276,7 @@ class AccessEngine:
         if mode in ("card+pin", "pin+card"):
             return self._two_factor(attempt, user)
         if (mode == "card" and kind == "pin") or (mode == "pin" and kind != "pin"):
-            return _deny("auth_mode", user.user_id, [*attempt.trace, f"auth_mode:{mode},{kind}"])
+            return denial("auth_mode", user.user_id, [*attempt.trace, f"auth_mode:{mode},{kind}"])
         attempt.trace.append(f"auth_mode:{mode}")
         return self._final_grant(attempt, pin_reader)
 
@@ -264,10 +297,10 @@ class AccessEngine:
             return self._await_second(attempt, user, mode)
         if pending is None:
             reason = "second_factor_timeout" if timed_out else "auth_mode"
-            return _deny(reason, user.user_id, [*trace, f"auth_mode:{mode},no_first_factor"])
+            return denial(reason, user.user_id, [*trace, f"auth_mode:{mode},no_first_factor"])
         if pending.user_id != user.user_id:
             trace.append(f"auth_mode:{mode},first={pending.user_id},second={user.user_id}")
-            return _deny("second_factor_mismatch", user.user_id, trace)
+            return denial("second_factor_mismatch", user.user_id, trace)
         trace.append(f"auth_mode:{mode},first={pending.kind}@{pending.reader},second={cred.kind}")
         pin_reader = cred.reader if cred.kind == "pin" else pending.pin_reader
         return self._final_grant(attempt, pin_reader)
@@ -295,13 +328,12 @@ class AccessEngine:
 
     def _final_grant(self, attempt: Attempt, pin_reader: str | None) -> Decision:
         """Run the autoInOut check; on success commit it, credit the keypad and grant."""
-        user_id = attempt.user.user_id if attempt.user is not None else None
+        user = attempt.user
+        user_id = user.user_id if user is not None else None
         direction = self._direction(attempt)
-        check = self._auto.check(user_id, direction, attempt.now)
-        verdict = "ok" if check.allowed and check.note is None else (check.note or check.reason)
-        attempt.trace.append(f"autoinout:{self._auto.mode},{direction},{verdict}")
+        check = self._auto.check_traced(user_id, direction, attempt.now, attempt.trace)
         if not check.allowed:
-            return _deny(check.reason, user_id, attempt.trace)
+            return denial(check.reason, user_id, attempt.trace)
         self._changed(self._auto.commit(user_id, direction, attempt.now))
         if pin_reader is not None:
             # Only a PIN that actually opened the door clears the keypad's counters; a known
@@ -316,6 +348,7 @@ class AccessEngine:
             source="cache",
             trace=tuple(attempt.trace),
             notes=notes,
+            lockdown_override=user is not None and user.lockdown_override,
         )
 
     def _direction(self, attempt: Attempt) -> Direction:
@@ -402,8 +435,8 @@ def _totp_replayed(step: int, used: tuple[int, ...], current: int) -> bool:
     return step in used or any(step < accepted <= current for accepted in used)
 
 
-def _deny(reason: str, user_id: str | None, trace: list[str]) -> Decision:
-    """A final denial decided from the cache."""
+def denial(reason: str, user_id: str | None, trace: list[str]) -> Decision:
+    """A final denial decided from the cache; its trace ends with the reason."""
     return Decision(
         granted=False, reason=reason, user_id=user_id, source="cache", trace=(*trace, reason)
     )
