@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from gateway import __version__
 from gateway.access.engine import AccessEngine
+from gateway.access.http_unlock import HttpUnlockState
 from gateway.accounts import (
     apply_public_pins,
     ensure_configured_accounts,
@@ -34,6 +35,7 @@ from gateway.hw.factory import BACKENDS, Hardware, SimulatedHardware
 from gateway.hw.lines import OutputLine
 from gateway.hw.readers import ReaderContext, ReaderDriver, UnavailableReader, build_reader
 from gateway.model import Event, StoredEvent
+from gateway.opendoor import OpenDoorService
 from gateway.pipeline import AccessPipeline, Upstream
 from gateway.service import ServiceNotifier
 from gateway.settings import ReaderSettings, Settings
@@ -53,7 +55,6 @@ from gateway.upstream.antipassback import AntiPassbackNotifier
 from gateway.upstream.flow import UpstreamFlow
 from gateway.upstream.forward import Forwarder, TerminalIdentity
 from gateway.upstream.http import client_ssl
-from gateway.web.akuvox import HttpUnlockState
 from gateway.web.auth import TokenStore
 from gateway.web.doors import UnknownDoor
 from gateway.web.server import build_app, start_site
@@ -273,7 +274,16 @@ class Gateway:
             if isinstance(self.hardware, SimulatedHardware)
             else None
         )
-        self.web_app = build_app(self, self.tokens, simulation, self, self, open_door=self)
+        open_door = OpenDoorService(
+            self.settings,
+            self.clock,
+            self.engine,
+            self.http_unlock,
+            self.doors,
+            self.emit,
+            self.record_api,
+        )
+        self.web_app = build_app(self, self.tokens, simulation, self, self, open_door=open_door)
         self._runner = await start_site(self.web_app, self.settings.web.listen)
 
     # -- running ---------------------------------------------------------------

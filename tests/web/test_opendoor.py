@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.web.akuvox import card_canonical, classify
 from tests.web.conftest import (
     ADA_CARD,
     ADA_PIN,
@@ -228,30 +227,3 @@ async def test_wrong_passwords_are_throttled_by_address(client: Client) -> None:
     client.clock.advance(1)
     status, _, _ = await client.open_door()
     assert status == 200
-
-
-@pytest.mark.parametrize(
-    ("unlock_type", "kind"),
-    [
-        ("RF Card", "card"),
-        ("Card", "card"),
-        ("NFC", "card"),
-        ("PIN", "pin"),
-        ("Private PIN", "pin"),
-        ("PrivateKey", "pin"),
-        ("QR Code", "qr"),
-        ("License Plate", "plate"),
-        ("Face", "other"),
-        ("", "other"),
-    ],
-)
-def test_unlock_type_names(unlock_type: str, kind: str) -> None:
-    assert classify(unlock_type) == kind
-
-
-def test_card_codes_in_a_display_format() -> None:
-    assert card_canonical("04a1b2c3", "") == "04A1B2C3"
-    assert card_canonical("0077705923", "10DN") == "04A1B2C3"
-    assert card_canonical("12-34567", "W26") == "0C8707"
-    assert card_canonical("xyz", "") is None and card_canonical("123", "") is None
-    assert card_canonical("not a number", "10DN") is None
