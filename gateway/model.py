@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 CredentialKind = Literal["card", "pin", "qr", "plate"]
@@ -112,6 +112,11 @@ class Decision:
     final: bool = True
     notes: tuple[str, ...] = ()
     lockdown_override: bool = False
+
+    def refused_by_door(self, refusal: str) -> Decision:
+        """This grant as the denial it becomes when the door refuses it ("lockdown",
+        "shutdown"): the door's reason, traced `door:REASON` after the rules."""
+        return replace(self, granted=False, reason=refusal, trace=(*self.trace, f"door:{refusal}"))
 
     @property
     def journal_trace(self) -> str:

@@ -101,7 +101,7 @@ class AccessPipeline:
         door = self._doors[reader.door]
         now = Instant.read(self._clock)
         try:
-            decision = self._engine.decide(credential, door.name, now)
+            decision = self._engine.decide(credential, door.name, now, door.grant_refusal)
         except Exception:
             log.exception("access engine failed; denying")
             decision = Decision(False, "internal_error", None, "policy", ("engine:error",))

@@ -2,9 +2,11 @@
 
 Pure: no disk, no network, no clock reads. Time comes in as `now`, an `Instant` of both
 clocks: the wall clock for the calendar (schedules, expiry, TOTP steps, event times), the
-monotonic clock for durations. The only state kept between calls is what the rules need:
-keypad lockouts, autoInOut history (both persistent, see `export_state`) and the pending
-first factor of two-factor doors (deliberately not persisted: it lives for seconds).
+monotonic clock for durations. Whether the door would open a grant (lockdown, stopping)
+comes in as `door_refusal`, so that a grant the door refuses commits nothing. The only
+state kept between calls is what the rules need: keypad lockouts, autoInOut history (both
+persistent, see `export_state`) and the pending first factor of two-factor doors
+(deliberately not persisted: it lives for seconds).
 
 Rules, in order, each adding a line to the decision's trace:
 1. a PIN at a locked-out keypad is refused without being looked up;
@@ -23,7 +25,7 @@ lines as at a reader.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,6 +44,10 @@ STATE_VERSION = 1
 # Per user: the codes of the last 8 uses stay refused when a wall clock stepped back
 # brings their step round again.
 TOTP_STEPS_REMEMBERED = 8
+
+# Why the door would refuse a grant now, given whether the grant carries the user's
+# lockdown override (`DoorController.grant_refusal`): "lockdown", "shutdown", or None.
+DoorRefusal = Callable[[bool], str | None]
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,7 @@ class Attempt:
     door: DoorSettings
     now: Instant
     trace: list[str]
+    door_refusal: DoorRefusal | None = None
     user: UserRule | None = None
     public_pin: bool = False
 
@@ -103,15 +110,22 @@ class AccessEngine:
         if changed:
             self._state_version += 1
 
-    def decide(self, credential: Credential, door: str, now: Instant) -> Decision:
-        """Decide whether `credential` opens `door` at `now`.
+    def decide(
+        self,
+        credential: Credential,
+        door: str,
+        now: Instant,
+        door_refusal: DoorRefusal | None = None,
+    ) -> Decision:
+        """Decide whether `credential` opens `door` at `now`; a grant that `door_refusal`
+        says the door would refuse is that refusal (and no passage, no keypad credit).
 
         Never raises for bad input: an unknown door or credential is a denial with a reason.
         """
         settings = self._doors.get(door)
         if settings is None:
             return denial("unknown_door", None, [f"door:{door}=unknown"])
-        attempt = Attempt(credential, settings, now, [])
+        attempt = Attempt(credential, settings, now, [], door_refusal)
         refused = self._identify(attempt)
         if refused is not None:
             return refused
@@ -327,29 +341,34 @@ class AccessEngine:
     # -- rule 6: autoInOut, then grant -----------------------------------------------------
 
     def _final_grant(self, attempt: Attempt, pin_reader: str | None) -> Decision:
-        """Run the autoInOut check; on success commit it, credit the keypad and grant."""
+        """Run the autoInOut check; when the door will open, commit it, credit the keypad
+        and grant."""
         user = attempt.user
         user_id = user.user_id if user is not None else None
         direction = self._direction(attempt)
         check = self._auto.check_traced(user_id, direction, attempt.now, attempt.trace)
         if not check.allowed:
             return denial(check.reason, user_id, attempt.trace)
-        self._changed(self._auto.commit(user_id, direction, attempt.now))
-        if pin_reader is not None:
-            # Only a PIN that actually opened the door clears the keypad's counters; a known
-            # PIN of a disabled or out-of-schedule user must not reset a guessing attacker.
-            self._changed(self._lockout.record_success(pin_reader, attempt.now.mono))
         attempt.trace.append("granted")
-        notes = (check.note,) if check.note is not None else ()
-        return Decision(
+        granted = Decision(
             granted=True,
             reason="granted",
             user_id=user_id,
             source="cache",
             trace=tuple(attempt.trace),
-            notes=notes,
+            notes=(check.note,) if check.note is not None else (),
             lockdown_override=user is not None and user.lockdown_override,
         )
+        refusal = attempt.door_refusal(granted.lockdown_override) if attempt.door_refusal else None
+        if refusal is not None:
+            # The door stays shut: nobody passes, so nothing is committed or credited.
+            return granted.refused_by_door(refusal)
+        self._changed(self._auto.commit(user_id, direction, attempt.now))
+        if pin_reader is not None:
+            # Only a PIN that actually opened the door clears the keypad's counters; a known
+            # PIN of a disabled or out-of-schedule user must not reset a guessing attacker.
+            self._changed(self._lockout.record_success(pin_reader, attempt.now.mono))
+        return granted
 
     def _direction(self, attempt: Attempt) -> Direction:
         reader = self._readers.get(attempt.credential.reader)

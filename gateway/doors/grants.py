@@ -9,8 +9,6 @@ sequence number than the door events it causes.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from gateway.doors.controller import DoorController
 from gateway.model import Decision
 
@@ -21,11 +19,7 @@ def as_door_allows(door: DoorController, decision: Decision) -> Decision:
     if not (decision.final and decision.granted):
         return decision
     refusal = door.grant_refusal(override_lockdown=decision.lockdown_override)
-    if refusal is None:
-        return decision
-    return replace(
-        decision, granted=False, reason=refusal, trace=(*decision.trace, f"door:{refusal}")
-    )
+    return decision if refusal is None else decision.refused_by_door(refusal)
 
 
 def move_door(door: DoorController, decision: Decision, cause: str = "granted") -> bool:

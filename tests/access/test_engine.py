@@ -408,6 +408,37 @@ def test_denied_attempts_do_not_change_anti_passback_state() -> None:
     assert eng.decide(card(reader="r-in"), "front", when(at(2026, 3, 2, 9))).granted
 
 
+def in_lockdown(override: bool) -> str | None:
+    """A door in lockdown: it refuses every grant but one carrying the lockdown override."""
+    return None if override else "lockdown"
+
+
+def test_a_grant_the_door_refuses_is_no_passage() -> None:
+    """Refused by a door in lockdown, the user is still outside: nothing is committed, so
+    once the lockdown is lifted the same entry opens."""
+    eng = auto_engine(AutoInOutSettings(mode="anti_passback", anti_passback="hard"))
+    refused = eng.decide(card(reader="r-in"), "front", NOW, door_refusal=in_lockdown)
+    assert (refused.granted, refused.reason, refused.user_id) == (False, "lockdown", "u1")
+    assert refused.trace[-2:] == ("granted", "door:lockdown")
+    assert eng.decide(card(reader="r-in"), "front", NOW + 10).granted
+
+
+def test_the_door_lets_a_lockdown_override_through() -> None:
+    boss = UserRule("u1", lockdown_override=True)
+    eng = engine(snapshot(users=[boss]))
+    decision = eng.decide(card(), "front", NOW, door_refusal=in_lockdown)
+    assert decision.granted and decision.lockdown_override
+
+
+def test_a_pin_the_door_refuses_does_not_clear_the_keypads_failures() -> None:
+    eng = lockout_engine()
+    for _ in range(4):
+        eng.decide(pin("0000"), "front", NOW)
+    eng.decide(pin("4321"), "front", NOW, door_refusal=in_lockdown)
+    assert eng.decide(pin("0000"), "front", NOW).reason == "unknown_credential"
+    assert eng.decide(pin("4321"), "front", NOW).reason == "keypad_locked"
+
+
 def test_reject_repeat_login_through_the_engine() -> None:
     eng = auto_engine(AutoInOutSettings(mode="reject_repeat_login", reject_repeat_s=8))
     assert eng.decide(card(), "front", NOW).granted

@@ -178,3 +178,16 @@ async def test_a_remote_unlock_is_journaled_before_the_door_moves(start: Start) 
     api = next(e for e in events if e["type"] == "api" and e["reason"] == "remote_unlock")
     unlocked = next(e for e in events if e["type"] == "door" and e["reason"] == "unlocked")
     assert api["seq"] < unlocked["seq"]
+
+
+async def test_an_entry_refused_in_lockdown_is_no_passage_alike(start: Start) -> None:
+    """Refused at a door in lockdown, the user is still outside: once the lockdown is
+    lifted, the same entry opens, at a reader as by OpenDoor."""
+    client = await start()
+    await lockdown(client)
+    assert (await present_card(client))["reason"] == "lockdown"
+    assert (await send_opendoor(client))["reason"] == "lockdown"
+    client.gateway.set_lockdown("front", False, "tester")
+    at_reader, by_code = await present_card(client), await send_opendoor(client)
+    assert at_reader["reason"] == "granted"
+    assert_same_decision(at_reader, by_code)
