@@ -23,8 +23,8 @@ from gateway.access.engine import AccessEngine
 from gateway.clock import Instant, SystemClock
 from gateway.model import Credential, User
 from gateway.settings import AccessSettings, DoorSettings, ReaderSettings
-from gateway.store.repo import Store
 from gateway.store.secrets import PinHasher
+from gateway.store.stores import Stores
 
 USERS = 20_000
 DECISIONS = 20_000
@@ -57,17 +57,17 @@ def main() -> int:
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as tmp:
         hasher = PinHasher(b"b" * 32)
-        store = Store.open(Path(tmp) / "bench.db", hasher)
+        stores = Stores.open(Path(tmp) / "bench.db", hasher)
         users = [
             User(user_id=str(100000 + i), cards=[f"{i:08X}"], pin=f"{10_000_000 + i}")
             for i in range(USERS)
         ]
         started = time.perf_counter()
-        store.import_users(users)
+        stores.users.import_users(users)
         import_s = time.perf_counter() - started
         tracemalloc.start()
         started = time.perf_counter()
-        snapshot = store.load_snapshot()
+        snapshot = stores.engine_state.load_snapshot()
         snapshot_s = time.perf_counter() - started
         snapshot_bytes = tracemalloc.get_traced_memory()[0]
         tracemalloc.stop()
@@ -93,7 +93,7 @@ def main() -> int:
             "decide_unknown_card": _time_decisions(engine, unknown),
             "max_rss_mib": round(_rss_mib(), 1),
         }
-        store.close()
+        stores.close()
     json.dump(result, sys.stdout, indent=2)
     print()
     return 0

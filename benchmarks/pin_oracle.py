@@ -48,7 +48,7 @@ def _site_pins(gateway: Gateway, users: int) -> set[str]:
     while len(pins) < users + len(DEMO_PINS):
         pins.add(f"{rng.randrange(10_000):04d}")
     for n, pin in enumerate(sorted(pins - DEMO_PINS)):
-        gateway.store.add_user(User(f"u{n}", pin=pin))
+        gateway.stores.users.add_user(User(f"u{n}", pin=pin))
     return pins
 
 
@@ -88,8 +88,8 @@ async def measure(level: str, users: int) -> dict[str, Any]:
         await gateway.start()
         try:
             used = _site_pins(gateway, users)
-            gateway.store.add_user(User("pat", first_name="Pat"))
-            gateway.store.set_technician_password("pat", PASSWORD, level=level)
+            gateway.stores.users.add_user(User("pat", first_name="Pat"))
+            gateway.stores.technicians.set_technician_password("pat", PASSWORD, level=level)
             await gateway.reload_rules_if_changed(force=True)
             base = f"http://{web.listen}/cgi-bin/restapi/"
             async with aiohttp.ClientSession() as http:

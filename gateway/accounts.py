@@ -14,8 +14,8 @@ from gateway.model import Event, User
 from gateway.passwords import MIN_LENGTH, weakness
 from gateway.settings import Settings
 from gateway.store.errors import StoreError, ValidationError
-from gateway.store.repo import Store
-from gateway.store.secrets import PinHasher
+from gateway.store.technicians import TechnicianStore
+from gateway.store.users import UserStore
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +48,20 @@ def known_names(settings: Settings, username: str = "") -> tuple[str, ...]:
 
 
 def ensure_configured_accounts(
-    settings: Settings, store: Store, emit: Callable[[Event], None], clock: Clock
+    settings: Settings,
+    technicians: TechnicianStore,
+    users: UserStore,
+    emit: Callable[[Event], None],
+    clock: Clock,
 ) -> None:
     """Apply technicians from the config (simulation only) and seed the demo users."""
     for tech in settings.web.technicians:
-        if tech.password and store.verify_technician(tech.username, tech.password) is None:
-            store.set_technician_password(tech.username, tech.password, level=tech.level)
+        if tech.password and technicians.verify_technician(tech.username, tech.password) is None:
+            technicians.set_technician_password(tech.username, tech.password, level=tech.level)
     for demo in settings.simulation.demo_users:
-        if store.get_user(demo.user_id) is not None:
+        if users.get_user(demo.user_id) is not None:
             continue
-        store.add_user(
+        users.add_user(
             User(
                 user_id=demo.user_id,
                 first_name=demo.first_name,
@@ -68,12 +72,14 @@ def ensure_configured_accounts(
             )
         )
         emit(Event("system", clock.time(), user_id=demo.user_id, reason="demo_user_added"))
-    if not store.list_technicians() and not ensure_initial_admin(settings, store, emit, clock):
+    if not technicians.list_technicians() and not ensure_initial_admin(
+        settings, technicians, emit, clock
+    ):
         log.warning("no technician account yet: run `door-gateway passwd admin`")
 
 
 def apply_public_pins(
-    settings: Settings, store: Store, emit: Callable[[Event], None], clock: Clock
+    settings: Settings, users: UserStore, emit: Callable[[Event], None], clock: Clock
 ) -> None:
     """Make the store's public PINs exactly `[access] public_pins` (hashed by the store).
 
@@ -83,7 +89,7 @@ def apply_public_pins(
     """
     pins = list(settings.access.public_pins)
     try:
-        changed = store.set_public_pins(pins)
+        changed = users.set_public_pins(pins)
     except ValidationError as exc:
         raise StoreError(f"{settings.path}: access.public_pins: {exc.message}") from None
     if changed:
@@ -101,7 +107,7 @@ def needs_initial_admin(settings: Settings, has_technicians: bool) -> bool:
 
 def ensure_initial_admin(
     settings: Settings,
-    store: Store,
+    store: TechnicianStore,
     emit: Callable[[Event], None],
     clock: Clock,
     out: TextIO | None = None,
@@ -135,16 +141,16 @@ def ensure_initial_admin(
     return True
 
 
-def password_change_required(store: Store, username: str) -> bool:
+def password_change_required(store: TechnicianStore, username: str) -> bool:
     """Whether `username` logs in with a one-time password that must be changed first."""
     return any(t.username == username and t.must_change for t in store.list_technicians())
 
 
 def verify_technician_in_thread(
-    db_path: Path, hasher: PinHasher, username: str, password: str
+    db_path: Path, username: str, password: str
 ) -> tuple[str, str] | None:
     """Check a login on a worker thread with its own connection (scrypt is slow on purpose)."""
-    store = Store.open(db_path, hasher)
+    store = TechnicianStore.open(db_path)
     try:
         tech = store.verify_technician(username, password)
     finally:

@@ -40,15 +40,13 @@ from gateway.pipeline import AccessPipeline, Upstream
 from gateway.service import ServiceNotifier
 from gateway.settings import ReaderSettings, Settings
 from gateway.simulation import Simulation
-from gateway.store.agents import AgentStore
 from gateway.store.db import open_database
 from gateway.store.index import RulesSnapshot
 from gateway.store.journal import EventJournal
-from gateway.store.repo import Store
 from gateway.store.rules import load_snapshot
 from gateway.store.secrets import PinHasher, load_or_create_device_key
 from gateway.store.statedir import make_state_dir
-from gateway.store.terminal_settings import TerminalStore
+from gateway.store.stores import Stores
 from gateway.store.writer import JournalWriter
 from gateway.terminal import TerminalFunctions
 from gateway.upstream.antipassback import AntiPassbackNotifier
@@ -113,7 +111,7 @@ class Gateway:
         self._prepare_accounts()
         self._build_engine()
         # What the ACTAtek API set at runtime overrides the file, from the first decision on.
-        self.terminal = TerminalFunctions(self, TerminalStore.open(self.db_path))
+        self.terminal = TerminalFunctions(self, self.stores.terminal)
         self.terminal.start()
         self._start_doors()
         self._build_readers(loop)
@@ -151,11 +149,11 @@ class Gateway:
         make_state_dir(state_dir)
         self.hasher = PinHasher(load_or_create_device_key(state_dir))
         self.db_path = state_dir / DB_FILE
-        self.store = Store.open(self.db_path, self.hasher)
-        self._data_version = self.store.data_version()
+        self.stores = Stores.open(self.db_path, self.hasher)
+        self._data_version = self.stores.engine_state.data_version()
         self.journal = EventJournal(state_dir / DB_FILE, self.tz, self.settings.journal.max_events)
         self.writer = JournalWriter(self.journal, self.clock)
-        self.agents = AgentStore.open(self.db_path)
+        self.agents = self.stores.agents
         self.forwarder = self._build_forwarder()
         self.writer.add_listener(self.forwarder.notify)  # wake forwarding on each new row
 
@@ -172,8 +170,11 @@ class Gateway:
         )
 
     def _prepare_accounts(self) -> None:
-        ensure_configured_accounts(self.settings, self.store, self.emit, self.clock)
-        apply_public_pins(self.settings, self.store, self.emit, self.clock)
+        stores = self.stores
+        ensure_configured_accounts(
+            self.settings, stores.technicians, stores.users, self.emit, self.clock
+        )
+        apply_public_pins(self.settings, stores.users, self.emit, self.clock)
 
     def _build_engine(self) -> None:
         self.engine = AccessEngine(
@@ -182,10 +183,10 @@ class Gateway:
             {r.name: r for r in self.settings.readers},
             self.tz,
             self.hasher,
-            self.store.load_snapshot(),
+            self.stores.engine_state.load_snapshot(),
         )
         self.http_unlock = HttpUnlockState(self.settings.http_unlock, self.tz, self._save_state)
-        saved = self.store.load_engine_state()
+        saved = self.stores.engine_state.load_engine_state()
         doors = saved.get("doors")
         self._door_states = dict(doors) if isinstance(doors, dict) else {}
         engine_state = saved.get("engine")
@@ -267,7 +268,9 @@ class Gateway:
         )
 
     async def _start_web(self) -> None:
-        self.tokens = TokenStore(self.clock, self.settings.web.token_idle_s, self.store)
+        self.tokens = TokenStore(
+            self.clock, self.settings.web.token_idle_s, self.stores.technicians
+        )
         # The simulation API exists only to play simulated hardware.
         simulation = (
             Simulation(self, self.hardware)
@@ -309,14 +312,14 @@ class Gateway:
     def _write_state(self) -> bool:
         """Engine state (lockouts, anti-passback) and door state (lockdown, latched alarms);
         False when it could not be saved."""
-        if not hasattr(self, "store") or not hasattr(self, "engine"):
+        if not hasattr(self, "stores") or not hasattr(self, "engine"):
             return True  # restoring at start-up: the state being restored is already saved
         try:
             now = self._stamp()
             state = {"engine": self.engine.export_state(now), "doors": self._door_states}
             if hasattr(self, "http_unlock"):
                 state["http_unlock"] = self.http_unlock.export_state(now)
-            self.store.save_engine_state(state)
+            self.stores.engine_state.save_engine_state(state)
         except Exception as exc:
             log.error("could not save engine and door state: %s", exc)
             return False
@@ -346,11 +349,11 @@ class Gateway:
         included), so it only says when to read the rules counter; the snapshot itself is
         built on a worker thread with its own connection, and swapped in on the loop.
         """
-        data_version = self.store.data_version()
+        data_version = self.stores.engine_state.data_version()
         if data_version == self._data_version and not force:
             return False
         self._data_version = data_version
-        if self.store.rules_version() == self.engine.snapshot.version:
+        if self.stores.engine_state.rules_version() == self.engine.snapshot.version:
             return False
         loop = asyncio.get_running_loop()
         snapshot = await loop.run_in_executor(None, self._read_snapshot)
@@ -381,23 +384,24 @@ class Gateway:
     async def verify_login(self, username: str, password: str) -> tuple[str, str] | None:
         loop = asyncio.get_running_loop()
         account = await loop.run_in_executor(
-            None, verify_technician_in_thread, self.db_path, self.hasher, username, password
+            None, verify_technician_in_thread, self.db_path, username, password
         )
         return account if password_allowed(self.settings, password) else None
 
     def password_change_required(self, username: str) -> bool:
-        return password_change_required(self.store, username)
+        return password_change_required(self.stores.technicians, username)
 
     async def change_password(self, username: str, new: str) -> None:
         """Set a technician's own new password (keeping their level); ValueError if refused."""
         problem = password_problem(self.settings, new, username)
         if problem is not None:
             raise ValueError(problem)
-        levels = {t.username: t.level for t in self.store.list_technicians()}
+        technicians = self.stores.technicians
+        levels = {t.username: t.level for t in technicians.list_technicians()}
         if username not in levels:
             raise ValueError("no such technician")
         await asyncio.get_running_loop().run_in_executor(
-            None, self.store.set_technician_password, username, new, levels[username], False
+            None, technicians.set_technician_password, username, new, levels[username], False
         )
 
     def record_api(self, reason: str, username: str, detail: str = "") -> None:
@@ -511,9 +515,7 @@ class Gateway:
         await self.forwarder.stop()  # bounded; before the journal and agents close
         await self.writer.close()
         self.journal.close()
-        self.terminal.store.close()
-        self.agents.close()
-        self.store.close()
+        self.stores.close()
         self.hardware.close()
 
 

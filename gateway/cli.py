@@ -20,7 +20,8 @@ from gateway.settings import Settings
 from gateway.store.records import Technician
 
 if TYPE_CHECKING:
-    from gateway.store.repo import Store
+    from gateway.store.stores import Stores
+    from gateway.store.technicians import TechnicianStore
 
 DEFAULT_CONFIG = "/etc/door-gateway/gateway.toml"
 FIRST_LEVEL = "SUPERADMIN"  # the first account administers everything
@@ -121,15 +122,15 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _open_store(settings: Settings) -> Store:
-    from gateway.store.repo import Store
+def _open_stores(settings: Settings) -> Stores:
     from gateway.store.secrets import PinHasher, load_or_create_device_key
     from gateway.store.statedir import make_state_dir
+    from gateway.store.stores import Stores
 
     state_dir = Path(settings.device.state_dir)
     make_state_dir(state_dir)
     hasher = PinHasher(load_or_create_device_key(state_dir))
-    return Store.open(state_dir / "gateway.db", hasher)
+    return Stores.open(state_dir / "gateway.db", hasher)
 
 
 def _users(args: argparse.Namespace, settings: Settings) -> int:
@@ -137,22 +138,22 @@ def _users(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.store.importexport import export_users_file, import_users_file
 
     try:
-        store = _open_store(settings)
+        stores = _open_stores(settings)
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     try:
         if args.users_command == "import":
-            count = import_users_file(store, Path(args.file))
+            count = import_users_file(stores.users, Path(args.file))
             print(f"imported {count} users from {args.file}")
         else:
-            count = export_users_file(store, Path(args.file))
+            count = export_users_file(stores.users, Path(args.file))
             print(f"exported {count} users to {args.file}")
     except (StoreError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
-        store.close()
+        stores.close()
     return 0
 
 
@@ -166,10 +167,11 @@ def _passwd(args: argparse.Namespace, settings: Settings) -> int:
         print("error: --delete and --level do not go together", file=sys.stderr)
         return 2
     try:
-        store = _open_store(settings)
+        stores = _open_stores(settings)
     except StoreError as exc:  # e.g. a damaged device key: one clear line
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    store = stores.technicians
     try:
         technicians = {t.username: t for t in store.list_technicians()}
         existing = technicians.get(args.user)
@@ -186,11 +188,14 @@ def _passwd(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
-        store.close()
+        stores.close()
 
 
 def _set_password(
-    args: argparse.Namespace, settings: Settings, store: Store, technicians: list[Technician]
+    args: argparse.Namespace,
+    settings: Settings,
+    store: TechnicianStore,
+    technicians: list[Technician],
 ) -> int:
     password = _read_new_password(settings, args.user)
     if password is None:
@@ -204,7 +209,7 @@ def _set_password(
     return 0
 
 
-def _change_account(args: argparse.Namespace, settings: Settings, store: Store) -> None:
+def _change_account(args: argparse.Namespace, settings: Settings, store: TechnicianStore) -> None:
     """--level, --disable, --enable, --delete on an existing account (no password asked)."""
     user = args.user
     if args.delete:

@@ -322,7 +322,7 @@ class TerminalFunctions:
             "serialNumber": device.id,
             "FAMVersion": "NO FAM",
             "description": device.name,
-            "registeredUsers": self._gateway.store.count_users(),
+            "registeredUsers": self._gateway.stores.users.count_users(),
             "maximumUsers": MAXIMUM_USERS,
             "automatchUsers": 0,
             "maximumAutomatchUsers": 0,

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from gateway.config import load_settings
-from gateway.store.repo import Store
 from gateway.store.secrets import PinHasher, load_or_create_device_key
+from gateway.store.stores import Stores
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,18 +33,18 @@ def passwd(config: Path, password: str, *extra: str) -> subprocess.CompletedProc
     )
 
 
-def open_store(tmp_path: Path) -> Store:
-    return Store.open(tmp_path / "gateway.db", PinHasher(load_or_create_device_key(tmp_path)))
+def open_store(tmp_path: Path) -> Stores:
+    return Stores.open(tmp_path / "gateway.db", PinHasher(load_or_create_device_key(tmp_path)))
 
 
 def test_passwd_stores_a_slow_salted_hash(tmp_path: Path) -> None:
     config = gpio_config(tmp_path)
     result = passwd(config, "correct horse battery", "--level", "USERADMIN")
     assert result.returncode == 0, result.stderr
-    with open_store(tmp_path) as store:
-        tech = store.verify_technician("admin", "correct horse battery")
+    with open_store(tmp_path) as stores:
+        tech = stores.technicians.verify_technician("admin", "correct horse battery")
         assert tech is not None and tech.level == "USERADMIN"
-        assert store.verify_technician("admin", "wrong") is None
+        assert stores.technicians.verify_technician("admin", "wrong") is None
     assert b"correct horse battery" not in (tmp_path / "gateway.db").read_bytes()
 
 

@@ -11,9 +11,9 @@ pages, events and logs show `public_url` (the URL without it), which is also uni
 agent can be unregistered by either form. Put secrets in `magic` or the user info, never
 in the query string: the query is shown.
 
-`AgentStore` wraps one connection shared by the event loop's executor threads (the
-forwarder, the management API), hence `check_same_thread=False` and a lock. Every call is
-short; call it from a worker thread, not the event loop.
+`AgentStore` has one connection of its own, shared by the event loop's executor threads
+(the forwarder, the management API), hence `check_same_thread=False` and a lock. Every call
+is short; call it from a worker thread, not the event loop.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from gateway.store.connection import LockedConnection
+from gateway.store.connection import LockedConnection, TableStore
 from gateway.store.db import open_database
 from gateway.store.errors import NotFoundError, ValidationError
 
@@ -194,20 +194,20 @@ def _journal_last_seq(conn: sqlite3.Connection) -> int:
 # --------------------------------------------------------------------------- store
 
 
-class AgentStore(LockedConnection):
-    """The agents table. Open with `AgentStore.open`; close with `close()`."""
-
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
-        super().__init__(conn, path, "agents in database")
+class AgentStore(TableStore):
+    """The agents table, over a connection of its own (see `open`); close with `close()`
+    (or with its `Stores`)."""
 
     @classmethod
     def open(cls, db_path: Path) -> AgentStore:
-        """Open (create, migrate) the database at `db_path`; raises `StoreError`."""
+        """Open (create, migrate) the database at `db_path`; raises `StoreError`.
+
+        The agents have their own connection: a cursor is the proof of delivery the
+        journal's retention trusts, so it is synced to disk at every commit (one per pushed
+        batch, on a worker thread), which the other stores' writes need not pay for."""
         conn = open_database(db_path, check_same_thread=False)
-        # A cursor is the proof of delivery the journal's retention trusts: sync it to
-        # disk at every commit (one per pushed batch, on a worker thread).
         conn.execute("PRAGMA synchronous = FULL")
-        return cls(conn, db_path)
+        return cls(LockedConnection(conn, db_path, "agents in database"))
 
     # -- the management API (ACTAtek register / unregister / list) -----------------------
 

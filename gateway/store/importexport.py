@@ -22,7 +22,7 @@ from gateway.atomicfile import write_atomically
 from gateway.model import ADMIN_LEVELS, AdminLevel, User
 from gateway.store.errors import StoreError, ValidationError
 from gateway.store.records import CredentialFlags, ExportedUser
-from gateway.store.repo import Store
+from gateway.store.users import UserStore
 from gateway.store.validate import LIST_SEPARATOR, canonical_card, check_pin_hash, validate_user
 
 # Column order of a CSV export; the same names (singular for repeated ones) in XML.
@@ -135,7 +135,7 @@ class RawUser:
 # -- entry points ----------------------------------------------------------------------
 
 
-def import_users_file(store: Store, path: Path, replace: bool = False) -> int:
+def import_users_file(store: UserStore, path: Path, replace: bool = False) -> int:
     """Import users from a .csv or .xml file, all or nothing; return how many.
 
     Existing users with the same id are replaced; `replace=True` also deletes every user
@@ -154,7 +154,7 @@ def import_users_file(store: Store, path: Path, replace: bool = False) -> int:
         raise ImportFileError(path, [RowError(line, exc.field, exc.message)]) from exc
 
 
-def export_users_file(store: Store, path: Path) -> int:
+def export_users_file(store: UserStore, path: Path) -> int:
     """Write every user to a .csv or .xml file (replacing it atomically); return how many."""
     writer = _writer_for(path)
     rows = store.users_for_export()

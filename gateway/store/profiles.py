@@ -5,7 +5,7 @@ sensor: the status flags other than `active`, the fingerprint template, the faci
 records, the face score threshold. Also the `keyid` an API client gave each credential
 (credential_keys), and the sealed TOTP secrets (totp_secrets, see `gateway.store.totp`).
 
-Functions here take an open connection: `Store` calls them inside its own transactions,
+Functions here take an open connection: `UserStore` calls them inside its own transactions,
 so a user and their extras are always written together or not at all.
 """
 

@@ -5,9 +5,9 @@ the simulated clock) is kept here as one JSON object per key; a key that is pres
 overrides the configuration file, one that is absent leaves the file in charge. Triggers
 (IN, OUT, F1..F40) and job codes are stored and listed only: the engine never reads them.
 
-`TerminalStore` wraps its own connection to the gateway database, shared by the event loop
-and worker threads, hence `check_same_thread=False` and a lock around every call. Every
-write is one transaction and validates first, so a refused call stores nothing.
+`TerminalStore` works over the daemon's shared connection (`gateway.store.stores`), used by
+the event loop and worker threads under one lock. Every write is one transaction and
+validates first, so a refused call stores nothing.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.store.connection import LockedConnection
-from gateway.store.db import open_database
+from gateway.store.connection import LockedConnection, TableStore
 from gateway.store.errors import NotFoundError, ValidationError
 from gateway.store.index import PATTERN_DAYS
 from gateway.store.schema import DAY_COLUMNS, TRIGGER_TYPES
@@ -72,13 +71,13 @@ class JobCode:
     enable: str
 
 
-class TerminalStore(LockedConnection):
-    """The terminal tables. Open with `TerminalStore.open`; close with `close()`."""
+class TerminalStore(TableStore):
+    """The terminal tables. Built by `Stores.open`, or on its own by `TerminalStore.open`."""
 
     @classmethod
     def open(cls, db_path: Path) -> TerminalStore:
-        """Open (create, migrate) the database at `db_path`; raises `StoreError`."""
-        return cls(open_database(db_path, check_same_thread=False), db_path)
+        """Open (create, migrate) the database at `db_path` for this store alone."""
+        return cls(LockedConnection.open(db_path))
 
     # -- key/value settings -----------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """Pure checks and normalisation of what a person or a management system hands the store.
 
 Nothing here touches the database: checks that need it (does group 3 exist, is this card
-someone else's) live in `repo.py`. Every failure is a `ValidationError(field, message)`
-whose field is the public name used by the API and the import/export files.
+someone else's) live in the stores (`users.py`, `organisation.py`, `references.py`). Every
+failure is a `ValidationError(field, message)` whose field is the public name used by the
+API and the import/export files.
 """
 
 from __future__ import annotations
@@ -229,6 +230,32 @@ def check_name(field: str, value: str) -> None:
     check_text(field, value, MAX_NAME_LENGTH)
 
 
+def check_named_record(id: int, name: str, description: str) -> None:
+    """A department or an access right: its id, a name, a description of at most four
+    names' length."""
+    check_record_id("id", id)
+    check_name("name", name)
+    check_text("description", description, MAX_NAME_LENGTH * 4)
+
+
+def check_technician(username: str, password: str, level: str) -> None:
+    """A technician account: a username of printable characters without spaces, a
+    password (its strength is judged by `gateway.passwords`), an admin level."""
+    if not username or len(username) > MAX_NAME_LENGTH:
+        raise ValidationError("username", f"must be 1 to {MAX_NAME_LENGTH} characters")
+    if not all(ch.isprintable() and not ch.isspace() for ch in username):
+        raise ValidationError("username", "must be printable characters without spaces")
+    if not password:
+        raise ValidationError("password", "must not be empty")
+    check_admin_level(level)
+
+
+def check_admin_level(level: str) -> None:
+    """One of the ACTAtek admin levels."""
+    if level not in ADMIN_LEVELS:
+        raise ValidationError("level", f"must be one of {', '.join(ADMIN_LEVELS)}")
+
+
 def parse_date(value: str | date) -> date:
     """A calendar date from a `date` or `YYYY-MM-DD` text."""
     if isinstance(value, datetime):
@@ -255,3 +282,15 @@ def check_doors(doors: list[str] | None) -> list[str] | None:
         check_list_item("doors", door, MAX_DOOR_LENGTH)
     _unique("doors", doors)
     return list(doors)
+
+
+def split_dates(dates: Iterable[str | date]) -> tuple[list[date], list[str]]:
+    """The dates that parse, and the inputs that do not (as text, to report back)."""
+    valid: list[date] = []
+    invalid: list[str] = []
+    for value in dates:
+        try:
+            valid.append(parse_date(value))
+        except ValidationError:
+            invalid.append(str(value))
+    return valid, invalid

@@ -58,7 +58,7 @@ def build_app(
     app = web.Application(middlewares=middlewares, client_max_size=security.MAX_BODY_BYTES)
     app[security.BODY_LIMITS] = security.BodyLimits()
     app[security.THROTTLE] = login_throttle(management)
-    app[ACCOUNTS] = management.store
+    app[ACCOUNTS] = management.stores.technicians
     app[api.GATEWAY] = gateway
     app[api.TOKENS] = tokens
     app.router.add_get("/", index)
@@ -102,7 +102,9 @@ def login_throttle(management: ManagementContext) -> security.LoginThrottle:
         )
         management.emit(event)
 
-    return security.LoginThrottle(management.clock, management.store.technician_exists, alarm)
+    return security.LoginThrottle(
+        management.clock, management.stores.technicians.technician_exists, alarm
+    )
 
 
 def _door_body_limits(limits: security.BodyLimits) -> None:

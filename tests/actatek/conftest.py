@@ -65,7 +65,7 @@ async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
 @pytest.fixture
 async def api(gateway: Gateway) -> AsyncIterator[Api]:
     for role in ROLES:
-        gateway.store.set_technician_password(role.lower(), PASSWORD, level=role)
+        gateway.stores.technicians.set_technician_password(role.lower(), PASSWORD, level=role)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as http:
         client = Api(http, f"http://{gateway.settings.web.listen}", gateway)
         for role in ROLES:

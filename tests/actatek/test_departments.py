@@ -70,7 +70,7 @@ async def test_arrays_answer_per_item_and_delete_by_filters(api: Api) -> None:
          "move them to another department first"},
     ]  # fmt: skip
     assert (await api.call("DELETE", f"{path(api)}?id=4"))[0] == 200
-    user = api.gateway.store.get_user("D4")
+    user = api.gateway.stores.users.get_user("D4")
     assert user is not None and user.departments == [0]
 
 

@@ -21,7 +21,7 @@ async def test_every_role_sees_itself_a_technician_without_record_a_minimal_one(
             assert me["userID"] == role.lower() and me["adminLevel"] == role
             assert me["groupID"] == [0] and me["status"]["active"] is False
             assert "password" not in me and "cardsn" not in me
-    assert api.gateway.store.get_user("personaluser") is None  # a GET stores nothing
+    assert api.gateway.stores.users.get_user("personaluser") is None  # a GET stores nothing
 
 
 async def test_update_myself_changes_names_only_for_a_login_without_users(api: Api) -> None:
@@ -85,7 +85,7 @@ async def test_a_technician_without_record_gets_an_inactive_one(api: Api) -> Non
     sid = api.sid("NETWORKADMIN")
     body = {"userID": "networkadmin", "firstName": "Net"}
     assert (await api.call("PUT", f"myself/{sid}", body))[0] == 200
-    user = api.gateway.store.get_user("networkadmin")
+    user = api.gateway.stores.users.get_user("networkadmin")
     assert user is not None and not user.active and not user.has_pin and user.cards == []
     assert user.admin_level == "PERSONALUSER" and user.groups == [0]
     assert api.gateway.engine.snapshot.users["networkadmin"].active is False
@@ -106,7 +106,7 @@ async def test_a_technician_without_record_gets_an_inactive_one(api: Api) -> Non
         answered_sanely(status, answer)
         if status == 400:
             assert stored(api.gateway) == before, body
-        user = api.gateway.store.get_user("networkadmin")
+        user = api.gateway.stores.users.get_user("networkadmin")
         assert user is not None and not user.active  # never activated by itself
 
     await fuzz(fields, check, examples=40)

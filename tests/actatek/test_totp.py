@@ -77,7 +77,7 @@ async def test_the_current_code_opens_the_back_door_once_old_and_wrong_codes_do_
     event = await wait_access(api.gateway, seq, "T2")
     assert not event.granted and event.reason == "totp_rejected" and "replayed" in event.trace
 
-    secret, created = api.gateway.store.totp_secret("T2")
+    secret, created = api.gateway.stores.users.totp_secret("T2")
     assert not created
     now_step = step_at(api.gateway.clock.time())
     _, current = parse_payload(plain["data"]) or ("", "")

@@ -65,14 +65,14 @@ ALL_DAYS = ("SUNDAY", "MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "S
 
 def stored(gateway: Gateway) -> tuple[Any, ...]:
     """Everything the management API can change, to compare before and after a request."""
-    store = gateway.store
+    stores = gateway.stores
     return (
-        store.rules_version(),
-        store.find_user_records(),
-        store.list_departments(),
-        store.list_access_rights(),
-        store.list_access_groups(),
-        store.list_holidays(),
+        stores.engine_state.rules_version(),
+        stores.users.find_user_records(),
+        stores.organisation.list_departments(),
+        stores.organisation.list_access_rights(),
+        stores.organisation.list_access_groups(),
+        stores.organisation.list_holidays(),
     )
 
 
@@ -170,7 +170,7 @@ async def test_the_reference_adduser_example_is_stored_and_read_back(api: Api) -
     assert user["fingerprints"] == "Base64 Enoded"
     assert (user["expirydate"], user["message"], user["ScoreThreshold"]) == (0, "user message", 0)
     assert "password" not in user and "123555" not in json.dumps(users)
-    stored_user = api.gateway.store.get_user("A0001")
+    stored_user = api.gateway.stores.users.get_user("A0001")
     assert stored_user is not None and stored_user.has_pin
     assert stored_user.qr_codes == ["According to keytype"] and stored_user.cards == ["000003"]
 
@@ -192,8 +192,8 @@ async def test_adding_users_as_an_array_answers_one_result_per_item(api: Api) ->
     assert results[0]["message"] == "User B1 Added"
     assert results[1]["message"] == "groupID: access group 99 does not exist"
     assert results[2]["message"] == "cardsn: card 0C8707 is already assigned to user 1001"
-    store = api.gateway.store
-    assert [store.get_user(u) is not None for u in ("B1", "B2", "B3", "B4")] == [
+    users = api.gateway.stores.users
+    assert [users.get_user(u) is not None for u in ("B1", "B2", "B3", "B4")] == [
         True,
         False,
         False,
@@ -240,7 +240,7 @@ async def test_update_changes_only_the_fields_given(api: Api) -> None:
     expected = copy.deepcopy(users[0])
     assert users[0]["firstName"] == "Benjamin" and users[0]["lastName"] == "John"
     assert users[0]["keyrecords"] and users[0]["cardsn"] == "000003"
-    stored_user = api.gateway.store.get_user("A0001")
+    stored_user = api.gateway.stores.users.get_user("A0001")
     assert stored_user is not None and stored_user.has_pin  # the PIN was kept
     # Array form; a missing user is a per-item error.
     status, results = await api.call(
@@ -261,7 +261,7 @@ async def test_keyrecords_map_to_qr_codes_plates_and_further_cards(api: Api) -> 
     ]
     body = {"userID": "K1", "cardsn": "013-00001", "keyrecords": keys}
     assert (await api.call("POST", user_path(api), body))[0] == 200
-    user = api.gateway.store.get_user("K1")
+    user = api.gateway.stores.users.get_user("K1")
     assert user is not None
     assert (user.cards, user.qr_codes, user.plates) == (
         ["0D0001", "04A1B2C3"],
@@ -280,10 +280,10 @@ async def test_keyrecords_map_to_qr_codes_plates_and_further_cards(api: Api) -> 
     # A new cardsn replaces the first card only; an empty password removes the PIN.
     await api.call("PUT", user_path(api), {"userID": "K1", "cardsn": "0A0B0C", "password": "8642"})
     await api.call("PUT", user_path(api), {"userID": "K1", "password": "4321"})
-    user = api.gateway.store.get_user("K1")
+    user = api.gateway.stores.users.get_user("K1")
     assert user is not None and user.cards == ["0A0B0C", "04A1B2C3"] and user.has_pin
     await api.call("PUT", user_path(api), {"userID": "K1", "password": "", "keyrecords": []})
-    user = api.gateway.store.get_user("K1")
+    user = api.gateway.stores.users.get_user("K1")
     assert user is not None and not user.has_pin and user.cards == ["0A0B0C"] and not user.qr_codes
 
 
@@ -303,7 +303,7 @@ async def test_expirydate_with_and_without_an_offset_and_admin_level_words(api: 
     # A word that is not an admin level means PERSONALUSER (the reference's rule).
     status, _ = await api.call("POST", user_path(api), {"userID": "L1", "adminLevel": "BOSS"})
     assert status == 200
-    user = api.gateway.store.get_user("L1")
+    user = api.gateway.stores.users.get_user("L1")
     assert user is not None and user.admin_level == "PERSONALUSER"
 
 

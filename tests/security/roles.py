@@ -32,7 +32,7 @@ async def site_with_roles(client: Client) -> Site:
     """Technicians `personaluser`, `useradmin`, ... (one per role), each logged in."""
     gateway = client.gateway
     for role in ROLES:
-        gateway.store.set_technician_password(role.lower(), PASSWORD, level=role)
+        gateway.stores.technicians.set_technician_password(role.lower(), PASSWORD, level=role)
     api = Api(client.http, client.base, gateway)
     for role in ROLES:
         status, body = await api.login(role.lower(), PASSWORD)

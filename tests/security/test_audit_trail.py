@@ -37,7 +37,7 @@ def card_grant(n: int, when: float) -> Event:
 
 
 async def personal_session(client: Client) -> str:
-    client.gateway.store.set_technician_password("pat", PASSWORD, level="PERSONALUSER")
+    client.gateway.stores.technicians.set_technician_password("pat", PASSWORD, level="PERSONALUSER")
     status, body, _ = await client.call(
         "POST", "/cgi-bin/restapi/login", json={"username": "pat", "password": PASSWORD}
     )

@@ -44,13 +44,13 @@ def shape(answer: tuple[int, Any]) -> tuple[int, str]:
 
 async def many_users_with_pins(site: Site, count: int) -> set[str]:
     """`count` more door users with 4-digit PINs; returns every PIN in use on the site."""
-    store = site.client.gateway.store
+    users = site.client.gateway.stores.users
     pins = set(DEMO_PINS)
     n = 0
     while len(pins) < count + len(DEMO_PINS):
         pin = f"{(n * 7919 + 13) % 10_000:04d}"
         if pin not in pins:
-            store.add_user(User(f"u{n}", pin=pin))
+            users.add_user(User(f"u{n}", pin=pin))
             pins.add(pin)
         n += 1
     await site.client.gateway.reload_rules_if_changed(force=True)
@@ -94,7 +94,7 @@ async def test_a_personaluser_sweeping_every_pin_learns_nothing_and_is_stopped_a
 
     assert revealed(answers, used) == set()
     assert all(status == 400 for status, _ in answers.values())  # no PIN was ever set
-    assert not site.client.gateway.store.get_user("personaluser").has_pin  # type: ignore[union-attr]
+    assert not site.client.gateway.stores.users.get_user("personaluser").has_pin  # type: ignore[union-attr]
     messages = {body["message"] for _, body in answers.values()}
     assert not any("in use" in m or "public" in m or "user 1" in m for m in messages), messages
     # Stopped long before the end: only the first few were even looked at, the rest waited.
@@ -120,9 +120,9 @@ async def test_a_personaluser_cannot_tell_whose_card_a_number_is(site: Site) -> 
     free = await site.call("PUT", f"myself/{sid}", {"userID": "personaluser", "cardsn": "0E0E0E"})
     assert taken == free and taken[0] == 400
     assert "1002" not in taken[1]["message"] and "assigned" not in taken[1]["message"]
-    assert site.client.gateway.store.get_user("personaluser").cards == []  # type: ignore[union-attr]
+    assert site.client.gateway.stores.users.get_user("personaluser").cards == []  # type: ignore[union-attr]
     # Names are still the login's own to change; a card it already has may be sent back.
-    site.client.gateway.store.update_user(User("personaluser", cards=["0E0E0F"]))
+    site.client.gateway.stores.users.update_user(User("personaluser", cards=["0E0E0F"]))
     same = {"userID": "personaluser", "lastName": "Doe", "cardsn": "0e:0e:0f"}
     assert (await site.call("PUT", f"myself/{sid}", same))[0] == 200
 
@@ -153,7 +153,7 @@ async def test_a_useradmin_array_of_every_pin_learns_at_most_a_few_then_waits(
 
 async def test_a_public_pin_and_another_users_pin_are_refused_alike(site: Site) -> None:
     gateway = site.client.gateway
-    gateway.store.set_public_pins(["97531"])
+    gateway.stores.users.set_public_pins(["97531"])
     await gateway.reload_rules_if_changed(force=True)
     admin = site.sid("USERADMIN")
     answers = [
@@ -164,7 +164,10 @@ async def test_a_public_pin_and_another_users_pin_are_refused_alike(site: Site) 
         answers[0] == answers[1] == (400, {"status": "error", "message": answers[0][1]["message"]})
     )
     assert answers[0][1]["message"].startswith("password: ")
-    assert gateway.store.get_user("900") is None and gateway.store.get_user("901") is None
+    assert (
+        gateway.stores.users.get_user("900") is None
+        and gateway.stores.users.get_user("901") is None
+    )
 
 
 async def test_a_useradmin_still_sees_who_holds_a_card_it_can_read_anyway(site: Site) -> None:
@@ -234,7 +237,7 @@ async def test_many_accounts_from_one_address_wait_together(site: Site) -> None:
     gateway = site.client.gateway
     sessions = []
     for n in range(5):
-        gateway.store.set_technician_password(f"clerk{n}", PASSWORD, level="USERADMIN")
+        gateway.stores.technicians.set_technician_password(f"clerk{n}", PASSWORD, level="USERADMIN")
         status, body = await site.api.login(f"clerk{n}", PASSWORD)
         assert status == 200, body
         sessions.append(body["sessionid"])

@@ -214,7 +214,7 @@ async def test_qr_codes_never_appear_in_events_status_or_logs(
     client: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    client.gateway.store.add_user(User("2001", first_name="Quinn", qr_codes=[USER_QR]))
+    client.gateway.stores.users.add_user(User("2001", first_name="Quinn", qr_codes=[USER_QR]))
     await client.gateway.reload_rules_if_changed(force=True)
     for text in (SECRET_QR, OTHER_QR, USER_QR):
         await scan(client, text)

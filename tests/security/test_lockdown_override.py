@@ -20,9 +20,9 @@ from gateway.store.importexport import (
     export_users_file,
     import_users_file,
 )
-from gateway.store.repo import Store
 from gateway.store.schema import MIGRATIONS
 from gateway.store.secrets import PinHasher
+from gateway.store.stores import Stores
 from tests.security.roles import Site, site_with_roles
 from tests.web.conftest import GRACE_CARD, Client, basic
 
@@ -86,7 +86,7 @@ async def test_only_a_superadmin_session_grants_or_revokes_the_override(site: Si
     new = {"userID": "2001", "cardsn": "0E0001", "lockdownOverride": True}
     status, body = await site.call("POST", f"user/{admin}", new)
     assert status == 400 and body["message"].startswith(ONLY_SUPERADMIN), body
-    assert site.client.gateway.store.get_user("2001") is None
+    assert site.client.gateway.stores.users.get_user("2001") is None
 
     assert (await site.call("PUT", f"user/{super_}", grant))[0] == 200
     _, (grace,) = await site.call("GET", f"user/{admin}?userID=1002")
@@ -111,7 +111,7 @@ async def test_a_useradmin_cannot_take_over_a_user_who_holds_the_override(site: 
     admin = site.sid("USERADMIN")
     grant = {"userID": "1002", "lockdownOverride": True}
     assert (await site.call("PUT", f"user/{site.sid('SUPERADMIN')}", grant))[0] == 200
-    before = site.client.gateway.store.find_user_records()
+    before = site.client.gateway.stores.users.find_user_records()
     for method, path, body in (
         ("PUT", f"user/{admin}", {"userID": "1002", "cardsn": "0E0009"}),
         ("PUT", f"user/{admin}", {"userID": "1002", "password": "86420"}),
@@ -122,7 +122,7 @@ async def test_a_useradmin_cannot_take_over_a_user_who_holds_the_override(site: 
     ):
         status, answer = await site.call(method, path, body)
         assert status == 400 and "SUPERADMIN" in answer["message"], (path, body, answer)
-    assert site.client.gateway.store.find_user_records() == before
+    assert site.client.gateway.stores.users.find_user_records() == before
     # The SUPERADMIN may.
     status, answer = await site.call(
         "GET", f"UserAPITOTP/{site.sid('SUPERADMIN')}/1002/OTP_PASSCODE"
@@ -175,33 +175,33 @@ def test_on_upgrade_no_existing_user_gets_the_override(
     hasher = PinHasher(b"k" * 32)
     path = tmp_path / "gateway.db"
     _version_six_database(path, hasher, monkeypatch)
-    store = Store.open(path, hasher)
+    stores = Stores.open(path, hasher)
     try:
-        snapshot = store.load_snapshot()
+        snapshot = stores.engine_state.load_snapshot()
         assert {u: r.lockdown_override for u, r in snapshot.users.items()} == {
             "boss": False,
             "hr": False,
         }
-        boss = store.get_user("boss")
+        boss = stores.users.get_user("boss")
         assert boss is not None and boss.admin_level == "SUPERADMIN"
         assert boss.lockdown_override is False
     finally:
-        store.close()
+        stores.close()
 
 
 def test_an_import_never_grants_or_revokes_the_override(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "gateway.db", PinHasher(b"k" * 32))
+    stores = Stores.open(tmp_path / "gateway.db", PinHasher(b"k" * 32))
     try:
-        store.add_user(User("boss", cards=["0E0001"], lockdown_override=True))
-        store.add_user(User("guard", cards=["0E0002"]))
+        stores.users.add_user(User("boss", cards=["0E0001"], lockdown_override=True))
+        stores.users.add_user(User("guard", cards=["0E0002"]))
         exported = tmp_path / "users.csv"
-        export_users_file(store, exported)
+        export_users_file(stores.users, exported)
         assert "lockdown" not in exported.read_text(encoding="utf-8-sig")
         # A file that tries to grant it is refused as a whole.
         granting = tmp_path / "grant.csv"
         granting.write_text("user_id,lockdown_override\nguard,true\n", encoding="utf-8")
         with pytest.raises(ImportFileError, match="lockdown_override: unknown column"):
-            import_users_file(store, granting)
+            import_users_file(stores.users, granting)
         # A re-import (or one that names the holder) keeps what a SUPERADMIN set;
         # a user new to the device starts without it.
         names = tmp_path / "names.csv"
@@ -209,9 +209,9 @@ def test_an_import_never_grants_or_revokes_the_override(tmp_path: Path) -> None:
             "user_id,first_name,cards\nboss,Boss,0E0001\nguard,G,0E0002\nnew,N,0E0003\n",
             encoding="utf-8",
         )
-        assert import_users_file(store, names) == 3
-        flags = {u.user_id: u.lockdown_override for u in store.list_users()}
+        assert import_users_file(stores.users, names) == 3
+        flags = {u.user_id: u.lockdown_override for u in stores.users.list_users()}
         assert flags == {"boss": True, "guard": False, "new": False}
-        assert store.load_snapshot().users["boss"].lockdown_override is True
+        assert stores.engine_state.load_snapshot().users["boss"].lockdown_override is True
     finally:
-        store.close()
+        stores.close()

@@ -28,7 +28,7 @@ FRAME_SHAPE = {"time", "bit_count", "duration_us", "median_interval_us", "kind",
 async def headers_of(client: Client, role: str) -> dict[str, str]:
     """A bearer token of a technician account of `role`."""
     name = role.lower()
-    client.gateway.store.set_technician_password(name, PASSWORD, level=role)
+    client.gateway.stores.technicians.set_technician_password(name, PASSWORD, level=role)
     return await client.token_headers(name, PASSWORD)
 
 

@@ -144,7 +144,9 @@ class Caller:
         if self.role == NOBODY:
             return
         name = self.role.lower()
-        self.client.gateway.store.set_technician_password(name, PASSWORD, level=self.role)
+        self.client.gateway.stores.technicians.set_technician_password(
+            name, PASSWORD, level=self.role
+        )
         self.headers = await self.client.token_headers(name, PASSWORD)
         body = {"username": name, "password": PASSWORD}
         status, answer, _ = await self.client.call("POST", "/cgi-bin/restapi/login", json=body)

@@ -21,15 +21,16 @@ from gateway.store.importexport import (
     import_users_file,
 )
 from gateway.store.profiles import UserRecord
-from gateway.store.repo import Store
 from gateway.store.secrets import PinHasher
+from gateway.store.stores import Stores
+from gateway.store.users import UserStore
 from tests.durability import FsyncSpy
 
 
-def populate(store: Store) -> None:
-    store.add_department(2, "Ops")
-    store.put_access_group(3, "Ops", 2, [0], doors=["front"])
-    store.add_user(
+def populate(stores: Stores) -> None:
+    stores.organisation.add_department(2, "Ops")
+    stores.organisation.put_access_group(3, "Ops", 2, [0], doors=["front"])
+    stores.users.add_user(
         User(
             "A0001",
             first_name="Ben",
@@ -47,35 +48,38 @@ def populate(store: Store) -> None:
             pin="2468",
         )
     )
-    store.add_user(User("B2", first_name="-minus", active=False))
-    store.add_user(User("C3", first_name="+plus", cards=["FF"], pin="97531"))
+    stores.users.add_user(User("B2", first_name="-minus", active=False))
+    stores.users.add_user(User("C3", first_name="+plus", cards=["FF"], pin="97531"))
 
 
 @pytest.fixture
-def other_store(tmp_path: Path, hasher: PinHasher) -> Iterator[Store]:
-    opened = Store.open(tmp_path / "other.db", hasher)
+def other_stores(tmp_path: Path, hasher: PinHasher) -> Iterator[Stores]:
+    opened = Stores.open(tmp_path / "other.db", hasher)
     yield opened
     opened.close()
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".xml"])
 def test_round_trip_is_lossless(
-    store: Store, other_store: Store, tmp_path: Path, suffix: str
+    stores: Stores, other_stores: Stores, tmp_path: Path, suffix: str
 ) -> None:
-    populate(store)
-    other_store.add_department(2, "Ops")
-    other_store.put_access_group(3, "Ops", 2, [0], doors=["front"])
+    populate(stores)
+    other_stores.organisation.add_department(2, "Ops")
+    other_stores.organisation.put_access_group(3, "Ops", 2, [0], doors=["front"])
     first = tmp_path / f"first{suffix}"
     second = tmp_path / f"second{suffix}"
-    assert export_users_file(store, first) == 3
-    assert import_users_file(other_store, first) == 3
-    assert export_users_file(other_store, second) == 3
+    assert export_users_file(stores.users, first) == 3
+    assert import_users_file(other_stores.users, first) == 3
+    assert export_users_file(other_stores.users, second) == 3
     assert first.read_bytes() == second.read_bytes()
-    assert other_store.list_users() == store.list_users()
-    assert other_store.load_snapshot().pins.keys() == store.load_snapshot().pins.keys()
+    assert other_stores.users.list_users() == stores.users.list_users()
+    assert (
+        other_stores.engine_state.load_snapshot().pins.keys()
+        == stores.engine_state.load_snapshot().pins.keys()
+    )
 
 
-def disable(store: Store, user_id: str, *credentials: tuple[str, str]) -> None:
+def disable(users: UserStore, user_id: str, *credentials: tuple[str, str]) -> None:
     """Disable some of a user's credentials, as the ACTAtek API does (keyenabled=false)."""
 
     def build(record: UserRecord | None) -> UserRecord:
@@ -84,15 +88,20 @@ def disable(store: Store, user_id: str, *credentials: tuple[str, str]) -> None:
         flags = {(kind, value): False for kind, value in credentials}
         return user, replace(profile, enabled=flags)
 
-    store.save_user_record(user_id, build, "update")
+    users.save_user_record(user_id, build, "update")
 
 
-def door_answer(store: Store, hasher: PinHasher, kind: CredentialKind, value: str) -> str:
+def door_answer(stores: Stores, hasher: PinHasher, kind: CredentialKind, value: str) -> str:
     """What the front door says to a credential, from the store's rules."""
     door = DoorSettings("front")
     reader = ReaderSettings("r", "wiegand_keypad", "front")
     engine = AccessEngine(
-        AccessSettings(), {"front": door}, {"r": reader}, UTC, hasher, store.load_snapshot()
+        AccessSettings(),
+        {"front": door},
+        {"r": reader},
+        UTC,
+        hasher,
+        stores.engine_state.load_snapshot(),
     )
     now = Instant(datetime(2026, 3, 2, 10, tzinfo=UTC).timestamp(), 1_000.0)
     return engine.decide(Credential(kind, value, "r", now.wall), "front", now).reason
@@ -100,28 +109,28 @@ def door_answer(store: Store, hasher: PinHasher, kind: CredentialKind, value: st
 
 @pytest.mark.parametrize("suffix", [".csv", ".xml"])
 def test_disabled_credentials_stay_disabled_on_another_gateway(
-    store: Store, other_store: Store, hasher: PinHasher, tmp_path: Path, suffix: str
+    stores: Stores, other_stores: Stores, hasher: PinHasher, tmp_path: Path, suffix: str
 ) -> None:
-    populate(store)
-    disable(store, "A0001", ("card", "0011223344"), ("qr", "plain qr"))
-    store.import_users([User("P1", pin="8642")])
-    disable(store, "P1", ("pin", hasher.hash("8642")))
-    other_store.add_department(2, "Ops")
-    other_store.put_access_group(3, "Ops", 2, [0], doors=["front"])
+    populate(stores)
+    disable(stores.users, "A0001", ("card", "0011223344"), ("qr", "plain qr"))
+    stores.users.import_users([User("P1", pin="8642")])
+    disable(stores.users, "P1", ("pin", hasher.hash("8642")))
+    other_stores.organisation.add_department(2, "Ops")
+    other_stores.organisation.put_access_group(3, "Ops", 2, [0], doors=["front"])
     first, second = tmp_path / f"first{suffix}", tmp_path / f"second{suffix}"
-    export_users_file(store, first)
-    import_users_file(other_store, first)
-    assert door_answer(other_store, hasher, "card", "0011223344") == "credential_disabled"
-    assert door_answer(other_store, hasher, "qr", "plain qr") == "credential_disabled"
-    assert door_answer(other_store, hasher, "pin", "8642") == "credential_disabled"
-    assert door_answer(other_store, hasher, "card", "04A1B2C3") == "granted"  # A0001's other
-    assert door_answer(other_store, hasher, "pin", "97531") == "granted"  # C3's PIN
-    export_users_file(other_store, second)
+    export_users_file(stores.users, first)
+    import_users_file(other_stores.users, first)
+    assert door_answer(other_stores, hasher, "card", "0011223344") == "credential_disabled"
+    assert door_answer(other_stores, hasher, "qr", "plain qr") == "credential_disabled"
+    assert door_answer(other_stores, hasher, "pin", "8642") == "credential_disabled"
+    assert door_answer(other_stores, hasher, "card", "04A1B2C3") == "granted"  # A0001's other
+    assert door_answer(other_stores, hasher, "pin", "97531") == "granted"  # C3's PIN
+    export_users_file(other_stores.users, second)
     assert first.read_bytes() == second.read_bytes()  # still lossless
 
 
 def test_an_older_export_without_the_flags_imports_everything_enabled(
-    store: Store, hasher: PinHasher, tmp_path: Path
+    stores: Stores, hasher: PinHasher, tmp_path: Path
 ) -> None:
     path = tmp_path / "old.csv"
     path.write_text(
@@ -129,23 +138,23 @@ def test_an_older_export_without_the_flags_imports_everything_enabled(
         "A1,true,04A1B2C3;0B0C,q1,AB 123,1234,\n",
         encoding="utf-8",
     )
-    import_users_file(store, path)
+    import_users_file(stores.users, path)
     for kind, value in [("card", "0B0C"), ("qr", "q1"), ("plate", "AB 123"), ("pin", "1234")]:
-        assert door_answer(store, hasher, kind, value) == "granted", kind  # type: ignore[arg-type]
+        assert door_answer(stores, hasher, kind, value) == "granted", kind  # type: ignore[arg-type]
 
 
 def test_a_file_without_the_flags_keeps_the_flags_already_stored(
-    store: Store, hasher: PinHasher, tmp_path: Path
+    stores: Stores, hasher: PinHasher, tmp_path: Path
 ) -> None:
-    store.import_users([User("A1", cards=["0B0C"])])
-    disable(store, "A1", ("card", "0B0C"))
+    stores.users.import_users([User("A1", cards=["0B0C"])])
+    disable(stores.users, "A1", ("card", "0B0C"))
     path = tmp_path / "names.csv"
     path.write_text("user_id,first_name,cards\nA1,Ann,0B0C\n", encoding="utf-8")
-    import_users_file(store, path)  # a file that says nothing about flags re-enables nothing
-    assert door_answer(store, hasher, "card", "0B0C") == "credential_disabled"
+    import_users_file(stores.users, path)  # a file that says nothing about flags re-enables nothing
+    assert door_answer(stores, hasher, "card", "0B0C") == "credential_disabled"
     path.write_text("user_id,cards,disabled_cards\nA1,0B0C,\n", encoding="utf-8")
-    import_users_file(store, path)  # one that has the column is the authority
-    assert door_answer(store, hasher, "card", "0B0C") == "granted"
+    import_users_file(stores.users, path)  # one that has the column is the authority
+    assert door_answer(stores, hasher, "card", "0B0C") == "granted"
 
 
 @pytest.mark.parametrize(
@@ -158,18 +167,18 @@ def test_a_file_without_the_flags_keeps_the_flags_already_stored(
     ],
 )
 def test_bad_flags_are_refused_with_their_line(
-    store: Store, tmp_path: Path, row: str, expected: str
+    users: UserStore, tmp_path: Path, row: str, expected: str
 ) -> None:
     path = tmp_path / "flags.csv"
     header = "user_id,cards,disabled_cards,disabled_qr_codes,pin_enabled"
     path.write_text(f"{header}\n{row}\n", encoding="utf-8")
     with pytest.raises(ImportFileError) as refused:
-        import_users_file(store, path)
+        import_users_file(users, path)
     assert expected in str(refused.value)
-    assert store.count_users() == 0
+    assert users.count_users() == 0
 
 
-def test_a_disabled_pin_needs_a_pin(store: Store, tmp_path: Path) -> None:
+def test_a_disabled_pin_needs_a_pin(users: UserStore, tmp_path: Path) -> None:
     path = tmp_path / "nopin.xml"
     path.write_text(
         "<users><user><user_id>A1</user_id><pin_hash/><pin_enabled>false</pin_enabled>"
@@ -177,24 +186,26 @@ def test_a_disabled_pin_needs_a_pin(store: Store, tmp_path: Path) -> None:
         encoding="utf-8",
     )
     with pytest.raises(ImportFileError, match="pin_enabled: false, but this user has no PIN"):
-        import_users_file(store, path)
+        import_users_file(users, path)
 
 
-def test_csv_and_xml_carry_the_same_users(store: Store, other_store: Store, tmp_path: Path) -> None:
-    populate(store)
-    other_store.add_department(2, "Ops")
-    other_store.put_access_group(3, "Ops", 2, [0])
-    export_users_file(store, tmp_path / "a.csv")
-    import_users_file(other_store, tmp_path / "a.csv")
-    export_users_file(other_store, tmp_path / "b.xml")
-    export_users_file(store, tmp_path / "a.xml")
+def test_csv_and_xml_carry_the_same_users(
+    stores: Stores, other_stores: Stores, tmp_path: Path
+) -> None:
+    populate(stores)
+    other_stores.organisation.add_department(2, "Ops")
+    other_stores.organisation.put_access_group(3, "Ops", 2, [0])
+    export_users_file(stores.users, tmp_path / "a.csv")
+    import_users_file(other_stores.users, tmp_path / "a.csv")
+    export_users_file(other_stores.users, tmp_path / "b.xml")
+    export_users_file(stores.users, tmp_path / "a.xml")
     assert (tmp_path / "a.xml").read_bytes() == (tmp_path / "b.xml").read_bytes()
 
 
-def test_csv_header_and_formula_guard(store: Store, tmp_path: Path) -> None:
-    populate(store)
+def test_csv_header_and_formula_guard(stores: Stores, tmp_path: Path) -> None:
+    populate(stores)
     path = tmp_path / "users.csv"
-    export_users_file(store, path)
+    export_users_file(stores.users, path)
     text = path.read_text(encoding="utf-8-sig")
     assert text.splitlines()[0] == ",".join(CSV_COLUMNS)
     assert "'=HYPERLINK(x);'@y;plain qr" in text  # only the cell's start matters
@@ -203,7 +214,7 @@ def test_csv_header_and_formula_guard(store: Store, tmp_path: Path) -> None:
     assert "2468" not in text and "97531" not in text
 
 
-def test_a_person_written_csv(store: Store, hasher: PinHasher, tmp_path: Path) -> None:
+def test_a_person_written_csv(stores: Stores, hasher: PinHasher, tmp_path: Path) -> None:
     path = tmp_path / "people.csv"
     path.write_text(
         "User_ID , First_Name,cards,pin,active,groups\n"
@@ -213,17 +224,17 @@ def test_a_person_written_csv(store: Store, hasher: PinHasher, tmp_path: Path) -
         "A3,Cid\n",
         encoding="utf-8",
     )
-    assert import_users_file(store, path) == 3
-    a1 = store.get_user("A1")
+    assert import_users_file(stores.users, path) == 3
+    a1 = stores.users.get_user("A1")
     assert a1 is not None and a1.cards == ["04A1", "0B0C"] and a1.groups == [0]
-    assert store.load_snapshot().pins[hasher.hash("1234")].user_id == "A1"
-    a2 = store.get_user("A2")
+    assert stores.engine_state.load_snapshot().pins[hasher.hash("1234")].user_id == "A1"
+    a2 = stores.users.get_user("A2")
     assert a2 is not None and not a2.active and not a2.has_pin
-    a3 = store.get_user("A3")
+    a3 = stores.users.get_user("A3")
     assert a3 is not None and a3.first_name == "Cid" and a3.active
 
 
-def test_bad_csv_row_imports_nothing_and_names_the_line(store: Store, tmp_path: Path) -> None:
+def test_bad_csv_row_imports_nothing_and_names_the_line(users: UserStore, tmp_path: Path) -> None:
     path = tmp_path / "users.csv"
     path.write_text(
         "user_id,first_name,cards,pin\n"
@@ -234,38 +245,40 @@ def test_bad_csv_row_imports_nothing_and_names_the_line(store: Store, tmp_path: 
         encoding="utf-8",
     )
     with pytest.raises(ImportFileError) as info:
-        import_users_file(store, path)
+        import_users_file(users, path)
     message = str(info.value)
     assert f"{path}:line 5: cards: " in message
     assert f"{path}:line 6: pin: " in message
     assert "123456789" not in message  # a refused PIN is not echoed either
     # Line 2's name has a line break: refused too, at the record's first line.
     assert f"{path}:line 2: first_name: " in message
-    assert store.count_users() == 0
+    assert users.count_users() == 0
 
 
-def test_conflict_between_rows_is_caught_in_the_transaction(store: Store, tmp_path: Path) -> None:
-    store.add_user(User("existing", pin="5555"))
+def test_conflict_between_rows_is_caught_in_the_transaction(
+    users: UserStore, tmp_path: Path
+) -> None:
+    users.add_user(User("existing", pin="5555"))
     path = tmp_path / "users.csv"
     path.write_text(
         "user_id,cards,pin\nA1,01,\nA2,01,\nA3,,5555\n",
         encoding="utf-8",
     )
     with pytest.raises(ImportFileError) as info:
-        import_users_file(store, path)
+        import_users_file(users, path)
     assert str(info.value) == f"{path}:line 3: cards: card 01 is already assigned to user A1"
-    assert [u.user_id for u in store.list_users()] == ["existing"]
+    assert [u.user_id for u in users.list_users()] == ["existing"]
     path.write_text("user_id,pin\nA1,\nA3,5555\n", encoding="utf-8")
     with pytest.raises(ImportFileError, match="line 3: pin: this PIN is already in use"):
-        import_users_file(store, path)
-    assert store.count_users() == 1
+        import_users_file(users, path)
+    assert users.count_users() == 1
 
 
-def test_duplicate_user_id_in_a_file(store: Store, tmp_path: Path) -> None:
+def test_duplicate_user_id_in_a_file(users: UserStore, tmp_path: Path) -> None:
     path = tmp_path / "users.csv"
     path.write_text("user_id\nA1\nA2\nA1\n", encoding="utf-8")
     with pytest.raises(ImportFileError, match=r"line 4: user_id: user A1 is already on line 2"):
-        import_users_file(store, path)
+        import_users_file(users, path)
 
 
 @pytest.mark.parametrize(
@@ -282,26 +295,30 @@ def test_duplicate_user_id_in_a_file(store: Store, tmp_path: Path) -> None:
         ("user_id,pin_hash\nA1,abc\n", "line 2: pin_hash: must be 64 lowercase hex"),
     ],
 )
-def test_csv_structure_errors(store: Store, tmp_path: Path, content: str, expected: str) -> None:
+def test_csv_structure_errors(
+    users: UserStore, tmp_path: Path, content: str, expected: str
+) -> None:
     path = tmp_path / "users.csv"
     path.write_text(content, encoding="utf-8")
     with pytest.raises(ImportFileError) as info:
-        import_users_file(store, path)
+        import_users_file(users, path)
     assert f"{path}:{expected}" in str(info.value)
-    assert store.count_users() == 0
+    assert users.count_users() == 0
 
 
-def test_unknown_extension_is_refused(store: Store, tmp_path: Path) -> None:
+def test_unknown_extension_is_refused(users: UserStore, tmp_path: Path) -> None:
     path = tmp_path / "users.json"
     path.write_text("[]", encoding="utf-8")
     with pytest.raises(ImportFileError, match=r"unknown file type '\.json'; use \.csv or \.xml"):
-        import_users_file(store, path)
+        import_users_file(users, path)
     with pytest.raises(ImportFileError, match=r"use \.csv or \.xml"):
-        export_users_file(store, tmp_path / "users.txt")
+        export_users_file(users, tmp_path / "users.txt")
     assert not (tmp_path / "users.txt").exists()
 
 
-def test_bad_xml_element_imports_nothing_and_names_its_line(store: Store, tmp_path: Path) -> None:
+def test_bad_xml_element_imports_nothing_and_names_its_line(
+    users: UserStore, tmp_path: Path
+) -> None:
     path = tmp_path / "users.xml"
     path.write_text(
         "<?xml version='1.0'?>\n"
@@ -320,18 +337,18 @@ def test_bad_xml_element_imports_nothing_and_names_its_line(store: Store, tmp_pa
         encoding="utf-8",
     )
     with pytest.raises(ImportFileError) as info:
-        import_users_file(store, path)
+        import_users_file(users, path)
     assert f"{path}:line 11: unknown element <badge>" in str(info.value)
-    assert store.count_users() == 0
+    assert users.count_users() == 0
     text = path.read_text(encoding="utf-8").replace("    <badge>1</badge>\n", "")
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ImportFileError) as again:
-        import_users_file(store, path)
+        import_users_file(users, path)
     assert f"{path}:line 6: cards: 'zz' is not a hexadecimal card number" in str(again.value)
-    assert store.count_users() == 0
+    assert users.count_users() == 0
 
 
-def test_xml_conflict_points_at_the_element(store: Store, tmp_path: Path) -> None:
+def test_xml_conflict_points_at_the_element(users: UserStore, tmp_path: Path) -> None:
     path = tmp_path / "users.xml"
     path.write_text(
         "<users>\n"
@@ -341,7 +358,7 @@ def test_xml_conflict_points_at_the_element(store: Store, tmp_path: Path) -> Non
         encoding="utf-8",
     )
     with pytest.raises(ImportFileError, match=r":line 5: plates: plate AB1 is already"):
-        import_users_file(store, path)
+        import_users_file(users, path)
 
 
 @pytest.mark.parametrize(
@@ -367,16 +384,16 @@ def test_xml_conflict_points_at_the_element(store: Store, tmp_path: Path) -> Non
         ("<users><user><card><b>1</b></card></user></users>", "<card> must contain text only"),
     ],
 )
-def test_xml_refusals(store: Store, tmp_path: Path, content: str, expected: str) -> None:
+def test_xml_refusals(users: UserStore, tmp_path: Path, content: str, expected: str) -> None:
     path = tmp_path / "users.xml"
     path.write_text(content, encoding="utf-8")
     with pytest.raises(ImportFileError) as info:
-        import_users_file(store, path)
+        import_users_file(users, path)
     assert expected in str(info.value)
-    assert store.count_users() == 0
+    assert users.count_users() == 0
 
 
-def test_billion_laughs_is_refused_quickly(store: Store, tmp_path: Path) -> None:
+def test_billion_laughs_is_refused_quickly(users: UserStore, tmp_path: Path) -> None:
     entities = '<!ENTITY a0 "lol">' + "".join(
         f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">' for i in range(1, 10)
     )
@@ -387,55 +404,57 @@ def test_billion_laughs_is_refused_quickly(store: Store, tmp_path: Path) -> None
         encoding="utf-8",
     )
     with pytest.raises(ImportFileError, match="DTDs and entity declarations are not allowed"):
-        import_users_file(store, path)
+        import_users_file(users, path)
 
 
-def test_pin_columns_keep_replace_or_clear(store: Store, hasher: PinHasher, tmp_path: Path) -> None:
-    store.add_user(User("A1", pin="1111"))
+def test_pin_columns_keep_replace_or_clear(
+    stores: Stores, hasher: PinHasher, tmp_path: Path
+) -> None:
+    stores.users.add_user(User("A1", pin="1111"))
     path = tmp_path / "users.csv"
     path.write_text("user_id,first_name\nA1,Ann\n", encoding="utf-8")
-    import_users_file(store, path)  # no PIN columns: the PIN is kept
-    assert store.load_snapshot().pins.keys() == {hasher.hash("1111")}
+    import_users_file(stores.users, path)  # no PIN columns: the PIN is kept
+    assert stores.engine_state.load_snapshot().pins.keys() == {hasher.hash("1111")}
     path.write_text(f"user_id,pin,pin_hash\nA1,2222,{hasher.hash('1111')}\n", encoding="utf-8")
-    import_users_file(store, path)  # a typed PIN wins over the exported hash
-    assert store.load_snapshot().pins.keys() == {hasher.hash("2222")}
+    import_users_file(stores.users, path)  # a typed PIN wins over the exported hash
+    assert stores.engine_state.load_snapshot().pins.keys() == {hasher.hash("2222")}
     path.write_text("user_id,pin,pin_hash\nA1,,\n", encoding="utf-8")
-    import_users_file(store, path)  # columns present and empty: no PIN
-    assert not store.load_snapshot().pins
+    import_users_file(stores.users, path)  # columns present and empty: no PIN
+    assert not stores.engine_state.load_snapshot().pins
 
 
-def test_replace_deletes_users_not_in_the_file(store: Store, tmp_path: Path) -> None:
-    store.add_user(User("gone"))
+def test_replace_deletes_users_not_in_the_file(users: UserStore, tmp_path: Path) -> None:
+    users.add_user(User("gone"))
     path = tmp_path / "users.xml"
     path.write_text("<users><user><user_id>A1</user_id></user></users>", encoding="utf-8")
-    assert import_users_file(store, path, replace=True) == 1
-    assert [u.user_id for u in store.list_users()] == ["A1"]
+    assert import_users_file(users, path, replace=True) == 1
+    assert [u.user_id for u in users.list_users()] == ["A1"]
 
 
-def test_export_replaces_the_file_atomically(store: Store, tmp_path: Path) -> None:
-    populate(store)
+def test_export_replaces_the_file_atomically(stores: Stores, tmp_path: Path) -> None:
+    populate(stores)
     path = tmp_path / "users.xml"
     path.write_text("old", encoding="utf-8")
-    assert export_users_file(store, path) == 3
+    assert export_users_file(stores.users, path) == 3
     assert path.read_text(encoding="utf-8").startswith('<?xml version="1.0"')
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".users")) == []
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".xml"])
 def test_an_export_is_on_disk_and_private_when_the_command_returns(
-    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+    stores: Stores, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
 ) -> None:
-    populate(store)
+    populate(stores)
     path = tmp_path / f"users{suffix}"
     spy = FsyncSpy(monkeypatch)
-    export_users_file(store, path)
+    export_users_file(stores.users, path)
     assert spy.made_durable(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600  # PIN hashes inside
 
 
-def test_missing_file_is_an_import_error(store: Store, tmp_path: Path) -> None:
+def test_missing_file_is_an_import_error(users: UserStore, tmp_path: Path) -> None:
     with pytest.raises(ImportFileError, match="cannot read the file"):
-        import_users_file(store, tmp_path / "absent.csv")
+        import_users_file(users, tmp_path / "absent.csv")
 
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "import-export.md"
@@ -454,12 +473,12 @@ def test_the_documented_examples_import(
     examples = doc_examples(language)
     assert len(examples) == count
     for n, example in enumerate(examples):
-        fresh = Store.open(tmp_path / f"{language}{n}.db", hasher)
+        fresh = Stores.open(tmp_path / f"{language}{n}.db", hasher)
         try:
-            fresh.add_department(2, "Ops")
-            fresh.put_access_group(3, "Ops", 2, [0])
+            fresh.organisation.add_department(2, "Ops")
+            fresh.organisation.put_access_group(3, "Ops", 2, [0])
             path = tmp_path / f"example{n}.{language}"
             path.write_text(example, encoding="utf-8")
-            assert import_users_file(fresh, path) >= 2
+            assert import_users_file(fresh.users, path) >= 2
         finally:
             fresh.close()

@@ -219,16 +219,16 @@ def test_append_from_another_thread(journal: EventJournal) -> None:
 
 
 def test_journal_shares_the_file_with_the_store(journal: EventJournal, db_path: Path) -> None:
-    from gateway.store.repo import Store
     from gateway.store.secrets import PinHasher
+    from gateway.store.stores import Stores
 
-    store = Store.open(db_path, PinHasher(b"k" * 32))
+    stores = Stores.open(db_path, PinHasher(b"k" * 32))
     try:
-        version = store.rules_version()
+        version = stores.engine_state.rules_version()
         journal.append(access())
-        assert store.rules_version() == version  # the journal is not a rule change
+        assert stores.engine_state.rules_version() == version  # the journal is not a rule change
     finally:
-        store.close()
+        stores.close()
 
 
 def test_append_waits_for_another_writer(journal: EventJournal, db_path: Path) -> None:

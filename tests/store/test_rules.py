@@ -9,165 +9,171 @@ from pathlib import Path
 import pytest
 
 from gateway.model import User
+from gateway.store.engine_state import EngineStateStore
 from gateway.store.errors import NotFoundError, ValidationError
 from gateway.store.index import ALWAYS_PATTERN, PATTERN_DAYS
+from gateway.store.organisation import OrganisationStore
 from gateway.store.records import AccessGroup, Department, HolidayChange, Technician
-from gateway.store.repo import Store
 from gateway.store.secrets import PinHasher
+from gateway.store.stores import Stores
+from gateway.store.technicians import TechnicianStore
+from gateway.store.users import UserStore
 
 OFFICE = "0" * 16 + "1" * 20 + "0" * 12  # 08:00-18:00
 
 
-def test_seeded_records(store: Store) -> None:
-    assert store.list_departments() == [Department(0, "General", "General")]
-    always = store.get_access_right(0)
+def test_seeded_records(organisation: OrganisationStore) -> None:
+    assert organisation.list_departments() == [Department(0, "General", "General")]
+    always = organisation.get_access_right(0)
     assert always is not None and always.name == "Always"
     assert always.patterns == dict.fromkeys(PATTERN_DAYS, ALWAYS_PATTERN)
-    assert store.list_access_groups() == [AccessGroup(0, "General", 0, (0,), None)]
+    assert organisation.list_access_groups() == [AccessGroup(0, "General", 0, (0,), None)]
 
 
-def test_access_right_crud_and_validation(store: Store) -> None:
-    store.put_access_right(3, "Office", {"monday": OFFICE, "FRIDAY": OFFICE}, "weekdays")
-    right = store.get_access_right(3)
+def test_access_right_crud_and_validation(organisation: OrganisationStore) -> None:
+    organisation.put_access_right(3, "Office", {"monday": OFFICE, "FRIDAY": OFFICE}, "weekdays")
+    right = organisation.get_access_right(3)
     assert right is not None
     assert right.patterns == {"MONDAY": OFFICE, "FRIDAY": OFFICE}
     assert right.description == "weekdays"
-    store.put_access_right(3, "Office", {"HOLIDAY": "0" * 48})
-    right = store.get_access_right(3)
+    organisation.put_access_right(3, "Office", {"HOLIDAY": "0" * 48})
+    right = organisation.get_access_right(3)
     assert right is not None and right.patterns == {"HOLIDAY": "0" * 48}
     for bad in ({"FUNDAY": OFFICE}, {"MONDAY": "1" * 47}, {"MONDAY": "2" * 48}):
         with pytest.raises(ValidationError) as info:
-            store.put_access_right(4, "Bad", bad)
+            organisation.put_access_right(4, "Bad", bad)
         assert info.value.field == "patterns"
-    assert store.get_access_right(4) is None
-    store.put_access_right(0, "Always (edited)", {"MONDAY": OFFICE})  # 0 may change...
+    assert organisation.get_access_right(4) is None
+    organisation.put_access_right(0, "Always (edited)", {"MONDAY": OFFICE})  # 0 may change...
     with pytest.raises(ValidationError):
-        store.delete_access_right(0)  # ...but not go
-    assert store.delete_access_right(3) is True
-    assert store.delete_access_right(3) is False
+        organisation.delete_access_right(0)  # ...but not go
+    assert organisation.delete_access_right(3) is True
+    assert organisation.delete_access_right(3) is False
 
 
-def test_access_groups(store: Store) -> None:
-    store.put_access_right(3, "Office", {"MONDAY": OFFICE})
-    store.add_department(2, "Ops", "Operations")
-    store.put_access_group(7, "Ops staff", 2, [3, 0], doors=["front", "lab"])
-    assert store.get_access_group(7) == AccessGroup(7, "Ops staff", 2, (0, 3), ("front", "lab"))
+def test_access_groups(organisation: OrganisationStore) -> None:
+    organisation.put_access_right(3, "Office", {"MONDAY": OFFICE})
+    organisation.add_department(2, "Ops", "Operations")
+    organisation.put_access_group(7, "Ops staff", 2, [3, 0], doors=["front", "lab"])
+    assert organisation.get_access_group(7) == AccessGroup(
+        7, "Ops staff", 2, (0, 3), ("front", "lab")
+    )
     with pytest.raises(ValidationError, match="access right 9"):
-        store.put_access_group(8, "x", 0, [9])
+        organisation.put_access_group(8, "x", 0, [9])
     with pytest.raises(ValidationError) as info:
-        store.put_access_group(8, "x", 4, [0])
+        organisation.put_access_group(8, "x", 4, [0])
     assert info.value.field == "department_id"
     with pytest.raises(ValidationError):
-        store.put_access_group(8, "x", 0, [0], doors=[])
-    assert store.get_access_group(8) is None
+        organisation.put_access_group(8, "x", 0, [0], doors=[])
+    assert organisation.get_access_group(8) is None
     # Deleting a right: groups lose it.
-    store.delete_access_right(3)
-    group = store.get_access_group(7)
+    organisation.delete_access_right(3)
+    group = organisation.get_access_group(7)
     assert group is not None and group.rights == (0,)
 
 
-def test_group_deletion_rules(store: Store) -> None:
-    store.put_access_group(7, "Ops", 0, [0])
-    store.add_user(User("A1", groups=[7]))
+def test_group_deletion_rules(stores: Stores) -> None:
+    stores.organisation.put_access_group(7, "Ops", 0, [0])
+    stores.users.add_user(User("A1", groups=[7]))
     with pytest.raises(ValidationError, match="still has 1 user"):
-        store.delete_access_group(7)
+        stores.organisation.delete_access_group(7)
     with pytest.raises(ValidationError):
-        store.delete_access_group(0)
-    store.put_access_group(0, "Everyone", 0, [])  # group 0 can be modified
-    store.update_user(User("A1", groups=[0]))
-    assert store.delete_access_group(7) is True
-    assert store.delete_access_group(7) is False
+        stores.organisation.delete_access_group(0)
+    stores.organisation.put_access_group(0, "Everyone", 0, [])  # group 0 can be modified
+    stores.users.update_user(User("A1", groups=[0]))
+    assert stores.organisation.delete_access_group(7) is True
+    assert stores.organisation.delete_access_group(7) is False
 
 
-def test_departments(store: Store) -> None:
-    store.add_department(2, "Ops")
+def test_departments(stores: Stores) -> None:
+    stores.organisation.add_department(2, "Ops")
     with pytest.raises(ValidationError, match="already exists"):
-        store.add_department(2, "Ops again")
-    store.update_department(2, "Operations", "the ops team")
-    assert store.get_department(2) == Department(2, "Operations", "the ops team")
+        stores.organisation.add_department(2, "Ops again")
+    stores.organisation.update_department(2, "Operations", "the ops team")
+    assert stores.organisation.get_department(2) == Department(2, "Operations", "the ops team")
     with pytest.raises(NotFoundError):
-        store.update_department(9, "x")
+        stores.organisation.update_department(9, "x")
     with pytest.raises(ValidationError):
-        store.add_department(3, "")
-    store.put_access_group(5, "Ops", 2, [0])
+        stores.organisation.add_department(3, "")
+    stores.organisation.put_access_group(5, "Ops", 2, [0])
     with pytest.raises(ValidationError, match="access groups 5"):
-        store.delete_department(2)
-    store.put_access_group(5, "Ops", 0, [0])
-    store.add_user(User("A1", departments=[2]))
-    assert store.delete_department(2) is True
-    user = store.get_user("A1")
+        stores.organisation.delete_department(2)
+    stores.organisation.put_access_group(5, "Ops", 0, [0])
+    stores.users.add_user(User("A1", departments=[2]))
+    assert stores.organisation.delete_department(2) is True
+    user = stores.users.get_user("A1")
     assert user is not None and user.departments == [0]  # fell back to General
     with pytest.raises(ValidationError):
-        store.delete_department(0)
+        stores.organisation.delete_department(0)
 
 
-def test_holidays(store: Store) -> None:
-    change = store.add_holidays(["2026-12-25", date(2027, 1, 1), "2025-13-01", "soon"])
+def test_holidays(organisation: OrganisationStore) -> None:
+    change = organisation.add_holidays(["2026-12-25", date(2027, 1, 1), "2025-13-01", "soon"])
     assert change == HolidayChange(
         changed=(date(2026, 12, 25), date(2027, 1, 1)), invalid=("2025-13-01", "soon")
     )
-    assert store.add_holidays(["2026-12-25"]).changed == ()  # already there
-    assert store.list_holidays() == [date(2026, 12, 25), date(2027, 1, 1)]
-    removed = store.remove_holidays(["2026-12-25", "2026-05-01"])
+    assert organisation.add_holidays(["2026-12-25"]).changed == ()  # already there
+    assert organisation.list_holidays() == [date(2026, 12, 25), date(2027, 1, 1)]
+    removed = organisation.remove_holidays(["2026-12-25", "2026-05-01"])
     assert removed == HolidayChange(changed=(date(2026, 12, 25),), invalid=("2026-05-01",))
-    assert store.list_holidays() == [date(2027, 1, 1)]
+    assert organisation.list_holidays() == [date(2027, 1, 1)]
 
 
-def test_technicians(store: Store) -> None:
-    assert not store.technician_exists("admin")
-    store.set_technician_password("admin", "s3cret-pass", must_change=True)
-    assert store.technician_exists("admin")
-    assert store.verify_technician("admin", "s3cret-pass") == Technician(
+def test_technicians(technicians: TechnicianStore) -> None:
+    assert not technicians.technician_exists("admin")
+    technicians.set_technician_password("admin", "s3cret-pass", must_change=True)
+    assert technicians.technician_exists("admin")
+    assert technicians.verify_technician("admin", "s3cret-pass") == Technician(
         "admin", "SUPERADMIN", True
     )
-    assert store.verify_technician("admin", "wrong") is None
-    assert store.verify_technician("nobody", "s3cret-pass") is None
-    store.set_technician_password("admin", "other", level="USERADMIN")
-    assert store.verify_technician("admin", "s3cret-pass") is None
+    assert technicians.verify_technician("admin", "wrong") is None
+    assert technicians.verify_technician("nobody", "s3cret-pass") is None
+    technicians.set_technician_password("admin", "other", level="USERADMIN")
+    assert technicians.verify_technician("admin", "s3cret-pass") is None
     # Every change moves the credential version (sessions opened before it end).
-    assert store.list_technicians() == [Technician("admin", "USERADMIN", False, False, 2)]
-    assert store.technician_credential_version("admin") == 2
-    assert store.set_technician_level("admin", "PERSONALUSER")
-    assert store.set_technician_disabled("admin", True)
-    assert store.technician_credential_version("admin") is None  # disabled: no session
-    assert store.verify_technician("admin", "other") is None  # nor a login
-    assert store.set_technician_disabled("admin", False)
-    assert store.technician_credential_version("admin") == 5
-    assert store.verify_technician("admin", "other") == Technician(
+    assert technicians.list_technicians() == [Technician("admin", "USERADMIN", False, False, 2)]
+    assert technicians.technician_credential_version("admin") == 2
+    assert technicians.set_technician_level("admin", "PERSONALUSER")
+    assert technicians.set_technician_disabled("admin", True)
+    assert technicians.technician_credential_version("admin") is None  # disabled: no session
+    assert technicians.verify_technician("admin", "other") is None  # nor a login
+    assert technicians.set_technician_disabled("admin", False)
+    assert technicians.technician_credential_version("admin") == 5
+    assert technicians.verify_technician("admin", "other") == Technician(
         "admin", "PERSONALUSER", False, False, 5
     )
-    assert not store.set_technician_level("nobody", "USERADMIN")
-    assert store.technician_credential_version("nobody") is None
+    assert not technicians.set_technician_level("nobody", "USERADMIN")
+    assert technicians.technician_credential_version("nobody") is None
     with pytest.raises(ValidationError):
-        store.set_technician_password("bob", "pw", level="GOD")
+        technicians.set_technician_password("bob", "pw", level="GOD")
     with pytest.raises(ValidationError):
-        store.set_technician_password("bad name", "pw")
+        technicians.set_technician_password("bad name", "pw")
     with pytest.raises(ValidationError):
-        store.set_technician_password("bob", "")
-    assert store.delete_technician("admin") is True
-    assert store.list_technicians() == []
+        technicians.set_technician_password("bob", "")
+    assert technicians.delete_technician("admin") is True
+    assert technicians.list_technicians() == []
 
 
-def test_technician_password_is_not_stored_in_clear(store: Store, db_path: Path) -> None:
-    store.set_technician_password("admin", "correct-horse-battery")
-    store.close()
+def test_technician_password_is_not_stored_in_clear(stores: Stores, db_path: Path) -> None:
+    stores.technicians.set_technician_password("admin", "correct-horse-battery")
+    stores.close()
     for path in db_path.parent.iterdir():
         assert b"correct-horse-battery" not in path.read_bytes()
 
 
-def test_engine_state_round_trip(store: Store) -> None:
-    assert store.load_engine_state() == {}
+def test_engine_state_round_trip(engine_state: EngineStateStore) -> None:
+    assert engine_state.load_engine_state() == {}
     state: dict[str, object] = {"apb": {"A1": "in"}, "lockouts": [["r1", 12.5]], "n": 3}
-    store.save_engine_state(state)
-    assert store.load_engine_state() == state
-    store.save_engine_state({"n": 4})
-    assert store.load_engine_state() == {"n": 4}
+    engine_state.save_engine_state(state)
+    assert engine_state.load_engine_state() == state
+    engine_state.save_engine_state({"n": 4})
+    assert engine_state.load_engine_state() == {"n": 4}
 
 
-def test_snapshot_contents(store: Store, hasher: PinHasher) -> None:
-    store.put_access_right(3, "Office", {"MONDAY": OFFICE, "HOLIDAY": "0" * 48})
-    store.put_access_group(7, "Ops", 0, [3], doors=["front"])
-    store.add_user(
+def test_snapshot_contents(stores: Stores, hasher: PinHasher) -> None:
+    stores.organisation.put_access_right(3, "Office", {"MONDAY": OFFICE, "HOLIDAY": "0" * 48})
+    stores.organisation.put_access_group(7, "Ops", 0, [3], doors=["front"])
+    stores.users.add_user(
         User(
             "A1",
             first_name="Ben",
@@ -183,10 +189,10 @@ def test_snapshot_contents(store: Store, hasher: PinHasher) -> None:
             lockdown_override=True,
         )
     )
-    store.add_user(User("B2", active=False, admin_level="SUPERADMIN"))
-    store.set_public_pins(["1357"])
-    store.add_holidays(["2026-12-25"])
-    snap = store.load_snapshot()
+    stores.users.add_user(User("B2", active=False, admin_level="SUPERADMIN"))
+    stores.users.set_public_pins(["1357"])
+    stores.organisation.add_holidays(["2026-12-25"])
+    snap = stores.engine_state.load_snapshot()
     a1 = snap.users["A1"]
     assert a1.name == "Ben John"
     assert a1.expiry == datetime(2027, 1, 31, tzinfo=UTC).timestamp()
@@ -207,57 +213,59 @@ def test_snapshot_contents(store: Store, hasher: PinHasher) -> None:
     assert snap.rights[3].patterns == {"MONDAY": OFFICE, "HOLIDAY": "0" * 48}
     assert snap.rights[3].allows("MONDAY", 16) and not snap.rights[3].allows("TUESDAY", 16)
     assert snap.holidays == frozenset({date(2026, 12, 25)})
-    assert snap.version == store.rules_version()
+    assert snap.version == stores.engine_state.rules_version()
     assert snap.counts()["users"] == 2
 
 
-def test_rules_version_moves_on_every_rule_write(store: Store) -> None:
-    seen = [store.rules_version()]
+def test_rules_version_moves_on_every_rule_write(stores: Stores) -> None:
+    seen = [stores.engine_state.rules_version()]
 
     def bumped() -> None:
-        seen.append(store.rules_version())
+        seen.append(stores.engine_state.rules_version())
         assert seen[-1] > seen[-2]
 
-    store.add_user(User("A1"))
+    stores.users.add_user(User("A1"))
     bumped()
-    store.set_public_pins(["1357"])
+    stores.users.set_public_pins(["1357"])
     bumped()
-    store.add_department(2, "Ops")
+    stores.organisation.add_department(2, "Ops")
     bumped()
-    store.put_access_right(3, "x", {})
+    stores.organisation.put_access_right(3, "x", {})
     bumped()
-    store.put_access_group(4, "x", 0, [3])
+    stores.organisation.put_access_group(4, "x", 0, [3])
     bumped()
-    store.add_holidays(["2026-12-25"])
+    stores.organisation.add_holidays(["2026-12-25"])
     bumped()
-    store.delete_user("A1")
+    stores.users.delete_user("A1")
     bumped()
-    before = store.rules_version()
-    store.save_engine_state({"x": 1})
-    store.set_technician_password("admin", "pw")
-    assert store.rules_version() == before  # not rules
+    before = stores.engine_state.rules_version()
+    stores.engine_state.save_engine_state({"x": 1})
+    stores.technicians.set_technician_password("admin", "pw")
+    assert stores.engine_state.rules_version() == before  # not rules
 
 
-def test_rules_version_sees_writes_by_another_connection(store: Store, db_path: Path) -> None:
-    before_data = store.data_version()
-    before_rules = store.rules_version()
+def test_rules_version_sees_writes_by_another_connection(
+    engine_state: EngineStateStore, db_path: Path
+) -> None:
+    before_data = engine_state.data_version()
+    before_rules = engine_state.rules_version()
     other = sqlite3.connect(db_path)
     other.execute("INSERT INTO holidays (date) VALUES ('2027-07-14')")
     other.commit()
     other.close()
-    assert store.data_version() != before_data
-    assert store.rules_version() > before_rules
-    assert date(2027, 7, 14) in store.load_snapshot().holidays
+    assert engine_state.data_version() != before_data
+    assert engine_state.rules_version() > before_rules
+    assert date(2027, 7, 14) in engine_state.load_snapshot().holidays
 
 
 def test_a_second_store_sees_the_first_ones_users(
-    store: Store, db_path: Path, hasher: PinHasher
+    engine_state: EngineStateStore, db_path: Path, hasher: PinHasher
 ) -> None:
-    cli = Store.open(db_path, hasher)
+    cli = UserStore.open(db_path, hasher)
     try:
-        version = store.rules_version()
+        version = engine_state.rules_version()
         cli.add_user(User("from-cli", cards=["0A0B"]))
     finally:
         cli.close()
-    assert store.rules_version() > version
-    assert store.load_snapshot().cards["0A0B"].user_id == "from-cli"
+    assert engine_state.rules_version() > version
+    assert engine_state.load_snapshot().cards["0A0B"].user_id == "from-cli"

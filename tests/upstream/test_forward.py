@@ -18,8 +18,8 @@ from gateway.model import Event, User
 from gateway.settings import ForwardingSettings
 from gateway.store.agents import AgentStore
 from gateway.store.journal import EventJournal
-from gateway.store.repo import Store
 from gateway.store.secrets import PinHasher
+from gateway.store.stores import Stores
 from gateway.store.writer import JournalWriter
 from gateway.upstream.forward import Forwarder, TerminalIdentity, backoff_delay
 from gateway.upstream.forward_payload import trigger
@@ -164,8 +164,8 @@ async def agent() -> AsyncIterator[AgentServer]:
 async def test_batches_in_seq_order_with_getfulllogs_fields(
     rig: Rig, agent: AgentServer, db_path: Path
 ) -> None:
-    with Store.open(db_path, PinHasher(bytes(32))) as store:
-        store.add_user(User("1001", first_name="Ada", last_name="Lovelace"))
+    with Stores.open(db_path, PinHasher(bytes(32))) as stores:
+        stores.users.add_user(User("1001", first_name="Ada", last_name="Lovelace"))
     seqs = rig.add(
         grant(0),
         grant(1, reader="front-out"),

@@ -13,8 +13,8 @@ from gateway.model import User
 from gateway.store.agents import MAX_AGENTS, NEVER, AgentStore, public_url, validate_url
 from gateway.store.errors import NotFoundError, ValidationError
 from gateway.store.journal import EventJournal
-from gateway.store.repo import Store
 from gateway.store.secrets import PinHasher
+from gateway.store.stores import Stores
 from tests.config.helpers import MINIMAL_GPIO, write
 from tests.upstream.test_forward import LONDON, T0, grant
 
@@ -157,9 +157,9 @@ def test_failures_are_recorded_without_moving_anything(agents: AgentStore) -> No
 
 
 def test_user_labels_name_and_first_department(agents: AgentStore, db_path: Path) -> None:
-    with Store.open(db_path, PinHasher(bytes(32))) as store:
-        store.add_user(User("1001", first_name="Ada", last_name="Lovelace"))
-        store.add_user(User("1002", first_name="Grace"))
+    with Stores.open(db_path, PinHasher(bytes(32))) as stores:
+        stores.users.add_user(User("1001", first_name="Ada", last_name="Lovelace"))
+        stores.users.add_user(User("1002", first_name="Grace"))
     assert agents.user_labels(["1001", "1002", "nobody"]) == {
         "1001": ("Ada Lovelace", "General"),
         "1002": ("Grace", "General"),

@@ -8,7 +8,7 @@ PASSWORD = "correct horse battery"
 
 
 async def test_a_useradmin_may_not_move_doors(client: Client) -> None:
-    client.gateway.store.set_technician_password("clerk", PASSWORD, level="USERADMIN")
+    client.gateway.stores.technicians.set_technician_password("clerk", PASSWORD, level="USERADMIN")
     headers = await client.token_headers("clerk", PASSWORD)
     for path, body in (
         ("/api/v1/doors/front/pulse", None),
@@ -23,7 +23,9 @@ async def test_a_useradmin_may_not_move_doors(client: Client) -> None:
 
 
 async def test_a_networkadmin_may(client: Client) -> None:
-    client.gateway.store.set_technician_password("tech", PASSWORD, level="NETWORKADMIN")
+    client.gateway.stores.technicians.set_technician_password(
+        "tech", PASSWORD, level="NETWORKADMIN"
+    )
     headers = await client.token_headers("tech", PASSWORD)
     status, _, _ = await client.call("POST", "/api/v1/doors/front/pulse", headers=headers)
     assert status == 200 and client.gateway.doors["front"].unlocked

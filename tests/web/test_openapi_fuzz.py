@@ -79,7 +79,7 @@ class ThreadedGateway:
         throttle._addresses = security._AddressCounters()
         if path.startswith("/fcgi/"):
             return basic()
-        version = self.gateway.store.technician_credential_version("admin")
+        version = self.gateway.stores.technicians.technician_credential_version("admin")
         assert version is not None
         token = self.gateway.tokens.issue("admin", "SUPERADMIN", version)
         return {"Authorization": f"Bearer {token}"}

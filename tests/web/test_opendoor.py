@@ -180,10 +180,10 @@ async def test_lockdown_refuses_non_admins_and_keeps_the_in_out_state(client: Cl
 
 
 async def test_a_user_with_the_lockdown_override_opens_in_lockdown(client: Client) -> None:
-    user = client.gateway.store.get_user("1002")
+    user = client.gateway.stores.users.get_user("1002")
     assert user is not None
     user.lockdown_override = True
-    client.gateway.store.update_user(user)
+    client.gateway.stores.users.update_user(user)
     await client.gateway.reload_rules_if_changed(force=True)
     client.gateway.set_lockdown("front", True, "tester")
     status, _, _ = await client.open_door(Code=GRACE_CARD, **CARD)

@@ -18,8 +18,8 @@ from gateway.app import Gateway
 from gateway.clock import Instant
 from gateway.model import Credential, Event, User
 from gateway.store.errors import StoreError
-from gateway.store.repo import Store
 from gateway.store.secrets import PinHasher
+from gateway.store.stores import Stores
 from tests.fakes import ManualClock
 from tests.web.conftest import settings_for
 
@@ -98,9 +98,9 @@ async def test_a_configured_public_pin_opens_the_door_until_the_file_drops_it(
 
 async def test_an_unchanged_restart_writes_nothing(gateways: Gateways) -> None:
     gateway = await gateways.start(FIRST)
-    version = gateway.store.rules_version()
+    version = gateway.stores.engine_state.rules_version()
     gateway = await gateways.start(FIRST)
-    assert gateway.store.rules_version() == version  # no rules reload anywhere
+    assert gateway.stores.engine_state.rules_version() == version  # no rules reload anywhere
     journal = [row.as_dict() for row in await gateway.read_events(0, 1000)]
     assert len([e for e in journal if e["reason"] == "public_pins_changed"]) == 1
 
@@ -117,7 +117,7 @@ async def test_only_doors_a_pin_alone_opens_take_a_public_pin(
         {r.name: r for r in gateway.settings.readers},
         gateway.tz,
         gateway.hasher,
-        gateway.store.load_snapshot(),  # what start-up put in the store
+        gateway.stores.engine_state.load_snapshot(),  # what start-up put in the store
     )
     now = Instant.read(gateway.clock)
     decision = engine.decide(Credential("pin", SECOND, "front-keypad", now.wall), "front", now)
@@ -131,15 +131,15 @@ def test_a_public_pin_that_is_a_private_pin_stops_start_up_without_saying_it(
     settings = dataclasses.replace(
         settings, access=dataclasses.replace(settings.access, public_pins=(SECOND, FIRST))
     )
-    store = Store.open(tmp_path / "gateway.db", PinHasher(b"k" * 32))
+    stores = Stores.open(tmp_path / "gateway.db", PinHasher(b"k" * 32))
     events: list[Event] = []
     try:
-        store.add_user(User("u1", pin=FIRST))
+        stores.users.add_user(User("u1", pin=FIRST))
         with pytest.raises(StoreError) as refused:
-            apply_public_pins(settings, store, events.append, ManualClock())
-        assert store.count_public_pins() == 0  # nothing half-applied
+            apply_public_pins(settings, stores.users, events.append, ManualClock())
+        assert stores.users.count_public_pins() == 0  # nothing half-applied
     finally:
-        store.close()
+        stores.close()
     message = str(refused.value)
     assert message.startswith(f"{settings.path}: access.public_pins: ")
     assert "private PIN" in message

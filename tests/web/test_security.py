@@ -16,8 +16,8 @@ import pytest
 from gateway.accounts import ensure_initial_admin, needs_initial_admin
 from gateway.config import load_settings
 from gateway.model import Event
-from gateway.store.repo import Store
 from gateway.store.secrets import PinHasher, load_or_create_device_key
+from gateway.store.stores import Stores
 from gateway.web import security
 from gateway.web.actatek.common import SESSIONS
 from gateway.web.auth import ABSOLUTE_LIFETIME_S
@@ -59,7 +59,7 @@ async def test_a_busy_token_still_expires_after_its_absolute_lifetime(client: Cl
 
 
 async def test_an_actatek_session_expires_after_its_absolute_lifetime(client: Client) -> None:
-    client.gateway.store.set_technician_password("tech", PASSWORD, "SUPERADMIN")
+    client.gateway.stores.technicians.set_technician_password("tech", PASSWORD, "SUPERADMIN")
     status, body, _ = await client.call(
         "POST", "/cgi-bin/restapi/login", json={"username": "tech", "password": PASSWORD}
     )
@@ -160,8 +160,8 @@ def gpio_config(tmp_path: Path) -> Path:
     return path
 
 
-def open_store(tmp_path: Path) -> Store:
-    return Store.open(tmp_path / "gateway.db", PinHasher(load_or_create_device_key(tmp_path)))
+def open_store(tmp_path: Path) -> Stores:
+    return Stores.open(tmp_path / "gateway.db", PinHasher(load_or_create_device_key(tmp_path)))
 
 
 def test_the_initial_admin_decision() -> None:
@@ -178,14 +178,16 @@ def test_first_start_on_real_hardware_creates_admin_with_a_one_time_password(
     settings = load_settings(gpio_config(tmp_path))
     events: list[Event] = []
     out = io.StringIO()
-    with open_store(tmp_path) as store:
-        assert ensure_initial_admin(settings, store, events.append, ManualClock(), out)
+    with open_store(tmp_path) as stores:
+        assert ensure_initial_admin(settings, stores.technicians, events.append, ManualClock(), out)
         printed = re.search(r"one-time password (\S+) ;", out.getvalue())
         assert printed is not None
         password = printed.group(1)
-        tech = store.verify_technician("admin", password)
+        tech = stores.technicians.verify_technician("admin", password)
         assert tech is not None and tech.level == "SUPERADMIN" and tech.must_change
-        assert not ensure_initial_admin(settings, store, events.append, ManualClock(), out)
+        assert not ensure_initial_admin(
+            settings, stores.technicians, events.append, ManualClock(), out
+        )
     (event,) = events
     assert event.reason == "initial_admin_created" and event.user_id == "admin"
     assert password not in repr(event)  # the journal never holds it
@@ -193,8 +195,8 @@ def test_first_start_on_real_hardware_creates_admin_with_a_one_time_password(
 
 
 async def test_a_one_time_password_must_be_changed_first(client: Client) -> None:
-    store = client.gateway.store
-    store.set_technician_password("fresh", "one-time-pw-123", "SUPERADMIN", must_change=True)
+    technicians = client.gateway.stores.technicians
+    technicians.set_technician_password("fresh", "one-time-pw-123", "SUPERADMIN", must_change=True)
     status, body, _ = await client.login("fresh", "one-time-pw-123")
     assert status == 200 and body["must_change"] is True
     headers = {"Authorization": f"Bearer {body['token']}"}
@@ -222,7 +224,7 @@ async def test_a_one_time_password_must_be_changed_first(client: Client) -> None
 
 
 async def test_a_password_change_ends_the_other_sessions(client: Client) -> None:
-    client.gateway.store.set_technician_password("tech", PASSWORD, "SUPERADMIN")
+    client.gateway.stores.technicians.set_technician_password("tech", PASSWORD, "SUPERADMIN")
     mine = await client.token_headers("tech", PASSWORD)
     other = await client.token_headers("tech", PASSWORD)
     status, _, _ = await client.call(
@@ -255,8 +257,8 @@ def test_passwd_levels(tmp_path: Path) -> None:
     result = passwd(config, "admin", "a new admin password")
     assert result.returncode == 0, result.stderr
     assert "(SUPERADMIN)" in result.stdout  # an existing account keeps its level
-    with open_store(tmp_path) as store:
-        levels = {t.username: t.level for t in store.list_technicians()}
+    with open_store(tmp_path) as stores:
+        levels = {t.username: t.level for t in stores.technicians.list_technicians()}
     assert levels == {"admin": "SUPERADMIN", "second": "USERADMIN", "third": "NETWORKADMIN"}
     with sqlite3.connect(tmp_path / "gateway.db") as db:
         rows = db.execute("SELECT user_id, trace FROM events WHERE reason = 'password_set'")

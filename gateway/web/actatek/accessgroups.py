@@ -115,7 +115,7 @@ def _fields(request: web.Request, obj: Mapping[str, Any], adding: bool) -> Group
 async def _add_one(request: web.Request, obj: Mapping[str, Any]) -> str:
     new = _fields(request, obj, adding=True)
     assert new.department is not None
-    store = context_of(request).store
+    store = context_of(request).stores.organisation
     new_id = await call_store(
         NAMES,
         store.create_access_group,
@@ -132,7 +132,7 @@ async def _add_one(request: web.Request, obj: Mapping[str, Any]) -> str:
 async def _update_one(request: web.Request, obj: Mapping[str, Any]) -> str:
     new = _fields(request, obj, adding=False)
     assert new.id is not None
-    store = context_of(request).store
+    store = context_of(request).stores.organisation
     group = await call_store(NAMES, store.get_access_group, new.id)
     if group is None:
         raise ActatekError(f"access group {new.id} does not exist")
@@ -168,7 +168,7 @@ async def get_groups(request: web.Request) -> web.Response:
     """GET accessgroup/{sessionid}?groupid&deptid: every match, as an array."""
     params = query_params(request, ("groupid", "deptid"))
     group_id, dept_id = query_int(params, "groupid"), query_int(params, "deptid")
-    groups = await in_thread(context_of(request).store.list_access_groups)
+    groups = await in_thread(context_of(request).stores.organisation.list_access_groups)
     return web.json_response(
         [
             render(group)
@@ -182,7 +182,7 @@ async def get_groups(request: web.Request) -> web.Response:
 async def delete_group(request: web.Request) -> web.Response:
     """DELETE accessgroup/{sessionid}/{id}."""
     group_id = path_id(request)
-    store = context_of(request).store
+    store = context_of(request).stores.organisation
     if not await call_store(NAMES, store.delete_access_group, group_id):
         raise ActatekError(f"access group {group_id} does not exist")
     journal(request, "access_group_deleted", f"id={group_id}")

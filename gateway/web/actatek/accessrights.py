@@ -133,7 +133,7 @@ def _fields(
 
 async def _add_one(request: web.Request, obj: Mapping[str, Any]) -> str:
     right_id, name, description, patterns = _fields(obj, id_required=False)
-    store = context_of(request).store
+    store = context_of(request).stores.organisation
     new_id = await call_store(
         NAMES, store.create_access_right, right_id, name, patterns or {}, description or ""
     )
@@ -144,7 +144,7 @@ async def _add_one(request: web.Request, obj: Mapping[str, Any]) -> str:
 async def _update_one(request: web.Request, obj: Mapping[str, Any]) -> str:
     right_id, name, description, patterns = _fields(obj, id_required=True)
     assert right_id is not None
-    store = context_of(request).store
+    store = context_of(request).stores.organisation
     existing = await call_store(NAMES, store.get_access_right, right_id)
     if existing is None:
         raise ActatekError(f"access right {right_id} does not exist")
@@ -179,7 +179,7 @@ async def get_rights(request: web.Request) -> web.Response:
     """GET accessright/{sessionid}?id&name: every match, as an array."""
     params = query_params(request, ("id", "name"))
     wanted_id = query_int(params, "id")
-    rights = await in_thread(context_of(request).store.list_access_rights)
+    rights = await in_thread(context_of(request).stores.organisation.list_access_rights)
     return web.json_response(
         [
             render(right)
@@ -194,7 +194,7 @@ async def get_rights(request: web.Request) -> web.Response:
 async def delete_right(request: web.Request) -> web.Response:
     """DELETE accessright/{sessionid}/{id}."""
     right_id = path_id(request)
-    store = context_of(request).store
+    store = context_of(request).stores.organisation
     if not await call_store(NAMES, store.delete_access_right, right_id):
         raise ActatekError(f"access right {right_id} does not exist")
     journal(request, "access_right_deleted", f"id={right_id}")

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from gateway.model import Event
     from gateway.settings import Settings
     from gateway.store.journal import EventJournal
-    from gateway.store.repo import Store
+    from gateway.store.stores import Stores
     from gateway.terminal import TerminalFunctions
     from gateway.upstream.forward import Forwarder
 
@@ -176,7 +176,7 @@ class ManagementContext(Protocol):
 
     settings: Settings
     clock: Clock
-    store: Store
+    stores: Stores  # handlers take the narrow store they need: users, organisation...
     journal: EventJournal
     doors: dict[str, DoorController]
 

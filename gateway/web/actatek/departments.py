@@ -69,7 +69,7 @@ def _fields(obj: Mapping[str, Any], required: bool) -> tuple[int, str | None, st
 
 async def _add_one(request: web.Request, obj: Mapping[str, Any]) -> str:
     dept_id, name, description = _fields(obj, required=True)
-    store = context_of(request).store
+    store = context_of(request).stores.organisation
     await call_store(NAMES, store.add_department, dept_id, name, description or "")
     journal(request, "department_added", f"id={dept_id}")
     return f"department ID {dept_id} Added"
@@ -77,7 +77,7 @@ async def _add_one(request: web.Request, obj: Mapping[str, Any]) -> str:
 
 async def _update_one(request: web.Request, obj: Mapping[str, Any]) -> str:
     dept_id, name, description = _fields(obj, required=False)
-    store = context_of(request).store
+    store = context_of(request).stores.organisation
     existing = await call_store(NAMES, store.get_department, dept_id)
     if existing is None:
         raise ActatekError(f"department {dept_id} does not exist")
@@ -106,7 +106,7 @@ async def _matching(request: web.Request) -> tuple[list[Department], bool]:
     """The departments matching the query filters, and whether any filter was given."""
     params = query_params(request, FILTERS)
     wanted_id = query_int(params, "id")
-    departments = await in_thread(context_of(request).store.list_departments)
+    departments = await in_thread(context_of(request).stores.organisation.list_departments)
     matches = [
         d
         for d in departments
@@ -125,7 +125,7 @@ async def get_departments(request: web.Request) -> web.Response:
 
 
 async def _delete_one(request: web.Request, department: Department) -> str:
-    store = context_of(request).store
+    store = context_of(request).stores.organisation
     if not await call_store(NAMES, store.delete_department, department.id):
         raise ActatekError(f"department {department.id} does not exist")
     journal(request, "department_deleted", f"id={department.id}")

@@ -81,7 +81,7 @@ def _answer(change: HolidayChange, verb: str) -> web.Response:
 
 async def _change(request: web.Request, adding: bool) -> web.Response:
     dates = parse_dates(await read_json(request))
-    store = context_of(request).store
+    store = context_of(request).stores.organisation
     method = store.add_holidays if adding else store.remove_holidays
     change: HolidayChange = await call_store(NAMES, method, dates)
     if change.changed:
@@ -97,7 +97,7 @@ async def get_holidays(request: web.Request) -> web.Response:
     """GET holiday/{sessionid}?date=Y-M-D."""
     params = query_params(request, ("date",))
     wanted = parse_wildcard(params["date"]) if "date" in params else (lambda _d: True)
-    days = await in_thread(context_of(request).store.list_holidays)
+    days = await in_thread(context_of(request).stores.organisation.list_holidays)
     return web.json_response({"dates": [day.isoformat() for day in days if wanted(day)]})
 
 

@@ -222,7 +222,7 @@ async def add_log(request: web.Request) -> web.Response:
     if trigger not in TRIGGER_TYPES:
         raise ActatekError("trigger: expected IN, OUT or F1..F40")
     employee = info["employeeID"]
-    if await in_thread(ctx.store.get_user, employee) is None:
+    if await in_thread(ctx.stores.users.get_user, employee) is None:
         raise ActatekError(f"employeeID: no user {short(employee)}")
     ctx.terminal.add_log(when, employee, trigger, session_of(request).username)
     await ctx.flush_journal()  # success means durable

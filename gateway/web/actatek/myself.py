@@ -68,7 +68,7 @@ UPDATABLE = frozenset({"userID", "firstName", "lastName", "otherName", "password
 async def _record(request: web.Request) -> UserRecord:
     """The session's own user record, or the minimal one (not stored)."""
     username = session_of(request).username
-    store = context_of(request).store
+    store = context_of(request).stores.users
     found = await call_store(NAMES, store.find_user_records, UserFilter(user_id=username))
     return found[0] if found else new_record(username, active=False)
 
@@ -120,7 +120,7 @@ async def update_myself(request: web.Request) -> web.Response:
             guard_user(session.level, record[0])  # e.g. the lockdown override's holder
         return merge(record, new)
 
-    store = context_of(request).store
+    store = context_of(request).stores.users
     if fields:
         save = functools.partial(store.save_user_record, username, build, "upsert")
         await change_credentials(request, fields, save)

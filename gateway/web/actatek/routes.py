@@ -44,7 +44,7 @@ SECTIONS = (
 def add_actatek(app: web.Application, context: ManagementContext) -> None:
     """Mount the ACTAtek API; its error middleware must already be in `app`'s middlewares."""
     app[CONTEXT] = context
-    app[SESSIONS] = ActatekSessions(context.clock, context.store)
+    app[SESSIONS] = ActatekSessions(context.clock, context.stores.technicians)
     app[CREDENTIAL_REFUSALS] = CredentialRefusals(context.clock)
     for section in SECTIONS:
         section.add_routes(app)

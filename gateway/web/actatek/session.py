@@ -57,7 +57,7 @@ async def login(request: web.Request) -> web.Response:
         return _refused(outcome.refusal)
     if outcome.account is None:
         raise ActatekError("login failed")
-    if password_change_required(ctx.store, username):
+    if password_change_required(ctx.stores.technicians, username):
         ctx.record_api("login_refused", username, "actatek: one-time password not changed")
         raise ActatekError(
             "password change required: change the one-time password with POST "

@@ -70,7 +70,7 @@ async def user_api_totp(request: web.Request) -> web.Response:
     requested = request.match_info.get("TOTPType", "")
     fmt = requested if requested in FORMATS else "QR_PNG"
     ctx = context_of(request)
-    secret, created = await call_store(NAMES, ctx.store.totp_secret, user_id)
+    secret, created = await call_store(NAMES, ctx.stores.users.totp_secret, user_id)
     if created:
         journal(request, "totp_secret_created", f"userID={user_id}")
         await reload_rules(request)

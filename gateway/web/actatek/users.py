@@ -107,7 +107,7 @@ async def _save(
         guard_user(level, record[0])
         return record
 
-    store = context_of(request).store
+    store = context_of(request).stores.users
     fields = credential_fields(new)
     if fields:
         save = functools.partial(store.save_user_record, new.user_id, build, mode)
@@ -130,7 +130,7 @@ async def modify_user(
         guard_user(level, existing[0])
         return change(existing[0]), replace(existing[1], enabled={})
 
-    store = context_of(request).store
+    store = context_of(request).stores.users
     await call_store(NAMES, store.save_user_record, user_id, build, "update")
     journal(request, reason, f"userID={user_id}")
     await reload_rules(request)
@@ -138,7 +138,7 @@ async def modify_user(
 
 async def find_one(request: web.Request, user_id: str) -> UserRecord:
     """The stored user, or the common error."""
-    store = context_of(request).store
+    store = context_of(request).stores.users
     found = await call_store(NAMES, store.find_user_records, UserFilter(user_id=user_id))
     if not found:
         raise ActatekError(f"user {user_id} does not exist")
@@ -170,7 +170,7 @@ async def get_users(request: web.Request) -> web.Response:
         first_name=params.get("firstName"),
         other_name=params.get("otherName"),
     )
-    records = await call_store(NAMES, context_of(request).store.find_user_records, criteria)
+    records = await call_store(NAMES, context_of(request).stores.users.find_user_records, criteria)
     return web.json_response([render_user(record) for record in records])
 
 
@@ -180,7 +180,7 @@ async def delete_user(request: web.Request) -> web.Response:
     user_id = path_user_id(request)
     user, _ = await find_one(request, user_id)
     guard_user(session_of(request).level, user)
-    if not await call_store(NAMES, context_of(request).store.delete_user, user_id):
+    if not await call_store(NAMES, context_of(request).stores.users.delete_user, user_id):
         raise ActatekError(f"user {user_id} does not exist")
     journal(request, "user_deleted", f"userID={user_id}")
     await reload_rules(request)
@@ -242,7 +242,7 @@ async def delete_message(request: web.Request) -> web.Response:
 @endpoint(CAPABILITY)
 async def user_count(request: web.Request) -> web.Response:
     """GET UserCount/{sessionid} -> {"usercount": N}."""
-    count = await in_thread(context_of(request).store.count_users)
+    count = await in_thread(context_of(request).stores.users.count_users)
     return web.json_response({"usercount": count})
 
 
@@ -258,7 +258,7 @@ async def user_batch(request: web.Request) -> web.Response:
     """GET UserBatch/{sessionid}/{offset}/{limit}: users in userID order."""
     offset = _bounded(request, "offset", MAX_OFFSET)
     limit = _bounded(request, "limit", MAX_BATCH)
-    store = context_of(request).store
+    store = context_of(request).stores.users
     records = await call_store(NAMES, store.find_user_records, None, offset, limit)
     return web.json_response([render_user(record) for record in records])
 

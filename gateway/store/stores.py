@@ -1,0 +1,74 @@
+"""Every store of the gateway database, from one open.
+
+The daemon opens the database once: the user, organisation, technician, engine-state and
+terminal stores share one locked connection (their writes are short and queue on its
+lock), and the agents have one of their own (their cursors are synced at every commit).
+Callers take the narrow store they need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from gateway.store.agents import AgentStore
+from gateway.store.connection import LockedConnection
+from gateway.store.engine_state import EngineStateStore
+from gateway.store.organisation import OrganisationStore
+from gateway.store.secrets import PinHasher
+from gateway.store.technicians import TechnicianStore
+from gateway.store.terminal_settings import TerminalStore
+from gateway.store.users import UserStore
+
+__all__ = ["Stores"]
+
+
+@dataclass(frozen=True)
+class Stores:
+    """The stores over one gateway database. Open with `Stores.open`; close once, with
+    `close()` (never a store on its own: they share the connection)."""
+
+    users: UserStore
+    organisation: OrganisationStore
+    technicians: TechnicianStore
+    engine_state: EngineStateStore
+    terminal: TerminalStore
+    agents: AgentStore
+    _connections: tuple[LockedConnection, ...] = field(repr=False)
+
+    @classmethod
+    def open(cls, db_path: Path, hasher: PinHasher) -> Stores:
+        """Open (create, migrate) the database at `db_path`; raises `StoreError`."""
+        shared = LockedConnection.open(db_path)
+        try:
+            agents = AgentStore.open(db_path)
+        except BaseException:
+            shared.close()
+            raise
+        return cls(
+            users=UserStore(shared, hasher),
+            organisation=OrganisationStore(shared),
+            technicians=TechnicianStore(shared),
+            engine_state=EngineStateStore(shared),
+            terminal=TerminalStore(shared),
+            agents=agents,
+            _connections=(shared, agents.connection),
+        )
+
+    def close(self) -> None:
+        """Close every connection (the agents' first: the forwarder stops before this)."""
+        for connection in reversed(self._connections):
+            connection.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
