@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from gateway.accounts import (
 from gateway.clock import Clock, Instant, Stamp, read_boot_id
 from gateway.doors.controller import DoorController
 from gateway.doors.state import DoorState
+from gateway.doors.timers import LoopTimers
 from gateway.feedback import ReaderFeedback
 from gateway.hw.factory import BACKENDS, Hardware, SimulatedHardware
 from gateway.hw.lines import OutputLine
@@ -37,6 +39,7 @@ from gateway.hw.readers import ReaderContext, ReaderDriver, UnavailableReader, b
 from gateway.model import Event, StoredEvent
 from gateway.opendoor import OpenDoorService
 from gateway.pipeline import AccessPipeline, Upstream
+from gateway.rule_changes import RuleChanges
 from gateway.service import ServiceNotifier
 from gateway.settings import ReaderSettings, Settings
 from gateway.simulation import Simulation
@@ -186,6 +189,12 @@ class Gateway:
             self.stores.engine_state.load_snapshot(),
         )
         self.http_unlock = HttpUnlockState(self.settings.http_unlock, self.tz, self._save_state)
+        # From here on every write that moves the rules reloads them (any store, any caller).
+        self.rule_changes = RuleChanges(
+            LoopTimers(asyncio.get_running_loop()),
+            functools.partial(self.reload_rules_if_changed, force=True),
+        )
+        self.stores.on_rules_changed(self.rule_changes.rules_changed)
         saved = self.stores.engine_state.load_engine_state()
         doors = saved.get("doors")
         self._door_states = dict(doors) if isinstance(doors, dict) else {}
@@ -342,8 +351,8 @@ class Gateway:
     async def reload_rules_if_changed(self, force: bool = False) -> bool:
         """Swap in a new snapshot when the rules changed; True when it did.
 
-        In-process writers (the management API) pass `force=True`: their own commits do not
-        move this connection's `data_version`.
+        The stores' rules listener (`RuleChanges`) passes `force=True`: writes through the
+        stores' own connection do not move its `data_version`.
 
         `PRAGMA data_version` moves on any other connection's commit (journal writes
         included), so it only says when to read the rules counter; the snapshot itself is
@@ -464,6 +473,7 @@ class Gateway:
             "store": {
                 **self.engine.snapshot.counts(),
                 "rules_version": self.engine.snapshot.version,
+                **self.rule_changes.status(),
             },
             "journal": {
                 "last_seq": self.journal.last_seq(),
@@ -515,6 +525,7 @@ class Gateway:
         await self.forwarder.stop()  # bounded; before the journal and agents close
         await self.writer.close()
         self.journal.close()
+        self.rule_changes.close()
         self.stores.close()
         self.hardware.close()
 

@@ -1,17 +1,27 @@
-"""One SQLite connection shared by threads and by the stores built over it: a lock around
-every use, and transactions whose SQLite errors become `StoreError`s naming the file."""
+"""One SQLite connection shared by threads and by the stores built over it.
+
+A lock around every use; transactions whose SQLite errors become `StoreError`s naming the
+file; and one listener told after each committed write that moved the access rules, so
+the engine follows every write to the rules whichever store or caller made it.
+"""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 from gateway.store.db import open_database, read_transaction, sqlite_errors, write_transaction
+from gateway.store.rules import read_rules_version
+
+log = logging.getLogger(__name__)
+
+RulesListener = Callable[[], None]
 
 
 class LockedConnection:
@@ -23,11 +33,19 @@ class LockedConnection:
         self.lock = threading.RLock()
         self.path = path
         self.what = f"{what} {path}"
+        self._rules_listener: RulesListener | None = None
 
     @classmethod
     def open(cls, db_path: Path, what: str = "database") -> LockedConnection:
         """Open (create, migrate) the database at `db_path`; raises `StoreError`."""
         return cls(open_database(db_path, check_same_thread=False), db_path, what)
+
+    def on_rules_changed(self, listener: RulesListener | None) -> None:
+        """Call `listener()` after each committed write through this connection that moved
+        `rules_version` (once per transaction, however many rows it touched). It runs on
+        the writing thread, after the lock is released; it must not block. A refused or
+        failed write, and one that changed no rule, call nothing."""
+        self._rules_listener = listener
 
     def data_version(self) -> int:
         """SQLite's `PRAGMA data_version`: changes when another connection commits."""
@@ -36,9 +54,13 @@ class LockedConnection:
 
     @contextmanager
     def writing(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: committed, or rolled back on any exception."""
+        """One write transaction, then the rules listener if the rules moved."""
         with self.lock, sqlite_errors(self.what), write_transaction(self._conn) as conn:
+            before = read_rules_version(conn)
             yield conn
+            moved = read_rules_version(conn) != before
+        if moved:  # committed, and the lock is free again
+            self._tell_rules_changed()
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
@@ -52,6 +74,15 @@ class LockedConnection:
         manage their own, like `rules.load_snapshot`)."""
         with self.lock, sqlite_errors(self.what):
             yield self._conn
+
+    def _tell_rules_changed(self) -> None:
+        listener = self._rules_listener
+        if listener is None:
+            return
+        try:
+            listener()
+        except Exception:  # the write is committed: a failing listener must not undo that
+            log.exception("rules listener failed")
 
     def close(self) -> None:
         """Close the connection (waits for a statement in progress on another thread)."""

@@ -3,7 +3,8 @@
 The daemon opens the database once: the user, organisation, technician, engine-state and
 terminal stores share one locked connection (their writes are short and queue on its
 lock), and the agents have one of their own (their cursors are synced at every commit).
-Callers take the narrow store they need.
+Callers take the narrow store they need. One listener, set with `on_rules_changed`, hears
+of every committed write that moved the access rules, whichever store made it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from types import TracebackType
 from typing import Self
 
 from gateway.store.agents import AgentStore
-from gateway.store.connection import LockedConnection
+from gateway.store.connection import LockedConnection, RulesListener
 from gateway.store.engine_state import EngineStateStore
 from gateway.store.organisation import OrganisationStore
 from gateway.store.secrets import PinHasher
@@ -56,6 +57,12 @@ class Stores:
             agents=agents,
             _connections=(shared, agents.connection),
         )
+
+    def on_rules_changed(self, listener: RulesListener | None) -> None:
+        """Call `listener()` after each committed write, through any of these stores, that
+        moved the access rules (see `LockedConnection.on_rules_changed`)."""
+        for connection in self._connections:
+            connection.on_rules_changed(listener)
 
     def close(self) -> None:
         """Close every connection (the agents' first: the forwarder stops before this)."""

@@ -12,6 +12,7 @@ from gateway.web.actatek.common import ManagementContext, common_errors
 from gateway.web.actatek.routes import add_actatek
 from gateway.web.auth import ACCOUNTS, TokenStore
 from gateway.web.limits import HTTP_LIMITS, ConnectionGuard, GuardedTCPSite, HttpLimits
+from gateway.web.rules_in_force import RULES, rules_in_force
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,8 @@ def build_app(
 
     Middlewares, outermost first: JSON errors (never a traceback), body size limits, the
     ACTAtek common error, loopback-only /sim/, sessions of the native API, CSRF for
-    cookie-authenticated writes (docs/security.md)."""
+    cookie-authenticated writes (docs/security.md), and innermost the wait for the access
+    rules a handler changed (`gateway.web.rules_in_force`)."""
     middlewares = [
         security.json_errors,
         security.body_limits,
@@ -53,12 +55,14 @@ def build_app(
         sim.loopback_only,
         api.require_token,
         security.csrf_protect,
+        rules_in_force,
     ]
     hide_server_versions()
     app = web.Application(middlewares=middlewares, client_max_size=security.MAX_BODY_BYTES)
     app[security.BODY_LIMITS] = security.BodyLimits()
     app[security.THROTTLE] = login_throttle(management)
     app[ACCOUNTS] = management.stores.technicians
+    app[RULES] = management.rule_changes
     app[api.GATEWAY] = gateway
     app[api.TOKENS] = tokens
     app.router.add_get("/", index)

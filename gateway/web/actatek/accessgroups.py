@@ -50,7 +50,6 @@ from gateway.web.actatek.users_common import (
     path_id,
     query_int,
     query_params,
-    reload_rules,
     run_items,
     short,
 )
@@ -186,7 +185,6 @@ async def delete_group(request: web.Request) -> web.Response:
     if not await call_store(NAMES, store.delete_access_group, group_id):
         raise ActatekError(f"access group {group_id} does not exist")
     journal(request, "access_group_deleted", f"id={group_id}")
-    await reload_rules(request)
     return success(f"access group ID {group_id} Deleted")
 
 

@@ -50,7 +50,6 @@ from gateway.web.actatek.users_common import (
     path_id,
     query_int,
     query_params,
-    reload_rules,
     run_items,
     short,
 )
@@ -198,7 +197,6 @@ async def delete_right(request: web.Request) -> web.Response:
     if not await call_store(NAMES, store.delete_access_right, right_id):
         raise ActatekError(f"access right {right_id} does not exist")
     journal(request, "access_right_deleted", f"id={right_id}")
-    await reload_rules(request)
     return success(f"access right ID {right_id} Deleted")
 
 

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from gateway.clock import Clock
 from gateway.web.auth import CredentialVersions
+from gateway.web.rules_in_force import RulesInForce
 from gateway.web.strictjson import BodyRejected, read_strict_json
 
 if TYPE_CHECKING:
@@ -186,7 +187,10 @@ class ManagementContext(Protocol):
 
     def record_api(self, reason: str, username: str, detail: str = "") -> None: ...
 
-    async def reload_rules_if_changed(self, force: bool = False) -> bool: ...
+    @property
+    def rule_changes(self) -> RulesInForce:
+        """What the web server waits for after a handler (`gateway.web.rules_in_force`)."""
+        ...
 
     # Logs, time and terminal functions (sections 2, 10, 11) and agents (section 9).
     terminal: TerminalFunctions

@@ -42,7 +42,6 @@ from gateway.web.actatek.users_common import (
     no_unknown_keys,
     query_int,
     query_params,
-    reload_rules,
     run_items,
 )
 
@@ -144,7 +143,6 @@ async def delete_departments(request: web.Request) -> web.Response:
         raise ActatekError("id: department 0 (General) cannot be deleted")
     if len(matches) == 1:
         message = await _delete_one(request, matches[0])
-        await reload_rules(request)
         return success(message)
     results: list[dict[str, str]] = []
     for department in matches:
@@ -152,7 +150,6 @@ async def delete_departments(request: web.Request) -> web.Response:
             results.append({"status": "success", "message": await _delete_one(request, department)})
         except ActatekError as exc:
             results.append({"status": "error", "message": exc.message})
-    await reload_rules(request)
     return web.json_response(results)
 
 

@@ -34,7 +34,6 @@ from gateway.web.actatek.users_common import (
     in_thread,
     journal,
     query_params,
-    reload_rules,
 )
 
 CAPABILITY = "holidays"
@@ -88,7 +87,6 @@ async def _change(request: web.Request, adding: bool) -> web.Response:
         shown = ",".join(day.isoformat() for day in change.changed[:10])
         more = f" (+{len(change.changed) - 10})" if len(change.changed) > 10 else ""
         journal(request, "holidays_added" if adding else "holidays_deleted", shown + more)
-        await reload_rules(request)
     return _answer(change, "added" if adding else "deleted")
 
 

@@ -49,7 +49,6 @@ from gateway.web.actatek.users_common import (
     expect_object,
     journal,
     no_unknown_keys,
-    reload_rules,
 )
 from gateway.web.actatek.users_json import (
     NAMES,
@@ -127,7 +126,6 @@ async def update_myself(request: web.Request) -> web.Response:
     else:
         await call_store(NAMES, store.save_user_record, username, build, "upsert")
     journal(request, "myself_updated", f"userID={username}")
-    await reload_rules(request)
     return success(f"User {username} Updated")
 
 

@@ -33,7 +33,7 @@ from aiohttp import web
 from gateway.store.totp import code_at, payload, step_at, step_end
 from gateway.web.actatek.common import context_of, endpoint, session_of
 from gateway.web.actatek.users import CAPABILITY, find_one, guard_user, path_user_id
-from gateway.web.actatek.users_common import call_store, journal, reload_rules
+from gateway.web.actatek.users_common import call_store, journal
 from gateway.web.actatek.users_json import NAMES
 
 PATH = "/cgi-bin/restapi/UserAPITOTP/{sessionid}/{userID}/{TOTPType}"
@@ -73,7 +73,6 @@ async def user_api_totp(request: web.Request) -> web.Response:
     secret, created = await call_store(NAMES, ctx.stores.users.totp_secret, user_id)
     if created:
         journal(request, "totp_secret_created", f"userID={user_id}")
-        await reload_rules(request)
     step = step_at(ctx.clock.time())
     code = code_at(secret, step)
     expiry = datetime.fromtimestamp(step_end(step), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

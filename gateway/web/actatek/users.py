@@ -55,7 +55,6 @@ from gateway.web.actatek.users_common import (
     journal,
     no_unknown_keys,
     query_params,
-    reload_rules,
     run_items,
 )
 from gateway.web.actatek.users_json import NAMES, merge, parse_user, render_user
@@ -133,7 +132,6 @@ async def modify_user(
     store = context_of(request).stores.users
     await call_store(NAMES, store.save_user_record, user_id, build, "update")
     journal(request, reason, f"userID={user_id}")
-    await reload_rules(request)
 
 
 async def find_one(request: web.Request, user_id: str) -> UserRecord:
@@ -183,7 +181,6 @@ async def delete_user(request: web.Request) -> web.Response:
     if not await call_store(NAMES, context_of(request).stores.users.delete_user, user_id):
         raise ActatekError(f"user {user_id} does not exist")
     journal(request, "user_deleted", f"userID={user_id}")
-    await reload_rules(request)
     return success(f"User {user_id} Deleted")
 
 

@@ -6,7 +6,9 @@ groups, holidays, myself, TOTP).
 - Store errors become the common error with the API's field name.
 - Store calls run on a worker thread: a 10,000-user array must not stall the event loop
   that opens the doors.
-- After a write: one journal line per changed record, then an immediate rules reload.
+- After a write: one journal line per changed record. No handler asks for a rules reload:
+  the stores report every change of the rules, and the answer leaves once it is in force
+  (`gateway.web.rules_in_force`).
 """
 
 from __future__ import annotations
@@ -122,32 +124,20 @@ async def run_items(request: web.Request, body: Any, one: Item) -> web.Response:
     A single object answers `{"status": "success", "message": ...}` or the common error.
     An array answers 200 with one such result per item, in order (ACTAtek's
     `[RESPONSE1, RESPONSE2, ...]`); each item is all-or-nothing on its own.
-    The rules are reloaded once, after the last item, if anything was written.
+    The answer leaves once what was written is in force (`gateway.web.rules_in_force`).
     """
     items, was_array = one_or_many(body)
     if not was_array:
-        message = await one(items[0])
-        await reload_rules(request)
-        return success(message)
+        return success(await one(items[0]))
     results: list[dict[str, str]] = []
-    try:
-        for item in items:
-            try:
-                results.append({"status": "success", "message": await one(item)})
-            except ActatekError as exc:
-                results.append({"status": "error", "message": exc.message})
-    finally:
-        # Even if a fault ends the array early, what was written must reach the engine.
-        if any(result["status"] == "success" for result in results):
-            await reload_rules(request)
+    for item in items:
+        try:
+            results.append({"status": "success", "message": await one(item)})
+        except ActatekError as exc:
+            results.append({"status": "error", "message": exc.message})
     return web.json_response(results)
 
 
 def journal(request: web.Request, reason: str, detail: str) -> None:
     """Record who changed what (never a PIN or a secret in `detail`)."""
     context_of(request).record_api(reason, session_of(request).username, detail)
-
-
-async def reload_rules(request: web.Request) -> None:
-    """Make the running engine see a write at once (not at the next store poll)."""
-    await context_of(request).reload_rules_if_changed(force=True)

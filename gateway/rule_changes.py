@@ -1,0 +1,110 @@
+"""Follows this daemon's writes to the access rules into the engine.
+
+The stores call `rules_changed()` after every committed write that moved the rules
+(`Stores.on_rules_changed`), whichever store, handler or command made it, so no caller has
+to remember to ask for a reload. Each call asks for one reload; calls that come while a
+reload runs are served together by the next one (an ACTAtek array of 1,000 users does not
+build 1,000 snapshots). Whoever must see a write in force before going on (the web server
+before it answers, `gateway.web.rules_in_force`) awaits `settled()`. A reload that fails
+(the disk) is logged and tried again every `retry_s` until one works.
+
+Writes made by other processes (`door-gateway users import`) do not come through here:
+the composition root polls the store for those.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from gateway.doors.timers import Later, Timers
+
+log = logging.getLogger(__name__)
+
+RETRY_S = 1.0
+
+
+class RuleChanges:
+    """Reloads the rules after each change the stores report; see the module docstring."""
+
+    def __init__(
+        self, timers: Timers, reload: Callable[[], Awaitable[Any]], retry_s: float = RETRY_S
+    ) -> None:
+        self._timers = timers
+        self._reload = reload
+        self._retry_s = retry_s
+        self._count_lock = threading.Lock()
+        self._heard = 0  # changes reported so far (from any thread)
+        self._applied = 0  # changes the engine's rules include
+        self._running: asyncio.Task[None] | None = None
+        self._retry = Later(timers)
+        self._closed = False
+        self.reloads = 0  # reloads done since start
+        self.failures = 0  # reloads that failed since start
+
+    def rules_changed(self) -> None:
+        """A write that moved the rules was committed. Any thread; never blocks."""
+        with self._count_lock:
+            self._heard += 1
+        self._timers.call_soon_threadsafe(self._start_again)
+
+    async def settled(self) -> None:
+        """Return once every change reported so far is in the engine's rules. Raises
+        what the reload raised if it failed (it is tried again in the background)."""
+        wanted = self._heard
+        while self._applied < wanted:
+            task = self._start()
+            if task is None:  # closed
+                return
+            await asyncio.shield(task)
+
+    def close(self) -> None:
+        """Stop reloading (the daemon is stopping)."""
+        self._closed = True
+        self._retry.cancel()
+        if self._running is not None:
+            self._running.cancel()
+
+    def status(self) -> dict[str, Any]:
+        """Plain-dict status: reloads done, failed, and changes waiting for one."""
+        return {
+            "reloads": self.reloads,
+            "reload_failures": self.failures,
+            "changes_waiting": self._heard - self._applied,
+        }
+
+    def _start(self) -> asyncio.Task[None] | None:
+        """The reload task that will include every change heard of so far."""
+        if self._closed:
+            return None
+        if self._running is None or self._running.done():
+            if self._applied >= self._heard:
+                return None
+            self._retry.cancel()
+            self._running = asyncio.get_running_loop().create_task(self._catch_up())
+            self._running.add_done_callback(self._finished)
+        return self._running
+
+    async def _catch_up(self) -> None:
+        while self._applied < self._heard:
+            wanted = self._heard
+            await self._reload()
+            self.reloads += 1
+            self._applied = wanted
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is None:
+            return
+        self.failures += 1
+        log.error("access rules not reloaded, trying again in %.0f s: %s", self._retry_s, error)
+        self._retry.after(self._retry_s, self._start_again)
+
+    def _start_again(self) -> None:
+        """`_start` as a callback (from another thread, or a timer)."""
+        self._start()
