@@ -3,10 +3,17 @@
 The stores call `rules_changed()` after every committed write that moved the rules
 (`Stores.on_rules_changed`), whichever store, handler or command made it, so no caller has
 to remember to ask for a reload. Each call asks for one reload; calls that come while a
-reload runs are served together by the next one (an ACTAtek array of 1,000 users does not
-build 1,000 snapshots). Whoever must see a write in force before going on (the web server
-before it answers, `gateway.web.rules_in_force`) awaits `settled()`. A reload that fails
-(the disk) is logged and tried again every `retry_s` until one works.
+reload runs are served together by the next one. Whoever must see a write in force before
+going on awaits `settled()`. A reload that fails (the disk) is logged and tried again
+every `retry_s` until one works.
+
+The web server runs each request in a `batch()` (`gateway.web.rules_in_force`): changes
+made inside it, on its task or the worker threads it starts with `asyncio.to_thread`, are
+reloaded once, when it ends, and its end waits until they are in force. So an ACTAtek
+array of 500 users builds one snapshot, not one per user, and its answer leaves with all
+of them in force. A change the batch cannot see (a thread started without its context)
+reloads at once, as any change outside a batch does: only the saving is lost, never the
+reload.
 
 Writes made by other processes (`door-gateway users import`) do not come through here:
 the composition root polls the store for those.
@@ -15,9 +22,11 @@ the composition root polls the store for those.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from gateway.doors.timers import Later, Timers
@@ -25,6 +34,17 @@ from gateway.doors.timers import Later, Timers
 log = logging.getLogger(__name__)
 
 RETRY_S = 1.0
+
+
+class _Batch:
+    """An open `RuleChanges.batch()`: its changes wait for its end."""
+
+    def __init__(self, owner: RuleChanges) -> None:
+        self.owner = owner
+        self.open = True
+
+
+_BATCH: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar("rules_batch", default=None)
 
 
 class RuleChanges:
@@ -48,8 +68,24 @@ class RuleChanges:
     def rules_changed(self) -> None:
         """A write that moved the rules was committed. Any thread; never blocks."""
         with self._count_lock:
-            self._heard += 1
+            self._heard += 1  # before looking at the batch: its end reads this
+        batch = _BATCH.get()
+        if batch is not None and batch.owner is self and batch.open:
+            return  # the batch's end reloads
         self._timers.call_soon_threadsafe(self._start_again)
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[None]:
+        """Hold back the reload of the changes made inside until the end, then wait until
+        every change reported so far is in force (see the module docstring)."""
+        batch = _Batch(self)
+        token = _BATCH.set(batch)
+        try:
+            yield
+        finally:
+            batch.open = False  # from now on, a change from its context reloads at once
+            _BATCH.reset(token)
+            await self.settled()
 
     async def settled(self) -> None:
         """Return once every change reported so far is in the engine's rules. Raises

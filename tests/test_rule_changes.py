@@ -144,3 +144,55 @@ async def test_a_closed_follower_reloads_nothing(timers: ManualTimers, reload: F
     changes.rules_changed()
     await changes.settled()
     assert reload.started == 0
+
+
+async def test_changes_inside_a_batch_reload_once_at_its_end(
+    timers: ManualTimers, reload: FakeReload
+) -> None:
+    """An ACTAtek array writes item by item: one reload when the request ends, not one
+    per item, and the end waits until they are in force."""
+    changes = RuleChanges(timers, reload)
+    async with changes.batch():
+        for _ in range(50):
+            await asyncio.to_thread(changes.rules_changed)  # as a store call does
+            await asyncio.sleep(0)
+        assert reload.started == 0
+    assert (reload.started, reload.done) == (1, 1)
+
+
+async def test_a_change_outside_an_open_batch_is_not_held_back(
+    timers: ManualTimers, reload: FakeReload
+) -> None:
+    """A long request does not delay the reload of a write made elsewhere."""
+    changes = RuleChanges(timers, reload)
+    elsewhere = asyncio.Event()
+
+    async def other_writer() -> None:
+        changes.rules_changed()
+        await changes.settled()
+        elsewhere.set()
+
+    writer = asyncio.create_task(other_writer())  # its own context: not in the batch
+    async with changes.batch():
+        await elsewhere.wait()
+        assert reload.done == 1
+    await writer
+
+
+async def test_a_change_after_its_batch_ended_is_not_lost(
+    timers: ManualTimers, reload: FakeReload
+) -> None:
+    """A task started inside the request may write after the answer: it reloads at once."""
+    changes = RuleChanges(timers, reload)
+    later = asyncio.Event()
+
+    async def background() -> None:
+        await later.wait()
+        changes.rules_changed()
+
+    async with changes.batch():
+        task = asyncio.create_task(background())  # copies the batch's context
+    later.set()
+    await task
+    await asyncio.sleep(0)
+    assert reload.started == 1

@@ -18,7 +18,7 @@ from gateway.store.index import RulesSnapshot
 from gateway.store.secrets import PinHasher
 from gateway.store.stores import Stores
 from gateway.web.rules_in_force import RULES, rules_in_force
-from tests.web.conftest import Client
+from tests.web.conftest import PASSWORD, Client
 
 
 class Engine:
@@ -63,6 +63,11 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         await asyncio.to_thread(stores.users.add_user, User(request.match_info["user"]))
         raise RuntimeError("a bug after the write")
 
+    async def add_many(request: web.Request) -> web.Response:
+        for n in range(int(request.match_info["count"])):
+            await asyncio.to_thread(stores.users.add_user, User(f"m{n}", cards=[f"0D{n:04X}"]))
+        return web.json_response({"status": "success"})
+
     async def read(request: web.Request) -> web.Response:
         return web.json_response({"users": stores.users.count_users()})
 
@@ -70,6 +75,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     app[RULES] = changes
     app.router.add_post("/add/{user}", add)
     app.router.add_post("/add-then-fail/{user}", add_then_fail)
+    app.router.add_post("/add-many/{count}", add_many)
     app.router.add_get("/read", read)
     client = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
@@ -102,6 +108,14 @@ async def test_a_handler_that_fails_after_writing_still_puts_the_write_in_force(
     assert "1002" in rig.engine.snapshot.users
 
 
+async def test_many_writes_in_one_request_are_one_reload(rig: Rig) -> None:
+    """An ACTAtek array of 500 users must not build 500 snapshots."""
+    response = await rig.client.post("/add-many/30")
+    assert response.status == 200
+    assert len(rig.engine.snapshot.users) == 30
+    assert rig.engine.reloads == 1
+
+
 async def test_a_read_reloads_nothing(rig: Rig) -> None:
     response = await rig.client.get("/read")
     assert response.status == 200
@@ -120,3 +134,20 @@ async def test_in_the_daemon_any_write_reaches_the_engine_with_one_reload(client
     await asyncio.to_thread(gateway.stores.engine_state.save_engine_state, {})
     await gateway.rule_changes.settled()
     assert gateway.status()["store"]["reloads"] == before + 1  # not a rules change
+
+
+async def test_an_actatek_array_is_in_force_at_the_answer_after_one_reload(
+    client: Client,
+) -> None:
+    gateway = client.gateway
+    gateway.stores.technicians.set_technician_password("tech", PASSWORD, "SUPERADMIN")
+    login = {"username": "tech", "password": PASSWORD}
+    status, body, _ = await client.call("POST", "/cgi-bin/restapi/login", json=login)
+    assert status == 200, body
+    before = gateway.status()["store"]["reloads"]
+    items = [{"userID": f"A{n}", "cardsn": f"0F{n:04X}"} for n in range(20)]
+    path = f"/cgi-bin/restapi/user/{body['sessionid']}"
+    status, results, _ = await client.call("POST", path, json=items)
+    assert status == 200 and {r["status"] for r in results} == {"success"}, results
+    assert all(f"0F{n:04X}" in gateway.engine.snapshot.cards for n in range(20))
+    assert gateway.status()["store"]["reloads"] == before + 1

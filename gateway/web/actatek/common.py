@@ -189,7 +189,7 @@ class ManagementContext(Protocol):
 
     @property
     def rule_changes(self) -> RulesInForce:
-        """What the web server waits for after a handler (`gateway.web.rules_in_force`)."""
+        """The batch each request runs in (`gateway.web.rules_in_force`)."""
         ...
 
     # Logs, time and terminal functions (sections 2, 10, 11) and agents (section 9).

@@ -14,7 +14,6 @@ groups, holidays, myself, TOTP).
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -39,9 +38,9 @@ MAX_QUERY_VALUE = 256
 
 
 async def in_thread(fn: Callable[..., T], *args: Any) -> T:
-    """Run a store call on the default executor (the store is thread-safe)."""
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(None, functools.partial(fn, *args))
+    """Run a store call on a worker thread (the store is thread-safe), in the request's
+    context: its rules changes join the request's batch (`gateway.web.rules_in_force`)."""
+    return await asyncio.to_thread(fn, *args)
 
 
 def store_error(exc: StoreError, names: Mapping[str, str]) -> ActatekError:
