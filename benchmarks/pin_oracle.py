@@ -90,7 +90,7 @@ async def measure(level: str, users: int) -> dict[str, Any]:
             used = _site_pins(gateway, users)
             gateway.stores.users.add_user(User("pat", first_name="Pat"))
             gateway.stores.technicians.set_technician_password("pat", PASSWORD, level=level)
-            await gateway.reload_rules_if_changed(force=True)
+            await gateway.rule_changes.settled()
             base = f"http://{web.listen}/cgi-bin/restapi/"
             async with aiohttp.ClientSession() as http:
                 login = {"username": "pat", "password": PASSWORD}

@@ -53,7 +53,7 @@ async def many_users_with_pins(site: Site, count: int) -> set[str]:
             users.add_user(User(f"u{n}", pin=pin))
             pins.add(pin)
         n += 1
-    await site.client.gateway.reload_rules_if_changed(force=True)
+    await site.client.gateway.rule_changes.settled()
     return pins
 
 
@@ -154,7 +154,7 @@ async def test_a_useradmin_array_of_every_pin_learns_at_most_a_few_then_waits(
 async def test_a_public_pin_and_another_users_pin_are_refused_alike(site: Site) -> None:
     gateway = site.client.gateway
     gateway.stores.users.set_public_pins(["97531"])
-    await gateway.reload_rules_if_changed(force=True)
+    await gateway.rule_changes.settled()
     admin = site.sid("USERADMIN")
     answers = [
         await site.call("POST", f"user/{admin}", {"userID": f"90{n}", "password": pin})

@@ -215,7 +215,7 @@ async def test_qr_codes_never_appear_in_events_status_or_logs(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     client.gateway.stores.users.add_user(User("2001", first_name="Quinn", qr_codes=[USER_QR]))
-    await client.gateway.reload_rules_if_changed(force=True)
+    await client.gateway.rule_changes.settled()
     for text in (SECRET_QR, OTHER_QR, USER_QR):
         await scan(client, text)
     scanned = await qr_events(client, 3)

@@ -184,7 +184,7 @@ async def test_a_user_with_the_lockdown_override_opens_in_lockdown(client: Clien
     assert user is not None
     user.lockdown_override = True
     client.gateway.stores.users.update_user(user)
-    await client.gateway.reload_rules_if_changed(force=True)
+    await client.gateway.rule_changes.settled()
     client.gateway.set_lockdown("front", True, "tester")
     status, _, _ = await client.open_door(Code=GRACE_CARD, **CARD)
     assert status == 200 and relay(client) == "unlocked"

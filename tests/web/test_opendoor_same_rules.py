@@ -67,11 +67,11 @@ def assert_same_decision(at_reader: dict[str, Any], by_code: dict[str, Any]) -> 
 
 
 async def edit_ada(client: Client, **changes: Any) -> None:
-    store = client.gateway.store
-    ada = store.get_user(ADA)
+    users = client.gateway.stores.users
+    ada = users.get_user(ADA)
     assert ada is not None
-    store.update_user(dataclasses.replace(ada, **changes))
-    await client.gateway.reload_rules_if_changed(force=True)
+    users.update_user(dataclasses.replace(ada, **changes))
+    await client.gateway.rule_changes.settled()
 
 
 async def inactive(client: Client) -> None:
@@ -87,9 +87,9 @@ async def door_not_permitted(client: Client) -> None:
 
 
 async def outside_schedule(client: Client) -> None:
-    store = client.gateway.store
-    store.put_access_right(NOBODY_AT_ANY_TIME, "Nobody", {})
-    store.put_access_group(NOBODY_AT_ANY_TIME, "Nobody", 0, [NOBODY_AT_ANY_TIME])
+    organisation = client.gateway.stores.organisation
+    organisation.put_access_right(NOBODY_AT_ANY_TIME, "Nobody", {})
+    organisation.put_access_group(NOBODY_AT_ANY_TIME, "Nobody", 0, [NOBODY_AT_ANY_TIME])
     await edit_ada(client, groups=[NOBODY_AT_ANY_TIME])
 
 
