@@ -1,7 +1,9 @@
-"""Technician accounts, simulation demo users and public PINs, applied at start-up."""
+"""Technician accounts (applied at start-up, and logins and password changes while
+running), simulation demo users and public PINs."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import sys
@@ -156,3 +158,36 @@ def verify_technician_in_thread(
     finally:
         store.close()
     return None if tech is None else (tech.username, tech.level)
+
+
+class TechnicianAccounts:
+    """Technician logins and password changes for the APIs, on the daemon's store.
+
+    A login is checked on a worker thread with its own connection: scrypt is slow on
+    purpose, and the event loop must not wait for it."""
+
+    def __init__(self, settings: Settings, store: TechnicianStore, db_path: Path) -> None:
+        self._settings, self._store, self._db_path = settings, store, db_path
+
+    async def verify_login(self, username: str, password: str) -> tuple[str, str] | None:
+        """(username, level) when the password is right and allowed on this hardware."""
+        account = await asyncio.get_running_loop().run_in_executor(
+            None, verify_technician_in_thread, self._db_path, username, password
+        )
+        return account if password_allowed(self._settings, password) else None
+
+    def password_change_required(self, username: str) -> bool:
+        """Whether the account still has a one-time password to change first."""
+        return password_change_required(self._store, username)
+
+    async def change_password(self, username: str, new: str) -> None:
+        """Set a technician's own new password (keeping their level); ValueError if refused."""
+        problem = password_problem(self._settings, new, username)
+        if problem is not None:
+            raise ValueError(problem)
+        levels = {t.username: t.level for t in self._store.list_technicians()}
+        if username not in levels:
+            raise ValueError("no such technician")
+        await asyncio.get_running_loop().run_in_executor(
+            None, self._store.set_technician_password, username, new, levels[username], False
+        )

@@ -22,7 +22,8 @@ from collections.abc import Callable
 from typing import Literal
 
 from gateway.doors.timers import Later, Timers, as_timers
-from gateway.hw.lines import OutputLine
+from gateway.hw.lines import LineFactory, OutputLine
+from gateway.settings import ReaderSettings
 
 LedColour = Literal["green", "red", "amber", "off"]
 Beeps = tuple[tuple[bool, float], ...]  # (on, seconds) steps
@@ -152,3 +153,16 @@ class ReaderFeedback:
         self._alarm.stop()
         self.pattern = "idle"
         self._write_led("off")
+
+
+def build_feedback(
+    reader: ReaderSettings, lines: LineFactory, timers: asyncio.AbstractEventLoop | Timers
+) -> ReaderFeedback:
+    """The feedback of `reader` on its wired LED and beeper lines (none wired: logical only)."""
+
+    def line(pin: int | None) -> OutputLine | None:
+        return None if pin is None else lines.output(pin)
+
+    return ReaderFeedback(
+        timers, line(reader.led_green_pin), line(reader.led_red_pin), line(reader.beeper_pin)
+    )

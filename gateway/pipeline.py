@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from gateway.access.collector import PinCollector
 from gateway.access.engine import AccessEngine
@@ -19,9 +20,10 @@ from gateway.doors.controller import DoorController
 from gateway.doors.grants import as_door_allows, move_door
 from gateway.feedback import ReaderFeedback
 from gateway.model import Credential, Decision, Event
-from gateway.settings import ReaderSettings
+from gateway.settings import ReaderSettings, Settings
 from gateway.upstream.antipassback import AntiPassbackNotifier
 from gateway.upstream.flow import UpstreamFlow
+from gateway.upstream.http import client_ssl
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,31 @@ class Upstream:
 
     flow: UpstreamFlow | None = None
     apb: AntiPassbackNotifier | None = None
+
+    async def close(self) -> None:
+        """Close the verify client, then let anti-passback requests in flight finish
+        (briefly) and close their client."""
+        if self.flow is not None:
+            await self.flow.close()
+        if self.apb is not None:
+            await self.apb.close()
+
+
+def build_upstream(
+    settings: Settings,
+    tz: ZoneInfo,
+    clock: Clock,
+    pin_hash: Callable[[str], str],
+    emit: Callable[[Event], None],
+) -> Upstream:
+    """Verify-on-miss when `[upstream] url` is set; anti-passback URLs when any reader has
+    some. A bad CA file stops start-up here, not at the first card."""
+    up = settings.upstream
+    flow = UpstreamFlow(up, settings.access, tz, clock, pin_hash) if up.url else None
+    apb = None
+    if any(r.apb_urls for r in settings.readers):
+        apb = AntiPassbackNotifier(emit, clock, ssl_setting=client_ssl(up.verify_tls, up.ca_file))
+    return Upstream(flow, apb)
 
 
 class AccessPipeline:

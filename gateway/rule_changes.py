@@ -97,12 +97,14 @@ class RuleChanges:
                 return
             await asyncio.shield(task)
 
-    def close(self) -> None:
-        """Stop reloading (the daemon is stopping)."""
+    async def close(self) -> None:
+        """Stop reloading (the daemon is stopping); a reload under way is cancelled and
+        waited for, so nothing reads the store after it closes."""
         self._closed = True
         self._retry.cancel()
         if self._running is not None:
             self._running.cancel()
+            await asyncio.wait({self._running})
 
     def status(self) -> dict[str, Any]:
         """Plain-dict status: reloads done, failed, and changes waiting for one."""

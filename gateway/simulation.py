@@ -5,9 +5,10 @@ by the `SimulatedHardware` the gateway runs on."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from gateway.clock import SteppableClock
+from gateway.clock import Clock, SteppableClock
 from gateway.hw.factory import SimulatedHardware
 from gateway.hw.reader_base import NotSimulated
 from gateway.hw.readers import UnavailableReader
@@ -16,19 +17,33 @@ from gateway.hw.wiegand import WiegandReader
 from gateway.web.sim import NotBuilt, UnknownName
 
 if TYPE_CHECKING:
-    from gateway.app import Gateway
+    from gateway.doors.controller import DoorController
+    from gateway.feedback import ReaderFeedback
+    from gateway.hw.readers import ReaderDriver
+    from gateway.wiring import DoorInputs
 
 
 class Simulation:
-    """Implements `gateway.web.sim.SimulationControl` for a Gateway on `hardware`."""
+    """Implements `gateway.web.sim.SimulationControl` over the readers, doors and reader
+    feedback built on `hardware`; `clock` is the daemon's (stepped by /sim/clock)."""
 
-    def __init__(self, gateway: Gateway, hardware: SimulatedHardware) -> None:
-        self._gateway = gateway
+    def __init__(
+        self,
+        hardware: SimulatedHardware,
+        *,
+        readers: Mapping[str, ReaderDriver],
+        door_inputs: Mapping[str, DoorInputs],
+        doors: Mapping[str, DoorController],
+        feedback: Mapping[str, ReaderFeedback],
+        clock: Clock,
+    ) -> None:
         self._hardware = hardware
+        self._readers, self._door_inputs = readers, door_inputs
+        self._doors, self._feedback, self._clock = doors, feedback, clock
         self._wiegand = WiegandDriver(hardware)
 
     def _reader(self, name: str) -> Any:
-        reader = self._gateway.readers.get(name)
+        reader = self._readers.get(name)
         if reader is None:
             raise UnknownName(f"no reader named {name!r}")
         return reader
@@ -82,7 +97,7 @@ class Simulation:
             raise NotBuilt(str(exc)) from exc
 
     def set_input(self, door: str, name: str, active: bool) -> None:
-        inputs = self._gateway.door_inputs.get(door)
+        inputs = self._door_inputs.get(door)
         if inputs is None:
             raise UnknownName(f"no door named {door!r}")
         if name not in inputs:
@@ -92,14 +107,13 @@ class Simulation:
 
     def step_clock(self, seconds: float) -> float:
         """Step the gateway's wall clock; the new wall time (epoch seconds)."""
-        clock = self._gateway.clock
+        clock = self._clock
         if not isinstance(clock, SteppableClock):
             raise NotBuilt("this gateway's clock cannot be stepped")
         clock.step(seconds)
         return clock.time()
 
     def outputs(self) -> dict[str, Any]:
-        gateway = self._gateway
         return {
             "doors": {
                 name: {
@@ -107,9 +121,9 @@ class Simulation:
                     "alarm_output": door.alarm_output,
                     "second_relay": door.status()["second_relay"]["state"],
                 }
-                for name, door in gateway.doors.items()
+                for name, door in self._doors.items()
             },
             "readers": {
-                name: {"led": fb.led, "beeper": fb.beeper} for name, fb in gateway.feedback.items()
+                name: {"led": fb.led, "beeper": fb.beeper} for name, fb in self._feedback.items()
             },
         }

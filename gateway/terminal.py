@@ -18,25 +18,30 @@ import functools
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+from zoneinfo import ZoneInfo
 
 from gateway import __version__
 from gateway.access.autoinout import parse_hhmm
-from gateway.clock import Instant
+from gateway.clock import Clock, Instant
 from gateway.model import Event
 from gateway.settings import (
     AUTO_IN_OUT_MODES,
     RELAY_PULSE_NORMAL_MAX_S,
     AutoInOutSettings,
     DoorSettings,
+    Settings,
 )
 from gateway.store.log_query import ADDED_LOG_REASON, LogView, added_log_trace
 from gateway.store.terminal_settings import TerminalStore
 from gateway.timeset import SystemTime
 
 if TYPE_CHECKING:
-    from gateway.app import Gateway
+    from gateway.access.engine import AccessEngine
+    from gateway.doors.commands import DoorCommands
     from gateway.doors.controller import DoorController
+    from gateway.recorder import Recorder
+    from gateway.store.journal import EventJournal
 
 log = logging.getLogger(__name__)
 
@@ -133,21 +138,44 @@ def check_auto_in_out(settings: AutoInOutSettings) -> None:
         raise TerminalError("crowd_reset_hhmm: expected HH:MM from 00:00 to 23:59") from None
 
 
+class UserCount(Protocol):
+    """How many users the store holds (terminalstatus' registeredUsers)."""
+
+    def count_users(self) -> int: ...
+
+
 class TerminalFunctions:
     """The terminal functions of one running gateway."""
 
-    def __init__(self, gateway: Gateway, store: TerminalStore) -> None:
-        self._gateway = gateway
+    def __init__(
+        self,
+        settings: Settings,
+        store: TerminalStore,
+        *,
+        doors: DoorCommands,
+        engine: AccessEngine,
+        journal: EventJournal,
+        users: UserCount,
+        recorder: Recorder,
+        system_time: SystemTime,
+        is_wired: Callable[[int | None], bool],
+        clock: Clock,
+        tz: ZoneInfo,
+    ) -> None:
         self.store = store
-        self._configured = {door.name: door for door in gateway.settings.doors}
-        self.tz = gateway.tz  # [device] timezone: local times of the API
-        self.system_time: SystemTime = gateway.hardware.system_time(gateway.clock, store)
+        self._settings = settings
+        self._configured = {door.name: door for door in settings.doors}
+        self._commands, self._doors = doors, doors.doors
+        self._engine, self._journal, self._users = engine, journal, users
+        self._recorder, self._is_wired, self._clock = recorder, is_wired, clock
+        self.tz = tz  # [device] timezone: local times of the API
+        self.system_time = system_time
 
     # -- start-up ---------------------------------------------------------------------
 
     def start(self) -> None:
         """Re-apply what the API set before the restart."""
-        for name in self._gateway.doors:
+        for name in self._doors:
             self._restore(f"relay:{name}", functools.partial(self._apply_relay, name))
         self._restore("auto_in_out", self._apply_auto_in_out)
         self._restore("log_settings", self._apply_log_size)
@@ -165,17 +193,17 @@ class TerminalFunctions:
     def door(self, name: str | None) -> str:
         """The door `name`, or the first configured door for None."""
         if name is None:
-            return next(iter(self._gateway.doors))
-        if name not in self._gateway.doors:
+            return next(iter(self._doors))
+        if name not in self._doors:
             raise TerminalError(f"no door named {name!r}")
         return name
 
     def _controller(self, name: str) -> DoorController:
-        return self._gateway.doors[self.door(name)]
+        return self._doors[self.door(name)]
 
     def open_door(self, name: str, by: str) -> None:
         """A remote unlock pulse: the same function as the native pulse endpoint."""
-        if not self._gateway.pulse_door(name, by):
+        if not self._commands.pulse_door(name, by):
             raise TerminalError(f"door {name} is in lockdown")
 
     def relay_action(self, name: str, action: str, relay: str, by: str) -> None:
@@ -191,7 +219,7 @@ class TerminalFunctions:
             raise TerminalError(f"relay TWO of door {name} is disabled")
         if action == "open" and "ONE" in wanted and door.lockdown:
             raise TerminalError(f"door {name} is in lockdown")
-        self._gateway.record_api("relay_action", by, f"door={name} relay={relay} action={action}")
+        self._recorder.record_api("relay_action", by, f"door={name} relay={relay} action={action}")
         if "ONE" in wanted:
             if action == "open":
                 self.open_door(name, by)
@@ -247,7 +275,7 @@ class TerminalFunctions:
                 "option: bell_schedule is set in the configuration file "
                 "(second_relay_mode and second_relay_schedule)"
             )
-        wired = self._gateway.hardware.has_line(configured.second_relay_pin)
+        wired = self._is_wired(configured.second_relay_pin)
         if mode != "disable" and not wired:
             raise TerminalError(f"relay TWO of door {configured.name} is not wired")
         if mode == "doorbell" and configured.doorbell_pin is None:  # as check-config
@@ -258,7 +286,7 @@ class TerminalFunctions:
     def auto_in_out(self) -> tuple[AutoInOutSettings, bool]:
         """The settings in force and the ACTAtek `auto_reset` flag (stored only)."""
         saved = self.store.get("auto_in_out") or {}
-        return self._gateway.engine.auto_in_out, bool(saved.get(AUTO_RESET_KEY, True))
+        return self._engine.auto_in_out, bool(saved.get(AUTO_RESET_KEY, True))
 
     def set_auto_in_out(self, settings: AutoInOutSettings, auto_reset: bool) -> None:
         """Apply from the next decision on, and persist."""
@@ -269,14 +297,14 @@ class TerminalFunctions:
     def _apply_auto_in_out(self, saved: dict[str, Any]) -> None:
         settings = AutoInOutSettings(**_known(AutoInOutSettings, saved))
         check_auto_in_out(settings)
-        self._gateway.engine.set_auto_in_out(settings, Instant.read(self._gateway.clock))
+        self._engine.set_auto_in_out(settings, Instant.read(self._clock))
 
     # -- log settings -------------------------------------------------------------------
 
     def log_settings(self) -> LogSettings:
         """What was set, with the journal's bound in force as `log_size`."""
         saved = _known(LogSettings, self.store.get("log_settings"))
-        return LogSettings(**{**saved, "log_size": self._gateway.journal.max_events})
+        return LogSettings(**{**saved, "log_size": self._journal.max_events})
 
     def set_log_settings(self, settings: LogSettings) -> None:
         """Apply (the journal's bound at once) and persist."""
@@ -292,7 +320,7 @@ class TerminalFunctions:
         size = saved["log_size"]
         if size not in LOG_SIZES:
             raise TerminalError(f"log_size {size!r} is not one of the allowed sizes")
-        self._gateway.journal.set_max_events(size)
+        self._journal.set_max_events(size)
 
     def add_log(self, epoch: float, user_id: str, trigger: str, by: str) -> None:
         """ACTAtek addLog: journal a log for `user_id` at `epoch`, saying who added it."""
@@ -304,12 +332,12 @@ class TerminalFunctions:
             source="api",
             trace=added_log_trace(by, trigger),
         )
-        self._gateway.emit(event)
+        self._recorder.emit(event)
 
     # -- consent, status ------------------------------------------------------------------
 
     def consent(self) -> Consent:
-        default = Consent(False, self._gateway.settings.device.name)
+        default = Consent(False, self._settings.device.name)
         return replace(default, **_known(Consent, self.store.get("consent")))
 
     def set_consent(self, consent: Consent) -> None:
@@ -317,12 +345,12 @@ class TerminalFunctions:
 
     def status(self) -> dict[str, Any]:
         """ACTAtek terminalstatus."""
-        device = self._gateway.settings.device
+        device = self._settings.device
         return {
             "serialNumber": device.id,
             "FAMVersion": "NO FAM",
             "description": device.name,
-            "registeredUsers": self._gateway.stores.users.count_users(),
+            "registeredUsers": self._users.count_users(),
             "maximumUsers": MAXIMUM_USERS,
             "automatchUsers": 0,
             "maximumAutomatchUsers": 0,
@@ -332,7 +360,7 @@ class TerminalFunctions:
 
     def _current_status(self) -> str:
         """ "Online", or what needs a technician: "Lockdown", then "Alarm"."""
-        doors = self._gateway.doors.values()
+        doors = self._doors.values()
         if any(door.lockdown for door in doors):
             return "Lockdown"
         if any(door.alarms for door in doors):

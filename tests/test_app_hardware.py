@@ -64,12 +64,12 @@ async def test_doors_are_wired_on_the_given_hardware_and_locked_from_the_start(
     await asyncio.sleep(BUTTON_SETTLE_S)
     hardware.release(FRONT_REX)
     assert hardware.level(FRONT_RELAY) is True  # the exit button opened the front door
-    assert gateway.status()["doors"]["front"]["lock"] == "unlocked"
+    assert gateway.status_board.status()["doors"]["front"]["lock"] == "unlocked"
 
 
 async def test_the_daemon_reads_the_hardwares_clock(pi: tuple[Gateway, FakeHardware]) -> None:
     gateway, hardware = pi
-    rows = await gateway.read_events(0, 1000)
+    rows = await gateway.recorder.read_events(0, 1000)
     started = [row for row in rows if row.reason == "started"]
     times = [datetime.fromisoformat(row.time).timestamp() for row in started]
     assert times == [hardware.clock.time()]
@@ -79,7 +79,7 @@ async def test_a_reader_the_hardware_lacks_shows_offline_and_the_others_run(
     pi: tuple[Gateway, FakeHardware],
 ) -> None:
     gateway, _ = pi
-    readers = gateway.status()["readers"]
+    readers = gateway.status_board.status()["readers"]
     assert {name: reader["online"] for name, reader in readers.items()} == {
         "front-wiegand": True,
         "front-keypad": True,
@@ -102,7 +102,7 @@ async def test_stopping_locks_the_doors_and_closes_the_hardware(tmp_path: Path) 
     hardware = FakeHardware()
     gateway = Gateway(pi_settings(tmp_path / "state"), hardware=hardware)
     await gateway.start()
-    gateway.pulse_door("front", "admin")
+    gateway.door_commands.pulse_door("front", "admin")
     assert hardware.level(FRONT_RELAY) is True
     await gateway.stop()
     assert hardware.level(FRONT_RELAY) is False and hardware.closed

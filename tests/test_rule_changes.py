@@ -140,7 +140,7 @@ async def test_a_change_from_a_worker_thread_is_reloaded_on_the_loop(reload: Fak
 
 async def test_a_closed_follower_reloads_nothing(timers: ManualTimers, reload: FakeReload) -> None:
     changes = RuleChanges(timers, reload)
-    changes.close()
+    await changes.close()
     changes.rules_changed()
     await changes.settled()
     assert reload.started == 0

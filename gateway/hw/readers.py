@@ -9,6 +9,7 @@ with the daemon's clock.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -23,6 +24,8 @@ from gateway.hw.reader_base import ReaderSink, ReaderUnavailable
 from gateway.hw.serial_rfid import SerialReader
 from gateway.hw.wiegand import WiegandReader
 from gateway.settings import ReaderKind, ReaderSettings, WiegandFormatSettings
+
+log = logging.getLogger(__name__)
 
 
 class ReaderDriver(Protocol):
@@ -131,3 +134,15 @@ def build_reader(settings: ReaderSettings, context: ReaderContext) -> ReaderDriv
         return CONSTRUCTORS[settings.kind](settings, context)
     except ReaderUnavailable as exc:
         return UnavailableReader(settings, str(exc))
+
+
+def start_reader(settings: ReaderSettings, context: ReaderContext) -> ReaderDriver:
+    """Build and start one reader; one that fails shows offline with the reason instead,
+    since a reader must never stop the daemon."""
+    try:
+        driver = build_reader(settings, context)
+        driver.start()
+    except Exception as exc:
+        log.exception("reader %s failed to start", settings.name)
+        return UnavailableReader(settings, f"failed to start: {exc}")
+    return driver

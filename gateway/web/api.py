@@ -10,15 +10,15 @@ password (or log out) until it has.
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
 
-from gateway.model import StoredEvent
 from gateway.web import roles, security
 from gateway.web.actatek.common import SESSIONS as ACTATEK_SESSIONS
 from gateway.web.auth import ACCOUNTS, Session, TokenStore
 from gateway.web.common import BadRequest, error
+from gateway.web.services import Accounts, EventLog, StatusSource
 
 log = logging.getLogger(__name__)
 
@@ -30,24 +30,10 @@ MUST_CHANGE_MESSAGE = (
 )
 
 
-class GatewayView(Protocol):
-    """What the web layer may ask of the running gateway."""
-
-    def status(self) -> dict[str, Any]: ...
-
-    async def read_events(self, after: int, limit: int) -> list[StoredEvent]: ...
-
-    async def verify_login(self, username: str, password: str) -> tuple[str, str] | None: ...
-
-    def record_api(self, reason: str, username: str, detail: str = "") -> None: ...
-
-    def password_change_required(self, username: str) -> bool: ...
-
-    async def change_password(self, username: str, new: str) -> None: ...
-
-
 TOKENS = web.AppKey("tokens", TokenStore)
-GATEWAY = web.AppKey("gateway", GatewayView)
+STATUS = web.AppKey("status", StatusSource)
+EVENTS = web.AppKey("events", EventLog)
+LOGINS = web.AppKey("logins", Accounts)
 SESSION_KEY = web.RequestKey("session", Session)
 TOKEN_KEY = web.RequestKey("token", str)
 
@@ -114,11 +100,11 @@ async def login(request: web.Request) -> web.StreamResponse:
             raise security.BodyError("cookie: expected true or false")
     except security.BodyError as exc:
         return error(exc.status, str(exc))
-    gateway = request.app[GATEWAY]
+    logins = request.app[LOGINS]
     outcome = await security.checked_login(
         request.app[security.THROTTLE],
-        gateway.verify_login,
-        gateway.record_api,
+        logins.verify_login,
+        request.app[EVENTS].record_api,
         username,
         password,
         security.client_address(request),
@@ -129,7 +115,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         return _refused(outcome.refusal)
     if outcome.account is None:
         return error(401, "wrong username or password")
-    must_change = gateway.password_change_required(username)
+    must_change = logins.password_change_required(username)
     token = request.app[TOKENS].issue(
         *outcome.account, outcome.credential_version, must_change=must_change
     )
@@ -159,7 +145,7 @@ async def logout(request: web.Request) -> web.Response:
     """End this session (and drop the cookie if the page used one)."""
     request.app[TOKENS].end(request[TOKEN_KEY])
     session = session_of(request)
-    request.app[GATEWAY].record_api("logout", session.username, "native")
+    request.app[EVENTS].record_api("logout", session.username, "native")
     response = web.json_response({"status": "success"})
     security.clear_session_cookie(response)
     return response
@@ -176,11 +162,10 @@ async def password(request: web.Request) -> web.Response:
         new = security.text_field(body, "new", 256, printable=False)
     except security.BodyError as exc:
         return error(exc.status, str(exc))
-    gateway = request.app[GATEWAY]
     outcome = await security.checked_login(
         request.app[security.THROTTLE],
-        gateway.verify_login,
-        _password_journal(gateway),
+        request.app[LOGINS].verify_login,
+        _password_journal(request.app[EVENTS]),
         session.username,
         old,
         security.client_address(request),
@@ -194,7 +179,7 @@ async def password(request: web.Request) -> web.Response:
     return await _set_password(request, session, old, new, outcome.credential_version)
 
 
-def _password_journal(gateway: GatewayView) -> security.Record:
+def _password_journal(events: EventLog) -> security.Record:
     """How a password change's check of the old password is journaled: a wrong one as
     `password_change_failed`; success is journaled once the new password is stored."""
 
@@ -203,7 +188,7 @@ def _password_journal(gateway: GatewayView) -> security.Record:
             return
         if reason == "login_failed":
             reason = "password_change_failed"
-        gateway.record_api(reason, username, detail)
+        events.record_api(reason, username, detail)
 
     return record
 
@@ -216,7 +201,7 @@ async def _set_password(
     if new == old:
         return error(400, "new: must differ from the old password")
     try:
-        await request.app[GATEWAY].change_password(session.username, new)
+        await request.app[LOGINS].change_password(session.username, new)
     except ValueError as exc:
         return error(400, f"new: {exc}")
     session.must_change = False
@@ -227,14 +212,14 @@ async def _set_password(
     actatek = request.app.get(ACTATEK_SESSIONS)
     if actatek is not None:
         actatek.end_user(session.username)
-    request.app[GATEWAY].record_api("password_changed", session.username, "native")
+    request.app[EVENTS].record_api("password_changed", session.username, "native")
     return web.json_response({"status": "success"})
 
 
 async def status(request: web.Request) -> web.Response:
     """The parts of every component's status that the session's role may read."""
     level = session_of(request).level
-    return web.json_response(roles.visible_status(request.app[GATEWAY].status(), level))
+    return web.json_response(roles.visible_status(request.app[STATUS].status(), level))
 
 
 async def events(request: web.Request) -> web.Response:
@@ -244,7 +229,7 @@ async def events(request: web.Request) -> web.Response:
         limit = _int_query(request, "limit", 100, 1, MAX_EVENTS_PAGE)
     except BadRequest as exc:
         return error(400, str(exc))
-    rows = await request.app[GATEWAY].read_events(after, limit)
+    rows = await request.app[EVENTS].read_events(after, limit)
     last_seq = rows[-1].seq if rows else after
     return web.json_response({"events": [r.as_dict() for r in rows], "last_seq": last_seq})
 

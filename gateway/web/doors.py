@@ -1,8 +1,8 @@
 """Remote door control for technicians: pulse, lockdown, acknowledge alarms.
 
-The ACTAtek relay/opendoor endpoints call the same `DoorControl` functions, so a door
-moves the same way whichever API asked; both need the same capability, `terminal`
-(NETWORKADMIN and SUPERADMIN), named once in `ROUTES`."""
+The ACTAtek relay/opendoor endpoints call the same door commands, so a door moves the
+same way whichever API asked; both need the same capability, `terminal` (NETWORKADMIN and
+SUPERADMIN), named once in `ROUTES`."""
 
 from __future__ import annotations
 
@@ -10,17 +10,15 @@ from typing import Protocol
 
 from aiohttp import web
 
+from gateway.doors.errors import UnknownDoor
 from gateway.web import roles
 from gateway.web.api import session_of
 from gateway.web.common import BadRequest, error, json_object
 
 
-class UnknownDoor(Exception):
-    """No door of that name."""
-
-
 class DoorControl(Protocol):
-    """What the remote-control endpoints may ask of the gateway; `by` names the technician."""
+    """What the remote-control endpoints may ask of the doors (`gateway.doors.commands`);
+    `by` names the technician, and a name that is no door raises `UnknownDoor`."""
 
     def pulse_door(self, door: str, by: str) -> bool: ...
 

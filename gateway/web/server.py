@@ -13,6 +13,7 @@ from gateway.web.actatek.routes import add_actatek
 from gateway.web.auth import ACCOUNTS, TokenStore
 from gateway.web.limits import HTTP_LIMITS, ConnectionGuard, GuardedTCPSite, HttpLimits
 from gateway.web.rules_in_force import RULES, rules_in_force
+from gateway.web.services import Accounts, EventLog, StatusSource
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +36,18 @@ async def index(_request: web.Request) -> web.Response:
 
 
 def build_app(
-    gateway: api.GatewayView,
+    *,
+    status: StatusSource,
+    events: EventLog,
+    accounts: Accounts,
     tokens: TokenStore,
-    simulation: sim.SimulationControl | None,
     door_control: doors.DoorControl,
     management: ManagementContext,
     open_door: akuvox.OpenDoorContext | None = None,
+    simulation: sim.SimulationControl | None = None,
 ) -> web.Application:
-    """The whole HTTP surface; the simulation API exists only when `simulation` is given.
+    """The whole HTTP surface, on the services it is given (`gateway.web.services`); the
+    OpenDoor endpoint and the simulation API exist only when theirs are given.
 
     Middlewares, outermost first: JSON errors (never a traceback), body size limits, the
     ACTAtek common error, loopback-only /sim/, sessions of the native API, CSRF for
@@ -63,7 +68,9 @@ def build_app(
     app[security.THROTTLE] = login_throttle(management)
     app[ACCOUNTS] = management.stores.technicians
     app[RULES] = management.rule_changes
-    app[api.GATEWAY] = gateway
+    app[api.STATUS] = status
+    app[api.EVENTS] = events
+    app[api.LOGINS] = accounts
     app[api.TOKENS] = tokens
     app.router.add_get("/", index)
     api.add_routes(app)
@@ -129,12 +136,17 @@ async def start_site(
     app: web.Application, listen: str, limits: HttpLimits | None = None
 ) -> web.AppRunner:
     """Start serving under `limits` (timeouts, head sizes, connection caps: see
-    `gateway.web.limits`); the caller keeps the runner to stop it."""
+    `gateway.web.limits`); the caller keeps the runner to stop it. When the site cannot
+    start (the port is taken) the runner is cleaned up before the error is raised."""
     limits = limits or HttpLimits()
     app[HTTP_LIMITS] = limits  # the body reader's timeout
     runner = web.AppRunner(app, access_log=None, **limits.runner_options())
     await runner.setup()
     host, port = parse_listen(listen)
     guard = ConnectionGuard(limits.connection_cap(), limits.max_per_address)
-    await GuardedTCPSite(runner, host, port, guard).start()
+    try:
+        await GuardedTCPSite(runner, host, port, guard).start()
+    except BaseException:  # e.g. the port is taken: nothing is left half set up
+        await runner.cleanup()
+        raise
     return runner

@@ -20,7 +20,7 @@ async def sim(api: Api, path: str, body: dict[str, Any]) -> None:
 
 
 async def access_events(api: Api) -> list[Any]:
-    return [e for e in await api.gateway.read_events(0, 10_000) if e.type == "access"]
+    return [e for e in await api.gateway.recorder.read_events(0, 10_000) if e.type == "access"]
 
 
 async def present(api: Api, bits: str, reader: str = "front-wiegand") -> Any:
@@ -52,7 +52,7 @@ async def logs(api: Api, query: str = "", role: str = "SUPERADMIN", limit: int =
 async def journaled(api: Api, reason: str) -> Any:
     """The newest journal event with `reason`, waiting for it to be written."""
     for _ in range(200):
-        found = [e for e in await api.gateway.read_events(0, 10_000) if e.reason == reason]
+        found = [e for e in await api.gateway.recorder.read_events(0, 10_000) if e.reason == reason]
         if found:
             return found[-1]
         await asyncio.sleep(0.02)

@@ -81,9 +81,10 @@ async def test_register_list_unregister_as_the_reference_answers(api: Api) -> No
     assert [a["url"] for a in await agents(api)] == [listed[1]["url"]]
     status, answer = await api.call("DELETE", f"agent/{sid}?url=https://anc.cde.com")
     assert status == 400 and answer["status"] == "error"
-    details = " ".join(e.trace for e in await api.gateway.read_events(0, 1000) if e.type == "api")
+    rows = await api.gateway.recorder.read_events(0, 1000)
+    details = " ".join(e.trace for e in rows if e.type == "api")
     assert "s3cret" not in details
-    reasons = [e.reason for e in await api.gateway.read_events(0, 1000)]
+    reasons = [e.reason for e in await api.gateway.recorder.read_events(0, 1000)]
     assert "agent_registered" in reasons and "agent_unregistered" in reasons
 
 

@@ -66,7 +66,7 @@ async def test_add_update_get_delete(api: Api) -> None:
         {"status": "success", "message": "jobcode 1 id 2 deleted"},
     )
     assert [c["id"] for c in await codes(api, "?jobcode=1")] == [1]
-    reasons = {e.reason for e in await api.gateway.read_events(0, 1000) if e.type == "api"}
+    reasons = {e.reason for e in await api.gateway.recorder.read_events(0, 1000) if e.type == "api"}
     assert {"jobcode_added", "jobcode_updated", "jobcode_deleted"} <= reasons
 
 

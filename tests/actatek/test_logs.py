@@ -149,7 +149,7 @@ async def test_add_log_lists_it_with_who_added_it(api: Api) -> None:
     assert added[0]["timestamp"] == "2025-07-20T10:20:30"
     assert (added[0]["userID"], added[0]["trigger"]) == ("1001", "IN")
     assert added[0]["remarks"] == "added by superadmin"
-    events = await api.gateway.read_events(0, 10_000)
+    events = await api.gateway.recorder.read_events(0, 10_000)
     journaled = [e for e in events if e.reason == "log_added"]
     assert journaled[0].type == "api" and "by=superadmin" in journaled[0].trace
     in_utc = await logs(api, "?trigger=in&from=2025-07-20T09:20:30Z&to=2025-07-20T09:20:30Z")
@@ -189,7 +189,8 @@ async def test_delete_logs_and_reset_never_move_the_sequence_back(api: Api) -> N
     latest = await present(api, ADA_BITS)
     assert latest.seq > newer.seq
     assert api.gateway.journal.last_seq() >= latest.seq
-    reasons = [e.reason for e in await api.gateway.read_events(0, 10_000) if e.type == "api"]
+    rows = await api.gateway.recorder.read_events(0, 10_000)
+    reasons = [e.reason for e in rows if e.type == "api"]
     assert "logs_reset" in reasons  # journaled after the reset, with who and how many
     assert (await api.call("DELETE", f"deleteLogs/{api.sid()}/-1"))[0] == 400
 

@@ -24,7 +24,8 @@ async def test_open_door_pulses_the_first_door_and_logs_a_remote_open(api: Api) 
     assert (await outputs(api))["doors"]["front"]["relay"] == "unlocked"
     remote = [e for e in await logs(api) if e["trigger"] == "REMOTE DOOR OPEN"]
     assert remote[0]["userID"] == "networkadmin" and remote[0]["terminalSN"] == SERIAL
-    pulses = [e for e in await api.gateway.read_events(0, 1000) if e.reason == "remote_pulse"]
+    rows = await api.gateway.recorder.read_events(0, 1000)
+    pulses = [e for e in rows if e.reason == "remote_pulse"]
     assert (pulses[0].user_id, pulses[0].trace) == ("networkadmin", "door=front")
     status, body = await api.call("POST", f"opendoor/{api.sid()}?door=back")
     assert (status, body["message"]) == (200, "door back opened")
@@ -34,7 +35,7 @@ async def test_open_door_pulses_the_first_door_and_logs_a_remote_open(api: Api) 
 
 
 async def test_open_door_is_refused_in_lockdown(api: Api) -> None:
-    api.gateway.set_lockdown("front", True, "test")
+    api.gateway.door_commands.set_lockdown("front", True, "test")
     for path in ("opendoor", "relay"):
         suffix = "/open/ONE" if path == "relay" else ""
         status, body = await api.call("POST", f"{path}/{api.sid()}{suffix}")
@@ -60,9 +61,8 @@ async def test_relay_actions_move_the_outputs(api: Api) -> None:
     assert second(api) == "on" and relay(api, "front") == "locked"
     assert (await api.call("POST", f"relay/{sid}/open/ONE?door=back"))[0] == 200
     assert (await outputs(api))["doors"]["back"]["relay"] == "unlocked"
-    details = [
-        e.trace for e in await api.gateway.read_events(0, 1000) if e.reason == "relay_action"
-    ]
+    rows = await api.gateway.recorder.read_events(0, 1000)
+    details = [e.trace for e in rows if e.reason == "relay_action"]
     assert "door=front relay=ALL action=open" in details
     for bad in ("open/THREE", "toggle/ONE", "open/TWO?door=back", "open/ONE?door=x", "open/one"):
         status, body = await api.call("POST", f"relay/{sid}/{bad}")

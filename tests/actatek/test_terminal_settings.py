@@ -47,7 +47,8 @@ async def test_relay_settings_apply_persist_and_come_back_after_a_restart(api: A
     front.set_relay_settings(configured)
     api.gateway.terminal.start()
     assert (front.settings.relay_pulse_s, front.settings.second_relay_mode) == (11, "access_denied")
-    journaled = [e.trace for e in await api.gateway.read_events(0, 1000) if e.type == "api"]
+    rows = await api.gateway.recorder.read_events(0, 1000)
+    journaled = [e.trace for e in rows if e.type == "api"]
     assert "door=front relay=ONE option=disable delay=11" in journaled
 
 
@@ -156,7 +157,8 @@ async def test_log_unauthorized_event_filters_the_listing_only(api: Api) -> None
     assert await get(api, "logUnauthorizedEvent/{sid}") == {"enable": False}
     denied = await present(api, UNKNOWN_BITS)
     assert [e for e in await logs(api) if e["trigger"] == "ACCESS DENIED"] == []
-    assert denied.seq in [e.seq for e in await api.gateway.read_events(0, 1000)]  # journaled
+    rows = await api.gateway.recorder.read_events(0, 1000)
+    assert denied.seq in [e.seq for e in rows]  # journaled
     assert (await get(api, "logsetting/{sid}"))["log_unAuth_event"] is False  # one flag
     assert (await api.call("PUT", f"logUnauthorizedEvent/{sid}/1"))[0] == 200
     assert [e["logID"] for e in await logs(api) if e["trigger"] == "ACCESS DENIED"] == [denied.seq]
@@ -194,7 +196,7 @@ async def test_log_setting_sizes_the_journal_and_filters(api: Api) -> None:
         {"status": "success", "message": "log setting updated"},
     )
     assert api.gateway.journal.max_events == 75_000
-    assert api.gateway.status()["journal"]["max_events"] == 75_000
+    assert api.gateway.status_board.status()["journal"]["max_events"] == 75_000
     assert await get(api, "logsetting/{sid}") == example
     await present(api, ADA_BITS)
     await sim(api, "input", {"door": "front", "input": "tamper", "active": True})

@@ -33,7 +33,8 @@ async def test_ntp_setting_as_the_reference_shows_it(api: Api) -> None:
     assert await get(api, "ntp") == body
     assert (await api.call("PUT", f"ntp/{api.sid()}", {"enable": False}))[0] == 200
     assert await get(api, "ntp") == {**body, "enable": False}  # fields left out stay
-    journaled = [e for e in await api.gateway.read_events(0, 1000) if e.reason == "ntp_set"]
+    rows = await api.gateway.recorder.read_events(0, 1000)
+    journaled = [e for e in rows if e.reason == "ntp_set"]
     assert journaled[0].user_id == "networkadmin"
 
 

@@ -45,7 +45,7 @@ async def test_every_format_of_the_same_code(api: Api) -> None:
     assert other["format"] == "QR_PNG" and base64.b64decode(other["data"]).startswith(b"\x89PNG")
     # The secret was created once; every request is journaled, never with the code.
     await api.gateway.writer.flush()
-    events = [e for e in await api.gateway.read_events(0, 1000) if e.type == "api"]
+    events = [e for e in await api.gateway.recorder.read_events(0, 1000) if e.type == "api"]
     assert sum(e.reason == "totp_secret_created" for e in events) == 1
     assert sum(e.reason == "totp_issued" for e in events) == 6
     assert not any(code in (e.trace or "") for e in events)

@@ -60,7 +60,8 @@ async def test_update_then_clear_the_schedule_as_the_reference_answers(api: Api)
     assert answer == {"status": "success", "message": "trigger type F32 schedule cleared"}
     f32 = await triggers(api, "?type=F32")
     assert (f32["name"], f32["timespec"]) == ("Overtime", [])  # the name stays
-    reasons = {(e.reason, e.user_id, e.trace) for e in await api.gateway.read_events(0, 1000)}
+    rows = await api.gateway.recorder.read_events(0, 1000)
+    reasons = {(e.reason, e.user_id, e.trace) for e in rows}
     assert ("trigger_updated", "superadmin", "type=F32") in reasons
     assert ("trigger_cleared", "superadmin", "type=F32") in reasons
 

@@ -132,7 +132,7 @@ async def wait_access(
     """The first access decision about `user_id` journaled after seq `after`."""
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
-        for event in await gateway.read_events(after, 200):
+        for event in await gateway.recorder.read_events(after, 200):
             if event.type == "access" and event.user_id == user_id:
                 return event
         await asyncio.sleep(0.05)

@@ -45,7 +45,7 @@ async def test_a_restarted_gateway_journals_each_door_locked_before_it_starts(
     gateway = Gateway(settings, clock=ManualClock())
     await gateway.start()
     try:
-        rows = await gateway.read_events(0, 1000)
+        rows = await gateway.recorder.read_events(0, 1000)
     finally:
         await gateway.stop()
     found = [(row.door, row.reason, row.trace) for row in rows]

@@ -70,7 +70,7 @@ async def test_a_new_state_dir_and_database_are_private_whatever_the_umask(
     gateway = Gateway(settings_for(state), clock=ManualClock())
     await gateway.start()
     try:
-        await gateway.flush_journal()
+        await gateway.recorder.flush()
         assert all((state / name).exists() for name in DB_FILES)
         assert mode(state) == 0o700
         # Nothing in it is open to group or others: database, WAL, shared memory, key, state.
@@ -104,7 +104,7 @@ async def test_an_older_database_open_to_others_is_made_private(
     gateway = Gateway(settings_for(state), clock=ManualClock())
     await gateway.start()
     try:
-        await gateway.flush_journal()
+        await gateway.recorder.flush()
         assert [mode(state / name) for name in DB_FILES] == [0o600] * 3
         # The directory is the installer's: left as it is, with the command to fix it.
         assert mode(state) == 0o755

@@ -47,7 +47,7 @@ async def present_card(site: Site, card: str) -> None:
 
 
 async def lockdown(site: Site) -> None:
-    site.client.gateway.set_lockdown("front", True, "tester")
+    site.client.gateway.door_commands.set_lockdown("front", True, "tester")
 
 
 async def test_a_user_with_an_admin_level_made_by_a_useradmin_stays_out_in_lockdown(

@@ -155,9 +155,9 @@ class Failing:
 
 
 async def test_a_fault_while_checking_a_password_is_not_a_failed_login(client: Client) -> None:
-    real = client.gateway.verify_login
+    real = client.gateway.accounts.verify_login
     broken = Failing()
-    client.gateway.verify_login = broken  # type: ignore[method-assign]
+    client.gateway.accounts.verify_login = broken  # type: ignore[method-assign]
     for _ in range(4):
         assert (await client.login())[0] == 500
         status, body, _ = await client.call(
@@ -165,7 +165,7 @@ async def test_a_fault_while_checking_a_password_is_not_a_failed_login(client: C
         )
         assert (status, body["message"]) == (500, "internal error")
     assert broken.calls == 8
-    client.gateway.verify_login = real  # type: ignore[method-assign]
+    client.gateway.accounts.verify_login = real  # type: ignore[method-assign]
     # Eight 500s: neither the account nor the address was made to wait.
     assert (await client.login())[0] == 200
     assert await client.events(reason="login_failed") == []

@@ -65,7 +65,7 @@ async def test_a_personaluser_learns_no_card_bits_or_login_address(client: Clien
 
 async def test_each_role_sees_its_sections_of_the_status(client: Client) -> None:
     await present_ada_card(client)
-    everything = set(client.gateway.status())
+    everything = set(client.gateway.status_board.status())
     for role in ROLES:
         status, body = await read(client, "/api/v1/status", await headers_of(client, role))
         assert status == 200, (role, body)

@@ -85,7 +85,7 @@ class Client:
 
     async def events(self, **match: Any) -> list[dict[str, Any]]:
         """Journal events whose fields equal `match` (read straight from the gateway)."""
-        rows = await self.gateway.read_events(0, 1000)
+        rows = await self.gateway.recorder.read_events(0, 1000)
         found = [row.as_dict() for row in rows]
         return [e for e in found if all(e.get(k) == v for k, v in match.items())]
 
@@ -112,8 +112,7 @@ async def start(tmp_path: Path) -> AsyncIterator[Start]:
     yield _start
     for gateway, http in running:
         await http.close()
-        if gateway._runner is not None:
-            await gateway.stop()
+        await gateway.stop()  # a gateway already stopped stays stopped
 
 
 @pytest.fixture
@@ -126,4 +125,3 @@ async def stop(client: Client) -> None:
     """Stop a gateway before its test ends (e.g. to restart on the same state dir)."""
     await client.http.close()
     await client.gateway.stop()
-    client.gateway._runner = None

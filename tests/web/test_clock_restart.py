@@ -18,7 +18,7 @@ def wrong_pins(client: Client, count: int) -> None:
 
 
 def keypad_locked(client: Client) -> dict[str, float]:
-    status = client.gateway.status()["access"]["lockout"]
+    status = client.gateway.status_board.status()["access"]["lockout"]
     locked: dict[str, float] = status["locked"]
     return locked
 
@@ -28,7 +28,7 @@ async def test_uptime_is_the_time_that_passed_whatever_the_wall_clock_does(
 ) -> None:
     client.clock.advance(5)
     client.clock.step_wall(-DAY)
-    assert client.gateway.status()["device"]["uptime_s"] == 5.0
+    assert client.gateway.status_board.status()["device"]["uptime_s"] == 5.0
 
 
 async def test_a_lockout_saved_while_the_clock_was_a_day_ahead_is_not_longer_after_a_restart(
@@ -38,7 +38,7 @@ async def test_a_lockout_saved_while_the_clock_was_a_day_ahead_is_not_longer_aft
     first.clock.step_wall(DAY)  # the clock is wrong: a day ahead
     wrong_pins(first, 5)
     assert keypad_locked(first) == {KEYPAD: 59.0}
-    await first.gateway.flush_journal()
+    await first.gateway.recorder.flush()
     await stop(first)
     second = await start()  # the clock is right again
     # Saved at the locking PIN with 60 s to run; how long the gateway was off is unknown
@@ -47,6 +47,6 @@ async def test_a_lockout_saved_while_the_clock_was_a_day_ahead_is_not_longer_aft
     second.clock.advance(60)
     pin = Credential("pin", ADA_PIN, KEYPAD, second.clock.time())
     second.gateway.pipeline.credential(pin)
-    await second.gateway.flush_journal()
+    await second.gateway.recorder.flush()
     events = await second.events(type="access", reader=KEYPAD)
     assert [(e["reason"], e["granted"]) for e in events][-1] == ("granted", True)

@@ -151,4 +151,4 @@ def test_fuzz_every_operation(served: ThreadedGateway, mode: GenerationMode, rea
 
 
 async def _status(gateway: Gateway) -> dict[str, Any]:
-    return gateway.status()
+    return gateway.status_board.status()

@@ -168,13 +168,13 @@ async def test_without_user_fields_it_is_a_remote_unlock_by_the_sender(client: C
 
 
 async def test_lockdown_refuses_non_admins_and_keeps_the_in_out_state(client: Client) -> None:
-    client.gateway.set_lockdown("front", True, "tester")
+    client.gateway.door_commands.set_lockdown("front", True, "tester")
     status, body, _ = await client.open_door(AntiPassbackMode="Entry", Code=ADA_CARD, **CARD)
     assert (status, body) == (403, {"result": "denied", "reason": "lockdown"})
     status, body, _ = await client.open_door()
     assert (status, body) == (403, {"result": "denied", "reason": "lockdown"})
     assert relay(client) == "locked"
-    client.gateway.set_lockdown("front", False, "tester")
+    client.gateway.door_commands.set_lockdown("front", False, "tester")
     status, _, _ = await client.open_door(AntiPassbackMode="Entry", Code=ADA_CARD, **CARD)
     assert status == 200  # the refused Entry did not count as a passage
 
@@ -185,7 +185,7 @@ async def test_a_user_with_the_lockdown_override_opens_in_lockdown(client: Clien
     user.lockdown_override = True
     client.gateway.stores.users.update_user(user)
     await client.gateway.rule_changes.settled()
-    client.gateway.set_lockdown("front", True, "tester")
+    client.gateway.door_commands.set_lockdown("front", True, "tester")
     status, _, _ = await client.open_door(Code=GRACE_CARD, **CARD)
     assert status == 200 and relay(client) == "unlocked"
 
@@ -198,7 +198,7 @@ async def test_the_in_out_state_survives_a_restart(start: Start) -> None:
     second = await start()
     status, body, _ = await second.open_door(AntiPassbackMode="Entry", Code=ADA_CARD, **CARD)
     assert (status, body) == (403, {"result": "denied", "reason": "anti_passback"})
-    assert second.gateway.status()["http_unlock"]["users_in"] == 1
+    assert second.gateway.status_board.status()["http_unlock"]["users_in"] == 1
 
 
 async def test_disabled_answers_404_even_with_the_right_password(start: Start) -> None:

@@ -94,7 +94,7 @@ async def outside_schedule(client: Client) -> None:
 
 
 async def lockdown(client: Client) -> None:
-    client.gateway.set_lockdown("front", True, "tester")
+    client.gateway.door_commands.set_lockdown("front", True, "tester")
 
 
 async def nothing(client: Client) -> None:
@@ -187,7 +187,7 @@ async def test_an_entry_refused_in_lockdown_is_no_passage_alike(start: Start) ->
     await lockdown(client)
     assert (await present_card(client))["reason"] == "lockdown"
     assert (await send_opendoor(client))["reason"] == "lockdown"
-    client.gateway.set_lockdown("front", False, "tester")
+    client.gateway.door_commands.set_lockdown("front", False, "tester")
     at_reader, by_code = await present_card(client), await send_opendoor(client)
     assert at_reader["reason"] == "granted"
     assert_same_decision(at_reader, by_code)

@@ -58,7 +58,7 @@ async def gateways(tmp_path: Path) -> AsyncIterator[Gateways]:
 
 async def type_keys(gateway: Gateway, keys: str) -> dict[str, object]:
     """Keys on the front door's keypad (simulation API); the access decision they made."""
-    await gateway.flush_journal()
+    await gateway.recorder.flush()
     after = gateway.journal.last_seq()
     url = f"http://{gateway.settings.web.listen}/sim/keys"
     payload = {"reader": "front-keypad", "keys": keys}
@@ -66,7 +66,7 @@ async def type_keys(gateway: Gateway, keys: str) -> dict[str, object]:
         assert resp.status == 200, await resp.text()
     deadline = asyncio.get_running_loop().time() + 5.0
     while asyncio.get_running_loop().time() < deadline:  # the reader's frames reach the loop
-        for event in await gateway.read_events(after, 100):
+        for event in await gateway.recorder.read_events(after, 100):
             if event.type == "access":
                 return event.as_dict()
         await asyncio.sleep(0.02)
@@ -86,7 +86,7 @@ async def test_a_configured_public_pin_opens_the_door_until_the_file_drops_it(
     gateway = await gateways.start()  # the file now has no public PINs: none are kept
     refused = await type_keys(gateway, FIRST + "#")
     assert refused["granted"] is False
-    journal = [row.as_dict() for row in await gateway.read_events(0, 1000)]
+    journal = [row.as_dict() for row in await gateway.recorder.read_events(0, 1000)]
     changes = [e for e in journal if e["reason"] == "public_pins_changed"]
     assert [e["trace"] for e in changes] == [
         "2 public PINs from the configuration file",
@@ -101,7 +101,7 @@ async def test_an_unchanged_restart_writes_nothing(gateways: Gateways) -> None:
     version = gateway.stores.engine_state.rules_version()
     gateway = await gateways.start(FIRST)
     assert gateway.stores.engine_state.rules_version() == version  # no rules reload anywhere
-    journal = [row.as_dict() for row in await gateway.read_events(0, 1000)]
+    journal = [row.as_dict() for row in await gateway.recorder.read_events(0, 1000)]
     assert len([e for e in journal if e["reason"] == "public_pins_changed"]) == 1
 
 

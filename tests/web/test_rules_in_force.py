@@ -81,7 +81,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     await client.start_server()
     yield Rig(client, engine)
     await client.close()
-    changes.close()
+    await changes.close()
     stores.close()
 
 
@@ -126,14 +126,14 @@ async def test_in_the_daemon_any_write_reaches_the_engine_with_one_reload(client
     """Not only the API: whatever in the daemon writes the rules (here a worker thread, as
     an MQTT command would) has them reloaded, once, without asking."""
     gateway = client.gateway
-    before = gateway.status()["store"]["reloads"]
+    before = gateway.status_board.status()["store"]["reloads"]
     await asyncio.to_thread(gateway.stores.users.add_user, User("3001", cards=["0E0E01"]))
     await gateway.rule_changes.settled()
     assert gateway.engine.snapshot.cards["0E0E01"].user_id == "3001"
-    assert gateway.status()["store"]["reloads"] == before + 1
+    assert gateway.status_board.status()["store"]["reloads"] == before + 1
     await asyncio.to_thread(gateway.stores.engine_state.save_engine_state, {})
     await gateway.rule_changes.settled()
-    assert gateway.status()["store"]["reloads"] == before + 1  # not a rules change
+    assert gateway.status_board.status()["store"]["reloads"] == before + 1  # not a rules change
 
 
 async def test_an_actatek_array_is_in_force_at_the_answer_after_one_reload(
@@ -144,10 +144,10 @@ async def test_an_actatek_array_is_in_force_at_the_answer_after_one_reload(
     login = {"username": "tech", "password": PASSWORD}
     status, body, _ = await client.call("POST", "/cgi-bin/restapi/login", json=login)
     assert status == 200, body
-    before = gateway.status()["store"]["reloads"]
+    before = gateway.status_board.status()["store"]["reloads"]
     items = [{"userID": f"A{n}", "cardsn": f"0F{n:04X}"} for n in range(20)]
     path = f"/cgi-bin/restapi/user/{body['sessionid']}"
     status, results, _ = await client.call("POST", path, json=items)
     assert status == 200 and {r["status"] for r in results} == {"success"}, results
     assert all(f"0F{n:04X}" in gateway.engine.snapshot.cards for n in range(20))
-    assert gateway.status()["store"]["reloads"] == before + 1
+    assert gateway.status_board.status()["store"]["reloads"] == before + 1

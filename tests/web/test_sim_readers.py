@@ -26,7 +26,7 @@ INPUTS: list[tuple[str, str, dict[str, Any]]] = [
 async def last_seen(client: Client, reader: str) -> float | None:
     """The reader's `last_seen` once it has one (its driver may deliver from a thread)."""
     for _ in range(100):
-        seen = client.gateway.status()["readers"][reader]["last_seen"]
+        seen = client.gateway.status_board.status()["readers"][reader]["last_seen"]
         if seen is not None:
             return float(seen)
         await asyncio.sleep(0.05)

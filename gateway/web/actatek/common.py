@@ -12,13 +12,14 @@ import math
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from gateway.clock import Clock
 from gateway.web.auth import CredentialVersions
 from gateway.web.rules_in_force import RulesInForce
+from gateway.web.services import Accounts, EventLog
 from gateway.web.strictjson import BodyRejected, read_strict_json
 
 if TYPE_CHECKING:
@@ -172,31 +173,38 @@ class ActatekSessions:
 # -- what handlers may use of the running gateway ---------------------------------------
 
 
-class ManagementContext(Protocol):
-    """The parts of the running gateway the management API works with."""
+@dataclass(frozen=True)
+class ManagementContext:
+    """What the management API works with, handed over by the composition root.
+
+    The records and settings it manages (`stores`, `journal`, `terminal`, `forwarder`), the
+    batch each request's rules changes run in (`rule_changes`, `gateway.web.rules_in_force`),
+    and the daemon's services behind their protocols (`gateway.web.services`); the methods
+    below are the services' calls that handlers make most."""
 
     settings: Settings
     clock: Clock
     stores: Stores  # handlers take the narrow store they need: users, organisation...
     journal: EventJournal
-    doors: dict[str, DoorController]
-
-    def emit(self, event: Event) -> None: ...
-
-    async def verify_login(self, username: str, password: str) -> tuple[str, str] | None: ...
-
-    def record_api(self, reason: str, username: str, detail: str = "") -> None: ...
-
-    @property
-    def rule_changes(self) -> RulesInForce:
-        """The batch each request runs in (`gateway.web.rules_in_force`)."""
-        ...
-
+    doors: Mapping[str, DoorController]
     # Logs, time and terminal functions (sections 2, 10, 11) and agents (section 9).
     terminal: TerminalFunctions
     forwarder: Forwarder
+    events: EventLog
+    accounts: Accounts
+    rule_changes: RulesInForce
 
-    async def flush_journal(self) -> None: ...
+    def emit(self, event: Event) -> None:
+        self.events.emit(event)
+
+    async def verify_login(self, username: str, password: str) -> tuple[str, str] | None:
+        return await self.accounts.verify_login(username, password)
+
+    def record_api(self, reason: str, username: str, detail: str = "") -> None:
+        self.events.record_api(reason, username, detail)
+
+    async def flush_journal(self) -> None:
+        await self.events.flush()
 
 
 SESSIONS = web.AppKey("actatek_sessions", ActatekSessions)

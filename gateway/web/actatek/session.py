@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.accounts import password_change_required
 from gateway.web import security
 from gateway.web.actatek.common import (
     SESSIONS,
@@ -57,7 +56,7 @@ async def login(request: web.Request) -> web.Response:
         return _refused(outcome.refusal)
     if outcome.account is None:
         raise ActatekError("login failed")
-    if password_change_required(ctx.stores.technicians, username):
+    if ctx.accounts.password_change_required(username):
         ctx.record_api("login_refused", username, "actatek: one-time password not changed")
         raise ActatekError(
             "password change required: change the one-time password with POST "

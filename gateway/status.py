@@ -1,0 +1,129 @@
+"""The daemon's status: every component's own `status()`, gathered under one name each.
+
+Components report plain dicts; this module only puts them side by side (and adds the
+device's identity and uptime). The status API shows each role the sections it may read
+(`gateway.web.roles.STATUS_SECTIONS`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from gateway import __version__
+from gateway.access.engine import AccessEngine
+from gateway.clock import Clock, Instant
+from gateway.doors.controller import DoorController
+from gateway.feedback import ReaderFeedback
+from gateway.hw.readers import ReaderDriver
+from gateway.pipeline import AccessPipeline, Upstream
+from gateway.rule_changes import RuleChanges
+from gateway.settings import DoorSettings, Settings
+from gateway.store.journal import EventJournal
+from gateway.store.writer import JournalWriter
+from gateway.upstream.forward import Forwarder
+
+Section = Callable[[], dict[str, Any]]
+
+
+class StatusBoard:
+    """The sections of the status, read afresh on every call."""
+
+    def __init__(self, sections: Mapping[str, Section]) -> None:
+        self._sections = dict(sections)
+
+    def status(self) -> dict[str, Any]:
+        """Every section's current status, by name."""
+        return {name: section() for name, section in self._sections.items()}
+
+
+def device_section(settings: Settings, clock: Clock) -> Section:
+    """Identity, version, backend and uptime (a duration: counted from now)."""
+    started_at = clock.monotonic()
+
+    def section() -> dict[str, Any]:
+        return {
+            "id": settings.device.id,
+            "name": settings.device.name,
+            "version": __version__,
+            "backend": settings.hardware.backend,
+            "timezone": settings.device.timezone,
+            "uptime_s": round(clock.monotonic() - started_at, 1),
+        }
+
+    return section
+
+
+def doors_section(doors: Mapping[str, DoorController]) -> Section:
+    return lambda: {name: door.status() for name, door in doors.items()}
+
+
+def readers_section(
+    readers: Mapping[str, ReaderDriver], feedback: Mapping[str, ReaderFeedback]
+) -> Section:
+    """Each reader's driver status, with what its LED and beeper show."""
+    return lambda: {
+        name: {**reader.status(), "feedback": feedback[name].status()}
+        for name, reader in readers.items()
+    }
+
+
+def upstream_section(upstream: Upstream, doors: Sequence[DoorSettings]) -> Section:
+    """The verify server and its breaker, anti-passback URLs, and the doors that open to
+    any unknown credential while the server is unreachable."""
+
+    def section() -> dict[str, Any]:
+        flow, apb = upstream.flow, upstream.apb
+        status: dict[str, Any] = {
+            "configured": flow is not None,
+            "offline_grant_doors": [d.name for d in doors if d.offline_policy == "grant"],
+        }
+        if flow is not None:
+            status.update(flow.status())
+        if apb is not None:
+            status["antipassback_urls"] = apb.status()
+        return status
+
+    return section
+
+
+def store_section(engine: AccessEngine, rule_changes: RuleChanges) -> Section:
+    """What the rules snapshot in use holds, its version, and the reloads that follow
+    this daemon's writes."""
+    return lambda: {
+        **engine.snapshot.counts(),
+        "rules_version": engine.snapshot.version,
+        **rule_changes.status(),
+    }
+
+
+def journal_section(journal: EventJournal, writer: JournalWriter) -> Section:
+    return lambda: {
+        "last_seq": journal.last_seq(),
+        "max_events": journal.max_events,
+        **writer.status(),
+    }
+
+
+def forwarding_section(forwarder: Forwarder, writer: JournalWriter) -> Section:
+    """The agents' delivery, and whether events wait for the disk (then nothing new is
+    forwarded: only what is durable is)."""
+    return lambda: {
+        **forwarder.status(),
+        "journal_fault": writer.fault,
+        "events_waiting_for_disk": writer.status()["queued"],
+    }
+
+
+def access_section(engine: AccessEngine, pipeline: AccessPipeline, clock: Clock) -> Section:
+    return lambda: engine.status(Instant.read(clock)) | pipeline.status()
+
+
+class InstantStatus(Protocol):
+    """A component whose status depends on the present moment."""
+
+    def status(self, now: Instant) -> dict[str, Any]: ...
+
+
+def timed_section(component: InstantStatus, clock: Clock) -> Section:
+    return lambda: component.status(Instant.read(clock))

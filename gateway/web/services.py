@@ -1,0 +1,41 @@
+"""What the web layer asks of the running daemon: one narrow protocol per service.
+
+The composition root (`gateway.app`) hands the web layer objects that fit these; nothing
+under `gateway/web/` builds or looks up a service itself (docs/architecture.md, "What may
+import what"). The door commands' protocol is `gateway.web.doors.DoorControl`, the
+simulation's `gateway.web.sim.SimulationControl`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from gateway.model import Event, StoredEvent
+
+
+class StatusSource(Protocol):
+    """Every component's status, gathered (`gateway.status.StatusBoard`)."""
+
+    def status(self) -> dict[str, Any]: ...
+
+
+class EventLog(Protocol):
+    """The event journal (`gateway.recorder.Recorder`)."""
+
+    def emit(self, event: Event) -> None: ...
+
+    def record_api(self, reason: str, username: str, detail: str = "") -> None: ...
+
+    async def flush(self) -> None: ...
+
+    async def read_events(self, after: int, limit: int) -> list[StoredEvent]: ...
+
+
+class Accounts(Protocol):
+    """Technician logins and password changes (`gateway.accounts.TechnicianAccounts`)."""
+
+    async def verify_login(self, username: str, password: str) -> tuple[str, str] | None: ...
+
+    def password_change_required(self, username: str) -> bool: ...
+
+    async def change_password(self, username: str, new: str) -> None: ...
