@@ -9,13 +9,15 @@ import socket
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
 
-from gateway.app import Gateway
+from gateway.app import DB_FILE, Gateway
 from gateway.config import load_settings
 from gateway.settings import ReaderSettings, Settings
+from gateway.store.journal import EventJournal
 from gateway.terminal import RelaySetting, TerminalError
 from tests.hw.fake_hardware import FakeHardware
 
@@ -121,3 +123,71 @@ async def test_the_device_time_is_set_on_the_hardware(pi: tuple[Gateway, FakeHar
     gateway, hardware = pi
     await gateway.terminal.system_time.set_time(1_900_000_000)
     assert hardware.time_setter.set_to == [1_900_000_000]
+
+
+def journal_of(settings: Settings) -> list[tuple[str | None, str, str]]:
+    """(door, reason, trace) of every journaled event, read from the database file."""
+    journal = EventJournal(Path(settings.device.state_dir) / DB_FILE, ZoneInfo("UTC"), 1000)
+    try:
+        return [(row.door, row.reason, row.trace) for row in journal.read(0, 1000)]
+    finally:
+        journal.close()
+
+
+async def test_a_start_that_fails_half_way_locks_the_doors_and_closes_what_it_built(
+    tmp_path: Path,
+) -> None:
+    """The web port is taken: nothing of the failed start may keep running, and the
+    journal says what happened."""
+    hardware = FakeHardware()
+    settings = pi_settings(tmp_path / "state")
+    host, port = settings.web.listen.rsplit(":", 1)
+    with socket.socket() as taken:
+        taken.bind((host, int(port)))
+        taken.listen()
+        with pytest.raises(OSError):
+            await Gateway(settings, hardware=hardware).start()
+    hardware.press(FRONT_REX)
+    await asyncio.sleep(BUTTON_SETTLE_S)
+    assert hardware.level(FRONT_RELAY) is False  # stopped locked: the button opens nothing
+    assert hardware.closed
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+    journal = journal_of(settings)
+    assert ("front", "locked", "startup") in journal
+    assert journal[-1] == (None, "stopping", "")
+    assert "started" not in [reason for _, reason, _ in journal]
+
+
+class Keys:
+    """A key matrix whose lines are gone by the time the daemon stops."""
+
+    rows, cols = 4, 3
+
+    def scan(self) -> set[tuple[int, int]]:
+        return set()
+
+    def close(self) -> None:
+        raise RuntimeError("keypad lines already released")
+
+
+class HardwareWithBrokenKeypad(FakeHardware):
+    def key_matrix(self, settings: ReaderSettings) -> Keys:
+        return Keys()
+
+
+async def test_a_close_that_fails_skips_no_later_step_of_the_stop(tmp_path: Path) -> None:
+    hardware = HardwareWithBrokenKeypad()
+    settings = pi_settings(tmp_path / "state")
+    keypad = ReaderSettings(
+        name="desk-keys", kind="matrix_keypad", door="back", row_pins=(6, 7, 8, 9),
+        col_pins=(10, 11, 12),
+    )  # fmt: skip
+    settings = dataclasses.replace(settings, readers=(*settings.readers, keypad))
+    gateway = Gateway(settings, hardware=hardware)
+    await gateway.start()
+    gateway.door_commands.pulse_door("front", "admin")
+    with pytest.raises(RuntimeError, match="keypad lines already released"):
+        await gateway.stop()
+    assert hardware.level(FRONT_RELAY) is False and hardware.closed
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+    assert journal_of(settings)[-1] == (None, "stopping", "")
