@@ -96,6 +96,21 @@ class Credential:
 
 
 @dataclass(frozen=True)
+class UnlockClaim:
+    """Who the sending device recognised, and which way they go (the OpenDoor user fields)."""
+
+    direction: Direction | None  # from AntiPassbackMode; None: no anti-passback check
+    name: str = ""
+    unlock_type: str = ""
+    code: str = ""
+
+    @property
+    def names_a_user(self) -> bool:
+        """Any user field given: an identified passage, not a plain remote unlock."""
+        return bool(self.direction or self.name or self.unlock_type or self.code)
+
+
+@dataclass(frozen=True)
 class Decision:
     """The engine's answer for one credential at one door.
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from gateway.access.engine import AccessEngine
-from gateway.access.http_unlock import HttpUnlockRules, HttpUnlockState, UnlockClaim
+from gateway.access.http_unlock import HttpUnlockRules, HttpUnlockState
 from gateway.clock import Clock, Instant
 from gateway.doors.controller import DoorController
 from gateway.doors.grants import as_door_allows, move_door
-from gateway.model import Event
+from gateway.model import Event, UnlockClaim
 from gateway.settings import Settings
 
 READER = "http_unlock"  # the journal's `reader` and `source` of these events

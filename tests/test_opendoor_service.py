@@ -3,8 +3,8 @@ the door moves; a door that is stopping or in lockdown says so."""
 
 from __future__ import annotations
 
-from gateway.access.http_unlock import HttpUnlockState, UnlockClaim
-from gateway.model import Event
+from gateway.access.http_unlock import HttpUnlockState
+from gateway.model import Event, UnlockClaim
 from gateway.opendoor import OpenDoorService
 from gateway.settings import DeviceSettings, HardwareSettings, HttpUnlockSettings, Settings
 from tests.access.rules import UTC, engine

@@ -27,31 +27,20 @@ from gateway.access.autoinout import ALLOW, AutoInOut, CheckResult
 from gateway.access.engine import AccessEngine, denial
 from gateway.cardnumbers import from_printed
 from gateway.clock import Instant, Stamp
-from gateway.model import PIN_MASK, CredentialKind, Decision, Direction, shown_credential
+from gateway.model import (
+    PIN_MASK,
+    CredentialKind,
+    Decision,
+    Direction,
+    UnlockClaim,
+    shown_credential,
+)
 from gateway.settings import AutoInOutSettings, HttpUnlockSettings
 from gateway.store.index import UserRule
 
 CODE_KINDS: tuple[CredentialKind, ...] = ("card", "pin", "qr", "plate")
 _CARD_SEPARATORS = re.compile(r"[\s:\-]")
 _HEX_BYTES = re.compile(r"(?:[0-9A-F]{2}){1,10}\Z")
-
-
-# -- what the sender says -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class UnlockClaim:
-    """Who the sending device recognised, and which way they go (the OpenDoor user fields)."""
-
-    direction: Direction | None  # from AntiPassbackMode; None: no anti-passback check
-    name: str = ""
-    unlock_type: str = ""
-    code: str = ""
-
-    @property
-    def names_a_user(self) -> bool:
-        """Any user field given: an identified passage, not a plain remote unlock."""
-        return bool(self.direction or self.name or self.unlock_type or self.code)
 
 
 def classify(unlock_type: str) -> CredentialKind | None:

@@ -29,8 +29,7 @@ from typing import Protocol
 
 from aiohttp import web
 
-from gateway.access.http_unlock import UnlockClaim
-from gateway.model import Direction
+from gateway.model import Direction, UnlockClaim
 from gateway.settings import HttpUnlockSettings, Settings
 from gateway.web import security
 

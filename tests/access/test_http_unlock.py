@@ -12,11 +12,10 @@ from gateway.access.engine import AccessEngine
 from gateway.access.http_unlock import (
     HttpUnlockRules,
     HttpUnlockState,
-    UnlockClaim,
     card_canonical,
     classify,
 )
-from gateway.model import PIN_MASK, Credential, Decision, qr_fingerprint
+from gateway.model import PIN_MASK, Credential, Decision, UnlockClaim, qr_fingerprint
 from gateway.settings import AccessSettings, AutoInOutSettings, HttpUnlockSettings
 from gateway.store.index import AccessRightRule, CredentialRef, GroupRule, RulesSnapshot, UserRule
 
