@@ -31,6 +31,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check gateway tests benchmarks scripts
 	$(VENV)/bin/ruff format --check gateway tests benchmarks scripts
 	$(PY) scripts/check_hw_imports.py
+	$(PY) scripts/check_layers.py
 
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy gateway

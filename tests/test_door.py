@@ -11,7 +11,7 @@ import threading
 
 from gateway.clock import SystemClock
 from gateway.door import DoorController
-from gateway.doors import LoopTimers
+from gateway.doors.timers import LoopTimers
 from gateway.hw.factory import SimulatedHardware
 from gateway.hw.lines import InputLine
 from gateway.model import Event

@@ -23,8 +23,10 @@ import hashlib
 import hmac
 import json
 import secrets
+from typing import TYPE_CHECKING
 
-from gateway.store.secrets import PinHasher
+if TYPE_CHECKING:  # a type only: this module stays pure (the web layer imports it)
+    from gateway.store.secrets import PinHasher
 
 STEP_S = 30
 DIGITS = 8

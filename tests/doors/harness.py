@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.doors import DoorController, DoorLinks
+from gateway.doors.controller import DoorController, DoorLinks
 from gateway.doors.outputs import relay_initial
 from gateway.hw.factory import SimulatedHardware
 from gateway.model import Event

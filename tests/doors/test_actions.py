@@ -6,8 +6,9 @@ import asyncio
 
 import pytest
 
-from gateway.doors import DoorLinks, actions
+from gateway.doors import actions
 from gateway.doors.actions import describe_failure, safe_url
+from gateway.doors.controller import DoorLinks
 from gateway.settings import InputActionSettings
 from tests.doors.harness import Rig, rig
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.doors import DoorLinks, DoorState
+from gateway.doors.controller import DoorLinks
+from gateway.doors.state import DoorState
 from tests.doors.harness import rig
 
 

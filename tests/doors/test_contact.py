@@ -172,7 +172,7 @@ def test_restart_with_a_held_open_door() -> None:
 def test_contact_not_wired() -> None:
     door = rig()
     assert door.door.status()["contact"] == "closed"
-    from gateway.doors import DoorController
+    from gateway.doors.controller import DoorController
     from gateway.hw.lines import MemoryOutput
     from gateway.settings import DoorSettings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from gateway.doors import DOOR_EVENTS
+from gateway.doors.events import DOOR_EVENTS
 
 REPO = Path(__file__).resolve().parents[2]
 WIRING = REPO / "docs" / "wiring.md"

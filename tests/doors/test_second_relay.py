@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway.doors import DoorLinks
+from gateway.doors.controller import DoorLinks
 from tests.doors.harness import DOORBELL, SECOND, Rig, rig
 
 
