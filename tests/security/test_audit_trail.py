@@ -74,6 +74,7 @@ async def test_a_personaluser_flooding_put_myself_pushes_out_no_access_event(
 ) -> None:
     client = await start()
     gateway = client.gateway
+    await gateway.recorder.flush()  # `started` is written before the evidence goes in
     gateway.journal.set_max_events(JOURNAL_ROWS)
     now = client.clock.time()
     evidence = gateway.journal.append_batch([card_grant(n, now) for n in range(JOURNAL_ROWS)])
