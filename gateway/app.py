@@ -110,6 +110,7 @@ class Gateway:
                 self.saved_state.door_saver(door.name),
             )
         self._open_store(parts)
+        self._prepare_accounts()
         self._build_engine(parts)
         self._build_terminal()
         self.saved_state.restore_doors(self.doors)  # lockdown, latched alarms
@@ -154,13 +155,17 @@ class Gateway:
         parts.push_async_callback(self.forwarder.stop)  # bounded; before the journal closes
         self.writer.add_listener(self.forwarder.notify)  # wake forwarding on each new row
 
-    def _build_engine(self, parts: AsyncExitStack) -> None:
+    def _prepare_accounts(self) -> None:
         stores, emit = self.stores, self.recorder.emit
         ensure_configured_accounts(
             self.settings, stores.technicians, stores.users, emit, self.clock
         )
         apply_public_pins(self.settings, stores.users, emit, self.clock)
         self.accounts = TechnicianAccounts(self.settings, stores.technicians, self.db_path)
+
+    def _build_engine(self, parts: AsyncExitStack) -> None:
+        """The engine on the stored rules, the state saved before the restart, and the
+        reloads that follow every write to the rules."""
         self.engine = AccessEngine(
             self.settings.access,
             {d.name: d for d in self.settings.doors},
