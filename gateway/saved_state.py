@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gateway.clock import Clock, Stamp
-from gateway.doors.controller import DoorController
 from gateway.doors.state import DoorState
 from gateway.model import Event
 
@@ -38,6 +37,12 @@ class Persistent(Protocol):
     def export_state(self, now: Stamp) -> dict[str, Any]: ...
 
     def import_state(self, state: dict[str, Any], now: Stamp) -> None: ...
+
+
+class RestorableDoor(Protocol):
+    """A door that takes its saved lockdown and latched alarms back."""
+
+    def restore(self, state: DoorState) -> None: ...
 
 
 class VersionedState(Persistent, Protocol):
@@ -87,7 +92,7 @@ class SavedState:
             log.error("saved %s state ignored: %s", what, exc)
             self._emit(Event("system", self._clock.time(), reason="state_discarded"))
 
-    def restore_doors(self, doors: Mapping[str, DoorController]) -> None:
+    def restore_doors(self, doors: Mapping[str, RestorableDoor]) -> None:
         """Give each door its saved lockdown and latched alarms back."""
         for name, door in doors.items():
             saved = self._doors.get(name)
