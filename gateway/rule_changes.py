@@ -16,7 +16,7 @@ reloads at once, as any change outside a batch does: only the saving is lost, ne
 reload.
 
 Writes made by other processes (`door-gateway users import`) do not come through here:
-the composition root polls the store for those.
+`gateway.rules_reload` polls the store for those.
 """
 
 from __future__ import annotations
