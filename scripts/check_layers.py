@@ -232,9 +232,9 @@ def rule_broken(item: Import) -> str | None:
     return None
 
 
-def find_cycles(edges: Mapping[str, set[str]]) -> list[list[str]]:
-    """One cycle (a path that ends where it starts) per strongly connected group of
-    modules, found with Tarjan's algorithm, iteratively."""
+def tangles(edges: Mapping[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of modules (each imports every other one, directly
+    or not), found with Tarjan's algorithm, iteratively."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -276,7 +276,7 @@ def find_cycles(edges: Mapping[str, set[str]]) -> list[list[str]]:
                         break
                 if len(group) > 1 or node in edges.get(node, ()):
                     groups.append(sorted(group))
-    return [_cycle_in(set(group), edges) for group in groups]
+    return groups
 
 
 def _cycle_in(group: set[str], edges: Mapping[str, set[str]]) -> list[str]:
@@ -298,6 +298,14 @@ def _cycle_in(group: set[str], edges: Mapping[str, set[str]]) -> list[str]:
     return [first, first]  # not reached: a strongly connected group cycles through first
 
 
+def _describe_cycle(group: list[str], edges: Mapping[str, set[str]]) -> str:
+    """The shortest cycle through the group's first module, and how many more it tangles."""
+    cycle = _cycle_in(set(group), edges)
+    more = len(group) - len(set(cycle))
+    tail = f" (and {more} more modules in the same tangle)" if more else ""
+    return f"import cycle: {' -> '.join(cycle)}{tail}"
+
+
 def problems(root: Path, allowed: Mapping[tuple[str, str], str] = ALLOWED) -> list[str]:
     """Every cycle, every import that breaks a rule (unless allowed), every stale
     allowance: one line each, empty when the package keeps to its layers."""
@@ -306,7 +314,7 @@ def problems(root: Path, allowed: Mapping[tuple[str, str], str] = ALLOWED) -> li
     for item in imports:
         if item.target != item.importer:
             edges.setdefault(item.importer, set()).add(item.target)
-    found = [f"import cycle: {' -> '.join(cycle)}" for cycle in find_cycles(edges)]
+    found = [_describe_cycle(group, edges) for group in tangles(edges)]
     used: set[tuple[str, str]] = set()
     for item in imports:
         why = rule_broken(item)

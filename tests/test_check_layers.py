@@ -79,6 +79,21 @@ def test_a_cycle_through_a_function_level_import_is_found(tmp_path: Path) -> Non
     ]
 
 
+def test_a_tangle_is_reported_once_with_how_many_modules_it_holds(tmp_path: Path) -> None:
+    root = package(
+        tmp_path,
+        {
+            "a.py": "import gateway.b\nimport gateway.c\n",
+            "b.py": "import gateway.a\n",
+            "c.py": "import gateway.d\n",
+            "d.py": "import gateway.a\n",
+        },
+    )
+    assert problems(root) == [
+        "import cycle: gateway.a -> gateway.b -> gateway.a (and 2 more modules in the same tangle)"
+    ]
+
+
 def test_no_cycle_and_no_rule_broken_is_silent(tmp_path: Path) -> None:
     root = package(
         tmp_path,
