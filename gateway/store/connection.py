@@ -24,7 +24,25 @@ log = logging.getLogger(__name__)
 RulesListener = Callable[[], None]
 
 
-class LockedConnection:
+class ClosedOnExit:
+    """`with` support for anything that has a `close()`."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class LockedConnection(ClosedOnExit):
     """A connection with `writing()` and `reading()` transactions, shared by threads
     (hence `check_same_thread=False` and a reentrant lock around every call)."""
 
@@ -89,19 +107,8 @@ class LockedConnection:
         with self.lock:
             self._conn.close()
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class TableStore:
+class TableStore(ClosedOnExit):
     """Base of the stores: a few tables over a `LockedConnection`.
 
     The daemon builds every store over one shared connection (`gateway.store.stores`);
@@ -137,14 +144,3 @@ class TableStore:
     def close(self) -> None:
         """Close the connection this store was opened with (see the class docstring)."""
         self._connection.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from gateway.store.agents import AgentStore
-from gateway.store.connection import LockedConnection, RulesListener
+from gateway.store.connection import ClosedOnExit, LockedConnection, RulesListener
 from gateway.store.engine_state import EngineStateStore
 from gateway.store.organisation import OrganisationStore
 from gateway.store.secrets import PinHasher
@@ -27,7 +25,7 @@ __all__ = ["Stores"]
 
 
 @dataclass(frozen=True)
-class Stores:
+class Stores(ClosedOnExit):
     """The stores over one gateway database. Open with `Stores.open`; close once, with
     `close()` (never a store on its own: they share the connection)."""
 
@@ -68,14 +66,3 @@ class Stores:
         """Close every connection (the agents' first: the forwarder stops before this)."""
         for connection in reversed(self._connections):
             connection.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
