@@ -24,7 +24,9 @@ from gateway import __version__, status
 from gateway.access.engine import AccessEngine
 from gateway.access.http_unlock import HttpUnlockState
 from gateway.accounts import TechnicianAccounts, apply_public_pins, ensure_configured_accounts
+from gateway.actatek_settings import TerminalFunctions
 from gateway.clock import Clock, read_boot_id
+from gateway.doors.build import DoorInputs, build_door
 from gateway.doors.commands import DoorCommands
 from gateway.doors.controller import DoorController
 from gateway.doors.timers import LoopTimers
@@ -46,12 +48,10 @@ from gateway.store.secrets import PinHasher, load_or_create_device_key
 from gateway.store.statedir import make_state_dir
 from gateway.store.stores import Stores
 from gateway.store.writer import JournalWriter
-from gateway.terminal import TerminalFunctions
 from gateway.upstream.forward import Forwarder, TerminalIdentity
 from gateway.web.actatek.common import ManagementContext
 from gateway.web.auth import TokenStore
 from gateway.web.server import build_app, start_site
-from gateway.wiring import DoorInputs, build_door
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ class Gateway:
 
     def _build_readers(self, loop: asyncio.AbstractEventLoop, parts: AsyncExitStack) -> None:
         for reader in self.settings.readers:
-            self.feedback[reader.name] = build_feedback(reader, self.hardware, loop)
+            self.feedback[reader.name] = build_feedback(reader, self.hardware, LoopTimers(loop))
             parts.callback(self.feedback[reader.name].close)
         self.upstream = build_upstream(
             self.settings, self.tz, self.clock, self.hasher.hash, self.recorder.emit

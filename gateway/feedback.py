@@ -17,11 +17,10 @@ Patterns (LED wires: green and red; both lit is amber on a bi-colour reader LED)
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Literal
 
-from gateway.doors.timers import Later, Timers, as_timers
+from gateway.doors.timers import Later, Timers
 from gateway.hw.lines import LineFactory, OutputLine
 from gateway.settings import ReaderSettings
 
@@ -78,12 +77,12 @@ class ReaderFeedback:
 
     def __init__(
         self,
-        timers: asyncio.AbstractEventLoop | Timers,
+        timers: Timers,
         green: OutputLine | None = None,
         red: OutputLine | None = None,
         beeper: OutputLine | None = None,
     ) -> None:
-        self._timers = as_timers(timers)
+        self._timers = timers
         self._green, self._red, self._beeper = green, red, beeper
         self.led: LedColour = "off"
         self.beeper = False
@@ -155,9 +154,7 @@ class ReaderFeedback:
         self._write_led("off")
 
 
-def build_feedback(
-    reader: ReaderSettings, lines: LineFactory, timers: asyncio.AbstractEventLoop | Timers
-) -> ReaderFeedback:
+def build_feedback(reader: ReaderSettings, lines: LineFactory, timers: Timers) -> ReaderFeedback:
     """The feedback of `reader` on its wired LED and beeper lines (none wired: logical only)."""
 
     def line(pin: int | None) -> OutputLine | None:

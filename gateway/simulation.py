@@ -12,15 +12,15 @@ from gateway.clock import Clock, SteppableClock
 from gateway.hw.factory import SimulatedHardware
 from gateway.hw.reader_base import NotSimulated
 from gateway.hw.readers import UnavailableReader
-from gateway.hw.simulation import SimulatedInput, WiegandDriver, key_bursts
+from gateway.hw.sim_drivers import SimulatedInput, WiegandDriver, key_bursts
 from gateway.hw.wiegand import WiegandReader
 from gateway.web.sim import NotBuilt, UnknownName
 
 if TYPE_CHECKING:
+    from gateway.doors.build import DoorInputs
     from gateway.doors.controller import DoorController
     from gateway.feedback import ReaderFeedback
     from gateway.hw.readers import ReaderDriver
-    from gateway.wiring import DoorInputs
 
 
 class Simulation:

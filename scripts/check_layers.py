@@ -94,7 +94,7 @@ ALLOWED: Mapping[tuple[str, str], str] = {
     ("gateway.web.actatek.myself", "gateway.store.profiles"): "item 6",
     ("gateway.web.actatek.users", "gateway.store.profiles"): "item 6",
     ("gateway.web.actatek.users_json", "gateway.store.profiles"): "item 6",
-    ("gateway.web.actatek.terminal", "gateway.terminal"): "item 6",
+    ("gateway.web.actatek.terminal", "gateway.actatek_settings"): "item 6",
     ("gateway.web.actatek.timeset", "gateway.timeset"): "item 6",
 }
 

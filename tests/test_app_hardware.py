@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 
+from gateway.actatek_settings import RelaySetting, TerminalError
 from gateway.app import DB_FILE, Gateway
 from gateway.config import load_settings
 from gateway.settings import ReaderSettings, Settings
 from gateway.store.journal import EventJournal
-from gateway.terminal import RelaySetting, TerminalError
 from tests.hw.fake_hardware import FakeHardware
 
 REPO = Path(__file__).resolve().parents[1]

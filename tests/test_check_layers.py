@@ -51,8 +51,8 @@ def test_a_cycle_closed_by_a_type_only_import_is_found_with_its_path(tmp_path: P
         tmp_path,
         {
             "app.py": "from gateway.web.server import build_app\n",
-            "web/server.py": "from gateway.terminal import TerminalFunctions\n",
-            "terminal.py": (
+            "web/server.py": "from gateway.actatek_settings import TerminalFunctions\n",
+            "actatek_settings.py": (
                 "from typing import TYPE_CHECKING\n"
                 "if TYPE_CHECKING:\n"
                 "    from gateway.app import Gateway\n"
@@ -61,8 +61,9 @@ def test_a_cycle_closed_by_a_type_only_import_is_found_with_its_path(tmp_path: P
         },
     )
     found = problems(root)
-    assert "import cycle: gateway.app -> gateway.web.server -> gateway.terminal -> gateway.app" in (
-        found
+    assert (
+        "import cycle: gateway.actatek_settings -> gateway.app -> gateway.web.server"
+        " -> gateway.actatek_settings" in (found)
     )
 
 

@@ -10,7 +10,7 @@ import dataclasses
 import threading
 
 from gateway.clock import SystemClock
-from gateway.door import DoorController
+from gateway.doors.controller import DoorController
 from gateway.doors.timers import LoopTimers
 from gateway.hw.factory import SimulatedHardware
 from gateway.hw.lines import InputLine
@@ -24,7 +24,7 @@ SETTINGS = DoorSettings(name="front", relay_pin=RELAY, relay_pulse_s=5, contact_
 def build(
     events: list[Event], settings: DoorSettings = SETTINGS
 ) -> tuple[DoorController, SimulatedHardware]:
-    """Exactly the call app.py makes today: a loop, then the lines as keywords."""
+    """The call the door builder makes: loop timers, then the lines as keywords."""
     hardware = SimulatedHardware()
     relay = hardware.output(RELAY, initial=True)  # a relay left energised by a crash
     lines: dict[str, InputLine | None] = {
@@ -34,7 +34,7 @@ def build(
     }
     door = DoorController(
         settings,
-        asyncio.get_running_loop(),
+        LoopTimers(asyncio.get_running_loop()),
         SystemClock(),
         events.append,
         relay,

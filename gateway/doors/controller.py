@@ -14,7 +14,6 @@ schedule ever unlocks it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from gateway.doors.health import FaultReport, InputFault, InputHealth
 from gateway.doors.outputs import LockRelay, PulsedOutput
 from gateway.doors.schedule import ScheduleCheck, next_boundary
 from gateway.doors.state import DoorState
-from gateway.doors.timers import Later, Timers, as_timers
+from gateway.doors.timers import Later, Timers
 from gateway.hw.lines import InputLine, MemoryOutput, OutputLine
 from gateway.model import Event
 from gateway.settings import DoorSettings, InputActionSettings
@@ -81,7 +80,7 @@ class DoorController:
     def __init__(
         self,
         settings: DoorSettings,
-        timers: asyncio.AbstractEventLoop | Timers,
+        timers: Timers,
         clock: Clock,
         emit: EventSink,
         relay: OutputLine,
@@ -97,7 +96,7 @@ class DoorController:
         self._relay.lock()  # before anything else: a crash may have left it unlocked
         self.settings = settings
         self.name = settings.name
-        self._timers = as_timers(timers)
+        self._timers = timers
         links = links or DoorLinks()
         self._clock, self._sink, self._state_changed = clock, emit, links.state_changed
         self._alarm_line = alarm

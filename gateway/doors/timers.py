@@ -73,13 +73,6 @@ class LoopTimers:
             task.cancel()
 
 
-def as_timers(source: asyncio.AbstractEventLoop | Timers) -> Timers:
-    """Accept an event loop (the older constructor signature) or a `Timers`."""
-    if isinstance(source, asyncio.AbstractEventLoop):
-        return LoopTimers(source)
-    return source
-
-
 class Later:
     """At most one pending call at a time: arming it again replaces the previous one."""
 

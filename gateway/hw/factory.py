@@ -25,7 +25,7 @@ from gateway.hw.pcsc_sim import SimulatedPcscBackend
 from gateway.hw.reader_base import ReaderUnavailable
 from gateway.hw.serial_rfid import SerialLink
 from gateway.hw.serial_sim import PtySerialDevice
-from gateway.hw.simulation import (
+from gateway.hw.sim_drivers import (
     KeypadInput,
     NfcInput,
     PcscInput,

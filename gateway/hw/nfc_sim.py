@@ -18,7 +18,7 @@ from gateway.hw.nfc import TARGET_KINDS, NfcReader, NfcTarget, TargetKind
 from gateway.hw.reader_base import ReaderSink
 from gateway.settings import ReaderSettings
 
-# Same rule as the simulation API's other card readers (gateway.hw.simulation), kept here
+# Same rule as the simulation API's other card readers (gateway.hw.sim_drivers), kept here
 # so that module can import this one without a cycle.
 HEX_UID = re.compile(r"^(?:[0-9A-F]{2}){1,10}$")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from gateway.model import Credential
 
@@ -18,17 +18,6 @@ class ReaderSink(Protocol):
     def credential(self, credential: Credential) -> None: ...
 
     def key(self, reader: str, key: str, timestamp: float) -> None: ...
-
-
-class Reader(Protocol):
-    """A running reader driver."""
-
-    name: str
-    kind: str
-
-    def status(self) -> dict[str, Any]: ...
-
-    def close(self) -> None: ...
 
 
 class NotSimulated(Exception):

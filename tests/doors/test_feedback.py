@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from gateway.feedback import ReaderFeedback
 from gateway.hw.factory import SimulatedHardware
 from tests.fakes import ManualClock, ManualTimers
@@ -108,11 +106,3 @@ def test_unwired_reader_keeps_the_logical_state_and_close_turns_all_off() -> Non
     fb.set_prealarm(True)
     fb.close()
     assert fb.status() == {"led": "off", "beeper": False, "pattern": "idle", "prealarm": False}
-
-
-async def test_an_event_loop_is_still_accepted() -> None:
-    fb = ReaderFeedback(asyncio.get_running_loop())
-    fb.show(True, 0.01)
-    await asyncio.sleep(0.05)
-    assert fb.led == "off" and fb.beeper  # the LED timer ran; the 0.2 s beep still sounds
-    fb.close()

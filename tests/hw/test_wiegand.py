@@ -9,7 +9,7 @@ import pytest
 
 from gateway.hw.factory import SimulatedHardware
 from gateway.hw.formats import decode_card_frame, decode_key_burst, encode_h10301
-from gateway.hw.simulation import WiegandDriver, key_bursts
+from gateway.hw.sim_drivers import WiegandDriver, key_bursts
 from gateway.hw.wiegand import MAX_GAP_S, MIN_GAP_S, RawFrame, WiegandReceiver
 
 

@@ -20,7 +20,7 @@ from gateway.config import load_settings
 from gateway.hw.factory import SimulatedHardware
 from gateway.hw.formats import FORMATS, encode, invert
 from gateway.hw.readers import ReaderContext, build_reader
-from gateway.hw.simulation import WiegandDriver, key_bursts
+from gateway.hw.sim_drivers import WiegandDriver, key_bursts
 from gateway.hw.wiegand import MAX_GAP_S, SWAPPED_WARNING, SWAPPED_WHILE_SET, WiegandReader
 from gateway.model import Credential
 from gateway.settings import ReaderSettings, WiegandFormatSettings

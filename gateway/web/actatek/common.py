@@ -23,12 +23,12 @@ from gateway.web.services import Accounts, EventLog
 from gateway.web.strictjson import BodyRejected, read_strict_json
 
 if TYPE_CHECKING:
+    from gateway.actatek_settings import TerminalFunctions
     from gateway.doors.controller import DoorController
     from gateway.model import Event
     from gateway.settings import Settings
     from gateway.store.journal import EventJournal
     from gateway.store.stores import Stores
-    from gateway.terminal import TerminalFunctions
     from gateway.upstream.forward import Forwarder
 
 log = logging.getLogger(__name__)

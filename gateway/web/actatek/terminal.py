@@ -1,7 +1,7 @@
 """Section 11: terminal functions (capability "terminal": NETWORKADMIN and SUPERADMIN).
 11.2 apiversion is in `session`.
 
-Relays and doors (see `gateway.terminal`): relay ONE is a door's lock relay, TWO its
+Relays and doors (see `gateway.actatek_settings`): relay ONE is a door's lock relay, TWO its
 second relay, ALL both; the door is `?door=NAME` (our addition), else the first one.
 - `POST opendoor/{sessionid}`: the remote unlock pulse, the same function as the native
   `POST /api/v1/doors/{name}/pulse` (refused in lockdown).
@@ -25,7 +25,7 @@ second relay, ALL both; the door is `?door=NAME` (our addition), else the first 
   The same flag as logsetting's `log_unAuth_event`.
 - `PUT logsetting/{sessionid}` / `GET logsetting/{sessionid}`: `log_size` is the
   journal's bound at once; the other flags filter getLogs or are stored only
-  (`gateway.terminal.LogSettings`).
+  (`gateway.actatek_settings.LogSettings`).
 - `PUT consent/{sessionid}/{enable}/{display_name}` / `GET consent/{sessionid}`: stored
   and answered (there is no display).
 - `GET terminalstatus/{sessionid}`: serialNumber = [device] id, registered users,
@@ -42,8 +42,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.settings import AutoInOutSettings
-from gateway.terminal import (
+from gateway.actatek_settings import (
     ONE_OPTIONS,
     RELAY_ACTIONS,
     RELAY_IDS,
@@ -52,6 +51,7 @@ from gateway.terminal import (
     TerminalError,
     check_auto_in_out,
 )
+from gateway.settings import AutoInOutSettings
 from gateway.web.actatek.common import (
     ActatekError,
     boolean,

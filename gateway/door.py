@@ -1,5 +1,0 @@
-"""Compatibility import: the door controller lives in `gateway.doors`."""
-
-from gateway.doors.controller import DoorController, EventSink
-
-__all__ = ["DoorController", "EventSink"]
