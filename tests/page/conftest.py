@@ -23,6 +23,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from tests.daemon.conftest import REPO, Daemon, start_daemon
+from tests.web.conftest import client, start  # noqa: F401 (fixtures of the unit tests)
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts"
