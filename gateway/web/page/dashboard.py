@@ -16,7 +16,7 @@ from aiohttp import web
 from gateway.doors.errors import UnknownDoor
 from gateway.model import StoredEvent
 from gateway.web import api, doors, roles
-from gateway.web.page.site import add_page, page_session, render
+from gateway.web.page.site import add_page, page_session, read_form, render
 from gateway.web.services import EventLog
 
 DOOR_CAPABILITY = doors.DOOR_CONTROL.capability or "terminal"
@@ -104,8 +104,7 @@ async def pulse(request: web.Request) -> web.StreamResponse:
 async def lockdown(request: web.Request) -> web.StreamResponse:
     """POST /doors/{name}/lockdown with on=1 or on=0."""
     name = request.match_info["name"]
-    form = await request.post()
-    on = form.get("on")
+    on = (await read_form(request)).get("on")
     if on not in ("0", "1"):
         raise web.HTTPBadRequest(reason="on: expected 1 or 0")
     try:
