@@ -178,3 +178,18 @@ async def test_a_form_with_a_field_twice_is_refused(client: Client) -> None:
     )
     assert status == 400
     assert not client.gateway.doors["front"].status()["lockdown"]
+
+
+async def test_the_live_refresh_does_not_keep_an_unattended_session_alive(
+    client: Client,
+) -> None:
+    await logged_in_page(client)
+    idle = client.gateway.settings.web.token_idle_s
+    # the script polling on a laptop left open: no person has acted since the page loaded
+    client.clock.advance(idle / 2)
+    assert (await get(client, "/dashboard/live"))[0] == 200
+    client.clock.advance(idle / 2 - 1)
+    assert (await get(client, "/dashboard/live"))[0] == 200
+    client.clock.advance(2)
+    assert (await get(client, "/dashboard/live"))[0] == 401
+    assert (await get(client, "/"))[2].get("Location") == "/login"

@@ -150,7 +150,8 @@ def login_required(handler: PageHandler, capability: str | None, data: bool) -> 
 
     async def guarded(request: web.Request) -> web.StreamResponse:
         token = request.cookies.get(security.SESSION_COOKIE, "")
-        session = request.app[TOKENS].check(token) if token else None
+        # A data route is the script's poll, not a person: it does not defer idle expiry.
+        session = request.app[TOKENS].check(token, touch=not data) if token else None
         if session is None:
             if data:
                 return security.error_body("/", 401, "log in first: " + LOGIN_PATH)
