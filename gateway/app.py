@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from gateway import __version__, status
 from gateway.access.engine import AccessEngine
 from gateway.access.http_unlock import HttpUnlockState
+from gateway.access.pins import PinHasher
 from gateway.accounts import TechnicianAccounts, apply_public_pins, ensure_configured_accounts
 from gateway.actatek_settings import TerminalFunctions
 from gateway.clock import Clock, read_boot_id
@@ -44,7 +45,7 @@ from gateway.service import ServiceNotifier
 from gateway.settings import Settings
 from gateway.simulation import Simulation
 from gateway.store.journal import EventJournal
-from gateway.store.secrets import PinHasher, load_or_create_device_key
+from gateway.store.secrets import load_or_create_device_key
 from gateway.store.statedir import make_state_dir
 from gateway.store.stores import Stores
 from gateway.store.writer import JournalWriter

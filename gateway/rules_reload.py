@@ -16,10 +16,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from gateway.access.engine import AccessEngine
+from gateway.access.snapshot import RulesSnapshot
 from gateway.doors.controller import DoorController
 from gateway.store.db import open_database
 from gateway.store.engine_state import EngineStateStore
-from gateway.store.index import RulesSnapshot
 from gateway.store.rules import load_snapshot
 
 log = logging.getLogger(__name__)
