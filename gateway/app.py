@@ -13,8 +13,6 @@ then the rest closes: the web server, readers, upstream, the journal last but th
 from __future__ import annotations
 
 import asyncio
-import functools
-import logging
 import signal
 from contextlib import AsyncExitStack
 from zoneinfo import ZoneInfo
@@ -28,16 +26,12 @@ from gateway.clock import Clock, read_boot_id
 from gateway.doors.build import DoorInputs, build_door
 from gateway.doors.commands import DoorCommands
 from gateway.doors.controller import DoorController
-from gateway.doors.timers import LoopTimers
-from gateway.feedback import ReaderFeedback
 from gateway.hw.factory import BACKENDS, Hardware
-from gateway.hw.readers import ReaderDriver
 from gateway.model import Event
 from gateway.opendoor import OpenDoorService
 from gateway.reader_chain import start_reader_chain
 from gateway.recorder import Recorder
-from gateway.rule_changes import RuleChanges
-from gateway.rules_reload import RulesReloader
+from gateway.rules_reload import follow_rule_changes
 from gateway.saved_state import SavedState
 from gateway.service import ServiceNotifier
 from gateway.settings import Settings
@@ -48,9 +42,7 @@ from gateway.web.actatek.common import ManagementContext
 from gateway.web.auth import TokenStore
 from gateway.web.server import build_app, start_site
 
-log = logging.getLogger(__name__)
-
-STORE_POLL_S = 1.0
+STORE_POLL_S = 1.0  # how soon another process's writes (a CLI import) are in force
 
 
 class Gateway:
@@ -70,8 +62,6 @@ class Gateway:
         self.notifier = ServiceNotifier()
         self.doors: dict[str, DoorController] = {}
         self.door_inputs: dict[str, DoorInputs] = {}
-        self.readers: dict[str, ReaderDriver] = {}
-        self.feedback: dict[str, ReaderFeedback] = {}
         self._stack = AsyncExitStack()
         self._stop_requested = asyncio.Event()
 
@@ -113,8 +103,7 @@ class Gateway:
         self._build_readers(parts)
         await self._start_web(parts)
         await self.forwarder.start()
-        watch = loop.create_task(self.rules.watch(STORE_POLL_S, self.notifier.watchdog))
-        parts.push_async_callback(_cancel_and_wait, watch)
+        await parts.enter_async_context(self.rules.watching(STORE_POLL_S, self.notifier.watchdog))
 
     def _lock_doors(self) -> None:
         for door in self.doors.values():
@@ -152,12 +141,9 @@ class Gateway:
             self.settings.http_unlock, self.tz, self.saved_state.save
         )
         self.saved_state.restore(self.stores.engine_state, self.engine, self.http_unlock)
-        self.rules = RulesReloader(self.stores.engine_state, self.engine, self.doors, self.db_path)
-        # From here on every write that moves the rules reloads them (any store, any caller).
-        reload = functools.partial(self.rules.reload_rules_if_changed, force=True)
-        self.rule_changes = RuleChanges(LoopTimers(asyncio.get_running_loop()), reload)
-        self.stores.on_rules_changed(self.rule_changes.rules_changed)
-        parts.push_async_callback(self.rule_changes.close)
+        self.rules, self.rule_changes = follow_rule_changes(
+            self.stores, self.engine, self.doors, self.db_path, parts
+        )
 
     def _build_terminal(self) -> None:
         """What the ACTAtek API set at runtime overrides the file, from the first decision."""
@@ -237,12 +223,7 @@ class Gateway:
             management=management,
             open_door=open_door,
             simulation=simulation_for(
-                self.hardware,
-                readers=self.readers,
-                door_inputs=self.door_inputs,
-                doors=self.doors,
-                feedback=self.feedback,
-                clock=self.clock,
+                self.hardware, self.chain, self.doors, self.door_inputs, self.clock
             ),
         )
         runner = await start_site(self.web_app, self.settings.web.listen)
@@ -263,11 +244,6 @@ class Gateway:
         (see the module docstring). Stopping twice does nothing more."""
         self.notifier.stopping()
         await self._stack.aclose()
-
-
-async def _cancel_and_wait(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    await asyncio.wait({task})
 
 
 async def run(settings: Settings) -> None:

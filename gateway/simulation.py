@@ -21,27 +21,26 @@ if TYPE_CHECKING:
     from gateway.doors.controller import DoorController
     from gateway.feedback import ReaderFeedback
     from gateway.hw.readers import ReaderDriver
+    from gateway.reader_chain import ReaderChain
 
 
 def simulation_for(
     hardware: Hardware,
-    *,
-    readers: Mapping[str, ReaderDriver],
-    door_inputs: Mapping[str, DoorInputs],
+    chain: ReaderChain,
     doors: Mapping[str, DoorController],
-    feedback: Mapping[str, ReaderFeedback],
+    door_inputs: Mapping[str, DoorInputs],
     clock: Clock,
 ) -> Simulation | None:
-    """The `/sim` API's control over `hardware`, or None on real hardware: the simulation
-    API exists only to play simulated hardware."""
+    """The `/sim` API's control over `hardware` and what was built on it, or None on real
+    hardware: the simulation API exists only to play simulated hardware."""
     if not isinstance(hardware, SimulatedHardware):
         return None
     return Simulation(
         hardware,
-        readers=readers,
+        readers=chain.readers,
         door_inputs=door_inputs,
         doors=doors,
-        feedback=feedback,
+        feedback=chain.feedback,
         clock=clock,
     )
 
