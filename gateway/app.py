@@ -32,10 +32,12 @@ from gateway.doors.controller import DoorController
 from gateway.doors.timers import LoopTimers
 from gateway.feedback import ReaderFeedback, build_feedback
 from gateway.hw.factory import BACKENDS, Hardware, SimulatedHardware
+from gateway.hw.formats import FormatRegistry
 from gateway.hw.readers import ReaderContext, ReaderDriver, start_reader
 from gateway.model import Event
 from gateway.opendoor import OpenDoorService
 from gateway.pipeline import AccessPipeline, build_upstream
+from gateway.reader_diagnostics import ReaderDiagnostics
 from gateway.recorder import Recorder
 from gateway.rule_changes import RuleChanges
 from gateway.rules_reload import RulesReloader
@@ -282,6 +284,12 @@ class Gateway:
             management=management,
             open_door=open_door,
             simulation=self._simulation(),
+            reader_diagnosis=ReaderDiagnostics(
+                self.readers,
+                {r.name: r for r in self.settings.readers},
+                FormatRegistry.from_settings(self.settings.wiegand_formats),
+                self.stores.users,
+            ),
         )
         runner = await start_site(self.web_app, self.settings.web.listen)
         parts.push_async_callback(runner.cleanup)

@@ -46,6 +46,10 @@ NATIVE = {
     ("POST", "/api/v1/doors/{name}/lockdown"): "terminal",
     ("POST", "/api/v1/doors/{name}/acknowledge"): "terminal",
     ("POST", "/api/v1/lockdown"): "terminal",
+    # Frames' values only with `logs`, as in the status: test_reader_diagnostics.py.
+    ("GET", "/api/v1/readers/{name}/frames"): SESSION,
+    ("POST", "/api/v1/readers/{name}/learn"): "logs",
+    ("POST", "/api/v1/readers/{name}/enroll"): "users",
     ("GET", "/fcgi/OpenDoor"): BASIC,
 }
 # ACTAtek routes by the first path segment after /cgi-bin/restapi/ (docs/actatek-compat.md).
