@@ -12,6 +12,7 @@ from gateway.web.actatek.common import ManagementContext, common_errors
 from gateway.web.actatek.routes import add_actatek
 from gateway.web.auth import ACCOUNTS, TokenStore
 from gateway.web.limits import HTTP_LIMITS, ConnectionGuard, GuardedTCPSite, HttpLimits
+from gateway.web.page import readers as page_readers
 from gateway.web.rules_in_force import RULES, rules_in_force
 from gateway.web.services import Accounts, EventLog, StatusSource
 
@@ -68,7 +69,7 @@ def build_app(
     _door_body_limits(app[security.BODY_LIMITS])
     add_actatek(app, management)
     if reader_diagnosis is not None:
-        readers.add_routes(app, reader_diagnosis)
+        page_readers.add_routes(app, reader_diagnosis)
     if open_door is not None:
         akuvox.add_routes(app, open_door)
     if simulation is not None:

@@ -47,6 +47,9 @@ NATIVE = {
     ("POST", "/doors/{name}/pulse"): "terminal",
     ("POST", "/doors/{name}/lockdown"): "terminal",
     ("POST", "/doors/{name}/acknowledge"): "terminal",
+    ("GET", "/readers"): SESSION,  # frames' values only with `logs`: test_page_readers.py
+    ("GET", "/readers/{name}/learn"): "logs",
+    ("POST", "/readers/{name}/enroll"): "users",
     # The JSON API.
     ("POST", "/api/v1/login"): OPEN,
     ("GET", "/api/v1/openapi.json"): OPEN,
