@@ -11,11 +11,11 @@ for that frame, written through the user store like any API change of a user's c
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
-from gateway.cardlearn import explain_frame, learn, parse_printed
+from gateway.cardlearn import Candidate, explain_frame, learn, parse_printed
 from gateway.hw.formats import FormatRegistry
 from gateway.hw.readers import ReaderDriver
 from gateway.model import User
@@ -157,7 +157,7 @@ class ReaderDiagnostics:
         fmt = self._formats[str(record["format"])]
         return fmt.canonical(str(record["bits"])), None
 
-    def _format_advice(self, name: str, candidates: Any) -> list[str]:
+    def _format_advice(self, name: str, candidates: Sequence[Candidate]) -> list[str]:
         """When the best match is under a format the reader does not decode, say so."""
         if not candidates or candidates[0].configured:
             return []

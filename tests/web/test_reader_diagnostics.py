@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from gateway.hw.formats import encode_h10301, invert
+from gateway.model import User
 from tests.web.conftest import PASSWORD, Client
 
 READER = "front-wiegand"  # H10301, door "front" (config/simulate.toml)
@@ -163,3 +164,24 @@ async def test_a_keypad_frame_cannot_be_learned(client: Client) -> None:
     path = "/api/v1/readers/front-keypad/learn"
     status, body = await post(client, admin, path, {"frame": frame["id"], "printed": "1"})
     assert status == 400 and "PIN digits" in body["message"]
+
+
+async def test_a_useradmin_cannot_give_a_superadmin_user_a_card(client: Client) -> None:
+    """The ACTAtek API's rule: a card of a SUPERADMIN user (or one with the lockdown
+    override) would carry their rights to whoever enrolled it."""
+    client.gateway.stores.users.add_user(User("boss", admin_level="SUPERADMIN"))
+    client.gateway.stores.technicians.set_technician_password(
+        "useradmin", PASSWORD, level="USERADMIN"
+    )
+    useradmin = await client.token_headers("useradmin", PASSWORD)
+    await present(client, NEW_CARD)
+    frame = (await get_frames(client, useradmin))["frames"][0]["id"]
+    enroll = f"/api/v1/readers/{READER}/enroll"
+    status, body = await post(client, useradmin, enroll, {"frame": frame, "user_id": "boss"})
+    assert status == 403 and "SUPERADMIN" in body["message"]
+    (boss,) = [u for u in client.gateway.stores.users.list_users() if u.user_id == "boss"]
+    assert boss.cards == []
+    # A SUPERADMIN may.
+    admin = await client.token_headers()
+    status, body = await post(client, admin, enroll, {"frame": frame, "user_id": "boss"})
+    assert status == 200, body
