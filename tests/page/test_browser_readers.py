@@ -3,6 +3,8 @@ the real daemon on simulated hardware (frames played through /sim/wiegand)."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, expect
 
 from gateway.hw.formats import encode_h10301
@@ -36,10 +38,14 @@ def test_read_the_diagnostics_of_a_frame_with_bad_parity(logged_in: Page, daemon
 
 def test_learn_a_card_and_enroll_it_then_the_door_opens(logged_in: Page, daemon: Daemon) -> None:
     page = logged_in
-    present(daemon, NEW_CARD)
-    expect(page.locator("#door-front [data-field=lock]")).to_have_text("locked")  # unknown card
     page.get_by_role("link", name="Readers").click()
     page.locator(f"#reader-{READER}").get_by_role("link", name="Learn a card").click()
+    # "Wait for the next card", then the card is presented: the page comes back with it.
+    page.get_by_role("button", name="Wait for the next card").click(no_wait_after=True)
+    present(daemon, NEW_CARD)
+    expect(page.get_by_role("radio", checked=True)).to_have_accessible_name(
+        re.compile(r"^#1 .* accepted \(H10301\)"), timeout=20_000
+    )
     page.get_by_label("Number printed on the card").fill("12/40000")
     page.get_by_role("button", name="Find matches").click()
     best = page.locator("#matches tr.candidate").first
@@ -51,6 +57,8 @@ def test_learn_a_card_and_enroll_it_then_the_door_opens(logged_in: Page, daemon:
     page.get_by_role("button", name="Enroll card").click()
     expect(page.get_by_role("status")).to_contain_text("Card enrolled")
 
-    present(daemon, NEW_CARD)
     page.get_by_role("link", name="Dashboard").click()
+    expect(page.locator("#door-front [data-field=lock]")).to_have_text("locked")
+    present(daemon, NEW_CARD)  # the same card, denied while it was unknown
+    page.reload()
     expect(page.locator("#door-front [data-field=lock]")).to_have_text("unlocked")

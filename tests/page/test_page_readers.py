@@ -7,7 +7,10 @@ from __future__ import annotations
 import asyncio
 import html
 
+import pytest
+
 from gateway.hw.formats import encode_h10301
+from gateway.web.page import readers as page_readers
 from tests.page.forms import csrf_of, get, logged_in_page, post_form
 from tests.web.conftest import PASSWORD, Client
 
@@ -122,3 +125,27 @@ async def test_the_readers_page_shows_a_frame_of_every_reader_kind(client: Clien
     status, page, _ = await get(client, "/readers")
     assert status == 200, page
     assert "uid 04A1B2C3" in page and "ticket-7" not in page
+
+
+async def test_wait_for_a_card_answers_when_its_frame_arrives(client: Client) -> None:
+    await logged_in_page(client)
+    await present(client, NEW_CARD)  # frame 1, already on the page
+    status, page, _ = await get(client, LEARN)
+    assert 'name="after" value="1"' in page  # the "wait for the next card" form
+    waiting = asyncio.create_task(get(client, f"{LEARN}?after=1"))
+    await asyncio.sleep(0.3)
+    assert not waiting.done()  # no new frame yet: the page waits
+    await present(client, encode_h10301(12, 40001))
+    status, page, _ = await waiting
+    assert status == 200
+    assert 'value="2" checked' in page  # the new card's frame, chosen
+
+
+async def test_wait_for_a_card_gives_up_and_says_what_to_check(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(page_readers, "WAIT_S", 0.3)
+    await logged_in_page(client)
+    status, page, _ = await get(client, f"{LEARN}?after=0")
+    assert status == 200
+    assert "No frame from front-wiegand in" in html.unescape(page)

@@ -11,6 +11,7 @@ any session sees the frames' shape, `logs` their bits and numbers and the learn 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,6 +26,8 @@ from gateway.web.page.site import add_page, may, page_session, render
 LEARN_CAPABILITY = roles.RAW_FRAMES_CAPABILITY
 ENROLL_CAPABILITY = "users"
 MAX_PRINTED = 256
+WAIT_S = 20.0  # "wait for the next card": long enough to walk to the reader
+WAIT_POLL_S = 0.2
 
 
 def _zone(request: web.Request) -> ZoneInfo | None:
@@ -63,16 +66,54 @@ async def readers_page(request: web.Request) -> web.StreamResponse:
 
 def _frame_choice(request: web.Request, frames: list[dict[str, Any]]) -> int | None:
     """The frame asked for (`?frame=ID`), else the newest one that can be learned."""
-    raw = request.query.get("frame", "")
-    if raw.isascii() and raw.isdigit() and len(raw) <= 16:
-        return int(raw)
+    asked = _number(request.query.get("frame", ""))
+    if asked is not None:
+        return asked
     learnable = [f for f in frames if "*" not in str(f.get("bits", "*"))]
     return learnable[0]["id"] if learnable else None
 
 
 async def learn_page(request: web.Request) -> web.StreamResponse:
-    """GET /readers/{name}/learn[?frame=ID&printed=...]: the form, and its matches."""
-    return _learn_view(request, request.query.get("printed", "").strip(), _notice(request))
+    """GET /readers/{name}/learn[?frame=ID&printed=...]: the form, and its matches.
+
+    With `?after=ID` (the "wait for the next card" button) the answer waits, up to
+    `WAIT_S`, for a frame newer than ID and chooses it: a technician without JavaScript
+    presses the button, presents the card, and the page comes back with its frame."""
+    printed = request.query.get("printed", "").strip()
+    after = _number(request.query.get("after", ""))
+    if after is None:
+        return _learn_view(request, printed, _notice(request))
+    name = request.match_info["name"]
+    try:
+        arrived = await _wait_for_frame(request.app[readers.DIAGNOSIS], name, after)
+    except LookupError as exc:
+        return render(request, "refused.html", {"message": str(exc)}, status=404)
+    if arrived is None:
+        problem = (
+            f"No frame from {name} in {WAIT_S:g} s. Is the card held flat to the reader, "
+            "and is the reader powered and wired (DATA0, DATA1 and a common ground)?"
+        )
+        return _learn_view(request, printed, problem=problem, keep_problem=True)
+    return _learn_view(request, printed, chosen=arrived)
+
+
+async def _wait_for_frame(diagnosis: readers.ReaderDiagnosis, name: str, after: int) -> int | None:
+    """The id of the first frame newer than `after`, or None after `WAIT_S` (on the
+    loop's monotonic clock). LookupError for an unknown reader."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_S
+    while True:
+        ids = [int(f.get("id") or 0) for f in diagnosis.frames(name)["frames"]]
+        newer = [frame_id for frame_id in ids if frame_id > after]
+        if newer:
+            return min(newer)
+        if loop.time() >= deadline:
+            return None
+        await asyncio.sleep(WAIT_POLL_S)
+
+
+def _number(raw: str) -> int | None:
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 16 else None
 
 
 def _learn_view(
@@ -82,6 +123,8 @@ def _learn_view(
     problem: str = "",
     status: int = 200,
     user_id: str = "",
+    chosen: int | None = None,
+    keep_problem: bool = False,
 ) -> web.Response:
     name = request.match_info["name"]
     diagnosis = request.app[readers.DIAGNOSIS]
@@ -89,9 +132,10 @@ def _learn_view(
         found = _with_times(diagnosis.frames(name), _zone(request))
     except LookupError as exc:
         return render(request, "refused.html", {"message": str(exc)}, status=404)
-    chosen = _frame_choice(request, found["frames"])
+    if chosen is None:
+        chosen = _frame_choice(request, found["frames"])
     result: dict[str, Any] | None = None
-    if printed and chosen is not None and not problem:
+    if printed and chosen is not None and (keep_problem or not problem):
         try:
             result = diagnosis.learn(name, chosen, printed[:MAX_PRINTED])
         except LookupError as exc:
@@ -108,6 +152,8 @@ def _learn_view(
         "may_enroll": may(request, ENROLL_CAPABILITY),
         "user_id": user_id,
         "max_user_id": MAX_USER_ID,
+        "newest": max((f.get("id") or 0 for f in found["frames"]), default=0),
+        "wait_s": WAIT_S,
     }
     return render(request, "reader_learn.html", context, status=status)
 
