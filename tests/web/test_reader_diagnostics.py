@@ -185,3 +185,20 @@ async def test_a_useradmin_cannot_give_a_superadmin_user_a_card(client: Client) 
     admin = await client.token_headers()
     status, body = await post(client, admin, enroll, {"frame": frame, "user_id": "boss"})
     assert status == 200, body
+
+
+async def test_an_nfc_reader_lists_its_uids_but_is_not_learned_here(client: Client) -> None:
+    admin = await client.token_headers()
+    status, body, _ = await client.call(
+        "POST", "/sim/card", json={"reader": "back-nfc", "uid": "04A1B2C3"}
+    )
+    assert status == 200, body
+    for _ in range(100):  # the NFC reader delivers from its own thread
+        found = await get_frames(client, admin, "back-nfc")
+        if found["frames"]:
+            break
+        await asyncio.sleep(0.02)
+    assert found["learnable"] is False and found["frames"][0]["uid"] == "04A1B2C3"
+    path = "/api/v1/readers/back-nfc/learn"
+    status, body = await post(client, admin, path, {"frame": 1, "printed": "04A1B2C3"})
+    assert status == 400 and "Wiegand" in body["message"]
