@@ -149,3 +149,16 @@ async def test_wait_for_a_card_gives_up_and_says_what_to_check(
     status, page, _ = await get(client, f"{LEARN}?after=0")
     assert status == 200
     assert "No frame from front-wiegand in" in html.unescape(page)
+
+
+async def test_the_readers_page_stays_small_with_every_frame_listed(client: Client) -> None:
+    """Each page under 200 KB (a phone on a weak Wi-Fi), with 20 frames on each reader."""
+    await logged_in_page(client)
+    for card in range(20):
+        await present(client, damaged(encode_h10301(12, card)))
+    status, page, _ = await get(client, "/readers")
+    assert status == 200
+    assert page.count('class="frame"') == 20
+    size = len(page.encode())
+    print(f"/readers with 20 frames: {size} bytes")
+    assert size < 200_000, size
