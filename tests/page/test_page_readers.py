@@ -160,5 +160,4 @@ async def test_the_readers_page_stays_small_with_every_frame_listed(client: Clie
     assert status == 200
     assert page.count('class="frame"') == 20
     size = len(page.encode())
-    print(f"/readers with 20 frames: {size} bytes")
     assert size < 200_000, size
