@@ -21,7 +21,7 @@ from aiohttp import web
 from gateway.store.errors import CredentialTaken, NotFoundError, StoreError, ValidationError
 from gateway.store.validate import MAX_USER_ID
 from gateway.web import api, readers, roles
-from gateway.web.page.site import add_page, may, page_session, render
+from gateway.web.page.site import add_page, may, page_session, read_form, render
 
 LEARN_CAPABILITY = roles.RAW_FRAMES_CAPABILITY
 ENROLL_CAPABILITY = "users"
@@ -170,7 +170,7 @@ async def enroll(request: web.Request) -> web.StreamResponse:
     """POST /readers/{name}/enroll (frame, user_id, printed): add the frame's card to the
     user, then back to the learn page (303, so a reload does not send it again)."""
     name = request.match_info["name"]
-    form = await request.post()
+    form = await read_form(request)
     frame, user_id = str(form.get("frame", "")), str(form.get("user_id", "")).strip()
     printed = str(form.get("printed", ""))[:MAX_PRINTED].strip()
     if not (frame.isascii() and frame.isdigit() and len(frame) <= 16):
