@@ -27,9 +27,11 @@ from gateway.doors.build import DoorInputs, build_door
 from gateway.doors.commands import DoorCommands
 from gateway.doors.controller import DoorController
 from gateway.hw.factory import BACKENDS, Hardware
+from gateway.hw.formats import FormatRegistry
 from gateway.model import Event
 from gateway.opendoor import OpenDoorService
 from gateway.reader_chain import start_reader_chain
+from gateway.reader_diagnostics import ReaderDiagnostics
 from gateway.recorder import Recorder
 from gateway.rules_reload import follow_rule_changes
 from gateway.saved_state import SavedState
@@ -224,6 +226,12 @@ class Gateway:
             open_door=open_door,
             simulation=simulation_for(
                 self.hardware, self.chain, self.doors, self.door_inputs, self.clock
+            ),
+            reader_diagnosis=ReaderDiagnostics(
+                self.readers,
+                {r.name: r for r in self.settings.readers},
+                FormatRegistry.from_settings(self.settings.wiegand_formats),
+                self.stores.users,
             ),
         )
         runner = await start_site(self.web_app, self.settings.web.listen)

@@ -47,6 +47,9 @@ NATIVE = {
     ("POST", "/doors/{name}/pulse"): "terminal",
     ("POST", "/doors/{name}/lockdown"): "terminal",
     ("POST", "/doors/{name}/acknowledge"): "terminal",
+    ("GET", "/readers"): SESSION,  # frames' values only with `logs`: test_page_readers.py
+    ("GET", "/readers/{name}/learn"): "logs",
+    ("POST", "/readers/{name}/enroll"): "users",
     # The JSON API.
     ("POST", "/api/v1/login"): OPEN,
     ("GET", "/api/v1/openapi.json"): OPEN,
@@ -58,6 +61,10 @@ NATIVE = {
     ("POST", "/api/v1/doors/{name}/lockdown"): "terminal",
     ("POST", "/api/v1/doors/{name}/acknowledge"): "terminal",
     ("POST", "/api/v1/lockdown"): "terminal",
+    # Frames' values only with `logs`, as in the status: test_reader_diagnostics.py.
+    ("GET", "/api/v1/readers/{name}/frames"): SESSION,
+    ("POST", "/api/v1/readers/{name}/learn"): "logs",
+    ("POST", "/api/v1/readers/{name}/enroll"): "users",
     ("GET", "/fcgi/OpenDoor"): BASIC,
 }
 # ACTAtek routes by the first path segment after /cgi-bin/restapi/ (docs/actatek-compat.md).
