@@ -7,7 +7,7 @@ import logging
 from aiohttp import web, web_response
 
 from gateway.model import Event
-from gateway.web import akuvox, api, doors, openapi, security, sim
+from gateway.web import akuvox, api, doors, live, openapi, security, sim
 from gateway.web.actatek.common import ManagementContext, common_errors
 from gateway.web.actatek.routes import add_actatek
 from gateway.web.auth import ACCOUNTS, TokenStore
@@ -74,6 +74,7 @@ def build_app(
     app[api.TOKENS] = tokens
     app.router.add_get("/", index)
     api.add_routes(app)
+    live.add_routes(app)
     openapi.add_routes(app)
     app[doors.CONTROL] = door_control
     doors.add_routes(app)
