@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from benchmarks.stream_load import measure
 from gateway.hw.formats import encode_h10301
 from tests.security.roles import site_with_roles
 from tests.web.conftest import Client
@@ -253,3 +254,15 @@ async def test_the_decision_trace_of_one_event(client: Client) -> None:
     assert trace["raw"] == encode_h10301(12, 11111)  # the frame as the reader sent it
     status, _, _ = await client.call("GET", "/api/v1/events/999999", headers=headers)
     assert status == 404
+
+
+async def test_twenty_open_streams_do_not_slow_a_card_decision() -> None:
+    """The benchmark's measurement (benchmarks/stream_load.py), with a generous bound: the
+    streams are served off the decision path, so 20 of them cost a card well under the
+    20 ms a person could notice, while each stream still got every decision."""
+    quiet = await measure(streams=0, cards=15)
+    busy = await measure(streams=20, cards=15)
+    assert busy["events_per_stream"] >= 15
+    slower_by = busy["card_to_decision_ms"]["p50"] - quiet["card_to_decision_ms"]["p50"]
+    assert slower_by < 20.0, (quiet, busy)
+    assert busy["decide_ms"]["p50"] < 5.0, busy
