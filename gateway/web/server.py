@@ -12,6 +12,7 @@ from gateway.web.actatek.common import ManagementContext, common_errors
 from gateway.web.actatek.routes import add_actatek
 from gateway.web.auth import ACCOUNTS, TokenStore
 from gateway.web.limits import HTTP_LIMITS, ConnectionGuard, GuardedTCPSite, HttpLimits
+from gateway.web.page.events import add_event_pages
 from gateway.web.rules_in_force import RULES, rules_in_force
 from gateway.web.services import Accounts, EventLog, StatusSource
 
@@ -60,6 +61,7 @@ def build_app(
     app[api.LOGINS] = accounts
     app[api.TOKENS] = tokens
     page.add_page_routes(app)
+    add_event_pages(app)
     api.add_routes(app)
     live.add_routes(app)
     openapi.add_routes(app)

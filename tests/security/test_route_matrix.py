@@ -44,6 +44,8 @@ NATIVE = {
     ("POST", "/password"): SESSION,
     ("GET", "/static/{name}"): OPEN,
     ("GET", "/dashboard/live"): SESSION,
+    ("GET", "/events"): "logs",
+    ("GET", "/events/{seq}"): "logs",
     ("POST", "/doors/{name}/pulse"): "terminal",
     ("POST", "/doors/{name}/lockdown"): "terminal",
     ("POST", "/doors/{name}/acknowledge"): "terminal",
