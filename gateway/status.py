@@ -39,7 +39,7 @@ class StatusBoard:
 
 
 def device_section(settings: Settings, clock: Clock) -> Section:
-    """Identity, version, backend and uptime (a duration: counted from now)."""
+    """Identity, version, backend, uptime (a duration: counted from now) and the time."""
     started_at = clock.monotonic()
 
     def section() -> dict[str, Any]:
@@ -50,6 +50,7 @@ def device_section(settings: Settings, clock: Clock) -> Section:
             "backend": settings.hardware.backend,
             "timezone": settings.device.timezone,
             "uptime_s": round(clock.monotonic() - started_at, 1),
+            "time": clock.time(),  # the gateway's clock: a wrong one misplaces schedules
         }
 
     return section

@@ -14,8 +14,10 @@ from typing import Any
 from aiohttp import web
 
 from gateway.doors.errors import UnknownDoor
+from gateway.model import StoredEvent
 from gateway.web import api, doors, roles
 from gateway.web.page.site import add_page, page_session, render
+from gateway.web.services import EventLog
 
 DOOR_CAPABILITY = doors.DOOR_CONTROL.capability or "terminal"
 LIVE_PATH = "/dashboard/live"
@@ -31,23 +33,48 @@ NOTICES = {
 }
 
 
-def dashboard_context(request: web.Request) -> dict[str, Any]:
+# The journal's tail searched for each reader's last credential: enough for a busy door's
+# last minutes; a reader quiet for longer shows none (its frames are in the diagnostics).
+CREDENTIAL_LOOKBACK = 200
+CREDENTIALS_CAPABILITY = "logs"  # as the journal: card numbers are personal data
+
+
+async def dashboard_context(request: web.Request) -> dict[str, Any]:
     """What the dashboard shows this session's role."""
     level = page_session(request).level
-    status = roles.visible_status(request.app[api.STATUS].status(), level)
-    return {"status": status, "may_move_doors": roles.may(level, DOOR_CAPABILITY)}
+    everything = request.app[api.STATUS].status()
+    shown = {}
+    if roles.may(level, CREDENTIALS_CAPABILITY):
+        shown = await last_credentials(request.app[api.EVENTS], everything)
+    return {
+        "status": roles.visible_status(everything, level),
+        "may_move_doors": roles.may(level, DOOR_CAPABILITY),
+        "last_credentials": shown,
+    }
+
+
+async def last_credentials(events: EventLog, status: dict[str, Any]) -> dict[str, StoredEvent]:
+    """Each reader's latest access decision in the journal's tail: its credential is shown
+    as the journal keeps it (a PIN as ****, a QR code as its fingerprint)."""
+    last_seq = int(status.get("journal", {}).get("last_seq") or 0)
+    after = max(0, last_seq - CREDENTIAL_LOOKBACK)
+    latest: dict[str, StoredEvent] = {}
+    for event in await events.read_events(after, CREDENTIAL_LOOKBACK):
+        if event.type == "access" and event.reader:
+            latest[event.reader] = event
+    return latest
 
 
 async def dashboard(request: web.Request) -> web.StreamResponse:
     """GET /: the whole dashboard."""
-    context = dashboard_context(request)
+    context = await dashboard_context(request)
     context["notice"] = _notice(request)
     return render(request, "dashboard.html", context)
 
 
 async def dashboard_live(request: web.Request) -> web.StreamResponse:
     """GET /dashboard/live: the live part of the dashboard, as HTML (for the script)."""
-    return render(request, "dashboard_live.html", dashboard_context(request))
+    return render(request, "dashboard_live.html", await dashboard_context(request))
 
 
 def _notice(request: web.Request) -> str:

@@ -27,6 +27,7 @@ from aiohttp import web
 from gateway.web import roles, security
 from gateway.web.api import TOKENS
 from gateway.web.auth import Session
+from gateway.web.page.formats import FILTERS
 
 PageHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -78,7 +79,10 @@ def setup_site(app: web.Application) -> None:
         app,
         loader=jinja2.PackageLoader("gateway.web.page", "templates"),
         autoescape=True,
-        undefined=jinja2.StrictUndefined,  # a typo in a template fails a test, not silently
+        # Components' status dicts differ (a serial reader has no parity counter): a key
+        # one does not have reads as empty, never as an error page.
+        undefined=jinja2.ChainableUndefined,
+        filters=FILTERS,
     )
     app[NAV] = Navigation()
     app[STATIC] = _load_static()
