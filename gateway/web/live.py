@@ -13,8 +13,11 @@ The daemon's side is bounded: at most `max_streams` open at once (503 beyond), e
 a queue of `max_queued` events; a client that falls that far behind gets a final
 `dropped` message and is closed (its EventSource comes back from its last id). A comment
 every `heartbeat_s` keeps proxies and phones from timing the stream out, and a hung-up
-client is noticed within `poll_s`. On stop every stream gets a `stopping` message and
-ends before the web server waits for handlers.
+client is noticed within `poll_s`. A stream lives only as long as its session: a logout,
+a password or level change, or the session's expiry ends it (`session_ended`) within
+`session_check_s`; an open stream counts as use of its session, as the dashboard's
+refresh does. On stop every stream gets a `stopping` message and ends before the web
+server waits for handlers.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class StreamLimits:
     max_queued: int = 1000  # events waiting for one client before it is dropped
     heartbeat_s: float = 15.0
     poll_s: float = 1.0  # how soon a client's hang-up frees its place
+    session_check_s: float = 5.0  # how soon a logout or an expired session ends a stream
     write_timeout_s: float = 10.0  # a client that takes no bytes for this long is dropped
     retry_ms: int = 3000  # what the client waits before it reconnects
     busy_retry_after_s: int = 5  # the 503's Retry-After
@@ -156,7 +160,7 @@ class _Stream:
     ) -> None:
         self.request, self.response, self.limits = request, response, limits
         self.cursor = 0  # the highest seq handled (sent, or left out by the filter)
-        self._last_write = asyncio.get_running_loop().time()
+        self._last_write = self._last_session_check = asyncio.get_running_loop().time()
 
     async def write(self, data: bytes) -> None:
         await asyncio.wait_for(self.response.write(data), self.limits.write_timeout_s)
@@ -177,6 +181,15 @@ class _Stream:
     async def heartbeat_if_quiet(self) -> None:
         if asyncio.get_running_loop().time() - self._last_write >= self.limits.heartbeat_s:
             await self.write(b": heartbeat\n\n")
+
+    def session_ended(self) -> bool:
+        """Whether the session that opened the stream has ended (looked at every
+        `session_check_s`: a check reads the account's credential version)."""
+        now = asyncio.get_running_loop().time()
+        if now - self._last_session_check < self.limits.session_check_s:
+            return False
+        self._last_session_check = now
+        return self.request.app[api.TOKENS].check(self.request[api.TOKEN_KEY]) is None
 
     @property
     def client_gone(self) -> bool:
@@ -254,6 +267,9 @@ async def _follow(subscription: EventSubscription, sent: _Stream, wanted: EventF
             return
         if subscription.ended:
             await sent.write(control_message("stopping", {"last_seq": sent.cursor}))
+            return
+        if sent.session_ended():
+            await sent.write(control_message("session_ended", {"last_seq": sent.cursor}))
             return
         await sent.heartbeat_if_quiet()
 

@@ -5,6 +5,7 @@ events journaled by the real writer, read over real HTTP on loopback."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 
 from benchmarks.stream_load import measure
 from gateway.hw.formats import encode_h10301
+from gateway.web import live
 from tests.security.roles import site_with_roles
 from tests.web.conftest import Client
 from tests.web.sse import STREAM, Message, open_stream
@@ -202,6 +204,28 @@ async def test_open_streams_are_capped_and_the_next_one_is_told_to_come_back(
     finally:
         for phone in phones:
             await phone.close()
+
+
+async def test_a_logout_ends_the_stream_it_opened(client: Client) -> None:
+    streams = client.gateway.web_app[live.STREAMS]
+    streams.limits = dataclasses.replace(streams.limits, poll_s=0.05, session_check_s=0.1)
+    headers = await client.token_headers()
+    other = await client.token_headers()  # another session of the same technician
+    stream = await open_stream(client.http, client.base, headers)
+    stays = await open_stream(client.http, client.base, other)
+    status, _, _ = await client.call("POST", "/api/v1/logout", headers=headers)
+    assert status == 200
+    message = await stream.next(timeout=2)
+    while message.event == "message":  # the logout itself, journaled
+        message = await stream.next(timeout=2)
+    assert message.event == "session_ended"
+    with pytest.raises((EOFError, aiohttp.ClientError)):
+        await stream.next(timeout=2)
+    await present(client)
+    row = (await journaled(client, 1, type="access"))[0]
+    assert ids(await stays.until(row["seq"]))[-1] == row["seq"]  # the other one lives on
+    for opened in (stream, stays):
+        opened.close()
 
 
 async def test_stopping_with_streams_open_is_prompt_and_tells_them(client: Client) -> None:
