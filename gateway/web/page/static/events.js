@@ -68,6 +68,10 @@
     source.addEventListener("stopping", function () {
       say("The gateway is restarting: reconnecting…", false);
     });
+    source.addEventListener("session_ended", function () {
+      source.close();
+      say("Logged out: live updates stopped. Reload the page to log in again.", false);
+    });
     source.addEventListener("dropped", function () {
       say("Too far behind: catching up…", false);
     });
