@@ -14,6 +14,7 @@ import pytest
 
 from benchmarks.stream_load import measure
 from gateway.hw.formats import encode_h10301
+from gateway.model import Event
 from gateway.web import live
 from tests.security.roles import site_with_roles
 from tests.web.conftest import Client
@@ -226,6 +227,50 @@ async def test_a_logout_ends_the_stream_it_opened(client: Client) -> None:
     assert ids(await stays.until(row["seq"]))[-1] == row["seq"]  # the other one lives on
     for opened in (stream, stays):
         opened.close()
+
+
+async def test_a_client_too_far_behind_is_dropped_and_comes_back_losing_nothing(
+    client: Client,
+) -> None:
+    streams = client.gateway.web_app[live.STREAMS]
+    streams.limits = dataclasses.replace(streams.limits, max_queued=3)
+    headers = await client.token_headers()
+    stream = await open_stream(client.http, client.base, headers)
+    recorder = client.gateway.recorder
+
+    def door_event(n: int) -> Event:
+        return Event("door", client.clock.time(), door="back", reason="burst", trace=str(n))
+
+    recorder.emit(door_event(0))  # once it arrives, the stream follows the feed
+    await recorder.flush()
+    first = recorder.last_seq()
+    await stream.until(first)
+    for n in range(1, 11):  # a burst: more rows at once than the client's queue holds
+        recorder.emit(door_event(n))
+    await recorder.flush()
+    expected = [row.seq for row in await recorder.read_events(first, 100)]
+    assert len(expected) == 10
+    got = await stream.until(2**62)  # until a control message
+    assert got[-1].event == "dropped" and got[-1].data["reason"] == "too_slow"
+    last = ids(got)[-1] if ids(got) else first
+    again = await open_stream(client.http, client.base, {**headers, "Last-Event-ID": str(last)})
+    rest = await again.until(expected[-1])
+    assert ids(got) + ids(rest) == expected  # nothing lost, nothing twice
+    stream.close()
+    again.close()
+
+
+async def test_a_quiet_stream_sends_heartbeats(client: Client) -> None:
+    streams = client.gateway.web_app[live.STREAMS]
+    streams.limits = dataclasses.replace(streams.limits, poll_s=0.05, heartbeat_s=0.1)
+    headers = await client.token_headers()
+    await client.gateway.writer.flush()  # the login is journaled before the stream opens
+    stream = await open_stream(client.http, client.base, headers)
+    with pytest.raises(TimeoutError):  # nothing happens at the door for 0.5 s...
+        await asyncio.wait_for(stream.next(), 0.5)
+    assert stream.heartbeats >= 2  # ...and the connection still says so
+    assert stream.retry_ms == 3000
+    stream.close()
 
 
 async def test_stopping_with_streams_open_is_prompt_and_tells_them(client: Client) -> None:
