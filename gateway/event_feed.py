@@ -123,10 +123,6 @@ class EventFeed:
         """Stop offering rows to `subscription` (idempotent)."""
         self._subscriptions.pop(subscription, None)
 
-    @property
-    def subscribers(self) -> int:
-        return len(self._subscriptions)
-
     def _start_pump(self) -> None:
         if self._pump is None and self._read is not None:
             self._pump = asyncio.get_running_loop().create_task(self._run())

@@ -103,9 +103,6 @@ class OpenStreams:
             if transport is not None and transport.get_write_buffer_size() > 0:
                 transport.abort()
 
-    def status(self) -> dict[str, int]:
-        return {"open": len(self._open), "limit": self.limits.max_streams}
-
 
 STREAMS = web.AppKey("event_streams", OpenStreams)
 
