@@ -233,7 +233,8 @@ async def _serve(
     )
     await response.prepare(request)
     sent = _Stream(request, response, limits)
-    sent.cursor = events.last_seq() if after is None else after
+    # An id above every durable seq came from another journal (a reinstall): from now.
+    sent.cursor = events.last_seq() if after is None else min(after, events.last_seq())
     try:
         await sent.write(f"retry: {limits.retry_ms}\n\n".encode())
         await _catch_up(events, sent, wanted)

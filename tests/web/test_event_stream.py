@@ -111,6 +111,17 @@ async def test_without_a_position_the_stream_starts_with_the_next_event(client: 
     stream.close()
 
 
+async def test_an_id_from_another_journal_does_not_hide_new_events(client: Client) -> None:
+    """A browser tab open across a reinstall comes back with an id this journal never
+    gave: it starts with the next event rather than wait for seq to catch up."""
+    headers = {**await client.token_headers(), "Last-Event-ID": "999999"}
+    stream = await open_stream(client.http, client.base, headers)
+    await present(client)
+    row = (await journaled(client, 1, type="access"))[0]
+    assert ids(await stream.until(row["seq"]))[-1] == row["seq"]
+    stream.close()
+
+
 async def test_filters_by_door_reader_result_and_user(client: Client) -> None:
     headers = await client.token_headers()
     query = {"after": "0", "door": "front", "reader": "front-wiegand"}
