@@ -15,7 +15,9 @@ only the daemon's own script and style sheet (`PAGE_HEADERS`).
 
 from __future__ import annotations
 
+import hashlib
 import importlib.resources
+import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +30,7 @@ from gateway.web import roles, security
 from gateway.web.api import TOKENS
 from gateway.web.auth import Session
 from gateway.web.page.formats import FILTERS
+from gateway.web.strictjson import BodyRejected, read_bounded_body
 
 PageHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -36,6 +39,8 @@ PASSWORD_PATH = "/password"
 LOGOUT_PATH = "/logout"
 CSRF_FIELD = "csrf_token"
 FORM_BODY_BYTES = 4096  # every form of the page is a few short fields
+FORM_TYPE = "application/x-www-form-urlencoded"
+MAX_FORM_FIELDS = 16
 # Before the password is changed, only these answer (the rest redirect to /password).
 CHANGE_FIRST = frozenset({PASSWORD_PATH, LOGOUT_PATH})
 
@@ -53,6 +58,7 @@ PAGE_HEADERS = {
 
 STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
 PAGE_SESSION = web.RequestKey("page_session", Session)
+FORM = web.RequestKey("page_form", dict[str, str])
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,7 @@ class Navigation(list[NavEntry]):
 
 NAV = web.AppKey("page_navigation", Navigation)
 STATIC = web.AppKey("page_static", dict[str, tuple[bytes, str]])
+ASSET_VERSION = web.AppKey("page_asset_version", str)
 
 
 def setup_site(app: web.Application) -> None:
@@ -85,7 +92,9 @@ def setup_site(app: web.Application) -> None:
         filters=FILTERS,
     )
     app[NAV] = Navigation()
-    app[STATIC] = _load_static()
+    files = _load_static()
+    app[STATIC] = files
+    app[ASSET_VERSION] = _version_of(files)
     app.router.add_get("/static/{name}", static_file)
 
 
@@ -100,6 +109,15 @@ def _load_static() -> dict[str, tuple[bytes, str]]:
     return files
 
 
+def _version_of(files: Mapping[str, tuple[bytes, str]]) -> str:
+    """A short digest of the static files: their URLs carry it (`?v=`), so a browser
+    never keeps last version's style sheet after an upgrade."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + files[name][0])
+    return digest.hexdigest()[:12]
+
+
 async def static_file(request: web.Request) -> web.Response:
     """GET /static/{name}: one of the page's own files (no login: they hold no data)."""
     found = request.app[STATIC].get(request.match_info["name"])
@@ -107,7 +125,7 @@ async def static_file(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     body, content_type = found
     response = web.Response(body=body, content_type=content_type)
-    response.headers["Cache-Control"] = "max-age=3600"
+    response.headers["Cache-Control"] = "max-age=86400"  # the URL changes with the file
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
@@ -145,7 +163,8 @@ def login_required(handler: PageHandler, capability: str | None, data: bool) -> 
 
     async def guarded(request: web.Request) -> web.StreamResponse:
         token = request.cookies.get(security.SESSION_COOKIE, "")
-        session = request.app[TOKENS].check(token) if token else None
+        # A data route is the script's poll, not a person: it does not defer idle expiry.
+        session = request.app[TOKENS].check(token, touch=not data) if token else None
         if session is None:
             if data:
                 return security.error_body("/", 401, "log in first: " + LOGIN_PATH)
@@ -165,9 +184,46 @@ def login_required(handler: PageHandler, capability: str | None, data: bool) -> 
 
 
 async def _csrf_ok(request: web.Request, session: Session) -> bool:
-    form = await request.post()
-    given = form.get(CSRF_FIELD)
-    return isinstance(given, str) and security.same_secret(given, session.csrf)
+    given = (await read_form(request)).get(CSRF_FIELD)
+    return given is not None and security.same_secret(given, session.csrf)
+
+
+async def read_form(request: web.Request) -> dict[str, str]:
+    """The POSTed form (`application/x-www-form-urlencoded`, as every form of the page
+    sends it): at most `FORM_BODY_BYTES` even when streamed (413), UTF-8, each field at
+    most once (a field given twice means different things to different readers: 400).
+    Read once per request; the guard and the handler share it."""
+    cached: dict[str, str] | None = request.get(FORM)
+    if cached is not None:
+        return cached
+    if request.content_type != FORM_TYPE:
+        raise web.HTTPUnsupportedMediaType(reason=f"expected {FORM_TYPE}")
+    try:
+        body = await read_bounded_body(request, FORM_BODY_BYTES)
+    except BodyRejected as exc:
+        raise _rejected(exc) from exc
+    try:
+        pairs = urllib.parse.parse_qsl(
+            body.decode("utf-8"), keep_blank_values=True, strict_parsing=False,
+            max_num_fields=MAX_FORM_FIELDS,
+        )  # fmt: skip
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise web.HTTPBadRequest(reason="the form is not readable") from exc
+    form = dict(pairs)
+    if len(form) != len(pairs):
+        raise web.HTTPBadRequest(reason="a form field is given twice")
+    request[FORM] = form
+    return form
+
+
+def _rejected(exc: BodyRejected) -> web.HTTPException:
+    if exc.status == 413:
+        return web.HTTPRequestEntityTooLarge(
+            max_size=FORM_BODY_BYTES, actual_size=FORM_BODY_BYTES + 1, reason=exc.message
+        )
+    if exc.status == 408:
+        return web.HTTPRequestTimeout(reason=exc.message)
+    return web.HTTPBadRequest(reason=exc.message)
 
 
 def refused(request: web.Request, session: Session | None, message: str) -> web.Response:
@@ -191,6 +247,7 @@ def render(
         "csrf_token": who.csrf if who is not None else "",
         "nav": visible_nav(request.app[NAV], who),
         "current_path": request.path,
+        "asset_version": request.app[ASSET_VERSION],
     }
     response = aiohttp_jinja2.render_template(
         template, request, {**frame, **context}, status=status
