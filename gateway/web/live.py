@@ -15,9 +15,9 @@ a queue of `max_queued` events; a client that falls that far behind gets a final
 every `heartbeat_s` keeps proxies and phones from timing the stream out, and a hung-up
 client is noticed within `poll_s`. A stream lives only as long as its session: a logout,
 a password or level change, or the session's expiry ends it (`session_ended`) within
-`session_check_s`; an open stream counts as use of its session, as the dashboard's
-refresh does. On stop every stream gets a `stopping` message and ends before the web
-server waits for handlers.
+`session_check_s`; an open stream does not count as use of its session (it is the
+page's script, not a person), so an unattended page reaches idle expiry. On stop every
+stream gets a `stopping` message and ends before the web server waits for handlers.
 """
 
 from __future__ import annotations
@@ -186,7 +186,10 @@ class _Stream:
         if now - self._last_session_check < self.limits.session_check_s:
             return False
         self._last_session_check = now
-        return self.request.app[api.TOKENS].check(self.request[api.TOKEN_KEY]) is None
+        # touch=False: the stream is the page's script, not a person; an unattended page
+        # must still reach idle expiry (as the dashboard's refresh does).
+        tokens = self.request.app[api.TOKENS]
+        return tokens.check(self.request[api.TOKEN_KEY], touch=False) is None
 
     @property
     def client_gone(self) -> bool:

@@ -283,6 +283,23 @@ async def test_a_quiet_stream_sends_heartbeats(client: Client) -> None:
     stream.close()
 
 
+async def test_an_unattended_stream_ends_when_its_session_goes_idle(client: Client) -> None:
+    """An events page left open on a laptop does not keep its session alive: the stream is
+    the script's, not a person's (as the dashboard's refresh)."""
+    streams = client.gateway.web_app[live.STREAMS]
+    streams.limits = dataclasses.replace(streams.limits, poll_s=0.05, session_check_s=0.1)
+    stream = await open_stream(client.http, client.base, await client.token_headers())
+    idle_s = client.gateway.settings.web.token_idle_s
+    client.clock.advance(idle_s / 2)
+    await asyncio.sleep(0.3)  # the stream checks its session a few times meanwhile...
+    client.clock.advance(idle_s / 2 + 1)  # ...which must not have restarted its idle time
+    message = await stream.next(timeout=2)
+    while message.event == "message":
+        message = await stream.next(timeout=2)
+    assert message.event == "session_ended"
+    stream.close()
+
+
 async def test_stopping_with_streams_open_is_prompt_and_tells_them(client: Client) -> None:
     headers = await client.token_headers()
     streams = [await open_stream(client.http, client.base, headers) for _ in range(5)]
