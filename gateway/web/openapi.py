@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway import __version__
-from gateway.web import api, doors, readers, roles
+from gateway.web import api, doors, live, readers, roles
 
 PATH = "/api/v1/openapi.json"
 JSON = "application/json"
@@ -166,6 +166,7 @@ SCHEMAS: dict[str, Any] = {
             "trace",
             "latency_ms",
             "direction",
+            "raw",
         ],
         "properties": {
             "seq": {"type": "integer", "minimum": 1},
@@ -190,7 +191,42 @@ SCHEMAS: dict[str, Any] = {
                 "enum": ["in", "out", None],
                 "description": "which way someone passed (access events); null if not said",
             },
+            "raw": {
+                "type": ["string", "null"],
+                "description": "the frame the reader sent (Wiegand bits, serial frame, UID); "
+                "null for a PIN or a QR code, for events that are not a presentation and "
+                "for rows journaled before it was kept",
+            },
         },
+        "additionalProperties": False,
+    },
+    "DecisionTrace": {
+        "type": "object",
+        "required": ["steps", "notes", "decided_by", "source", "latency_ms", "raw"],
+        "properties": {
+            "steps": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "the rules (or the upstream answer) consulted, in order",
+            },
+            "notes": {"type": "array", "items": {"type": "string"}},
+            "decided_by": {
+                "type": ["string", "null"],
+                "description": "the step that settled the decision",
+            },
+            "source": _nullable("string"),
+            "latency_ms": {
+                "type": ["number", "null"],
+                "description": "credential delivered to the decision journaled",
+            },
+            "raw": _nullable("string"),
+        },
+        "additionalProperties": False,
+    },
+    "EventWithTrace": {
+        "type": "object",
+        "required": ["event", "trace"],
+        "properties": {"event": _ref("Event"), "trace": _ref("DecisionTrace")},
         "additionalProperties": False,
     },
     "Events": {
@@ -360,6 +396,63 @@ PATHS: dict[str, Any] = {
                 "200": _json(_ref("Events"), "a page of events"),
                 "400": _error("after or limit out of range"),
                 **_SESSION_ERRORS,
+                **_BODY_TOO_LARGE,
+            },
+        }
+    },
+    live.STREAM_PATH: {
+        "get": {
+            "operationId": "eventStream",
+            "summary": "Live events as Server-Sent Events (id: the journal seq); resumes "
+            "after Last-Event-ID, else after ?after, else with the next event",
+            "parameters": [
+                {
+                    "name": "Last-Event-ID",
+                    "in": "header",
+                    "description": "the last id received (an EventSource sends it itself)",
+                    "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"},
+                },
+                {
+                    "name": "after",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+                },
+                *(
+                    {"name": name, "in": "query", "schema": {"type": "string", "maxLength": 64}}
+                    for name in ("door", "reader", "user")
+                ),
+                {"name": "result", "in": "query", "schema": {"enum": ["granted", "denied"]}},
+            ],
+            "responses": {
+                "200": {
+                    "description": "a stream of messages: `id: SEQ` and `data:` an Event as "
+                    "JSON; `event: dropped` (too slow) or `event: stopping` before it ends; "
+                    "a comment every 15 s",
+                    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                },
+                "400": _error("a filter or the position is malformed"),
+                **_SESSION_ERRORS,
+                **_BODY_TOO_LARGE,
+                "503": _retry("as many streams are open as the gateway serves"),
+            },
+        }
+    },
+    "/api/v1/events/{seq}": {
+        "get": {
+            "operationId": "eventTrace",
+            "summary": "One journal event and its decision trace",
+            "parameters": [
+                {
+                    "name": "seq",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+                }
+            ],
+            "responses": {
+                "200": _json(_ref("EventWithTrace"), "the event and what decided it"),
+                **_SESSION_ERRORS,
+                "404": _error("no such event (never made, or dropped by retention)"),
                 **_BODY_TOO_LARGE,
             },
         }
@@ -610,7 +703,8 @@ DOCUMENT: dict[str, Any] = {
         "docs/actatek-compat.md. Security rules: docs/security.md.",
     },
     "paths": _with_guards(
-        {**PATHS, **_READER_PATHS}, (*api.ROUTES, *doors.ROUTES, *readers.ROUTES, *ROUTES)
+        {**PATHS, **_READER_PATHS},
+        (*api.ROUTES, *live.ROUTES, *doors.ROUTES, *readers.ROUTES, *ROUTES),
     ),
     "components": {
         "schemas": SCHEMAS,

@@ -7,12 +7,13 @@ import logging
 from aiohttp import web, web_response
 
 from gateway.model import Event
-from gateway.web import akuvox, api, doors, openapi, page, readers, security, sim
+from gateway.web import akuvox, api, doors, live, openapi, page, readers, security, sim
 from gateway.web.actatek.common import ManagementContext, common_errors
 from gateway.web.actatek.routes import add_actatek
 from gateway.web.auth import ACCOUNTS, TokenStore
 from gateway.web.limits import HTTP_LIMITS, ConnectionGuard, GuardedTCPSite, HttpLimits
 from gateway.web.page import readers as page_readers
+from gateway.web.page.events import add_event_pages
 from gateway.web.rules_in_force import RULES, rules_in_force
 from gateway.web.services import Accounts, EventLog, StatusSource
 
@@ -62,7 +63,9 @@ def build_app(
     app[api.LOGINS] = accounts
     app[api.TOKENS] = tokens
     page.add_page_routes(app)
+    add_event_pages(app)
     api.add_routes(app)
+    live.add_routes(app)
     openapi.add_routes(app)
     app[doors.CONTROL] = door_control
     doors.add_routes(app)
