@@ -104,7 +104,8 @@ def _hour_column(hour: HourCounts, x: float, column: float, top: int, plot_h: in
     if hour.alarms:
         peak = base - granted_h - denied_h - 4
         centre = bar_x + bar_w / 2
-        points = f"{centre - 5:.1f},{peak - 9:.1f} {centre + 5:.1f},{peak - 9:.1f} {centre:.1f},{peak:.1f}"
+        corners = ((centre - 5, peak - 9), (centre + 5, peak - 9), (centre, peak))
+        points = " ".join(f"{px:.1f},{py:.1f}" for px, py in corners)
         parts.append(f'<polygon class="alarm" points="{points}" fill="{ALARM_FILL}"/>')
     parts.append("</g>")
     return "".join(parts)
