@@ -35,6 +35,7 @@ from gateway.hw.factory import BACKENDS, Hardware, SimulatedHardware
 from gateway.hw.readers import ReaderContext, ReaderDriver, start_reader
 from gateway.model import Event
 from gateway.opendoor import OpenDoorService
+from gateway.operations import OperationsService
 from gateway.pipeline import AccessPipeline, build_upstream
 from gateway.recorder import Recorder
 from gateway.rule_changes import RuleChanges
@@ -282,6 +283,7 @@ class Gateway:
             management=management,
             open_door=open_door,
             simulation=self._simulation(),
+            ops=OperationsService(self.settings, self.clock, self.db_path, self.tz),
         )
         runner = await start_site(self.web_app, self.settings.web.listen)
         parts.push_async_callback(runner.cleanup)

@@ -46,6 +46,9 @@ NATIVE = {
     ("POST", "/api/v1/doors/{name}/lockdown"): "terminal",
     ("POST", "/api/v1/doors/{name}/acknowledge"): "terminal",
     ("POST", "/api/v1/lockdown"): "terminal",
+    ("GET", "/api/v1/history"): "logs",  # counts from the access log
+    ("GET", "/api/v1/config"): "terminal",  # the device's setup, secrets masked
+    ("POST", "/api/v1/selftest"): "terminal",  # an action on the device
     ("GET", "/fcgi/OpenDoor"): BASIC,
 }
 # ACTAtek routes by the first path segment after /cgi-bin/restapi/ (docs/actatek-compat.md).
