@@ -31,6 +31,7 @@ from gateway.doors.commands import DoorCommands
 from gateway.doors.controller import DoorController
 from gateway.doors.timers import LoopTimers
 from gateway.feedback import ReaderFeedback, build_feedback
+from gateway.host import HostHealth
 from gateway.hw.factory import BACKENDS, Hardware, SimulatedHardware
 from gateway.hw.readers import ReaderContext, ReaderDriver, start_reader
 from gateway.model import Event
@@ -241,11 +242,12 @@ class Gateway:
                 "doors": status.doors_section(self.doors),
                 "readers": status.readers_section(self.readers, self.feedback),
                 "upstream": status.upstream_section(self.upstream, self.settings.doors),
-                "store": status.store_section(self.engine, self.rule_changes),
+                "store": status.store_section(self.engine, self.rule_changes, self.clock),
                 "journal": status.journal_section(self.journal, self.writer),
                 "forwarding": status.forwarding_section(self.forwarder, self.writer),
                 "access": status.access_section(self.engine, self.pipeline, self.clock),
                 "http_unlock": status.timed_section(self.http_unlock, self.clock),
+                "system": status.system_section(HostHealth(self.db_path.parent)),
             }
         )
 

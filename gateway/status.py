@@ -15,6 +15,7 @@ from gateway.access.engine import AccessEngine
 from gateway.clock import Clock, Instant
 from gateway.doors.controller import DoorController
 from gateway.feedback import ReaderFeedback
+from gateway.host import HostHealth
 from gateway.hw.readers import ReaderDriver
 from gateway.pipeline import AccessPipeline, Upstream
 from gateway.rule_changes import RuleChanges
@@ -38,7 +39,7 @@ class StatusBoard:
 
 
 def device_section(settings: Settings, clock: Clock) -> Section:
-    """Identity, version, backend and uptime (a duration: counted from now)."""
+    """Identity, version, backend, uptime (a duration: counted from now) and the time."""
     started_at = clock.monotonic()
 
     def section() -> dict[str, Any]:
@@ -49,6 +50,7 @@ def device_section(settings: Settings, clock: Clock) -> Section:
             "backend": settings.hardware.backend,
             "timezone": settings.device.timezone,
             "uptime_s": round(clock.monotonic() - started_at, 1),
+            "time": clock.time(),  # the gateway's clock: a wrong one misplaces schedules
         }
 
     return section
@@ -87,14 +89,31 @@ def upstream_section(upstream: Upstream, doors: Sequence[DoorSettings]) -> Secti
     return section
 
 
-def store_section(engine: AccessEngine, rule_changes: RuleChanges) -> Section:
-    """What the rules snapshot in use holds, its version, and the reloads that follow
-    this daemon's writes."""
-    return lambda: {
-        **engine.snapshot.counts(),
-        "rules_version": engine.snapshot.version,
-        **rule_changes.status(),
-    }
+def store_section(engine: AccessEngine, rule_changes: RuleChanges, clock: Clock) -> Section:
+    """What the rules snapshot in use holds, its version, the reloads that follow this
+    daemon's writes, and when the rules in force last changed (`rules_changed_at`, wall
+    time; None when they have not changed since the daemon started)."""
+    seen = {"version": engine.snapshot.version}
+    changed_at: list[float] = []
+
+    def section() -> dict[str, Any]:
+        version = engine.snapshot.version
+        if version != seen["version"]:
+            seen["version"] = version
+            changed_at[:] = [clock.time()]
+        return {
+            **engine.snapshot.counts(),
+            "rules_version": version,
+            "rules_changed_at": changed_at[0] if changed_at else None,
+            **rule_changes.status(),
+        }
+
+    return section
+
+
+def system_section(host: HostHealth) -> Section:
+    """The machine: clock synchronised, CPU temperature, firmware flags, disk, memory."""
+    return host.status
 
 
 def journal_section(journal: EventJournal, writer: JournalWriter) -> Section:

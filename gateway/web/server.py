@@ -7,7 +7,7 @@ import logging
 from aiohttp import web, web_response
 
 from gateway.model import Event
-from gateway.web import akuvox, api, doors, openapi, operations, security, sim
+from gateway.web import akuvox, api, doors, openapi, operations, page, security, sim
 from gateway.web.actatek.common import ManagementContext, common_errors
 from gateway.web.actatek.routes import add_actatek
 from gateway.web.auth import ACCOUNTS, TokenStore
@@ -20,19 +20,6 @@ log = logging.getLogger(__name__)
 # The `Server` header of every answer: the product, never its version nor the versions of
 # Python and aiohttp (they tell an attacker which published flaws to try).
 SERVER_NAME = "door-gateway"
-
-INDEX_HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>door-gateway</title></head>
-<body><h1>door-gateway</h1>
-<p>Status: <code>GET /api/v1/status</code> with a bearer token from
-<code>POST /api/v1/login</code>. Events: <code>GET /api/v1/events?after=SEQ</code>.
-The API is described at <a href="/api/v1/openapi.json">/api/v1/openapi.json</a>.</p>
-</body></html>
-"""
-
-
-async def index(_request: web.Request) -> web.Response:
-    return web.Response(text=INDEX_HTML, content_type="text/html")
 
 
 def build_app(
@@ -73,7 +60,7 @@ def build_app(
     app[api.EVENTS] = events
     app[api.LOGINS] = accounts
     app[api.TOKENS] = tokens
-    app.router.add_get("/", index)
+    page.add_page_routes(app)
     api.add_routes(app)
     openapi.add_routes(app)
     app[doors.CONTROL] = door_control

@@ -15,7 +15,7 @@ ROLES = ("PERSONALUSER", "USERADMIN", "NETWORKADMIN", "SUPERADMIN")
 ADA_BITS = "10000110010000111000001111"
 
 # What each role sees of GET /api/v1/status (docs/security.md).
-EVERYONE = {"device", "doors", "readers"}
+EVERYONE = {"device", "doors", "readers", "system"}
 SECTIONS = {
     "PERSONALUSER": EVERYONE,
     "USERADMIN": EVERYONE | {"access", "store"},
