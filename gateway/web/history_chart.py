@@ -75,17 +75,16 @@ def describe(history: History) -> str:
     return text
 
 
-def hour_text(hour: HourCounts, next_label: str) -> str:
+def hour_range(hour: HourCounts) -> str:
+    """ "01:00-02:00": the hour's local start and end."""
+    hours, minutes = hour.label.split(":")
+    return f"{hour.label}-{(int(hours) + 1) % 24:02d}:{minutes}"
+
+
+def hour_text(hour: HourCounts) -> str:
     """ "01:00-02:00: 12 granted, 0 denied, 1 door alarm"."""
     alarms = "1 door alarm" if hour.alarms == 1 else f"{hour.alarms} door alarms"
-    return f"{hour.label}-{next_label}: {hour.granted} granted, {hour.denied} denied, {alarms}"
-
-
-def _next_label(hour: HourCounts) -> str:
-    """The label of the hour after `hour` (its minutes are kept: a +05:30 zone's hours
-    are local hours too)."""
-    hours, minutes = hour.label.split(":")
-    return f"{(int(hours) + 1) % 24:02d}:{minutes}"
+    return f"{hour_range(hour)}: {hour.granted} granted, {hour.denied} denied, {alarms}"
 
 
 def _hour_column(hour: HourCounts, x: float, column: float, top: int, plot_h: int) -> str:
@@ -97,7 +96,7 @@ def _hour_column(hour: HourCounts, x: float, column: float, top: int, plot_h: in
     denied_h = plot_h * hour.denied / top
     parts = [
         '<g class="hour">',
-        f"<title>{escape(hour_text(hour, _next_label(hour)))}</title>",
+        f"<title>{escape(hour_text(hour))}</title>",
         _rect("bar granted", bar_x, base - granted_h, bar_w, granted_h, GRANTED_FILL),
         _rect("bar denied", bar_x, base - granted_h - denied_h, bar_w, denied_h, DENIED_FILL),
     ]

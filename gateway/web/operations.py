@@ -77,10 +77,9 @@ ROUTES = (
 )
 
 
-def add_routes(app: web.Application, operations: OperationsControl | None) -> None:
-    """The endpoints, when the daemon has the service (a test app may leave it out)."""
-    if operations is None:
-        return
+def add_routes(app: web.Application, operations: OperationsControl) -> None:
+    """The endpoints, on `operations` (the pages are added by
+    `gateway.web.page.operations.add_operations`, which calls this)."""
     app[OPERATIONS] = operations
     roles.add_native_routes(app, ROUTES)
     app[security.BODY_LIMITS][("POST", "/api/v1/selftest")] = security.NO_DATA_BYTES

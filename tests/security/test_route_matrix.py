@@ -47,6 +47,10 @@ NATIVE = {
     ("POST", "/doors/{name}/pulse"): "terminal",
     ("POST", "/doors/{name}/lockdown"): "terminal",
     ("POST", "/doors/{name}/acknowledge"): "terminal",
+    ("GET", "/history"): "logs",
+    ("GET", "/config"): "terminal",
+    ("GET", "/selftest"): "terminal",
+    ("POST", "/selftest"): "terminal",
     # The JSON API.
     ("POST", "/api/v1/login"): OPEN,
     ("GET", "/api/v1/openapi.json"): OPEN,
