@@ -84,6 +84,13 @@ class SelftestReport:
     def counts(self) -> dict[str, int]:
         return {s: sum(c.status == s for c in self.checks) for s in ("ok", "warn", "fail")}
 
+    def summary(self) -> str:
+        """ "13 ok, 1 warning, 0 failures"."""
+        counts = self.counts()
+        warnings = "1 warning" if counts["warn"] == 1 else f"{counts['warn']} warnings"
+        failures = "1 failure" if counts["fail"] == 1 else f"{counts['fail']} failures"
+        return f"{counts['ok']} ok, {warnings}, {failures}"
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "ok": not self.failed,
@@ -536,6 +543,5 @@ def print_report(report: SelftestReport, out: Callable[[str], None] = print) -> 
     failure, else 0."""
     for check in report.checks:
         out(check.line())
-    counts = report.counts()
-    out(f"{counts['ok']} ok, {counts['warn']} warnings, {counts['fail']} failures")
+    out(report.summary())
     return 1 if report.failed else 0

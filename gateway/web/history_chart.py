@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from gateway.store.history import History, HourCounts
 
-WIDTH, HEIGHT = 720, 300
-LEFT, RIGHT, TOP, BOTTOM = 44, 10, 24, 54  # margins: y labels, x labels and legend
+WIDTH, HEIGHT = 600, 300
+LEFT, RIGHT, TOP, BOTTOM = 40, 8, 26, 56  # margins: y labels, x labels and legend
 LABEL_EVERY = 3  # hours between x-axis labels
 MAX_TICKS = 5
 GRANTED_FILL, DENIED_FILL, ALARM_FILL, INK = "#2e7d32", "#c62828", "#ef6c00", "#555"
@@ -34,7 +34,7 @@ def history_svg(history: History, title: str = DEFAULT_TITLE, id_prefix: str = "
     title_id, desc_id = f"{id_prefix}-title", f"{id_prefix}-desc"
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="history-chart" role="img" '
-        f'viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" preserveAspectRatio="xMidYMid meet" '
+        f'viewBox="0 0 {WIDTH} {HEIGHT}" preserveAspectRatio="xMidYMid meet" '
         f'aria-labelledby="{title_id} {desc_id}">',
         f'<title id="{title_id}">{escape(title)}</title>',
         f'<desc id="{desc_id}">{escape(describe(history))}</desc>',
@@ -130,11 +130,11 @@ def _legend(timezone: str, plot_h: int) -> list[str]:
     return [
         _rect("key granted", LEFT, y - 9, 10, 10, GRANTED_FILL),
         _text(LEFT + 14, y, "granted", "start"),
-        _rect("key denied", LEFT + 84, y - 9, 10, 10, DENIED_FILL),
-        _text(LEFT + 98, y, "denied", "start"),
-        f'<polygon class="key alarm-key" points="{LEFT + 168},{y - 9} {LEFT + 178},{y - 9} '
-        f'{LEFT + 173},{y}" fill="{ALARM_FILL}"/>',
-        _text(LEFT + 184, y, "door alarm", "start"),
+        _rect("key denied", LEFT + 80, y - 9, 10, 10, DENIED_FILL),
+        _text(LEFT + 94, y, "denied", "start"),
+        f'<polygon class="key alarm-key" points="{LEFT + 156},{y - 9} {LEFT + 166},{y - 9} '
+        f'{LEFT + 161},{y}" fill="{ALARM_FILL}"/>',
+        _text(LEFT + 172, y, "door alarm", "start"),
         _text(WIDTH - RIGHT, y, f"hours in {timezone}", "end"),
     ]
 
@@ -148,6 +148,6 @@ def _rect(cls: str, x: float, y: float, w: float, h: float, fill: str) -> str:
 
 def _text(x: float, y: float, text: str, anchor: str) -> str:
     return (
-        f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="12" '
+        f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="13" '
         f'fill="currentColor">{escape(text)}</text>'
     )

@@ -58,9 +58,7 @@ async def run_selftest(request: web.Request, username: str) -> SelftestReport:
     """Run the self-test for `username` and journal that it ran, with its counts (the
     API's and the page's button share this)."""
     report = await request.app[OPERATIONS].selftest(username)
-    counts = report.counts()
-    detail = f"{counts['ok']} ok, {counts['warn']} warnings, {counts['fail']} failures"
-    request.app[EVENTS].record_api("selftest", username, detail)
+    request.app[EVENTS].record_api("selftest", username, report.summary())
     return report
 
 
