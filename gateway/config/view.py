@@ -32,14 +32,20 @@ _CREDENTIAL_PARAM = re.compile(r"pass|pwd|token|secret|key|auth|sig|session|cred
 
 def masked_settings(settings: Settings) -> dict[str, Any]:
     """`settings` as nested plain data (TOML's shape), secrets replaced by `MASK`; an
-    empty secret stays empty, so "not set" still shows."""
+    empty secret stays empty, so "not set" still shows. A reader shows only the keys
+    of its kind."""
     return _masked_table(settings)
 
 
 def _masked_table(table: object) -> dict[str, Any]:
+    """A table's keys; a reader's keys for other kinds of reader are left out (they have
+    no effect on it)."""
     shown: dict[str, Any] = {}
     cls: type = type(table)
+    kind = getattr(table, "kind", None)
     for spec in key_specs(cls):
+        if spec.used_by is not None and kind not in spec.used_by.kinds:
+            continue
         value = getattr(table, spec.name)
         shown[spec.name] = _masked_secret(value) if spec.secret else _masked_value(value)
     return shown

@@ -132,7 +132,8 @@ def test_secrets_show_as_set_or_empty_and_the_rest_as_configured(tmp_path: Path)
     assert shown["http_unlock"]["username"] == "opendoor"
     assert shown["doors"][0]["relay_pin"] == 17
     assert shown["readers"][0]["mifare_key"] == MASK
-    assert shown["readers"][1]["mifare_key"] == ""  # not set: nothing to hide
+    assert "mifare_key" not in shown["readers"][1]  # a Wiegand reader has none
+    assert shown["readers"][1]["d0_pin"] == 5 and "d0_pin" not in shown["readers"][0]
     assert shown["upstream"]["url"] == (
         f"https://gw:{MASK}@verify.example/check?token={MASK}&card={{Card}}"
     )

@@ -49,3 +49,18 @@ def test_pressing_self_test_shows_the_results(logged_in: Page, daemon: Daemon) -
     expect(database).to_contain_text("intact")
     expect(page.get_by_text("by admin")).to_be_visible()
     screenshot(page, "selftest-desktop")
+
+
+def test_the_configuration_page_shows_the_check_and_masked_settings(
+    logged_in: Page, daemon: Daemon
+) -> None:
+    page = logged_in
+    page.get_by_role("link", name="Configuration").click()
+    expect(page.get_by_text("The file on disk is valid")).to_be_visible()
+    page.get_by_text("http_unlock", exact=True).click()  # open its section
+    key = page.get_by_role("rowheader", name="http_unlock.password", exact=True)
+    password = page.locator("tr").filter(has=key)
+    expect(password).to_be_visible()
+    expect(password).to_contain_text("****")
+    assert 'simulate"' not in page.content()  # the clear-text passwords of simulate.toml
+    screenshot(page, "config-desktop")
