@@ -10,7 +10,6 @@ system call filtered) is None, never an error: the status page shows "not availa
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import os
 from collections.abc import Callable
@@ -41,13 +40,13 @@ TIMEX_BYTES = 512  # more than struct timex on any architecture; all zero = read
 
 def kernel_clock_synchronised() -> bool | None:
     """Whether an NTP client (systemd-timesyncd, chrony, ntpd) keeps the kernel clock
-    synchronised, as adjtimex(2) with no change reports it; None when it cannot be asked."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
+    synchronised, as adjtimex(2) with no change reports it; None when it cannot be asked.
+
+    The C library is the one this process already has loaded (`CDLL(None)`): no search
+    for it (`ctypes.util.find_library` runs a subprocess) on every status read."""
     try:
-        libc = ctypes.CDLL(name, use_errno=True)
-        state = libc.adjtimex(ctypes.create_string_buffer(TIMEX_BYTES))
+        adjtimex = ctypes.CDLL(None, use_errno=True).adjtimex
+        state = adjtimex(ctypes.create_string_buffer(TIMEX_BYTES))
     except (OSError, AttributeError):
         return None
     if state < 0:

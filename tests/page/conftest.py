@@ -32,13 +32,15 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 360, "height": 780}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    """Per module, not per session: while it runs, Playwright's sync API holds an event
+    loop on this thread, which the asyncio tests of the other modules must not meet."""
     with sync_playwright() as running:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     """Debian's chromium, headless; `--no-sandbox` only as root (CI runs as root, and
     chromium's sandbox refuses to start there)."""
