@@ -17,7 +17,6 @@ import shutil
 import socket
 import sqlite3
 import stat
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -28,6 +27,7 @@ from urllib.parse import urlsplit
 
 from gateway.clock import Clock, SystemClock
 from gateway.config.view import ConfigCheck, check_file
+from gateway.host import kernel_clock_synchronised
 from gateway.hw.factory import SIMULATED_SERIAL_PORTS
 from gateway.hw.gpio_info import LineReport, read_lines
 from gateway.settings import ReaderSettings, Settings
@@ -105,22 +105,6 @@ def _connect(host: str, port: int, timeout: float) -> None:
     socket.create_connection((host, port), timeout=timeout).close()
 
 
-def _clock_synchronised() -> bool | None:
-    """systemd's view (`timedatectl show`); None when it cannot tell."""
-    try:
-        done = subprocess.run(
-            ["timedatectl", "show", "--property=NTPSynchronized", "--value"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    answer = done.stdout.strip()
-    return {"yes": True, "no": False}.get(answer) if done.returncode == 0 else None
-
-
 def _free_bytes(path: Path) -> tuple[int, int]:
     usage = shutil.disk_usage(path)
     return usage.free, usage.total
@@ -133,7 +117,7 @@ class System:
     clock: Clock = field(default_factory=SystemClock)
     gpio_lines: Callable[[Sequence[int]], LineReport] = read_lines
     connect: Callable[[str, int, float], None] = _connect
-    clock_synchronised: Callable[[], bool | None] = _clock_synchronised
+    clock_synchronised: Callable[[], bool | None] = kernel_clock_synchronised
     free_bytes: Callable[[Path], tuple[int, int]] = _free_bytes  # (free, total)
     dev: Path = Path("/dev")
     usb_devices: Path = Path("/sys/bus/usb/devices")
@@ -505,14 +489,15 @@ def clock_check(system: System) -> CheckResult:
             name,
             "warn",
             "cannot tell whether the clock is synchronised",
-            "check with `timedatectl status`",
+            "check with `timedatectl status` or `chronyc tracking`",
         )
     if not synchronised:
         return CheckResult(
             name,
             "warn",
-            "the clock is not synchronised",
-            "timedatectl set-ntp true; check that an NTP server is reachable",
+            "the kernel clock is not synchronised",
+            "enable an NTP client (timedatectl set-ntp true) and check that an NTP server "
+            "is reachable",
         )
     return CheckResult(name, "ok", "synchronised (NTP)")
 
