@@ -20,7 +20,13 @@ def test_the_history_page_shows_the_chart(logged_in: Page, daemon: Daemon) -> No
     expect(page.locator("svg.history-chart rect.bar.granted")).to_have_count(24)
     box = chart.bounding_box()
     assert box is not None and box["width"] > 600  # it fills the page, not a thumbnail
-    expect(page.get_by_text("1 granted, 0 denied, 0 door alarms").first).to_be_visible()
+    totals = page.get_by_text("1 granted, 0 denied, 0 door alarms").first
+    for _ in range(20):  # the decision reaches the journal on the writer's thread
+        if totals.is_visible():
+            break
+        page.wait_for_timeout(250)
+        page.reload()
+    expect(totals).to_be_visible()
     screenshot(page, "history-desktop")
     page.set_viewport_size(PHONE)
     # The page itself does not scroll sideways; the chart keeps readable text and
