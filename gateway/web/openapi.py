@@ -202,15 +202,15 @@ SCHEMAS: dict[str, Any] = {
     "Status": {
         "type": "object",
         "description": "every component's status() that the session's role may read: "
-        "device, doors and readers for every role (reader frames without their values "
-        "unless the role has `logs`); access needs `logs`, store `users`, upstream, "
+        "device, doors, readers and system for every role (reader frames without their "
+        "values unless the role has `logs`); access needs `logs`, store `users`, upstream, "
         "journal and http_unlock `terminal`, forwarding `agents` (docs/security.md); "
         "components may add keys",
         "required": ["device", "doors", "readers"],
         "properties": {
             "device": {
                 "type": "object",
-                "required": ["id", "name", "version", "backend", "timezone", "uptime_s"],
+                "required": ["id", "name", "version", "backend", "timezone", "uptime_s", "time"],
             },
             "doors": {"type": "object", "additionalProperties": {"type": "object"}},
             "readers": {"type": "object", "additionalProperties": {"type": "object"}},
@@ -218,6 +218,11 @@ SCHEMAS: dict[str, Any] = {
             "store": {"type": "object"},
             "journal": {"type": "object"},
             "access": {"type": "object"},
+            "system": {
+                "type": "object",
+                "description": "clock synchronised, CPU temperature, the Raspberry Pi's "
+                "throttling flags, disk and memory; null where the machine has none",
+            },
         },
     },
     "Event": {

@@ -61,8 +61,13 @@ def test_screenshots_of_the_dashboard_on_a_laptop_and_a_phone(
     sim(daemon, "/sim/wiegand", {"reader": "front-wiegand", "bits": encode_h10301(12, 11111)})
     sim(daemon, "/sim/keys", {"reader": "front-keypad", "keys": "1234#"})
     time.sleep(SETTLE_S)  # something for the readers' rows to show
-    for name, viewport in (("dashboard-1280", DESKTOP), ("dashboard-360", PHONE)):
-        context = browser.new_context(viewport=viewport)
+    shots = (
+        ("dashboard-1280", DESKTOP, "light"),
+        ("dashboard-360", PHONE, "light"),
+        ("dashboard-360-dark", PHONE, "dark"),  # the system's dark theme: a dark cupboard
+    )
+    for name, viewport, scheme in shots:
+        context = browser.new_context(viewport=viewport, color_scheme=scheme)
         page = context.new_page()
         log_in(page, daemon)
         expect(page.locator("#door-back")).to_be_visible()
@@ -71,6 +76,8 @@ def test_screenshots_of_the_dashboard_on_a_laptop_and_a_phone(
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= viewport["width"], f"{name}: the page scrolls sideways ({width} px)"
         assert screenshot(page, name).stat().st_size > 10_000
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == ("rgb(0, 0, 0)" if scheme == "dark" else "rgb(255, 255, 255)")
         context.close()
 
 

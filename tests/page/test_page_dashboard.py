@@ -147,8 +147,16 @@ async def test_the_lockdown_switch_locks_the_door_and_pulse_is_then_refused(
         client, "/doors/front/pulse", {"csrf_token": csrf_of(page)}
     )
     assert "refused_lockdown" in headers["Location"] and front(client)["lock"] == "locked"
+    page = (await get(client, headers["Location"]))[1]
+    assert '<p class="notice bad" role="status">front is in lockdown: no pulse.</p>' in page
     status, _, _ = await post_form(client, "/doors/front/lockdown", {**form, "on": "0"})
     assert not front(client)["lockdown"]
+
+
+async def test_a_notice_names_only_a_door_that_exists(client: Client) -> None:
+    await technician(client, "SUPERADMIN")
+    page = (await get(client, "/?notice=pulse&door=<script>x</script>"))[1]
+    assert "Pulse sent" not in page and "<script>x" not in page
 
 
 async def test_an_unknown_door_is_404_and_a_bad_switch_400(client: Client) -> None:

@@ -4,6 +4,8 @@ login. In-process gateway on simulated hardware, manual clock (tests/web/conftes
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from yarl import URL
 
 from gateway.web.auth import ABSOLUTE_LIFETIME_S
@@ -142,3 +144,52 @@ async def test_a_password_change_with_a_wrong_old_password_is_refused(client: Cl
     status, page, _ = await post_form(client, "/password", form)
     assert status == 403 and "current password is wrong" in page
     assert await client.events(reason="password_change_failed", user_id="admin")
+
+
+async def test_a_streamed_login_body_is_cut_off_at_its_limit(client: Client) -> None:
+    """Chunked (no declared length): read only up to the form's bound (4 KiB), not up to
+    the server's largest body (4 MiB, for a photo)."""
+
+    async def endless() -> AsyncIterator[bytes]:
+        yield b"username=admin&password="
+        for _ in range(16):
+            yield b"x" * 4096
+
+    status, _, _ = await client.call(
+        "POST",
+        "/login",
+        data=endless(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        allow_redirects=False,
+    )
+    assert status == 413
+
+
+async def test_a_form_with_a_field_twice_is_refused(client: Client) -> None:
+    page = await logged_in_page(client)
+    token = csrf_of(page)
+    body = f"csrf_token={token}&on=0&on=1"
+    status, _, _ = await client.call(
+        "POST",
+        "/doors/front/lockdown",
+        data=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        allow_redirects=False,
+    )
+    assert status == 400
+    assert not client.gateway.doors["front"].status()["lockdown"]
+
+
+async def test_the_live_refresh_does_not_keep_an_unattended_session_alive(
+    client: Client,
+) -> None:
+    await logged_in_page(client)
+    idle = client.gateway.settings.web.token_idle_s
+    # the script polling on a laptop left open: no person has acted since the page loaded
+    client.clock.advance(idle / 2)
+    assert (await get(client, "/dashboard/live"))[0] == 200
+    client.clock.advance(idle / 2 - 1)
+    assert (await get(client, "/dashboard/live"))[0] == 200
+    client.clock.advance(2)
+    assert (await get(client, "/dashboard/live"))[0] == 401
+    assert (await get(client, "/"))[2].get("Location") == "/login"

@@ -16,7 +16,7 @@ from aiohttp import web
 from gateway.doors.errors import UnknownDoor
 from gateway.model import StoredEvent
 from gateway.web import api, doors, roles
-from gateway.web.page.site import add_page, page_session, render
+from gateway.web.page.site import add_page, page_session, read_form, render
 from gateway.web.services import EventLog
 
 DOOR_CAPABILITY = doors.DOOR_CONTROL.capability or "terminal"
@@ -24,12 +24,12 @@ LIVE_PATH = "/dashboard/live"
 # What a door action's redirect may announce (a fixed set: nothing from the request is
 # echoed back as a message).
 NOTICES = {
-    "pulse": "Pulse sent to {door}.",
-    "lockdown_on": "{door} is now in lockdown.",
-    "lockdown_off": "{door} is out of lockdown.",
-    "acknowledged": "Alarms of {door} acknowledged.",
-    "refused_lockdown": "{door} is in lockdown: no pulse.",
-    "password": "Password changed.",
+    "pulse": ("Pulse sent to {door}.", "good"),
+    "lockdown_on": ("{door} is now in lockdown.", "good"),
+    "lockdown_off": ("{door} is out of lockdown.", "good"),
+    "acknowledged": ("Alarms of {door} acknowledged.", "good"),
+    "refused_lockdown": ("{door} is in lockdown: no pulse.", "bad"),
+    "password": ("Password changed.", "good"),
 }
 
 
@@ -66,9 +66,10 @@ async def last_credentials(events: EventLog, status: dict[str, Any]) -> dict[str
 
 
 async def dashboard(request: web.Request) -> web.StreamResponse:
-    """GET /: the whole dashboard."""
+    """GET /: the whole dashboard, with the line saying what a command just did."""
     context = await dashboard_context(request)
-    context["notice"] = _notice(request)
+    doors_shown = context["status"].get("doors", {})
+    context["notice"], context["notice_kind"] = _notice(request, doors_shown)
     return render(request, "dashboard.html", context)
 
 
@@ -77,13 +78,13 @@ async def dashboard_live(request: web.Request) -> web.StreamResponse:
     return render(request, "dashboard_live.html", await dashboard_context(request))
 
 
-def _notice(request: web.Request) -> str:
-    template = NOTICES.get(request.query.get("notice", ""))
+def _notice(request: web.Request, doors_shown: dict[str, Any]) -> tuple[str, str]:
+    """(text, kind) of the `notice` the redirect named; nothing for an unknown one."""
+    found = NOTICES.get(request.query.get("notice", ""))
     door = request.query.get("door", "")
-    known = door in request.app[api.STATUS].status().get("doors", {})
-    if template is None or ("{door}" in template and not known):
-        return ""
-    return template.format(door=door)
+    if found is None or ("{door}" in found[0] and door not in doors_shown):
+        return "", ""
+    return found[0].format(door=door), found[1]
 
 
 def _done(notice: str, door: str) -> web.HTTPSeeOther:
@@ -103,8 +104,7 @@ async def pulse(request: web.Request) -> web.StreamResponse:
 async def lockdown(request: web.Request) -> web.StreamResponse:
     """POST /doors/{name}/lockdown with on=1 or on=0."""
     name = request.match_info["name"]
-    form = await request.post()
-    on = form.get("on")
+    on = (await read_form(request)).get("on")
     if on not in ("0", "1"):
         raise web.HTTPBadRequest(reason="on: expected 1 or 0")
     try:

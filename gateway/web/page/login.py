@@ -22,6 +22,7 @@ from gateway.web.page.site import (
     PASSWORD_PATH,
     add_page,
     page_session,
+    read_form,
     render,
 )
 
@@ -55,12 +56,12 @@ def _form(
 async def login(request: web.Request) -> web.StreamResponse:
     """POST /login: username and password, under the API's throttle; then the dashboard,
     or the password form when the password is a one-time one."""
-    form = await request.post()
+    form = await read_form(request)
     given, expected = form.get(CSRF_FIELD), request.cookies.get(LOGIN_COOKIE, "")
-    if not (isinstance(given, str) and expected and security.same_secret(given, expected)):
+    if not (given is not None and expected and security.same_secret(given, expected)):
         return _form(request, "The form was stale: please log in again.", 403)
     username, password = form.get("username"), form.get("password")
-    if not (isinstance(username, str) and isinstance(password, str)):
+    if username is None or password is None:
         return _form(request, "Enter a username and a password.", 400)
     if not (0 < len(username) <= 64 and username.isprintable() and 0 < len(password) <= 256):
         return _form(request, "Enter a username and a password.", 400, username[:64])
@@ -118,9 +119,9 @@ async def change_password(request: web.Request) -> web.StreamResponse:
     """POST /password: old, new, new again. The old one is checked under the login
     throttle; every other session of the account ends, this one carries on."""
     session = page_session(request)
-    form = await request.post()
+    form = await read_form(request)
     old, new, again = form.get("old"), form.get("new"), form.get("again")
-    if not (isinstance(old, str) and isinstance(new, str) and isinstance(again, str)):
+    if old is None or new is None or again is None:
         return _password_error(request, "Fill in all three fields.", 400)
     if not (0 < len(old) <= 256 and 0 < len(new) <= 256) or new != again:
         return _password_error(request, "The new password and its repetition differ.", 400)

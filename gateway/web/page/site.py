@@ -16,6 +16,7 @@ only the daemon's own script and style sheet (`PAGE_HEADERS`).
 from __future__ import annotations
 
 import importlib.resources
+import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ from gateway.web import roles, security
 from gateway.web.api import TOKENS
 from gateway.web.auth import Session
 from gateway.web.page.formats import FILTERS
+from gateway.web.strictjson import BodyRejected, read_bounded_body
 
 PageHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -36,6 +38,8 @@ PASSWORD_PATH = "/password"
 LOGOUT_PATH = "/logout"
 CSRF_FIELD = "csrf_token"
 FORM_BODY_BYTES = 4096  # every form of the page is a few short fields
+FORM_TYPE = "application/x-www-form-urlencoded"
+MAX_FORM_FIELDS = 16
 # Before the password is changed, only these answer (the rest redirect to /password).
 CHANGE_FIRST = frozenset({PASSWORD_PATH, LOGOUT_PATH})
 
@@ -53,6 +57,7 @@ PAGE_HEADERS = {
 
 STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
 PAGE_SESSION = web.RequestKey("page_session", Session)
+FORM = web.RequestKey("page_form", dict[str, str])
 
 
 @dataclass(frozen=True)
@@ -145,7 +150,8 @@ def login_required(handler: PageHandler, capability: str | None, data: bool) -> 
 
     async def guarded(request: web.Request) -> web.StreamResponse:
         token = request.cookies.get(security.SESSION_COOKIE, "")
-        session = request.app[TOKENS].check(token) if token else None
+        # A data route is the script's poll, not a person: it does not defer idle expiry.
+        session = request.app[TOKENS].check(token, touch=not data) if token else None
         if session is None:
             if data:
                 return security.error_body("/", 401, "log in first: " + LOGIN_PATH)
@@ -165,9 +171,46 @@ def login_required(handler: PageHandler, capability: str | None, data: bool) -> 
 
 
 async def _csrf_ok(request: web.Request, session: Session) -> bool:
-    form = await request.post()
-    given = form.get(CSRF_FIELD)
-    return isinstance(given, str) and security.same_secret(given, session.csrf)
+    given = (await read_form(request)).get(CSRF_FIELD)
+    return given is not None and security.same_secret(given, session.csrf)
+
+
+async def read_form(request: web.Request) -> dict[str, str]:
+    """The POSTed form (`application/x-www-form-urlencoded`, as every form of the page
+    sends it): at most `FORM_BODY_BYTES` even when streamed (413), UTF-8, each field at
+    most once (a field given twice means different things to different readers: 400).
+    Read once per request; the guard and the handler share it."""
+    cached: dict[str, str] | None = request.get(FORM)
+    if cached is not None:
+        return cached
+    if request.content_type != FORM_TYPE:
+        raise web.HTTPUnsupportedMediaType(reason=f"expected {FORM_TYPE}")
+    try:
+        body = await read_bounded_body(request, FORM_BODY_BYTES)
+    except BodyRejected as exc:
+        raise _rejected(exc) from exc
+    try:
+        pairs = urllib.parse.parse_qsl(
+            body.decode("utf-8"), keep_blank_values=True, strict_parsing=False,
+            max_num_fields=MAX_FORM_FIELDS,
+        )  # fmt: skip
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise web.HTTPBadRequest(reason="the form is not readable") from exc
+    form = dict(pairs)
+    if len(form) != len(pairs):
+        raise web.HTTPBadRequest(reason="a form field is given twice")
+    request[FORM] = form
+    return form
+
+
+def _rejected(exc: BodyRejected) -> web.HTTPException:
+    if exc.status == 413:
+        return web.HTTPRequestEntityTooLarge(
+            max_size=FORM_BODY_BYTES, actual_size=FORM_BODY_BYTES + 1, reason=exc.message
+        )
+    if exc.status == 408:
+        return web.HTTPRequestTimeout(reason=exc.message)
+    return web.HTTPBadRequest(reason=exc.message)
 
 
 def refused(request: web.Request, session: Session | None, message: str) -> web.Response:
