@@ -122,6 +122,7 @@ class System:
     dev: Path = Path("/dev")
     usb_devices: Path = Path("/sys/bus/usb/devices")
     pcscd_socket: Path = PCSCD_SOCKET
+    euid: Callable[[], int] = os.geteuid
     # In the running daemon the configured lines are its own; from the CLI they are free
     # unless the daemon (or something else) holds them.
     in_daemon: bool = False
@@ -132,6 +133,7 @@ def run_selftest(settings: Settings, system: System, by: str = "") -> SelftestRe
     state_dir = Path(settings.device.state_dir)
     checks = [
         configuration_check(check_file(settings.path)),
+        user_check(system),
         state_dir_check(state_dir),
         database_check(state_dir / DB_FILE),
         journal_check(state_dir / DB_FILE),
@@ -162,6 +164,21 @@ def configuration_check(result: ConfigCheck) -> CheckResult:
         )
         return CheckResult(name, "warn", detail, "read the warnings; change the file if unsure")
     return CheckResult(name, "ok", f"{result.path} is valid")
+
+
+def user_check(system: System) -> CheckResult:
+    """Not root: the daemon needs no more than its service user (least privilege), and a
+    check run as root says nothing about what that user may open."""
+    name = "user"
+    if system.euid() == 0:
+        where = "the daemon" if system.in_daemon else "this command"
+        return CheckResult(
+            name,
+            "warn",
+            f"{where} runs as root: what root may open says nothing about the service user",
+            "run as the service user (sudo -u door-gateway ...; the unit's User=)",
+        )
+    return CheckResult(name, "ok", f"runs as uid {system.euid()}, not root")
 
 
 def state_dir_check(state_dir: Path) -> CheckResult:

@@ -47,6 +47,10 @@ class FakeWorld:
         self.synchronised: bool | None = True
         self.free = 8 * GIB
         self.asked: list[tuple[str, int, float]] = []
+        self.uid = 998  # the service user
+
+    def become_root(self) -> None:
+        self.uid = 0
 
     def take_line(self, pin: int, user: str) -> None:
         self.used_lines[pin] = user
@@ -80,6 +84,7 @@ class FakeWorld:
             dev=tmp_path / "dev",
             usb_devices=tmp_path / "usb",
             pcscd_socket=tmp_path / "pcscd.comm",
+            euid=lambda: self.uid,
             in_daemon=in_daemon,
         )
 
@@ -111,7 +116,7 @@ def test_every_check_passes_on_the_simulated_configuration(
     assert not report.failed
     assert [c for c in report.checks if c.status != "ok"] == []
     names = [check.name for check in report.checks]
-    assert names[:5] == ["configuration", "state directory", "database", "journal", "GPIO"]
+    assert names[:6] == ["configuration", "user", "state directory", "database", "journal", "GPIO"]
     assert "reader back-qr" in names and "reader back-exit" in names
     assert names[-3:] == ["upstream", "clock", "disk"]
     assert report.as_dict()["counts"] == {"ok": len(names), "warn": 0, "fail": 0}
@@ -273,6 +278,15 @@ def test_an_unsynchronised_clock_warns_and_an_unset_one_fails(
     system = dataclasses.replace(world.system(tmp_path), clock=ManualClock(0.0))
     check = by_name(run_selftest(settings, system).checks)["clock"]
     assert check.status == "fail" and "1970-01-01" in check.detail
+
+
+def test_running_as_root_is_a_warning(tmp_path: Path, world: FakeWorld) -> None:
+    world.become_root()
+    report = run_selftest(simulated(tmp_path), world.system(tmp_path))
+    check = by_name(report.checks)["user"]
+    assert check.status == "warn" and "this command runs as root" in check.detail
+    assert "sudo -u door-gateway" in check.action
+    assert not report.failed
 
 
 def test_free_space_below_the_threshold_fails(tmp_path: Path, world: FakeWorld) -> None:
