@@ -76,7 +76,7 @@ def masked_url(text: str) -> str:
         parts = urlsplit(text)
     except ValueError:
         return text
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if not parts.scheme or not parts.netloc:
         return text
     netloc = parts.netloc
     if parts.password is not None:
@@ -90,6 +90,15 @@ def masked_url(text: str) -> str:
     if (netloc, query) == (parts.netloc, parts.query):
         return text
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
+
+
+def masked_text(text: str) -> str:
+    """`text` (a check-config message) with every URL in it masked as `masked_url` does:
+    a message quotes what it found, and a URL the check refused may carry a password."""
+    return _URL_IN_TEXT.sub(lambda found: masked_url(found.group(0)), text)
 
 
 @dataclass(frozen=True)
@@ -110,10 +119,11 @@ class ConfigCheck:
 
 
 def check_file(path: str | Path) -> ConfigCheck:
-    """Check the file at `path` as `check-config` does (reads it from disk now)."""
+    """Check the file at `path` as `check-config` does (reads it from disk now); the
+    credentials of any URL a message quotes are masked."""
     try:
         settings = load_settings(path)
     except ConfigError as exc:
-        return ConfigCheck(str(path), False, tuple(exc.errors), (), "")
-    warnings = tuple(config_warnings(settings))
-    return ConfigCheck(str(path), True, (), warnings, summary(settings))
+        return ConfigCheck(str(path), False, tuple(masked_text(e) for e in exc.errors), (), "")
+    warnings = tuple(masked_text(w) for w in config_warnings(settings))
+    return ConfigCheck(str(path), True, (), warnings, masked_text(summary(settings)))

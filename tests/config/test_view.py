@@ -168,3 +168,13 @@ def test_check_file_gives_every_error_of_a_broken_file(tmp_path: Path) -> None:
     shown = json.dumps(result.as_dict())
     for name, value in {**SECRETS, **URL_SECRETS}.items():
         assert value not in shown, f"{name} leaks"
+
+
+def test_a_refused_url_is_quoted_without_its_password(tmp_path: Path) -> None:
+    broken = BASE + '[upstream]\nurl = "ftp://gw:Ftp-Secret-4040@verify.example/x?token=T0k3n-77"\n'
+    result = check_file(write(tmp_path, broken))
+    assert not result.valid
+    quoted = [line for line in result.errors if "upstream.url" in line]
+    assert len(quoted) == 1 and "verify.example" in quoted[0], result.errors
+    shown = json.dumps(result.as_dict())
+    assert "Ftp-Secret-4040" not in shown and "T0k3n-77" not in shown
