@@ -3,6 +3,8 @@ real daemon (simulated hardware)."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, expect
 
 from gateway.hw.formats import encode_h10301
@@ -45,16 +47,18 @@ def test_pressing_self_test_shows_the_results(logged_in: Page, daemon: Daemon) -
     expect(page.get_by_text("No self-test has run since the daemon started.")).to_be_visible()
     page.get_by_role("button", name="Run the self-test").click()
     expect(page).to_have_url(daemon.base_url + "/selftest")
-    results = page.locator("tr.check")
+    results = page.locator("li.check")
     expect(results.first).to_be_visible()
     assert results.count() >= 10
-    expect(
-        results.filter(has=page.get_by_role("rowheader", name="GPIO", exact=True))
-    ).to_contain_text("simulated")
-    database = results.filter(has=page.get_by_role("rowheader", name="database", exact=True))
+    gpio = results.filter(has=page.locator(".check-name", has_text=re.compile("^GPIO$")))
+    expect(gpio).to_contain_text("simulated")
+    database = results.filter(has=page.locator(".check-name", has_text=re.compile("^database$")))
     expect(database).to_contain_text("intact")
     expect(page.get_by_text("by admin")).to_be_visible()
     screenshot(page, "selftest-desktop")
+    page.set_viewport_size(PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshot(page, "selftest-phone")
 
 
 def test_the_configuration_page_shows_the_check_and_masked_settings(
