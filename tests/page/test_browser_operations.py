@@ -74,3 +74,6 @@ def test_the_configuration_page_shows_the_check_and_masked_settings(
     expect(password).to_contain_text("****")
     assert 'simulate"' not in page.content()  # the clear-text passwords of simulate.toml
     screenshot(page, "config-desktop")
+    page.set_viewport_size(PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshot(page, "config-phone")
