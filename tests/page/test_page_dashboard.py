@@ -176,7 +176,9 @@ async def test_the_live_part_is_the_dashboard_without_its_frame(client: Client) 
 async def test_the_dashboard_with_its_style_and_script_is_under_200_kb(client: Client) -> None:
     page = await technician(client, "SUPERADMIN")
     total = len(page.encode())
-    for asset in re.findall(r'(?:href|src)="(/static/[^"]+)"', page):
+    assets = re.findall(r'(?:href|src)="(/static/[^"]+)"', page)
+    assert len(assets) == 2 and all("?v=" in asset for asset in assets)  # new URL per release
+    for asset in assets:
         status, body, _ = await get(client, asset)
         assert status == 200
         total += len(body.encode())

@@ -15,6 +15,7 @@ only the daemon's own script and style sheet (`PAGE_HEADERS`).
 
 from __future__ import annotations
 
+import hashlib
 import importlib.resources
 import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
@@ -76,6 +77,7 @@ class Navigation(list[NavEntry]):
 
 NAV = web.AppKey("page_navigation", Navigation)
 STATIC = web.AppKey("page_static", dict[str, tuple[bytes, str]])
+ASSET_VERSION = web.AppKey("page_asset_version", str)
 
 
 def setup_site(app: web.Application) -> None:
@@ -90,7 +92,9 @@ def setup_site(app: web.Application) -> None:
         filters=FILTERS,
     )
     app[NAV] = Navigation()
-    app[STATIC] = _load_static()
+    files = _load_static()
+    app[STATIC] = files
+    app[ASSET_VERSION] = _version_of(files)
     app.router.add_get("/static/{name}", static_file)
 
 
@@ -105,6 +109,15 @@ def _load_static() -> dict[str, tuple[bytes, str]]:
     return files
 
 
+def _version_of(files: Mapping[str, tuple[bytes, str]]) -> str:
+    """A short digest of the static files: their URLs carry it (`?v=`), so a browser
+    never keeps last version's style sheet after an upgrade."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + files[name][0])
+    return digest.hexdigest()[:12]
+
+
 async def static_file(request: web.Request) -> web.Response:
     """GET /static/{name}: one of the page's own files (no login: they hold no data)."""
     found = request.app[STATIC].get(request.match_info["name"])
@@ -112,7 +125,7 @@ async def static_file(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     body, content_type = found
     response = web.Response(body=body, content_type=content_type)
-    response.headers["Cache-Control"] = "max-age=3600"
+    response.headers["Cache-Control"] = "max-age=86400"  # the URL changes with the file
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
@@ -234,6 +247,7 @@ def render(
         "csrf_token": who.csrf if who is not None else "",
         "nav": visible_nav(request.app[NAV], who),
         "current_path": request.path,
+        "asset_version": request.app[ASSET_VERSION],
     }
     response = aiohttp_jinja2.render_template(
         template, request, {**frame, **context}, status=status
