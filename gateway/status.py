@@ -18,8 +18,10 @@ from gateway.feedback import ReaderFeedback
 from gateway.host import HostHealth
 from gateway.hw.readers import ReaderDriver
 from gateway.pipeline import AccessPipeline, Upstream
+from gateway.reader_chain import ReaderChain
 from gateway.rule_changes import RuleChanges
 from gateway.settings import DoorSettings, Settings
+from gateway.storage import Storage
 from gateway.store.journal import EventJournal
 from gateway.store.writer import JournalWriter
 from gateway.upstream.forward import Forwarder
@@ -36,6 +38,40 @@ class StatusBoard:
     def status(self) -> dict[str, Any]:
         """Every section's current status, by name."""
         return {name: section() for name, section in self._sections.items()}
+
+
+class InstantStatus(Protocol):
+    """A component whose status depends on the present moment."""
+
+    def status(self, now: Instant) -> dict[str, Any]: ...
+
+
+def build_status_board(
+    settings: Settings,
+    clock: Clock,
+    doors: Mapping[str, DoorController],
+    chain: ReaderChain,
+    storage: Storage,
+    engine: AccessEngine,
+    rule_changes: RuleChanges,
+    http_unlock: InstantStatus,
+) -> StatusBoard:
+    """The daemon's status board: one section per component, in the order the status
+    API shows them (`gateway.web.roles.STATUS_SECTIONS` says who may read which)."""
+    return StatusBoard(
+        {
+            "device": device_section(settings, clock),
+            "doors": doors_section(doors),
+            "readers": readers_section(chain.readers, chain.feedback),
+            "upstream": upstream_section(chain.upstream, settings.doors),
+            "store": store_section(engine, rule_changes, clock),
+            "journal": journal_section(storage.journal, storage.writer),
+            "forwarding": forwarding_section(storage.forwarder, storage.writer),
+            "access": access_section(engine, chain.pipeline, clock),
+            "http_unlock": timed_section(http_unlock, clock),
+            "system": system_section(HostHealth(storage.db_path.parent)),
+        }
+    )
 
 
 def device_section(settings: Settings, clock: Clock) -> Section:
@@ -136,12 +172,6 @@ def forwarding_section(forwarder: Forwarder, writer: JournalWriter) -> Section:
 
 def access_section(engine: AccessEngine, pipeline: AccessPipeline, clock: Clock) -> Section:
     return lambda: engine.status(Instant.read(clock)) | pipeline.status()
-
-
-class InstantStatus(Protocol):
-    """A component whose status depends on the present moment."""
-
-    def status(self, now: Instant) -> dict[str, Any]: ...
 
 
 def timed_section(component: InstantStatus, clock: Clock) -> Section:

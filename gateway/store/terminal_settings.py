@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.access.snapshot import PATTERN_DAYS
 from gateway.store.connection import LockedConnection, TableStore
 from gateway.store.errors import NotFoundError, ValidationError
-from gateway.store.index import PATTERN_DAYS
 from gateway.store.schema import DAY_COLUMNS, TRIGGER_TYPES
 from gateway.store.validate import MAX_NAME_LENGTH, check_text, normalise_patterns
 

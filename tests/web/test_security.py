@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from gateway.access.pins import PinHasher
 from gateway.accounts import ensure_initial_admin, needs_initial_admin
 from gateway.config import load_settings
 from gateway.model import Event
-from gateway.store.secrets import PinHasher, load_or_create_device_key
+from gateway.store.secrets import load_or_create_device_key
 from gateway.store.stores import Stores
 from gateway.web import security
 from gateway.web.actatek.common import SESSIONS
