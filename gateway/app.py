@@ -27,10 +27,12 @@ from gateway.doors.build import DoorInputs, build_door
 from gateway.doors.commands import DoorCommands
 from gateway.doors.controller import DoorController
 from gateway.hw.factory import BACKENDS, Hardware
+from gateway.hw.formats import FormatRegistry
 from gateway.model import Event
 from gateway.opendoor import OpenDoorService
 from gateway.operations import OperationsService
 from gateway.reader_chain import start_reader_chain
+from gateway.reader_diagnostics import ReaderDiagnostics
 from gateway.recorder import Recorder
 from gateway.rules_reload import follow_rule_changes
 from gateway.saved_state import SavedState
@@ -227,6 +229,12 @@ class Gateway:
                 self.hardware, self.chain, self.doors, self.door_inputs, self.clock
             ),
             ops=OperationsService(self.settings, self.clock, self.db_path, self.tz),
+            reader_diagnosis=ReaderDiagnostics(
+                self.readers,
+                {r.name: r for r in self.settings.readers},
+                FormatRegistry.from_settings(self.settings.wiegand_formats),
+                self.stores.users,
+            ),
         )
         runner = await start_site(self.web_app, self.settings.web.listen)
         parts.push_async_callback(runner.cleanup)

@@ -120,6 +120,7 @@ RAW_FRAMES_CAPABILITY = "logs"
 # What a frame keeps without that capability: its shape, for wiring a reader.
 FRAME_SHAPE = frozenset(
     {"time", "bit_count", "duration_us", "median_interval_us", "kind", "format", "result"}
+    | {"id", "min_interval_us", "max_interval_us"}
     | {"detail", "repeats", "target", "block_length"}
 )
 MASK = "****"  # as a PIN is shown everywhere

@@ -7,12 +7,13 @@ import logging
 from aiohttp import web, web_response
 
 from gateway.model import Event
-from gateway.web import akuvox, api, doors, openapi, page, security, sim
+from gateway.web import akuvox, api, doors, openapi, page, readers, security, sim
 from gateway.web.actatek.common import ManagementContext, common_errors
 from gateway.web.actatek.routes import add_actatek
 from gateway.web.auth import ACCOUNTS, TokenStore
 from gateway.web.limits import HTTP_LIMITS, ConnectionGuard, GuardedTCPSite, HttpLimits
 from gateway.web.operations import OperationsControl
+from gateway.web.page import readers as page_readers
 from gateway.web.page.operations import add_operations
 from gateway.web.rules_in_force import RULES, rules_in_force
 from gateway.web.services import Accounts, EventLog, StatusSource
@@ -35,6 +36,7 @@ def build_app(
     open_door: akuvox.OpenDoorContext | None = None,
     simulation: sim.SimulationControl | None = None,
     ops: OperationsControl | None = None,
+    reader_diagnosis: readers.ReaderDiagnosis | None = None,
 ) -> web.Application:
     """The whole HTTP surface, on the services it is given (`gateway.web.services`); the
     OpenDoor endpoint and the simulation API exist only when theirs are given.
@@ -70,6 +72,8 @@ def build_app(
     _door_body_limits(app[security.BODY_LIMITS])
     add_actatek(app, management)
     add_operations(app, ops)
+    if reader_diagnosis is not None:
+        page_readers.add_routes(app, reader_diagnosis)
     if open_door is not None:
         akuvox.add_routes(app, open_door)
     if simulation is not None:

@@ -22,7 +22,11 @@ SECTIONS = {
     "NETWORKADMIN": EVERYONE | {"upstream", "journal", "forwarding", "http_unlock"},
 }
 # Without `logs`, a reader's recent frames keep their shape but not their value.
-FRAME_SHAPE = {"time", "bit_count", "duration_us", "median_interval_us", "kind", "format"}
+FRAME_SHAPE = {"time", "bit_count", "duration_us", "median_interval_us", "kind", "format"} | {
+    "id",
+    "min_interval_us",
+    "max_interval_us",
+}
 
 
 async def headers_of(client: Client, role: str) -> dict[str, str]:

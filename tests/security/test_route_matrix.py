@@ -51,6 +51,9 @@ NATIVE = {
     ("GET", "/config"): "terminal",
     ("GET", "/selftest"): "terminal",
     ("POST", "/selftest"): "terminal",
+    ("GET", "/readers"): SESSION,  # frames' values only with `logs`: test_page_readers.py
+    ("GET", "/readers/{name}/learn"): "logs",
+    ("POST", "/readers/{name}/enroll"): "users",
     # The JSON API.
     ("POST", "/api/v1/login"): OPEN,
     ("GET", "/api/v1/openapi.json"): OPEN,
@@ -65,6 +68,10 @@ NATIVE = {
     ("GET", "/api/v1/history"): "logs",  # counts from the access log
     ("GET", "/api/v1/config"): "terminal",  # the device's setup, secrets masked
     ("POST", "/api/v1/selftest"): "terminal",  # an action on the device
+    # Frames' values only with `logs`, as in the status: test_reader_diagnostics.py.
+    ("GET", "/api/v1/readers/{name}/frames"): SESSION,
+    ("POST", "/api/v1/readers/{name}/learn"): "logs",
+    ("POST", "/api/v1/readers/{name}/enroll"): "users",
     ("GET", "/fcgi/OpenDoor"): BASIC,
 }
 # ACTAtek routes by the first path segment after /cgi-bin/restapi/ (docs/actatek-compat.md).
