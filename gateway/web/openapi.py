@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway import __version__
-from gateway.web import api, doors, live, readers, roles
+from gateway.web import api, doors, live, operations, readers, roles
 
 PATH = "/api/v1/openapi.json"
 JSON = "application/json"
@@ -71,7 +71,84 @@ _LOCKDOWN_BODY = {
     "content": {JSON: {"schema": _ref("Lockdown")}},
 }
 
+_COUNT = {"type": "integer", "minimum": 0}
+_CHECK_STATUS = {"enum": ["ok", "warn", "fail"]}
+
 SCHEMAS: dict[str, Any] = {
+    "History": {
+        "type": "object",
+        "required": ["timezone", "totals", "hours"],
+        "properties": {
+            "timezone": {"type": "string"},
+            "totals": {
+                "type": "object",
+                "properties": {"granted": _COUNT, "denied": _COUNT, "alarms": _COUNT},
+            },
+            "hours": {
+                "type": "array",
+                "minItems": 24,
+                "maxItems": 24,
+                "items": {
+                    "type": "object",
+                    "required": ["start", "label", "granted", "denied", "alarms"],
+                    "properties": {
+                        "start": {"type": "string", "description": "ISO 8601, local offset"},
+                        "label": {"type": "string", "examples": ["14:00"]},
+                        "granted": _COUNT,
+                        "denied": _COUNT,
+                        "alarms": {**_COUNT, "description": "door alarms raised"},
+                    },
+                },
+            },
+        },
+    },
+    "Configuration": {
+        "type": "object",
+        "required": ["settings", "check"],
+        "properties": {
+            "settings": {
+                "type": "object",
+                "description": "the settings as TOML nests them; secrets read ****",
+            },
+            "check": {
+                "type": "object",
+                "required": ["path", "valid", "errors", "warnings", "summary"],
+                "properties": {
+                    "path": {"type": "string"},
+                    "valid": {"type": "boolean"},
+                    "errors": {"type": "array", "items": {"type": "string"}},
+                    "warnings": {"type": "array", "items": {"type": "string"}},
+                    "summary": {"type": "string"},
+                },
+            },
+        },
+    },
+    "Selftest": {
+        "type": "object",
+        "required": ["ok", "time", "by", "counts", "checks"],
+        "properties": {
+            "ok": {"type": "boolean", "description": "no check failed"},
+            "time": {"type": "number"},
+            "by": {"type": "string"},
+            "counts": {
+                "type": "object",
+                "properties": {"ok": _COUNT, "warn": _COUNT, "fail": _COUNT},
+            },
+            "checks": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name", "status", "detail", "action"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "status": _CHECK_STATUS,
+                        "detail": {"type": "string"},
+                        "action": {"type": "string", "description": "what to do; empty on ok"},
+                    },
+                },
+            },
+        },
+    },
     "Error": {
         "type": "object",
         "required": ["status", "message"],
@@ -512,6 +589,39 @@ PATHS: dict[str, Any] = {
             },
         }
     },
+    "/api/v1/history": {
+        "get": {
+            "operationId": "history",
+            "summary": "Grants, denials and door alarms per local hour, last 24 hours",
+            "responses": {
+                "200": _json(_ref("History"), "24 hours, oldest first, the current one last"),
+                **_SESSION_ERRORS,
+                **_BODY_TOO_LARGE,
+            },
+        }
+    },
+    "/api/v1/config": {
+        "get": {
+            "operationId": "configuration",
+            "summary": "The effective configuration, every secret masked, and check-config",
+            "responses": {
+                "200": _json(_ref("Configuration"), "the settings and the file's check"),
+                **_SESSION_ERRORS,
+                **_BODY_TOO_LARGE,
+            },
+        }
+    },
+    "/api/v1/selftest": {
+        "post": {
+            "operationId": "selftest",
+            "summary": "Run the self-test (door-gateway selftest) in the daemon; journaled",
+            "responses": {
+                "200": _json(_ref("Selftest"), "each check's result and what to do"),
+                **_SESSION_ERRORS,
+                **_BODY_TOO_LARGE,
+            },
+        }
+    },
     PATH: {
         "get": {
             "operationId": "openapi",
@@ -704,7 +814,7 @@ DOCUMENT: dict[str, Any] = {
     },
     "paths": _with_guards(
         {**PATHS, **_READER_PATHS},
-        (*api.ROUTES, *live.ROUTES, *doors.ROUTES, *readers.ROUTES, *ROUTES),
+        (*api.ROUTES, *live.ROUTES, *doors.ROUTES, *operations.ROUTES, *readers.ROUTES, *ROUTES),
     ),
     "components": {
         "schemas": SCHEMAS,

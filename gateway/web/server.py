@@ -12,8 +12,10 @@ from gateway.web.actatek.common import ManagementContext, common_errors
 from gateway.web.actatek.routes import add_actatek
 from gateway.web.auth import ACCOUNTS, TokenStore
 from gateway.web.limits import HTTP_LIMITS, ConnectionGuard, GuardedTCPSite, HttpLimits
+from gateway.web.operations import OperationsControl
 from gateway.web.page import readers as page_readers
 from gateway.web.page.events import add_event_pages
+from gateway.web.page.operations import add_operations
 from gateway.web.rules_in_force import RULES, rules_in_force
 from gateway.web.services import Accounts, EventLog, StatusSource
 
@@ -34,6 +36,7 @@ def build_app(
     management: ManagementContext,
     open_door: akuvox.OpenDoorContext | None = None,
     simulation: sim.SimulationControl | None = None,
+    ops: OperationsControl | None = None,
     reader_diagnosis: readers.ReaderDiagnosis | None = None,
 ) -> web.Application:
     """The whole HTTP surface, on the services it is given (`gateway.web.services`); the
@@ -71,6 +74,7 @@ def build_app(
     doors.add_routes(app)
     _door_body_limits(app[security.BODY_LIMITS])
     add_actatek(app, management)
+    add_operations(app, ops)
     if reader_diagnosis is not None:
         page_readers.add_routes(app, reader_diagnosis)
     if open_door is not None:

@@ -49,6 +49,10 @@ NATIVE = {
     ("POST", "/doors/{name}/pulse"): "terminal",
     ("POST", "/doors/{name}/lockdown"): "terminal",
     ("POST", "/doors/{name}/acknowledge"): "terminal",
+    ("GET", "/history"): "logs",
+    ("GET", "/config"): "terminal",
+    ("GET", "/selftest"): "terminal",
+    ("POST", "/selftest"): "terminal",
     ("GET", "/readers"): SESSION,  # frames' values only with `logs`: test_page_readers.py
     ("GET", "/readers/{name}/learn"): "logs",
     ("POST", "/readers/{name}/enroll"): "users",
@@ -65,6 +69,9 @@ NATIVE = {
     ("POST", "/api/v1/doors/{name}/lockdown"): "terminal",
     ("POST", "/api/v1/doors/{name}/acknowledge"): "terminal",
     ("POST", "/api/v1/lockdown"): "terminal",
+    ("GET", "/api/v1/history"): "logs",  # counts from the access log
+    ("GET", "/api/v1/config"): "terminal",  # the device's setup, secrets masked
+    ("POST", "/api/v1/selftest"): "terminal",  # an action on the device
     # Frames' values only with `logs`, as in the status: test_reader_diagnostics.py.
     ("GET", "/api/v1/readers/{name}/frames"): SESSION,
     ("POST", "/api/v1/readers/{name}/learn"): "logs",
