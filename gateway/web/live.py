@@ -88,6 +88,10 @@ class OpenStreams:
     def full(self) -> bool:
         return len(self._open) >= self.limits.max_streams
 
+    def status(self) -> dict[str, int]:
+        """How many streams are open, and the cap (the dashboard shows them)."""
+        return {"open": len(self._open), "max": self.limits.max_streams}
+
     def add(self, subscription: EventSubscription, request: web.Request) -> None:
         self._open[subscription] = request
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+import urllib.parse
 from typing import Any
 
 from tests.web.conftest import Answer, Client
@@ -17,6 +18,14 @@ def csrf_of(page: str) -> str:
     found = HIDDEN_CSRF.search(page)
     assert found is not None, page
     return html.unescape(found.group(1))
+
+
+def login_for(path: str) -> str:
+    """Where a page without a session redirects: the login form, remembering the page
+    (not the dashboard, where a login goes anyway, nor the password form)."""
+    if path in ("/", "/password"):
+        return "/login"
+    return "/login?" + urllib.parse.urlencode({"next": path}, safe="/?")
 
 
 async def get(client: Client, path: str) -> Answer:

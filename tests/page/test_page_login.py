@@ -10,7 +10,7 @@ from yarl import URL
 
 from gateway.web.auth import ABSOLUTE_LIFETIME_S
 from gateway.web.security import SESSION_COOKIE
-from tests.page.forms import csrf_of, get, log_in, logged_in_page, post_form
+from tests.page.forms import csrf_of, get, log_in, logged_in_page, login_for, post_form
 from tests.web.conftest import PASSWORD, Client
 
 PAGES = ("/", "/password")
@@ -20,7 +20,7 @@ DATA = ("/dashboard/live",)
 async def test_without_a_login_pages_redirect_and_data_answers_401(client: Client) -> None:
     for path in PAGES:
         status, body, headers = await get(client, path)
-        assert (status, headers.get("Location")) == (303, "/login"), (path, body)
+        assert (status, headers.get("Location")) == (303, login_for(path)), (path, body)
     for path in DATA:
         status, body, _ = await get(client, path)
         assert status == 401, (path, body)

@@ -8,7 +8,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from gateway.hw.formats import encode_h10301
-from tests.page.forms import csrf_of, get, logged_in_page, post_form
+from tests.page.forms import csrf_of, get, logged_in_page, login_for, post_form
 from tests.page.test_page_dashboard import MAX_PAGE_BYTES, sim, technician, wait_for_event
 from tests.web.conftest import Client, Start
 
@@ -26,7 +26,7 @@ def chart_of(page: str) -> ET.Element:
 async def test_without_a_login_every_page_redirects_to_the_login(client: Client) -> None:
     for path in PAGES:
         status, _, headers = await get(client, path)
-        assert (status, headers["Location"]) == (303, "/login"), path
+        assert (status, headers["Location"]) == (303, login_for(path)), path
     status, _, headers = await post_form(client, "/selftest", {"csrf_token": "x"})
     assert (status, headers["Location"]) == (303, "/login")
 

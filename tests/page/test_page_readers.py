@@ -11,7 +11,7 @@ import pytest
 
 from gateway.hw.formats import encode_h10301
 from gateway.web.page import readers as page_readers
-from tests.page.forms import csrf_of, get, logged_in_page, post_form
+from tests.page.forms import csrf_of, get, logged_in_page, login_for, post_form
 from tests.web.conftest import PASSWORD, Client
 
 READER = "front-wiegand"
@@ -34,7 +34,7 @@ def damaged(bits: str) -> str:
 async def test_without_a_login_the_reader_pages_redirect(client: Client) -> None:
     for path in ("/readers", LEARN):
         status, _, headers = await get(client, path)
-        assert (status, headers.get("Location")) == (303, "/login"), path
+        assert (status, headers.get("Location")) == (303, login_for(path)), path
     status, _, headers = await post_form(client, f"/readers/{READER}/enroll", {"frame": "1"})
     assert (status, headers.get("Location")) == (303, "/login")
 

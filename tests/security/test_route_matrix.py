@@ -166,7 +166,8 @@ def page_answer_kind(template: str, status: int, body: Any) -> str:
     """A page without a session redirects to the login form (a data route answers 401);
     a role refused gets a 403 page saying so. `body` is the Location of a redirect."""
     text = body if isinstance(body, str) else str(body)
-    if status == 401 or (status == 303 and body == "/login"):
+    to_login = text == "/login" or text.startswith("/login?next=")  # (not: logged out)
+    if status == 401 or (status == 303 and to_login):
         return "no session"
     if status == 403 and "may not do this" in text:
         return "role refused"

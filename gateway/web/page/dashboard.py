@@ -15,7 +15,8 @@ from aiohttp import web
 
 from gateway.doors.errors import UnknownDoor
 from gateway.model import StoredEvent
-from gateway.web import api, doors, roles
+from gateway.web import api, doors, live, roles
+from gateway.web.page import events
 from gateway.web.page.site import add_page, page_session, read_form, render
 from gateway.web.services import EventLog
 
@@ -37,6 +38,7 @@ NOTICES = {
 # last minutes; a reader quiet for longer shows none (its frames are in the diagnostics).
 CREDENTIAL_LOOKBACK = 200
 CREDENTIALS_CAPABILITY = "logs"  # as the journal: card numbers are personal data
+EVENTS_CAPABILITY = events.CAPABILITY  # who may follow a door's link to its events
 
 
 async def dashboard_context(request: web.Request) -> dict[str, Any]:
@@ -46,10 +48,13 @@ async def dashboard_context(request: web.Request) -> dict[str, Any]:
     shown = {}
     if roles.may(level, CREDENTIALS_CAPABILITY):
         shown = await last_credentials(request.app[api.EVENTS], everything)
+    streams = request.app.get(live.STREAMS)
     return {
         "status": roles.visible_status(everything, level),
         "may_move_doors": roles.may(level, DOOR_CAPABILITY),
+        "may_read_events": roles.may(level, EVENTS_CAPABILITY),
         "last_credentials": shown,
+        "streams": streams.status() if streams is not None else None,
     }
 
 

@@ -19,11 +19,13 @@ from gateway.web.page.site import (
     CSRF_FIELD,
     LOGIN_PATH,
     LOGOUT_PATH,
+    NEXT_FIELD,
     PASSWORD_PATH,
     add_page,
     page_session,
     read_form,
     render,
+    safe_next,
 )
 
 LOGIN_COOKIE = "dg_login"
@@ -36,15 +38,22 @@ async def login_form(request: web.Request) -> web.StreamResponse:
     if token and request.app[api.TOKENS].check(token) is not None:
         raise web.HTTPSeeOther("/")
     farewell = "You are logged out." if request.query.get("out") == "1" else ""
-    return _form(request, "", 200, notice=farewell)
+    wanted = safe_next(request.query.get(NEXT_FIELD))
+    return _form(request, "", 200, notice=farewell, wanted=wanted)
 
 
 def _form(
-    request: web.Request, error: str, status: int, username: str = "", notice: str = ""
+    request: web.Request,
+    error: str,
+    status: int,
+    username: str = "",
+    notice: str = "",
+    wanted: str | None = None,
 ) -> web.Response:
-    """The login form with a fresh double-submit token."""
+    """The login form with a fresh double-submit token (and the page to go back to)."""
     token = secrets.token_urlsafe(32)
     context = {"error": error, "notice": notice, "username": username, "login_csrf": token}
+    context["next"] = wanted or ""
     response = render(request, "login.html", context, status=status)
     response.set_cookie(
         LOGIN_COOKIE, token, httponly=True, samesite="Strict", secure=request.secure,
@@ -57,14 +66,15 @@ async def login(request: web.Request) -> web.StreamResponse:
     """POST /login: username and password, under the API's throttle; then the dashboard,
     or the password form when the password is a one-time one."""
     form = await read_form(request)
+    wanted = safe_next(form.get(NEXT_FIELD))
     given, expected = form.get(CSRF_FIELD), request.cookies.get(LOGIN_COOKIE, "")
     if not (given is not None and expected and security.same_secret(given, expected)):
-        return _form(request, "The form was stale: please log in again.", 403)
+        return _form(request, "The form was stale: please log in again.", 403, wanted=wanted)
     username, password = form.get("username"), form.get("password")
     if username is None or password is None:
-        return _form(request, "Enter a username and a password.", 400)
+        return _form(request, "Enter a username and a password.", 400, wanted=wanted)
     if not (0 < len(username) <= 64 and username.isprintable() and 0 < len(password) <= 256):
-        return _form(request, "Enter a username and a password.", 400, username[:64])
+        return _form(request, "Enter a username and a password.", 400, username[:64], wanted=wanted)
     outcome = await security.checked_login(
         request.app[security.THROTTLE],
         request.app[api.LOGINS].verify_login,
@@ -76,25 +86,28 @@ async def login(request: web.Request) -> web.StreamResponse:
         request.app[ACCOUNTS],
     )
     if outcome.refusal is not None:
-        response = _form(request, f"Too many failed logins: {outcome.refusal.message}.", 429)
+        message = f"Too many failed logins: {outcome.refusal.message}."
+        response = _form(request, message, 429, wanted=wanted)
         response.headers["Retry-After"] = str(outcome.refusal.retry_after_s)
         return response
     if outcome.account is None:
-        return _form(request, "Wrong username or password.", 401, username)
-    return _logged_in(request, username, outcome.account, outcome.credential_version)
+        return _form(request, "Wrong username or password.", 401, username, wanted=wanted)
+    account, version = outcome.account, outcome.credential_version
+    return _logged_in(request, username, account, version, wanted or "/")
 
 
 def _logged_in(
-    request: web.Request, username: str, account: tuple[str, str], version: int
+    request: web.Request, username: str, account: tuple[str, str], version: int, wanted: str
 ) -> web.StreamResponse:
-    """A new session (never the one the browser came with) in the cookie."""
+    """A new session (never the one the browser came with) in the cookie; then the page
+    asked for (`wanted`, a same-site path) unless the password must change first."""
     tokens = request.app[api.TOKENS]
     old = request.cookies.get(security.SESSION_COOKIE, "")
     if old:
         tokens.end(old)
     must_change = request.app[api.LOGINS].password_change_required(username)
     token = tokens.issue(*account, version, must_change=must_change)
-    response = web.HTTPSeeOther(PASSWORD_PATH if must_change else "/")
+    response = web.HTTPSeeOther(PASSWORD_PATH if must_change else wanted)
     security.set_session_cookie(response, token, secure=request.secure)
     response.del_cookie(LOGIN_COOKIE, path=LOGIN_PATH)
     raise response

@@ -30,6 +30,7 @@ from gateway.web import roles, security
 from gateway.web.api import TOKENS
 from gateway.web.auth import Session
 from gateway.web.page.formats import FILTERS
+from gateway.web.page.reasons import explain_event
 from gateway.web.strictjson import BodyRejected, read_bounded_body
 
 PageHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -91,6 +92,8 @@ def setup_site(app: web.Application) -> None:
         undefined=jinja2.ChainableUndefined,
         filters=FILTERS,
     )
+    # A reason in words is two values (what happened, what to do), not one string.
+    aiohttp_jinja2.get_env(app).filters["explain"] = explain_event
     app[NAV] = Navigation()
     files = _load_static()
     app[STATIC] = files
@@ -149,7 +152,7 @@ def add_page(
     bar. `public`: no login at all (the login page itself)."""
     if capability is not None:
         roles.needs(capability)  # a typo must not make a page nobody may open
-    guarded = handler if public else login_required(handler, capability, data)
+    guarded = html_errors(handler) if public else login_required(handler, capability, data)
     app.router.add_route(method, path, guarded)
     if method == "POST":
         app[security.BODY_LIMITS][(method, path)] = FORM_BODY_BYTES
@@ -168,19 +171,105 @@ def login_required(handler: PageHandler, capability: str | None, data: bool) -> 
         if session is None:
             if data:
                 return security.error_body("/", 401, "log in first: " + LOGIN_PATH)
-            raise web.HTTPSeeOther(LOGIN_PATH)
+            raise web.HTTPSeeOther(login_url(request))
         if session.must_change and request.path not in CHANGE_FIRST:
             if data:
                 return security.error_body("/", 403, "password change required")
             raise web.HTTPSeeOther(PASSWORD_PATH)
         if capability is not None and not roles.may(session.level, capability):
             return refused(request, session, roles.refusal(session.level, capability))
-        if request.method == "POST" and not await _csrf_ok(request, session):
-            return refused(request, session, "the form is stale or from elsewhere: reload it")
-        request[PAGE_SESSION] = session
-        return await handler(request)
+        try:
+            if request.method == "POST" and not await _csrf_ok(request, session):
+                return refused(request, session, "the form is stale or from elsewhere: reload it")
+            request[PAGE_SESSION] = session
+            return await handler(request)
+        except web.HTTPException as exc:
+            if data or exc.status < 400:
+                raise  # a redirect; or a script's route, which reads the JSON error
+            return error_page(request, exc, session)
 
     return guarded
+
+
+def html_errors(handler: PageHandler) -> PageHandler:
+    """`handler` (a public page) answering its errors as pages, not JSON."""
+
+    async def answered(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return error_page(request, exc, None)
+
+    return answered
+
+
+# What an error page says when the handler gave no reason of its own.
+ERROR_TITLES = {
+    400: "The form could not be used",
+    403: "Refused",
+    404: "Not found",
+    408: "Too slow",
+    409: "Conflict",
+    413: "The form is too large",
+    415: "Not a form",
+}
+
+
+def error_page(
+    request: web.Request, exc: web.HTTPException, session: Session | None
+) -> web.Response:
+    """An error on a page path as a page in the frame, with a way back (the API's errors
+    stay JSON: `security.json_errors`)."""
+    title = ERROR_TITLES.get(exc.status, "Something went wrong")
+    given = exc.reason if exc.reason and exc.reason != exc.__class__.__name__ else ""
+    default_phrase = web.Response(status=exc.status).reason
+    message = "" if given == default_phrase else given
+    context = {"title": title, "message": message, "back": _way_back(request)}
+    return render(request, "error.html", context, status=exc.status, session=session)
+
+
+def _way_back(request: web.Request) -> str:
+    """The page the failed one belongs to: its navigation entry, else the dashboard."""
+    top = "/" + request.path.lstrip("/").partition("/")[0]
+    known = {entry.path for entry in request.app[NAV]}
+    return top if top in known and request.method == "GET" and top != request.path else "/"
+
+
+# Where the login form may send a technician back to: a path on this gateway only.
+NEXT_FIELD = "next"
+NEXT_MAX_CHARS = 512
+
+
+def login_url(request: web.Request) -> str:
+    """/login, remembering the page asked for (a GET of a page other than the dashboard)."""
+    if request.method != "GET" or request.path == "/":
+        return LOGIN_PATH
+    wanted = safe_next(request.path_qs)
+    if wanted is None:
+        return LOGIN_PATH
+    return LOGIN_PATH + "?" + urllib.parse.urlencode({NEXT_FIELD: wanted})
+
+
+def safe_next(wanted: str | None) -> str | None:
+    """`wanted` if it is a path on this site (`/events?door=front`), else None: never
+    another site (`https://...`, `//host`, `/\\host`), never the login pages themselves.
+    Browsers read a backslash as a slash and drop tabs and newlines, so any of those, and
+    anything that decodes to them, is refused (an open redirect sends a technician's
+    browser, just logged in, to a look-alike page)."""
+    if not wanted or len(wanted) > NEXT_MAX_CHARS or not wanted.startswith("/"):
+        return None
+    decoded = urllib.parse.unquote(wanted)
+    for form in (wanted, decoded):
+        if form.startswith("//") or "\\" in form or not form.isprintable() or " " in form:
+            return None
+    parts = urllib.parse.urlsplit(wanted)
+    if parts.scheme or parts.netloc:
+        return None
+    if parts.path in (LOGIN_PATH, LOGOUT_PATH, PASSWORD_PATH):
+        return None
+    return wanted
 
 
 async def _csrf_ok(request: web.Request, session: Session) -> bool:
