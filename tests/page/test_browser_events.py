@@ -33,7 +33,7 @@ def test_a_presented_card_appears_live_and_its_trace_says_why(
     logged_in: Page, daemon: Daemon
 ) -> None:
     page = logged_in
-    page.get_by_role("link", name="Events").click()
+    page.get_by_role("link", name="Events", exact=True).click()
     expect(page).to_have_url(daemon.base_url + "/events")
     expect(page.locator("#events")).to_have_attribute("data-live", "1")  # the stream is open
     page.evaluate("window.notReloaded = true")
