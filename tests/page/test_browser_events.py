@@ -36,12 +36,14 @@ def test_a_presented_card_appears_live_and_its_trace_says_why(
     page.get_by_role("link", name="Events", exact=True).click()
     expect(page).to_have_url(daemon.base_url + "/events")
     expect(page.locator("#events")).to_have_attribute("data-live", "1")  # the stream is open
+    expect(page.locator("#events")).to_have_attribute("data-words", "1")  # reasons in words
     page.evaluate("window.notReloaded = true")
 
     present(daemon, CHARLES_BITS)
     denied = page.locator("#events tbody tr", has_text="user_inactive").first
     expect(denied).to_be_visible()
     expect(denied).to_contain_text("denied")
+    expect(denied).to_contain_text("User 1003 is inactive.")  # in words, live too
     present(daemon, ADA_BITS)
     granted = page.locator("#events tbody tr", has_text="granted").first
     expect(granted).to_contain_text("1001")

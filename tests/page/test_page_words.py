@@ -143,3 +143,16 @@ async def test_after_login_no_other_site_is_opened(client: Client) -> None:
 async def test_a_plain_login_still_opens_the_dashboard(client: Client) -> None:
     status, _, headers = await log_in(client)
     assert (status, headers["Location"]) == (303, "/")
+
+
+async def test_the_live_table_reads_the_words_from_the_daemon(client: Client) -> None:
+    status, _, _ = await get(client, "/events/reasons")
+    assert status == 401  # a script's data: no login, no words
+    await logged_in_page(client)
+    status, words, headers = await get(client, "/events/reasons")
+    assert status == 200 and headers["Content-Type"].startswith("application/json")
+    assert words["reasons"]["user_inactive"] == {
+        "what": "{user} is inactive.",
+        "todo": INACTIVE_TODO,
+    }
+    assert "HTTP error" in words["prefixes"]["upstream_http_"]["what"]

@@ -46,6 +46,7 @@ NATIVE = {
     ("GET", "/dashboard/live"): SESSION,
     ("GET", "/events"): "logs",
     ("GET", "/events/{seq}"): "logs",
+    ("GET", "/events/reasons"): "logs",
     ("POST", "/doors/{name}/pulse"): "terminal",
     ("POST", "/doors/{name}/lockdown"): "terminal",
     ("POST", "/doors/{name}/acknowledge"): "terminal",

@@ -22,11 +22,13 @@ from aiohttp import web
 from gateway.model import StoredEvent
 from gateway.web import api, live
 from gateway.web.common import BadRequest
+from gateway.web.page import reasons
 from gateway.web.page.site import add_page, render
 from gateway.web.services import EventLog
 from gateway.web.trace import decision_trace
 
 CAPABILITY = "logs"
+REASONS_PATH = "/events/reasons"
 SHOWN = 50  # rows the page shows (and the live table keeps)
 SCAN_LIMIT = 5000  # journal rows read back at most to fill a filtered table
 SCAN_PAGE = 500
@@ -66,7 +68,7 @@ async def events_page(request: web.Request) -> web.StreamResponse:
         wanted = live.event_filter(request)
     except BadRequest as exc:
         refused: dict[str, Any] = {"form": form, "choices": choices, "rows": [], "error": str(exc)}
-        refused |= {"stream_url": "", "shown": SHOWN}
+        refused |= {"stream_url": "", "shown": SHOWN, "reasons_url": REASONS_PATH}
         return render(request, "events.html", refused, status=400)
     events = request.app[api.EVENTS]
     rows = await recent(events, wanted, SHOWN)
@@ -79,6 +81,7 @@ async def events_page(request: web.Request) -> web.StreamResponse:
         "error": "",
         "stream_url": f"{live.STREAM_PATH}?{urlencode(query)}",
         "shown": SHOWN,
+        "reasons_url": REASONS_PATH,
     }
     return render(request, "events.html", context)
 
@@ -117,7 +120,17 @@ async def _door_next(events: EventLog, event: StoredEvent) -> list[StoredEvent]:
     return found
 
 
+async def reason_words(request: web.Request) -> web.StreamResponse:
+    """GET /events/reasons: the table of reasons in words, for the rows `events.js` adds
+    live (the same words as the rows the server renders)."""
+    response = web.json_response(reasons.as_json())
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def add_event_pages(app: web.Application) -> None:
     """The events page and the trace page (one line in `gateway.web.server.build_app`)."""
     add_page(app, "GET", "/events", events_page, capability=CAPABILITY, nav="Events", nav_order=20)
+    # before /events/{seq}, which would take "reasons" for a seq
+    add_page(app, "GET", REASONS_PATH, reason_words, capability=CAPABILITY, data=True)
     add_page(app, "GET", "/events/{seq}", trace_page, capability=CAPABILITY)

@@ -347,3 +347,15 @@ def explain(
 def explain_event(event: StoredEvent) -> Said:
     """A journal row's reason in words (the template filter `explain`)."""
     return explain(event.reason or event.type, event.user_id, event.door, event.reader)
+
+
+def as_json() -> dict[str, dict[str, dict[str, str]]]:
+    """The tables for the page's script, which fills them in as `explain` does."""
+    return {
+        "reasons": {code: _entry(e) for code, e in REASONS.items()},
+        "prefixes": {start: _entry(e) for start, e in PREFIXES.items()},
+    }
+
+
+def _entry(entry: Explanation) -> dict[str, str]:
+    return {"what": entry.what, "todo": entry.todo}

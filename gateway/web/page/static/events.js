@@ -18,6 +18,28 @@
     else { span.className = "muted"; span.textContent = event.type; }
     td.appendChild(span);
   }
+  // The reasons in words (GET data-reasons, once): filled in as the server does.
+  var words = { reasons: {}, prefixes: {} };
+  function entryOf(reason) {
+    if (Object.prototype.hasOwnProperty.call(words.reasons, reason)) { return words.reasons[reason]; }
+    for (var start in words.prefixes) {
+      if (Object.prototype.hasOwnProperty.call(words.prefixes, start) && reason.indexOf(start) === 0) {
+        return words.prefixes[start];
+      }
+    }
+    return null;
+  }
+  function said(event) {
+    var entry = entryOf(event.reason || event.type);
+    if (!entry) { return null; }
+    var names = {
+      user: event.user_id ? "user " + event.user_id : "the user",
+      door: event.door ? "door " + event.door : "the door",
+      reader: event.reader ? "reader " + event.reader : "the reader"
+    };
+    var what = entry.what.replace(/\{(user|door|reader)\}/g, function (all, name) { return names[name]; });
+    return { what: what.charAt(0).toUpperCase() + what.slice(1), todo: entry.todo };
+  }
   function rowOf(event) {
     var row = document.createElement("tr");
     row.id = "event-" + event.seq;
@@ -34,7 +56,23 @@
     var link = document.createElement("a");
     link.href = "/events/" + encodeURIComponent(String(event.seq));
     link.textContent = event.reason || event.type;
+    link.className = "mono";
+    why.className = "why";
     why.appendChild(link);
+    var told = said(event);
+    if (told) {
+      why.appendChild(document.createElement("br"));
+      var what = document.createElement("span");
+      what.textContent = told.what;
+      why.appendChild(what);
+      if (told.todo) {
+        var todo = document.createElement("small");
+        todo.className = "muted";
+        todo.textContent = "What to do: " + told.todo + ".";
+        why.appendChild(document.createTextNode(" "));
+        why.appendChild(todo);
+      }
+    }
     return row;
   }
   document.addEventListener("DOMContentLoaded", function () {
@@ -47,6 +85,15 @@
     function say(text, live) {
       state.textContent = text;
       table.setAttribute("data-live", live ? "1" : "0");
+    }
+    var reasonsUrl = table.getAttribute("data-reasons");
+    if (reasonsUrl && typeof window.fetch === "function") {
+      fetch(reasonsUrl, { credentials: "same-origin" })
+        .then(function (answer) { return answer.ok ? answer.json() : null; })
+        .then(function (found) {
+          if (found) { words = found; table.setAttribute("data-words", "1"); }
+        })
+        .catch(function () { /* the codes alone still show */ });
     }
     var source = new EventSource(url);
     source.onopen = function () { say("Live: new events appear at the top.", true); };
