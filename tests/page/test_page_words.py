@@ -156,3 +156,10 @@ async def test_the_live_table_reads_the_words_from_the_daemon(client: Client) ->
         "todo": INACTIVE_TODO,
     }
     assert "HTTP error" in words["prefixes"]["upstream_http_"]["what"]
+
+
+async def test_an_unknown_reader_is_a_not_found_page_back_to_the_readers(client: Client) -> None:
+    await logged_in_page(client)
+    status, page, _ = await get(client, "/readers/nowhere/learn")
+    assert status == 404 and "nowhere" in html.unescape(page)
+    assert "<h1>Not found</h1>" in page and 'href="/readers"' in page

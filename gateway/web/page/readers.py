@@ -87,7 +87,7 @@ async def learn_page(request: web.Request) -> web.StreamResponse:
     try:
         arrived = await _wait_for_frame(request.app[readers.DIAGNOSIS], name, after)
     except LookupError as exc:
-        return render(request, "refused.html", {"message": str(exc)}, status=404)
+        raise web.HTTPNotFound(reason=str(exc)) from exc  # a page: site.error_page
     if arrived is None:
         problem = (
             f"No frame from {name} in {WAIT_S:g} s. Is the card held flat to the reader, "
@@ -131,7 +131,7 @@ def _learn_view(
     try:
         found = _with_times(diagnosis.frames(name), _zone(request))
     except LookupError as exc:
-        return render(request, "refused.html", {"message": str(exc)}, status=404)
+        raise web.HTTPNotFound(reason=str(exc)) from exc  # a page: site.error_page
     if chosen is None:
         chosen = _frame_choice(request, found["frames"])
     result: dict[str, Any] | None = None
