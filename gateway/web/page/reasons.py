@@ -149,7 +149,7 @@ REASONS: dict[str, Explanation] = {
     ),
     # -- the door ------------------------------------------------------------------------
     "unlocked": Explanation("{door} unlocked: the strike fired (relay switched)."),
-    "locked": Explanation("{door} locked again."),
+    "locked": Explanation("{door} locked: the strike is off (relay back to locked)."),
     "grant_refused": Explanation(
         "{door} refused to unlock for a grant (lockdown or stopping).",
         "end the lockdown if the door should open",
