@@ -44,12 +44,13 @@ from gateway.service import ServiceNotifier
 from gateway.settings import Settings
 from gateway.simulation import Simulation
 from gateway.store.journal import EventJournal
+from gateway.store.log_query import LogCursor
 from gateway.store.secrets import PinHasher, load_or_create_device_key
 from gateway.store.statedir import make_state_dir
 from gateway.store.stores import Stores
 from gateway.store.writer import JournalWriter
 from gateway.upstream.forward import Forwarder, TerminalIdentity
-from gateway.web.actatek.common import ManagementContext
+from gateway.web.actatek.context import ManagementContext
 from gateway.web.auth import TokenStore
 from gateway.web.server import build_app, start_site
 
@@ -257,6 +258,7 @@ class Gateway:
             clock=self.clock,
             stores=self.stores,
             journal=self.journal,
+            open_logs=functools.partial(LogCursor, self.journal.path),
             doors=self.doors,
             terminal=self.terminal,
             forwarder=self.forwarder,

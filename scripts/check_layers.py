@@ -50,11 +50,14 @@ SHARED = frozenset(
 # no I/O and no running state. `web` may import these at run time.
 CONTRACTS = frozenset(
     {
+        "gateway.actatek_records",
+        "gateway.device_time",
         "gateway.doors.errors",
         "gateway.doors.events",
         "gateway.doors.state",
         "gateway.store.errors",
         "gateway.store.index",
+        "gateway.store.log_records",
         "gateway.store.records",
         "gateway.store.schema",
         "gateway.store.totp",
@@ -83,19 +86,6 @@ ALLOWED: Mapping[tuple[str, str], str] = {
     ("gateway.access.engine", "gateway.store.totp"): "item 8, proposed",
     ("gateway.access.http_unlock", "gateway.store.index"): "item 8, proposed",
     ("gateway.access.schedules", "gateway.store.index"): "item 8, proposed",
-    # Item 6 (ACTAtek handlers through one helper and their context, one refusal exception
-    # per API) is where these go: the record types and the terminal's settings from
-    # contract modules, the logs read through the context instead of a cursor of its own.
-    ("gateway.web.actatek.agents", "gateway.store.agents"): "item 6",
-    ("gateway.web.actatek.jobcodes", "gateway.store.terminal_settings"): "item 6",
-    ("gateway.web.actatek.triggers", "gateway.store.terminal_settings"): "item 6",
-    ("gateway.web.actatek.logs", "gateway.store.journal"): "item 6",
-    ("gateway.web.actatek.logs", "gateway.store.log_query"): "item 6",
-    ("gateway.web.actatek.myself", "gateway.store.profiles"): "item 6",
-    ("gateway.web.actatek.users", "gateway.store.profiles"): "item 6",
-    ("gateway.web.actatek.users_json", "gateway.store.profiles"): "item 6",
-    ("gateway.web.actatek.terminal", "gateway.actatek_settings"): "item 6",
-    ("gateway.web.actatek.timeset", "gateway.timeset"): "item 6",
 }
 
 

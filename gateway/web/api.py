@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.web import roles, security
-from gateway.web.actatek.common import SESSIONS as ACTATEK_SESSIONS
+from gateway.web.actatek.session import SESSIONS as ACTATEK_SESSIONS
 from gateway.web.auth import ACCOUNTS, Session, TokenStore
 from gateway.web.common import BadRequest, error
 from gateway.web.services import Accounts, EventLog, StatusSource

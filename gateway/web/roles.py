@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.web.actatek.common import CAPABILITIES
+from gateway.web.actatek.session import CAPABILITIES
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

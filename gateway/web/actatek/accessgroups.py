@@ -30,29 +30,23 @@ from aiohttp import web
 
 from gateway.store.records import AccessGroup
 from gateway.store.validate import MAX_DOOR_LENGTH, MAX_NAME_LENGTH
-from gateway.web.actatek.common import (
+from gateway.web.actatek.answers import ActatekError, success
+from gateway.web.actatek.context import context_of, journal
+from gateway.web.actatek.inputs import (
+    ID_MAX,
     MAX_BODY_BYTES,
-    ActatekError,
-    context_of,
-    endpoint,
     integer,
     integers,
-    read_json,
-    success,
-    text,
-)
-from gateway.web.actatek.users_common import (
-    ID_MAX,
-    call_store,
-    in_thread,
-    journal,
     no_unknown_keys,
     path_id,
     query_int,
     query_params,
-    run_items,
+    read_json,
     short,
+    text,
 )
+from gateway.web.actatek.sections import call_store, in_thread, run_items
+from gateway.web.actatek.session import endpoint
 
 CAPABILITY = "groups"
 PATH = "/cgi-bin/restapi/accessgroup/{sessionid}"

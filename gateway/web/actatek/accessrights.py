@@ -31,28 +31,22 @@ from aiohttp import web
 from gateway.store.index import SLOTS_PER_DAY
 from gateway.store.records import AccessRight
 from gateway.store.validate import MAX_NAME_LENGTH
-from gateway.web.actatek.common import (
-    MAX_BODY_BYTES,
-    ActatekError,
-    context_of,
-    endpoint,
-    integer,
-    read_json,
-    success,
-    text,
-)
-from gateway.web.actatek.users_common import (
+from gateway.web.actatek.answers import ActatekError, success
+from gateway.web.actatek.context import context_of, journal
+from gateway.web.actatek.inputs import (
     ID_MAX,
-    call_store,
-    in_thread,
-    journal,
+    MAX_BODY_BYTES,
+    integer,
     no_unknown_keys,
     path_id,
     query_int,
     query_params,
-    run_items,
+    read_json,
     short,
+    text,
 )
+from gateway.web.actatek.sections import call_store, in_thread, run_items
+from gateway.web.actatek.session import endpoint
 
 CAPABILITY = "rights"
 PATH = "/cgi-bin/restapi/accessright/{sessionid}"

@@ -19,19 +19,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.store.agents import MAX_URL_LENGTH
 from gateway.store.errors import StoreError
-from gateway.web.actatek.common import (
-    ActatekError,
-    boolean,
-    context_of,
-    endpoint,
-    session_of,
-    success,
-    text,
-)
-from gateway.web.actatek.terminal_helpers import read_object
-from gateway.web.actatek.users_common import short, store_error
+from gateway.store.validate import MAX_URL_LENGTH
+from gateway.web.actatek.answers import ActatekError, success
+from gateway.web.actatek.context import context_of
+from gateway.web.actatek.inputs import boolean, read_object, short, text
+from gateway.web.actatek.sections import store_error
+from gateway.web.actatek.session import endpoint, session_of
 
 CAPABILITY = "agents"
 PATH = "/cgi-bin/restapi/agent/{sessionid}"

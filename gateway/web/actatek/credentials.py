@@ -35,8 +35,10 @@ from gateway.clock import Clock
 from gateway.model import Event
 from gateway.store.errors import CredentialTaken, StoreError
 from gateway.web import security
-from gateway.web.actatek.common import ActatekError, context_of, session_of
-from gateway.web.actatek.users_common import in_thread, store_error
+from gateway.web.actatek.answers import ActatekError
+from gateway.web.actatek.context import context_of
+from gateway.web.actatek.sections import in_thread, store_error
+from gateway.web.actatek.session import session_of
 from gateway.web.actatek.users_json import NAMES, UserInput
 
 T = TypeVar("T")

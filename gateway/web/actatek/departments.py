@@ -24,26 +24,20 @@ from aiohttp import web
 
 from gateway.store.records import Department
 from gateway.store.validate import MAX_NAME_LENGTH
-from gateway.web.actatek.common import (
-    MAX_BODY_BYTES,
-    ActatekError,
-    context_of,
-    endpoint,
-    integer,
-    read_json,
-    success,
-    text,
-)
-from gateway.web.actatek.users_common import (
+from gateway.web.actatek.answers import ActatekError, success
+from gateway.web.actatek.context import context_of, journal
+from gateway.web.actatek.inputs import (
     ID_MAX,
-    call_store,
-    in_thread,
-    journal,
+    MAX_BODY_BYTES,
+    integer,
     no_unknown_keys,
     query_int,
     query_params,
-    run_items,
+    read_json,
+    text,
 )
+from gateway.web.actatek.sections import call_store, in_thread, run_items
+from gateway.web.actatek.session import endpoint
 
 CAPABILITY = "departments"
 PATH = "/cgi-bin/restapi/department/{sessionid}"

@@ -22,19 +22,11 @@ from typing import Any
 from aiohttp import web
 
 from gateway.store.records import HolidayChange
-from gateway.web.actatek.common import (
-    ActatekError,
-    context_of,
-    endpoint,
-    read_json,
-    success,
-)
-from gateway.web.actatek.users_common import (
-    call_store,
-    in_thread,
-    journal,
-    query_params,
-)
+from gateway.web.actatek.answers import ActatekError, success
+from gateway.web.actatek.context import context_of, journal
+from gateway.web.actatek.inputs import query_params, read_json
+from gateway.web.actatek.sections import call_store, in_thread
+from gateway.web.actatek.session import endpoint
 
 CAPABILITY = "holidays"
 PATH = "/cgi-bin/restapi/holiday/{sessionid}"

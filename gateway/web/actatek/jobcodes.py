@@ -25,26 +25,20 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.store.terminal_settings import JOB_CODE_ENABLES, JobCode, JobCodeSetting
-from gateway.web.actatek.common import (
-    ActatekError,
-    context_of,
-    endpoint,
+from gateway.store.records import JOB_CODE_ENABLES, JobCode, JobCodeSetting
+from gateway.web.actatek.answers import ActatekError, success
+from gateway.web.actatek.context import context_of
+from gateway.web.actatek.inputs import (
     integer,
-    read_json,
-    session_of,
-    success,
-    text,
-)
-from gateway.web.actatek.terminal_helpers import add_both
-from gateway.web.actatek.users_common import (
-    call_store,
     no_unknown_keys,
     query_int,
     query_params,
-    run_items,
+    read_json,
     short,
+    text,
 )
+from gateway.web.actatek.sections import add_both, call_store, run_items
+from gateway.web.actatek.session import endpoint, session_of
 
 CAPABILITY = "terminal"
 PREFIX = "/cgi-bin/restapi"

@@ -25,7 +25,7 @@ second relay, ALL both; the door is `?door=NAME` (our addition), else the first 
   The same flag as logsetting's `log_unAuth_event`.
 - `PUT logsetting/{sessionid}` / `GET logsetting/{sessionid}`: `log_size` is the
   journal's bound at once; the other flags filter getLogs or are stored only
-  (`gateway.actatek_settings.LogSettings`).
+  (`gateway.actatek_records.LogSettings`).
 - `PUT consent/{sessionid}/{enable}/{display_name}` / `GET consent/{sessionid}`: stored
   and answered (there is no display).
 - `GET terminalstatus/{sessionid}`: serialNumber = [device] id, registered users,
@@ -42,28 +42,27 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.actatek_settings import (
+from gateway.actatek_records import (
     ONE_OPTIONS,
     RELAY_ACTIONS,
     RELAY_IDS,
     LogSettings,
     RelaySetting,
     TerminalError,
-    check_auto_in_out,
 )
 from gateway.settings import AutoInOutSettings
-from gateway.web.actatek.common import (
-    ActatekError,
+from gateway.web.actatek.answers import ActatekError, seconds, success
+from gateway.web.actatek.context import context_of
+from gateway.web.actatek.inputs import (
     boolean,
-    context_of,
-    endpoint,
+    enable_word,
     integer,
-    session_of,
-    success,
+    query_params,
+    read_object,
     text,
 )
-from gateway.web.actatek.terminal_helpers import add_both, enable_word, read_object, seconds
-from gateway.web.actatek.users_common import query_params
+from gateway.web.actatek.sections import add_both
+from gateway.web.actatek.session import endpoint, session_of
 
 CAPABILITY = "terminal"
 PREFIX = "/cgi-bin/restapi"
@@ -225,7 +224,7 @@ async def set_auto_in_out(request: web.Request) -> web.Response:
     terminal = context_of(request).terminal
     current, auto_reset = terminal.auto_in_out()
     wanted = replace(current, **_auto_changes(body))
-    _terminal_call(check_auto_in_out, wanted)
+    _terminal_call(terminal.check_auto_in_out, wanted)
     reset = boolean(body, "auto_reset")
     _terminal_call(terminal.set_auto_in_out, wanted, auto_reset if reset is None else reset)
     detail = " ".join(f"{key}={value}" for key, value in asdict(wanted).items())

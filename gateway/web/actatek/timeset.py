@@ -27,17 +27,11 @@ from typing import TypeVar
 
 from aiohttp import web
 
-from gateway.timeset import NtpSetting, TimeSettingError
-from gateway.web.actatek.common import (
-    ActatekError,
-    boolean,
-    context_of,
-    endpoint,
-    session_of,
-    success,
-    text,
-)
-from gateway.web.actatek.terminal_helpers import parse_xsd_time, read_object
+from gateway.device_time import NtpSetting, TimeSettingError
+from gateway.web.actatek.answers import ActatekError, success
+from gateway.web.actatek.context import context_of
+from gateway.web.actatek.inputs import boolean, parse_xsd_time, read_object, text
+from gateway.web.actatek.session import endpoint, session_of
 
 NTP_FIELDS = frozenset({"serveraddr", "enable"})
 TIME_FIELDS = frozenset({"currentTime", "timezone"})

@@ -25,24 +25,20 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.store.terminal_settings import TRIGGER_TYPES, Trigger
-from gateway.web.actatek.common import (
-    ActatekError,
+from gateway.store.records import Trigger
+from gateway.store.schema import TRIGGER_TYPES
+from gateway.web.actatek.answers import ActatekError, success
+from gateway.web.actatek.context import context_of
+from gateway.web.actatek.inputs import (
     boolean,
-    context_of,
-    endpoint,
-    read_json,
-    session_of,
-    success,
-    text,
-)
-from gateway.web.actatek.users_common import (
-    call_store,
     no_unknown_keys,
     query_params,
-    run_items,
+    read_json,
     short,
+    text,
 )
+from gateway.web.actatek.sections import call_store, run_items
+from gateway.web.actatek.session import endpoint, session_of
 
 CAPABILITY = "terminal"
 PATH = "/cgi-bin/restapi/trigger/{sessionid}"

@@ -35,28 +35,21 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from gateway.model import User
-from gateway.store.profiles import UserFilter, UserRecord
+from gateway.store.records import UserFilter, UserRecord
 from gateway.store.validate import MAX_MESSAGE_LENGTH, MAX_USER_ID
-from gateway.web.actatek.common import (
-    MAX_BODY_BYTES,
-    ActatekError,
-    context_of,
-    endpoint,
-    read_json,
-    session_of,
-    success,
-    text,
-)
+from gateway.web.actatek.answers import ActatekError, success
+from gateway.web.actatek.context import context_of, journal
 from gateway.web.actatek.credentials import change_credentials, credential_fields
-from gateway.web.actatek.users_common import (
-    call_store,
+from gateway.web.actatek.inputs import (
+    MAX_BODY_BYTES,
     expect_object,
-    in_thread,
-    journal,
     no_unknown_keys,
     query_params,
-    run_items,
+    read_json,
+    text,
 )
+from gateway.web.actatek.sections import call_store, in_thread, run_items
+from gateway.web.actatek.session import endpoint, session_of
 from gateway.web.actatek.users_json import NAMES, merge, parse_user, render_user
 
 CAPABILITY = "users"

@@ -1,0 +1,82 @@
+"""How an ACTAtek section runs: store calls off the loop, store refusals as the common
+error, one result per item of an array body, and the routes of its paths.
+
+- Array bodies answer an array of per-item results; each item is written in its own
+  transaction, so one bad item neither aborts the others nor leaves half a record.
+- Store errors become the common error with the API's field name.
+- Store calls run on a worker thread: a 10,000-user array must not stall the event loop
+  that opens the doors.
+- After a write: one journal line per changed record. No handler asks for a rules reload:
+  the stores report every change of the rules, and the answer leaves once it is in force
+  (`gateway.web.rules_in_force`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from gateway.store.errors import NotFoundError, StoreError, ValidationError
+from gateway.web.actatek.answers import ActatekError, Handler, success
+from gateway.web.actatek.inputs import one_or_many
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+async def in_thread(fn: Callable[..., T], *args: Any) -> T:
+    """Run a store call on a worker thread (the store is thread-safe), in the request's
+    context: its rules changes join the request's batch (`gateway.web.rules_in_force`)."""
+    return await asyncio.to_thread(fn, *args)
+
+
+def store_error(exc: StoreError, names: Mapping[str, str]) -> ActatekError:
+    """The common error for a store refusal; `names` maps store field names to API names."""
+    if isinstance(exc, ValidationError):
+        return ActatekError(f"{names.get(exc.field, exc.field)}: {exc.message}")
+    if isinstance(exc, NotFoundError):
+        return ActatekError(str(exc))
+    log.error("store failure in the ACTAtek API: %s", exc)
+    return ActatekError("database error", 500)
+
+
+async def call_store(names: Mapping[str, str], fn: Callable[..., T], *args: Any) -> T:
+    """`in_thread(fn, *args)` with store errors turned into the common error."""
+    try:
+        return await in_thread(fn, *args)
+    except StoreError as exc:
+        raise store_error(exc, names) from exc
+
+
+Item = Callable[[Mapping[str, Any]], Awaitable[str]]
+
+
+async def run_items(request: web.Request, body: Any, one: Item) -> web.Response:
+    """Apply `one` to a single object or to each object of an array.
+
+    A single object answers `{"status": "success", "message": ...}` or the common error.
+    An array answers 200 with one such result per item, in order (ACTAtek's
+    `[RESPONSE1, RESPONSE2, ...]`); each item is all-or-nothing on its own.
+    The answer leaves once what was written is in force (`gateway.web.rules_in_force`).
+    """
+    items, was_array = one_or_many(body)
+    if not was_array:
+        return success(await one(items[0]))
+    results: list[dict[str, str]] = []
+    for item in items:
+        try:
+            results.append({"status": "success", "message": await one(item)})
+        except ActatekError as exc:
+            results.append({"status": "error", "message": exc.message})
+    return web.json_response(results)
+
+
+def add_both(app: web.Application, method: str, path: str, handler: Handler) -> None:
+    """Route `path` with and without a trailing slash (the reference writes both)."""
+    app.router.add_route(method, path.rstrip("/"), handler)
+    app.router.add_route(method, path.rstrip("/") + "/", handler)
