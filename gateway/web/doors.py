@@ -56,8 +56,6 @@ async def lockdown(request: web.Request) -> web.Response:
     try:
         on = await _lockdown_body(request)
         request.app[CONTROL].set_lockdown(name, on, session_of(request).username)
-    except BadRequest as exc:
-        return error(exc.status, str(exc))
     except UnknownDoor as exc:
         return error(404, str(exc))
     return web.json_response({"status": "success", "door": name, "lockdown": on})

@@ -113,8 +113,6 @@ async def _run(request: web.Request, action: Any) -> web.Response:
     try:
         body = await json_object(request)
         await action(request.app[SIM], body)
-    except BadRequest as exc:
-        return error(exc.status, str(exc))
     except UnknownName as exc:
         return error(404, str(exc))
     except NotBuilt as exc:
@@ -169,8 +167,6 @@ async def step_clock(request: web.Request) -> web.Response:
         body = await json_object(request)
         seconds = field_number(body, "step_s", 0, -MAX_CLOCK_STEP_S, MAX_CLOCK_STEP_S)
         now = request.app[SIM].step_clock(seconds)
-    except BadRequest as exc:
-        return error(exc.status, str(exc))
     except NotBuilt as exc:
         return error(501, str(exc))
     return web.json_response({"time": now})
