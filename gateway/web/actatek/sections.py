@@ -14,15 +14,18 @@ error, one result per item of an array body, and the routes of its paths.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiohttp import web
 
 from gateway.store.errors import NotFoundError, StoreError, ValidationError
 from gateway.web.actatek.answers import ActatekError, Handler, success
-from gateway.web.actatek.inputs import one_or_many
+from gateway.web.actatek.inputs import MAX_BODY_BYTES, one_or_many, read_json
+from gateway.web.actatek.session import endpoint
 
 log = logging.getLogger(__name__)
 
@@ -80,3 +83,56 @@ def add_both(app: web.Application, method: str, path: str, handler: Handler) -> 
     """Route `path` with and without a trailing slash (the reference writes both)."""
     app.router.add_route(method, path.rstrip("/"), handler)
     app.router.add_route(method, path.rstrip("/") + "/", handler)
+
+
+# -- a section's collection on the app ------------------------------------------------------
+
+ItemCall = Callable[[web.Request, Mapping[str, Any]], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class Section:
+    """A section's collection endpoints at `path` (with `{sessionid}`), each behind the
+    session check and `capability` (`gateway.web.actatek.session.endpoint`).
+
+    `add` (POST) and `update` (PUT) take one object of the body, parse its fields, make
+    the store call and journal it, and return the success message: `add_section` reads the
+    body (at most `max_body` bytes) and answers one result or one per item (`run_items`).
+    `get` and `delete` are whole handlers (their filters and answers differ between
+    sections); DELETE is routed at `path + delete_suffix` (`"/{id}"` for a path id).
+    Home Assistant's `StorageCollectionWebsocket` is the model: a collection declares its
+    parser and store calls, one function registers the commands."""
+
+    path: str
+    capability: str
+    add: ItemCall | None = None
+    update: ItemCall | None = None
+    get: Handler | None = None
+    delete: Handler | None = None
+    delete_suffix: str = ""
+    max_body: int = MAX_BODY_BYTES
+
+
+def add_section(app: web.Application, section: Section) -> None:
+    """Route the methods `section` has."""
+    checked = endpoint(section.capability)
+    if section.add is not None:
+        app.router.add_post(section.path, checked(_items(section.add, section.max_body)))
+    if section.update is not None:
+        app.router.add_put(section.path, checked(_items(section.update, section.max_body)))
+    if section.get is not None:
+        app.router.add_get(section.path, checked(section.get))
+    if section.delete is not None:
+        app.router.add_delete(section.path + section.delete_suffix, checked(section.delete))
+
+
+def _items(one: ItemCall, max_body: int) -> Handler:
+    """A handler applying `one` to each object of the body."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        body = await read_json(request, max_body)
+        return await run_items(request, body, functools.partial(one, request))
+
+    handle.__name__ = one.__name__
+    handle.__doc__ = one.__doc__
+    return handle
