@@ -100,6 +100,7 @@ class Section:
     body (at most `max_body` bytes) and answers one result or one per item (`run_items`).
     `get` and `delete` are whole handlers (their filters and answers differ between
     sections); DELETE is routed at `path + delete_suffix` (`"/{id}"` for a path id).
+    `with_slash`: each path also with a trailing slash (the reference writes both).
     Home Assistant's `StorageCollectionWebsocket` is the model: a collection declares its
     parser and store calls, one function registers the commands."""
 
@@ -111,19 +112,25 @@ class Section:
     delete: Handler | None = None
     delete_suffix: str = ""
     max_body: int = MAX_BODY_BYTES
+    with_slash: bool = False  # also answer at the path with a trailing slash
 
 
 def add_section(app: web.Application, section: Section) -> None:
     """Route the methods `section` has."""
     checked = endpoint(section.capability)
-    if section.add is not None:
-        app.router.add_post(section.path, checked(_items(section.add, section.max_body)))
-    if section.update is not None:
-        app.router.add_put(section.path, checked(_items(section.update, section.max_body)))
-    if section.get is not None:
-        app.router.add_get(section.path, checked(section.get))
-    if section.delete is not None:
-        app.router.add_delete(section.path + section.delete_suffix, checked(section.delete))
+    routes: list[tuple[str, str, Handler | None]] = [
+        ("POST", section.path, section.add and _items(section.add, section.max_body)),
+        ("PUT", section.path, section.update and _items(section.update, section.max_body)),
+        ("GET", section.path, section.get),
+        ("DELETE", section.path + section.delete_suffix, section.delete),
+    ]
+    for method, path, handler in routes:
+        if handler is None:
+            continue
+        if section.with_slash:
+            add_both(app, method, path, checked(handler))
+        else:
+            app.router.add_route(method, path, checked(handler))
 
 
 def _items(one: ItemCall, max_body: int) -> Handler:
