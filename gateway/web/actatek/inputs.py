@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from gateway.web.actatek.answers import ActatekError
-from gateway.web.strictjson import BodyRejected, read_strict_json
+from gateway.web.strictjson import read_strict_json
 
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a 2 MB face photo in base64 fits
 SMALL_BODY_BYTES = 64 * 1024
@@ -29,10 +29,7 @@ MAX_QUERY_VALUE = 256
 
 async def read_json(request: web.Request, max_bytes: int = SMALL_BODY_BYTES) -> Any:
     """The body as strict JSON (gateway.web.strictjson), at most `max_bytes`."""
-    try:
-        return await read_strict_json(request, max_bytes)
-    except BodyRejected as exc:
-        raise ActatekError(exc.message, exc.status) from exc
+    return await read_strict_json(request, max_bytes)  # BodyRejected: the common error
 
 
 def one_or_many(body: Any) -> tuple[list[Mapping[str, Any]], bool]:

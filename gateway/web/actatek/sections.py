@@ -22,8 +22,8 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from gateway.store.errors import NotFoundError, StoreError, ValidationError
-from gateway.web.actatek.answers import ActatekError, Handler, success
+from gateway.store.errors import StoreError
+from gateway.web.actatek.answers import REFUSALS, Handler, common_error, success
 from gateway.web.actatek.inputs import MAX_BODY_BYTES, one_or_many, read_json
 from gateway.web.actatek.session import endpoint
 
@@ -38,22 +38,12 @@ async def in_thread(fn: Callable[..., T], *args: Any) -> T:
     return await asyncio.to_thread(fn, *args)
 
 
-def store_error(exc: StoreError, names: Mapping[str, str]) -> ActatekError:
-    """The common error for a store refusal; `names` maps store field names to API names."""
-    if isinstance(exc, ValidationError):
-        return ActatekError(f"{names.get(exc.field, exc.field)}: {exc.message}")
-    if isinstance(exc, NotFoundError):
-        return ActatekError(str(exc))
-    log.error("store failure in the ACTAtek API: %s", exc)
-    return ActatekError("database error", 500)
-
-
 async def call_store(names: Mapping[str, str], fn: Callable[..., T], *args: Any) -> T:
-    """`in_thread(fn, *args)` with store errors turned into the common error."""
+    """`in_thread(fn, *args)`, a store refusal answered with the section's field `names`."""
     try:
         return await in_thread(fn, *args)
     except StoreError as exc:
-        raise store_error(exc, names) from exc
+        raise common_error(exc, names) from exc
 
 
 Item = Callable[[Mapping[str, Any]], Awaitable[str]]
@@ -74,8 +64,8 @@ async def run_items(request: web.Request, body: Any, one: Item) -> web.Response:
     for item in items:
         try:
             results.append({"status": "success", "message": await one(item)})
-        except ActatekError as exc:
-            results.append({"status": "error", "message": exc.message})
+        except REFUSALS as exc:
+            results.append({"status": "error", "message": common_error(exc).message})
     return web.json_response(results)
 
 
