@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,7 +24,7 @@ from aiohttp import web
 
 from gateway.store.records import Department
 from gateway.store.validate import MAX_NAME_LENGTH
-from gateway.web.actatek.answers import ActatekError, success
+from gateway.web.actatek.answers import ActatekError
 from gateway.web.actatek.context import context_of, journal
 from gateway.web.actatek.inputs import (
     ID_MAX,
@@ -33,7 +34,7 @@ from gateway.web.actatek.inputs import (
     query_params,
     text,
 )
-from gateway.web.actatek.sections import Section, add_section, call_store, in_thread
+from gateway.web.actatek.sections import Section, add_section, answer_each, call_store, in_thread
 
 CAPABILITY = "departments"
 PATH = "/cgi-bin/restapi/department/{sessionid}"
@@ -117,16 +118,8 @@ async def delete_departments(request: web.Request) -> web.Response:
         raise ActatekError("no department matches")
     if any(d.id == 0 for d in matches):
         raise ActatekError("id: department 0 (General) cannot be deleted")
-    if len(matches) == 1:
-        message = await _delete_one(request, matches[0])
-        return success(message)
-    results: list[dict[str, str]] = []
-    for department in matches:
-        try:
-            results.append({"status": "success", "message": await _delete_one(request, department)})
-        except ActatekError as exc:
-            results.append({"status": "error", "message": exc.message})
-    return web.json_response(results)
+    delete = functools.partial(_delete_one, request)
+    return await answer_each(matches, delete, many=len(matches) > 1)
 
 
 def add_routes(app: web.Application) -> None:

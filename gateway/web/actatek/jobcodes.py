@@ -37,14 +37,13 @@ from gateway.web.actatek.inputs import (
     short,
     text,
 )
-from gateway.web.actatek.sections import Section, add_section, call_store
+from gateway.web.actatek.sections import Section, add_section, in_thread
 
 CAPABILITY = "terminal"
 PREFIX = "/cgi-bin/restapi"
 SETTING_FIELDS = frozenset({"jobcode", "name", "enable"})
 CODE_FIELDS = frozenset({"jobcode", "id", "name", "enable"})
 MAX_ID = 999_999
-NAMES: dict[str, str] = {}
 
 
 def _setting_json(setting: JobCodeSetting) -> dict[str, Any]:
@@ -65,7 +64,7 @@ def _enable(item: Mapping[str, Any], allowed: tuple[str, ...]) -> str | None:
 
 async def get_settings(request: web.Request) -> web.Response:
     """GET jobcodesetting/{sessionid}."""
-    settings = await call_store(NAMES, context_of(request).terminal.store.job_code_settings)
+    settings = await in_thread(context_of(request).terminal.store.job_code_settings)
     return web.json_response([_setting_json(s) for s in settings])
 
 
@@ -74,7 +73,7 @@ async def put_setting(request: web.Request, item: Mapping[str, Any]) -> str:
     store = context_of(request).terminal.store
     no_unknown_keys(item, SETTING_FIELDS, "jobcode setting")
     number = integer(item, "jobcode", 1, 3, required=True)
-    current = {s.jobcode: s for s in await call_store(NAMES, store.job_code_settings)}
+    current = {s.jobcode: s for s in await in_thread(store.job_code_settings)}
     setting = current[number or 0]
     name = text(item, "name", 64)
     enable = _enable(item, ("enable", "disable"))
@@ -83,7 +82,7 @@ async def put_setting(request: web.Request, item: Mapping[str, Any]) -> str:
         name=setting.name if name is None else name,
         enabled=setting.enabled if enable is None else enable == "enable",
     )
-    await call_store(NAMES, store.put_job_code_settings, [setting])
+    await in_thread(store.put_job_code_settings, [setting])
     journal(request, "jobcode_setting_updated", f"jobcode={setting.jobcode}")
     return f"jobcode setting {setting.jobcode} updated"
 
@@ -109,7 +108,7 @@ def _code(item: Mapping[str, Any], base: JobCode, new: bool) -> JobCode:
 async def add_code(request: web.Request, item: Mapping[str, Any]) -> str:
     """POST jobcode/{sessionid}: one job code of the body (one object or an array)."""
     code = _code(item, JobCode(*_key(item), "", "disable"), new=True)
-    await call_store(NAMES, context_of(request).terminal.store.add_job_codes, [code])
+    await in_thread(context_of(request).terminal.store.add_job_codes, [code])
     journal(request, "jobcode_added", f"jobcode={code.jobcode} id={code.id}")
     return f"jobcode {code.jobcode} id {code.id} added"
 
@@ -118,11 +117,11 @@ async def update_code(request: web.Request, item: Mapping[str, Any]) -> str:
     """PUT jobcode/{sessionid}: one job code of the body (one object or an array)."""
     store = context_of(request).terminal.store
     number, id_ = _key(item)
-    found = await call_store(NAMES, store.find_job_codes, number, id_)
+    found = await in_thread(store.find_job_codes, number, id_)
     if not found:
         raise ActatekError(f"jobcode {number} id {id_} does not exist")
     code = _code(item, found[0], new=False)
-    await call_store(NAMES, store.update_job_codes, [code])
+    await in_thread(store.update_job_codes, [code])
     journal(request, "jobcode_updated", f"jobcode={code.jobcode} id={code.id}")
     return f"jobcode {code.jobcode} id {code.id} updated"
 
@@ -135,7 +134,7 @@ async def delete_code(request: web.Request) -> web.Response:
     if number is None or id_ is None or name is None:
         raise ActatekError("jobcode, id and name: required")
     store = context_of(request).terminal.store
-    await call_store(NAMES, store.delete_job_code, number, id_, name)
+    await in_thread(store.delete_job_code, number, id_, name)
     journal(request, "jobcode_deleted", f"jobcode={number} id={id_}")
     return success(f"jobcode {number} id {id_} deleted")
 
@@ -150,7 +149,7 @@ async def get_codes(request: web.Request) -> web.Response:
     if enable is not None and enable not in JOB_CODE_ENABLES:
         raise ActatekError(f"enable: expected {', '.join(JOB_CODE_ENABLES)}; got {short(enable)}")
     store = context_of(request).terminal.store
-    codes = await call_store(NAMES, store.find_job_codes, number, id_, params.get("name"), enable)
+    codes = await in_thread(store.find_job_codes, number, id_, params.get("name"), enable)
     return web.json_response([_code_json(code) for code in codes])
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -30,6 +30,7 @@ from gateway.web.actatek.session import endpoint
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 
 async def in_thread(fn: Callable[..., T], *args: Any) -> T:
@@ -58,12 +59,20 @@ async def run_items(request: web.Request, body: Any, one: Item) -> web.Response:
     The answer leaves once what was written is in force (`gateway.web.rules_in_force`).
     """
     items, was_array = one_or_many(body)
-    if not was_array:
-        return success(await one(items[0]))
+    return await answer_each(items, one, was_array)
+
+
+async def answer_each(
+    values: Sequence[V], one: Callable[[V], Awaitable[str]], many: bool
+) -> web.Response:
+    """`one` applied to each value: the success or the common error of the only one, or
+    (`many`) 200 with one result per value, in order, a refusal not stopping the next."""
+    if not many:
+        return success(await one(values[0]))
     results: list[dict[str, str]] = []
-    for item in items:
+    for value in values:
         try:
-            results.append({"status": "success", "message": await one(item)})
+            results.append({"status": "success", "message": await one(value)})
         except REFUSALS as exc:
             results.append({"status": "error", "message": common_error(exc).message})
     return web.json_response(results)
