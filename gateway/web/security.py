@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from gateway.clock import Clock
+from gateway.doors.errors import UnknownDoor
 from gateway.web.auth import CredentialVersions
 from gateway.web.common import BadRequest
 from gateway.web.strictjson import BodyRejected, read_strict_json
@@ -536,12 +537,15 @@ async def json_errors(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """Outside the ACTAtek API (which has its own): a handler's refusal (`BadRequest`) is
-    answered in its API's shape with its status; aiohttp's HTML/text errors and crashes
+    answered in its API's shape with its status, a door name the door commands do not
+    know (`UnknownDoor`) with 404; aiohttp's HTML/text errors and crashes
     become JSON, never a traceback."""
     try:
         return await handler(request)
     except BadRequest as exc:
         return error_body(request.path, exc.status, exc.message)
+    except UnknownDoor as exc:  # the door commands' refusal of a name
+        return error_body(request.path, 404, str(exc))
     except web.HTTPRequestEntityTooLarge:
         return too_large(request, MAX_BODY_BYTES)
     except web.HTTPException as exc:
