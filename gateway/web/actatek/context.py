@@ -46,10 +46,11 @@ class LogOpener(Protocol):
 class ManagementContext:
     """What the management API works with, handed over by the composition root.
 
-    The records and settings it manages (`stores`, `journal`, `terminal`, `forwarder`), the
-    batch each request's rules changes run in (`rule_changes`, `gateway.web.rules_in_force`),
-    and the daemon's services behind their protocols (`gateway.web.services`); the methods
-    below are the services' calls that handlers make most."""
+    The records and settings it manages (`stores`, `journal` and its log listings
+    `open_logs`, `terminal`, `forwarder`), the batch each request's rules changes run in
+    (`rule_changes`, `gateway.web.rules_in_force`), and the daemon's services behind their
+    protocols (`gateway.web.services`); the methods below are the services' calls that
+    handlers make most."""
 
     settings: Settings
     clock: Clock

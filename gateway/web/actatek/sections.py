@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -26,8 +25,6 @@ from gateway.store.errors import StoreError
 from gateway.web.actatek.answers import REFUSALS, Handler, common_error, success
 from gateway.web.actatek.inputs import MAX_BODY_BYTES, one_or_many, read_json
 from gateway.web.actatek.session import endpoint
-
-log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 V = TypeVar("V")
