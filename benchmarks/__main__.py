@@ -20,10 +20,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from gateway.access.engine import AccessEngine
+from gateway.access.pins import PinHasher
 from gateway.clock import Instant, SystemClock
 from gateway.model import Credential, User
 from gateway.settings import AccessSettings, DoorSettings, ReaderSettings
-from gateway.store.secrets import PinHasher
 from gateway.store.stores import Stores
 
 USERS = 20_000

@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 import signal
 from contextlib import AsyncExitStack
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from gateway import __version__, status
+from gateway import __version__
 from gateway.access.engine import AccessEngine
 from gateway.access.http_unlock import HttpUnlockState
 from gateway.accounts import TechnicianAccounts, apply_public_pins, ensure_configured_accounts
@@ -29,35 +27,26 @@ from gateway.clock import Clock, read_boot_id
 from gateway.doors.build import DoorInputs, build_door
 from gateway.doors.commands import DoorCommands
 from gateway.doors.controller import DoorController
-from gateway.doors.timers import LoopTimers
-from gateway.feedback import ReaderFeedback, build_feedback
-from gateway.hw.factory import BACKENDS, Hardware, SimulatedHardware
-from gateway.hw.readers import ReaderContext, ReaderDriver, start_reader
+from gateway.hw.factory import BACKENDS, Hardware
+from gateway.hw.formats import FormatRegistry
 from gateway.model import Event
 from gateway.opendoor import OpenDoorService
-from gateway.pipeline import AccessPipeline, build_upstream
+from gateway.reader_chain import start_reader_chain
+from gateway.reader_diagnostics import ReaderDiagnostics
 from gateway.recorder import Recorder
-from gateway.rule_changes import RuleChanges
-from gateway.rules_reload import RulesReloader
+from gateway.rules_reload import follow_rule_changes
 from gateway.saved_state import SavedState
 from gateway.service import ServiceNotifier
 from gateway.settings import Settings
-from gateway.simulation import Simulation
-from gateway.store.journal import EventJournal
+from gateway.simulation import simulation_for
+from gateway.status import build_status_board
+from gateway.storage import open_storage
 from gateway.store.log_query import LogCursor
-from gateway.store.secrets import PinHasher, load_or_create_device_key
-from gateway.store.statedir import make_state_dir
-from gateway.store.stores import Stores
-from gateway.store.writer import JournalWriter
-from gateway.upstream.forward import Forwarder, TerminalIdentity
 from gateway.web.actatek.context import ManagementContext
 from gateway.web.auth import TokenStore
 from gateway.web.server import build_app, start_site
 
-log = logging.getLogger(__name__)
-
-DB_FILE = "gateway.db"
-STORE_POLL_S = 1.0
+STORE_POLL_S = 1.0  # how soon another process's writes (a CLI import) are in force
 
 
 class Gateway:
@@ -77,8 +66,6 @@ class Gateway:
         self.notifier = ServiceNotifier()
         self.doors: dict[str, DoorController] = {}
         self.door_inputs: dict[str, DoorInputs] = {}
-        self.readers: dict[str, ReaderDriver] = {}
-        self.feedback: dict[str, ReaderFeedback] = {}
         self._stack = AsyncExitStack()
         self._stop_requested = asyncio.Event()
 
@@ -117,11 +104,10 @@ class Gateway:
         self.saved_state.restore_doors(self.doors)  # lockdown, latched alarms
         for controller in self.doors.values():
             controller.start()  # schedules from here on
-        self._build_readers(loop, parts)
+        self._build_readers(parts)
         await self._start_web(parts)
         await self.forwarder.start()
-        watch = loop.create_task(self.rules.watch(STORE_POLL_S, self.notifier.watchdog))
-        parts.push_async_callback(_cancel_and_wait, watch)
+        await parts.enter_async_context(self.rules.watching(STORE_POLL_S, self.notifier.watchdog))
 
     def _lock_doors(self) -> None:
         for door in self.doors.values():
@@ -131,30 +117,10 @@ class Gateway:
         self.recorder.emit(Event("system", self.clock.time(), reason="stopping"))
 
     def _open_store(self, parts: AsyncExitStack) -> None:
-        state_dir = Path(self.settings.device.state_dir)
-        make_state_dir(state_dir)
-        self.hasher = PinHasher(load_or_create_device_key(state_dir))
-        self.db_path = state_dir / DB_FILE
-        self.stores = Stores.open(self.db_path, self.hasher)
-        parts.callback(self.stores.close)
-        self.journal = EventJournal(self.db_path, self.tz, self.settings.journal.max_events)
-        parts.callback(self.journal.close)
-        self.writer = JournalWriter(self.journal, self.clock)
-        parts.push_async_callback(self.writer.close)  # writes what is queued
-        self.recorder.attach(self.writer, self.journal)  # the doors' events first
-        parts.callback(self.recorder.detach)
-        device = self.settings.device
-        self.forwarder = Forwarder(
-            self.journal,
-            self.stores.agents,
-            self.settings.forwarding,
-            self.recorder.emit,
-            TerminalIdentity(serial=device.id, name=device.name),
-            {reader.name: reader.direction for reader in self.settings.readers},
-            self.clock,
-        )
-        parts.push_async_callback(self.forwarder.stop)  # bounded; before the journal closes
-        self.writer.add_listener(self.forwarder.notify)  # wake forwarding on each new row
+        self.storage = open_storage(self.settings, self.clock, self.tz, self.recorder, parts)
+        self.hasher, self.db_path = self.storage.hasher, self.storage.db_path
+        self.stores, self.journal = self.storage.stores, self.storage.journal
+        self.writer, self.forwarder = self.storage.writer, self.storage.forwarder
 
     def _prepare_accounts(self) -> None:
         stores, emit = self.stores, self.recorder.emit
@@ -179,12 +145,9 @@ class Gateway:
             self.settings.http_unlock, self.tz, self.saved_state.save
         )
         self.saved_state.restore(self.stores.engine_state, self.engine, self.http_unlock)
-        self.rules = RulesReloader(self.stores.engine_state, self.engine, self.doors, self.db_path)
-        # From here on every write that moves the rules reloads them (any store, any caller).
-        reload = functools.partial(self.rules.reload_rules_if_changed, force=True)
-        self.rule_changes = RuleChanges(LoopTimers(asyncio.get_running_loop()), reload)
-        self.stores.on_rules_changed(self.rule_changes.rules_changed)
-        parts.push_async_callback(self.rule_changes.close)
+        self.rules, self.rule_changes = follow_rule_changes(
+            self.stores, self.engine, self.doors, self.db_path, parts
+        )
 
     def _build_terminal(self) -> None:
         """What the ACTAtek API set at runtime overrides the file, from the first decision."""
@@ -205,54 +168,35 @@ class Gateway:
         )
         self.terminal.start()
 
-    def _build_readers(self, loop: asyncio.AbstractEventLoop, parts: AsyncExitStack) -> None:
-        for reader in self.settings.readers:
-            self.feedback[reader.name] = build_feedback(reader, self.hardware, LoopTimers(loop))
-            parts.callback(self.feedback[reader.name].close)
-        self.upstream = build_upstream(
-            self.settings, self.tz, self.clock, self.hasher.hash, self.recorder.emit
-        )
-        parts.push_async_callback(self.upstream.close)
-        self.pipeline = AccessPipeline(
-            loop,
+    def _build_readers(self, parts: AsyncExitStack) -> None:
+        self.chain = start_reader_chain(
+            self.settings,
+            self.hardware,
             self.clock,
+            self.tz,
             self.engine,
-            {r.name: r for r in self.settings.readers},
             self.doors,
-            self.feedback,
+            self.hasher,
             self.recorder.emit,
             self.saved_state.engine_changed,
-            self.settings.access.two_factor_timeout_s,
-            self.upstream,
+            parts,
         )
-        parts.push_async_callback(self.pipeline.close)  # open upstream questions: `shutdown`
-        context = ReaderContext(
-            self.hardware, loop, self.pipeline, self.clock, self.settings.wiegand_formats
-        )
-        for reader in self.settings.readers:
-            self.readers[reader.name] = start_reader(reader, context)
-            parts.callback(self.readers[reader.name].close)
-            self.doors[reader.door].attach_feedback(self.feedback[reader.name])
-
-    def _build_status(self) -> status.StatusBoard:
-        return status.StatusBoard(
-            {
-                "device": status.device_section(self.settings, self.clock),
-                "doors": status.doors_section(self.doors),
-                "readers": status.readers_section(self.readers, self.feedback),
-                "upstream": status.upstream_section(self.upstream, self.settings.doors),
-                "store": status.store_section(self.engine, self.rule_changes),
-                "journal": status.journal_section(self.journal, self.writer),
-                "forwarding": status.forwarding_section(self.forwarder, self.writer),
-                "access": status.access_section(self.engine, self.pipeline, self.clock),
-                "http_unlock": status.timed_section(self.http_unlock, self.clock),
-            }
-        )
+        self.feedback, self.readers = self.chain.feedback, self.chain.readers
+        self.upstream, self.pipeline = self.chain.upstream, self.chain.pipeline
 
     async def _start_web(self, parts: AsyncExitStack) -> None:
         technicians = self.stores.technicians
         self.tokens = TokenStore(self.clock, self.settings.web.token_idle_s, technicians)
-        self.status_board = self._build_status()
+        self.status_board = build_status_board(
+            self.settings,
+            self.clock,
+            self.doors,
+            self.chain,
+            self.storage,
+            self.engine,
+            self.rule_changes,
+            self.http_unlock,
+        )
         management = ManagementContext(
             settings=self.settings,
             clock=self.clock,
@@ -283,23 +227,18 @@ class Gateway:
             door_control=self.door_commands,
             management=management,
             open_door=open_door,
-            simulation=self._simulation(),
+            simulation=simulation_for(
+                self.hardware, self.chain, self.doors, self.door_inputs, self.clock
+            ),
+            reader_diagnosis=ReaderDiagnostics(
+                self.readers,
+                {r.name: r for r in self.settings.readers},
+                FormatRegistry.from_settings(self.settings.wiegand_formats),
+                self.stores.users,
+            ),
         )
         runner = await start_site(self.web_app, self.settings.web.listen)
         parts.push_async_callback(runner.cleanup)
-
-    def _simulation(self) -> Simulation | None:
-        """The simulation API exists only to play simulated hardware."""
-        if not isinstance(self.hardware, SimulatedHardware):
-            return None
-        return Simulation(
-            self.hardware,
-            readers=self.readers,
-            door_inputs=self.door_inputs,
-            doors=self.doors,
-            feedback=self.feedback,
-            clock=self.clock,
-        )
 
     async def run_until_stopped(self) -> None:
         """Serve until SIGTERM/SIGINT, then stop cleanly (also when cancelled)."""
@@ -316,11 +255,6 @@ class Gateway:
         (see the module docstring). Stopping twice does nothing more."""
         self.notifier.stopping()
         await self._stack.aclose()
-
-
-async def _cancel_and_wait(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    await asyncio.wait({task})
 
 
 async def run(settings: Settings) -> None:

@@ -123,7 +123,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _open_stores(settings: Settings) -> Stores:
-    from gateway.store.secrets import PinHasher, load_or_create_device_key
+    from gateway.access.pins import PinHasher
+    from gateway.store.secrets import load_or_create_device_key
     from gateway.store.statedir import make_state_dir
     from gateway.store.stores import Stores
 

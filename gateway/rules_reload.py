@@ -11,18 +11,41 @@ never sees half an update; then every door re-evaluates its schedules.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 from gateway.access.engine import AccessEngine
+from gateway.access.snapshot import RulesSnapshot
 from gateway.doors.controller import DoorController
+from gateway.doors.timers import LoopTimers
+from gateway.rule_changes import RuleChanges
 from gateway.store.db import open_database
 from gateway.store.engine_state import EngineStateStore
-from gateway.store.index import RulesSnapshot
 from gateway.store.rules import load_snapshot
+from gateway.store.stores import Stores
 
 log = logging.getLogger(__name__)
+
+
+def follow_rule_changes(
+    stores: Stores,
+    engine: AccessEngine,
+    doors: Mapping[str, DoorController],
+    db_path: Path,
+    stack: AsyncExitStack,
+) -> tuple[RulesReloader, RuleChanges]:
+    """The reloader of `engine`'s rules, and the one listener that runs it after every
+    store write that moves the rules, from here on (any store, any caller); the listener's
+    close (a reload under way is cancelled and awaited) goes on `stack`. Runs on the loop."""
+    rules = RulesReloader(stores.engine_state, engine, doors, db_path)
+    reload = functools.partial(rules.reload_rules_if_changed, force=True)
+    changes = RuleChanges(LoopTimers(asyncio.get_running_loop()), reload)
+    stores.on_rules_changed(changes.rules_changed)
+    stack.push_async_callback(changes.close)
+    return rules, changes
 
 
 class RulesReloader:
@@ -83,3 +106,14 @@ class RulesReloader:
                 alive()
             except Exception:
                 log.exception("store watch failed")
+
+    @asynccontextmanager
+    async def watching(self, interval_s: float, alive: Callable[[], None]) -> AsyncIterator[None]:
+        """`watch` runs as a task for the length of the block; leaving it cancels the task
+        and waits for it to end (a stop leaves no task behind)."""
+        task = asyncio.get_running_loop().create_task(self.watch(interval_s, alive))
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.wait({task})

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from gateway.clock import Clock, SteppableClock
-from gateway.hw.factory import SimulatedHardware
+from gateway.hw.factory import Hardware, SimulatedHardware
 from gateway.hw.reader_base import NotSimulated
 from gateway.hw.readers import UnavailableReader
 from gateway.hw.sim_drivers import SimulatedInput, WiegandDriver, key_bursts
@@ -21,6 +21,28 @@ if TYPE_CHECKING:
     from gateway.doors.controller import DoorController
     from gateway.feedback import ReaderFeedback
     from gateway.hw.readers import ReaderDriver
+    from gateway.reader_chain import ReaderChain
+
+
+def simulation_for(
+    hardware: Hardware,
+    chain: ReaderChain,
+    doors: Mapping[str, DoorController],
+    door_inputs: Mapping[str, DoorInputs],
+    clock: Clock,
+) -> Simulation | None:
+    """The `/sim` API's control over `hardware` and what was built on it, or None on real
+    hardware: the simulation API exists only to play simulated hardware."""
+    if not isinstance(hardware, SimulatedHardware):
+        return None
+    return Simulation(
+        hardware,
+        readers=chain.readers,
+        door_inputs=door_inputs,
+        doors=doors,
+        feedback=chain.feedback,
+        clock=clock,
+    )
 
 
 class Simulation:

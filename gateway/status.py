@@ -15,10 +15,13 @@ from gateway.access.engine import AccessEngine
 from gateway.clock import Clock, Instant
 from gateway.doors.controller import DoorController
 from gateway.feedback import ReaderFeedback
+from gateway.host import HostHealth
 from gateway.hw.readers import ReaderDriver
 from gateway.pipeline import AccessPipeline, Upstream
+from gateway.reader_chain import ReaderChain
 from gateway.rule_changes import RuleChanges
 from gateway.settings import DoorSettings, Settings
+from gateway.storage import Storage
 from gateway.store.journal import EventJournal
 from gateway.store.writer import JournalWriter
 from gateway.upstream.forward import Forwarder
@@ -37,8 +40,42 @@ class StatusBoard:
         return {name: section() for name, section in self._sections.items()}
 
 
+class InstantStatus(Protocol):
+    """A component whose status depends on the present moment."""
+
+    def status(self, now: Instant) -> dict[str, Any]: ...
+
+
+def build_status_board(
+    settings: Settings,
+    clock: Clock,
+    doors: Mapping[str, DoorController],
+    chain: ReaderChain,
+    storage: Storage,
+    engine: AccessEngine,
+    rule_changes: RuleChanges,
+    http_unlock: InstantStatus,
+) -> StatusBoard:
+    """The daemon's status board: one section per component, in the order the status
+    API shows them (`gateway.web.roles.STATUS_SECTIONS` says who may read which)."""
+    return StatusBoard(
+        {
+            "device": device_section(settings, clock),
+            "doors": doors_section(doors),
+            "readers": readers_section(chain.readers, chain.feedback),
+            "upstream": upstream_section(chain.upstream, settings.doors),
+            "store": store_section(engine, rule_changes, clock),
+            "journal": journal_section(storage.journal, storage.writer),
+            "forwarding": forwarding_section(storage.forwarder, storage.writer),
+            "access": access_section(engine, chain.pipeline, clock),
+            "http_unlock": timed_section(http_unlock, clock),
+            "system": system_section(HostHealth(storage.db_path.parent)),
+        }
+    )
+
+
 def device_section(settings: Settings, clock: Clock) -> Section:
-    """Identity, version, backend and uptime (a duration: counted from now)."""
+    """Identity, version, backend, uptime (a duration: counted from now) and the time."""
     started_at = clock.monotonic()
 
     def section() -> dict[str, Any]:
@@ -49,6 +86,7 @@ def device_section(settings: Settings, clock: Clock) -> Section:
             "backend": settings.hardware.backend,
             "timezone": settings.device.timezone,
             "uptime_s": round(clock.monotonic() - started_at, 1),
+            "time": clock.time(),  # the gateway's clock: a wrong one misplaces schedules
         }
 
     return section
@@ -87,14 +125,31 @@ def upstream_section(upstream: Upstream, doors: Sequence[DoorSettings]) -> Secti
     return section
 
 
-def store_section(engine: AccessEngine, rule_changes: RuleChanges) -> Section:
-    """What the rules snapshot in use holds, its version, and the reloads that follow
-    this daemon's writes."""
-    return lambda: {
-        **engine.snapshot.counts(),
-        "rules_version": engine.snapshot.version,
-        **rule_changes.status(),
-    }
+def store_section(engine: AccessEngine, rule_changes: RuleChanges, clock: Clock) -> Section:
+    """What the rules snapshot in use holds, its version, the reloads that follow this
+    daemon's writes, and when the rules in force last changed (`rules_changed_at`, wall
+    time; None when they have not changed since the daemon started)."""
+    seen = {"version": engine.snapshot.version}
+    changed_at: list[float] = []
+
+    def section() -> dict[str, Any]:
+        version = engine.snapshot.version
+        if version != seen["version"]:
+            seen["version"] = version
+            changed_at[:] = [clock.time()]
+        return {
+            **engine.snapshot.counts(),
+            "rules_version": version,
+            "rules_changed_at": changed_at[0] if changed_at else None,
+            **rule_changes.status(),
+        }
+
+    return section
+
+
+def system_section(host: HostHealth) -> Section:
+    """The machine: clock synchronised, CPU temperature, firmware flags, disk, memory."""
+    return host.status
 
 
 def journal_section(journal: EventJournal, writer: JournalWriter) -> Section:
@@ -117,12 +172,6 @@ def forwarding_section(forwarder: Forwarder, writer: JournalWriter) -> Section:
 
 def access_section(engine: AccessEngine, pipeline: AccessPipeline, clock: Clock) -> Section:
     return lambda: engine.status(Instant.read(clock)) | pipeline.status()
-
-
-class InstantStatus(Protocol):
-    """A component whose status depends on the present moment."""
-
-    def status(self, now: Instant) -> dict[str, Any]: ...
 
 
 def timed_section(component: InstantStatus, clock: Clock) -> Section:

@@ -2,7 +2,8 @@
 # Debian packages the project needs: `run` for building and running it (pyscard builds
 # from source against libpcsclite), `test` adds the PC/SC daemon and virtual reader the
 # tests start. As root they are installed; otherwise the exact apt-get line is printed and
-# the make target fails, so nothing is assumed silently.
+# the make target fails, so nothing is assumed silently. The status page's browser tests
+# drive Debian's chromium (never a downloaded browser), with a font to render text.
 set -euo pipefail
 
 purpose=${1:-test}
@@ -12,7 +13,7 @@ if [ "$(command -v python3)" = /usr/bin/python3 ]; then
   packages+=(python3-venv python3-dev)
 fi
 if [ "$purpose" = test ]; then
-  packages+=(pcscd vsmartcard-vpcd)
+  packages+=(pcscd vsmartcard-vpcd chromium fonts-dejavu-core)
 fi
 
 missing=()

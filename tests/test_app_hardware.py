@@ -15,9 +15,10 @@ import aiohttp
 import pytest
 
 from gateway.actatek_records import RelaySetting, TerminalError
-from gateway.app import DB_FILE, Gateway
+from gateway.app import Gateway
 from gateway.config import load_settings
 from gateway.settings import ReaderSettings, Settings
+from gateway.storage import DB_FILE
 from gateway.store.journal import EventJournal
 from tests.hw.fake_hardware import FakeHardware
 

@@ -46,6 +46,20 @@ def test_the_gateway_package_keeps_to_its_layers() -> None:
     assert problems(REPO / "gateway", check_layers.ALLOWED) == []
 
 
+def test_the_real_engine_decides_without_the_store() -> None:
+    # The snapshot, the PIN hasher and the TOTP helpers are the engine's own vocabulary:
+    # none of them may pull the store (and its SQLite, files and threads) into `access`.
+    _, imports = check_layers.collect_imports(REPO / "gateway")
+    reaching = {
+        (item.importer, item.target)
+        for item in imports
+        if check_layers.layer_of(item.importer) == "access"
+        and check_layers.layer_of(item.target) == "store"
+    }
+    assert sorted(reaching) == []
+    assert [key for key in check_layers.ALLOWED if key[0].startswith("gateway.access.")] == []
+
+
 def test_a_cycle_closed_by_a_type_only_import_is_found_with_its_path(tmp_path: Path) -> None:
     root = package(
         tmp_path,
@@ -174,7 +188,7 @@ def test_a_package_init_that_imports_a_service_counts_as_imported(tmp_path: Path
 def test_a_contract_module_that_drags_in_a_service_is_refused(tmp_path: Path) -> None:
     root = package(
         tmp_path,
-        {"store/totp.py": "from gateway.store.secrets import PinHasher\n", "store/secrets.py": ""},
+        {"access/totp.py": "from gateway.access.engine import denial\n", "access/engine.py": ""},
     )
     [found] = problems(root)
     assert "a contract module imports only shared and contract modules" in found

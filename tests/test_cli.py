@@ -6,8 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gateway.access.pins import PinHasher
 from gateway.config import load_settings
-from gateway.store.secrets import PinHasher, load_or_create_device_key
+from gateway.store.secrets import load_or_create_device_key
 from gateway.store.stores import Stores
 
 REPO = Path(__file__).resolve().parents[1]

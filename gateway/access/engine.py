@@ -32,13 +32,13 @@ from zoneinfo import ZoneInfo
 
 from gateway.access.autoinout import AutoInOut
 from gateway.access.lockout import PinLockout
+from gateway.access.pins import PinHasher
 from gateway.access.schedules import applicable_groups, schedule_allows
+from gateway.access.snapshot import CredentialRef, RulesSnapshot, UserRule
+from gateway.access.totp import matching_step, parse_payload, step_at, unseal
 from gateway.clock import Instant, Stamp
 from gateway.model import Credential, CredentialKind, Decision, Direction, Event
 from gateway.settings import AccessSettings, AutoInOutSettings, DoorSettings, ReaderSettings
-from gateway.store.index import CredentialRef, RulesSnapshot, UserRule
-from gateway.store.secrets import PinHasher
-from gateway.store.totp import matching_step, parse_payload, step_at, unseal
 
 STATE_VERSION = 1
 # Per user: the codes of the last 8 uses stay refused when a wall clock stepped back

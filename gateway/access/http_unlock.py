@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from gateway.access.autoinout import ALLOW, AutoInOut, CheckResult
 from gateway.access.engine import AccessEngine, denial
+from gateway.access.snapshot import UserRule
 from gateway.cardnumbers import from_printed
 from gateway.clock import Instant, Stamp
 from gateway.model import (
@@ -36,7 +37,6 @@ from gateway.model import (
     shown_credential,
 )
 from gateway.settings import AutoInOutSettings, HttpUnlockSettings
-from gateway.store.index import UserRule
 
 CODE_KINDS: tuple[CredentialKind, ...] = ("card", "pin", "qr", "plate")
 _CARD_SEPARATORS = re.compile(r"[\s:\-]")

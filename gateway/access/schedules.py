@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from gateway.store.index import (
+from gateway.access.snapshot import (
     HOLIDAY,
     SLOTS_PER_DAY,
     WEEKDAYS,

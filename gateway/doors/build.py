@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
+from gateway.access.snapshot import RulesSnapshot
 from gateway.clock import Clock
 from gateway.doors.actions import http_get
 from gateway.doors.controller import DoorController, DoorLinks
@@ -17,7 +18,6 @@ from gateway.doors.timers import LoopTimers
 from gateway.hw.lines import InputLine, LineFactory, MemoryOutput, OutputLine
 from gateway.model import Event
 from gateway.settings import DoorSettings
-from gateway.store.index import RulesSnapshot
 
 # (pin, active_low) of each wired input, for the simulation API.
 DoorInputs = dict[str, tuple[int, bool]]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from gateway.access.schedules import local_slot, right_allows
-from gateway.store.index import RulesSnapshot
+from gateway.access.snapshot import RulesSnapshot
 
 ScheduleCheck = Callable[[float], bool]
 

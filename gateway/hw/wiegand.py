@@ -55,12 +55,27 @@ class RawFrame:
         return (self.ticks[-1] - self.ticks[0]) * 1e6 if len(self.ticks) > 1 else 0.0
 
     @property
+    def intervals_us(self) -> list[float]:
+        """The time from each bit's falling edge to the next one's."""
+        return [(b - a) * 1e6 for a, b in zip(self.ticks, self.ticks[1:], strict=False)]
+
+    @property
     def median_interval_us(self) -> float | None:
         """The typical bit interval (None for a single bit)."""
-        if len(self.ticks) < 2:
-            return None
-        gaps = [b - a for a, b in zip(self.ticks, self.ticks[1:], strict=False)]
-        return statistics.median(gaps) * 1e6
+        gaps = self.intervals_us
+        return statistics.median(gaps) if gaps else None
+
+    @property
+    def min_interval_us(self) -> float | None:
+        """The shortest bit interval (None for a single bit)."""
+        gaps = self.intervals_us
+        return min(gaps) if gaps else None
+
+    @property
+    def max_interval_us(self) -> float | None:
+        """The longest bit interval: a stall inside the frame shows here (None for one bit)."""
+        gaps = self.intervals_us
+        return max(gaps) if gaps else None
 
 
 class WiegandReceiver:
@@ -153,6 +168,7 @@ class WiegandStats:
     """Counters and recent frames for the reader's status()."""
 
     accepted: int = 0
+    frames: int = 0  # every frame seen: the last one's number, the id of each recent frame
     rejected: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REJECT_REASONS, 0))
     recent: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=RECENT_FRAMES))
 
@@ -165,13 +181,16 @@ class WiegandStats:
 
     def remember(self, frame: RawFrame, outcome: Outcome, now: float) -> None:
         """Keep the frame for diagnostics; PIN-bearing bits are masked before storing."""
-        median = frame.median_interval_us
+        self.frames += 1
         record: dict[str, Any] = {
+            "id": self.frames,
             "time": now,
             "bits": "*" * len(frame.bits) if outcome.secret else frame.bits,
             "bit_count": len(frame.bits),
             "duration_us": round(frame.duration_us, 1),
-            "median_interval_us": None if median is None else round(median, 1),
+            "median_interval_us": _rounded(frame.median_interval_us),
+            "min_interval_us": _rounded(frame.min_interval_us),
+            "max_interval_us": _rounded(frame.max_interval_us),
             "kind": outcome.kind,
             "format": outcome.format,
             "result": outcome.reason,
@@ -181,6 +200,10 @@ class WiegandStats:
         if outcome.kind == "card" and outcome.number is not None:
             record.update(facility=outcome.facility, card_number=outcome.number)
         self.recent.append(record)
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 class WiegandReader:

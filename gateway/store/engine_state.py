@@ -8,8 +8,8 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+from gateway.access.snapshot import RulesSnapshot
 from gateway.store.connection import LockedConnection, TableStore
-from gateway.store.index import RulesSnapshot
 from gateway.store.rules import load_snapshot, read_rules_version
 
 __all__ = ["EngineStateStore"]

@@ -3,7 +3,7 @@
 Stored as given and returned unchanged, because this gateway has no fingerprint or face
 sensor: the status flags other than `active`, the fingerprint template, the facial
 records, the face score threshold. Also the `keyid` an API client gave each credential
-(credential_keys), and the sealed TOTP secrets (totp_secrets, see `gateway.store.totp`).
+(credential_keys), and the sealed TOTP secrets (totp_secrets, see `gateway.access.totp`).
 
 Functions here take an open connection: `UserStore` calls them inside its own transactions,
 so a user and their extras are always written together or not at all.

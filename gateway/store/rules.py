@@ -6,8 +6,7 @@ import json
 import sqlite3
 from datetime import date
 
-from gateway.store.db import multimap, read_transaction
-from gateway.store.index import (
+from gateway.access.snapshot import (
     PATTERN_DAYS,
     AccessRightRule,
     CredentialRef,
@@ -15,6 +14,7 @@ from gateway.store.index import (
     RulesSnapshot,
     UserRule,
 )
+from gateway.store.db import multimap, read_transaction
 from gateway.store.schema import DAY_COLUMNS
 from gateway.store.validate import expiry_epoch
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.store.index import ALWAYS_PATTERN, PATTERN_DAYS
+from gateway.access.snapshot import ALWAYS_PATTERN, PATTERN_DAYS
 
 
 @dataclass(frozen=True)
@@ -244,7 +244,7 @@ _V4_ACTATEK_USERS: tuple[str, ...] = (
     " key_id TEXT NOT NULL,"
     " PRIMARY KEY (kind, value)) WITHOUT ROWID",
     "CREATE INDEX credential_keys_user ON credential_keys(user_id)",
-    # sealed: the secret encrypted with the device key (gateway/store/totp.py), never clear.
+    # sealed: the secret encrypted with the device key (gateway/access/totp.py), never clear.
     "CREATE TABLE totp_secrets ("
     " user_id TEXT PRIMARY KEY REFERENCES users(user_id) ON DELETE CASCADE,"
     " sealed TEXT NOT NULL)",

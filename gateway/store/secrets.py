@@ -1,4 +1,5 @@
-"""Secrets at rest: the per-device key, keyed PIN hashes and slow password hashes."""
+"""Secrets at rest: the per-device key (the PIN hasher's key, `gateway.access.pins`) and
+slow password hashes."""
 
 from __future__ import annotations
 
@@ -67,18 +68,6 @@ def _create_device_key(state_dir: Path, disk: Disk) -> bytes:
     except FileExistsError:  # another process (the CLI, the daemon) made it first: use theirs
         return load_or_create_device_key(state_dir, disk)
     return key
-
-
-class PinHasher:
-    """Keyed hash of a PIN (HMAC-SHA256 with the device key), so lookups stay O(1)
-    while a stolen database does not give PINs away without the key file."""
-
-    def __init__(self, key: bytes) -> None:
-        self._key = key
-
-    def hash(self, pin: str) -> str:
-        """The hex HMAC of `pin`'s digits."""
-        return hmac.new(self._key, pin.encode("ascii"), hashlib.sha256).hexdigest()
 
 
 def hash_password(password: str) -> str:

@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.access.pins import PinHasher
 from gateway.store.agents import AgentStore
 from gateway.store.connection import ClosedOnExit, LockedConnection, RulesListener
 from gateway.store.engine_state import EngineStateStore
 from gateway.store.organisation import OrganisationStore
-from gateway.store.secrets import PinHasher
 from gateway.store.technicians import TechnicianStore
 from gateway.store.terminal_settings import TerminalStore
 from gateway.store.users import UserStore

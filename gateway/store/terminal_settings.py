@@ -19,9 +19,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from gateway.access.snapshot import PATTERN_DAYS
 from gateway.store.connection import LockedConnection, TableStore
 from gateway.store.errors import NotFoundError, ValidationError
-from gateway.store.index import PATTERN_DAYS
 from gateway.store.records import JOB_CODE_ENABLES, JobCode, JobCodeSetting, Trigger
 from gateway.store.schema import DAY_COLUMNS, TRIGGER_TYPES
 from gateway.store.validate import MAX_NAME_LENGTH, check_text, normalise_patterns

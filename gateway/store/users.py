@@ -15,6 +15,8 @@ from dataclasses import replace as dc_replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from gateway.access.pins import PinHasher
+from gateway.access.totp import new_secret, seal, unseal
 from gateway.model import CREDENTIAL_KINDS, AdminLevel, User
 from gateway.store.connection import LockedConnection, TableStore
 from gateway.store.db import multimap
@@ -34,8 +36,6 @@ from gateway.store.records import (
     UserRecord,
 )
 from gateway.store.references import require_ids
-from gateway.store.secrets import PinHasher
-from gateway.store.totp import new_secret, seal, unseal
 from gateway.store.validate import check_pin_hash, check_public_pins, validate_user
 
 __all__ = ["UserStore"]

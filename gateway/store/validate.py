@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
+from gateway.access.snapshot import PATTERN_DAYS, SLOTS_PER_DAY
 from gateway.model import ADMIN_LEVELS, MAX_PUBLIC_PINS, PUBLIC_PIN_DIGITS, User
 from gateway.store.errors import ValidationError
-from gateway.store.index import PATTERN_DAYS, SLOTS_PER_DAY
 
 MAX_USER_ID = 32
 MAX_CARDS = 5

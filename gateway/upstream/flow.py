@@ -152,7 +152,13 @@ class UpstreamFlow:
         except Exception:  # a bug here must deny, not crash the pipeline
             log.exception("upstream flow failed; denying")
             decision = _decision(_Outcome(False, "upstream_error", "policy", ["upstream:error"]))
-        self._last = {"door": door.name, "reason": decision.reason, "source": decision.source}
+        # When, too: the status page tells a technician how long ago the server answered.
+        self._last = {
+            "door": door.name,
+            "reason": decision.reason,
+            "source": decision.source,
+            "time": now.wall,
+        }
         return decision
 
     # -- single factor ----------------------------------------------------------------------

@@ -159,7 +159,7 @@ async def password(request: web.Request) -> web.Response:
     outcome = await security.checked_login(
         request.app[security.THROTTLE],
         request.app[LOGINS].verify_login,
-        _password_journal(request.app[EVENTS]),
+        password_journal(request.app[EVENTS]),
         session.username,
         old,
         security.client_address(request),
@@ -173,7 +173,7 @@ async def password(request: web.Request) -> web.Response:
     return await _set_password(request, session, old, new, outcome.credential_version)
 
 
-def _password_journal(events: EventLog) -> security.Record:
+def password_journal(events: EventLog) -> security.Record:
     """How a password change's check of the old password is journaled: a wrong one as
     `password_change_failed`; success is journaled once the new password is stored."""
 
@@ -190,14 +190,25 @@ def _password_journal(events: EventLog) -> security.Record:
 async def _set_password(
     request: web.Request, session: Session, old: str, new: str, checked_version: int
 ) -> web.Response:
-    """Store the new password; this session carries on under the account's new credential
-    version only if nothing else changed the account meanwhile (else it ends too)."""
+    problem = await store_new_password(request, session, old, new, checked_version, "native")
+    if problem is not None:
+        return error(400, problem)
+    return web.json_response({"status": "success"})
+
+
+async def store_new_password(
+    request: web.Request, session: Session, old: str, new: str, checked_version: int, via: str
+) -> str | None:
+    """Store the new password (the old one was checked); None, or what is wrong with the
+    new one. This session carries on under the account's new credential version only if
+    nothing else changed the account meanwhile (else it ends too); every other session of
+    the account, native or ACTAtek, ends. `via` names the way in for the journal."""
     if new == old:
-        return error(400, "new: must differ from the old password")
+        return "new: must differ from the old password"
     try:
         await request.app[LOGINS].change_password(session.username, new)
     except ValueError as exc:
-        return error(400, f"new: {exc}")
+        return f"new: {exc}"
     session.must_change = False
     now = request.app[ACCOUNTS].technician_credential_version(session.username)
     if now is not None and checked_version == session.credential_version == now - 1:
@@ -206,8 +217,8 @@ async def _set_password(
     actatek = request.app.get(ACTATEK_SESSIONS)
     if actatek is not None:
         actatek.end_user(session.username)
-    request.app[EVENTS].record_api("password_changed", session.username, "native")
-    return web.json_response({"status": "success"})
+    request.app[EVENTS].record_api("password_changed", session.username, via)
+    return None
 
 
 async def status(request: web.Request) -> web.Response:

@@ -72,16 +72,18 @@ class TokenStore:
         self._sessions[token] = Session(username, level, now, now, credential_version, must_change)
         return token
 
-    def check(self, token: str) -> Session | None:
-        """The live session for `token`, refreshed; None when unknown, expired, or its
-        account changed or is gone."""
+    def check(self, token: str, touch: bool = True) -> Session | None:
+        """The live session for `token`; None when unknown, expired, or its account
+        changed or is gone. `touch`: this use restarts the idle time (a script's poll
+        does not: an unattended page must still time out)."""
         now = self._clock.monotonic()
         for known, session in self._sessions.items():
             if _same(known, token):
                 if self._expired(session, now) or not self._current(session):
                     del self._sessions[known]
                     return None
-                session.last_used = now
+                if touch:
+                    session.last_used = now
                 return session
         return None
 

@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway import __version__
-from gateway.web import api, doors, roles
+from gateway.web import api, doors, readers, roles
 
 PATH = "/api/v1/openapi.json"
 JSON = "application/json"
@@ -125,15 +125,15 @@ SCHEMAS: dict[str, Any] = {
     "Status": {
         "type": "object",
         "description": "every component's status() that the session's role may read: "
-        "device, doors and readers for every role (reader frames without their values "
-        "unless the role has `logs`); access needs `logs`, store `users`, upstream, "
+        "device, doors, readers and system for every role (reader frames without their "
+        "values unless the role has `logs`); access needs `logs`, store `users`, upstream, "
         "journal and http_unlock `terminal`, forwarding `agents` (docs/security.md); "
         "components may add keys",
         "required": ["device", "doors", "readers"],
         "properties": {
             "device": {
                 "type": "object",
-                "required": ["id", "name", "version", "backend", "timezone", "uptime_s"],
+                "required": ["id", "name", "version", "backend", "timezone", "uptime_s", "time"],
             },
             "doors": {"type": "object", "additionalProperties": {"type": "object"}},
             "readers": {"type": "object", "additionalProperties": {"type": "object"}},
@@ -141,6 +141,11 @@ SCHEMAS: dict[str, Any] = {
             "store": {"type": "object"},
             "journal": {"type": "object"},
             "access": {"type": "object"},
+            "system": {
+                "type": "object",
+                "description": "clock synchronised, CPU temperature, the Raspberry Pi's "
+                "throttling flags, disk and memory; null where the machine has none",
+            },
         },
     },
     "Event": {
@@ -429,6 +434,140 @@ PATHS: dict[str, Any] = {
 }
 
 
+# -- reader diagnostics (gateway/web/readers.py) -----------------------------------------
+_READER_NAME = {
+    "name": "name",
+    "in": "path",
+    "required": True,
+    "description": "a [[readers]] name",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9._-]+$"},
+}
+_FRAME_ID = {
+    "type": "integer",
+    "minimum": 1,
+    "maximum": readers.FRAME_ID_MAX,
+    "description": "a frame's `id` as the frames route lists it",
+}
+_READER_SCHEMAS: dict[str, Any] = {
+    "ReaderFrames": {
+        "type": "object",
+        "required": ["reader", "learnable", "frames"],
+        "properties": {
+            "reader": {"type": "string"},
+            "learnable": {"type": "boolean", "description": "a Wiegand reader"},
+            "frames": {"type": "array", "items": {"type": "object"}},
+        },
+        "description": "the reader's status without `recent`, and its frames newest first "
+        "(docs/readers.md)",
+    },
+    "LearnRequest": {
+        "type": "object",
+        "required": ["frame", "printed"],
+        "properties": {
+            "frame": _FRAME_ID,
+            "printed": {"type": "string", "minLength": 1, "maxLength": 256},
+        },
+        "additionalProperties": False,
+    },
+    "Learned": {
+        "type": "object",
+        "required": ["reader", "frame", "printed", "candidates", "reasons", "enroll_card"],
+        "properties": {
+            "reader": {"type": "string"},
+            "frame": {"type": "object"},
+            "printed": {"type": "string"},
+            "candidates": {"type": "array", "items": {"type": "object"}},
+            "reasons": {"type": "array", "items": {"type": "string"}},
+            "enroll_card": _nullable("string"),
+            "enroll_refused": _nullable("string"),
+        },
+        "additionalProperties": False,
+    },
+    "EnrollRequest": {
+        "type": "object",
+        "required": ["frame", "user_id"],
+        "properties": {
+            "frame": _FRAME_ID,
+            "user_id": {"type": "string", "minLength": 1, "maxLength": 64},
+        },
+        "additionalProperties": False,
+    },
+    "Enrolled": {
+        "type": "object",
+        "required": ["status", "reader", "frame", "user_id", "card"],
+        "properties": {
+            "status": {"const": "success"},
+            "reader": {"type": "string"},
+            "frame": {"type": "integer"},
+            "user_id": {"type": "string"},
+            "card": {"type": "string"},
+        },
+        "additionalProperties": False,
+    },
+}
+SCHEMAS.update(_READER_SCHEMAS)
+
+
+def _body(schema: str) -> dict[str, Any]:
+    return {"required": True, "content": {JSON: {"schema": _ref(schema)}}}
+
+
+_READER_PATHS: dict[str, Any] = {
+    "/api/v1/readers/{name}/frames": {
+        "get": {
+            "operationId": "readerFrames",
+            "summary": "A reader's counters and last frames, each explained format by format",
+            "parameters": [_READER_NAME],
+            "responses": {
+                "200": _json(_ref("ReaderFrames"), "the reader's diagnostics"),
+                **_SESSION_ERRORS,
+                "404": _error("no such reader"),
+                **_BODY_TOO_LARGE,
+            },
+        }
+    },
+    "/api/v1/readers/{name}/learn": {
+        "post": {
+            "operationId": "learnCard",
+            "summary": "Which Wiegand format and display mode make a frame read as the "
+            "number printed on the card",
+            "parameters": [_READER_NAME],
+            "requestBody": _body("LearnRequest"),
+            "responses": {
+                "200": _json(_ref("Learned"), "the candidates, best first, or why none"),
+                "400": _error(
+                    "not a card number, a malformed body, or a frame that cannot "
+                    "be learned (not a Wiegand reader, PIN digits)"
+                ),
+                **_SESSION_ERRORS,
+                "404": _error("no such reader, or the frame is no longer listed"),
+                **_BODY_TOO_LARGE,
+            },
+        }
+    },
+    "/api/v1/readers/{name}/enroll": {
+        "post": {
+            "operationId": "enrollCard",
+            "summary": "Add the card a reader read in one frame to a user",
+            "parameters": [_READER_NAME],
+            "requestBody": _body("EnrollRequest"),
+            "responses": {
+                "200": _json(_ref("Enrolled"), "the card is the user's"),
+                "400": _error(
+                    "a malformed body, a frame the reader did not accept as a "
+                    "card, or a user with all their cards"
+                ),
+                **_SESSION_ERRORS,
+                "404": _error("no such reader, user, or listed frame"),
+                "409": _error("the card is another user's (named)"),
+                **_BODY_TOO_LARGE,
+                "503": _error("the user store cannot be written"),
+            },
+        }
+    },
+}
+
+
 def _forbidden(capability: str | None) -> dict[str, Any]:
     """The 403 answer of an operation that needs `capability` (None: any session)."""
     if capability is None:
@@ -470,7 +609,9 @@ DOCUMENT: dict[str, Any] = {
         "The ACTAtek-compatible API under /cgi-bin/restapi/ is described in "
         "docs/actatek-compat.md. Security rules: docs/security.md.",
     },
-    "paths": _with_guards(PATHS, (*api.ROUTES, *doors.ROUTES, *ROUTES)),
+    "paths": _with_guards(
+        {**PATHS, **_READER_PATHS}, (*api.ROUTES, *doors.ROUTES, *readers.ROUTES, *ROUTES)
+    ),
     "components": {
         "schemas": SCHEMAS,
         "securitySchemes": {

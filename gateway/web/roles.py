@@ -112,6 +112,7 @@ STATUS_SECTIONS: dict[str, str | None] = {
     "journal": "terminal",  # the journal's health
     "http_unlock": "terminal",  # OpenDoor's settings and anti-passback counts
     "forwarding": "agents",  # agent URLs and cursors
+    "system": None,  # clock synchronised, CPU temperature, throttling, disk, memory
 }
 # Reader frames hold card numbers, raw Wiegand bits (facility and number: enough to clone
 # an H10301 card), NFC UIDs and serial frames: the same as the access log shows.
@@ -119,6 +120,7 @@ RAW_FRAMES_CAPABILITY = "logs"
 # What a frame keeps without that capability: its shape, for wiring a reader.
 FRAME_SHAPE = frozenset(
     {"time", "bit_count", "duration_us", "median_interval_us", "kind", "format", "result"}
+    | {"id", "min_interval_us", "max_interval_us"}
     | {"detail", "repeats", "target", "block_length"}
 )
 MASK = "****"  # as a PIN is shown everywhere

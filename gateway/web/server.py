@@ -7,12 +7,13 @@ import logging
 from aiohttp import web, web_response
 
 from gateway.model import Event
-from gateway.web import akuvox, api, doors, openapi, security, sim
+from gateway.web import akuvox, api, doors, openapi, page, readers, security, sim
 from gateway.web.actatek.answers import common_errors
 from gateway.web.actatek.context import ManagementContext
 from gateway.web.actatek.routes import add_actatek
 from gateway.web.auth import ACCOUNTS, TokenStore
 from gateway.web.limits import HTTP_LIMITS, ConnectionGuard, GuardedTCPSite, HttpLimits
+from gateway.web.page import readers as page_readers
 from gateway.web.rules_in_force import RULES, rules_in_force
 from gateway.web.services import Accounts, EventLog, StatusSource
 
@@ -21,19 +22,6 @@ log = logging.getLogger(__name__)
 # The `Server` header of every answer: the product, never its version nor the versions of
 # Python and aiohttp (they tell an attacker which published flaws to try).
 SERVER_NAME = "door-gateway"
-
-INDEX_HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>door-gateway</title></head>
-<body><h1>door-gateway</h1>
-<p>Status: <code>GET /api/v1/status</code> with a bearer token from
-<code>POST /api/v1/login</code>. Events: <code>GET /api/v1/events?after=SEQ</code>.
-The API is described at <a href="/api/v1/openapi.json">/api/v1/openapi.json</a>.</p>
-</body></html>
-"""
-
-
-async def index(_request: web.Request) -> web.Response:
-    return web.Response(text=INDEX_HTML, content_type="text/html")
 
 
 def build_app(
@@ -46,6 +34,7 @@ def build_app(
     management: ManagementContext,
     open_door: akuvox.OpenDoorContext | None = None,
     simulation: sim.SimulationControl | None = None,
+    reader_diagnosis: readers.ReaderDiagnosis | None = None,
 ) -> web.Application:
     """The whole HTTP surface, on the services it is given (`gateway.web.services`); the
     OpenDoor endpoint and the simulation API exist only when theirs are given.
@@ -73,13 +62,15 @@ def build_app(
     app[api.EVENTS] = events
     app[api.LOGINS] = accounts
     app[api.TOKENS] = tokens
-    app.router.add_get("/", index)
+    page.add_page_routes(app)
     api.add_routes(app)
     openapi.add_routes(app)
     app[doors.CONTROL] = door_control
     doors.add_routes(app)
     _door_body_limits(app[security.BODY_LIMITS])
     add_actatek(app, management)
+    if reader_diagnosis is not None:
+        page_readers.add_routes(app, reader_diagnosis)
     if open_door is not None:
         akuvox.add_routes(app, open_door)
     if simulation is not None:

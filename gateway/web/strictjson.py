@@ -60,6 +60,15 @@ async def _read_body(request: web.Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
+async def read_bounded_body(request: web.Request, max_bytes: int) -> bytes:
+    """The whole request body, at most `max_bytes` (declared or streamed), or
+    BodyRejected (see `_read_body`); for bodies that are not JSON (the status page's
+    forms)."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise BodyRejected(f"body larger than {max_bytes} bytes", 413)
+    return await _read_body(request, max_bytes)
+
+
 async def read_strict_json(request: web.Request, max_bytes: int) -> Any:
     """The whole request body parsed with `loads_strict`, or BodyRejected."""
     if request.content_length is not None and request.content_length > max_bytes:

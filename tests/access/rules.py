@@ -7,9 +7,8 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from gateway.access.engine import AccessEngine
-from gateway.clock import Instant, Stamp
-from gateway.settings import AccessSettings, DoorSettings, ReaderSettings
-from gateway.store.index import (
+from gateway.access.pins import PinHasher
+from gateway.access.snapshot import (
     ALWAYS_PATTERN,
     PATTERN_DAYS,
     SLOTS_PER_DAY,
@@ -19,7 +18,8 @@ from gateway.store.index import (
     RulesSnapshot,
     UserRule,
 )
-from gateway.store.secrets import PinHasher
+from gateway.clock import Instant, Stamp
+from gateway.settings import AccessSettings, DoorSettings, ReaderSettings
 
 HASHER = PinHasher(b"k" * 32)
 UTC = ZoneInfo("UTC")

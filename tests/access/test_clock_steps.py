@@ -14,11 +14,11 @@ from dataclasses import replace
 import pytest
 
 from gateway.access.engine import AccessEngine
+from gateway.access.snapshot import AccessRightRule, UserRule
+from gateway.access.totp import STEP_S, code_at, payload, seal, step_at
 from gateway.clock import Instant
 from gateway.model import Credential, CredentialKind
 from gateway.settings import AccessSettings, AuthMode, AutoInOutSettings, DoorSettings
-from gateway.store.index import AccessRightRule, UserRule
-from gateway.store.totp import STEP_S, code_at, payload, seal, step_at
 
 from .rules import HASHER, MONDAY_10AM, at, engine, hours, snapshot, when
 

@@ -8,10 +8,10 @@ from dataclasses import replace
 import pytest
 
 from gateway.access.engine import AccessEngine
+from gateway.access.snapshot import AccessRightRule, CredentialRef, GroupRule, UserRule
 from gateway.clock import Instant
 from gateway.model import Credential, CredentialKind
 from gateway.settings import AccessSettings, AuthMode, AutoInOutSettings, DoorSettings
-from gateway.store.index import AccessRightRule, CredentialRef, GroupRule, UserRule
 
 from .rules import LONDON, MONDAY_10AM, at, engine, hours, snapshot, stamp, when
 

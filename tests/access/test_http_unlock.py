@@ -15,9 +15,15 @@ from gateway.access.http_unlock import (
     card_canonical,
     classify,
 )
+from gateway.access.snapshot import (
+    AccessRightRule,
+    CredentialRef,
+    GroupRule,
+    RulesSnapshot,
+    UserRule,
+)
 from gateway.model import PIN_MASK, Credential, Decision, UnlockClaim, qr_fingerprint
 from gateway.settings import AccessSettings, AutoInOutSettings, HttpUnlockSettings
-from gateway.store.index import AccessRightRule, CredentialRef, GroupRule, RulesSnapshot, UserRule
 
 from .rules import MONDAY_10AM, UTC, engine, snapshot, when
 

@@ -6,7 +6,7 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from gateway.access.schedules import schedule_allows
-from gateway.store.index import AccessRightRule, GroupRule, UserRule
+from gateway.access.snapshot import AccessRightRule, GroupRule, UserRule
 
 from .rules import ALWAYS, LONDON, MONDAY_10AM, UTC, at, hours, slots, snapshot
 

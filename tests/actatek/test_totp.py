@@ -7,7 +7,7 @@ import asyncio
 import base64
 import re
 
-from gateway.store.totp import code_at, parse_payload, payload, step_at
+from gateway.access.totp import code_at, parse_payload, payload, step_at
 from tests.actatek.conftest import Api
 from tests.actatek.test_users import last_seq, refused_without_change, wait_access
 

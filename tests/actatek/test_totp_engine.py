@@ -8,10 +8,9 @@ from dataclasses import replace
 import pytest
 
 from gateway.access.engine import AccessEngine
-from gateway.model import Credential
-from gateway.store.index import UserRule
-from gateway.store.secrets import PinHasher
-from gateway.store.totp import (
+from gateway.access.pins import PinHasher
+from gateway.access.snapshot import UserRule
+from gateway.access.totp import (
     STEP_S,
     code_at,
     matching_step,
@@ -22,6 +21,7 @@ from gateway.store.totp import (
     step_end,
     unseal,
 )
+from gateway.model import Credential
 from tests.access.rules import HASHER, MONDAY_10AM, engine, snapshot, when
 
 RFC_SECRET = b"12345678901234567890"

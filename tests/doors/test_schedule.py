@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from gateway.access.snapshot import AccessRightRule, RulesSnapshot
 from gateway.doors.controller import DoorLinks
 from gateway.doors.schedule import next_boundary, right_schedule
-from gateway.store.index import AccessRightRule, RulesSnapshot
 from tests.access.rules import hours
 from tests.doors.harness import rig
 

@@ -116,3 +116,13 @@ def test_quiet_gap_adapts_to_the_bit_interval() -> None:
     receiver._times = [i * 0.02 for i in range(10)]
     assert receiver.quiet_gap() == MAX_GAP_S
     loop.close()
+
+
+def test_a_frame_reports_its_shortest_and_longest_bit_interval() -> None:
+    # A reader that stalls between two bits (a slow microcontroller, a flaky cable) shows it:
+    # the median hides one long gap, the maximum does not.
+    frame = RawFrame("0110", (0.0, 0.002, 0.0041, 0.0101))
+    assert frame.min_interval_us == pytest.approx(2000)
+    assert frame.max_interval_us == pytest.approx(6000)
+    assert RawFrame("1", (0.5,)).min_interval_us is None
+    assert RawFrame("1", (0.5,)).max_interval_us is None

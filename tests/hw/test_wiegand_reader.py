@@ -112,6 +112,8 @@ async def test_every_format_across_the_sia_timing_range(
     assert record["result"] == "accepted" and record["bit_count"] == fmt.length
     assert record["duration_us"] == pytest.approx((fmt.length - 1) * interval_us)
     assert record["median_interval_us"] == pytest.approx(interval_us)
+    assert record["min_interval_us"] == pytest.approx(interval_us)
+    assert record["max_interval_us"] == pytest.approx(interval_us)
 
 
 async def test_back_to_back_frames_are_two_credentials() -> None:
@@ -311,6 +313,9 @@ async def test_status_lists_every_reason_and_keeps_the_last_20_frames() -> None:
     assert status["frames_accepted"] == 22
     assert len(status["recent"]) == 20
     assert status["recent"][-1]["card_number"] == 21
+    # Each frame has a number of its own, so a technician can point at one ("enroll frame
+    # 22") while newer frames push older ones out of the list.
+    assert [rec["id"] for rec in status["recent"]] == list(range(3, 23))
     assert status["last_seen"] is not None
     assert set(status["recent"][0]) >= {
         "time", "bits", "bit_count", "duration_us", "median_interval_us", "format", "result"

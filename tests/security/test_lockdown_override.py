@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.access.pins import PinHasher
 from gateway.model import Credential, User
 from gateway.store import db
 from gateway.store.importexport import (
@@ -21,7 +22,6 @@ from gateway.store.importexport import (
     import_users_file,
 )
 from gateway.store.schema import MIGRATIONS
-from gateway.store.secrets import PinHasher
 from gateway.store.stores import Stores
 from tests.security.roles import Site, site_with_roles
 from tests.web.conftest import GRACE_CARD, Client, basic

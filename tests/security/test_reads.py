@@ -15,14 +15,18 @@ ROLES = ("PERSONALUSER", "USERADMIN", "NETWORKADMIN", "SUPERADMIN")
 ADA_BITS = "10000110010000111000001111"
 
 # What each role sees of GET /api/v1/status (docs/security.md).
-EVERYONE = {"device", "doors", "readers"}
+EVERYONE = {"device", "doors", "readers", "system"}
 SECTIONS = {
     "PERSONALUSER": EVERYONE,
     "USERADMIN": EVERYONE | {"access", "store"},
     "NETWORKADMIN": EVERYONE | {"upstream", "journal", "forwarding", "http_unlock"},
 }
 # Without `logs`, a reader's recent frames keep their shape but not their value.
-FRAME_SHAPE = {"time", "bit_count", "duration_us", "median_interval_us", "kind", "format"}
+FRAME_SHAPE = {"time", "bit_count", "duration_us", "median_interval_us", "kind", "format"} | {
+    "id",
+    "min_interval_us",
+    "max_interval_us",
+}
 
 
 async def headers_of(client: Client, role: str) -> dict[str, str]:

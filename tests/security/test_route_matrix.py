@@ -35,7 +35,22 @@ ROLES = tuple(ROLE_CAPABILITIES)
 NOBODY = "no session"
 
 NATIVE = {
-    ("GET", "/"): OPEN,
+    # The status page (gateway/web/page/): a page without a session redirects to /login.
+    ("GET", "/"): SESSION,
+    ("GET", "/login"): OPEN,
+    ("POST", "/login"): OPEN,
+    ("POST", "/logout"): SESSION,
+    ("GET", "/password"): SESSION,
+    ("POST", "/password"): SESSION,
+    ("GET", "/static/{name}"): OPEN,
+    ("GET", "/dashboard/live"): SESSION,
+    ("POST", "/doors/{name}/pulse"): "terminal",
+    ("POST", "/doors/{name}/lockdown"): "terminal",
+    ("POST", "/doors/{name}/acknowledge"): "terminal",
+    ("GET", "/readers"): SESSION,  # frames' values only with `logs`: test_page_readers.py
+    ("GET", "/readers/{name}/learn"): "logs",
+    ("POST", "/readers/{name}/enroll"): "users",
+    # The JSON API.
     ("POST", "/api/v1/login"): OPEN,
     ("GET", "/api/v1/openapi.json"): OPEN,
     ("POST", "/api/v1/logout"): SESSION,
@@ -46,6 +61,10 @@ NATIVE = {
     ("POST", "/api/v1/doors/{name}/lockdown"): "terminal",
     ("POST", "/api/v1/doors/{name}/acknowledge"): "terminal",
     ("POST", "/api/v1/lockdown"): "terminal",
+    # Frames' values only with `logs`, as in the status: test_reader_diagnostics.py.
+    ("GET", "/api/v1/readers/{name}/frames"): SESSION,
+    ("POST", "/api/v1/readers/{name}/learn"): "logs",
+    ("POST", "/api/v1/readers/{name}/enroll"): "users",
     ("GET", "/fcgi/OpenDoor"): BASIC,
 }
 # ACTAtek routes by the first path segment after /cgi-bin/restapi/ (docs/actatek-compat.md).
@@ -76,7 +95,18 @@ ACTATEK = {
 }
 ACTATEK_PREFIX = "/cgi-bin/restapi/"
 # Calls that end the caller's session go last.
-ENDS_SESSION = {("POST", "/api/v1/logout"), ("DELETE", "/cgi-bin/restapi/logout/{sessionid}")}
+ENDS_SESSION = {
+    ("POST", "/api/v1/logout"),
+    ("POST", "/logout"),
+    ("DELETE", "/cgi-bin/restapi/logout/{sessionid}"),
+}
+# The status page's routes: a session cookie (not a bearer token), the CSRF token as a
+# form field, and a redirect to the login page instead of a 401.
+API_PREFIXES = ("/api/", "/cgi-bin/", "/fcgi/", "/sim/")
+
+
+def is_page(template: str) -> bool:
+    return not template.startswith(API_PREFIXES)
 
 
 def expected_need(method: str, template: str) -> str:
@@ -105,6 +135,8 @@ def answer_kind(template: str, status: int, body: Any) -> str:
     """How the API answered: allowed (whatever the handler then said), or refused for the
     session or for the role."""
     message = body.get("message", "") if isinstance(body, dict) else ""
+    if is_page(template):
+        return page_answer_kind(template, status, body)
     if template.startswith(ACTATEK_PREFIX):
         if status == 400 and message in ("invalid session id", "invalid or expired session"):
             return "no session"
@@ -116,6 +148,20 @@ def answer_kind(template: str, status: int, body: Any) -> str:
     if status == 403 and "may not do this" in message:
         return "role refused"
     assert status != 403, (template, status, body)  # no other refusal is expected here
+    return "allowed"
+
+
+def page_answer_kind(template: str, status: int, body: Any) -> str:
+    """A page without a session redirects to the login form (a data route answers 401);
+    a role refused gets a 403 page saying so. `body` is the Location of a redirect."""
+    text = body if isinstance(body, str) else str(body)
+    if status == 401 or (status == 303 and body == "/login"):
+        return "no session"
+    if status == 403 and "may not do this" in text:
+        return "role refused"
+    # POST /login without the login form's own token is refused as stale: the handler's
+    # answer, the route is open.
+    assert status != 403 or template == "/login", (template, status, body)
     return "allowed"
 
 
@@ -139,6 +185,7 @@ class Caller:
         self.client, self.role = client, role
         self.headers: dict[str, str] = {}
         self.sid = "1"
+        self.csrf = ""  # the page session's, in the client's cookie jar
 
     async def log_in(self) -> None:
         if self.role == NOBODY:
@@ -152,10 +199,20 @@ class Caller:
         status, answer, _ = await self.client.call("POST", "/cgi-bin/restapi/login", json=body)
         assert status == 200, answer
         self.sid = answer["sessionid"]
+        status, answer, _ = await self.client.login(name, PASSWORD, cookie=True)
+        assert status == 200, answer
+        self.csrf = answer["csrf_token"]
 
     async def call(self, method: str, template: str) -> tuple[int, Any]:
         path = template.replace("{sessionid}", self.sid).replace("{name}", "front")
         path = re.sub(r"\{[^}]+\}", "1", path)
+        if is_page(template):
+            form = {"data": {"csrf_token": self.csrf}} if method == "POST" else {}
+            status, answer, headers = await self.client.call(
+                method, path.replace("/static/1", "/static/page.css"), allow_redirects=False,
+                **form,
+            )  # fmt: skip
+            return status, headers.get("Location") if status == 303 else answer
         body = {"json": {}} if method in ("POST", "PUT") else {}
         status, answer, _ = await self.client.call(method, path, headers=self.headers, **body)
         return status, answer

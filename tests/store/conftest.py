@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from gateway.access.pins import PinHasher
 from gateway.store.engine_state import EngineStateStore
 from gateway.store.organisation import OrganisationStore
-from gateway.store.secrets import PinHasher
 from gateway.store.stores import Stores
 from gateway.store.technicians import TechnicianStore
 from gateway.store.users import UserStore

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from gateway.access.snapshot import ALWAYS_PATTERN
 from gateway.store import db
 from gateway.store.db import open_database, schema_version
 from gateway.store.errors import StoreError
-from gateway.store.index import ALWAYS_PATTERN
 from gateway.store.schema import LATEST_VERSION, MIGRATIONS, Migration
 
 EXPECTED_TABLES = {

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from gateway.access.engine import AccessEngine
+from gateway.access.pins import PinHasher
 from gateway.clock import Instant
 from gateway.model import Credential, CredentialKind, User
 from gateway.settings import AccessSettings, DoorSettings, ReaderSettings
@@ -20,8 +21,7 @@ from gateway.store.importexport import (
     export_users_file,
     import_users_file,
 )
-from gateway.store.profiles import UserRecord
-from gateway.store.secrets import PinHasher
+from gateway.store.records import UserRecord
 from gateway.store.stores import Stores
 from gateway.store.users import UserStore
 from tests.durability import FsyncSpy

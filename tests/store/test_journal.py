@@ -219,7 +219,7 @@ def test_append_from_another_thread(journal: EventJournal) -> None:
 
 
 def test_journal_shares_the_file_with_the_store(journal: EventJournal, db_path: Path) -> None:
-    from gateway.store.secrets import PinHasher
+    from gateway.access.pins import PinHasher
     from gateway.store.stores import Stores
 
     stores = Stores.open(db_path, PinHasher(b"k" * 32))

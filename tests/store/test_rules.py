@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from gateway.access.pins import PinHasher
+from gateway.access.snapshot import ALWAYS_PATTERN, PATTERN_DAYS
 from gateway.model import User
 from gateway.store.engine_state import EngineStateStore
 from gateway.store.errors import NotFoundError, ValidationError
-from gateway.store.index import ALWAYS_PATTERN, PATTERN_DAYS
 from gateway.store.organisation import OrganisationStore
 from gateway.store.records import AccessGroup, Department, HolidayChange, Technician
-from gateway.store.secrets import PinHasher
 from gateway.store.stores import Stores
 from gateway.store.technicians import TechnicianStore
 from gateway.store.users import UserStore

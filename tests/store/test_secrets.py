@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from gateway.access.pins import PinHasher
 from gateway.store.errors import StoreError
 from gateway.store.secrets import (
     DEVICE_KEY_FILE,
     DeviceKeyError,
-    PinHasher,
     load_or_create_device_key,
 )
 from tests.durability import FsyncSpy

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from gateway.access.pins import PinHasher
 from gateway.model import User
 from gateway.store.errors import NotFoundError, ValidationError
-from gateway.store.secrets import PinHasher
 from gateway.store.stores import Stores
 from gateway.store.users import UserStore
 from gateway.store.validate import canonical_card

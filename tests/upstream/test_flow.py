@@ -357,4 +357,9 @@ async def test_status_reports_breaker_cache_and_last_decision(
     assert status["breaker"]["state"] == "closed"
     assert status["breaker"]["latency_ms"]["count"] == 1
     assert status["cache"]["entries"] == 1
-    assert status["last_decision"] == {"door": "front", "reason": "granted", "source": "upstream"}
+    assert status["last_decision"] == {
+        "door": "front",
+        "reason": "granted",
+        "source": "upstream",
+        "time": NOW.wall,
+    }

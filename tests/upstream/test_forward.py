@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from gateway.access.pins import PinHasher
 from gateway.model import Event, User
 from gateway.settings import ForwardingSettings
 from gateway.store.agents import AgentStore
 from gateway.store.journal import EventJournal
-from gateway.store.secrets import PinHasher
 from gateway.store.stores import Stores
 from gateway.store.writer import JournalWriter
 from gateway.upstream.forward import Forwarder, TerminalIdentity, backoff_delay

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from gateway.access.pins import PinHasher
 from gateway.config import ConfigError, load_settings
 from gateway.model import User
 from gateway.store.agents import MAX_AGENTS, NEVER, AgentStore, public_url, validate_url
 from gateway.store.errors import NotFoundError, ValidationError
 from gateway.store.journal import EventJournal
-from gateway.store.secrets import PinHasher
 from gateway.store.stores import Stores
 from tests.config.helpers import MINIMAL_GPIO, write
 from tests.upstream.test_forward import LONDON, T0, grant

@@ -13,12 +13,12 @@ import aiohttp
 import pytest
 
 from gateway.access.engine import AccessEngine
+from gateway.access.pins import PinHasher
 from gateway.accounts import apply_public_pins
 from gateway.app import Gateway
 from gateway.clock import Instant
 from gateway.model import Credential, Event, User
 from gateway.store.errors import StoreError
-from gateway.store.secrets import PinHasher
 from gateway.store.stores import Stores
 from tests.fakes import ManualClock
 from tests.web.conftest import settings_for

@@ -11,11 +11,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from gateway.access.pins import PinHasher
+from gateway.access.snapshot import RulesSnapshot
 from gateway.doors.timers import LoopTimers
 from gateway.model import User
 from gateway.rule_changes import RuleChanges
-from gateway.store.index import RulesSnapshot
-from gateway.store.secrets import PinHasher
 from gateway.store.stores import Stores
 from gateway.web.rules_in_force import RULES, rules_in_force
 from tests.web.conftest import PASSWORD, Client

@@ -27,7 +27,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.store.index import SLOTS_PER_DAY
+from gateway.access.snapshot import SLOTS_PER_DAY
 from gateway.store.records import AccessRight
 from gateway.store.validate import MAX_NAME_LENGTH
 from gateway.web.actatek.answers import ActatekError, success

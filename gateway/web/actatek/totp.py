@@ -4,7 +4,7 @@
 `{"format": TOTPType, "expiry": "2025-08-20T04:14:40Z", "data": ...}`
 
 - The secret is created on the first request for a user (journaled, and the engine
-  reloads so the code works at once); it never leaves the gateway (gateway/store/totp.py).
+  reloads so the code works at once); it never leaves the gateway (gateway/access/totp.py).
 - The code is RFC 6238 (HMAC-SHA1, 30 s steps, 8 digits: "OTP_PASSCODE ... is 8 digits").
   `expiry` is the end of the current step; the gateway also accepts the code during the
   next step, and each code once.
@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 import segno
 from aiohttp import web
 
-from gateway.store.totp import code_at, payload, step_at, step_end
+from gateway.access.totp import code_at, payload, step_at, step_end
 from gateway.web.actatek.context import context_of, journal
 from gateway.web.actatek.sections import call_store
 from gateway.web.actatek.session import endpoint, session_of

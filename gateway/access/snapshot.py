@@ -94,7 +94,7 @@ class RulesSnapshot:
     rights: Mapping[int, AccessRightRule] = field(default_factory=dict)
     holidays: frozenset[date] = frozenset()
     version: int = 0
-    # user id -> sealed TOTP secret (gateway/store/totp.py): a TOTP QR payload names its
+    # user id -> sealed TOTP secret (gateway/access/totp.py): a TOTP QR payload names its
     # user, so checking it is one lookup and one unseal, whatever the number of users.
     totp: Mapping[str, str] = field(default_factory=dict)
 

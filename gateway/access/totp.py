@@ -26,7 +26,7 @@ import secrets
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # a type only: this module stays pure (the web layer imports it)
-    from gateway.store.secrets import PinHasher
+    from gateway.access.pins import PinHasher
 
 STEP_S = 30
 DIGITS = 8

@@ -1,0 +1,81 @@
+"""The way from the readers to the doors, built in order: each reader's feedback (LEDs and
+beeper), the upstream side (verify on a miss, anti-passback URLs), the access pipeline,
+then the reader drivers, each started and its feedback attached to its door.
+
+Each close goes on the caller's `AsyncExitStack` as its part is built, so a stop closes
+the readers first, then the pipeline (open upstream questions journaled as `shutdown`),
+the upstream clients, and the feedback last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from gateway.access.engine import AccessEngine
+from gateway.access.pins import PinHasher
+from gateway.clock import Clock
+from gateway.doors.controller import DoorController
+from gateway.doors.timers import LoopTimers
+from gateway.feedback import ReaderFeedback, build_feedback
+from gateway.hw.factory import Hardware
+from gateway.hw.readers import ReaderContext, ReaderDriver, start_reader
+from gateway.model import Event
+from gateway.pipeline import AccessPipeline, Upstream, build_upstream
+from gateway.settings import Settings
+
+
+@dataclass(frozen=True)
+class ReaderChain:
+    """The running readers and what carries their credentials to the doors."""
+
+    feedback: dict[str, ReaderFeedback]  # by reader name
+    upstream: Upstream
+    pipeline: AccessPipeline
+    readers: dict[str, ReaderDriver]  # by reader name
+
+
+def start_reader_chain(
+    settings: Settings,
+    hardware: Hardware,
+    clock: Clock,
+    tz: ZoneInfo,
+    engine: AccessEngine,
+    doors: Mapping[str, DoorController],
+    hasher: PinHasher,
+    emit: Callable[[Event], None],
+    engine_changed: Callable[[], None],
+    stack: AsyncExitStack,
+) -> ReaderChain:
+    """Build the chain for every configured reader and start the readers (a reader that
+    fails to start shows offline); every close goes on `stack`. Runs on the loop."""
+    loop = asyncio.get_running_loop()
+    feedback: dict[str, ReaderFeedback] = {}
+    for reader in settings.readers:
+        feedback[reader.name] = build_feedback(reader, hardware, LoopTimers(loop))
+        stack.callback(feedback[reader.name].close)
+    upstream = build_upstream(settings, tz, clock, hasher.hash, emit)
+    stack.push_async_callback(upstream.close)
+    pipeline = AccessPipeline(
+        loop,
+        clock,
+        engine,
+        {r.name: r for r in settings.readers},
+        doors,
+        feedback,
+        emit,
+        engine_changed,
+        settings.access.two_factor_timeout_s,
+        upstream,
+    )
+    stack.push_async_callback(pipeline.close)  # open upstream questions: `shutdown`
+    context = ReaderContext(hardware, loop, pipeline, clock, settings.wiegand_formats)
+    readers: dict[str, ReaderDriver] = {}
+    for reader in settings.readers:
+        readers[reader.name] = start_reader(reader, context)
+        stack.callback(readers[reader.name].close)
+        doors[reader.door].attach_feedback(feedback[reader.name])
+    return ReaderChain(feedback, upstream, pipeline, readers)
