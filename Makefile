@@ -41,6 +41,7 @@ unit: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks
+	$(PY) -m benchmarks.stream_load
 
 soak: $(VENV)/.installed
 	@echo "no soak tests yet"

@@ -31,6 +31,7 @@ from gateway.hw.factory import BACKENDS, Hardware
 from gateway.hw.formats import FormatRegistry
 from gateway.model import Event
 from gateway.opendoor import OpenDoorService
+from gateway.operations import OperationsService
 from gateway.reader_chain import start_reader_chain
 from gateway.reader_diagnostics import ReaderDiagnostics
 from gateway.recorder import Recorder
@@ -230,6 +231,7 @@ class Gateway:
             simulation=simulation_for(
                 self.hardware, self.chain, self.doors, self.door_inputs, self.clock
             ),
+            ops=OperationsService(self.settings, self.clock, self.db_path, self.tz),
             reader_diagnosis=ReaderDiagnostics(
                 self.readers,
                 {r.name: r for r in self.settings.readers},

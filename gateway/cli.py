@@ -1,4 +1,4 @@
-"""The `door-gateway` command: run, check-config, users import/export, passwd."""
+"""The `door-gateway` command: run, check-config, selftest, users import/export, passwd."""
 
 from __future__ import annotations
 
@@ -42,6 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", help="validate a configuration file")
     check.add_argument("file", help="the TOML file to check")
 
+    selftest = commands.add_parser(
+        "selftest",
+        help="check the installation: configuration, storage, GPIO, readers, upstream, clock",
+        description="One line per check: ok, warn or fail, and what to do. Exits 1 when a "
+        "check fails, else 0. Changes nothing; run it as the service user.",
+    )
+    _config_option(selftest)
+
     users = commands.add_parser("users", help="import or export users (CSV or XML)")
     user_commands = users.add_subparsers(dest="users_command", required=True)
     for name in ("import", "export"):
@@ -78,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "check-config":
         return check_config_command(args.file)
+    if args.command == "selftest":
+        return _selftest(args.config)
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
@@ -120,6 +130,26 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         logging.getLogger("gateway").critical("stopped: %s", exc, exc_info=True)
         return 1
     return 0
+
+
+def _selftest(path: str) -> int:
+    """`door-gateway selftest`: an unusable file is the first (failed) check; a usable
+    one runs every check."""
+    from gateway.config.view import check_file
+    from gateway.selftest import (
+        SelftestReport,
+        System,
+        configuration_check,
+        print_report,
+        run_selftest,
+    )
+
+    try:
+        settings = load_settings(path)
+    except ConfigError:
+        failed = configuration_check(check_file(path))
+        return print_report(SelftestReport((failed,), 0.0))
+    return print_report(run_selftest(settings, System()))
 
 
 def _open_stores(settings: Settings) -> Stores:

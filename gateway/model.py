@@ -158,6 +158,9 @@ class Event:
     # Which way someone passed (an access decision): the reader's direction, or the
     # AntiPassbackMode of an OpenDoor request. None when nobody said.
     direction: Direction | None = None
+    # The frame as the reader sent it (Wiegand bits, a serial frame, a UID), for the
+    # decision trace; never kept for a PIN or a QR code (their frame is the secret).
+    raw: str | None = None
 
     @property
     def administrative(self) -> bool:
@@ -184,6 +187,7 @@ class StoredEvent:
     trace: str
     latency_ms: float | None
     direction: str | None = None  # "in", "out", or None (not said, or an older row)
+    raw: str | None = None  # the reader's frame (None: not a frame, a secret, an older row)
 
     def as_dict(self) -> dict[str, object]:
         """The public field names of the journal (API, exports, forwarders rely on them)."""
@@ -203,6 +207,7 @@ class StoredEvent:
             "trace": self.trace,
             "latency_ms": self.latency_ms,
             "direction": self.direction,
+            "raw": self.raw,
         }
 
 

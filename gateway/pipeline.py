@@ -240,6 +240,7 @@ class AccessPipeline:
             trace=decision.journal_trace,
             latency_ms=round(latency, 3),
             direction=reader.direction,
+            raw=credential.raw or None,
         )
         self.last_decision = {"reader": reader.name, "reason": decision.reason}
         self._emit(event)

@@ -4,6 +4,9 @@ The doors lock (and journal `locked`) before the store is open, so events emitte
 the journal writer is attached are held in memory and written first, in their order, once
 it is. After the writer is detached (the last step of a stop) an event can no longer be
 made durable: it goes to the service log instead, never silently nowhere.
+
+Live readers (the event stream) subscribe here too: each durable seq the writer reports
+goes to the `EventFeed`, which reads the new rows once and hands them to every reader.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import asyncio
 import logging
 
 from gateway.clock import Clock
+from gateway.event_feed import EventFeed, Subscription
 from gateway.model import Event, StoredEvent
 from gateway.store.journal import EventJournal
 from gateway.store.writer import JournalWriter
@@ -28,10 +32,13 @@ class Recorder:
         self._writer: JournalWriter | None = None
         self._journal: EventJournal | None = None
         self._closed = False
+        self._feed = EventFeed()
 
     def attach(self, writer: JournalWriter, journal: EventJournal) -> None:
         """From now on events go to `writer`; the ones held so far go first."""
         self._writer, self._journal = writer, journal
+        self._feed.open(journal.read, journal.last_seq())
+        writer.add_listener(self._feed.durable)
         held, self._held = self._held, []
         for event in held:
             writer.submit(event)
@@ -39,6 +46,7 @@ class Recorder:
     def detach(self) -> None:
         """The journal is closing: later events can only be logged."""
         self._writer, self._journal, self._closed = None, None, True
+        self._feed.close()
 
     def emit(self, event: Event) -> None:
         """Journal an event (see the module docstring for before and after the journal)."""
@@ -66,3 +74,11 @@ class Recorder:
         return await asyncio.get_running_loop().run_in_executor(
             None, self._journal.read, after, limit
         )
+
+    def subscribe(self, max_queued: int) -> Subscription:
+        """Every event made durable from now on, for a live reader (see `EventFeed`)."""
+        return self._feed.subscribe(max_queued)
+
+    def last_seq(self) -> int:
+        """The highest seq known to be durable (0 before the journal is open)."""
+        return self._feed.last_seq

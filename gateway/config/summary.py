@@ -90,13 +90,16 @@ def _reader_lines(readers: tuple[ReaderSettings, ...]) -> list[str]:
 
 
 def _upstream_line(settings: Settings) -> str:
-    """ "off", or where verify requests go (host only: a query may carry a secret)."""
+    """ "off", or where verify requests go (scheme, host and port only: the user:password
+    of a URL and its query may carry a secret)."""
     upstream = settings.upstream
     if not upstream.url:
         return "Upstream    off (decisions from the local cache only)"
     parts = urlsplit(upstream.url)
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+    port = f":{parts.port}" if parts.port is not None else ""
     return (
-        f"Upstream    on: {parts.scheme}://{parts.netloc} (mode {upstream.mode}, "
+        f"Upstream    on: {parts.scheme}://{host}{port} (mode {upstream.mode}, "
         f"timeout {_seconds(upstream.timeout_s)}, methods {', '.join(upstream.methods)}, "
         f"device id {upstream.device_id})"
     )

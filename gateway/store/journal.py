@@ -44,7 +44,7 @@ from gateway.store.log_records import LogView
 
 _COLUMNS = (
     "seq, time, local_time, type, door, reader, user_id, credential_kind, credential, "
-    "granted, reason, source, trace, latency_ms, direction"
+    "granted, reason, source, trace, latency_ms, direction, raw"
 )
 MAX_READ_LIMIT = 10_000
 JOURNAL_BUSY_TIMEOUT_MS = 60_000
@@ -58,7 +58,7 @@ ADMIN_DROPPED_REASON = "admin_events_dropped"
 _ADMINISTRATIVE = f"type = '{ADMINISTRATIVE_TYPE}'"
 _EVIDENCE = f"type <> '{ADMINISTRATIVE_TYPE}'"
 DELETE_BATCH = 10_000  # rows per transaction when logs are deleted through the API
-_INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (NULL{', ?' * 14})"  # seq is assigned
+_INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (NULL{', ?' * 15})"  # seq is assigned
 
 
 @dataclass(frozen=True)
@@ -191,6 +191,8 @@ class EventJournal:
         if credential is not None:
             credential = shown_credential(event.credential_kind, credential)
         granted = None if event.granted is None else int(event.granted)
+        secret = event.credential_kind in ("pin", "qr")
+        raw = None if secret or not event.raw else event.raw
         return (
             utc_iso(event.time),
             local_iso(event.time, self._tz),
@@ -206,6 +208,7 @@ class EventJournal:
             str(event.trace),
             event.latency_ms,
             event.direction,
+            raw,
         )
 
     @staticmethod
@@ -462,6 +465,7 @@ def _stored(row: Any) -> StoredEvent:
         trace=trace,
         latency_ms=lat,
         direction=row[14],
+        raw=row[15],
     )
 
 

@@ -297,6 +297,11 @@ _V9_LOCKDOWN_OVERRIDE: tuple[str, ...] = (
     "CHECK (lockdown_override IN (0, 1))",
 )
 
+# The frame a reader sent for a decision (Wiegand bits, a serial frame, a card UID), so the
+# decision trace can show what came down the wire. NULL for a PIN or a QR code (the frame
+# is the secret), for events that are not a presentation, and for older rows.
+_V10_EVENT_RAW_FRAME: tuple[str, ...] = ("ALTER TABLE events ADD COLUMN raw TEXT",)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1_TABLES + _V1_SEEDS + _rules_triggers()),
     Migration(2, "agents: journal forwarding targets and their cursors", _V2_AGENTS),
@@ -307,6 +312,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "events: administrative and evidence retention classes", _V7_RETENTION_CLASSES),
     Migration(8, "technicians: disabled flag, credential version", _V8_TECHNICIAN_STATE),
     Migration(9, "users: lockdown override, a privilege of its own", _V9_LOCKDOWN_OVERRIDE),
+    Migration(10, "events: the raw frame of a presentation", _V10_EVENT_RAW_FRAME),
 )
 
 LATEST_VERSION: int = MIGRATIONS[-1].version

@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway import __version__
-from gateway.web import api, doors, readers, roles
+from gateway.web import api, doors, live, operations, readers, roles
 
 PATH = "/api/v1/openapi.json"
 JSON = "application/json"
@@ -71,7 +71,84 @@ _LOCKDOWN_BODY = {
     "content": {JSON: {"schema": _ref("Lockdown")}},
 }
 
+_COUNT = {"type": "integer", "minimum": 0}
+_CHECK_STATUS = {"enum": ["ok", "warn", "fail"]}
+
 SCHEMAS: dict[str, Any] = {
+    "History": {
+        "type": "object",
+        "required": ["timezone", "totals", "hours"],
+        "properties": {
+            "timezone": {"type": "string"},
+            "totals": {
+                "type": "object",
+                "properties": {"granted": _COUNT, "denied": _COUNT, "alarms": _COUNT},
+            },
+            "hours": {
+                "type": "array",
+                "minItems": 24,
+                "maxItems": 24,
+                "items": {
+                    "type": "object",
+                    "required": ["start", "label", "granted", "denied", "alarms"],
+                    "properties": {
+                        "start": {"type": "string", "description": "ISO 8601, local offset"},
+                        "label": {"type": "string", "examples": ["14:00"]},
+                        "granted": _COUNT,
+                        "denied": _COUNT,
+                        "alarms": {**_COUNT, "description": "door alarms raised"},
+                    },
+                },
+            },
+        },
+    },
+    "Configuration": {
+        "type": "object",
+        "required": ["settings", "check"],
+        "properties": {
+            "settings": {
+                "type": "object",
+                "description": "the settings as TOML nests them; secrets read ****",
+            },
+            "check": {
+                "type": "object",
+                "required": ["path", "valid", "errors", "warnings", "summary"],
+                "properties": {
+                    "path": {"type": "string"},
+                    "valid": {"type": "boolean"},
+                    "errors": {"type": "array", "items": {"type": "string"}},
+                    "warnings": {"type": "array", "items": {"type": "string"}},
+                    "summary": {"type": "string"},
+                },
+            },
+        },
+    },
+    "Selftest": {
+        "type": "object",
+        "required": ["ok", "time", "by", "counts", "checks"],
+        "properties": {
+            "ok": {"type": "boolean", "description": "no check failed"},
+            "time": {"type": "number"},
+            "by": {"type": "string"},
+            "counts": {
+                "type": "object",
+                "properties": {"ok": _COUNT, "warn": _COUNT, "fail": _COUNT},
+            },
+            "checks": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name", "status", "detail", "action"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "status": _CHECK_STATUS,
+                        "detail": {"type": "string"},
+                        "action": {"type": "string", "description": "what to do; empty on ok"},
+                    },
+                },
+            },
+        },
+    },
     "Error": {
         "type": "object",
         "required": ["status", "message"],
@@ -166,6 +243,7 @@ SCHEMAS: dict[str, Any] = {
             "trace",
             "latency_ms",
             "direction",
+            "raw",
         ],
         "properties": {
             "seq": {"type": "integer", "minimum": 1},
@@ -190,7 +268,42 @@ SCHEMAS: dict[str, Any] = {
                 "enum": ["in", "out", None],
                 "description": "which way someone passed (access events); null if not said",
             },
+            "raw": {
+                "type": ["string", "null"],
+                "description": "the frame the reader sent (Wiegand bits, serial frame, UID); "
+                "null for a PIN or a QR code, for events that are not a presentation and "
+                "for rows journaled before it was kept",
+            },
         },
+        "additionalProperties": False,
+    },
+    "DecisionTrace": {
+        "type": "object",
+        "required": ["steps", "notes", "decided_by", "source", "latency_ms", "raw"],
+        "properties": {
+            "steps": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "the rules (or the upstream answer) consulted, in order",
+            },
+            "notes": {"type": "array", "items": {"type": "string"}},
+            "decided_by": {
+                "type": ["string", "null"],
+                "description": "the step that settled the decision",
+            },
+            "source": _nullable("string"),
+            "latency_ms": {
+                "type": ["number", "null"],
+                "description": "credential delivered to the decision journaled",
+            },
+            "raw": _nullable("string"),
+        },
+        "additionalProperties": False,
+    },
+    "EventWithTrace": {
+        "type": "object",
+        "required": ["event", "trace"],
+        "properties": {"event": _ref("Event"), "trace": _ref("DecisionTrace")},
         "additionalProperties": False,
     },
     "Events": {
@@ -364,6 +477,63 @@ PATHS: dict[str, Any] = {
             },
         }
     },
+    live.STREAM_PATH: {
+        "get": {
+            "operationId": "eventStream",
+            "summary": "Live events as Server-Sent Events (id: the journal seq); resumes "
+            "after Last-Event-ID, else after ?after, else with the next event",
+            "parameters": [
+                {
+                    "name": "Last-Event-ID",
+                    "in": "header",
+                    "description": "the last id received (an EventSource sends it itself)",
+                    "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"},
+                },
+                {
+                    "name": "after",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+                },
+                *(
+                    {"name": name, "in": "query", "schema": {"type": "string", "maxLength": 64}}
+                    for name in ("door", "reader", "user")
+                ),
+                {"name": "result", "in": "query", "schema": {"enum": ["granted", "denied"]}},
+            ],
+            "responses": {
+                "200": {
+                    "description": "a stream of messages: `id: SEQ` and `data:` an Event as "
+                    "JSON; `event: dropped` (too slow) or `event: stopping` before it ends; "
+                    "a comment every 15 s",
+                    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                },
+                "400": _error("a filter or the position is malformed"),
+                **_SESSION_ERRORS,
+                **_BODY_TOO_LARGE,
+                "503": _retry("as many streams are open as the gateway serves"),
+            },
+        }
+    },
+    "/api/v1/events/{seq}": {
+        "get": {
+            "operationId": "eventTrace",
+            "summary": "One journal event and its decision trace",
+            "parameters": [
+                {
+                    "name": "seq",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+                }
+            ],
+            "responses": {
+                "200": _json(_ref("EventWithTrace"), "the event and what decided it"),
+                **_SESSION_ERRORS,
+                "404": _error("no such event (never made, or dropped by retention)"),
+                **_BODY_TOO_LARGE,
+            },
+        }
+    },
     "/api/v1/doors/{name}/pulse": {
         "post": {
             "operationId": "pulseDoor",
@@ -414,6 +584,39 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": _json(_ref("LockdownDone"), "done"),
                 "400": _error("a malformed body"),
+                **_SESSION_ERRORS,
+                **_BODY_TOO_LARGE,
+            },
+        }
+    },
+    "/api/v1/history": {
+        "get": {
+            "operationId": "history",
+            "summary": "Grants, denials and door alarms per local hour, last 24 hours",
+            "responses": {
+                "200": _json(_ref("History"), "24 hours, oldest first, the current one last"),
+                **_SESSION_ERRORS,
+                **_BODY_TOO_LARGE,
+            },
+        }
+    },
+    "/api/v1/config": {
+        "get": {
+            "operationId": "configuration",
+            "summary": "The effective configuration, every secret masked, and check-config",
+            "responses": {
+                "200": _json(_ref("Configuration"), "the settings and the file's check"),
+                **_SESSION_ERRORS,
+                **_BODY_TOO_LARGE,
+            },
+        }
+    },
+    "/api/v1/selftest": {
+        "post": {
+            "operationId": "selftest",
+            "summary": "Run the self-test (door-gateway selftest) in the daemon; journaled",
+            "responses": {
+                "200": _json(_ref("Selftest"), "each check's result and what to do"),
                 **_SESSION_ERRORS,
                 **_BODY_TOO_LARGE,
             },
@@ -610,7 +813,8 @@ DOCUMENT: dict[str, Any] = {
         "docs/actatek-compat.md. Security rules: docs/security.md.",
     },
     "paths": _with_guards(
-        {**PATHS, **_READER_PATHS}, (*api.ROUTES, *doors.ROUTES, *readers.ROUTES, *ROUTES)
+        {**PATHS, **_READER_PATHS},
+        (*api.ROUTES, *live.ROUTES, *doors.ROUTES, *operations.ROUTES, *readers.ROUTES, *ROUTES),
     ),
     "components": {
         "schemas": SCHEMAS,

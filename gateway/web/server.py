@@ -7,13 +7,16 @@ import logging
 from aiohttp import web, web_response
 
 from gateway.model import Event
-from gateway.web import akuvox, api, doors, openapi, page, readers, security, sim
+from gateway.web import akuvox, api, doors, live, openapi, page, readers, security, sim
 from gateway.web.actatek.answers import common_errors
 from gateway.web.actatek.context import ManagementContext
 from gateway.web.actatek.routes import add_actatek
 from gateway.web.auth import ACCOUNTS, TokenStore
 from gateway.web.limits import HTTP_LIMITS, ConnectionGuard, GuardedTCPSite, HttpLimits
+from gateway.web.operations import OperationsControl
 from gateway.web.page import readers as page_readers
+from gateway.web.page.events import add_event_pages
+from gateway.web.page.operations import add_operations
 from gateway.web.rules_in_force import RULES, rules_in_force
 from gateway.web.services import Accounts, EventLog, StatusSource
 
@@ -34,6 +37,7 @@ def build_app(
     management: ManagementContext,
     open_door: akuvox.OpenDoorContext | None = None,
     simulation: sim.SimulationControl | None = None,
+    ops: OperationsControl | None = None,
     reader_diagnosis: readers.ReaderDiagnosis | None = None,
 ) -> web.Application:
     """The whole HTTP surface, on the services it is given (`gateway.web.services`); the
@@ -63,12 +67,15 @@ def build_app(
     app[api.LOGINS] = accounts
     app[api.TOKENS] = tokens
     page.add_page_routes(app)
+    add_event_pages(app)
     api.add_routes(app)
+    live.add_routes(app)
     openapi.add_routes(app)
     app[doors.CONTROL] = door_control
     doors.add_routes(app)
     _door_body_limits(app[security.BODY_LIMITS])
     add_actatek(app, management)
+    add_operations(app, ops)
     if reader_diagnosis is not None:
         page_readers.add_routes(app, reader_diagnosis)
     if open_door is not None:

@@ -13,6 +13,19 @@ from typing import Any, Protocol
 from gateway.model import Event, StoredEvent
 
 
+class EventSubscription(Protocol):
+    """A live reader's bounded queue of durable events (`gateway.event_feed.Subscription`)."""
+
+    overflowed: bool  # the reader fell too far behind: it must go, and come back
+    ended: bool  # no more events will come (the daemon stops)
+
+    async def take(self, timeout_s: float) -> list[StoredEvent]: ...
+
+    def end(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class StatusSource(Protocol):
     """Every component's status, gathered (`gateway.status.StatusBoard`)."""
 
@@ -29,6 +42,10 @@ class EventLog(Protocol):
     async def flush(self) -> None: ...
 
     async def read_events(self, after: int, limit: int) -> list[StoredEvent]: ...
+
+    def subscribe(self, max_queued: int) -> EventSubscription: ...
+
+    def last_seq(self) -> int: ...
 
 
 class Accounts(Protocol):

@@ -70,6 +70,7 @@ def test_append_returns_increasing_seq_and_reads_back(journal: EventJournal) -> 
         "trace": "user A1 > group 0 > right 0",
         "latency_ms": 1.25,
         "direction": "in",
+        "raw": None,
     }
     assert journal.last_seq() == seqs[-1]
     assert journal.count() == 5

@@ -10,6 +10,8 @@ from gateway.web.openapi import DOCUMENT
 from tests.web.conftest import Client
 
 METHODS = {"get", "put", "post", "delete", "patch"}
+JSON = "application/json"
+STREAMED = ("/api/v1/events/stream", "200")  # Server-Sent Events; its errors are JSON
 
 
 def documented(document: dict[str, Any]) -> set[tuple[str, str]]:
@@ -59,5 +61,6 @@ def test_every_operation_documents_its_errors_as_json() -> None:
             assert "413" in statuses, (method, path)
             if operation.get("security") != []:
                 assert "401" in statuses, (method, path)
-            for answer in operation["responses"].values():
-                assert list(answer["content"]) == ["application/json"], (method, path)
+            for status, answer in operation["responses"].items():
+                media = ["text/event-stream"] if (path, status) == STREAMED else [JSON]
+                assert list(answer["content"]) == media, (method, path)

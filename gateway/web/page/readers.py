@@ -201,6 +201,6 @@ async def enroll(request: web.Request) -> web.StreamResponse:
 def add_routes(app: web.Application, diagnosis: readers.ReaderDiagnosis) -> None:
     """The JSON routes of `gateway.web.readers` and the reader pages, on `diagnosis`."""
     readers.add_routes(app, diagnosis)
-    add_page(app, "GET", "/readers", readers_page, nav="Readers", nav_order=20)
+    add_page(app, "GET", "/readers", readers_page, nav="Readers", nav_order=30)
     add_page(app, "GET", "/readers/{name}/learn", learn_page, capability=LEARN_CAPABILITY)
     add_page(app, "POST", "/readers/{name}/enroll", enroll, capability=ENROLL_CAPABILITY)

@@ -1,0 +1,356 @@
+"""`door-gateway selftest`: each check on fakes of the outside world (a GPIO report, a
+network, the clock's sync state, free space), real directories and a real database."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import stat
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from gateway.cli import main
+from gateway.config import load_settings
+from gateway.hw.gpio_info import LineReport, read_lines
+from gateway.selftest import (
+    DISK_FAIL_BELOW,
+    MIB,
+    CheckResult,
+    System,
+    configured_pins,
+    print_report,
+    run_selftest,
+)
+from gateway.settings import ReaderSettings, Settings
+from gateway.store.journal import EventJournal
+from tests.config.helpers import MINIMAL_GPIO, write
+from tests.fakes import ManualClock
+
+REPO = Path(__file__).resolve().parents[1]
+SIMULATE = REPO / "config" / "simulate.toml"
+NOW = datetime(2027, 1, 15, 9, 0, tzinfo=UTC)
+GIB = 1024 * MIB
+
+
+class FakeWorld:
+    """The outside world as the checks see it, with verbs to change it."""
+
+    def __init__(self) -> None:
+        self.used_lines: dict[int, str] = {}
+        self.gpio_problem = ""
+        self.reachable: set[tuple[str, int]] = set()
+        self.synchronised: bool | None = True
+        self.free = 8 * GIB
+        self.asked: list[tuple[str, int, float]] = []
+        self.uid = 998  # the service user
+
+    def become_root(self) -> None:
+        self.uid = 0
+
+    def take_line(self, pin: int, user: str) -> None:
+        self.used_lines[pin] = user
+
+    def answer(self, host: str, port: int) -> None:
+        self.reachable.add((host, port))
+
+    def gpio_lines(self, pins: Sequence[int]) -> LineReport:
+        if self.gpio_problem:
+            return LineReport(problem=self.gpio_problem)
+        used = {p: u for p, u in self.used_lines.items() if p in pins}
+        return LineReport("/dev/gpiochip0 (pinctrl-bcm2711)", "", used)
+
+    def connect(self, host: str, port: int, timeout: float) -> None:
+        self.asked.append((host, port, timeout))
+        if (host, port) not in self.reachable:
+            raise ConnectionRefusedError(111, "Connection refused")
+
+    def free_bytes(self, _path: Path) -> tuple[int, int]:
+        return self.free, 32 * GIB
+
+    def system(self, tmp_path: Path, in_daemon: bool = False) -> System:
+        (tmp_path / "dev").mkdir(exist_ok=True)
+        (tmp_path / "usb").mkdir(exist_ok=True)
+        return System(
+            clock=ManualClock.at(NOW),
+            gpio_lines=self.gpio_lines,
+            connect=self.connect,
+            clock_synchronised=lambda: self.synchronised,
+            free_bytes=self.free_bytes,
+            dev=tmp_path / "dev",
+            usb_devices=tmp_path / "usb",
+            pcscd_socket=tmp_path / "pcscd.comm",
+            euid=lambda: self.uid,
+            in_daemon=in_daemon,
+        )
+
+
+@pytest.fixture
+def world() -> FakeWorld:
+    return FakeWorld()
+
+
+def simulated(tmp_path: Path) -> Settings:
+    settings = load_settings(SIMULATE)
+    device = dataclasses.replace(settings.device, state_dir=str(tmp_path / "state"))
+    return dataclasses.replace(settings, device=device)
+
+
+def on_gpio(tmp_path: Path, text: str = MINIMAL_GPIO) -> Settings:
+    path = write(tmp_path, text.replace('id = "gw"', f'id = "gw"\nstate_dir = "{tmp_path}/state"'))
+    return load_settings(path)
+
+
+def by_name(checks: Sequence[CheckResult]) -> dict[str, CheckResult]:
+    return {check.name: check for check in checks}
+
+
+def test_every_check_passes_on_the_simulated_configuration(
+    tmp_path: Path, world: FakeWorld
+) -> None:
+    report = run_selftest(simulated(tmp_path), world.system(tmp_path), by="admin")
+    assert not report.failed
+    assert [c for c in report.checks if c.status != "ok"] == []
+    names = [check.name for check in report.checks]
+    assert names[:6] == ["configuration", "user", "state directory", "database", "journal", "GPIO"]
+    assert "reader back-qr" in names and "reader back-exit" in names
+    assert names[-3:] == ["upstream", "clock", "disk"]
+    assert report.as_dict()["counts"] == {"ok": len(names), "warn": 0, "fail": 0}
+
+
+def test_an_existing_database_and_journal_are_checked_and_left_as_they_were(
+    tmp_path: Path, world: FakeWorld
+) -> None:
+    settings = simulated(tmp_path)
+    (tmp_path / "state").mkdir(mode=0o700)
+    db = tmp_path / "state" / "gateway.db"
+    journal = EventJournal(db, ZoneInfo("UTC"), max_events=10_000)
+    journal.close()
+    before = sorted(p.name for p in (tmp_path / "state").iterdir())
+    checks = by_name(run_selftest(settings, world.system(tmp_path)).checks)
+    assert checks["database"].status == "ok" and "intact" in checks["database"].detail
+    assert checks["journal"].status == "ok" and "accepts writes" in checks["journal"].detail
+    assert sorted(p.name for p in (tmp_path / "state").iterdir()) == before
+
+
+def test_an_unwritable_state_dir_fails_with_a_clear_line(tmp_path: Path, world: FakeWorld) -> None:
+    settings = simulated(tmp_path)
+    state = tmp_path / "state"
+    state.write_text("a file where the directory should be")
+    checks = by_name(run_selftest(settings, world.system(tmp_path)).checks)
+    assert checks["state directory"].status == "fail"
+    assert checks["state directory"].line() == (
+        f"fail  state directory: {state} is not a directory\n"
+        "      -> set [device] state_dir to a directory"
+    )
+
+
+def test_a_state_dir_on_a_read_only_file_system_fails(
+    tmp_path: Path, world: FakeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Root may write anywhere, so the one boundary, making a file, is made to fail as a
+    read-only file system makes it fail."""
+    settings = simulated(tmp_path)
+    (tmp_path / "state").mkdir(mode=0o700)
+
+    def read_only(*_args: object, **_kwargs: object) -> tuple[int, str]:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr("gateway.selftest.tempfile.mkstemp", read_only)
+    report = run_selftest(settings, world.system(tmp_path))
+    check = by_name(report.checks)["state directory"]
+    assert check.status == "fail" and report.failed
+    assert "is not writable (Read-only file system)" in check.detail
+    assert "chown -R door-gateway:" in check.action
+
+
+def test_a_private_state_dir_is_expected(tmp_path: Path, world: FakeWorld) -> None:
+    (tmp_path / "state").mkdir(mode=0o755)
+    os.chmod(tmp_path / "state", 0o755)
+    check = by_name(run_selftest(simulated(tmp_path), world.system(tmp_path)).checks)[
+        "state directory"
+    ]
+    assert (check.status, check.action) == ("warn", f"chmod 700 {tmp_path / 'state'}")
+
+
+def test_a_damaged_database_fails(tmp_path: Path, world: FakeWorld) -> None:
+    (tmp_path / "state").mkdir(mode=0o700)
+    (tmp_path / "state" / "gateway.db").write_bytes(b"not a database at all" * 100)
+    checks = by_name(run_selftest(simulated(tmp_path), world.system(tmp_path)).checks)
+    assert checks["database"].status == "fail"
+    assert (
+        "not a usable" in checks["database"].detail or "not a database" in checks["database"].detail
+    )
+
+
+def test_a_missing_serial_port_fails_with_a_clear_line(tmp_path: Path, world: FakeWorld) -> None:
+    settings = simulated(tmp_path)
+    missing = tmp_path / "dev" / "ttyUSB7"
+    readers = tuple(
+        dataclasses.replace(r, port=str(missing)) if r.kind == "serial" else r
+        for r in settings.readers
+    )
+    report = run_selftest(dataclasses.replace(settings, readers=readers), world.system(tmp_path))
+    check = by_name(report.checks)["reader back-qr"]
+    assert report.failed
+    assert check.line().splitlines()[0] == f"fail  reader back-qr: serial port {missing} not found"
+    assert "/dev/serial/by-id/" in check.action
+
+
+def test_a_serial_port_that_is_there_passes(tmp_path: Path, world: FakeWorld) -> None:
+    reader = ReaderSettings(name="qr", kind="serial", door="front", port="/dev/null")
+    checks = run_selftest(
+        dataclasses.replace(on_gpio(tmp_path), readers=(reader,)), world.system(tmp_path)
+    ).checks
+    assert by_name(checks)["reader qr"].status == "ok"
+
+
+def test_pcscd_must_answer_on_its_socket(tmp_path: Path, world: FakeWorld) -> None:
+    reader = ReaderSettings(name="desk", kind="pcsc", door="front")
+    settings = dataclasses.replace(on_gpio(tmp_path), readers=(reader,))
+    system = world.system(tmp_path)
+    assert by_name(run_selftest(settings, system).checks)["reader desk"].status == "fail"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(system.pcscd_socket))
+        server.listen()
+        assert by_name(run_selftest(settings, system).checks)["reader desk"].status == "ok"
+
+
+def test_an_nfc_reader_is_found_on_usb_by_its_id(tmp_path: Path, world: FakeWorld) -> None:
+    reader = ReaderSettings(name="nfc", kind="nfc", door="front", device="usb:072f:2200")
+    settings = dataclasses.replace(on_gpio(tmp_path), readers=(reader,))
+    system = world.system(tmp_path)
+    assert by_name(run_selftest(settings, system).checks)["reader nfc"].status == "fail"
+    device = system.usb_devices / "1-1.3"
+    device.mkdir()
+    (device / "idVendor").write_text("072f\n")
+    (device / "idProduct").write_text("2200\n")
+    check = by_name(run_selftest(settings, system).checks)["reader nfc"]
+    assert (check.status, check.detail) == ("ok", "USB NFC reader 072f:2200 is plugged in")
+
+
+def test_gpio_lines_taken_by_another_program_warn_from_the_cli(
+    tmp_path: Path, world: FakeWorld
+) -> None:
+    settings = on_gpio(tmp_path)
+    world.take_line(17, "w1-gpio")
+    check = by_name(run_selftest(settings, world.system(tmp_path)).checks)["GPIO"]
+    assert check.status == "warn" and "GPIO17 by 'w1-gpio'" in check.detail
+    in_daemon = by_name(run_selftest(settings, world.system(tmp_path, in_daemon=True)).checks)
+    assert in_daemon["GPIO"].status == "ok"
+
+
+def test_no_gpio_chip_fails_on_the_gpio_backend(tmp_path: Path, world: FakeWorld) -> None:
+    report = read_lines([17], dev=tmp_path)  # the real reader, on a directory with no chip
+    assert report.problem == f"no GPIO chip in {tmp_path}"
+    world.gpio_problem = report.problem
+    check = by_name(run_selftest(on_gpio(tmp_path), world.system(tmp_path)).checks)["GPIO"]
+    assert check.status == "fail" and 'backend = "simulated"' in check.action
+
+
+def test_configured_pins_are_every_wired_line(tmp_path: Path) -> None:
+    assert configured_pins(on_gpio(tmp_path)) == [5, 6, 16, 17]
+
+
+def test_the_upstream_host_must_take_a_connection(tmp_path: Path, world: FakeWorld) -> None:
+    settings = simulated(tmp_path)
+    upstream = dataclasses.replace(settings.upstream, url="https://verify.example/check")
+    settings = dataclasses.replace(settings, upstream=upstream)
+    check = by_name(run_selftest(settings, world.system(tmp_path)).checks)["upstream"]
+    assert check.status == "fail"
+    assert check.detail == "cannot reach verify.example:443 (Connection refused)"
+    assert world.asked == [("verify.example", 443, 3.0)]
+    world.answer("verify.example", 443)
+    check = by_name(run_selftest(settings, world.system(tmp_path)).checks)["upstream"]
+    assert (check.status, check.detail) == ("ok", "verify.example:443 takes connections")
+
+
+def test_an_unsynchronised_clock_warns_and_an_unset_one_fails(
+    tmp_path: Path, world: FakeWorld
+) -> None:
+    settings = simulated(tmp_path)
+    world.synchronised = False
+    assert by_name(run_selftest(settings, world.system(tmp_path)).checks)["clock"].status == "warn"
+    system = dataclasses.replace(world.system(tmp_path), clock=ManualClock(0.0))
+    check = by_name(run_selftest(settings, system).checks)["clock"]
+    assert check.status == "fail" and "1970-01-01" in check.detail
+
+
+def test_running_as_root_is_a_warning(tmp_path: Path, world: FakeWorld) -> None:
+    world.become_root()
+    report = run_selftest(simulated(tmp_path), world.system(tmp_path))
+    check = by_name(report.checks)["user"]
+    assert check.status == "warn" and "this command runs as root" in check.detail
+    assert "sudo -u door-gateway" in check.action
+    assert not report.failed
+
+
+def test_free_space_below_the_threshold_fails(tmp_path: Path, world: FakeWorld) -> None:
+    world.free = DISK_FAIL_BELOW - 1
+    report = run_selftest(simulated(tmp_path), world.system(tmp_path))
+    assert by_name(report.checks)["disk"].status == "fail" and report.failed
+
+
+def test_an_invalid_configuration_fails_the_first_check(tmp_path: Path, world: FakeWorld) -> None:
+    settings = on_gpio(tmp_path)
+    Path(settings.path).write_text(MINIMAL_GPIO.replace("relay_pin = 17", "relay_pin = 99"))
+    check = run_selftest(settings, world.system(tmp_path)).checks[0]
+    assert check.status == "fail" and "doors[0].relay_pin" in check.detail
+    assert check.action == f"door-gateway check-config {settings.path}"
+
+
+def test_the_report_prints_one_line_per_check_and_returns_the_exit_status(
+    tmp_path: Path, world: FakeWorld
+) -> None:
+    lines: list[str] = []
+    report = run_selftest(simulated(tmp_path), world.system(tmp_path))
+    assert print_report(report, lines.append) == 0
+    assert len(lines) == len(report.checks) + 1
+    assert lines[-1] == f"{len(report.checks)} ok, 0 warnings, 0 failures"
+    world.free = 0
+    assert (
+        print_report(run_selftest(simulated(tmp_path), world.system(tmp_path)), lines.append) == 1
+    )
+
+
+def test_the_cli_exits_0_on_the_simulated_configuration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = SIMULATE.read_text().replace('state_dir = "var"', f'state_dir = "{tmp_path}/state"')
+    config = write(tmp_path, text)
+    status = main(["selftest", "--config", str(config)])
+    out = capsys.readouterr().out
+    assert "ok    configuration:" in out and "ok    GPIO: simulated" in out
+    assert status == 0, out
+
+
+def test_the_cli_exits_1_with_a_missing_serial_port(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = SIMULATE.read_text().replace('state_dir = "var"', f'state_dir = "{tmp_path}/state"')
+    config = write(tmp_path, text.replace('port = "sim"', f'port = "{tmp_path}/ttyUSB9"'))
+    assert main(["selftest", "--config", str(config)]) == 1
+    assert (
+        f"fail  reader back-qr: serial port {tmp_path}/ttyUSB9 not found" in capsys.readouterr().out
+    )
+
+
+def test_the_cli_exits_1_on_an_invalid_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(tmp_path, MINIMAL_GPIO.replace("relay_pin = 17", "relay_pin = 99"))
+    assert main(["selftest", "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("fail  configuration: 1 error in ")
+    assert "doors[0].relay_pin" in out
+
+
+def test_the_state_dir_mode_is_not_changed(tmp_path: Path, world: FakeWorld) -> None:
+    (tmp_path / "state").mkdir(mode=0o700)
+    run_selftest(simulated(tmp_path), world.system(tmp_path))
+    assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
+    assert list((tmp_path / "state").iterdir()) == []  # the test file is gone again
