@@ -532,6 +532,25 @@ def too_large(request: web.Request, limit: int) -> web.Response:
     return error_body(request.path, 413, f"request body larger than {limit} bytes")
 
 
+# The status page's "not found" page (set by the page's setup): a person whose browser
+# asks for an address no route has (a typo, an old bookmark) reads a page, not JSON.
+NotFoundPage = Callable[[web.Request], web.Response]
+PAGE_NOT_FOUND: web.AppKey[NotFoundPage] = web.AppKey("page_not_found")
+# Never for the APIs' own paths: their clients read JSON whatever they accept.
+API_PATHS = ("/api/", "/cgi-bin/", "/fcgi/", "/sim/", "/static/")
+
+
+def _browser_lost(request: web.Request, exc: web.HTTPException) -> bool:
+    """No route for a browser's page load outside the APIs."""
+    return (
+        exc.status == 404
+        and request.match_info.http_exception is not None  # the router found nothing
+        and request.method in ("GET", "HEAD")
+        and "text/html" in request.headers.get("Accept", "")
+        and not request.path.startswith(API_PATHS)
+    )
+
+
 @web.middleware
 async def json_errors(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -551,6 +570,9 @@ async def json_errors(
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
+        not_found_page = request.app.get(PAGE_NOT_FOUND)
+        if not_found_page is not None and _browser_lost(request, exc):
+            return not_found_page(request)
         message = "unknown endpoint" if exc.status == 404 else exc.reason
         response = error_body(request.path, exc.status, message)
         if exc.status == 405 and "Allow" in exc.headers:

@@ -163,3 +163,17 @@ async def test_an_unknown_reader_is_a_not_found_page_back_to_the_readers(client:
     status, page, _ = await get(client, "/readers/nowhere/learn")
     assert status == 404 and "nowhere" in html.unescape(page)
     assert "<h1>Not found</h1>" in page and 'href="/readers"' in page
+
+
+async def test_a_mistyped_page_address_in_a_browser_is_a_page(client: Client) -> None:
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    await logged_in_page(client)
+    status, body, headers = await client.call("GET", "/event/12", headers=browser)
+    assert status == 404 and headers["Content-Type"].startswith("text/html"), body
+    assert "<h1>Not found</h1>" in body and 'href="/">Back to the dashboard' in body
+    # a program asking, or an API path, still gets the API's JSON
+    status, body, headers = await client.call("GET", "/event/12")
+    assert status == 404 and headers["Content-Type"].startswith("application/json")
+    for path in ("/api/v1/nothing", "/cgi-bin/restapi/nothing", "/sim/nothing"):
+        status, body, headers = await client.call("GET", path, headers=browser)
+        assert headers["Content-Type"].startswith("application/json"), (path, body)

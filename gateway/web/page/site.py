@@ -95,6 +95,7 @@ def setup_site(app: web.Application) -> None:
     # A reason in words is two values (what happened, what to do), not one string.
     aiohttp_jinja2.get_env(app).filters["explain"] = explain_event
     app[NAV] = Navigation()
+    app[security.PAGE_NOT_FOUND] = not_found_page
     files = _load_static()
     app[STATIC] = files
     app[ASSET_VERSION] = _version_of(files)
@@ -228,6 +229,16 @@ def error_page(
     message = "" if given == default_phrase else given
     context = {"title": title, "message": message, "back": _way_back(request)}
     return render(request, "error.html", context, status=exc.status, session=session)
+
+
+def not_found_page(request: web.Request) -> web.Response:
+    """404 as a page, for an address no route has (`security.json_errors` asks)."""
+    token = request.cookies.get(security.SESSION_COOKIE, "")
+    session = request.app[TOKENS].check(token, touch=False) if token else None
+    if session is not None and session.must_change:
+        session = None  # no navigation before the password is changed
+    context = {"title": ERROR_TITLES[404], "message": "No page has this address.", "back": "/"}
+    return render(request, "error.html", context, status=404, session=session)
 
 
 def _way_back(request: web.Request) -> str:
