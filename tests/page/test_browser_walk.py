@@ -139,3 +139,13 @@ def test_the_keyboard_reaches_every_control_with_a_visible_focus(
         assert "Yes, unlock front" in focused["html"] and focused["width"] >= 2, focused
     finally:
         context.close()
+
+
+def test_a_bookmarked_page_opens_after_the_login(page: Page, daemon: Daemon) -> None:
+    page.goto(daemon.base_url + "/events?door=front")
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password").fill("simulate")
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(daemon.base_url + "/events?door=front")
+    expect(page.get_by_label("Door")).to_have_value("front")
