@@ -20,6 +20,7 @@ import importlib.resources
 import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 import aiohttp_jinja2
@@ -224,10 +225,9 @@ def error_page(
     """An error on a page path as a page in the frame, with a way back (the API's errors
     stay JSON: `security.json_errors`)."""
     title = ERROR_TITLES.get(exc.status, "Something went wrong")
-    given = exc.reason if exc.reason and exc.reason != exc.__class__.__name__ else ""
-    default_phrase = web.Response(status=exc.status).reason
-    message = "" if given == default_phrase else given
-    context = {"title": title, "message": message, "back": _way_back(request)}
+    message = "" if exc.reason == HTTPStatus(exc.status).phrase else exc.reason
+    back, back_label = _way_back(request)
+    context = {"title": title, "message": message, "back": back, "back_label": back_label}
     return render(request, "error.html", context, status=exc.status, session=session)
 
 
@@ -238,14 +238,19 @@ def not_found_page(request: web.Request) -> web.Response:
     if session is not None and session.must_change:
         session = None  # no navigation before the password is changed
     context = {"title": ERROR_TITLES[404], "message": "No page has this address.", "back": "/"}
+    context["back_label"] = "the dashboard"
     return render(request, "error.html", context, status=404, session=session)
 
 
-def _way_back(request: web.Request) -> str:
-    """The page the failed one belongs to: its navigation entry, else the dashboard."""
+def _way_back(request: web.Request) -> tuple[str, str]:
+    """(path, label) of the page the failed one belongs to (`/events` for an unknown
+    event): its navigation entry, else the dashboard."""
     top = "/" + request.path.lstrip("/").partition("/")[0]
-    known = {entry.path for entry in request.app[NAV]}
-    return top if top in known and request.method == "GET" and top != request.path else "/"
+    if request.method == "GET" and top != request.path:
+        for entry in request.app[NAV]:
+            if entry.path == top:
+                return entry.path, entry.label
+    return "/", "the dashboard"
 
 
 # Where the login form may send a technician back to: a path on this gateway only.
