@@ -8,6 +8,7 @@ import dataclasses
 import getpass
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,7 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     _config_option(run)
     run.add_argument("--state-dir", help="override [device] state_dir")
     run.add_argument("--listen", help="override [web] listen (HOST:PORT)")
-    run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    run.add_argument(
+        "--log-level",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="override [device] log_level",
+    )
 
     check = commands.add_parser("check-config", help="validate a configuration file")
     check.add_argument("file", help="the TOML file to check")
@@ -101,15 +106,30 @@ def main(argv: list[str] | None = None) -> int:
     return _passwd(args, settings)
 
 
-def _run(args: argparse.Namespace, settings: Settings) -> int:
-    configure_logging(args.log_level)
-    if args.state_dir:
-        state_dir = str(Path(args.state_dir).resolve())
-        device = dataclasses.replace(settings.device, state_dir=state_dir)
+def _command_line_overrides(args: argparse.Namespace) -> Callable[[Settings], Settings]:
+    """What `run`'s options set over the file: applied at start and after every reload,
+    so a reload never undoes them."""
+    state_dir = str(Path(args.state_dir).resolve()) if args.state_dir else None
+
+    def apply(settings: Settings) -> Settings:
+        device = settings.device
+        if state_dir:
+            device = dataclasses.replace(device, state_dir=state_dir)
+        if args.log_level:
+            device = dataclasses.replace(device, log_level=args.log_level)
         settings = dataclasses.replace(settings, device=device)
-    if args.listen:
-        web = dataclasses.replace(settings.web, listen=args.listen)
-        settings = dataclasses.replace(settings, web=web)
+        if args.listen:
+            web = dataclasses.replace(settings.web, listen=args.listen)
+            settings = dataclasses.replace(settings, web=web)
+        return settings
+
+    return apply
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    overrides = _command_line_overrides(args)
+    settings = overrides(settings)
+    configure_logging(settings.device.log_level)
     for warning in config_warnings(settings):
         logging.getLogger("gateway").warning("%s", warning.removeprefix("warning: "))
     from gateway.app import run
@@ -117,7 +137,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.store.errors import StoreError
 
     try:
-        asyncio.run(run(settings))
+        asyncio.run(run(settings, overrides))
     except StoreError as exc:  # expected faults: one clear line, no traceback
         logging.getLogger("gateway").critical("cannot start: %s", exc)
         return 1

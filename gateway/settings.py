@@ -111,6 +111,8 @@ class DeviceSettings:
     state_dir: Annotated[str, Check("a non-empty string", lambda v: v != "")] = (
         "/var/lib/door-gateway"
     )
+    # The service log's level; SIGHUP applies a new one without a restart.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
 @dataclass(frozen=True)
