@@ -16,6 +16,7 @@ import asyncio
 import logging
 import os
 import signal
+import ssl
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from zoneinfo import ZoneInfo
@@ -50,9 +51,12 @@ from gateway.settings import Settings
 from gateway.simulation import simulation_for
 from gateway.status import build_status_board
 from gateway.storage import open_storage
+from gateway.tlscert import TlsFiles, server_context, tls_files
 from gateway.web.actatek.common import ManagementContext
 from gateway.web.auth import TokenStore
 from gateway.web.server import build_app, start_site
+
+log = logging.getLogger(__name__)
 
 STORE_POLL_S = 1.0  # how soon another process's writes (a CLI import) are in force
 
@@ -79,6 +83,7 @@ class Gateway:
         self.serving = f"serving on {settings.web.listen}"
         self.doors: dict[str, DoorController] = {}
         self.door_inputs: dict[str, DoorInputs] = {}
+        self.tls: TlsFiles | None = None
         self._stack = AsyncExitStack()
         self._stop_requested = asyncio.Event()
 
@@ -253,8 +258,26 @@ class Gateway:
                 self.stores.users,
             ),
         )
-        runner = await start_site(self.web_app, self.settings.web.listen)
+        context = self._tls_context()
+        runner = await start_site(self.web_app, self.settings.web.listen, ssl_context=context)
         parts.push_async_callback(runner.cleanup)
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        """`[web] tls`: the certificate (made at the first start with "auto"), its
+        fingerprint logged for the installer to compare with the browser's."""
+        self.tls = tls_files(self.settings)
+        if self.tls is None:
+            return None
+        made = "made now, " if self.tls.created else ""
+        kind = "self-signed" if self.tls.self_signed else "the site's"
+        log.info(
+            "HTTPS with %s certificate %s (%sSHA-256 fingerprint %s)",
+            kind,
+            self.tls.cert,
+            made,
+            self.tls.fingerprint,
+        )
+        return server_context(self.tls)
 
     async def run_until_stopped(
         self, overrides: Callable[[Settings], Settings] = lambda settings: settings
@@ -301,5 +324,6 @@ async def run(
     line's, put back over the file at each reload."""
     gateway = Gateway(settings)
     await gateway.start()
-    print(f"door-gateway {__version__}: status at http://{settings.web.listen}/", flush=True)
+    scheme = "http" if gateway.tls is None else "https"
+    print(f"door-gateway {__version__}: status at {scheme}://{settings.web.listen}/", flush=True)
     await gateway.run_until_stopped(overrides)

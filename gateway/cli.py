@@ -135,10 +135,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.app import run
     from gateway.store.db import explain_os_error
     from gateway.store.errors import StoreError
+    from gateway.tlscert import TlsError
 
     try:
         asyncio.run(run(settings, overrides))
-    except StoreError as exc:  # expected faults: one clear line, no traceback
+    except (StoreError, TlsError) as exc:  # expected faults: one clear line, no traceback
         logging.getLogger("gateway").critical("cannot start: %s", exc)
         return 1
     except OSError as exc:
