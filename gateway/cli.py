@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import dataclasses
 import getpass
+import json
 import logging
 import sys
 from collections.abc import Callable
@@ -54,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
         "check fails, else 0. Changes nothing; run it as the service user.",
     )
     _config_option(selftest)
+    selftest.add_argument(
+        "--json",
+        action="store_true",
+        help="print the report as one JSON object (ok, counts, checks: id, name, status, "
+        "detail, action) instead of lines",
+    )
 
     users = commands.add_parser("users", help="import or export users (CSV or XML)")
     user_commands = users.add_subparsers(dest="users_command", required=True)
@@ -92,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         return check_config_command(args.file)
     if args.command == "selftest":
-        return _selftest(args.config)
+        return _selftest(args.config, args.json)
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
@@ -153,9 +160,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _selftest(path: str) -> int:
+def _selftest(path: str, as_json: bool = False) -> int:
     """`door-gateway selftest`: an unusable file is the first (failed) check; a usable
-    one runs every check."""
+    one runs every check. Exit status 1 when a check failed, either way."""
     from gateway.config.view import check_file
     from gateway.selftest import (
         SelftestReport,
@@ -168,9 +175,13 @@ def _selftest(path: str) -> int:
     try:
         settings = load_settings(path)
     except ConfigError:
-        failed = configuration_check(check_file(path))
-        return print_report(SelftestReport((failed,), 0.0))
-    return print_report(run_selftest(settings, System()))
+        report = SelftestReport((configuration_check(check_file(path)),), 0.0)
+    else:
+        report = run_selftest(settings, System())
+    if as_json:
+        print(json.dumps(report.as_dict(), indent=2))
+        return 1 if report.failed else 0
+    return print_report(report)
 
 
 def _open_stores(settings: Settings) -> Stores:

@@ -33,6 +33,7 @@ from gateway.hw.gpio_info import LineReport, read_lines
 from gateway.settings import ReaderSettings, Settings
 from gateway.store.db import explain, schema_version
 from gateway.store.schema import LATEST_VERSION
+from gateway.tlscert import TlsError, server_context, tls_files
 
 Status = Literal["ok", "warn", "fail"]
 DB_FILE = "gateway.db"
@@ -60,8 +61,17 @@ class CheckResult:
         text = f"{self.status:<5} {self.name}: {self.detail}"
         return f"{text}\n      -> {self.action}" if self.action else text
 
+    @property
+    def id(self) -> str:
+        """A stable identifier for scripts: "state_directory", "reader.front-wiegand"."""
+        kind, _, reader = self.name.partition(" ")
+        if kind == "reader" and reader:
+            return f"reader.{reader}"
+        return self.name.lower().replace(" ", "_")
+
     def as_dict(self) -> dict[str, str]:
         return {
+            "id": self.id,
             "name": self.name,
             "status": self.status,
             "detail": self.detail,
@@ -136,9 +146,13 @@ def run_selftest(settings: Settings, system: System, by: str = "") -> SelftestRe
         user_check(system),
         state_dir_check(state_dir),
         database_check(state_dir / DB_FILE),
+        # Read-only reads leave the -wal and -shm files behind; the journal check's
+        # read-write connection, closed last, removes them again.
+        forwarding_check(settings, state_dir / DB_FILE),
         journal_check(state_dir / DB_FILE),
         gpio_check(settings, system),
         *(reader_check(reader, settings.simulated, system) for reader in settings.readers),
+        https_check(settings),
         upstream_check(settings, system),
         clock_check(system),
         disk_check(state_dir, system),
@@ -230,14 +244,15 @@ def _write_problem(directory: Path) -> str:
 
 
 def database_check(db_path: Path) -> CheckResult:
-    """The database reads back whole (SQLite's quick_check) and its schema is known."""
+    """The database reads back whole (SQLite's integrity_check: every page, every index
+    against its table) and its schema is known."""
     name = "database"
     if not db_path.exists():
         return CheckResult(name, "ok", f"{db_path} is created at the first start")
     try:
         conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5.0)
         try:
-            answer = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
+            answer = [row[0] for row in conn.execute("PRAGMA integrity_check").fetchall()]
             version = schema_version(conn)
         finally:
             conn.close()
@@ -304,6 +319,76 @@ def journal_check(db_path: Path) -> CheckResult:
             name, "fail", f"{db_path}: {explain(exc, db_path)}", "see the database check"
         )
     return CheckResult(name, "ok", f"{db_path} accepts writes")
+
+
+def forwarding_check(settings: Settings, db_path: Path) -> CheckResult:
+    """Each active agent's backlog: journal events it has not acknowledged yet."""
+    name = "forwarding"
+    if not db_path.exists():
+        return CheckResult(name, "ok", "no agent registered yet")
+    try:
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5.0)
+        try:
+            agents = conn.execute(
+                "SELECT public_url, cursor FROM agents WHERE active = 1 ORDER BY id"
+            ).fetchall()
+            backlogs = [
+                (url, conn.execute("SELECT COUNT(*) FROM events WHERE seq > ?", (cursor,)))
+                for url, cursor in agents
+            ]
+            waiting = [(str(url), int(rows.fetchone()[0])) for url, rows in backlogs]
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return CheckResult(
+            name, "fail", f"{db_path}: {explain(exc, db_path)}", "see the database check"
+        )
+    if not waiting:
+        return CheckResult(name, "ok", "no agent registered")
+    text = ", ".join(f"{url}: {count} waiting" for url, count in waiting)
+    limit = settings.forwarding.backlog_alarm
+    if any(count > limit for _, count in waiting):
+        return CheckResult(
+            name,
+            "warn",
+            f"backlog above {limit} events: {text}",
+            "check that the agent is up and reachable (the status page's forwarding "
+            "section shows its last error); events wait in the journal, none is lost "
+            "until [journal] max_events is reached",
+        )
+    return CheckResult(name, "ok", text)
+
+
+def https_check(settings: Settings) -> CheckResult:
+    """`[web] tls`: the certificate the daemon serves and its fingerprint, which the
+    installer compares with what the browser shows."""
+    name = "HTTPS"
+    if settings.web_tls == "off":
+        where = "on a LAN address (allow_plain_http)" if settings.web.allow_plain_http else ""
+        if where:
+            return CheckResult(
+                name,
+                "warn",
+                f"plain HTTP {where}: passwords cross the network in clear",
+                'set [web] tls = "auto" unless a TLS proxy on this machine fronts it',
+            )
+        return CheckResult(name, "ok", f"plain HTTP on loopback ({settings.web.listen})")
+    try:
+        files = tls_files(settings, create=False)
+        if files is not None:
+            server_context(files)
+    except TlsError as exc:
+        if settings.web_tls == "auto" and "first start" in str(exc):
+            return CheckResult(name, "ok", f"self-signed certificate: {exc}")
+        return CheckResult(
+            name,
+            "fail",
+            str(exc),
+            "fix the files (readable by the service user, the key matching the certificate)",
+        )
+    assert files is not None
+    kind = "self-signed certificate" if files.self_signed else "certificate"
+    return CheckResult(name, "ok", f"{kind} {files.cert}, SHA-256 fingerprint {files.fingerprint}")
 
 
 # -- hardware ----------------------------------------------------------------------------

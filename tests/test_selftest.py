@@ -4,12 +4,17 @@ network, the clock's sync state, free space), real directories and a real databa
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import re
 import socket
 import stat
+import subprocess
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,6 +22,7 @@ import pytest
 from gateway.cli import main
 from gateway.config import load_settings
 from gateway.hw.gpio_info import LineReport, read_lines
+from gateway.model import Event
 from gateway.selftest import (
     DISK_FAIL_BELOW,
     MIB,
@@ -27,7 +33,9 @@ from gateway.selftest import (
     run_selftest,
 )
 from gateway.settings import ReaderSettings, Settings
+from gateway.store.agents import AgentStore
 from gateway.store.journal import EventJournal
+from gateway.tlscert import tls_files
 from tests.config.helpers import MINIMAL_GPIO, write
 from tests.fakes import ManualClock
 
@@ -116,7 +124,8 @@ def test_every_check_passes_on_the_simulated_configuration(
     assert not report.failed
     assert [c for c in report.checks if c.status != "ok"] == []
     names = [check.name for check in report.checks]
-    assert names[:6] == ["configuration", "user", "state directory", "database", "journal", "GPIO"]
+    assert names[:5] == ["configuration", "user", "state directory", "database", "forwarding"]
+    assert names[5:7] == ["journal", "GPIO"]
     assert "reader back-qr" in names and "reader back-exit" in names
     assert names[-3:] == ["upstream", "clock", "disk"]
     assert report.as_dict()["counts"] == {"ok": len(names), "warn": 0, "fail": 0}
@@ -354,3 +363,83 @@ def test_the_state_dir_mode_is_not_changed(tmp_path: Path, world: FakeWorld) -> 
     run_selftest(simulated(tmp_path), world.system(tmp_path))
     assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
     assert list((tmp_path / "state").iterdir()) == []  # the test file is gone again
+
+
+# -- --json, HTTPS, forwarding ------------------------------------------------------------
+
+STABLE_IDS = ["configuration", "user", "state_directory", "database", "forwarding", "journal"]
+
+
+def run_cli_json(config: Path) -> tuple[int, dict[str, Any]]:
+    """`door-gateway selftest --json` as a process, as a provisioning script runs it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "selftest", "--json", "--config", str(config)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_json_lists_every_check_with_stable_keys(tmp_path: Path) -> None:
+    text = SIMULATE.read_text().replace('state_dir = "var"', f'state_dir = "{tmp_path}/state"')
+    status, report = run_cli_json(write(tmp_path, text))
+    assert set(report) == {"ok", "time", "by", "counts", "checks"}
+    assert all(set(c) == {"id", "name", "status", "detail", "action"} for c in report["checks"])
+    ids = [check["id"] for check in report["checks"]]
+    readers = [f"reader.{r.name}" for r in load_settings(SIMULATE).readers]
+    tail = ["https", "upstream", "clock", "disk"]
+    assert ids == [*STABLE_IDS, "gpio", *readers, *tail]
+    failed = [c for c in report["checks"] if c["status"] == "fail"]
+    assert (status, report["ok"], failed) == (0, True, [])
+
+
+def test_json_exit_status_is_1_when_a_check_fails(tmp_path: Path) -> None:
+    text = SIMULATE.read_text().replace('state_dir = "var"', f'state_dir = "{tmp_path}/state"')
+    config = write(tmp_path, text.replace('port = "sim"', f'port = "{tmp_path}/ttyUSB9"'))
+    status, report = run_cli_json(config)
+    failed = [c["id"] for c in report["checks"] if c["status"] == "fail"]
+    assert (status, report["ok"], failed) == (1, False, ["reader.back-qr"])
+    status, report = run_cli_json(write(tmp_path, "[device]\nnot toml at all", "bad.toml"))
+    assert status == 1 and [c["id"] for c in report["checks"]] == ["configuration"]
+
+
+def test_https_check_prints_the_fingerprint_the_daemon_serves(
+    tmp_path: Path, world: FakeWorld
+) -> None:
+    settings = on_gpio(tmp_path)
+    (tmp_path / "state").mkdir(mode=0o700)
+    before = by_name(run_selftest(settings, world.system(tmp_path)).checks)["HTTPS"]
+    assert before.status == "ok" and "made at the first start" in before.detail
+    files = tls_files(settings)  # what the daemon does at its first start
+    assert files is not None
+    after = by_name(run_selftest(settings, world.system(tmp_path)).checks)["HTTPS"]
+    assert after.status == "ok" and files.fingerprint in after.detail
+    assert re.fullmatch(r"([0-9A-F]{2}:){31}[0-9A-F]{2}", files.fingerprint)
+
+
+def test_https_check_fails_on_missing_site_files(tmp_path: Path, world: FakeWorld) -> None:
+    text = MINIMAL_GPIO + f'[web]\ntls = "files"\ncert_file = "{tmp_path}/c.pem"\n'
+    settings = on_gpio(tmp_path, text + f'key_file = "{tmp_path}/k.pem"\n')
+    check = by_name(run_selftest(settings, world.system(tmp_path)).checks)["HTTPS"]
+    assert check.status == "fail" and "c.pem" in check.detail
+
+
+def test_forwarding_backlog_above_the_alarm_warns(tmp_path: Path, world: FakeWorld) -> None:
+    settings = on_gpio(tmp_path, MINIMAL_GPIO + "[forwarding]\nbacklog_alarm = 2\n")
+    (tmp_path / "state").mkdir(mode=0o700)
+    db = tmp_path / "state" / "gateway.db"
+    journal = EventJournal(db, ZoneInfo("UTC"), max_events=10_000)
+    agents = AgentStore.open(db)
+    agents.register("http://agent.example/push", now=NOW.timestamp())
+    for _ in range(2):
+        journal.append(Event("system", NOW.timestamp(), reason="started"))
+    check = by_name(run_selftest(settings, world.system(tmp_path)).checks)["forwarding"]
+    assert check.status == "ok" and "http://agent.example/push: 2 waiting" in check.detail
+    journal.append(Event("system", NOW.timestamp(), reason="started"))
+    journal.close()
+    agents.close()
+    check = by_name(run_selftest(settings, world.system(tmp_path)).checks)["forwarding"]
+    assert check.status == "warn" and "3 waiting" in check.detail
