@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the report as one JSON object (ok, counts, checks: id, name, status, "
         "detail, action) instead of lines",
     )
+    selftest.add_argument(
+        "--click",
+        action="store_true",
+        help="also pulse each door's relay for 1 s (THIS UNLOCKS EVERY DOOR, one at a time); "
+        "refused while the daemon holds the relays",
+    )
 
     users = commands.add_parser("users", help="import or export users (CSV or XML)")
     user_commands = users.add_subparsers(dest="users_command", required=True)
@@ -99,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         return check_config_command(args.file)
     if args.command == "selftest":
-        return _selftest(args.config, args.json)
+        return _selftest(args.config, args.json, args.click)
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
@@ -160,7 +166,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _selftest(path: str, as_json: bool = False) -> int:
+def _selftest(path: str, as_json: bool = False, click: bool = False) -> int:
     """`door-gateway selftest`: an unusable file is the first (failed) check; a usable
     one runs every check. Exit status 1 when a check failed, either way."""
     from gateway.config.view import check_file
@@ -177,7 +183,7 @@ def _selftest(path: str, as_json: bool = False) -> int:
     except ConfigError:
         report = SelftestReport((configuration_check(check_file(path)),), 0.0)
     else:
-        report = run_selftest(settings, System())
+        report = run_selftest(settings, System(), click=click)
     if as_json:
         print(json.dumps(report.as_dict(), indent=2))
         return 1 if report.failed else 0

@@ -28,9 +28,9 @@ from urllib.parse import urlsplit
 from gateway.clock import Clock, SystemClock
 from gateway.config.view import ConfigCheck, check_file
 from gateway.host import kernel_clock_synchronised
-from gateway.hw.factory import SIMULATED_SERIAL_PORTS
+from gateway.hw.factory import BACKENDS, SIMULATED_SERIAL_PORTS, Hardware
 from gateway.hw.gpio_info import LineReport, read_lines
-from gateway.settings import ReaderSettings, Settings
+from gateway.settings import DoorSettings, ReaderSettings, Settings
 from gateway.store.db import explain, schema_version
 from gateway.store.schema import LATEST_VERSION
 from gateway.tlscert import TlsError, server_context, tls_files
@@ -115,6 +115,10 @@ def _connect(host: str, port: int, timeout: float) -> None:
     socket.create_connection((host, port), timeout=timeout).close()
 
 
+def _open_hardware(settings: Settings) -> Hardware:
+    return BACKENDS[settings.hardware.backend]()
+
+
 def _free_bytes(path: Path) -> tuple[int, int]:
     usage = shutil.disk_usage(path)
     return usage.free, usage.total
@@ -133,13 +137,22 @@ class System:
     usb_devices: Path = Path("/sys/bus/usb/devices")
     pcscd_socket: Path = PCSCD_SOCKET
     euid: Callable[[], int] = os.geteuid
+    # The hardware the door inputs are read on (and `--click` drives): the settings' own.
+    open_hardware: Callable[[Settings], Hardware] = _open_hardware
+    sleep: Callable[[float], None] = time.sleep
     # In the running daemon the configured lines are its own; from the CLI they are free
     # unless the daemon (or something else) holds them.
     in_daemon: bool = False
 
 
-def run_selftest(settings: Settings, system: System, by: str = "") -> SelftestReport:
-    """Every check, in the order an installer would fix things."""
+CLICK_S = 1.0  # how long `--click` holds each relay at its unlocked level
+
+
+def run_selftest(
+    settings: Settings, system: System, by: str = "", click: bool = False
+) -> SelftestReport:
+    """Every check, in the order an installer would fix things; with `click`, each door's
+    relay is also pulsed (it unlocks the door: only when asked, from the command line)."""
     state_dir = Path(settings.device.state_dir)
     checks = [
         configuration_check(check_file(settings.path)),
@@ -151,12 +164,15 @@ def run_selftest(settings: Settings, system: System, by: str = "") -> SelftestRe
         forwarding_check(settings, state_dir / DB_FILE),
         journal_check(state_dir / DB_FILE),
         gpio_check(settings, system),
+        door_inputs_check(settings, system),
         *(reader_check(reader, settings.simulated, system) for reader in settings.readers),
         https_check(settings),
         upstream_check(settings, system),
         clock_check(system),
         disk_check(state_dir, system),
     ]
+    if click:
+        checks += relay_click_checks(settings, system)
     return SelftestReport(tuple(checks), system.clock.time(), by)
 
 
@@ -433,6 +449,105 @@ def gpio_check(settings: Settings, system: System) -> CheckResult:
         f"lines in use: {users}",
         "if door-gateway is running, that is its own; otherwise stop the program or disable "
         "the overlay (dtoverlay in /boot/firmware/config.txt) that holds them",
+    )
+
+
+def _door_inputs(door: DoorSettings) -> list[tuple[str, int, bool, tuple[str, str]]]:
+    """(what, pin, active_low, (inactive word, active word)) of a door's contact and exit
+    button, as the door controller reads them."""
+    inputs = []
+    if door.contact_pin is not None:
+        words = ("closed", "open")
+        inputs.append(("contact", door.contact_pin, not door.contact_normally_closed, words))
+    if door.rex_pin is not None:
+        inputs.append(("exit button", door.rex_pin, True, ("released", "pressed")))
+    return inputs
+
+
+def door_inputs_check(settings: Settings, system: System) -> CheckResult:
+    """Each door contact and exit button can be claimed as an input and read (an input
+    drives nothing). In the daemon its own door controllers read them: not claimed again."""
+    name = "door inputs"
+    wired = [(door.name, *i) for door in settings.doors for i in _door_inputs(door)]
+    if not wired:
+        return CheckResult(name, "ok", "no door contact or exit button is wired")
+    if system.in_daemon:
+        return CheckResult(name, "ok", f"{len(wired)} inputs, read by the running doors")
+    readings: list[str] = []
+    stuck: list[str] = []
+    hardware = system.open_hardware(settings)
+    try:
+        for door, what, pin, active_low, words in wired:
+            try:
+                line = hardware.input(pin, active_low)
+                try:
+                    active = line.active
+                finally:
+                    line.close()
+            except Exception as exc:  # gpiozero/lgpio raise their own kinds
+                return CheckResult(
+                    name,
+                    "fail",
+                    f"cannot read GPIO{pin} ({what} of {door}): {exc}",
+                    "if door-gateway is running it holds the line: run the self-test from the "
+                    "status page, or stop the service first",
+                )
+            readings.append(f"{door} {what} {words[active]} (GPIO{pin})")
+            if what == "exit button" and active:
+                stuck.append(f"{door} exit button")
+    finally:
+        hardware.close()
+    if stuck:
+        return CheckResult(
+            name,
+            "warn",
+            "; ".join(readings),
+            f"{', '.join(stuck)} reads pressed: nobody should be pressing it; check for a "
+            "stuck button or a normally-closed button wired where normally-open is expected",
+        )
+    return CheckResult(name, "ok", "; ".join(readings))
+
+
+def relay_click_checks(settings: Settings, system: System) -> list[CheckResult]:
+    """`--click`: each door's relay to its unlocked level for `CLICK_S`, then locked again,
+    one door at a time (listen for the click). The line must be free: while the daemon
+    runs it holds every relay and this is refused (use the status page's pulse)."""
+    results = []
+    hardware = system.open_hardware(settings)
+    try:
+        for door in settings.doors:
+            results.append(_click(door, hardware, system))
+    finally:
+        hardware.close()
+    return results
+
+
+def _click(door: DoorSettings, hardware: Hardware, system: System) -> CheckResult:
+    name = f"relay {door.name}"
+    if door.relay_pin is None:
+        return CheckResult(name, "ok", "no relay wired: nothing to click")
+    locked = door.lock_type == "fail_safe"  # a maglock's relay holds it locked energised
+    try:
+        relay = hardware.output(door.relay_pin, door.relay_active_high, initial=locked)
+    except Exception as exc:
+        return CheckResult(
+            name,
+            "fail",
+            f"cannot drive GPIO{door.relay_pin}: {exc}",
+            "if door-gateway is running it holds the relay: use the status page's Pulse "
+            "button instead, or stop the service first",
+        )
+    try:
+        relay.set(not locked)
+        system.sleep(CLICK_S)
+        clicked = relay.active != locked
+    finally:
+        relay.set(locked)
+        relay.close()
+    if not clicked:
+        return CheckResult(name, "fail", f"GPIO{door.relay_pin} did not follow", "check the wiring")
+    return CheckResult(
+        name, "ok", f"GPIO{door.relay_pin} unlocked {CLICK_S:g} s, then locked: listen for it"
     )
 
 

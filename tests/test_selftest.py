@@ -38,6 +38,7 @@ from gateway.store.journal import EventJournal
 from gateway.tlscert import tls_files
 from tests.config.helpers import MINIMAL_GPIO, write
 from tests.fakes import ManualClock
+from tests.hw.fake_hardware import FakeHardware, FakeInput, FakeOutput
 
 REPO = Path(__file__).resolve().parents[1]
 SIMULATE = REPO / "config" / "simulate.toml"
@@ -391,7 +392,7 @@ def test_json_lists_every_check_with_stable_keys(tmp_path: Path) -> None:
     ids = [check["id"] for check in report["checks"]]
     readers = [f"reader.{r.name}" for r in load_settings(SIMULATE).readers]
     tail = ["https", "upstream", "clock", "disk"]
-    assert ids == [*STABLE_IDS, "gpio", *readers, *tail]
+    assert ids == [*STABLE_IDS, "gpio", "door_inputs", *readers, *tail]
     failed = [c for c in report["checks"] if c["status"] == "fail"]
     assert (status, report["ok"], failed) == (0, True, [])
 
@@ -443,3 +444,98 @@ def test_forwarding_backlog_above_the_alarm_warns(tmp_path: Path, world: FakeWor
     agents.close()
     check = by_name(run_selftest(settings, world.system(tmp_path)).checks)["forwarding"]
     assert check.status == "warn" and "3 waiting" in check.detail
+
+
+# -- door inputs and --click --------------------------------------------------------------
+
+WIRED_DOOR = MINIMAL_GPIO.replace(
+    "relay_pin = 17\n", "relay_pin = 17\ncontact_pin = 27\nrex_pin = 22\n", 1
+)
+
+
+class Bench(FakeHardware):
+    """FakeHardware as the self-test meets it: switches already in a position, lines that
+    another process holds, and every level a relay was driven to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pressed: set[int] = set()
+        self.held: set[int] = set()
+        self.relay_levels: dict[int, list[bool]] = {}
+
+    def input(self, pin: int, active_low: bool = True) -> FakeInput:
+        if pin in self.held:
+            raise OSError(16, "GPIO busy")
+        line = super().input(pin, active_low)
+        line.active = pin in self.pressed
+        return line
+
+    def output(self, pin: int, active_high: bool = True, initial: bool = False) -> FakeOutput:
+        if pin in self.held:
+            raise OSError(16, "GPIO busy")
+        line = super().output(pin, active_high, initial)
+        levels = self.relay_levels.setdefault(pin, [line.level])
+        original_set = line.set
+
+        def set_and_record(active: bool) -> None:
+            original_set(active)
+            levels.append(line.level)
+
+        line.set = set_and_record  # type: ignore[method-assign]
+        return line
+
+
+def bench_system(world: FakeWorld, tmp_path: Path, bench: Bench, **extra: Any) -> System:
+    system = world.system(tmp_path, **extra)
+    return dataclasses.replace(system, open_hardware=lambda _: bench, sleep=lambda _: None)
+
+
+def test_door_inputs_are_read_and_a_pressed_exit_button_warns(
+    tmp_path: Path, world: FakeWorld
+) -> None:
+    settings, bench = on_gpio(tmp_path, WIRED_DOOR), Bench()
+    check = by_name(run_selftest(settings, bench_system(world, tmp_path, bench)).checks)
+    inputs = check["door inputs"]
+    assert inputs.status == "ok", inputs
+    assert inputs.detail == "front contact closed (GPIO27); front exit button released (GPIO22)"
+    assert bench.closed  # every line given back
+    bench.pressed.add(22)
+    inputs = by_name(run_selftest(settings, bench_system(world, tmp_path, bench)).checks)[
+        "door inputs"
+    ]
+    assert inputs.status == "warn" and "front exit button reads pressed" in inputs.action
+
+
+def test_door_inputs_held_by_another_process_fail(tmp_path: Path, world: FakeWorld) -> None:
+    bench = Bench()
+    bench.held.add(27)
+    report = run_selftest(on_gpio(tmp_path, WIRED_DOOR), bench_system(world, tmp_path, bench))
+    inputs = by_name(report.checks)["door inputs"]
+    assert report.failed and inputs.status == "fail" and "GPIO27" in inputs.detail
+
+
+def test_no_relay_moves_without_click_and_click_pulses_then_locks(
+    tmp_path: Path, world: FakeWorld
+) -> None:
+    settings, bench = on_gpio(tmp_path, WIRED_DOOR), Bench()
+    report = run_selftest(settings, bench_system(world, tmp_path, bench))
+    assert bench.relay_levels == {} and not any(c.name.startswith("relay") for c in report.checks)
+
+    report = run_selftest(settings, bench_system(world, tmp_path, bench), click=True)
+    checks = by_name(report.checks)
+    assert checks["relay front"].status == "ok" and checks["relay back"].status == "ok"
+    # fail-secure strikes, active high: locked (low), unlocked (high), locked again.
+    assert bench.relay_levels[17] == [False, True, False]
+    assert bench.outputs[17].closed and not report.failed
+
+
+def test_click_is_refused_while_the_daemon_holds_the_relay(
+    tmp_path: Path, world: FakeWorld
+) -> None:
+    bench = Bench()
+    bench.held.add(17)
+    report = run_selftest(
+        on_gpio(tmp_path, WIRED_DOOR), bench_system(world, tmp_path, bench), click=True
+    )
+    relay = by_name(report.checks)["relay front"]
+    assert report.failed and relay.status == "fail" and "status page's Pulse" in relay.action
