@@ -292,6 +292,8 @@ class Gateway:
         reloads: set[asyncio.Task[object]] = set()
 
         def reload() -> None:
+            if self._stop_requested.is_set():
+                return  # stopping: nothing to reload (and SIGHUP must not kill the stop)
             task: asyncio.Task[object] = loop.create_task(reloader.reload())
             reloads.add(task)
             task.add_done_callback(reloads.discard)
@@ -300,7 +302,6 @@ class Gateway:
         try:
             await self._stop_requested.wait()
         finally:
-            loop.remove_signal_handler(signal.SIGHUP)
             for task in list(reloads):
                 task.cancel()
             await self.stop()

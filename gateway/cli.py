@@ -8,6 +8,7 @@ import dataclasses
 import getpass
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -143,6 +144,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     overrides = _command_line_overrides(args)
     settings = overrides(settings)
     configure_logging(settings.device.log_level)
+    # A reload asked for before the daemon listens for it must not end the process (the
+    # default action of SIGHUP): ignored until the running gateway handles it.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     for warning in config_warnings(settings):
         logging.getLogger("gateway").warning("%s", warning.removeprefix("warning: "))
     from gateway.app import run

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import sqlite3
+from pathlib import Path
+from types import SimpleNamespace
 
 from gateway.config import load_settings
 from gateway.reload import plan_reload
-from gateway.service import watchdog_interval_s
+from gateway.rules_reload import RulesReloader
+from gateway.service import (
+    ServiceNotifier,
+    StoreHealthReport,
+    WatchdogPinger,
+    watchdog_interval_s,
+)
 from tests.daemon.conftest import SIMULATE
 
 
@@ -42,3 +52,57 @@ def test_an_unchanged_file_changes_nothing() -> None:
     running = load_settings(SIMULATE)
     plan = plan_reload(running, load_settings(SIMULATE))
     assert plan.applied == () and plan.needs_restart == () and plan.settings == running
+
+
+class BrokenStore:
+    """An engine-state store whose database fails `failures` times, then reads again."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+
+    def data_version(self) -> int:
+        if self.failures > 0:
+            self.failures -= 1
+            raise sqlite3.DatabaseError("database disk image is malformed")
+        return 1
+
+    def rules_version(self) -> int:
+        return 0
+
+
+class RecordingNotifier(ServiceNotifier):
+    """The notifier with its messages kept instead of sent."""
+
+    def __init__(self) -> None:
+        super().__init__(environ={})
+        self.sent: list[str] = []
+
+    def _send(self, message: str) -> None:
+        self.sent.append(message)
+
+
+async def test_a_broken_store_is_reported_on_the_status_line_and_never_pings() -> None:
+    notifier = RecordingNotifier()
+    health = StoreHealthReport(notifier, "serving on 127.0.0.1:8080")
+    engine = SimpleNamespace(snapshot=SimpleNamespace(version=0))
+    reloader = RulesReloader(BrokenStore(3), engine, {}, Path("unused.db"))  # type: ignore[arg-type]
+    async with reloader.watching(0.0, health):
+        for _ in range(20):
+            await asyncio.sleep(0)
+    assert notifier.sent == [
+        "STATUS=serving on 127.0.0.1:8080; STORE FAULT: database disk image is malformed",
+        "STATUS=serving on 127.0.0.1:8080; store readable again",
+    ]  # each change once; and no WATCHDOG=1 from here: the loop's own task sends those
+
+
+async def test_the_watchdog_task_pings_until_stopped() -> None:
+    notifier = RecordingNotifier()
+    pinger = WatchdogPinger(notifier, 0.0)
+    pinger.start()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    await pinger.stop()
+    count = notifier.sent.count("WATCHDOG=1")
+    assert count >= 3
+    await asyncio.sleep(0)
+    assert notifier.sent.count("WATCHDOG=1") == count
