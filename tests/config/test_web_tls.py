@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import load_settings
+from gateway.config import check_config_command, load_settings
 from tests.config.helpers import MINIMAL_GPIO, MINIMAL_SIMULATED, errors_of, write
 
 
@@ -52,3 +52,12 @@ def test_site_certificate_needs_both_files_and_only_with_files(tmp_path: Path) -
 def test_unknown_tls_mode_is_an_error(tmp_path: Path) -> None:
     (error,) = errors_of(write(tmp_path, MINIMAL_GPIO + '[web]\ntls = "on"\n'))
     assert "web.tls" in error
+
+
+def test_check_config_summary_says_how_the_web_is_served(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert check_config_command(str(write(tmp_path, MINIMAL_GPIO))) == 0
+    assert "Web         HTTPS (self-signed) on 127.0.0.1:8080" in capsys.readouterr().out
+    assert check_config_command(str(write(tmp_path, MINIMAL_SIMULATED))) == 0
+    assert "Web         plain HTTP on 127.0.0.1:8080" in capsys.readouterr().out
