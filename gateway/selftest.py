@@ -30,6 +30,7 @@ from gateway.config.view import ConfigCheck, check_file
 from gateway.host import kernel_clock_synchronised
 from gateway.hw.factory import BACKENDS, SIMULATED_SERIAL_PORTS, Hardware
 from gateway.hw.gpio_info import LineReport, read_lines
+from gateway.hw.pcsc import match_reader
 from gateway.settings import DoorSettings, ReaderSettings, Settings
 from gateway.store.db import explain, schema_version
 from gateway.store.schema import LATEST_VERSION
@@ -119,6 +120,11 @@ def _open_hardware(settings: Settings) -> Hardware:
     return BACKENDS[settings.hardware.backend]()
 
 
+def _pcsc_reader_names(reader: ReaderSettings) -> list[str]:
+    """What pcscd lists now (PC/SC allows any number of clients: the daemon's included)."""
+    return BACKENDS["gpio"]().pcsc(reader).reader_names()
+
+
 def _free_bytes(path: Path) -> tuple[int, int]:
     usage = shutil.disk_usage(path)
     return usage.free, usage.total
@@ -140,6 +146,7 @@ class System:
     # The hardware the door inputs are read on (and `--click` drives): the settings' own.
     open_hardware: Callable[[Settings], Hardware] = _open_hardware
     sleep: Callable[[float], None] = time.sleep
+    pcsc_reader_names: Callable[[ReaderSettings], list[str]] = _pcsc_reader_names
     # In the running daemon the configured lines are its own; from the CLI they are free
     # unless the daemon (or something else) holds them.
     in_daemon: bool = False
@@ -563,7 +570,7 @@ def reader_check(reader: ReaderSettings, simulated: bool, system: System) -> Che
     if simulated:
         return CheckResult(name, "ok", f"simulated {reader.kind} device")
     if reader.kind == "pcsc":
-        return _pcscd_check(name, system.pcscd_socket)
+        return _pcscd_check(name, reader, system)
     return _nfc_check(name, reader.device, system)
 
 
@@ -595,7 +602,9 @@ def _serial_check(name: str, port: Path) -> CheckResult:
     return CheckResult(name, "ok", f"serial port {port} is present")
 
 
-def _pcscd_check(name: str, path: Path) -> CheckResult:
+def _pcscd_check(name: str, reader: ReaderSettings, system: System) -> CheckResult:
+    """pcscd answers on its socket, then lists a reader matching the reader's `device`."""
+    path = system.pcscd_socket
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(2.0)
@@ -607,7 +616,26 @@ def _pcscd_check(name: str, path: Path) -> CheckResult:
             f"the PC/SC daemon does not answer on {path} ({exc.strerror or exc})",
             "apt install pcscd, then systemctl enable --now pcscd.socket",
         )
-    return CheckResult(name, "ok", f"the PC/SC daemon answers on {path}")
+    try:
+        names = system.pcsc_reader_names(reader)
+    except Exception as exc:  # pyscard's own errors, or pyscard missing
+        return CheckResult(
+            name,
+            "fail",
+            f"the PC/SC daemon takes connections on {path} but does not answer ({exc})",
+            "systemctl restart pcscd; journalctl -u pcscd says why it fails",
+        )
+    found = match_reader(names, reader.device)
+    if found is None:
+        wanted = f"matching {reader.device!r}" if reader.device else "at all"
+        listed = ", ".join(repr(n) for n in names) or "none"
+        return CheckResult(
+            name,
+            "fail",
+            f"the PC/SC daemon lists no reader {wanted} (it lists: {listed})",
+            "plug the reader in (`pcsc_scan` lists what pcscd sees) or correct the reader's device",
+        )
+    return CheckResult(name, "ok", f"the PC/SC daemon answers and lists {found!r}")
 
 
 def _nfc_check(name: str, device: str, system: System) -> CheckResult:

@@ -57,6 +57,7 @@ class FakeWorld:
         self.free = 8 * GIB
         self.asked: list[tuple[str, int, float]] = []
         self.uid = 998  # the service user
+        self.pcsc_readers: list[str] = ["ACS ACR122U PICC Interface 00 00"]
 
     def become_root(self) -> None:
         self.uid = 0
@@ -94,6 +95,7 @@ class FakeWorld:
             usb_devices=tmp_path / "usb",
             pcscd_socket=tmp_path / "pcscd.comm",
             euid=lambda: self.uid,
+            pcsc_reader_names=lambda _reader: self.pcsc_readers,
             in_daemon=in_daemon,
         )
 
@@ -227,7 +229,11 @@ def test_pcscd_must_answer_on_its_socket(tmp_path: Path, world: FakeWorld) -> No
     with socket.socket(socket.AF_UNIX) as server:
         server.bind(str(system.pcscd_socket))
         server.listen()
-        assert by_name(run_selftest(settings, system).checks)["reader desk"].status == "ok"
+        desk = by_name(run_selftest(settings, system).checks)["reader desk"]
+        assert desk.status == "ok" and "ACR122U" in desk.detail
+        world.pcsc_readers = []  # pcscd answers, the reader is unplugged
+        desk = by_name(run_selftest(settings, system).checks)["reader desk"]
+        assert desk.status == "fail" and "lists no reader at all" in desk.detail
 
 
 def test_an_nfc_reader_is_found_on_usb_by_its_id(tmp_path: Path, world: FakeWorld) -> None:
