@@ -187,11 +187,29 @@ def _selftest(path: str, as_json: bool = False, click: bool = False) -> int:
     except ConfigError:
         report = SelftestReport((configuration_check(check_file(path)),), 0.0)
     else:
+        if click and not _journal_click(settings):
+            return 1
         report = run_selftest(settings, System(), click=click)
     if as_json:
         print(json.dumps(report.as_dict(), indent=2))
         return 1 if report.failed else 0
     return print_report(report)
+
+
+def _journal_click(settings: Settings) -> bool:
+    """Journal a `--click` before any relay moves (the journal is written before a door
+    moves, whoever moves it); False, and nothing moves, when it cannot be written."""
+    from gateway.store.errors import StoreError
+    from gateway.store.statedir import make_state_dir
+
+    doors = ", ".join(door.name for door in settings.doors if door.relay_pin is not None)
+    try:
+        make_state_dir(Path(settings.device.state_dir))
+        _journal_account(settings, "", "relay_click_test", f"doors {doors}")
+    except (StoreError, OSError) as exc:
+        print(f"error: --click is journaled first, and the journal failed: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def _open_stores(settings: Settings) -> Stores:
@@ -323,11 +341,12 @@ def _journal_account(settings: Settings, user: str, reason: str, what: str) -> N
     from gateway.store.journal import EventJournal
 
     who = os.environ.get("SUDO_USER") or getpass.getuser()
-    trace = f"door-gateway passwd by {who}" + (f", {what}" if what else "")
+    command = "selftest --click" if reason == "relay_click_test" else "passwd"
+    trace = f"door-gateway {command} by {who}" + (f", {what}" if what else "")
     db_path = Path(settings.device.state_dir) / "gateway.db"
     journal = EventJournal(db_path, ZoneInfo(settings.device.timezone), settings.journal.max_events)
     try:
-        journal.append(Event("api", time.time(), user_id=user, reason=reason, trace=trace))
+        journal.append(Event("api", time.time(), user_id=user or who, reason=reason, trace=trace))
     finally:
         journal.close()
 

@@ -64,10 +64,11 @@ class CheckResult:
 
     @property
     def id(self) -> str:
-        """A stable identifier for scripts: "state_directory", "reader.front-wiegand"."""
-        kind, _, reader = self.name.partition(" ")
-        if kind == "reader" and reader:
-            return f"reader.{reader}"
+        """A stable identifier for scripts: "state_directory", "reader.front-wiegand",
+        "relay.front"."""
+        kind, _, named = self.name.partition(" ")
+        if kind in ("reader", "relay") and named:
+            return f"{kind}.{named}"
         return self.name.lower().replace(" ", "_")
 
     def as_dict(self) -> dict[str, str]:

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -545,3 +546,18 @@ def test_click_is_refused_while_the_daemon_holds_the_relay(
     )
     relay = by_name(report.checks)["relay front"]
     assert report.failed and relay.status == "fail" and "status page's Pulse" in relay.action
+
+
+def test_cli_click_journals_first_then_pulses_every_relay(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = SIMULATE.read_text().replace('state_dir = "var"', f'state_dir = "{tmp_path}/state"')
+    config = write(tmp_path, text)
+    assert main(["selftest", "--json", "--click", "--config", str(config)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    relays = {c["id"]: c["status"] for c in report["checks"] if c["id"].startswith("relay.")}
+    assert relays == {"relay.front": "ok", "relay.back": "ok"}
+    with sqlite3.connect(tmp_path / "state" / "gateway.db") as db:
+        rows = db.execute("SELECT reason, trace FROM events").fetchall()
+    assert [reason for reason, _ in rows] == ["relay_click_test"]
+    assert "door-gateway selftest --click by " in rows[0][1] and "front, back" in rows[0][1]
