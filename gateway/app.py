@@ -80,7 +80,8 @@ class Gateway:
         self.watchdog = WatchdogPinger(
             self.notifier, watchdog_interval_s(self.notifier.environ, os.getpid())
         )
-        self.serving = f"serving on {settings.web.listen}"
+        scheme = "http" if settings.web_tls == "off" else "https"
+        self.serving = f"serving on {scheme}://{settings.web.listen}"
         self.doors: dict[str, DoorController] = {}
         self.door_inputs: dict[str, DoorInputs] = {}
         self.tls: TlsFiles | None = None
