@@ -12,6 +12,7 @@ import json
 import signal
 import socket
 import sqlite3
+import tempfile
 import threading
 import time
 import urllib.request
@@ -78,10 +79,13 @@ class FakeSystemd:
 
 
 @pytest.fixture
-def systemd(tmp_path: Path) -> Iterator[FakeSystemd]:
-    fake = FakeSystemd(tmp_path / "notify.sock")
-    yield fake
-    fake.close()
+def systemd() -> Iterator[FakeSystemd]:
+    # A short directory of its own: a socket path has at most 107 bytes, and pytest's
+    # tmp_path with a long test name can pass that.
+    with tempfile.TemporaryDirectory(prefix="dg-") as short:
+        fake = FakeSystemd(Path(short) / "notify")
+        yield fake
+        fake.close()
 
 
 def http_get(daemon: Daemon, path: str) -> int:
