@@ -13,6 +13,7 @@ then the rest closes: the web server, readers, upstream, the journal last but th
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -51,8 +52,9 @@ from gateway.settings import Settings
 from gateway.simulation import simulation_for
 from gateway.status import build_status_board
 from gateway.storage import open_storage
+from gateway.store.log_query import LogCursor
 from gateway.tlscert import TlsFiles, server_context, tls_files
-from gateway.web.actatek.common import ManagementContext
+from gateway.web.actatek.context import ManagementContext
 from gateway.web.auth import TokenStore
 from gateway.web.server import build_app, start_site
 
@@ -224,6 +226,7 @@ class Gateway:
             clock=self.clock,
             stores=self.stores,
             journal=self.journal,
+            open_logs=functools.partial(LogCursor, self.journal.path),
             doors=self.doors,
             terminal=self.terminal,
             forwarder=self.forwarder,

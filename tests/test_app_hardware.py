@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 
-from gateway.actatek_settings import RelaySetting, TerminalError
+from gateway.actatek_records import RelaySetting, TerminalError
 from gateway.app import Gateway
 from gateway.config import load_settings
 from gateway.settings import ReaderSettings, Settings

@@ -9,7 +9,8 @@ from aiohttp import web, web_response
 
 from gateway.model import Event
 from gateway.web import akuvox, api, doors, live, openapi, page, readers, security, sim
-from gateway.web.actatek.common import ManagementContext, common_errors
+from gateway.web.actatek.answers import common_errors
+from gateway.web.actatek.context import ManagementContext
 from gateway.web.actatek.routes import add_actatek
 from gateway.web.auth import ACCOUNTS, TokenStore
 from gateway.web.limits import HTTP_LIMITS, ConnectionGuard, GuardedTCPSite, HttpLimits
