@@ -37,6 +37,8 @@ class SimulationControl(Protocol):
 
     def step_clock(self, seconds: float) -> float: ...
 
+    def block_loop(self, seconds: float) -> None: ...
+
 
 class UnknownName(BadRequest):
     """No reader or door of that name (404)."""
@@ -171,6 +173,18 @@ async def step_clock(request: web.Request) -> web.Response:
     return web.json_response({"time": now})
 
 
+MAX_BLOCK_S = 60.0
+
+
+async def block_loop(request: web.Request) -> web.Response:
+    """Block the daemon's event loop for `seconds` (a test of the systemd watchdog: a
+    blocked loop must stop its pings). Answers once the loop runs again."""
+    body = await json_object(request)
+    seconds = field_number(body, "seconds", 1, 0, MAX_BLOCK_S)
+    request.app[SIM].block_loop(seconds)
+    return web.json_response({"status": "ok"})
+
+
 def _handler(action: Any) -> Any:
     async def handle(request: web.Request) -> web.Response:
         return await _run(request, action)
@@ -190,3 +204,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/sim/input", _handler(_input))
     app.router.add_get("/sim/outputs", outputs)
     app.router.add_post("/sim/clock", step_clock)
+    app.router.add_post("/sim/block-loop", block_loop)
