@@ -253,6 +253,10 @@ REASONS: dict[str, Explanation] = {
         "A device's unlock request was refused (lockdown or stopping)."
     ),
     "selftest": Explanation("A technician ran the self-test."),
+    "relay_click_test": Explanation(
+        "Someone ran `door-gateway selftest --click`: every relay was pulsed once.",
+        "nothing, if it was expected (the doors unlocked briefly)",
+    ),
     "card_enrolled": Explanation("A card was enrolled for a user from the readers page."),
     "user_activated": Explanation("A user was activated."),
     "user_deactivated": Explanation("A user was deactivated."),
