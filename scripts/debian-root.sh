@@ -86,8 +86,11 @@ build_root() {
   local work="$root.partial"
   rm -rf "$work"
   log "debootstrap $suite $arch into $work (a few minutes)"
-  debootstrap --arch="$arch" --variant=minbase --include="$packages" \
-    "$suite" "$work" "$mirror" >&2 || die "debootstrap failed (see above)"
+  if ! debootstrap --arch="$arch" --variant=minbase --include="$packages" \
+    "$suite" "$work" "$mirror" >"$root.log" 2>&1; then
+    tail -n 30 "$root.log" >&2
+    die "debootstrap failed: $root.log"
+  fi
   # A container boots quicker and quieter without units that have nothing to do there.
   chroot "$work" systemctl mask -q \
     systemd-timesyncd.service getty@tty1.service console-getty.service \
