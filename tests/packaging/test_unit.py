@@ -115,6 +115,15 @@ def test_its_user_and_groups_exist_on_a_stock_debian_with_the_package() -> None:
         assert group in memberships, f"the service user is not made a member of {group}"
 
 
+def test_the_health_checks_can_read_the_clock_state_and_memory() -> None:
+    """The self-test and status page ask adjtimex(2) whether the clock is synchronised
+    and read /proc/meminfo: a unit that hides them shows a clock that never syncs."""
+    assert values("ProtectClock") in ([], ["no"])
+    for value in values("SystemCallFilter"):
+        assert "@clock" not in value and "adjtimex" not in value
+    assert values("ProcSubset") in ([], ["all"])
+
+
 def test_the_state_directory_is_private() -> None:
     assert the_value("StateDirectoryMode") == "0700"
     assert the_value("UMask") == "0077"
