@@ -173,6 +173,28 @@ def test_apt_install_gives_an_active_service_with_its_status_line(
     _wait_relays_locked(box)
 
 
+def test_the_daemon_runs_unprivileged_under_its_system_call_filter(box: Container) -> None:
+    """No capabilities and, where the kernel sees the daemon's own system calls (not
+    through qemu-user, which emulates them), a system call filter of its own: more seccomp
+    filters than the container's init, which has only the ones nspawn gives everything."""
+    daemon = _proc_status(box, _main_pid(box))
+    init = _proc_status(box, 1)
+    assert daemon["Uid"].split()[0] != "0", "the daemon runs as root"
+    assert int(daemon["CapEff"], 16) == 0, f"the daemon holds capabilities: {daemon['CapEff']}"
+    assert daemon["NoNewPrivs"] == "1", "the daemon may gain privileges (NoNewPrivileges=)"
+    emulated = box.run("uname -m").stdout.strip() != os.uname().machine
+    filters, nspawn_filters = int(daemon["Seccomp_filters"]), int(init["Seccomp_filters"])
+    print(f"seccomp filters: {filters}, init's {nspawn_filters} (emulated: {emulated})")
+    if not emulated:
+        assert filters > nspawn_filters, "no system call filter of the unit's on the daemon"
+
+
+def _proc_status(box: Container, pid: int) -> dict[str, str]:
+    text = box.run(f"cat /proc/{pid}/status", check=True).stdout
+    pairs = (line.split(":", 1) for line in text.splitlines() if ":" in line)
+    return {key: value.strip() for key, value in pairs}
+
+
 def test_selftest_passes_as_the_service_user(box: Container) -> None:
     result = box.run(
         f"runuser -u door-gateway -- door-gateway selftest --config {CONFIG}", timeout=180
