@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +26,17 @@ REPO = Path(__file__).resolve().parents[2]
 UNIT = "door-gateway.service"
 CONFIG = "/etc/door-gateway/gateway.toml"
 STATE_DIR = "/var/lib/door-gateway"
-PORT = 18473  # the host's loopback is shared: keep clear of 8080 and the daemon tests
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# The container shares the host's network (apt needs the archive), so its loopback too:
+# a port nobody on the host holds, as the whole-daemon tests do.
+PORT = _free_port()
 PACKAGES_INSIDE = "/run/door-gateway-packages"
 # Under qemu a Python daemon starts in tens of seconds, not one: generous, but bounded.
 START_S = 180.0
@@ -37,7 +48,7 @@ pytestmark = [
         os.environ.get("DOOR_GATEWAY_SYSTEM_TEST") != "1",
         reason="system test: run it with `make system-test` (boots a container, needs root)",
     ),
-    pytest.mark.timeout(900),
+    pytest.mark.timeout(1800),  # boot + apt install under qemu, each bounded below
 ]
 
 
@@ -75,7 +86,7 @@ def box(deb: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Contain
     logs = tmp_path_factory.mktemp("container")
     container = Container(
         root=root,
-        name="door-gateway-test",
+        name=f"door-gateway-test-{os.getpid()}",  # runs side by side never clash
         console_log=logs / "console.log",
         binds={deb.parent: PACKAGES_INSIDE},
     )
