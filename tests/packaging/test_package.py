@@ -41,6 +41,15 @@ def test_pyscard_comes_from_debian_with_the_library_it_loads() -> None:
     assert "libpcsclite1" in depends()
 
 
+def test_cryptography_finds_its_cffi_backend_in_debian() -> None:
+    """cffi is left out of the environment (no armhf wheel): Debian's must be there."""
+    requirements = project()["dependencies"]
+    assert isinstance(requirements, list)
+    if any(r.startswith("cryptography") for r in requirements):
+        assert "cffi-*|pycparser-*) ;;" in (DEBIAN / "build-venv.sh").read_text()
+        assert "python3-cffi-backend" in depends()
+
+
 def test_the_python_it_runs_on_is_the_one_its_wheels_are_for() -> None:
     """The environment's compiled wheels are cp311: apt must refuse another Python."""
     build = (DEBIAN / "build-venv.sh").read_text()
