@@ -7,7 +7,8 @@
 # Python ones made into wheels here, and every wheel with compiled code is downloaded
 # from PyPI as the same release built for the target (manylinux). pyscard is the one
 # dependency with no such wheel: it comes from Debian (python3-pyscard), which the
-# environment sees through its system site packages. See docs/packaging.md.
+# environment sees through its system site packages, as does cffi's run-time part
+# (python3-cffi-backend, for cryptography). See docs/packaging.md.
 set -euo pipefail
 
 deb_arch=$1
@@ -58,6 +59,10 @@ target_tags=(--python-version "$python_version" --implementation cp --abi "cp${p
 for wheel in "$work"/host/*.whl; do
   name=$(basename "$wheel")
   case "$name" in
+    # cryptography's C binding needs only cffi's _cffi_backend at run time, which
+    # Debian's python3-cffi-backend provides (PyPI has no armhf wheel of cffi);
+    # pycparser is cffi's, for building bindings, never used at run time.
+    cffi-*|pycparser-*) ;;
     *-none-any.whl) cp "$wheel" "$work/target/" ;;
     *)
       distribution=${name%%-*}

@@ -17,13 +17,25 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, fields, replace
 from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from gateway import __version__
 from gateway.access.autoinout import parse_hhmm
+from gateway.actatek_records import (
+    AUTO_RESET_KEY,
+    LOG_SIZES,
+    SCHEDULE_MAX_DELAY_S,
+    TWO_OPTIONS,
+    Consent,
+    LogSettings,
+    RelaySetting,
+    TerminalError,
+    check_log_settings,
+)
 from gateway.clock import Clock, Instant
+from gateway.device_time import SystemTime
 from gateway.model import Event
 from gateway.settings import (
     AUTO_IN_OUT_MODES,
@@ -32,9 +44,8 @@ from gateway.settings import (
     DoorSettings,
     Settings,
 )
-from gateway.store.log_query import ADDED_LOG_REASON, LogView, added_log_trace
+from gateway.store.log_records import ADDED_LOG_REASON, added_log_trace
 from gateway.store.terminal_settings import TerminalStore
-from gateway.timeset import SystemTime
 
 if TYPE_CHECKING:
     from gateway.access.engine import AccessEngine
@@ -46,78 +57,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAXIMUM_USERS = 20_000  # what the benchmarks show a Pi deciding from in milliseconds
-RELAY_IDS = ("ONE", "TWO")
-RELAY_ACTIONS = ("open", "close")
-ONE_OPTIONS = ("disable",)  # 'access_denied' on the lock relay would open for refusals
-TWO_OPTIONS = ("disable", "access_granted", "access_denied", "doorbell", "bell_schedule")
-SCHEDULE_MAX_DELAY_S = 1800
-LOG_EVENTS = ("disable", "user_event", "audit_event", "user_audit_event")
-LOG_SIZES = (10_000, 75_000, 100_000, 500_000, 1_000_000)
-EM_OPTIONS = ("FullSN", "ID", "FC_ID")
-AUTO_RESET_KEY = "auto_reset"
 RELAY_FIELDS = ("relay_pulse_s", "second_relay_mode", "second_relay_pulse_s")
-
-
-class TerminalError(Exception):
-    """A terminal function refused (the message says why; nothing changed)."""
-
-
-@dataclass(frozen=True)
-class RelaySetting:
-    """ACTAtek relay setting: `option` and `delay` (seconds) of relay ONE or TWO."""
-
-    id: str
-    option: str
-    delay: float
-
-
-@dataclass(frozen=True)
-class LogSettings:
-    """ACTAtek log settings (field names exactly as the reference spells them, so that the
-    JSON body maps onto them one to one).
-
-    `log_size` bounds the journal. The journal always records everything; the flags only
-    decide what getLogs lists (`view`). Photo, facial and EM options are stored and
-    answered, with no effect: there is no camera, and logs never show card numbers.
-    """
-
-    log_size: int
-    log_event: str = "user_audit_event"
-    log_unAuth_event: bool = True
-    log_Accept_nonRegistered_card: bool = True
-    log_photo_Auth_event: bool = False
-    log_photo_unAuth_event: bool = False
-    log_Accept_nonRegistered_facial: bool = False
-    log_case_event: bool = True
-    log_EM_Option: str = "FullSN"
-
-    def view(self) -> LogView:
-        """What getLogs shows under these settings."""
-        return LogView(
-            user_events=self.log_event in ("user_event", "user_audit_event"),
-            audit_events=self.log_event in ("audit_event", "user_audit_event"),
-            unauthorized=self.log_unAuth_event,
-            unregistered_cards=self.log_Accept_nonRegistered_card,
-            case_events=self.log_case_event,
-        )
-
-
-@dataclass(frozen=True)
-class Consent:
-    """The consent message shown on the terminal (stored and answered: no display here)."""
-
-    enable: bool
-    display_name: str
-
-
-def check_log_settings(settings: LogSettings) -> None:
-    """`TerminalError` unless every value is one the reference allows."""
-    if settings.log_event not in LOG_EVENTS:
-        raise TerminalError(f"log_event: expected one of {', '.join(LOG_EVENTS)}")
-    if settings.log_size not in LOG_SIZES:
-        raise TerminalError(f"log_size: expected one of {', '.join(map(str, LOG_SIZES))}")
-    if settings.log_EM_Option not in EM_OPTIONS:
-        raise TerminalError(f"log_EM_Option: expected one of {', '.join(EM_OPTIONS)}")
 
 
 def check_auto_in_out(settings: AutoInOutSettings) -> None:
@@ -293,6 +233,10 @@ class TerminalFunctions:
         saved = {**asdict(settings), AUTO_RESET_KEY: auto_reset}
         self._apply_auto_in_out(saved)
         self.store.put("auto_in_out", saved)
+
+    def check_auto_in_out(self, settings: AutoInOutSettings) -> None:
+        """`TerminalError` unless `settings` are within the reference's ranges."""
+        check_auto_in_out(settings)
 
     def _apply_auto_in_out(self, saved: dict[str, Any]) -> None:
         settings = AutoInOutSettings(**_known(AutoInOutSettings, saved))

@@ -13,7 +13,12 @@ then the rest closes: the web server, readers, upstream, the journal last but th
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
+import os
 import signal
+import ssl
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from zoneinfo import ZoneInfo
 
@@ -34,16 +39,26 @@ from gateway.operations import OperationsService
 from gateway.reader_chain import start_reader_chain
 from gateway.reader_diagnostics import ReaderDiagnostics
 from gateway.recorder import Recorder
+from gateway.reload import ConfigReloader
 from gateway.rules_reload import follow_rule_changes
 from gateway.saved_state import SavedState
-from gateway.service import ServiceNotifier
+from gateway.service import (
+    ServiceNotifier,
+    StoreHealthReport,
+    WatchdogPinger,
+    watchdog_interval_s,
+)
 from gateway.settings import Settings
 from gateway.simulation import simulation_for
 from gateway.status import build_status_board
 from gateway.storage import open_storage
-from gateway.web.actatek.common import ManagementContext
+from gateway.store.log_query import LogCursor
+from gateway.tlscert import TlsFiles, server_context, tls_files
+from gateway.web.actatek.context import ManagementContext
 from gateway.web.auth import TokenStore
 from gateway.web.server import build_app, start_site
+
+log = logging.getLogger(__name__)
 
 STORE_POLL_S = 1.0  # how soon another process's writes (a CLI import) are in force
 
@@ -63,8 +78,15 @@ class Gateway:
         # Saved durations are carried over by kernel boot (Stamp).
         self.saved_state = SavedState(self.clock, read_boot_id(), self.recorder.emit)
         self.notifier = ServiceNotifier()
+        # The watchdog pings from a task of the loop, from the start: see gateway.service.
+        self.watchdog = WatchdogPinger(
+            self.notifier, watchdog_interval_s(self.notifier.environ, os.getpid())
+        )
+        scheme = "http" if settings.web_tls == "off" else "https"
+        self.serving = f"serving on {scheme}://{settings.web.listen}"
         self.doors: dict[str, DoorController] = {}
         self.door_inputs: dict[str, DoorInputs] = {}
+        self.tls: TlsFiles | None = None
         self._stack = AsyncExitStack()
         self._stop_requested = asyncio.Event()
 
@@ -72,12 +94,14 @@ class Gateway:
         """Lock the doors, open the store, build the engine, readers and web server. A
         failure on the way unwinds what was built (doors locked first) and is raised."""
         async with AsyncExitStack() as stack:
+            self.watchdog.start()
+            stack.push_async_callback(self.watchdog.stop)  # pings until the very end
             await self._build(stack)
             self._stack = stack.pop_all()
         self.recorder.emit(
             Event("system", self.clock.time(), reason="started", trace=f"v{__version__}")
         )
-        self.notifier.ready(f"serving on {self.settings.web.listen}")
+        self.notifier.ready(self.serving)
 
     async def _build(self, stack: AsyncExitStack) -> None:
         loop = asyncio.get_running_loop()
@@ -106,7 +130,8 @@ class Gateway:
         self._build_readers(parts)
         await self._start_web(parts)
         await self.forwarder.start()
-        await parts.enter_async_context(self.rules.watching(STORE_POLL_S, self.notifier.watchdog))
+        health = StoreHealthReport(self.notifier, self.serving)
+        await parts.enter_async_context(self.rules.watching(STORE_POLL_S, health))
 
     def _lock_doors(self) -> None:
         for door in self.doors.values():
@@ -201,6 +226,7 @@ class Gateway:
             clock=self.clock,
             stores=self.stores,
             journal=self.journal,
+            open_logs=functools.partial(LogCursor, self.journal.path),
             doors=self.doors,
             terminal=self.terminal,
             forwarder=self.forwarder,
@@ -236,18 +262,58 @@ class Gateway:
                 self.stores.users,
             ),
         )
-        runner = await start_site(self.web_app, self.settings.web.listen)
+        context = self._tls_context()
+        runner = await start_site(self.web_app, self.settings.web.listen, ssl_context=context)
         parts.push_async_callback(runner.cleanup)
 
-    async def run_until_stopped(self) -> None:
-        """Serve until SIGTERM/SIGINT, then stop cleanly (also when cancelled)."""
+    def _tls_context(self) -> ssl.SSLContext | None:
+        """`[web] tls`: the certificate (made at the first start with "auto"), its
+        fingerprint logged for the installer to compare with the browser's."""
+        self.tls = tls_files(self.settings)
+        if self.tls is None:
+            return None
+        made = "made now, " if self.tls.created else ""
+        kind = "self-signed" if self.tls.self_signed else "the site's"
+        log.info(
+            "HTTPS with %s certificate %s (%sSHA-256 fingerprint %s)",
+            kind,
+            self.tls.cert,
+            made,
+            self.tls.fingerprint,
+        )
+        return server_context(self.tls)
+
+    async def run_until_stopped(
+        self, overrides: Callable[[Settings], Settings] = lambda settings: settings
+    ) -> None:
+        """Serve until SIGTERM/SIGINT, then stop cleanly (also when cancelled). SIGHUP
+        reloads the configuration file (`gateway.reload`); `overrides` puts back what the
+        command line set over it."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop_requested.set)
+        reloader = ConfigReloader(self.settings, overrides, self.apply_settings, self.notifier)
+        reloads: set[asyncio.Task[object]] = set()
+
+        def reload() -> None:
+            if self._stop_requested.is_set():
+                return  # stopping: nothing to reload (and SIGHUP must not kill the stop)
+            task: asyncio.Task[object] = loop.create_task(reloader.reload())
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, reload)
         try:
             await self._stop_requested.wait()
         finally:
+            for task in list(reloads):
+                task.cancel()
             await self.stop()
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Put into force what a reload may change live (`gateway.reload.LIVE_KEYS`)."""
+        logging.getLogger().setLevel(settings.device.log_level)
+        self.settings = settings
 
     async def stop(self) -> None:
         """Lock every door first, then record the stop and close everything, newest first
@@ -256,9 +322,13 @@ class Gateway:
         await self._stack.aclose()
 
 
-async def run(settings: Settings) -> None:
-    """Start a gateway and serve until a signal stops it."""
+async def run(
+    settings: Settings, overrides: Callable[[Settings], Settings] = lambda settings: settings
+) -> None:
+    """Start a gateway and serve until a signal stops it; `overrides` are the command
+    line's, put back over the file at each reload."""
     gateway = Gateway(settings)
     await gateway.start()
-    print(f"door-gateway {__version__}: status at http://{settings.web.listen}/", flush=True)
-    await gateway.run_until_stopped()
+    scheme = "http" if gateway.tls is None else "https"
+    print(f"door-gateway {__version__}: status at {scheme}://{settings.web.listen}/", flush=True)
+    await gateway.run_until_stopped(overrides)

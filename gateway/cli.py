@@ -6,8 +6,11 @@ import argparse
 import asyncio
 import dataclasses
 import getpass
+import json
 import logging
+import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,7 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     _config_option(run)
     run.add_argument("--state-dir", help="override [device] state_dir")
     run.add_argument("--listen", help="override [web] listen (HOST:PORT)")
-    run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    run.add_argument(
+        "--log-level",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="override [device] log_level",
+    )
 
     check = commands.add_parser("check-config", help="validate a configuration file")
     check.add_argument("file", help="the TOML file to check")
@@ -49,6 +56,18 @@ def build_parser() -> argparse.ArgumentParser:
         "check fails, else 0. Changes nothing; run it as the service user.",
     )
     _config_option(selftest)
+    selftest.add_argument(
+        "--json",
+        action="store_true",
+        help="print the report as one JSON object (ok, counts, checks: id, name, status, "
+        "detail, action) instead of lines",
+    )
+    selftest.add_argument(
+        "--click",
+        action="store_true",
+        help="also pulse each door's relay for 1 s (THIS UNLOCKS EVERY DOOR, one at a time); "
+        "refused while the daemon holds the relays",
+    )
 
     users = commands.add_parser("users", help="import or export users (CSV or XML)")
     user_commands = users.add_subparsers(dest="users_command", required=True)
@@ -87,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         return check_config_command(args.file)
     if args.command == "selftest":
-        return _selftest(args.config)
+        return _selftest(args.config, args.json, args.click)
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
@@ -101,24 +120,43 @@ def main(argv: list[str] | None = None) -> int:
     return _passwd(args, settings)
 
 
-def _run(args: argparse.Namespace, settings: Settings) -> int:
-    configure_logging(args.log_level)
-    if args.state_dir:
-        state_dir = str(Path(args.state_dir).resolve())
-        device = dataclasses.replace(settings.device, state_dir=state_dir)
+def _command_line_overrides(args: argparse.Namespace) -> Callable[[Settings], Settings]:
+    """What `run`'s options set over the file: applied at start and after every reload,
+    so a reload never undoes them."""
+    state_dir = str(Path(args.state_dir).resolve()) if args.state_dir else None
+
+    def apply(settings: Settings) -> Settings:
+        device = settings.device
+        if state_dir:
+            device = dataclasses.replace(device, state_dir=state_dir)
+        if args.log_level:
+            device = dataclasses.replace(device, log_level=args.log_level)
         settings = dataclasses.replace(settings, device=device)
-    if args.listen:
-        web = dataclasses.replace(settings.web, listen=args.listen)
-        settings = dataclasses.replace(settings, web=web)
+        if args.listen:
+            web = dataclasses.replace(settings.web, listen=args.listen)
+            settings = dataclasses.replace(settings, web=web)
+        return settings
+
+    return apply
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    overrides = _command_line_overrides(args)
+    settings = overrides(settings)
+    configure_logging(settings.device.log_level)
+    # A reload asked for before the daemon listens for it must not end the process (the
+    # default action of SIGHUP): ignored until the running gateway handles it.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     for warning in config_warnings(settings):
         logging.getLogger("gateway").warning("%s", warning.removeprefix("warning: "))
     from gateway.app import run
     from gateway.store.db import explain_os_error
     from gateway.store.errors import StoreError
+    from gateway.tlscert import TlsError
 
     try:
-        asyncio.run(run(settings))
-    except StoreError as exc:  # expected faults: one clear line, no traceback
+        asyncio.run(run(settings, overrides))
+    except (StoreError, TlsError) as exc:  # expected faults: one clear line, no traceback
         logging.getLogger("gateway").critical("cannot start: %s", exc)
         return 1
     except OSError as exc:
@@ -132,9 +170,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _selftest(path: str) -> int:
+def _selftest(path: str, as_json: bool = False, click: bool = False) -> int:
     """`door-gateway selftest`: an unusable file is the first (failed) check; a usable
-    one runs every check."""
+    one runs every check. Exit status 1 when a check failed, either way."""
     from gateway.config.view import check_file
     from gateway.selftest import (
         SelftestReport,
@@ -147,9 +185,31 @@ def _selftest(path: str) -> int:
     try:
         settings = load_settings(path)
     except ConfigError:
-        failed = configuration_check(check_file(path))
-        return print_report(SelftestReport((failed,), 0.0))
-    return print_report(run_selftest(settings, System()))
+        report = SelftestReport((configuration_check(check_file(path)),), 0.0)
+    else:
+        if click and not _journal_click(settings):
+            return 1
+        report = run_selftest(settings, System(), click=click)
+    if as_json:
+        print(json.dumps(report.as_dict(), indent=2))
+        return 1 if report.failed else 0
+    return print_report(report)
+
+
+def _journal_click(settings: Settings) -> bool:
+    """Journal a `--click` before any relay moves (the journal is written before a door
+    moves, whoever moves it); False, and nothing moves, when it cannot be written."""
+    from gateway.store.errors import StoreError
+    from gateway.store.statedir import make_state_dir
+
+    doors = ", ".join(door.name for door in settings.doors if door.relay_pin is not None)
+    try:
+        make_state_dir(Path(settings.device.state_dir))
+        _journal_account(settings, "", "relay_click_test", f"doors {doors}")
+    except (StoreError, OSError) as exc:
+        print(f"error: --click is journaled first, and the journal failed: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def _open_stores(settings: Settings) -> Stores:
@@ -281,11 +341,12 @@ def _journal_account(settings: Settings, user: str, reason: str, what: str) -> N
     from gateway.store.journal import EventJournal
 
     who = os.environ.get("SUDO_USER") or getpass.getuser()
-    trace = f"door-gateway passwd by {who}" + (f", {what}" if what else "")
+    command = "selftest --click" if reason == "relay_click_test" else "passwd"
+    trace = f"door-gateway {command} by {who}" + (f", {what}" if what else "")
     db_path = Path(settings.device.state_dir) / "gateway.db"
     journal = EventJournal(db_path, ZoneInfo(settings.device.timezone), settings.journal.max_events)
     try:
-        journal.append(Event("api", time.time(), user_id=user, reason=reason, trace=trace))
+        journal.append(Event("api", time.time(), user_id=user or who, reason=reason, trace=trace))
     finally:
         journal.close()
 

@@ -20,7 +20,7 @@ from gateway.hw.formats import FormatRegistry
 from gateway.hw.readers import ReaderDriver
 from gateway.model import User
 from gateway.settings import ReaderSettings
-from gateway.store.profiles import UserRecord
+from gateway.store.records import UserRecord
 from gateway.store.users import UserStore
 
 WIEGAND_KINDS = frozenset({"wiegand", "wiegand_keypad"})

@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import Protocol
 
 from gateway.access.engine import AccessEngine
 from gateway.access.snapshot import RulesSnapshot
@@ -28,6 +29,14 @@ from gateway.store.rules import load_snapshot
 from gateway.store.stores import Stores
 
 log = logging.getLogger(__name__)
+
+
+class StoreHealth(Protocol):
+    """Where the store watch reports each check (`gateway.service.StoreHealthReport`)."""
+
+    def store_ok(self) -> None: ...
+
+    def store_failed(self, error: Exception) -> None: ...
 
 
 def follow_rule_changes(
@@ -94,24 +103,27 @@ class RulesReloader:
         finally:
             conn.close()
 
-    async def watch(self, interval_s: float, alive: Callable[[], None]) -> None:
+    async def watch(self, interval_s: float, health: StoreHealth) -> None:
         """Pick up writes made by another process, every `interval_s`, until cancelled.
 
-        `alive` is called after every check that worked (the systemd watchdog): a store
-        that cannot be read any more stops the pings, and systemd restarts the daemon."""
+        Each check's outcome goes to `health` (the systemd status line): a store that
+        cannot be read is reported there and in the log, and the checks go on. It never
+        touches the watchdog: a loop that still decides keeps pinging (`gateway.service`)."""
         while True:
             await asyncio.sleep(interval_s)
             try:
                 await self.reload_rules_if_changed()
-                alive()
-            except Exception:
+            except Exception as exc:
                 log.exception("store watch failed")
+                health.store_failed(exc)
+            else:
+                health.store_ok()
 
     @asynccontextmanager
-    async def watching(self, interval_s: float, alive: Callable[[], None]) -> AsyncIterator[None]:
+    async def watching(self, interval_s: float, health: StoreHealth) -> AsyncIterator[None]:
         """`watch` runs as a task for the length of the block; leaving it cancels the task
         and waits for it to end (a stop leaves no task behind)."""
-        task = asyncio.get_running_loop().create_task(self.watch(interval_s, alive))
+        task = asyncio.get_running_loop().create_task(self.watch(interval_s, health))
         try:
             yield
         finally:

@@ -28,11 +28,13 @@ from urllib.parse import urlsplit
 from gateway.clock import Clock, SystemClock
 from gateway.config.view import ConfigCheck, check_file
 from gateway.host import kernel_clock_synchronised
-from gateway.hw.factory import SIMULATED_SERIAL_PORTS
+from gateway.hw.factory import BACKENDS, SIMULATED_SERIAL_PORTS, Hardware
 from gateway.hw.gpio_info import LineReport, read_lines
-from gateway.settings import ReaderSettings, Settings
+from gateway.hw.pcsc import match_reader
+from gateway.settings import DoorSettings, ReaderSettings, Settings
 from gateway.store.db import explain, schema_version
 from gateway.store.schema import LATEST_VERSION
+from gateway.tlscert import TlsError, server_context, tls_files
 
 Status = Literal["ok", "warn", "fail"]
 DB_FILE = "gateway.db"
@@ -60,8 +62,18 @@ class CheckResult:
         text = f"{self.status:<5} {self.name}: {self.detail}"
         return f"{text}\n      -> {self.action}" if self.action else text
 
+    @property
+    def id(self) -> str:
+        """A stable identifier for scripts: "state_directory", "reader.front-wiegand",
+        "relay.front"."""
+        kind, _, named = self.name.partition(" ")
+        if kind in ("reader", "relay") and named:
+            return f"{kind}.{named}"
+        return self.name.lower().replace(" ", "_")
+
     def as_dict(self) -> dict[str, str]:
         return {
+            "id": self.id,
             "name": self.name,
             "status": self.status,
             "detail": self.detail,
@@ -105,6 +117,15 @@ def _connect(host: str, port: int, timeout: float) -> None:
     socket.create_connection((host, port), timeout=timeout).close()
 
 
+def _open_hardware(settings: Settings) -> Hardware:
+    return BACKENDS[settings.hardware.backend]()
+
+
+def _pcsc_reader_names(reader: ReaderSettings) -> list[str]:
+    """What pcscd lists now (PC/SC allows any number of clients: the daemon's included)."""
+    return BACKENDS["gpio"]().pcsc(reader).reader_names()
+
+
 def _free_bytes(path: Path) -> tuple[int, int]:
     usage = shutil.disk_usage(path)
     return usage.free, usage.total
@@ -123,26 +144,43 @@ class System:
     usb_devices: Path = Path("/sys/bus/usb/devices")
     pcscd_socket: Path = PCSCD_SOCKET
     euid: Callable[[], int] = os.geteuid
+    # The hardware the door inputs are read on (and `--click` drives): the settings' own.
+    open_hardware: Callable[[Settings], Hardware] = _open_hardware
+    sleep: Callable[[float], None] = time.sleep
+    pcsc_reader_names: Callable[[ReaderSettings], list[str]] = _pcsc_reader_names
     # In the running daemon the configured lines are its own; from the CLI they are free
     # unless the daemon (or something else) holds them.
     in_daemon: bool = False
 
 
-def run_selftest(settings: Settings, system: System, by: str = "") -> SelftestReport:
-    """Every check, in the order an installer would fix things."""
+CLICK_S = 1.0  # how long `--click` holds each relay at its unlocked level
+
+
+def run_selftest(
+    settings: Settings, system: System, by: str = "", click: bool = False
+) -> SelftestReport:
+    """Every check, in the order an installer would fix things; with `click`, each door's
+    relay is also pulsed (it unlocks the door: only when asked, from the command line)."""
     state_dir = Path(settings.device.state_dir)
     checks = [
         configuration_check(check_file(settings.path)),
         user_check(system),
         state_dir_check(state_dir),
         database_check(state_dir / DB_FILE),
+        # Read-only reads leave the -wal and -shm files behind; the journal check's
+        # read-write connection, closed last, removes them again.
+        forwarding_check(settings, state_dir / DB_FILE),
         journal_check(state_dir / DB_FILE),
         gpio_check(settings, system),
+        door_inputs_check(settings, system),
         *(reader_check(reader, settings.simulated, system) for reader in settings.readers),
+        https_check(settings),
         upstream_check(settings, system),
         clock_check(system),
         disk_check(state_dir, system),
     ]
+    if click:
+        checks += relay_click_checks(settings, system)
     return SelftestReport(tuple(checks), system.clock.time(), by)
 
 
@@ -230,14 +268,15 @@ def _write_problem(directory: Path) -> str:
 
 
 def database_check(db_path: Path) -> CheckResult:
-    """The database reads back whole (SQLite's quick_check) and its schema is known."""
+    """The database reads back whole (SQLite's integrity_check: every page, every index
+    against its table) and its schema is known."""
     name = "database"
     if not db_path.exists():
         return CheckResult(name, "ok", f"{db_path} is created at the first start")
     try:
         conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5.0)
         try:
-            answer = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
+            answer = [row[0] for row in conn.execute("PRAGMA integrity_check").fetchall()]
             version = schema_version(conn)
         finally:
             conn.close()
@@ -306,6 +345,76 @@ def journal_check(db_path: Path) -> CheckResult:
     return CheckResult(name, "ok", f"{db_path} accepts writes")
 
 
+def forwarding_check(settings: Settings, db_path: Path) -> CheckResult:
+    """Each active agent's backlog: journal events it has not acknowledged yet."""
+    name = "forwarding"
+    if not db_path.exists():
+        return CheckResult(name, "ok", "no agent registered yet")
+    try:
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5.0)
+        try:
+            agents = conn.execute(
+                "SELECT public_url, cursor FROM agents WHERE active = 1 ORDER BY id"
+            ).fetchall()
+            backlogs = [
+                (url, conn.execute("SELECT COUNT(*) FROM events WHERE seq > ?", (cursor,)))
+                for url, cursor in agents
+            ]
+            waiting = [(str(url), int(rows.fetchone()[0])) for url, rows in backlogs]
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return CheckResult(
+            name, "fail", f"{db_path}: {explain(exc, db_path)}", "see the database check"
+        )
+    if not waiting:
+        return CheckResult(name, "ok", "no agent registered")
+    text = ", ".join(f"{url}: {count} waiting" for url, count in waiting)
+    limit = settings.forwarding.backlog_alarm
+    if any(count > limit for _, count in waiting):
+        return CheckResult(
+            name,
+            "warn",
+            f"backlog above {limit} events: {text}",
+            "check that the agent is up and reachable (the status page's forwarding "
+            "section shows its last error); events wait in the journal, none is lost "
+            "until [journal] max_events is reached",
+        )
+    return CheckResult(name, "ok", text)
+
+
+def https_check(settings: Settings) -> CheckResult:
+    """`[web] tls`: the certificate the daemon serves and its fingerprint, which the
+    installer compares with what the browser shows."""
+    name = "HTTPS"
+    if settings.web_tls == "off":
+        where = "on a LAN address (allow_plain_http)" if settings.web.allow_plain_http else ""
+        if where:
+            return CheckResult(
+                name,
+                "warn",
+                f"plain HTTP {where}: passwords cross the network in clear",
+                'set [web] tls = "auto" unless a TLS proxy on this machine fronts it',
+            )
+        return CheckResult(name, "ok", f"plain HTTP on loopback ({settings.web.listen})")
+    try:
+        files = tls_files(settings, create=False)
+        if files is not None:
+            server_context(files)
+    except TlsError as exc:
+        if settings.web_tls == "auto" and "first start" in str(exc):
+            return CheckResult(name, "ok", f"self-signed certificate: {exc}")
+        return CheckResult(
+            name,
+            "fail",
+            str(exc),
+            "fix the files (readable by the service user, the key matching the certificate)",
+        )
+    assert files is not None
+    kind = "self-signed certificate" if files.self_signed else "certificate"
+    return CheckResult(name, "ok", f"{kind} {files.cert}, SHA-256 fingerprint {files.fingerprint}")
+
+
 # -- hardware ----------------------------------------------------------------------------
 
 
@@ -351,6 +460,105 @@ def gpio_check(settings: Settings, system: System) -> CheckResult:
     )
 
 
+def _door_inputs(door: DoorSettings) -> list[tuple[str, int, bool, tuple[str, str]]]:
+    """(what, pin, active_low, (inactive word, active word)) of a door's contact and exit
+    button, as the door controller reads them."""
+    inputs = []
+    if door.contact_pin is not None:
+        words = ("closed", "open")
+        inputs.append(("contact", door.contact_pin, not door.contact_normally_closed, words))
+    if door.rex_pin is not None:
+        inputs.append(("exit button", door.rex_pin, True, ("released", "pressed")))
+    return inputs
+
+
+def door_inputs_check(settings: Settings, system: System) -> CheckResult:
+    """Each door contact and exit button can be claimed as an input and read (an input
+    drives nothing). In the daemon its own door controllers read them: not claimed again."""
+    name = "door inputs"
+    wired = [(door.name, *i) for door in settings.doors for i in _door_inputs(door)]
+    if not wired:
+        return CheckResult(name, "ok", "no door contact or exit button is wired")
+    if system.in_daemon:
+        return CheckResult(name, "ok", f"{len(wired)} inputs, read by the running doors")
+    readings: list[str] = []
+    stuck: list[str] = []
+    hardware = system.open_hardware(settings)
+    try:
+        for door, what, pin, active_low, words in wired:
+            try:
+                line = hardware.input(pin, active_low)
+                try:
+                    active = line.active
+                finally:
+                    line.close()
+            except Exception as exc:  # gpiozero/lgpio raise their own kinds
+                return CheckResult(
+                    name,
+                    "fail",
+                    f"cannot read GPIO{pin} ({what} of {door}): {exc}",
+                    "if door-gateway is running it holds the line: run the self-test from the "
+                    "status page, or stop the service first",
+                )
+            readings.append(f"{door} {what} {words[active]} (GPIO{pin})")
+            if what == "exit button" and active:
+                stuck.append(f"{door} exit button")
+    finally:
+        hardware.close()
+    if stuck:
+        return CheckResult(
+            name,
+            "warn",
+            "; ".join(readings),
+            f"{', '.join(stuck)} reads pressed: nobody should be pressing it; check for a "
+            "stuck button or a normally-closed button wired where normally-open is expected",
+        )
+    return CheckResult(name, "ok", "; ".join(readings))
+
+
+def relay_click_checks(settings: Settings, system: System) -> list[CheckResult]:
+    """`--click`: each door's relay to its unlocked level for `CLICK_S`, then locked again,
+    one door at a time (listen for the click). The line must be free: while the daemon
+    runs it holds every relay and this is refused (use the status page's pulse)."""
+    results = []
+    hardware = system.open_hardware(settings)
+    try:
+        for door in settings.doors:
+            results.append(_click(door, hardware, system))
+    finally:
+        hardware.close()
+    return results
+
+
+def _click(door: DoorSettings, hardware: Hardware, system: System) -> CheckResult:
+    name = f"relay {door.name}"
+    if door.relay_pin is None:
+        return CheckResult(name, "ok", "no relay wired: nothing to click")
+    locked = door.lock_type == "fail_safe"  # a maglock's relay holds it locked energised
+    try:
+        relay = hardware.output(door.relay_pin, door.relay_active_high, initial=locked)
+    except Exception as exc:
+        return CheckResult(
+            name,
+            "fail",
+            f"cannot drive GPIO{door.relay_pin}: {exc}",
+            "if door-gateway is running it holds the relay: use the status page's Pulse "
+            "button instead, or stop the service first",
+        )
+    try:
+        relay.set(not locked)
+        system.sleep(CLICK_S)
+        clicked = relay.active != locked
+    finally:
+        relay.set(locked)
+        relay.close()
+    if not clicked:
+        return CheckResult(name, "fail", f"GPIO{door.relay_pin} did not follow", "check the wiring")
+    return CheckResult(
+        name, "ok", f"GPIO{door.relay_pin} unlocked {CLICK_S:g} s, then locked: listen for it"
+    )
+
+
 def reader_check(reader: ReaderSettings, simulated: bool, system: System) -> CheckResult:
     """The reader's device is there: a serial port, pcscd, an NFC device."""
     name = f"reader {reader.name}"
@@ -363,7 +571,7 @@ def reader_check(reader: ReaderSettings, simulated: bool, system: System) -> Che
     if simulated:
         return CheckResult(name, "ok", f"simulated {reader.kind} device")
     if reader.kind == "pcsc":
-        return _pcscd_check(name, system.pcscd_socket)
+        return _pcscd_check(name, reader, system)
     return _nfc_check(name, reader.device, system)
 
 
@@ -395,7 +603,9 @@ def _serial_check(name: str, port: Path) -> CheckResult:
     return CheckResult(name, "ok", f"serial port {port} is present")
 
 
-def _pcscd_check(name: str, path: Path) -> CheckResult:
+def _pcscd_check(name: str, reader: ReaderSettings, system: System) -> CheckResult:
+    """pcscd answers on its socket, then lists a reader matching the reader's `device`."""
+    path = system.pcscd_socket
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(2.0)
@@ -407,7 +617,26 @@ def _pcscd_check(name: str, path: Path) -> CheckResult:
             f"the PC/SC daemon does not answer on {path} ({exc.strerror or exc})",
             "apt install pcscd, then systemctl enable --now pcscd.socket",
         )
-    return CheckResult(name, "ok", f"the PC/SC daemon answers on {path}")
+    try:
+        names = system.pcsc_reader_names(reader)
+    except Exception as exc:  # pyscard's own errors, or pyscard missing
+        return CheckResult(
+            name,
+            "fail",
+            f"the PC/SC daemon takes connections on {path} but does not answer ({exc})",
+            "systemctl restart pcscd; journalctl -u pcscd says why it fails",
+        )
+    found = match_reader(names, reader.device)
+    if found is None:
+        wanted = f"matching {reader.device!r}" if reader.device else "at all"
+        listed = ", ".join(repr(n) for n in names) or "none"
+        return CheckResult(
+            name,
+            "fail",
+            f"the PC/SC daemon lists no reader {wanted} (it lists: {listed})",
+            "plug the reader in (`pcsc_scan` lists what pcscd sees) or correct the reader's device",
+        )
+    return CheckResult(name, "ok", f"the PC/SC daemon answers and lists {found!r}")
 
 
 def _nfc_check(name: str, device: str, system: System) -> CheckResult:

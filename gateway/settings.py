@@ -111,6 +111,8 @@ class DeviceSettings:
     state_dir: Annotated[str, Check("a non-empty string", lambda v: v != "")] = (
         "/var/lib/door-gateway"
     )
+    # The service log's level; SIGHUP applies a new one without a restart.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
 @dataclass(frozen=True)
@@ -377,6 +379,9 @@ class TechnicianSettings:
     level: Annotated[str, one_of(ADMIN_LEVELS)] = "SUPERADMIN"
 
 
+WebTls = Literal["auto", "files", "off"]
+
+
 @dataclass(frozen=True)
 class WebSettings:
     listen: Annotated[
@@ -389,6 +394,13 @@ class WebSettings:
     ] = "127.0.0.1:8080"
     token_idle_s: Annotated[float, number(60, 86400)] = 1800.0
     technicians: tuple[TechnicianSettings, ...] = ()
+    # "auto": HTTPS with a self-signed certificate made in state_dir at the first start;
+    # "files": HTTPS with the site's own cert_file and key_file; "off": plain HTTP, only on
+    # loopback unless allow_plain_http. Not given: "auto", "off" with the simulated backend.
+    tls: WebTls | None = None
+    cert_file: str = ""  # PEM certificate (chain), with tls = "files"
+    key_file: str = ""  # PEM private key, with tls = "files"
+    allow_plain_http: bool = False  # tls = "off" on a LAN address: passwords in clear
 
 
 HttpUnlockAntiPassback = Literal["off", "soft", "hard"]
@@ -531,6 +543,14 @@ class Settings:
     @property
     def simulated(self) -> bool:
         return self.hardware.backend == "simulated"
+
+    @property
+    def web_tls(self) -> WebTls:
+        """`[web] tls` in force: as given, else "auto" on real hardware and "off" in
+        simulation."""
+        if self.web.tls is not None:
+            return self.web.tls
+        return "off" if self.simulated else "auto"
 
     def door(self, name: str) -> DoorSettings:
         """The door named `name` (the loader guarantees reader doors exist)."""

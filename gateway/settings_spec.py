@@ -207,3 +207,18 @@ def split_listen(listen: str) -> tuple[str, int] | None:
 def is_bit_range(value: tuple[int, ...]) -> bool:
     """[first, last] with first <= last (each item is checked as a bit index on its own)."""
     return len(value) == 2 and value[0] <= value[1]
+
+
+def is_loopback_listen(listen: str) -> bool:
+    """True when `listen` names a loopback address ("127.0.0.1:8080", "[::1]:80",
+    "localhost:8080"): reachable from this machine only."""
+    parts = split_listen(listen)
+    if parts is None:
+        return False
+    host = parts[0]
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

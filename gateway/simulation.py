@@ -5,6 +5,7 @@ by the `SimulatedHardware` the gateway runs on."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -134,6 +135,11 @@ class Simulation:
             raise NotBuilt("this gateway's clock cannot be stepped")
         clock.step(seconds)
         return clock.time()
+
+    def block_loop(self, seconds: float) -> None:
+        """Block the event loop for `seconds` on purpose: how a test sees that a stuck
+        loop stops the systemd watchdog pings. Reachable only here, on simulated hardware."""
+        time.sleep(seconds)
 
     def outputs(self) -> dict[str, Any]:
         return {

@@ -21,12 +21,12 @@ import asyncio
 import contextlib
 import os
 import signal
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from gateway.atomicfile import write_atomically
 from gateway.clock import Clock
+from gateway.device_time import NtpSetting, TimeSettingError
 
 DROPIN = Path("/etc/systemd/timesyncd.conf.d/50-door-gateway.conf")
 COMMAND_TIMEOUT_S = 10.0
@@ -35,43 +35,12 @@ SIMULATED_KEY = "simulated_time"
 DEFAULT_SERVERS: tuple[str, ...] = tuple(f"{n}.debian.pool.ntp.org" for n in range(4))
 
 
-@dataclass(frozen=True)
-class NtpSetting:
-    """NTP servers (in order of preference) and whether the clock follows them."""
-
-    servers: tuple[str, ...]
-    enabled: bool
-
-
 class SettingsStore(Protocol):
     """Where the simulated clock keeps its offset (the terminal settings in the store)."""
 
     def get(self, key: str) -> Any: ...
 
     def put(self, key: str, value: Any) -> None: ...
-
-
-class TimeSettingError(Exception):
-    """The time or NTP setting could not be read or changed; the message says why."""
-
-    def __init__(self, message: str, fault: bool = True) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fault = fault  # True: the system failed (500); False: the request cannot be (400)
-
-
-class SystemTime(Protocol):
-    """What the time endpoints need of the device's clock."""
-
-    async def now(self) -> float:
-        """The device's current time as UTC epoch seconds."""
-        ...
-
-    async def set_time(self, epoch: float) -> None: ...
-
-    async def ntp(self) -> NtpSetting: ...
-
-    async def set_ntp(self, setting: NtpSetting) -> None: ...
 
 
 def ntp_is_on() -> TimeSettingError:

@@ -15,8 +15,12 @@ root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root/usr/bin" "$root/etc/systemd/system" "$root/lib/systemd"
 cp -a /lib/systemd/system "$root/lib/systemd/"
-printf '#!/bin/sh\nexit 0\n' > "$root/usr/bin/door-gateway"
-chmod 0755 "$root/usr/bin/door-gateway"
+# Stand-ins for the commands the unit runs: the package's, and procps' kill (ExecReload).
+for command in usr/bin/door-gateway bin/kill; do
+  mkdir -p "$root/$(dirname "$command")"
+  printf '#!/bin/sh\nexit 0\n' > "$root/$command"
+  chmod 0755 "$root/$command"
+done
 cp "$unit" "$root/etc/systemd/system/$name"
 
 warnings=$(systemd-analyze verify --man=no --root="$root" "$name" 2>&1) || {

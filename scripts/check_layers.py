@@ -52,10 +52,13 @@ CONTRACTS = frozenset(
     {
         "gateway.access.snapshot",  # the rules snapshot: the engine's data, read by all
         "gateway.access.totp",  # TOTP codes and payloads (the web shows a user theirs)
+        "gateway.actatek_records",  # the ACTAtek terminal functions' values
+        "gateway.device_time",  # the device clock's seam and values
         "gateway.doors.errors",
         "gateway.doors.events",
         "gateway.doors.state",
         "gateway.store.errors",
+        "gateway.store.log_records",
         "gateway.store.records",
         "gateway.store.schema",
         "gateway.store.validate",
@@ -74,21 +77,7 @@ ROOTS = frozenset({"gateway.app", "gateway.cli"})
 ROOT_IMPORTERS = frozenset({"gateway.cli", "gateway.__main__"})
 
 # Imports that break a rule today: (importer, imported) -> the issue item that removes it.
-ALLOWED: Mapping[tuple[str, str], str] = {
-    # Item 6 (ACTAtek handlers through one helper and their context, one refusal exception
-    # per API) is where these go: the record types and the terminal's settings from
-    # contract modules, the logs read through the context instead of a cursor of its own.
-    ("gateway.web.actatek.agents", "gateway.store.agents"): "item 6",
-    ("gateway.web.actatek.jobcodes", "gateway.store.terminal_settings"): "item 6",
-    ("gateway.web.actatek.triggers", "gateway.store.terminal_settings"): "item 6",
-    ("gateway.web.actatek.logs", "gateway.store.journal"): "item 6",
-    ("gateway.web.actatek.logs", "gateway.store.log_query"): "item 6",
-    ("gateway.web.actatek.myself", "gateway.store.profiles"): "item 6",
-    ("gateway.web.actatek.users", "gateway.store.profiles"): "item 6",
-    ("gateway.web.actatek.users_json", "gateway.store.profiles"): "item 6",
-    ("gateway.web.actatek.terminal", "gateway.actatek_settings"): "item 6",
-    ("gateway.web.actatek.timeset", "gateway.timeset"): "item 6",
-}
+ALLOWED: Mapping[tuple[str, str], str] = {}
 
 
 @dataclass(frozen=True)

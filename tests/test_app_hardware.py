@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 
-from gateway.actatek_settings import RelaySetting, TerminalError
+from gateway.actatek_records import RelaySetting, TerminalError
 from gateway.app import Gateway
 from gateway.config import load_settings
 from gateway.settings import ReaderSettings, Settings
@@ -96,8 +96,9 @@ async def test_no_simulation_api_without_simulated_hardware(
     pi: tuple[Gateway, FakeHardware],
 ) -> None:
     gateway, _ = pi
-    url = f"http://{gateway.settings.web.listen}/sim/outputs"
-    async with aiohttp.ClientSession() as http, http.get(url) as resp:
+    # Real hardware serves HTTPS ([web] tls = "auto"); the certificate is not the point.
+    url = f"https://{gateway.settings.web.listen}/sim/outputs"
+    async with aiohttp.ClientSession() as http, http.get(url, ssl=False) as resp:
         assert resp.status == 404
 
 

@@ -4,12 +4,18 @@ network, the clock's sync state, free space), real directories and a real databa
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import re
 import socket
+import sqlite3
 import stat
+import subprocess
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,6 +23,7 @@ import pytest
 from gateway.cli import main
 from gateway.config import load_settings
 from gateway.hw.gpio_info import LineReport, read_lines
+from gateway.model import Event
 from gateway.selftest import (
     DISK_FAIL_BELOW,
     MIB,
@@ -27,9 +34,12 @@ from gateway.selftest import (
     run_selftest,
 )
 from gateway.settings import ReaderSettings, Settings
+from gateway.store.agents import AgentStore
 from gateway.store.journal import EventJournal
+from gateway.tlscert import tls_files
 from tests.config.helpers import MINIMAL_GPIO, write
 from tests.fakes import ManualClock
+from tests.hw.fake_hardware import FakeHardware, FakeInput, FakeOutput
 
 REPO = Path(__file__).resolve().parents[1]
 SIMULATE = REPO / "config" / "simulate.toml"
@@ -48,6 +58,7 @@ class FakeWorld:
         self.free = 8 * GIB
         self.asked: list[tuple[str, int, float]] = []
         self.uid = 998  # the service user
+        self.pcsc_readers: list[str] = ["ACS ACR122U PICC Interface 00 00"]
 
     def become_root(self) -> None:
         self.uid = 0
@@ -85,6 +96,7 @@ class FakeWorld:
             usb_devices=tmp_path / "usb",
             pcscd_socket=tmp_path / "pcscd.comm",
             euid=lambda: self.uid,
+            pcsc_reader_names=lambda _reader: self.pcsc_readers,
             in_daemon=in_daemon,
         )
 
@@ -116,7 +128,8 @@ def test_every_check_passes_on_the_simulated_configuration(
     assert not report.failed
     assert [c for c in report.checks if c.status != "ok"] == []
     names = [check.name for check in report.checks]
-    assert names[:6] == ["configuration", "user", "state directory", "database", "journal", "GPIO"]
+    assert names[:5] == ["configuration", "user", "state directory", "database", "forwarding"]
+    assert names[5:7] == ["journal", "GPIO"]
     assert "reader back-qr" in names and "reader back-exit" in names
     assert names[-3:] == ["upstream", "clock", "disk"]
     assert report.as_dict()["counts"] == {"ok": len(names), "warn": 0, "fail": 0}
@@ -217,7 +230,11 @@ def test_pcscd_must_answer_on_its_socket(tmp_path: Path, world: FakeWorld) -> No
     with socket.socket(socket.AF_UNIX) as server:
         server.bind(str(system.pcscd_socket))
         server.listen()
-        assert by_name(run_selftest(settings, system).checks)["reader desk"].status == "ok"
+        desk = by_name(run_selftest(settings, system).checks)["reader desk"]
+        assert desk.status == "ok" and "ACR122U" in desk.detail
+        world.pcsc_readers = []  # pcscd answers, the reader is unplugged
+        desk = by_name(run_selftest(settings, system).checks)["reader desk"]
+        assert desk.status == "fail" and "lists no reader at all" in desk.detail
 
 
 def test_an_nfc_reader_is_found_on_usb_by_its_id(tmp_path: Path, world: FakeWorld) -> None:
@@ -354,3 +371,193 @@ def test_the_state_dir_mode_is_not_changed(tmp_path: Path, world: FakeWorld) -> 
     run_selftest(simulated(tmp_path), world.system(tmp_path))
     assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
     assert list((tmp_path / "state").iterdir()) == []  # the test file is gone again
+
+
+# -- --json, HTTPS, forwarding ------------------------------------------------------------
+
+STABLE_IDS = ["configuration", "user", "state_directory", "database", "forwarding", "journal"]
+
+
+def run_cli_json(config: Path) -> tuple[int, dict[str, Any]]:
+    """`door-gateway selftest --json` as a process, as a provisioning script runs it."""
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "selftest", "--json", "--config", str(config)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_json_lists_every_check_with_stable_keys(tmp_path: Path) -> None:
+    text = SIMULATE.read_text().replace('state_dir = "var"', f'state_dir = "{tmp_path}/state"')
+    status, report = run_cli_json(write(tmp_path, text))
+    assert set(report) == {"ok", "time", "by", "counts", "checks"}
+    assert all(set(c) == {"id", "name", "status", "detail", "action"} for c in report["checks"])
+    ids = [check["id"] for check in report["checks"]]
+    readers = [f"reader.{r.name}" for r in load_settings(SIMULATE).readers]
+    tail = ["https", "upstream", "clock", "disk"]
+    assert ids == [*STABLE_IDS, "gpio", "door_inputs", *readers, *tail]
+    failed = [c for c in report["checks"] if c["status"] == "fail"]
+    assert (status, report["ok"], failed) == (0, True, [])
+
+
+def test_json_exit_status_is_1_when_a_check_fails(tmp_path: Path) -> None:
+    text = SIMULATE.read_text().replace('state_dir = "var"', f'state_dir = "{tmp_path}/state"')
+    config = write(tmp_path, text.replace('port = "sim"', f'port = "{tmp_path}/ttyUSB9"'))
+    status, report = run_cli_json(config)
+    failed = [c["id"] for c in report["checks"] if c["status"] == "fail"]
+    assert (status, report["ok"], failed) == (1, False, ["reader.back-qr"])
+    status, report = run_cli_json(write(tmp_path, "[device]\nnot toml at all", "bad.toml"))
+    assert status == 1 and [c["id"] for c in report["checks"]] == ["configuration"]
+
+
+def test_https_check_prints_the_fingerprint_the_daemon_serves(
+    tmp_path: Path, world: FakeWorld
+) -> None:
+    settings = on_gpio(tmp_path)
+    (tmp_path / "state").mkdir(mode=0o700)
+    before = by_name(run_selftest(settings, world.system(tmp_path)).checks)["HTTPS"]
+    assert before.status == "ok" and "made at the first start" in before.detail
+    files = tls_files(settings)  # what the daemon does at its first start
+    assert files is not None
+    after = by_name(run_selftest(settings, world.system(tmp_path)).checks)["HTTPS"]
+    assert after.status == "ok" and files.fingerprint in after.detail
+    assert re.fullmatch(r"([0-9A-F]{2}:){31}[0-9A-F]{2}", files.fingerprint)
+
+
+def test_https_check_fails_on_missing_site_files(tmp_path: Path, world: FakeWorld) -> None:
+    text = MINIMAL_GPIO + f'[web]\ntls = "files"\ncert_file = "{tmp_path}/c.pem"\n'
+    settings = on_gpio(tmp_path, text + f'key_file = "{tmp_path}/k.pem"\n')
+    check = by_name(run_selftest(settings, world.system(tmp_path)).checks)["HTTPS"]
+    assert check.status == "fail" and "c.pem" in check.detail
+
+
+def test_forwarding_backlog_above_the_alarm_warns(tmp_path: Path, world: FakeWorld) -> None:
+    settings = on_gpio(tmp_path, MINIMAL_GPIO + "[forwarding]\nbacklog_alarm = 2\n")
+    (tmp_path / "state").mkdir(mode=0o700)
+    db = tmp_path / "state" / "gateway.db"
+    journal = EventJournal(db, ZoneInfo("UTC"), max_events=10_000)
+    agents = AgentStore.open(db)
+    agents.register("http://agent.example/push", now=NOW.timestamp())
+    for _ in range(2):
+        journal.append(Event("system", NOW.timestamp(), reason="started"))
+    check = by_name(run_selftest(settings, world.system(tmp_path)).checks)["forwarding"]
+    assert check.status == "ok" and "http://agent.example/push: 2 waiting" in check.detail
+    journal.append(Event("system", NOW.timestamp(), reason="started"))
+    journal.close()
+    agents.close()
+    check = by_name(run_selftest(settings, world.system(tmp_path)).checks)["forwarding"]
+    assert check.status == "warn" and "3 waiting" in check.detail
+
+
+# -- door inputs and --click --------------------------------------------------------------
+
+WIRED_DOOR = MINIMAL_GPIO.replace(
+    "relay_pin = 17\n", "relay_pin = 17\ncontact_pin = 27\nrex_pin = 22\n", 1
+)
+
+
+class Bench(FakeHardware):
+    """FakeHardware as the self-test meets it: switches already in a position, lines that
+    another process holds, and every level a relay was driven to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pressed: set[int] = set()
+        self.held: set[int] = set()
+        self.relay_levels: dict[int, list[bool]] = {}
+
+    def input(self, pin: int, active_low: bool = True) -> FakeInput:
+        if pin in self.held:
+            raise OSError(16, "GPIO busy")
+        line = super().input(pin, active_low)
+        line.active = pin in self.pressed
+        return line
+
+    def output(self, pin: int, active_high: bool = True, initial: bool = False) -> FakeOutput:
+        if pin in self.held:
+            raise OSError(16, "GPIO busy")
+        line = super().output(pin, active_high, initial)
+        levels = self.relay_levels.setdefault(pin, [line.level])
+        original_set = line.set
+
+        def set_and_record(active: bool) -> None:
+            original_set(active)
+            levels.append(line.level)
+
+        line.set = set_and_record  # type: ignore[method-assign]
+        return line
+
+
+def bench_system(world: FakeWorld, tmp_path: Path, bench: Bench, **extra: Any) -> System:
+    system = world.system(tmp_path, **extra)
+    return dataclasses.replace(system, open_hardware=lambda _: bench, sleep=lambda _: None)
+
+
+def test_door_inputs_are_read_and_a_pressed_exit_button_warns(
+    tmp_path: Path, world: FakeWorld
+) -> None:
+    settings, bench = on_gpio(tmp_path, WIRED_DOOR), Bench()
+    check = by_name(run_selftest(settings, bench_system(world, tmp_path, bench)).checks)
+    inputs = check["door inputs"]
+    assert inputs.status == "ok", inputs
+    assert inputs.detail == "front contact closed (GPIO27); front exit button released (GPIO22)"
+    assert bench.closed  # every line given back
+    bench.pressed.add(22)
+    inputs = by_name(run_selftest(settings, bench_system(world, tmp_path, bench)).checks)[
+        "door inputs"
+    ]
+    assert inputs.status == "warn" and "front exit button reads pressed" in inputs.action
+
+
+def test_door_inputs_held_by_another_process_fail(tmp_path: Path, world: FakeWorld) -> None:
+    bench = Bench()
+    bench.held.add(27)
+    report = run_selftest(on_gpio(tmp_path, WIRED_DOOR), bench_system(world, tmp_path, bench))
+    inputs = by_name(report.checks)["door inputs"]
+    assert report.failed and inputs.status == "fail" and "GPIO27" in inputs.detail
+
+
+def test_no_relay_moves_without_click_and_click_pulses_then_locks(
+    tmp_path: Path, world: FakeWorld
+) -> None:
+    settings, bench = on_gpio(tmp_path, WIRED_DOOR), Bench()
+    report = run_selftest(settings, bench_system(world, tmp_path, bench))
+    assert bench.relay_levels == {} and not any(c.name.startswith("relay") for c in report.checks)
+
+    report = run_selftest(settings, bench_system(world, tmp_path, bench), click=True)
+    checks = by_name(report.checks)
+    assert checks["relay front"].status == "ok" and checks["relay back"].status == "ok"
+    # fail-secure strikes, active high: locked (low), unlocked (high), locked again.
+    assert bench.relay_levels[17] == [False, True, False]
+    assert bench.outputs[17].closed and not report.failed
+
+
+def test_click_is_refused_while_the_daemon_holds_the_relay(
+    tmp_path: Path, world: FakeWorld
+) -> None:
+    bench = Bench()
+    bench.held.add(17)
+    report = run_selftest(
+        on_gpio(tmp_path, WIRED_DOOR), bench_system(world, tmp_path, bench), click=True
+    )
+    relay = by_name(report.checks)["relay front"]
+    assert report.failed and relay.status == "fail" and "status page's Pulse" in relay.action
+
+
+def test_cli_click_journals_first_then_pulses_every_relay(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = SIMULATE.read_text().replace('state_dir = "var"', f'state_dir = "{tmp_path}/state"')
+    config = write(tmp_path, text)
+    assert main(["selftest", "--json", "--click", "--config", str(config)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    relays = {c["id"]: c["status"] for c in report["checks"] if c["id"].startswith("relay.")}
+    assert relays == {"relay.front": "ok", "relay.back": "ok"}
+    with sqlite3.connect(tmp_path / "state" / "gateway.db") as db:
+        rows = db.execute("SELECT reason, trace FROM events").fetchall()
+    assert [reason for reason, _ in rows] == ["relay_click_test"]
+    assert "door-gateway selftest --click by " in rows[0][1] and "front, back" in rows[0][1]

@@ -40,9 +40,10 @@ from gateway.settings import (
     SimulationSettings,
     TechnicianSettings,
     UpstreamSettings,
+    WebSettings,
     WiegandFormatSettings,
 )
-from gateway.settings_spec import fmt_number
+from gateway.settings_spec import fmt_number, is_loopback_listen
 
 UPSTREAM_PLACEHOLDERS: tuple[str, ...] = (
     "QRCode",
@@ -110,6 +111,7 @@ def cross_check(checked: Checked, report: Report) -> None:
     _check_backend(checked, backend, report)
     _check_upstream(checked, report)
     _check_http_unlock(checked, backend, report)
+    _check_web_tls(checked, backend, report)
     _check_not_below(checked.section(LockoutSettings), "lock_s", "max_lock_s", report)
     _check_not_below(checked.section(ForwardingSettings), "retry_initial_s", "retry_max_s", report)
     _check_demo_cards(checked, report)
@@ -384,6 +386,32 @@ def _check_not_below(section: Located[Any] | None, low: str, high: str, report: 
     if ceiling < first:
         expected = f"a number not below {low} ({fmt_number(first)})"
         report.expected(section.at(high), expected, section.found(high, ceiling))
+
+
+def _check_web_tls(checked: Checked, backend: str | None, report: Report) -> None:
+    """HTTPS files only with tls = "files" (and then both); plain HTTP only on loopback,
+    unless asked for: a page opened over the LAN would send passwords in clear."""
+    web = checked.section(WebSettings)
+    if web is None or not web.ok("tls"):
+        return
+    settings = web.value
+    tls = settings.tls or ("off" if backend == "simulated" else "auto")
+    for key in ("cert_file", "key_file"):
+        given = getattr(settings, key) != ""
+        if tls == "files" and not given and web.ok(key):
+            report.add(web.at(key), 'required with tls = "files" (a PEM file)')
+        if tls != "files" and given:
+            report.add(web.at(key), 'only used with tls = "files"')
+    plain = tls == "off" and not settings.allow_plain_http and web.ok("listen")
+    if plain and not is_loopback_listen(settings.listen):
+        report.add(
+            web.at("tls"),
+            f'"off" serves plain HTTP on {settings.listen}, where passwords cross the '
+            'network in clear: use tls = "auto" (or "files"), listen on loopback, or set '
+            "allow_plain_http = true",
+        )
+    if settings.allow_plain_http and tls != "off":
+        report.add(web.at("allow_plain_http"), 'only used with tls = "off"')
 
 
 def _check_http_unlock(checked: Checked, backend: str | None, report: Report) -> None:

@@ -111,7 +111,11 @@ def _web_line(settings: Settings) -> str:
     clear = sum(1 for tech in settings.web.technicians if tech.password)
     note = f", {clear} with a clear-text password (simulation)" if clear else ""
     plural = "" if count == 1 else "s"
-    return f"Web         listen {settings.web.listen}, {count} technician{plural} in the file{note}"
+    scheme = {"auto": "HTTPS (self-signed)", "files": "HTTPS", "off": "plain HTTP"}
+    return (
+        f"Web         {scheme[settings.web_tls]} on {settings.web.listen}, {count} "
+        f"technician{plural} in the file{note}"
+    )
 
 
 def _public_pins_text(count: int) -> str:

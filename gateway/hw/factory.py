@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from gateway.clock import Clock, SteppableClock, SystemClock
+from gateway.device_time import SystemTime
 from gateway.hw.gpio import GpioInput, GpioLines, GpioOutput, SimulatedFactory, real_pin_factory
 from gateway.hw.keypad import GpioKeyMatrix, KeyMatrix, SimulatedKeyMatrix
 from gateway.hw.lines import LineFactory
@@ -33,7 +34,7 @@ from gateway.hw.sim_drivers import (
     SimulatedInput,
 )
 from gateway.settings import HardwareBackend, ReaderSettings
-from gateway.timeset import SettingsStore, SimulatedTime, SystemTime, TimedatectlTime
+from gateway.timeset import SettingsStore, SimulatedTime, TimedatectlTime
 
 SIMULATED_SERIAL_PORTS = ("", "sim")  # a serial reader's `port` that means the pty device
 SIMULATED_KEYPAD_ROWS = 4  # an unwired matrix keypad in the simulation file

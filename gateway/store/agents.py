@@ -30,6 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 from gateway.store.connection import LockedConnection, TableStore
 from gateway.store.db import open_database
 from gateway.store.errors import NotFoundError, ValidationError
+from gateway.store.validate import MAX_URL_LENGTH
 
 __all__ = [
     "DEFAULT_AGENT_VERSION",
@@ -44,7 +45,6 @@ __all__ = [
 ]
 
 MAX_AGENTS = 16  # each one is a task and an HTTP client on a Raspberry Pi
-MAX_URL_LENGTH = 1024
 MAX_VERSION_LENGTH = 16
 MAX_MAGIC_LENGTH = 256
 DEFAULT_AGENT_VERSION = "1.2"  # the reference's default when `agentVersion` is absent

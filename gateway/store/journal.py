@@ -39,7 +39,8 @@ from gateway.model import ADMINISTRATIVE_TYPE, PIN_MASK, Event, StoredEvent, sho
 from gateway.safetext import escaped_event
 from gateway.store.agents import agents_behind, min_active_cursor
 from gateway.store.db import open_database, sqlite_errors, write_transaction
-from gateway.store.log_query import LogView, listed_sql
+from gateway.store.log_query import listed_sql
+from gateway.store.log_records import LogView
 
 _COLUMNS = (
     "seq, time, local_time, type, door, reader, user_id, credential_kind, credential, "

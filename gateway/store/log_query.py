@@ -24,17 +24,20 @@ name ("trigger") is computed in SQL from the row (`trigger_sql`):
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gateway.store.db import open_database, sqlite_errors
+from gateway.store.log_records import (
+    ADDED_LOG_MARK,
+    ADDED_LOG_REASON,
+    LogQuery,
+    LogRow,
+    LogView,
+)
 
-ACCESS_METHODS: dict[str, str] = {"card": "CARD", "pin": "PIN", "qr": "QR", "plate": "PLATE"}
 DENIED_TRIGGER = "ACCESS DENIED"
 REMOTE_OPEN_TRIGGER = "REMOTE DOOR OPEN"
-ADDED_LOG_REASON = "log_added"
-ADDED_LOG_MARK = ";trigger="  # an added log's trace: "by=<technician>;trigger=<name>"
 CASE_EVENTS: tuple[str, ...] = ("tamper", "tamper_cleared")  # the enclosure ("case") opened
 # Door and alarm reasons whose event name is not simply the reason in capitals.
 DOOR_EVENT_NAMES: dict[str, str] = {
@@ -57,70 +60,6 @@ _NAMES = (
     "(SELECT d.name FROM user_departments ud JOIN departments d ON d.id = ud.department_id "
     "WHERE ud.user_id = e.user_id ORDER BY ud.position LIMIT 1)"
 )
-
-
-@dataclass(frozen=True)
-class LogView:
-    """What the log settings hide from the listing (the journal always keeps everything)."""
-
-    user_events: bool = True  # access decisions and added logs
-    audit_events: bool = True  # door and alarm events
-    unauthorized: bool = True  # refused access attempts
-    unregistered_cards: bool = True  # refused cards nobody owns
-    case_events: bool = True  # tamper switch (enclosure open/closed)
-
-
-@dataclass(frozen=True)
-class LogQuery:
-    """The getLogs filters; times are journal UTC times (`2027-01-15T09:00:00.000Z`)."""
-
-    start: str | None = None  # inclusive
-    end: str | None = None  # exclusive
-    employee_name: str | None = None  # case-insensitive part of "first last"
-    employee_id: str | None = None
-    department_id: int | None = None  # the user belongs to it (any position)
-    trigger: str | None = None  # event name, case-insensitive
-    limit: int | None = None
-    full: bool = False  # also read userName and departmentName
-    view: LogView = LogView()
-
-
-@dataclass(frozen=True)
-class LogRow:
-    """One log as read: the journal columns it needs plus the computed event name."""
-
-    seq: int
-    time: str
-    local_time: str
-    user_id: str | None
-    trigger: str
-    door: str | None
-    credential_kind: str | None
-    reason: str
-    trace: str
-    type: str
-    user_name: str = ""
-    department_name: str = ""
-
-    @property
-    def access_method(self) -> str:
-        return ACCESS_METHODS.get(self.credential_kind or "", "")
-
-    @property
-    def remarks(self) -> str:
-        """ "#CARD# granted" for a credential (the reference writes "#FACE#"), who added an
-        added log, the trace (what happened) for a door or alarm event."""
-        if self.type == "api":
-            return "added by " + self.trace.split(ADDED_LOG_MARK, 1)[0].removeprefix("by=")
-        method = self.access_method
-        if method:
-            return f"#{method}# {self.reason}"
-        return self.trace
-
-
-def added_log_trace(by: str, trigger: str) -> str:
-    """The trace of a log added through the API: who added it, and its event name."""
-    return f"by={by}{ADDED_LOG_MARK}{trigger}"
 
 
 def event_name(

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from gateway.model import ADMINISTRATIVE_TYPE, Event
 from gateway.store.journal import utc_iso
-from gateway.store.log_query import ADDED_LOG_REASON
+from gateway.store.log_records import ADDED_LOG_REASON
 
 WINDOW_S = 60.0
 PER_SOURCE = 20  # events of one account and reason journaled per window

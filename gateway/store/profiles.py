@@ -13,54 +13,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import replace
 
-from gateway.model import User
-
-# The ACTAtek status flags besides `active` (which is `User.active`).
-STATUS_FLAGS: tuple[str, ...] = (
-    "autoMatch",
-    "smartCard",
-    "fingerprint",
-    "password",
-    "facial",
-    "facialAutoMatch",
-)
-
-CredentialKey = tuple[str, str]  # (kind, value) as in the credentials table
-
-
-@dataclass(frozen=True)
-class UserProfile:
-    """A user's ACTAtek extras.
-
-    `flags` holds only the flags ever set (an absent one is derived when shown).
-    `key_ids` maps a credential to the keyid a client gave it. `enabled`, when read, holds
-    every credential's enabled flag; when written, the flags to set.
-    """
-
-    flags: Mapping[str, bool] = field(default_factory=dict)
-    fingerprints: str | None = None
-    facial_records: tuple[Mapping[str, Any], ...] = ()
-    score_threshold: int = 0
-    key_ids: Mapping[CredentialKey, str] = field(default_factory=dict)
-    enabled: Mapping[CredentialKey, bool] = field(default_factory=dict)
-
-
-UserRecord = tuple[User, UserProfile]
-
-
-@dataclass(frozen=True)
-class UserFilter:
-    """getUsers criteria: exact matches, and a substring of the user id."""
-
-    user_id: str | None = None
-    partial_user_id: str | None = None
-    last_name: str | None = None
-    first_name: str | None = None
-    other_name: str | None = None
+from gateway.store.records import CredentialKey, UserFilter, UserProfile
 
 
 def _where_ids(user_ids: Sequence[str] | None) -> tuple[str, tuple[object, ...]]:

@@ -1,9 +1,13 @@
-"""Records the store hands back besides `User`: departments, access rights, groups, ..."""
+"""Records the store hands back besides `User`: departments, access rights, groups,
+holidays, a user's ACTAtek extras, triggers and job codes. Plain values: the web layer
+imports them at run time (a contract module, `scripts/check_layers.py`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from gateway.model import User
 
@@ -98,3 +102,84 @@ class ExportedUser:
     user: User
     pin_hash: str | None
     flags: CredentialFlags = field(default_factory=CredentialFlags)
+
+
+# -- the ACTAtek user structure beyond `User` (kept by `gateway.store.profiles`) ----------
+
+# The ACTAtek status flags besides `active` (which is `User.active`).
+STATUS_FLAGS: tuple[str, ...] = (
+    "autoMatch",
+    "smartCard",
+    "fingerprint",
+    "password",
+    "facial",
+    "facialAutoMatch",
+)
+
+CredentialKey = tuple[str, str]  # (kind, value) as in the credentials table
+
+
+@dataclass(frozen=True)
+class UserProfile:
+    """A user's ACTAtek extras.
+
+    `flags` holds only the flags ever set (an absent one is derived when shown).
+    `key_ids` maps a credential to the keyid a client gave it. `enabled`, when read, holds
+    every credential's enabled flag; when written, the flags to set.
+    """
+
+    flags: Mapping[str, bool] = field(default_factory=dict)
+    fingerprints: str | None = None
+    facial_records: tuple[Mapping[str, Any], ...] = ()
+    score_threshold: int = 0
+    key_ids: Mapping[CredentialKey, str] = field(default_factory=dict)
+    enabled: Mapping[CredentialKey, bool] = field(default_factory=dict)
+
+
+UserRecord = tuple[User, UserProfile]
+
+
+@dataclass(frozen=True)
+class UserFilter:
+    """getUsers criteria: exact matches, and a substring of the user id."""
+
+    user_id: str | None = None
+    partial_user_id: str | None = None
+    last_name: str | None = None
+    first_name: str | None = None
+    other_name: str | None = None
+
+
+# -- terminal settings (kept by `gateway.store.terminal_settings`) ---------------------
+
+JOB_CODE_ENABLES: tuple[str, ...] = ("enable", "disable", "default")
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A trigger key and its schedule: day name (PATTERN_DAYS) -> 48 half-hour slots."""
+
+    type: str
+    name: str
+    enabled: bool
+    free_jobcode: bool = False
+    patterns: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobCodeSetting:
+    """One of the three job code settings (ACTAtek "jobcode setting" 1, 2, 3)."""
+
+    jobcode: int
+    name: str
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class JobCode:
+    """One job code under a setting; `enable` is "enable", "disable" or "default"."""
+
+    jobcode: int
+    id: int
+    name: str
+    enable: str

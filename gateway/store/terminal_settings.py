@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gateway.access.snapshot import PATTERN_DAYS
 from gateway.store.connection import LockedConnection, TableStore
 from gateway.store.errors import NotFoundError, ValidationError
+from gateway.store.records import JOB_CODE_ENABLES, JobCode, JobCodeSetting, Trigger
 from gateway.store.schema import DAY_COLUMNS, TRIGGER_TYPES
 from gateway.store.validate import MAX_NAME_LENGTH, check_text, normalise_patterns
 
@@ -35,40 +35,9 @@ __all__ = [
     "Trigger",
 ]
 
-JOB_CODE_ENABLES: tuple[str, ...] = ("enable", "disable", "default")
 JOB_CODE_SETTINGS = (1, 2, 3)
 FREE_JOBCODE_TRIGGERS = frozenset(f"F{n}" for n in range(1, 11))  # "only F1-F10"
 _TRIGGER_COLUMNS = "type, name, enabled, free_jobcode, " + ", ".join(DAY_COLUMNS)
-
-
-@dataclass(frozen=True)
-class Trigger:
-    """A trigger key and its schedule: day name (PATTERN_DAYS) -> 48 half-hour slots."""
-
-    type: str
-    name: str
-    enabled: bool
-    free_jobcode: bool = False
-    patterns: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class JobCodeSetting:
-    """One of the three job code settings (ACTAtek "jobcode setting" 1, 2, 3)."""
-
-    jobcode: int
-    name: str
-    enabled: bool
-
-
-@dataclass(frozen=True)
-class JobCode:
-    """One job code under a setting; `enable` is "enable", "disable" or "default"."""
-
-    jobcode: int
-    id: int
-    name: str
-    enable: str
 
 
 class TerminalStore(TableStore):

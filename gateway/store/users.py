@@ -22,16 +22,19 @@ from gateway.store.connection import LockedConnection, TableStore
 from gateway.store.db import multimap
 from gateway.store.errors import CredentialTaken, NotFoundError, ValidationError
 from gateway.store.profiles import (
-    UserFilter,
-    UserProfile,
-    UserRecord,
     find_user_ids,
     read_profiles,
     read_totp_secret,
     write_profile,
     write_totp_secret,
 )
-from gateway.store.records import CredentialFlags, ExportedUser
+from gateway.store.records import (
+    CredentialFlags,
+    ExportedUser,
+    UserFilter,
+    UserProfile,
+    UserRecord,
+)
 from gateway.store.references import require_ids
 from gateway.store.validate import check_pin_hash, check_public_pins, validate_user
 

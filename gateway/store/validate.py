@@ -26,6 +26,7 @@ MAX_PLATE_LENGTH = 32
 MAX_NAME_LENGTH = 64
 MAX_MESSAGE_LENGTH = 256
 MAX_DOOR_LENGTH = 64
+MAX_URL_LENGTH = 1024  # an agent's URL (`gateway.store.agents`)
 CARD_HEX_DIGITS = (2, 20)
 PRIVATE_PIN_DIGITS = (2, 8)
 PIN_HASH_RE = re.compile(r"[0-9a-f]{64}")

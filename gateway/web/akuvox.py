@@ -32,6 +32,7 @@ from aiohttp import web
 from gateway.model import Direction, UnlockClaim
 from gateway.settings import HttpUnlockSettings, Settings
 from gateway.web import security
+from gateway.web.common import BadRequest
 
 PATH = "/fcgi/OpenDoor"
 PARAMS = ("action", "DoorNum", "AntiPassbackMode", "Name", "UnlockType", "Code")
@@ -74,14 +75,6 @@ CONTEXT = web.AppKey("open_door_context", OpenDoorContext)
 # -- the query -----------------------------------------------------------------------------
 
 
-class QueryError(Exception):
-    """A malformed query (400) or a DoorNum without a door (404)."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 @dataclass(frozen=True)
 class OpenDoorRequest:
     door_num: int
@@ -89,21 +82,21 @@ class OpenDoorRequest:
 
 
 def parse_query(query: Mapping[str, str], getall: Callable[[str], list[str]]) -> OpenDoorRequest:
-    """The query as an `OpenDoorRequest`; QueryError for anything unexpected."""
+    """The query as an `OpenDoorRequest`; BadRequest for anything unexpected."""
     for key in query:
         if key not in PARAMS:
-            raise QueryError(f"unknown parameter {key!r}; expected {', '.join(PARAMS)}")
+            raise BadRequest(f"unknown parameter {key!r}; expected {', '.join(PARAMS)}")
         if len(getall(key)) > 1:
-            raise QueryError(f"{key}: given more than once")
+            raise BadRequest(f"{key}: given more than once")
     values = {key: _param(query, key) for key in PARAMS}
     if values["action"].lower() != "opendoor":
-        raise QueryError("action: expected OpenDoor")
+        raise BadRequest("action: expected OpenDoor")
     raw_door = values["DoorNum"]
     if not (raw_door.isascii() and raw_door.isdigit()):
-        raise QueryError("DoorNum: expected a door number from 1")
+        raise BadRequest("DoorNum: expected a door number from 1")
     mode = values["AntiPassbackMode"].lower()
     if mode and mode not in MODES:
-        raise QueryError("AntiPassbackMode: expected Entry or Exit")
+        raise BadRequest("AntiPassbackMode: expected Entry or Exit")
     claim = UnlockClaim(
         direction=MODES.get(mode),
         name=values["Name"],
@@ -118,14 +111,14 @@ def _param(query: Mapping[str, str], key: str) -> str:
     value = query.get(key, "").strip()
     limit = MAX_LENGTHS[key]
     if len(value) > limit or not value.isprintable():
-        raise QueryError(f"{key}: expected at most {limit} printable characters")
+        raise BadRequest(f"{key}: expected at most {limit} printable characters")
     return value
 
 
 def door_by_number(settings: Settings, number: int) -> str:
-    """The name of the `number`-th `[[doors]]` entry (from 1); QueryError 404 if none."""
+    """The name of the `number`-th `[[doors]]` entry (from 1); BadRequest 404 if none."""
     if not 1 <= number <= len(settings.doors):
-        raise QueryError(f"DoorNum: no door {number}; doors are 1 to {len(settings.doors)}", 404)
+        raise BadRequest(f"DoorNum: no door {number}; doors are 1 to {len(settings.doors)}", 404)
     return settings.doors[number - 1].name
 
 
@@ -152,11 +145,8 @@ async def open_door(request: web.Request) -> web.Response:
     refused = _authenticate(request, ctx, settings)
     if refused is not None:
         return refused
-    try:
-        req = parse_query(request.query, request.query.getall)
-        door = door_by_number(ctx.settings, req.door_num)
-    except QueryError as exc:
-        return _answer(exc.status, "error", str(exc))
+    req = parse_query(request.query, request.query.getall)
+    door = door_by_number(ctx.settings, req.door_num)
     address = security.client_address(request)
     if req.claim.names_a_user:
         reason = ctx.identified_unlock(door, req.claim, settings.username, address)

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.web import roles, security
-from gateway.web.actatek.common import SESSIONS as ACTATEK_SESSIONS
+from gateway.web.actatek.session import SESSIONS as ACTATEK_SESSIONS
 from gateway.web.auth import ACCOUNTS, Session, TokenStore
 from gateway.web.common import BadRequest, error
 from gateway.web.services import Accounts, EventLog, StatusSource
@@ -89,17 +89,14 @@ async def login(request: web.Request) -> web.StreamResponse:
     """{"username", "password", "cookie"?} -> {"token", "must_change"} (or, with
     "cookie": true, the HttpOnly cookie and {"csrf_token", "must_change"}: the token is then
     never readable by the page's scripts)."""
-    try:
-        body = await security.read_json_object(
-            request, LOGIN_BODY_BYTES, frozenset({"username", "password", "cookie"})
-        )
-        username = security.text_field(body, "username", 64)
-        password = security.text_field(body, "password", 256, printable=False)
-        cookie = body.get("cookie", False)
-        if not isinstance(cookie, bool):
-            raise security.BodyError("cookie: expected true or false")
-    except security.BodyError as exc:
-        return error(exc.status, str(exc))
+    body = await security.read_json_object(
+        request, LOGIN_BODY_BYTES, frozenset({"username", "password", "cookie"})
+    )
+    username = security.text_field(body, "username", 64)
+    password = security.text_field(body, "password", 256, printable=False)
+    cookie = body.get("cookie", False)
+    if not isinstance(cookie, bool):
+        raise BadRequest("cookie: expected true or false")
     logins = request.app[LOGINS]
     outcome = await security.checked_login(
         request.app[security.THROTTLE],
@@ -156,12 +153,9 @@ async def password(request: web.Request) -> web.Response:
     throttle (a stolen token must not become a password oracle); every other session of
     the account, native or ACTAtek, is logged out."""
     session = session_of(request)
-    try:
-        body = await security.read_json_object(request, LOGIN_BODY_BYTES, frozenset({"old", "new"}))
-        old = security.text_field(body, "old", 256, printable=False)
-        new = security.text_field(body, "new", 256, printable=False)
-    except security.BodyError as exc:
-        return error(exc.status, str(exc))
+    body = await security.read_json_object(request, LOGIN_BODY_BYTES, frozenset({"old", "new"}))
+    old = security.text_field(body, "old", 256, printable=False)
+    new = security.text_field(body, "new", 256, printable=False)
     outcome = await security.checked_login(
         request.app[security.THROTTLE],
         request.app[LOGINS].verify_login,
@@ -235,11 +229,8 @@ async def status(request: web.Request) -> web.Response:
 
 async def events(request: web.Request) -> web.Response:
     """Journal events after `after`, oldest first (capability `logs`)."""
-    try:
-        after = _int_query(request, "after", 0, 0, 2**63 - 1)
-        limit = _int_query(request, "limit", 100, 1, MAX_EVENTS_PAGE)
-    except BadRequest as exc:
-        return error(400, str(exc))
+    after = _int_query(request, "after", 0, 0, 2**63 - 1)
+    limit = _int_query(request, "limit", 100, 1, MAX_EVENTS_PAGE)
     rows = await request.app[EVENTS].read_events(after, limit)
     last_seq = rows[-1].seq if rows else after
     return web.json_response({"events": [r.as_dict() for r in rows], "last_seq": last_seq})

@@ -12,15 +12,15 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 class BadRequest(Exception):
-    """The client sent something we will not act on; the message says what."""
+    """The one refusal of the native API, the simulation API and OpenDoor: the client asked
+    for something we will not do, and `message` says what. `security.json_errors` answers
+    it in the shape of the API the path belongs to, with `status` (400 unless told: 404 for
+    a name that is not there, 413 for a body over the limit, 501 for what is not built)."""
 
-    status = 400
-
-
-class TooLarge(BadRequest):
-    """The body is over the endpoint's limit (413)."""
-
-    status = 413
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
 
 
 def error(status: int, message: str) -> web.Response:
@@ -29,11 +29,11 @@ def error(status: int, message: str) -> web.Response:
 
 
 async def json_object(request: web.Request, max_bytes: int = MAX_BODY_BYTES) -> dict[str, Any]:
-    """The request body as a strict JSON object, or BadRequest (TooLarge over the limit)."""
+    """The request body as a strict JSON object, or BadRequest (413 over the limit)."""
     try:
         body = await read_strict_json(request, max_bytes)
     except BodyRejected as exc:
-        raise (TooLarge if exc.status == 413 else BadRequest)(exc.message) from exc
+        raise BadRequest(exc.message, exc.status) from exc
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")
     return body

@@ -10,7 +10,6 @@ from typing import Protocol
 
 from aiohttp import web
 
-from gateway.doors.errors import UnknownDoor
 from gateway.web import roles
 from gateway.web.api import session_of
 from gateway.web.common import BadRequest, error, json_object
@@ -33,10 +32,7 @@ CONTROL = web.AppKey("door_control", DoorControl)
 async def pulse(request: web.Request) -> web.Response:
     """POST /api/v1/doors/{name}/pulse: one remote unlock pulse (refused in lockdown)."""
     name = request.match_info["name"]
-    try:
-        opened = request.app[CONTROL].pulse_door(name, session_of(request).username)
-    except UnknownDoor as exc:
-        return error(404, str(exc))
+    opened = request.app[CONTROL].pulse_door(name, session_of(request).username)
     if not opened:
         return error(409, f"door {name!r} is in lockdown")
     return web.json_response({"status": "success", "door": name})
@@ -53,23 +49,15 @@ async def _lockdown_body(request: web.Request) -> bool:
 async def lockdown(request: web.Request) -> web.Response:
     """POST /api/v1/doors/{name}/lockdown or /api/v1/lockdown (every door): {"on": bool}."""
     name = request.match_info.get("name")
-    try:
-        on = await _lockdown_body(request)
-        request.app[CONTROL].set_lockdown(name, on, session_of(request).username)
-    except BadRequest as exc:
-        return error(exc.status, str(exc))
-    except UnknownDoor as exc:
-        return error(404, str(exc))
+    on = await _lockdown_body(request)
+    request.app[CONTROL].set_lockdown(name, on, session_of(request).username)
     return web.json_response({"status": "success", "door": name, "lockdown": on})
 
 
 async def acknowledge(request: web.Request) -> web.Response:
     """POST /api/v1/doors/{name}/acknowledge: acknowledge the door's latched alarms."""
     name = request.match_info["name"]
-    try:
-        request.app[CONTROL].acknowledge_alarms(name, session_of(request).username)
-    except UnknownDoor as exc:
-        return error(404, str(exc))
+    request.app[CONTROL].acknowledge_alarms(name, session_of(request).username)
     return web.json_response({"status": "success", "door": name})
 
 

@@ -28,6 +28,7 @@ import asyncio
 import ipaddress
 import logging
 import resource
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -89,6 +90,7 @@ class ServerLog(logging.LoggerAdapter[logging.Logger]):
 
 
 HTTP_LIMITS = web.AppKey("http_limits", HttpLimits)
+TLS_HANDSHAKE_TIMEOUT_S = 10.0
 
 
 def client_key(peername: Any) -> str:
@@ -213,15 +215,21 @@ class GuardedTCPSite(web.BaseSite):
     """aiohttp's TCP site, with every connection passing the `ConnectionGuard`."""
 
     def __init__(
-        self, runner: web.BaseRunner, host: str, port: int, guard: ConnectionGuard
+        self,
+        runner: web.BaseRunner,
+        host: str,
+        port: int,
+        guard: ConnectionGuard,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        super().__init__(runner)
+        super().__init__(runner, ssl_context=ssl_context)
         self._host, self._port, self._guard = host, port, guard
 
     @property
     def name(self) -> str:
         host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self._port}"
+        scheme = "https" if self._ssl_context is not None else "http"
+        return f"{scheme}://{host}:{self._port}"
 
     async def start(self) -> None:
         await super().start()
@@ -229,5 +237,10 @@ class GuardedTCPSite(web.BaseSite):
         assert server is not None
         guard = self._guard
         self._server = await asyncio.get_running_loop().create_server(
-            lambda: GuardedProtocol(guard, server), self._host, self._port
+            lambda: GuardedProtocol(guard, server),
+            self._host,
+            self._port,
+            ssl=self._ssl_context,
+            # A client that opens TLS and stalls holds a connection slot: not for long.
+            ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT_S if self._ssl_context else None,
         )

@@ -22,7 +22,7 @@ from gateway.model import User
 from gateway.store.errors import CredentialTaken, NotFoundError, StoreError, ValidationError
 from gateway.store.validate import MAX_USER_ID
 from gateway.web import roles, security
-from gateway.web.actatek.common import ActatekError
+from gateway.web.actatek.answers import ActatekError
 from gateway.web.actatek.users import guard_user
 from gateway.web.api import EVENTS, session_of
 from gateway.web.common import BadRequest, error, json_object

@@ -1,6 +1,6 @@
 """What each role may call and read on the native API (docs/security.md).
 
-One role table for both APIs: the ACTAtek one (`gateway.web.actatek.common.CAPABILITIES`).
+One role table for both APIs: the ACTAtek one (`gateway.web.actatek.session.CAPABILITIES`).
 Each native route names what it needs in its module's `ROUTES` table (a `Guard`);
 `add_native_routes` registers the route and its guard together, and the session
 middleware (`gateway.web.api.require_token`) enforces the guard before any handler runs.
@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.web.actatek.common import CAPABILITIES
+from gateway.web.actatek.session import CAPABILITIES
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -28,7 +28,9 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from gateway.clock import Clock
+from gateway.doors.errors import UnknownDoor
 from gateway.web.auth import CredentialVersions
+from gateway.web.common import BadRequest
 from gateway.web.strictjson import BodyRejected, read_strict_json
 
 log = logging.getLogger(__name__)
@@ -446,14 +448,6 @@ def check_basic_auth(header: str, username: str, password: str) -> bool:
 # -- strict JSON bodies -------------------------------------------------------------------
 
 
-class BodyError(Exception):
-    """The body is refused; `status` is 400 or 413."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 async def read_json_object(
     request: web.Request, max_bytes: int, allowed: frozenset[str]
 ) -> dict[str, Any]:
@@ -462,12 +456,12 @@ async def read_json_object(
     try:
         body = await read_strict_json(request, max_bytes)
     except BodyRejected as exc:
-        raise BodyError(exc.message, exc.status) from exc
+        raise BadRequest(exc.message, exc.status) from exc
     if not isinstance(body, dict):
-        raise BodyError("body must be a JSON object")
+        raise BadRequest("body must be a JSON object")
     unknown = sorted(set(body) - allowed)
     if unknown:
-        raise BodyError(f"unknown field {unknown[0]!r}; expected {', '.join(sorted(allowed))}")
+        raise BadRequest(f"unknown field {unknown[0]!r}; expected {', '.join(sorted(allowed))}")
     return body
 
 
@@ -481,7 +475,7 @@ def text_field(
         or not min_len <= len(value) <= max_len
         or (printable and not value.isprintable())
     ):
-        raise BodyError(f"{name}: expected a string of {min_len} to {max_len} characters")
+        raise BadRequest(f"{name}: expected a string of {min_len} to {max_len} characters")
     return value
 
 
@@ -542,10 +536,16 @@ def too_large(request: web.Request, limit: int) -> web.Response:
 async def json_errors(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Outside the ACTAtek API (which has its own): aiohttp's HTML/text errors and crashes
+    """Outside the ACTAtek API (which has its own): a handler's refusal (`BadRequest`) is
+    answered in its API's shape with its status, a door name the door commands do not
+    know (`UnknownDoor`) with 404; aiohttp's HTML/text errors and crashes
     become JSON, never a traceback."""
     try:
         return await handler(request)
+    except BadRequest as exc:
+        return error_body(request.path, exc.status, exc.message)
+    except UnknownDoor as exc:  # the door commands' refusal of a name
+        return error_body(request.path, 404, str(exc))
     except web.HTTPRequestEntityTooLarge:
         return too_large(request, MAX_BODY_BYTES)
     except web.HTTPException as exc:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import ssl
 
 from aiohttp import web, web_response
 
 from gateway.model import Event
 from gateway.web import akuvox, api, doors, live, openapi, page, readers, security, sim
-from gateway.web.actatek.common import ManagementContext, common_errors
+from gateway.web.actatek.answers import common_errors
+from gateway.web.actatek.context import ManagementContext
 from gateway.web.actatek.routes import add_actatek
 from gateway.web.auth import ACCOUNTS, TokenStore
 from gateway.web.limits import HTTP_LIMITS, ConnectionGuard, GuardedTCPSite, HttpLimits
@@ -131,11 +133,15 @@ def parse_listen(listen: str) -> tuple[str, int]:
 
 
 async def start_site(
-    app: web.Application, listen: str, limits: HttpLimits | None = None
+    app: web.Application,
+    listen: str,
+    limits: HttpLimits | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> web.AppRunner:
     """Start serving under `limits` (timeouts, head sizes, connection caps: see
-    `gateway.web.limits`); the caller keeps the runner to stop it. When the site cannot
-    start (the port is taken) the runner is cleaned up before the error is raised."""
+    `gateway.web.limits`), over TLS when given `ssl_context`; the caller keeps the runner
+    to stop it. When the site cannot start (the port is taken) the runner is cleaned up
+    before the error is raised."""
     limits = limits or HttpLimits()
     app[HTTP_LIMITS] = limits  # the body reader's timeout
     runner = web.AppRunner(app, access_log=None, **limits.runner_options())
@@ -143,7 +149,7 @@ async def start_site(
     host, port = parse_listen(listen)
     guard = ConnectionGuard(limits.connection_cap(), limits.max_per_address)
     try:
-        await GuardedTCPSite(runner, host, port, guard).start()
+        await GuardedTCPSite(runner, host, port, guard, ssl_context).start()
     except BaseException:  # e.g. the port is taken: nothing is left half set up
         await runner.cleanup()
         raise

@@ -37,13 +37,21 @@ class SimulationControl(Protocol):
 
     def step_clock(self, seconds: float) -> float: ...
 
+    def block_loop(self, seconds: float) -> None: ...
 
-class UnknownName(Exception):
+
+class UnknownName(BadRequest):
     """No reader or door of that name (404)."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message, 404)
 
-class NotBuilt(Exception):
+
+class NotBuilt(BadRequest):
     """That reader kind cannot take this input yet (501)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, 501)
 
 
 SIM = web.AppKey("simulation", SimulationControl)
@@ -110,15 +118,9 @@ def _is_loopback(address: str | None) -> bool:
 
 
 async def _run(request: web.Request, action: Any) -> web.Response:
+    body = await json_object(request)
     try:
-        body = await json_object(request)
         await action(request.app[SIM], body)
-    except BadRequest as exc:
-        return error(exc.status, str(exc))
-    except UnknownName as exc:
-        return error(404, str(exc))
-    except NotBuilt as exc:
-        return error(501, str(exc))
     except ValueError as exc:
         return error(400, str(exc))
     return web.json_response({"status": "ok"})
@@ -165,15 +167,22 @@ MAX_CLOCK_STEP_S = 10 * 365 * 86400.0
 
 async def step_clock(request: web.Request) -> web.Response:
     """Step the daemon's wall clock (not its monotonic one) by `step_s` seconds."""
-    try:
-        body = await json_object(request)
-        seconds = field_number(body, "step_s", 0, -MAX_CLOCK_STEP_S, MAX_CLOCK_STEP_S)
-        now = request.app[SIM].step_clock(seconds)
-    except BadRequest as exc:
-        return error(exc.status, str(exc))
-    except NotBuilt as exc:
-        return error(501, str(exc))
+    body = await json_object(request)
+    seconds = field_number(body, "step_s", 0, -MAX_CLOCK_STEP_S, MAX_CLOCK_STEP_S)
+    now = request.app[SIM].step_clock(seconds)
     return web.json_response({"time": now})
+
+
+MAX_BLOCK_S = 60.0
+
+
+async def block_loop(request: web.Request) -> web.Response:
+    """Block the daemon's event loop for `seconds` (a test of the systemd watchdog: a
+    blocked loop must stop its pings). Answers once the loop runs again."""
+    body = await json_object(request)
+    seconds = field_number(body, "seconds", 1, 0, MAX_BLOCK_S)
+    request.app[SIM].block_loop(seconds)
+    return web.json_response({"status": "ok"})
 
 
 def _handler(action: Any) -> Any:
@@ -195,3 +204,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/sim/input", _handler(_input))
     app.router.add_get("/sim/outputs", outputs)
     app.router.add_post("/sim/clock", step_clock)
+    app.router.add_post("/sim/block-loop", block_loop)

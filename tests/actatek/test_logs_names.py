@@ -11,7 +11,8 @@ import pytest
 from gateway.model import Direction, Event
 from gateway.store import db as store_db
 from gateway.store.journal import EventJournal
-from gateway.store.log_query import LogCursor, LogQuery, added_log_trace, event_name
+from gateway.store.log_query import LogCursor, event_name
+from gateway.store.log_records import LogQuery, added_log_trace
 from gateway.store.schema import MIGRATIONS
 
 OUT_READERS = ("exit-reader", "it's-quoted")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from gateway.web.actatek.common import SESSIONS
+from gateway.web.actatek.session import SESSIONS
 from tests.actatek.conftest import PASSWORD, Api
 
 

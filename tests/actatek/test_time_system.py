@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from gateway.clock import SystemClock
-from gateway.timeset import NtpSetting, TimedatectlTime, TimeSettingError
+from gateway.device_time import NtpSetting, TimeSettingError
+from gateway.timeset import TimedatectlTime
 from tests.durability import FsyncSpy
 
 SCRIPT = """#!/bin/sh

@@ -83,7 +83,7 @@ def test_summary_of_gateway_toml() -> None:
         "back-exit",
         "out",
         "Upstream    off",
-        "listen 127.0.0.1:8080",
+        "HTTPS (self-signed) on 127.0.0.1:8080",
         "100000 events",
         "0 technicians",
     ):

@@ -41,9 +41,15 @@ class Daemon:
         return self.process.wait(timeout=timeout)
 
 
-def start_daemon(state_dir: Path, config: Path = SIMULATE, nofile: int | None = None) -> Daemon:
+def start_daemon(
+    state_dir: Path,
+    config: Path = SIMULATE,
+    nofile: int | None = None,
+    environ: dict[str, str] | None = None,
+) -> Daemon:
     """Run `door-gateway run` and wait (bounded) until it answers HTTP; `nofile` sets the
-    daemon's soft file descriptor limit (as a unit's LimitNOFILE= would)."""
+    daemon's soft file descriptor limit (as a unit's LimitNOFILE= would); `environ` adds to
+    its environment (systemd's NOTIFY_SOCKET, WATCHDOG_USEC)."""
     port = free_port()
     log_path = state_dir.parent / f"daemon-{port}.log"
     cmd = [
@@ -53,6 +59,7 @@ def start_daemon(state_dir: Path, config: Path = SIMULATE, nofile: int | None = 
     ]  # fmt: skip
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("NOTIFY_SOCKET", None)
+    env.update(environ or {})
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             cmd, cwd=REPO, stdout=log_file, stderr=subprocess.STDOUT, env=env,

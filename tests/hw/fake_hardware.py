@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gateway.clock import Clock
+from gateway.device_time import NtpSetting
 from gateway.hw.keypad import KeyMatrix
 from gateway.hw.lines import EdgeCallback
 from gateway.hw.nfc import NfcFrontend
@@ -17,7 +18,7 @@ from gateway.hw.pcsc import PcscBackend
 from gateway.hw.reader_base import ReaderUnavailable
 from gateway.hw.serial_rfid import SerialLink
 from gateway.settings import ReaderSettings
-from gateway.timeset import NtpSetting, SettingsStore
+from gateway.timeset import SettingsStore
 from tests.fakes import ManualClock
 
 

@@ -13,13 +13,14 @@ import pytest
 
 from gateway.clock import SteppableClock, SystemClock
 from gateway.config import load_settings
+from gateway.device_time import NtpSetting
 from gateway.hw.factory import BACKENDS, Hardware, PiHardware, SimulatedHardware
 from gateway.hw.gpio import SimulatedFactory
 from gateway.hw.reader_base import NotSimulated
 from gateway.hw.readers import CONSTRUCTORS, ReaderContext, ReaderDriver, build_reader
 from gateway.model import Credential
 from gateway.settings import HardwareBackend, ReaderKind, ReaderSettings
-from gateway.timeset import NtpSetting, SimulatedTime, TimedatectlTime
+from gateway.timeset import SimulatedTime, TimedatectlTime
 from tests.fakes import ManualClock
 
 REPO = Path(__file__).resolve().parents[2]

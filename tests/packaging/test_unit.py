@@ -93,6 +93,12 @@ def test_restarts_never_give_up() -> None:
     assert the_value("StartLimitIntervalSec") == "0"
 
 
+def test_systemctl_reload_sends_the_daemon_sighup() -> None:
+    """The daemon re-reads its configuration on SIGHUP; `systemctl reload` must send it."""
+    assert the_value("ExecReload") == "kill -HUP $MAINPID"
+    assert "procps" in (DEBIAN / "control").read_text()  # /bin/kill
+
+
 def test_the_commands_and_files_it_names_are_installed_by_the_package() -> None:
     installed = package_files()
     for command in values("ExecStartPre") + values("ExecStart"):

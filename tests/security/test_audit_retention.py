@@ -14,7 +14,7 @@ import pytest
 from gateway.model import Event, StoredEvent
 from gateway.store.agents import AgentStore
 from gateway.store.journal import EventJournal
-from gateway.store.log_query import LogView
+from gateway.store.log_records import LogView
 from tests.upstream.test_forward import LONDON, T0, grant
 
 MAX = 1_000  # evidence rows

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.web.actatek.common import CAPABILITIES
+from gateway.web.actatek.session import CAPABILITIES
 from gateway.web.openapi import DOCUMENT
 from gateway.web.roles import GUARDS, Guard
 from tests.web.conftest import PASSWORD, Client

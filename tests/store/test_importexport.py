@@ -21,7 +21,7 @@ from gateway.store.importexport import (
     export_users_file,
     import_users_file,
 )
-from gateway.store.profiles import UserRecord
+from gateway.store.records import UserRecord
 from gateway.store.stores import Stores
 from gateway.store.users import UserStore
 from tests.durability import FsyncSpy

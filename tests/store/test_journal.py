@@ -14,7 +14,7 @@ import pytest
 
 from gateway.model import Event
 from gateway.store.journal import EventJournal
-from gateway.store.log_query import LogView, added_log_trace
+from gateway.store.log_records import LogView, added_log_trace
 
 PARIS = ZoneInfo("Europe/Paris")
 # 2027-01-15 09:00:00.123 UTC = 10:00:00.123 in Paris (winter, +01:00).

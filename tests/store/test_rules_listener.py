@@ -12,7 +12,7 @@ import pytest
 from gateway.access.pins import PinHasher
 from gateway.model import User
 from gateway.store.errors import ValidationError
-from gateway.store.profiles import UserRecord
+from gateway.store.records import UserRecord
 from gateway.store.stores import Stores
 from gateway.store.users import UserStore
 

@@ -12,7 +12,8 @@ import pytest
 from gateway.model import Event
 from gateway.store.agents import AgentStore
 from gateway.store.journal import EventJournal
-from gateway.store.log_query import LogCursor, LogQuery, LogView
+from gateway.store.log_query import LogCursor
+from gateway.store.log_records import LogQuery, LogView
 from tests.upstream.forward_fakes import AgentServer, wait_until
 from tests.upstream.test_forward import LONDON, T0, Rig, grant
 

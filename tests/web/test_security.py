@@ -20,7 +20,7 @@ from gateway.model import Event
 from gateway.store.secrets import load_or_create_device_key
 from gateway.store.stores import Stores
 from gateway.web import security
-from gateway.web.actatek.common import SESSIONS
+from gateway.web.actatek.session import SESSIONS
 from gateway.web.auth import ABSOLUTE_LIFETIME_S
 from tests.fakes import ManualClock
 from tests.web.conftest import PASSWORD, REPO, Client, basic

@@ -21,7 +21,6 @@ is. A name that is not a configured door is refused.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,29 +29,20 @@ from aiohttp import web
 
 from gateway.store.records import AccessGroup
 from gateway.store.validate import MAX_DOOR_LENGTH, MAX_NAME_LENGTH
-from gateway.web.actatek.common import (
-    MAX_BODY_BYTES,
-    ActatekError,
-    context_of,
-    endpoint,
+from gateway.web.actatek.answers import ActatekError, success
+from gateway.web.actatek.context import context_of, journal
+from gateway.web.actatek.inputs import (
+    ID_MAX,
     integer,
     integers,
-    read_json,
-    success,
-    text,
-)
-from gateway.web.actatek.users_common import (
-    ID_MAX,
-    call_store,
-    in_thread,
-    journal,
     no_unknown_keys,
     path_id,
     query_int,
     query_params,
-    run_items,
     short,
+    text,
 )
+from gateway.web.actatek.sections import Section, add_section, call_store, in_thread
 
 CAPABILITY = "groups"
 PATH = "/cgi-bin/restapi/accessgroup/{sessionid}"
@@ -111,7 +101,8 @@ def _fields(request: web.Request, obj: Mapping[str, Any], adding: bool) -> Group
     )
 
 
-async def _add_one(request: web.Request, obj: Mapping[str, Any]) -> str:
+async def add_accessgroup(request: web.Request, obj: Mapping[str, Any]) -> str:
+    """POST: one access group of the body (one object or an array)."""
     new = _fields(request, obj, adding=True)
     assert new.department is not None
     store = context_of(request).stores.organisation
@@ -128,7 +119,8 @@ async def _add_one(request: web.Request, obj: Mapping[str, Any]) -> str:
     return f"access group ID {new_id} Added"
 
 
-async def _update_one(request: web.Request, obj: Mapping[str, Any]) -> str:
+async def update_accessgroup(request: web.Request, obj: Mapping[str, Any]) -> str:
+    """PUT: one access group of the body (one object or an array)."""
     new = _fields(request, obj, adding=False)
     assert new.id is not None
     store = context_of(request).stores.organisation
@@ -148,21 +140,6 @@ async def _update_one(request: web.Request, obj: Mapping[str, Any]) -> str:
     return f"access group ID {group.id} Updated"
 
 
-@endpoint(CAPABILITY)
-async def add_groups(request: web.Request) -> web.Response:
-    """POST accessgroup/{sessionid}: one access group or an array."""
-    body = await read_json(request, MAX_BODY_BYTES)
-    return await run_items(request, body, functools.partial(_add_one, request))
-
-
-@endpoint(CAPABILITY)
-async def update_groups(request: web.Request) -> web.Response:
-    """PUT accessgroup/{sessionid}: one access group or an array."""
-    body = await read_json(request, MAX_BODY_BYTES)
-    return await run_items(request, body, functools.partial(_update_one, request))
-
-
-@endpoint(CAPABILITY)
 async def get_groups(request: web.Request) -> web.Response:
     """GET accessgroup/{sessionid}?groupid&deptid: every match, as an array."""
     params = query_params(request, ("groupid", "deptid"))
@@ -177,7 +154,6 @@ async def get_groups(request: web.Request) -> web.Response:
     )
 
 
-@endpoint(CAPABILITY)
 async def delete_group(request: web.Request) -> web.Response:
     """DELETE accessgroup/{sessionid}/{id}."""
     group_id = path_id(request)
@@ -189,7 +165,15 @@ async def delete_group(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post(PATH, add_groups)
-    app.router.add_put(PATH, update_groups)
-    app.router.add_get(PATH, get_groups)
-    app.router.add_delete(PATH + "/{id}", delete_group)
+    add_section(
+        app,
+        Section(
+            PATH,
+            CAPABILITY,
+            add=add_accessgroup,
+            update=update_accessgroup,
+            get=get_groups,
+            delete=delete_group,
+            delete_suffix="/{id}",
+        ),
+    )

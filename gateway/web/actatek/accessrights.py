@@ -22,7 +22,6 @@ Weekday names are accepted in any case and answered in upper case.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,28 +30,19 @@ from aiohttp import web
 from gateway.access.snapshot import SLOTS_PER_DAY
 from gateway.store.records import AccessRight
 from gateway.store.validate import MAX_NAME_LENGTH
-from gateway.web.actatek.common import (
-    MAX_BODY_BYTES,
-    ActatekError,
-    context_of,
-    endpoint,
-    integer,
-    read_json,
-    success,
-    text,
-)
-from gateway.web.actatek.users_common import (
+from gateway.web.actatek.answers import ActatekError, success
+from gateway.web.actatek.context import context_of, journal
+from gateway.web.actatek.inputs import (
     ID_MAX,
-    call_store,
-    in_thread,
-    journal,
+    integer,
     no_unknown_keys,
     path_id,
     query_int,
     query_params,
-    run_items,
     short,
+    text,
 )
+from gateway.web.actatek.sections import Section, add_section, call_store, in_thread
 
 CAPABILITY = "rights"
 PATH = "/cgi-bin/restapi/accessright/{sessionid}"
@@ -130,7 +120,8 @@ def _fields(
     return right_id, name, description, None if spec is None else parse_timespec(spec)
 
 
-async def _add_one(request: web.Request, obj: Mapping[str, Any]) -> str:
+async def add_accessright(request: web.Request, obj: Mapping[str, Any]) -> str:
+    """POST: one access right of the body (one object or an array)."""
     right_id, name, description, patterns = _fields(obj, id_required=False)
     store = context_of(request).stores.organisation
     new_id = await call_store(
@@ -140,7 +131,8 @@ async def _add_one(request: web.Request, obj: Mapping[str, Any]) -> str:
     return f"access right ID {new_id} Added"
 
 
-async def _update_one(request: web.Request, obj: Mapping[str, Any]) -> str:
+async def update_accessright(request: web.Request, obj: Mapping[str, Any]) -> str:
+    """PUT: one access right of the body (one object or an array)."""
     right_id, name, description, patterns = _fields(obj, id_required=True)
     assert right_id is not None
     store = context_of(request).stores.organisation
@@ -159,21 +151,6 @@ async def _update_one(request: web.Request, obj: Mapping[str, Any]) -> str:
     return f"access right ID {right_id} Updated"
 
 
-@endpoint(CAPABILITY)
-async def add_rights(request: web.Request) -> web.Response:
-    """POST accessright/{sessionid}: one access right or an array."""
-    body = await read_json(request, MAX_BODY_BYTES)
-    return await run_items(request, body, functools.partial(_add_one, request))
-
-
-@endpoint(CAPABILITY)
-async def update_rights(request: web.Request) -> web.Response:
-    """PUT accessright/{sessionid}: one access right or an array."""
-    body = await read_json(request, MAX_BODY_BYTES)
-    return await run_items(request, body, functools.partial(_update_one, request))
-
-
-@endpoint(CAPABILITY)
 async def get_rights(request: web.Request) -> web.Response:
     """GET accessright/{sessionid}?id&name: every match, as an array."""
     params = query_params(request, ("id", "name"))
@@ -189,7 +166,6 @@ async def get_rights(request: web.Request) -> web.Response:
     )
 
 
-@endpoint(CAPABILITY)
 async def delete_right(request: web.Request) -> web.Response:
     """DELETE accessright/{sessionid}/{id}."""
     right_id = path_id(request)
@@ -201,7 +177,15 @@ async def delete_right(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post(PATH, add_rights)
-    app.router.add_put(PATH, update_rights)
-    app.router.add_get(PATH, get_rights)
-    app.router.add_delete(PATH + "/{id}", delete_right)
+    add_section(
+        app,
+        Section(
+            PATH,
+            CAPABILITY,
+            add=add_accessright,
+            update=update_accessright,
+            get=get_rights,
+            delete=delete_right,
+            delete_suffix="/{id}",
+        ),
+    )

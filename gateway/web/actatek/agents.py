@@ -19,19 +19,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.store.agents import MAX_URL_LENGTH
-from gateway.store.errors import StoreError
-from gateway.web.actatek.common import (
-    ActatekError,
-    boolean,
-    context_of,
-    endpoint,
-    session_of,
-    success,
-    text,
-)
-from gateway.web.actatek.terminal_helpers import read_object
-from gateway.web.actatek.users_common import short, store_error
+from gateway.store.validate import MAX_URL_LENGTH
+from gateway.web.actatek.answers import ActatekError, success
+from gateway.web.actatek.context import context_of
+from gateway.web.actatek.inputs import boolean, read_object, short, text
+from gateway.web.actatek.session import endpoint, session_of
 
 CAPABILITY = "agents"
 PATH = "/cgi-bin/restapi/agent/{sessionid}"
@@ -48,12 +40,9 @@ async def register(request: web.Request) -> web.Response:
     init_sync = boolean(body, "initSync") or False
     assert url is not None
     ctx = context_of(request)
-    try:
-        agent = await ctx.forwarder.register(
-            url, agent_version=version, magic=magic, init_sync=init_sync
-        )
-    except StoreError as exc:
-        raise store_error(exc, {}) from exc
+    agent = await ctx.forwarder.register(
+        url, agent_version=version, magic=magic, init_sync=init_sync
+    )
     detail = f"url={agent.public_url} init_sync={init_sync}"
     ctx.record_api("agent_registered", session_of(request).username, detail)
     return success("agent registered")
@@ -64,10 +53,7 @@ async def unregister(request: web.Request) -> web.Response:
     """DELETE agent/{sessionid}?url=."""
     url = _url_param(request)
     ctx = context_of(request)
-    try:
-        agent = await ctx.forwarder.unregister(url)
-    except StoreError as exc:
-        raise store_error(exc, {}) from exc
+    agent = await ctx.forwarder.unregister(url)
     ctx.record_api("agent_unregistered", session_of(request).username, f"url={agent.public_url}")
     return success("Unregistration Agent Success")
 

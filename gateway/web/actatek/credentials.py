@@ -35,8 +35,10 @@ from gateway.clock import Clock
 from gateway.model import Event
 from gateway.store.errors import CredentialTaken, StoreError
 from gateway.web import security
-from gateway.web.actatek.common import ActatekError, context_of, session_of
-from gateway.web.actatek.users_common import in_thread, store_error
+from gateway.web.actatek.answers import ActatekError, common_error
+from gateway.web.actatek.context import context_of
+from gateway.web.actatek.sections import in_thread
+from gateway.web.actatek.session import session_of
 from gateway.web.actatek.users_json import NAMES, UserInput
 
 T = TypeVar("T")
@@ -141,11 +143,11 @@ async def change_credentials(request: web.Request, fields: list[str], save: Call
             return await in_thread(save)
         except CredentialTaken as exc:
             if exc.kind != "pin" and session.may("users"):
-                raise store_error(exc, NAMES) from None  # it can read the owner anyway
+                raise common_error(exc, NAMES) from None  # it can read the owner anyway
             _count_refusal(request, refusals, fields)
             raise ActatekError(f"{NAMES.get(exc.field, exc.field)}: {TAKEN[exc.kind]}") from None
         except StoreError as exc:
-            raise store_error(exc, NAMES) from exc
+            raise common_error(exc, NAMES) from exc
 
 
 async def refuse_credentials(request: web.Request, fields: list[str]) -> NoReturn:

@@ -24,26 +24,17 @@ from aiohttp import web
 
 from gateway.store.records import Department
 from gateway.store.validate import MAX_NAME_LENGTH
-from gateway.web.actatek.common import (
-    MAX_BODY_BYTES,
-    ActatekError,
-    context_of,
-    endpoint,
-    integer,
-    read_json,
-    success,
-    text,
-)
-from gateway.web.actatek.users_common import (
+from gateway.web.actatek.answers import ActatekError
+from gateway.web.actatek.context import context_of, journal
+from gateway.web.actatek.inputs import (
     ID_MAX,
-    call_store,
-    in_thread,
-    journal,
+    integer,
     no_unknown_keys,
     query_int,
     query_params,
-    run_items,
+    text,
 )
+from gateway.web.actatek.sections import Section, add_section, answer_each, call_store, in_thread
 
 CAPABILITY = "departments"
 PATH = "/cgi-bin/restapi/department/{sessionid}"
@@ -66,7 +57,8 @@ def _fields(obj: Mapping[str, Any], required: bool) -> tuple[int, str | None, st
     return dept_id, name, text(obj, "description", MAX_DESCRIPTION)
 
 
-async def _add_one(request: web.Request, obj: Mapping[str, Any]) -> str:
+async def add_department(request: web.Request, obj: Mapping[str, Any]) -> str:
+    """POST: one department of the body (one object or an array)."""
     dept_id, name, description = _fields(obj, required=True)
     store = context_of(request).stores.organisation
     await call_store(NAMES, store.add_department, dept_id, name, description or "")
@@ -74,7 +66,8 @@ async def _add_one(request: web.Request, obj: Mapping[str, Any]) -> str:
     return f"department ID {dept_id} Added"
 
 
-async def _update_one(request: web.Request, obj: Mapping[str, Any]) -> str:
+async def update_department(request: web.Request, obj: Mapping[str, Any]) -> str:
+    """PUT: one department of the body (one object or an array)."""
     dept_id, name, description = _fields(obj, required=False)
     store = context_of(request).stores.organisation
     existing = await call_store(NAMES, store.get_department, dept_id)
@@ -85,20 +78,6 @@ async def _update_one(request: web.Request, obj: Mapping[str, Any]) -> str:
     await call_store(NAMES, store.update_department, dept_id, new_name, new_description)
     journal(request, "department_updated", f"id={dept_id}")
     return f"department ID {dept_id} Updated"
-
-
-@endpoint(CAPABILITY)
-async def add_departments(request: web.Request) -> web.Response:
-    """POST department/{sessionid}: one department or an array."""
-    body = await read_json(request, MAX_BODY_BYTES)
-    return await run_items(request, body, functools.partial(_add_one, request))
-
-
-@endpoint(CAPABILITY)
-async def update_departments(request: web.Request) -> web.Response:
-    """PUT department/{sessionid}: one department or an array."""
-    body = await read_json(request, MAX_BODY_BYTES)
-    return await run_items(request, body, functools.partial(_update_one, request))
 
 
 async def _matching(request: web.Request) -> tuple[list[Department], bool]:
@@ -116,7 +95,6 @@ async def _matching(request: web.Request) -> tuple[list[Department], bool]:
     return matches, bool(params)
 
 
-@endpoint(CAPABILITY)
 async def get_departments(request: web.Request) -> web.Response:
     """GET department/{sessionid}?id&name&description: every match, as an array."""
     matches, _ = await _matching(request)
@@ -131,7 +109,6 @@ async def _delete_one(request: web.Request, department: Department) -> str:
     return f"department ID {department.id} Deleted"
 
 
-@endpoint(CAPABILITY)
 async def delete_departments(request: web.Request) -> web.Response:
     """DELETE department/{sessionid}?id&name&description (at least one filter)."""
     matches, filtered = await _matching(request)
@@ -141,20 +118,19 @@ async def delete_departments(request: web.Request) -> web.Response:
         raise ActatekError("no department matches")
     if any(d.id == 0 for d in matches):
         raise ActatekError("id: department 0 (General) cannot be deleted")
-    if len(matches) == 1:
-        message = await _delete_one(request, matches[0])
-        return success(message)
-    results: list[dict[str, str]] = []
-    for department in matches:
-        try:
-            results.append({"status": "success", "message": await _delete_one(request, department)})
-        except ActatekError as exc:
-            results.append({"status": "error", "message": exc.message})
-    return web.json_response(results)
+    delete = functools.partial(_delete_one, request)
+    return await answer_each(matches, delete, many=len(matches) > 1)
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post(PATH, add_departments)
-    app.router.add_put(PATH, update_departments)
-    app.router.add_get(PATH, get_departments)
-    app.router.add_delete(PATH, delete_departments)
+    add_section(
+        app,
+        Section(
+            PATH,
+            CAPABILITY,
+            add=add_department,
+            update=update_department,
+            get=get_departments,
+            delete=delete_departments,
+        ),
+    )

@@ -22,26 +22,17 @@ from typing import Any
 from aiohttp import web
 
 from gateway.store.records import HolidayChange
-from gateway.web.actatek.common import (
-    ActatekError,
-    context_of,
-    endpoint,
-    read_json,
-    success,
-)
-from gateway.web.actatek.users_common import (
-    call_store,
-    in_thread,
-    journal,
-    query_params,
-)
+from gateway.web.actatek.answers import ActatekError, success
+from gateway.web.actatek.context import context_of, journal
+from gateway.web.actatek.inputs import query_params, read_json
+from gateway.web.actatek.sections import in_thread
+from gateway.web.actatek.session import endpoint
 
 CAPABILITY = "holidays"
 PATH = "/cgi-bin/restapi/holiday/{sessionid}"
 MAX_DATES = 1000
 MAX_DATE_TEXT = 32
 _PATTERN = re.compile(r"([0-9]{1,4})-([0-9]{1,2})-([0-9]{1,2})")
-NAMES = {"dates": "dates"}
 
 
 def parse_wildcard(text: str) -> Callable[[date], bool]:
@@ -82,7 +73,7 @@ async def _change(request: web.Request, adding: bool) -> web.Response:
     dates = parse_dates(await read_json(request))
     store = context_of(request).stores.organisation
     method = store.add_holidays if adding else store.remove_holidays
-    change: HolidayChange = await call_store(NAMES, method, dates)
+    change: HolidayChange = await in_thread(method, dates)
     if change.changed:
         shown = ",".join(day.isoformat() for day in change.changed[:10])
         more = f" (+{len(change.changed) - 10})" if len(change.changed) > 10 else ""

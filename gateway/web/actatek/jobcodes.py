@@ -25,33 +25,25 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.store.terminal_settings import JOB_CODE_ENABLES, JobCode, JobCodeSetting
-from gateway.web.actatek.common import (
-    ActatekError,
-    context_of,
-    endpoint,
+from gateway.store.records import JOB_CODE_ENABLES, JobCode, JobCodeSetting
+from gateway.web.actatek.answers import ActatekError, success
+from gateway.web.actatek.context import context_of, journal
+from gateway.web.actatek.inputs import (
+    SMALL_BODY_BYTES,
     integer,
-    read_json,
-    session_of,
-    success,
-    text,
-)
-from gateway.web.actatek.terminal_helpers import add_both
-from gateway.web.actatek.users_common import (
-    call_store,
     no_unknown_keys,
     query_int,
     query_params,
-    run_items,
     short,
+    text,
 )
+from gateway.web.actatek.sections import Section, add_section, in_thread
 
 CAPABILITY = "terminal"
 PREFIX = "/cgi-bin/restapi"
 SETTING_FIELDS = frozenset({"jobcode", "name", "enable"})
 CODE_FIELDS = frozenset({"jobcode", "id", "name", "enable"})
 MAX_ID = 999_999
-NAMES: dict[str, str] = {}
 
 
 def _setting_json(setting: JobCodeSetting) -> dict[str, Any]:
@@ -70,40 +62,29 @@ def _enable(item: Mapping[str, Any], allowed: tuple[str, ...]) -> str | None:
     return value
 
 
-def _journal(request: web.Request, reason: str, detail: str) -> None:
-    context_of(request).record_api(reason, session_of(request).username, detail)
-
-
-@endpoint(CAPABILITY)
 async def get_settings(request: web.Request) -> web.Response:
     """GET jobcodesetting/{sessionid}."""
-    settings = await call_store(NAMES, context_of(request).terminal.store.job_code_settings)
+    settings = await in_thread(context_of(request).terminal.store.job_code_settings)
     return web.json_response([_setting_json(s) for s in settings])
 
 
-@endpoint(CAPABILITY)
-async def put_settings(request: web.Request) -> web.Response:
-    """PUT jobcodesetting/{sessionid}: one object or an array."""
-    body = await read_json(request)
+async def put_setting(request: web.Request, item: Mapping[str, Any]) -> str:
+    """PUT jobcodesetting/{sessionid}: one setting of the body (one object or an array)."""
     store = context_of(request).terminal.store
-
-    async def one(item: Mapping[str, Any]) -> str:
-        no_unknown_keys(item, SETTING_FIELDS, "jobcode setting")
-        number = integer(item, "jobcode", 1, 3, required=True)
-        current = {s.jobcode: s for s in await call_store(NAMES, store.job_code_settings)}
-        setting = current[number or 0]
-        name = text(item, "name", 64)
-        enable = _enable(item, ("enable", "disable"))
-        setting = replace(
-            setting,
-            name=setting.name if name is None else name,
-            enabled=setting.enabled if enable is None else enable == "enable",
-        )
-        await call_store(NAMES, store.put_job_code_settings, [setting])
-        _journal(request, "jobcode_setting_updated", f"jobcode={setting.jobcode}")
-        return f"jobcode setting {setting.jobcode} updated"
-
-    return await run_items(request, body, one)
+    no_unknown_keys(item, SETTING_FIELDS, "jobcode setting")
+    number = integer(item, "jobcode", 1, 3, required=True)
+    current = {s.jobcode: s for s in await in_thread(store.job_code_settings)}
+    setting = current[number or 0]
+    name = text(item, "name", 64)
+    enable = _enable(item, ("enable", "disable"))
+    setting = replace(
+        setting,
+        name=setting.name if name is None else name,
+        enabled=setting.enabled if enable is None else enable == "enable",
+    )
+    await in_thread(store.put_job_code_settings, [setting])
+    journal(request, "jobcode_setting_updated", f"jobcode={setting.jobcode}")
+    return f"jobcode setting {setting.jobcode} updated"
 
 
 def _key(item: Mapping[str, Any]) -> tuple[int, int]:
@@ -124,41 +105,27 @@ def _code(item: Mapping[str, Any], base: JobCode, new: bool) -> JobCode:
     return replace(base, name=base.name if name is None else name, enable=enable or base.enable)
 
 
-@endpoint(CAPABILITY)
-async def add_codes(request: web.Request) -> web.Response:
-    """POST jobcode/{sessionid}: one object or an array."""
-    body = await read_json(request)
+async def add_code(request: web.Request, item: Mapping[str, Any]) -> str:
+    """POST jobcode/{sessionid}: one job code of the body (one object or an array)."""
+    code = _code(item, JobCode(*_key(item), "", "disable"), new=True)
+    await in_thread(context_of(request).terminal.store.add_job_codes, [code])
+    journal(request, "jobcode_added", f"jobcode={code.jobcode} id={code.id}")
+    return f"jobcode {code.jobcode} id {code.id} added"
+
+
+async def update_code(request: web.Request, item: Mapping[str, Any]) -> str:
+    """PUT jobcode/{sessionid}: one job code of the body (one object or an array)."""
     store = context_of(request).terminal.store
-
-    async def one(item: Mapping[str, Any]) -> str:
-        code = _code(item, JobCode(*_key(item), "", "disable"), new=True)
-        await call_store(NAMES, store.add_job_codes, [code])
-        _journal(request, "jobcode_added", f"jobcode={code.jobcode} id={code.id}")
-        return f"jobcode {code.jobcode} id {code.id} added"
-
-    return await run_items(request, body, one)
-
-
-@endpoint(CAPABILITY)
-async def update_codes(request: web.Request) -> web.Response:
-    """PUT jobcode/{sessionid}: one object or an array."""
-    body = await read_json(request)
-    store = context_of(request).terminal.store
-
-    async def one(item: Mapping[str, Any]) -> str:
-        number, id_ = _key(item)
-        found = await call_store(NAMES, store.find_job_codes, number, id_)
-        if not found:
-            raise ActatekError(f"jobcode {number} id {id_} does not exist")
-        code = _code(item, found[0], new=False)
-        await call_store(NAMES, store.update_job_codes, [code])
-        _journal(request, "jobcode_updated", f"jobcode={code.jobcode} id={code.id}")
-        return f"jobcode {code.jobcode} id {code.id} updated"
-
-    return await run_items(request, body, one)
+    number, id_ = _key(item)
+    found = await in_thread(store.find_job_codes, number, id_)
+    if not found:
+        raise ActatekError(f"jobcode {number} id {id_} does not exist")
+    code = _code(item, found[0], new=False)
+    await in_thread(store.update_job_codes, [code])
+    journal(request, "jobcode_updated", f"jobcode={code.jobcode} id={code.id}")
+    return f"jobcode {code.jobcode} id {code.id} updated"
 
 
-@endpoint(CAPABILITY)
 async def delete_code(request: web.Request) -> web.Response:
     """DELETE jobcode/{sessionid}?jobcode&id&name."""
     params = query_params(request, ("jobcode", "id", "name"))
@@ -167,12 +134,11 @@ async def delete_code(request: web.Request) -> web.Response:
     if number is None or id_ is None or name is None:
         raise ActatekError("jobcode, id and name: required")
     store = context_of(request).terminal.store
-    await call_store(NAMES, store.delete_job_code, number, id_, name)
-    _journal(request, "jobcode_deleted", f"jobcode={number} id={id_}")
+    await in_thread(store.delete_job_code, number, id_, name)
+    journal(request, "jobcode_deleted", f"jobcode={number} id={id_}")
     return success(f"jobcode {number} id {id_} deleted")
 
 
-@endpoint(CAPABILITY)
 async def get_codes(request: web.Request) -> web.Response:
     """GET jobcode/{sessionid}?jobcode&id&name&enable."""
     params = query_params(request, ("jobcode", "id", "name", "enable"))
@@ -183,17 +149,32 @@ async def get_codes(request: web.Request) -> web.Response:
     if enable is not None and enable not in JOB_CODE_ENABLES:
         raise ActatekError(f"enable: expected {', '.join(JOB_CODE_ENABLES)}; got {short(enable)}")
     store = context_of(request).terminal.store
-    codes = await call_store(NAMES, store.find_job_codes, number, id_, params.get("name"), enable)
+    codes = await in_thread(store.find_job_codes, number, id_, params.get("name"), enable)
     return web.json_response([_code_json(code) for code in codes])
 
 
 def add_routes(app: web.Application) -> None:
-    for method, path, handler in (
-        ("GET", "jobcodesetting/{sessionid}", get_settings),
-        ("PUT", "jobcodesetting/{sessionid}", put_settings),
-        ("POST", "jobcode/{sessionid}", add_codes),
-        ("PUT", "jobcode/{sessionid}", update_codes),
-        ("DELETE", "jobcode/{sessionid}", delete_code),
-        ("GET", "jobcode/{sessionid}", get_codes),
-    ):
-        add_both(app, method, f"{PREFIX}/{path}", handler)
+    add_section(
+        app,
+        Section(
+            f"{PREFIX}/jobcodesetting/{{sessionid}}",
+            CAPABILITY,
+            update=put_setting,
+            get=get_settings,
+            max_body=SMALL_BODY_BYTES,
+            with_slash=True,
+        ),
+    )
+    add_section(
+        app,
+        Section(
+            f"{PREFIX}/jobcode/{{sessionid}}",
+            CAPABILITY,
+            add=add_code,
+            update=update_code,
+            get=get_codes,
+            delete=delete_code,
+            max_body=SMALL_BODY_BYTES,
+            with_slash=True,
+        ),
+    )

@@ -37,19 +37,21 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from gateway.store.journal import DeletedLogs, utc_iso
-from gateway.store.log_query import LogCursor, LogQuery, LogRow
+from gateway.store.log_records import LogQuery, LogRow
 from gateway.store.schema import TRIGGER_TYPES
-from gateway.web.actatek.common import (
-    ActatekError,
-    context_of,
-    endpoint,
+from gateway.web.actatek.answers import ActatekError, success
+from gateway.web.actatek.context import LogListing, context_of
+from gateway.web.actatek.inputs import (
+    XsdTime,
+    journal_time,
+    parse_xsd_time,
     path_int,
-    session_of,
-    success,
+    query_int,
+    query_params,
+    short,
 )
-from gateway.web.actatek.terminal_helpers import XsdTime, parse_xsd_time
-from gateway.web.actatek.users_common import in_thread, query_int, query_params, short
+from gateway.web.actatek.sections import in_thread
+from gateway.web.actatek.session import endpoint, session_of
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +150,7 @@ async def _list(request: web.Request, limit: int | None, full: bool) -> web.Stre
         return web.json_response([])
     await ctx.flush_journal()  # a client sees the events that happened before it asked
     outs = [reader.name for reader in ctx.settings.readers if reader.direction == "out"]
-    cursor = await in_thread(LogCursor, ctx.journal.path, query, outs)
+    cursor = await in_thread(ctx.open_logs, query, outs)
     try:
         rows = await in_thread(cursor.fetch, CHUNK)  # a failure here is still the common error
         device = ctx.settings.device
@@ -165,7 +167,7 @@ async def _list(request: web.Request, limit: int | None, full: bool) -> web.Stre
 
 async def _stream(
     response: web.StreamResponse,
-    cursor: LogCursor,
+    cursor: LogListing,
     rows: list[LogRow],
     render: Callable[[LogRow], dict[str, object]],
 ) -> None:
@@ -233,7 +235,7 @@ async def add_log(request: web.Request) -> web.Response:
 async def delete_logs(request: web.Request) -> web.Response:
     """DELETE deleteLogs/{sessionId}/{daysToKeep}."""
     days = path_int(request, "days", 0, MAX_DAYS_TO_KEEP)
-    before = utc_iso(context_of(request).clock.time() - days * 86_400)
+    before = journal_time(context_of(request).clock.time() - days * 86_400)
     return await _delete(request, before, "logs_deleted", f"days_to_keep={days} ")
 
 
@@ -251,7 +253,7 @@ async def _delete(request: web.Request, before: str | None, reason: str, what: s
     await ctx.flush_journal()
     last = await in_thread(ctx.journal.last_seq)
     view = ctx.terminal.log_settings().view()
-    taken: DeletedLogs = await in_thread(ctx.journal.delete_logs, last, before, view)
+    taken = await in_thread(ctx.journal.delete_logs, last, before, view)
     detail = (
         f"{what}deleted={taken.listed} kept_for_agents={taken.kept_for_agents} up_to_seq={last}"
     )

@@ -29,27 +29,18 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.store.profiles import UserFilter, UserRecord
-from gateway.web.actatek.common import (
-    ActatekError,
-    context_of,
-    endpoint,
-    read_json,
-    session_of,
-    success,
-)
+from gateway.store.records import UserFilter, UserRecord
+from gateway.web.actatek.answers import ActatekError, success
+from gateway.web.actatek.context import context_of, journal
 from gateway.web.actatek.credentials import (
     change_credentials,
     credential_fields,
     refuse_credentials,
 )
+from gateway.web.actatek.inputs import expect_object, no_unknown_keys, read_json
+from gateway.web.actatek.sections import call_store
+from gateway.web.actatek.session import endpoint, session_of
 from gateway.web.actatek.users import device_tz, guard_user
-from gateway.web.actatek.users_common import (
-    call_store,
-    expect_object,
-    journal,
-    no_unknown_keys,
-)
 from gateway.web.actatek.users_json import (
     NAMES,
     UserInput,

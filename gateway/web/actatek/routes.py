@@ -11,20 +11,21 @@ from gateway.web.actatek import (
     departments,
     holidays,
     jobcodes,
+    login,
     logs,
     myself,
-    session,
     terminal,
     timeset,
     totp,
     triggers,
     users,
 )
-from gateway.web.actatek.common import CONTEXT, SESSIONS, ActatekSessions, ManagementContext
+from gateway.web.actatek.context import CONTEXT, ManagementContext
 from gateway.web.actatek.credentials import CREDENTIAL_REFUSALS, CredentialRefusals
+from gateway.web.actatek.session import SESSIONS, ActatekSessions
 
 SECTIONS = (
-    session,
+    login,
     users,
     totp,
     departments,

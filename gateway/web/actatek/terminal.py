@@ -25,7 +25,7 @@ second relay, ALL both; the door is `?door=NAME` (our addition), else the first 
   The same flag as logsetting's `log_unAuth_event`.
 - `PUT logsetting/{sessionid}` / `GET logsetting/{sessionid}`: `log_size` is the
   journal's bound at once; the other flags filter getLogs or are stored only
-  (`gateway.actatek_settings.LogSettings`).
+  (`gateway.actatek_records.LogSettings`).
 - `PUT consent/{sessionid}/{enable}/{display_name}` / `GET consent/{sessionid}`: stored
   and answered (there is no display).
 - `GET terminalstatus/{sessionid}`: serialNumber = [device] id, registered users,
@@ -42,28 +42,26 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.actatek_settings import (
+from gateway.actatek_records import (
     ONE_OPTIONS,
     RELAY_ACTIONS,
     RELAY_IDS,
     LogSettings,
     RelaySetting,
-    TerminalError,
-    check_auto_in_out,
 )
 from gateway.settings import AutoInOutSettings
-from gateway.web.actatek.common import (
-    ActatekError,
+from gateway.web.actatek.answers import ActatekError, seconds, success
+from gateway.web.actatek.context import context_of
+from gateway.web.actatek.inputs import (
     boolean,
-    context_of,
-    endpoint,
+    enable_word,
     integer,
-    session_of,
-    success,
+    query_params,
+    read_object,
     text,
 )
-from gateway.web.actatek.terminal_helpers import add_both, enable_word, read_object, seconds
-from gateway.web.actatek.users_common import query_params
+from gateway.web.actatek.sections import add_both
+from gateway.web.actatek.session import endpoint, session_of
 
 CAPABILITY = "terminal"
 PREFIX = "/cgi-bin/restapi"
@@ -88,18 +86,10 @@ LOG_BOOLS = (
 LOG_KEYS = frozenset({"log_event", "log_size", "log_EM_Option", *LOG_BOOLS})
 
 
-def _terminal_call(function: Any, *args: Any) -> Any:
-    """Call a `TerminalFunctions` method; its refusal is the common error."""
-    try:
-        return function(*args)
-    except TerminalError as exc:
-        raise ActatekError(str(exc)) from exc
-
-
 def _door(request: web.Request) -> str:
     """The `door` query parameter, or the first door."""
     name = query_params(request, ("door",)).get("door")
-    return str(_terminal_call(context_of(request).terminal.door, name))
+    return str(context_of(request).terminal.door(name))
 
 
 def _journal(request: web.Request, reason: str, detail: str) -> None:
@@ -113,7 +103,7 @@ def _journal(request: web.Request, reason: str, detail: str) -> None:
 async def open_door(request: web.Request) -> web.Response:
     """POST opendoor/{sessionid}[?door=]."""
     door = _door(request)
-    _terminal_call(context_of(request).terminal.open_door, door, session_of(request).username)
+    context_of(request).terminal.open_door(door, session_of(request).username)
     first = next(iter(context_of(request).doors))
     return success("Main door opened" if door == first else f"door {door} opened")
 
@@ -128,7 +118,7 @@ async def relay_action(request: web.Request) -> web.Response:
         raise ActatekError("relayid: expected ONE, TWO or ALL")
     door = _door(request)
     terminal = context_of(request).terminal
-    _terminal_call(terminal.relay_action, door, action, relay, session_of(request).username)
+    terminal.relay_action(door, action, relay, session_of(request).username)
     return success(f"Relay {relay} {'opened' if action == 'open' else 'closed'}")
 
 
@@ -166,7 +156,7 @@ async def set_relay_setting(request: web.Request) -> web.Response:
     top = terminal.max_delay(door)
     delay = integer(body, "delay", 1, top)
     wanted = replace(current, option=option, delay=current.delay if delay is None else delay)
-    _terminal_call(terminal.set_relay_setting, door, wanted)
+    terminal.set_relay_setting(door, wanted)
     detail = f"door={door} relay={relay} option={wanted.option} delay={wanted.delay:g}"
     _journal(request, "relay_setting", detail)
     return success(f"relay setting {relay} updated")
@@ -225,9 +215,9 @@ async def set_auto_in_out(request: web.Request) -> web.Response:
     terminal = context_of(request).terminal
     current, auto_reset = terminal.auto_in_out()
     wanted = replace(current, **_auto_changes(body))
-    _terminal_call(check_auto_in_out, wanted)
+    terminal.check_auto_in_out(wanted)
     reset = boolean(body, "auto_reset")
-    _terminal_call(terminal.set_auto_in_out, wanted, auto_reset if reset is None else reset)
+    terminal.set_auto_in_out(wanted, auto_reset if reset is None else reset)
     detail = " ".join(f"{key}={value}" for key, value in asdict(wanted).items())
     _journal(request, "auto_in_out_set", detail)
     return success("autoInOut option updated")
@@ -240,7 +230,7 @@ async def set_auto_in_out(request: web.Request) -> web.Response:
 async def set_log_unauthorized(request: web.Request) -> web.Response:
     """PUT logUnauthorizedEvent/{sessionid}/{enable}."""
     enable = enable_word(request.match_info["enable"])
-    _terminal_call(context_of(request).terminal.set_log_unauthorized, enable)
+    context_of(request).terminal.set_log_unauthorized(enable)
     _journal(request, "log_unauthorized_set", f"enable={enable}")
     return success(f"logUnauthorizedEvent set {str(enable).lower()}")
 
@@ -270,7 +260,7 @@ async def set_log_setting(request: web.Request) -> web.Response:
     wanted: LogSettings = replace(
         terminal.log_settings(), **{k: v for k, v in changes.items() if v is not None}
     )
-    _terminal_call(terminal.set_log_settings, wanted)
+    terminal.set_log_settings(wanted)
     detail = " ".join(f"{key}={value}" for key, value in asdict(wanted).items())
     _journal(request, "log_setting_set", detail)
     return success("log setting updated")

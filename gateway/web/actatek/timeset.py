@@ -21,23 +21,17 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TypeVar
 
 from aiohttp import web
 
-from gateway.timeset import NtpSetting, TimeSettingError
-from gateway.web.actatek.common import (
-    ActatekError,
-    boolean,
-    context_of,
-    endpoint,
-    session_of,
-    success,
-    text,
-)
-from gateway.web.actatek.terminal_helpers import parse_xsd_time, read_object
+from gateway.device_time import NtpSetting
+from gateway.web.actatek.answers import ActatekError, success
+from gateway.web.actatek.context import context_of
+from gateway.web.actatek.inputs import boolean, parse_xsd_time, read_object, text
+from gateway.web.actatek.session import endpoint, session_of
 
 NTP_FIELDS = frozenset({"serveraddr", "enable"})
 TIME_FIELDS = frozenset({"currentTime", "timezone"})
@@ -72,18 +66,10 @@ def _servers(raw: str) -> tuple[str, ...]:
     return servers
 
 
-async def _system_call(coroutine: Awaitable[T]) -> T:
-    """Await a `SystemTime` call; its refusals and faults become the common error."""
-    try:
-        return await coroutine
-    except TimeSettingError as exc:
-        raise ActatekError(exc.message, 500 if exc.fault else 400) from exc
-
-
 @endpoint("ntp")
 async def get_ntp(request: web.Request) -> web.Response:
     """GET ntp/{sessionid}."""
-    setting = await _system_call(context_of(request).terminal.system_time.ntp())
+    setting = await context_of(request).terminal.system_time.ntp()
     return web.json_response({"serveraddr": " ".join(setting.servers), "enable": setting.enabled})
 
 
@@ -92,12 +78,12 @@ async def _set_ntp(request: web.Request, body: Mapping[str, object]) -> web.Resp
     raw = text(body, "serveraddr", 255)
     enable = boolean(body, "enable")
     system = context_of(request).terminal.system_time
-    current = await _system_call(system.ntp())
+    current = await system.ntp()
     wanted = NtpSetting(
         current.servers if raw is None else _servers(raw),
         current.enabled if enable is None else enable,
     )
-    await _system_call(system.set_ntp(wanted))
+    await system.set_ntp(wanted)
     detail = f"servers={' '.join(wanted.servers)} enable={wanted.enabled}"
     context_of(request).record_api("ntp_set", session_of(request).username, detail)
     return success("NTP Server setting updated")
@@ -138,7 +124,7 @@ async def _set_time(request: web.Request, body: Mapping[str, object]) -> web.Res
     when = parse_xsd_time("currentTime", raw, ctx.terminal.tz)
     if not YEARS[0] <= when.when.year <= YEARS[1]:
         raise ActatekError(f"currentTime: expected a year from {YEARS[0]} to {YEARS[1]}")
-    await _system_call(ctx.terminal.system_time.set_time(when.when.timestamp()))
+    await ctx.terminal.system_time.set_time(when.when.timestamp())
     ctx.record_api("time_set", session_of(request).username, f"time={when.journal_time()}")
     return success("Time setting updated")
 
@@ -147,7 +133,7 @@ async def _set_time(request: web.Request, body: Mapping[str, object]) -> web.Res
 async def get_time(request: web.Request) -> web.Response:
     """GET time/{sessionid}."""
     ctx = context_of(request)
-    now = await _system_call(ctx.terminal.system_time.now())
+    now = await ctx.terminal.system_time.now()
     local = datetime.fromtimestamp(now, ctx.terminal.tz).strftime("%Y-%m-%dT%H:%M:%S")
     return web.json_response({"currentTime": local, "timezone": ctx.settings.device.timezone})
 

@@ -31,9 +31,10 @@ import segno
 from aiohttp import web
 
 from gateway.access.totp import code_at, payload, step_at, step_end
-from gateway.web.actatek.common import context_of, endpoint, session_of
+from gateway.web.actatek.context import context_of, journal
+from gateway.web.actatek.sections import call_store
+from gateway.web.actatek.session import endpoint, session_of
 from gateway.web.actatek.users import CAPABILITY, find_one, guard_user, path_user_id
-from gateway.web.actatek.users_common import call_store, journal
 from gateway.web.actatek.users_json import NAMES
 
 PATH = "/cgi-bin/restapi/UserAPITOTP/{sessionid}/{userID}/{TOTPType}"

@@ -25,24 +25,20 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.store.terminal_settings import TRIGGER_TYPES, Trigger
-from gateway.web.actatek.common import (
-    ActatekError,
+from gateway.store.records import Trigger
+from gateway.store.schema import TRIGGER_TYPES
+from gateway.web.actatek.answers import ActatekError, success
+from gateway.web.actatek.context import context_of
+from gateway.web.actatek.inputs import (
+    SMALL_BODY_BYTES,
     boolean,
-    context_of,
-    endpoint,
-    read_json,
-    session_of,
-    success,
-    text,
-)
-from gateway.web.actatek.users_common import (
-    call_store,
     no_unknown_keys,
     query_params,
-    run_items,
     short,
+    text,
 )
+from gateway.web.actatek.sections import Section, add_section, call_store
+from gateway.web.actatek.session import session_of
 
 CAPABILITY = "terminal"
 PATH = "/cgi-bin/restapi/trigger/{sessionid}"
@@ -110,7 +106,6 @@ def updated(current: Trigger, item: Mapping[str, Any]) -> Trigger:
     return replace(current, **changes)
 
 
-@endpoint(CAPABILITY)
 async def get_triggers(request: web.Request) -> web.Response:
     """GET trigger/{sessionid}?type."""
     raw = query_params(request, ("type",)).get("type")
@@ -122,25 +117,18 @@ async def get_triggers(request: web.Request) -> web.Response:
     return web.json_response(render(found))
 
 
-@endpoint(CAPABILITY)
-async def update_trigger(request: web.Request) -> web.Response:
-    """PUT trigger/{sessionid}: one object or an array."""
-    body = await read_json(request)
+async def update_trigger(request: web.Request, item: Mapping[str, Any]) -> str:
+    """PUT trigger/{sessionid}: one trigger of the body (one object or an array)."""
     store = context_of(request).terminal.store
-
-    async def one(item: Mapping[str, Any]) -> str:
-        no_unknown_keys(item, FIELDS, "trigger")
-        type_ = trigger_type(text(item, "type", 8, required=True) or "")
-        current = await call_store(NAMES, store.trigger, type_)
-        assert current is not None
-        await call_store(NAMES, store.put_triggers, [updated(current, item)])
-        _journal(request, "trigger_updated", type_)
-        return f"trigger type {type_} schedule Updated"
-
-    return await run_items(request, body, one)
+    no_unknown_keys(item, FIELDS, "trigger")
+    type_ = trigger_type(text(item, "type", 8, required=True) or "")
+    current = await call_store(NAMES, store.trigger, type_)
+    assert current is not None
+    await call_store(NAMES, store.put_triggers, [updated(current, item)])
+    _journal(request, "trigger_updated", type_)
+    return f"trigger type {type_} schedule Updated"
 
 
-@endpoint(CAPABILITY)
 async def clear_trigger(request: web.Request) -> web.Response:
     """DELETE trigger/{sessionid}/{type}."""
     type_ = trigger_type(request.match_info["type"])
@@ -154,6 +142,15 @@ def _journal(request: web.Request, reason: str, type_: str) -> None:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get(PATH, get_triggers)
-    app.router.add_put(PATH, update_trigger)
-    app.router.add_delete(PATH + "/{type}", clear_trigger)
+    add_section(
+        app,
+        Section(
+            PATH,
+            CAPABILITY,
+            update=update_trigger,
+            get=get_triggers,
+            delete=clear_trigger,
+            delete_suffix="/{type}",
+            max_body=SMALL_BODY_BYTES,
+        ),
+    )

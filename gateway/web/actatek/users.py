@@ -35,28 +35,20 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from gateway.model import User
-from gateway.store.profiles import UserFilter, UserRecord
+from gateway.store.records import UserFilter, UserRecord
 from gateway.store.validate import MAX_MESSAGE_LENGTH, MAX_USER_ID
-from gateway.web.actatek.common import (
-    MAX_BODY_BYTES,
-    ActatekError,
-    context_of,
-    endpoint,
-    read_json,
-    session_of,
-    success,
-    text,
-)
+from gateway.web.actatek.answers import ActatekError, success
+from gateway.web.actatek.context import context_of, journal
 from gateway.web.actatek.credentials import change_credentials, credential_fields
-from gateway.web.actatek.users_common import (
-    call_store,
+from gateway.web.actatek.inputs import (
     expect_object,
-    in_thread,
-    journal,
     no_unknown_keys,
     query_params,
-    run_items,
+    read_json,
+    text,
 )
+from gateway.web.actatek.sections import Section, add_section, call_store, in_thread
+from gateway.web.actatek.session import endpoint, session_of
 from gateway.web.actatek.users_json import NAMES, merge, parse_user, render_user
 
 CAPABILITY = "users"
@@ -143,21 +135,16 @@ async def find_one(request: web.Request, user_id: str) -> UserRecord:
     return found[0]
 
 
-@endpoint(CAPABILITY)
-async def add_users(request: web.Request) -> web.Response:
-    """POST user/{sessionid}: addUser / addUsers."""
-    body = await read_json(request, MAX_BODY_BYTES)
-    return await run_items(request, body, functools.partial(_save, request, "add"))
+async def add_user(request: web.Request, obj: Mapping[str, Any]) -> str:
+    """POST user/{sessionid}: addUser / addUsers, one user of the body."""
+    return await _save(request, "add", obj)
 
 
-@endpoint(CAPABILITY)
-async def update_users(request: web.Request) -> web.Response:
-    """PUT user/{sessionid}: updateUser / updateUsers."""
-    body = await read_json(request, MAX_BODY_BYTES)
-    return await run_items(request, body, functools.partial(_save, request, "update"))
+async def update_user(request: web.Request, obj: Mapping[str, Any]) -> str:
+    """PUT user/{sessionid}: updateUser / updateUsers, one user of the body."""
+    return await _save(request, "update", obj)
 
 
-@endpoint(CAPABILITY)
 async def get_users(request: web.Request) -> web.Response:
     """GET user/{sessionid}?userID&partialUserID&lastName&firstName&otherName."""
     params = query_params(request, FILTERS)
@@ -172,7 +159,6 @@ async def get_users(request: web.Request) -> web.Response:
     return web.json_response([render_user(record) for record in records])
 
 
-@endpoint(CAPABILITY)
 async def delete_user(request: web.Request) -> web.Response:
     """DELETE user/{sessionid}/{userID}."""
     user_id = path_user_id(request)
@@ -262,10 +248,18 @@ async def user_batch(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     user = BASE + "user/{sessionid}"
-    app.router.add_post(user, add_users)
-    app.router.add_put(user, update_users)
-    app.router.add_get(user, get_users)
-    app.router.add_delete(user + "/{userID}", delete_user)
+    add_section(
+        app,
+        Section(
+            user,
+            CAPABILITY,
+            add=add_user,
+            update=update_user,
+            get=get_users,
+            delete=delete_user,
+            delete_suffix="/{userID}",
+        ),
+    )
     app.router.add_post(BASE + "activateUser/{sessionid}/{userID}", activate_user)
     app.router.add_delete(BASE + "activateUser/{sessionid}/{userID}", deactivate_user)
     message = BASE + "UserMessage/{sessionid}/{userID}"

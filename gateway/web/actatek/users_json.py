@@ -41,7 +41,7 @@ from zoneinfo import ZoneInfo
 from gateway.cardnumbers import from_printed
 from gateway.model import ADMIN_LEVELS, AdminLevel, User
 from gateway.store.errors import ValidationError
-from gateway.store.profiles import STATUS_FLAGS, CredentialKey, UserProfile, UserRecord
+from gateway.store.records import STATUS_FLAGS, CredentialKey, UserProfile, UserRecord
 from gateway.store.validate import (
     MAX_CARDS,
     MAX_MESSAGE_LENGTH,
@@ -52,8 +52,8 @@ from gateway.store.validate import (
     MAX_USER_ID,
     canonical_card,
 )
-from gateway.web.actatek.common import ActatekError, boolean, integer, integers, text
-from gateway.web.actatek.users_common import ID_MAX, no_unknown_keys
+from gateway.web.actatek.answers import ActatekError
+from gateway.web.actatek.inputs import ID_MAX, boolean, integer, integers, no_unknown_keys, text
 
 USER_FIELDS = frozenset(
     {

@@ -1,0 +1,173 @@
+"""The web server's TLS: a self-signed certificate made once in the state directory
+(`[web] tls = "auto"`), or the site's own files (`tls = "files"`), and the server context.
+
+The self-signed certificate is what a fresh gateway can have without any infrastructure:
+browsers warn about it, so the installer compares the SHA-256 fingerprint the browser
+shows with the one `door-gateway selftest` prints and the daemon logs at start (API
+clients pin it). It is made only when missing, so the fingerprint a client pinned stays
+valid across restarts and upgrades; delete both files to get a new one (docs/security.md).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import ipaddress
+import socket
+import ssl
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from gateway.atomicfile import state_file_owner, write_atomically
+from gateway.settings import Settings
+
+CERT_FILE = "https-cert.pem"
+KEY_FILE = "https-key.pem"
+VALIDITY_DAYS = 20 * 365  # a pinned fingerprint must not expire under a door in use
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class TlsError(Exception):
+    """The certificate or key cannot be used; the message says which file and why."""
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """The certificate and key the server uses, and the certificate's fingerprint."""
+
+    cert: Path
+    key: Path
+    fingerprint: str  # SHA-256 of the DER certificate, "AB:CD:..."
+    self_signed: bool
+    created: bool = False  # made by this call (the first start)
+
+
+def fingerprint(cert_pem: bytes) -> str:
+    """The SHA-256 fingerprint of a PEM certificate, as browsers show it."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+    except ValueError as exc:
+        raise TlsError(f"not a PEM certificate ({exc})") from None
+    digest = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2)).upper()
+
+
+def tls_files(settings: Settings, create: bool = True) -> TlsFiles | None:
+    """The files `[web] tls` names: None for "off"; for "auto" the state directory's
+    certificate, made now when missing (only when `create`)."""
+    tls = settings.web_tls
+    if tls == "off":
+        return None
+    if tls == "files":
+        cert, key = Path(settings.web.cert_file), Path(settings.web.key_file)
+        return TlsFiles(cert, key, _read_fingerprint(cert), self_signed=False)
+    state_dir = Path(settings.device.state_dir)
+    cert, key = state_dir / CERT_FILE, state_dir / KEY_FILE
+    if cert.exists() and key.exists():
+        return TlsFiles(cert, key, _read_fingerprint(cert), self_signed=True)
+    if not create:
+        raise TlsError(f"{cert} is made at the first start")
+    host = socket.gethostname()
+    names = subject_names(host, settings.web.listen, local_addresses())
+    pem_cert, pem_key = make_self_signed(host, names)
+    owner = state_file_owner(state_dir)
+    write_atomically(key, pem_key, 0o600, owner=owner)
+    write_atomically(cert, pem_cert, 0o644, owner=owner)  # public
+    return TlsFiles(cert, key, fingerprint(pem_cert), self_signed=True, created=True)
+
+
+def _read_fingerprint(cert: Path) -> str:
+    try:
+        return fingerprint(cert.read_bytes())
+    except OSError as exc:
+        raise TlsError(f"{cert}: cannot read the certificate ({exc.strerror})") from None
+    except TlsError as exc:
+        raise TlsError(f"{cert}: {exc}") from None
+
+
+def server_context(files: TlsFiles) -> ssl.SSLContext:
+    """A server context on the files: TLS 1.2 or newer, the library's default ciphers."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(files.cert, files.key)
+    except (OSError, ssl.SSLError) as exc:
+        raise TlsError(
+            f'{files.cert} with {files.key}: cannot be used ({exc}); with tls = "auto", '
+            "move both files away and a new certificate is made at the next start"
+        ) from None
+    return context
+
+
+def local_addresses() -> list[IpAddress]:
+    """This machine's addresses that are cheap to know: its outbound IPv4 address (a UDP
+    socket's route, no packet sent) and what its host name resolves to."""
+    found: list[IpAddress] = []
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: only the route is looked up
+            found.append(ipaddress.ip_address(probe.getsockname()[0]))
+    except OSError:
+        pass
+    try:
+        for info in socket.getaddrinfo(socket.gethostname(), None):
+            found.append(ipaddress.ip_address(str(info[4][0]).split("%")[0]))
+    except (OSError, ValueError):
+        pass
+    return found
+
+
+def subject_names(host: str, listen: str, addresses: Iterable[IpAddress]) -> list[x509.GeneralName]:
+    """The names a client may reach the gateway by: its host name (and .local, mDNS),
+    localhost, loopback, the listen address when it is one, the machine's addresses."""
+    dns = [host, f"{host}.local", "localhost"]
+    ips: list[IpAddress] = [ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")]
+    listen_host = listen.rpartition(":")[0].strip("[]")
+    try:
+        ips.append(ipaddress.ip_address(listen_host))
+    except ValueError:
+        if listen_host:
+            dns.append(listen_host)
+    ips += [ip for ip in addresses if not ip.is_unspecified]
+    names: list[x509.GeneralName] = [x509.DNSName(n) for n in dict.fromkeys(dns) if n]
+    names += [x509.IPAddress(ip) for ip in dict.fromkeys(ips)]
+    return names
+
+
+def make_self_signed(host: str, names: list[x509.GeneralName]) -> tuple[bytes, bytes]:
+    """A new P-256 key and a certificate for `names`, PEM (certificate, key)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, host[:64] or "door-gateway"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "door-gateway (self-signed)"),
+        ]
+    )
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))  # a Pi's clock may be behind
+        .not_valid_after(now + datetime.timedelta(days=VALIDITY_DAYS))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    pem_key = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), pem_key
