@@ -239,10 +239,40 @@ def test_a_hung_daemon_is_a_watchdog_restart_with_the_relay_locked(box: Containe
     _wait_relays_locked(box)
 
 
+def test_a_blocked_event_loop_is_a_watchdog_restart_with_the_relay_locked(box: Container) -> None:
+    """A hung loop in a live process (its threads still run): the pings come from the loop,
+    so they stop, and systemd restarts the daemon. /sim/block-loop answers only when the
+    loop runs again, so the client is left to its own time limit."""
+    pid, restarts = _main_pid(box), _restarts(box)
+    timeouts = _watchdog_timeouts(box)
+    box.run(
+        "timeout 5 python3 -c 'import urllib.request; urllib.request.urlopen("
+        f'urllib.request.Request("http://127.0.0.1:{PORT}/sim/block-loop", method="POST",'
+        ' data=b"{\\"seconds\\": 60}", headers={"Content-Type": "application/json"}),'
+        " timeout=5)' || true",
+        timeout=30,
+    )
+    box.wait_until(
+        lambda: _restarts(box) > restarts and _main_pid(box) not in (0, pid),
+        WATCHDOG_RESTART_S,
+        f"the watchdog to restart {UNIT} with its event loop blocked",
+    )
+    assert _watchdog_timeouts(box) > timeouts, "the restart was not the watchdog's\n" + (
+        _unit_log(box)
+    )
+    _wait_active(box, START_S, f"{UNIT} to be active again after the watchdog")
+    _wait_relays_locked(box)
+
+
+def _watchdog_timeouts(box: Container) -> int:
+    log = box.run(f"journalctl --no-pager --unit={UNIT}").stdout
+    return log.count("Watchdog timeout")
+
+
 def test_no_door_was_unlocked_and_every_start_locked_them(box: Container) -> None:
     assert _journal_count(box, "type = 'door' AND reason = 'unlocked'") == 0
-    # Three starts (install, kill -9, watchdog), two doors each, each "locked at startup".
-    assert _journal_count(box, "type = 'door' AND reason = 'locked'") >= 6
+    # Four starts (install, kill -9, two watchdogs), two doors each, each locked at startup.
+    assert _journal_count(box, "type = 'door' AND reason = 'locked'") >= 8
 
 
 def test_apt_remove_keeps_configuration_and_state(box: Container) -> None:
