@@ -131,9 +131,13 @@ class Container:
         self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired:  # a container still booting may not heed it
             self.process.kill()
             self.process.wait(timeout=30)
+        except KeyboardInterrupt:  # an interrupted run leaves no container behind
+            self.process.kill()
+            self.process.wait(timeout=30)
+            raise
 
 
 def _children(pid: int) -> list[int]:
