@@ -4,7 +4,7 @@ PYTHON  ?= python3
 PY      := $(VENV)/bin/python
 CONFIG  ?= config/simulate.toml
 
-.PHONY: run test lint typecheck unit system-deps system-deps-run install bench soak clean
+.PHONY: run test lint typecheck unit system-deps system-deps-run install bench soak clean hw-test
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,16 +28,22 @@ system-deps-run:
 	bash scripts/system-deps.sh run
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check gateway tests benchmarks scripts
-	$(VENV)/bin/ruff format --check gateway tests benchmarks scripts
+	$(VENV)/bin/ruff check gateway tests benchmarks scripts hw-tests
+	$(VENV)/bin/ruff format --check gateway tests benchmarks scripts hw-tests
 	$(PY) scripts/check_hw_imports.py
 	$(PY) scripts/check_layers.py
 
 typecheck: $(VENV)/.installed
-	$(VENV)/bin/mypy gateway
+	$(VENV)/bin/mypy gateway hw-tests
 
 unit: $(VENV)/.installed
 	$(VENV)/bin/pytest -q
+
+## On a Raspberry Pi wired as docs/hw-test-harness.md: the daemon on real GPIO (skips elsewhere)
+HARNESS ?= hw-tests/harness.toml
+hw-test: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[test,pi]'
+	DOOR_GATEWAY_HARNESS=$(HARNESS) $(VENV)/bin/pytest -q -rs -p no:cacheprovider hw-tests
 
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks
