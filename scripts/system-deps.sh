@@ -3,7 +3,8 @@
 # from source against libpcsclite), `test` adds the PC/SC daemon and virtual reader the
 # tests start. As root they are installed; otherwise the exact apt-get line is printed and
 # the make target fails, so nothing is assumed silently. The status page's browser tests
-# drive Debian's chromium (never a downloaded browser), with a font to render text.
+# drive Debian's chromium (never a downloaded browser), with a font to render text;
+# `make lint` runs shellcheck on the shell scripts.
 set -euo pipefail
 
 purpose=${1:-test}
@@ -13,7 +14,7 @@ if [ "$(command -v python3)" = /usr/bin/python3 ]; then
   packages+=(python3-venv python3-dev)
 fi
 if [ "$purpose" = test ]; then
-  packages+=(pcscd vsmartcard-vpcd chromium fonts-dejavu-core)
+  packages+=(pcscd vsmartcard-vpcd chromium fonts-dejavu-core shellcheck)
 fi
 
 missing=()

@@ -15,15 +15,15 @@ wait_s=${DOORGW_CONSOLE_WAIT_S:-120}
 
 daemon_log() { journalctl -b -u "$unit" -o cat --no-pager 2>/dev/null; }
 
-# The daemon prints the one-time password once it has opened its store, and its
-# certificate's fingerprint at start: wait until it has started (or given up).
+# The unit is Type=notify: "active" means started, the one-time password and the
+# certificate's fingerprint already printed. A daemon that cannot start says so.
 for _ in $(seq "$wait_s"); do
-  if systemctl is-failed --quiet "$unit" || daemon_log | grep -q -i 'fingerprint\|one-time password\|listening'; then
+  if systemctl is-active --quiet "$unit" || systemctl is-failed --quiet "$unit" ||
+    daemon_log | grep -q 'cannot start'; then
     break
   fi
   sleep 1
 done
-sleep 2 # what follows "listening" in the log
 
 password=$(daemon_log | sed -n 's/.*with the one-time password \([^ ]*\) ;.*/\1/p' | tail -n 1)
 fingerprint=$(daemon_log | grep -i 'fingerprint' |
