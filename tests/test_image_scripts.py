@@ -149,3 +149,15 @@ def test_ssh_is_off_unless_asked_for(tmp_path: Path) -> None:
     assert not (wants / "ssh.service").exists()
     subprocess.run(["bash", str(script), str(tmp_path), "y"], check=True, timeout=30)
     assert (wants / "ssh.service").is_symlink()
+
+
+def test_the_image_releases_gpio_lines_of_a_dead_process_once(tmp_path: Path) -> None:
+    boot = tmp_path / "boot" / "firmware"
+    boot.mkdir(parents=True)
+    (boot / "config.txt").write_text("[all]\narm_64bit=1\n")
+    script = IMAGE / "scripts" / "gpio-safety.sh"
+    for _ in range(2):  # a layer applied twice adds the line once
+        subprocess.run(["bash", str(script), str(tmp_path)], check=True, timeout=30)
+    lines = (boot / "config.txt").read_text().splitlines()
+    assert lines[:2] == ["[all]", "arm_64bit=1"]
+    assert lines.count("dtparam=strict_gpiod") == 1

@@ -17,6 +17,7 @@ deb=${DOORGW_DEB:?DOORGW_DEB must name the door-gateway .deb}
 
 bash "$here/install-package.sh" "$root" "$deb"
 bash "$here/configure-gateway.sh" "$root" "${DOORGW_LISTEN:-0.0.0.0:8443}"
+bash "$here/gpio-safety.sh" "$root"
 bash "$here/firstboot.sh" "$root"
 bash "$here/ssh-default.sh" "$root" "${DOORGW_SSH:-n}"
 if [ "${DOORGW_READONLY_ROOT:-n}" = y ]; then
