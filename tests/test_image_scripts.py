@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -161,3 +162,18 @@ def test_the_image_releases_gpio_lines_of_a_dead_process_once(tmp_path: Path) ->
     lines = (boot / "config.txt").read_text().splitlines()
     assert lines[:2] == ["[all]", "arm_64bit=1"]
     assert lines.count("dtparam=strict_gpiod") == 1
+
+
+def test_the_layer_declares_every_option_the_config_and_its_hook_use() -> None:
+    layer = (IMAGE / "rpi-image-gen" / "layer" / "door-gateway.yaml").read_text()
+    config = (IMAGE / "rpi-image-gen" / "config" / "door-gateway.yaml").read_text()
+    declared = set(re.findall(r"^# X-Env-Var-(\w+):", layer, re.MULTILINE))
+    section = config.split("\ndoorgw:\n", 1)[1]
+    configured = set(re.findall(r"^  (\w+):", section, re.MULTILINE))
+    used = set(re.findall(r"IGconf_doorgw_(\w+)", layer)) | set(
+        re.findall(r"igconf isy doorgw_(\w+)", layer)
+    )
+    assert configured <= declared and used <= declared
+    assert "customize.sh" in layer and "X-Env-VarPrefix: doorgw" in layer
+    assert re.search(r"^  app: door-gateway$", config, re.MULTILINE)
+    assert "X-Env-Layer-Name: door-gateway" in layer
