@@ -65,6 +65,18 @@ def test_card_granted_unlocks_then_locks(
     assert "unlocked" in after and "locked" in after[after.index("unlocked") :], reasons
 
 
+def test_unknown_card_is_denied_and_the_relay_stays_locked(
+    pins: HarnessPins, harness: Harness, gateway: Gateway
+) -> None:
+    relay = harness.wires["relay"].harness
+    mark = pins.mark()
+    pins.play_wiegand(encode_h10301(200, 4242))  # no user has it
+    reasons = gateway.wait_reason("unknown_credential")
+    assert "granted" not in reasons
+    time.sleep(0.5)
+    assert pins.edges_since(mark, relay) == [], "the relay moved for an unknown card"
+
+
 def test_bad_parity_is_denied_and_the_relay_stays_locked(
     pins: HarnessPins, harness: Harness, gateway: Gateway
 ) -> None:
