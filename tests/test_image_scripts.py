@@ -49,13 +49,14 @@ def first_start_log() -> tuple[str, str]:
     return out.getvalue(), store.passwords["admin"]
 
 
-def fake_tools(bin_dir: Path, daemon_log: Path) -> None:
+def fake_tools(bin_dir: Path, daemon_log: Path, running: bool) -> None:
     """journalctl, systemctl and hostname as the console script sees them on a Pi."""
     bin_dir.mkdir()
+    active, failed = (0, 1) if running else (3, 0)
     tools = {
         "journalctl": f'cat "{daemon_log}"',
-        "systemctl": 'case "$1 $3" in "is-active "*) exit 0;; "is-failed "*) exit 1;; esac\n'
-        'case "$1" in is-enabled) echo disabled; exit 1;; esac',
+        "systemctl": f'case "$1" in is-active) exit {active};; is-failed) exit {failed};; '
+        "is-enabled) echo disabled; exit 1;; esac",
         "hostname": 'if [ "${1:-}" = -I ]; then echo "192.0.2.10 fe80::1"; else echo doorpi; fi',
     }
     for name, body in tools.items():
@@ -64,11 +65,11 @@ def fake_tools(bin_dir: Path, daemon_log: Path) -> None:
         tool.chmod(0o755)
 
 
-def run_console(tmp_path: Path, daemon_log: str) -> tuple[str, str]:
+def run_console(tmp_path: Path, daemon_log: str, running: bool = True) -> tuple[str, str]:
     """Run door-gateway-console.sh; return what it printed and the login prompt's text."""
     log_file = tmp_path / "daemon.log"
     log_file.write_text(daemon_log)
-    fake_tools(tmp_path / "bin", log_file)
+    fake_tools(tmp_path / "bin", log_file, running)
     config = tmp_path / "gateway.toml"
     shutil.copy(REPO / "config" / "gateway.toml", config)
     run_dir = tmp_path / "run"
@@ -108,6 +109,13 @@ def test_a_later_boot_says_where_the_password_went(tmp_path: Path) -> None:
     assert "one-time password was shown at the first boot only" in console
     assert "door-gateway passwd admin" in console
     assert "fingerprint" not in console.lower()  # none known: no empty line pretending
+
+
+def test_a_gateway_that_cannot_start_is_said_so_on_the_console(tmp_path: Path) -> None:
+    console, _ = run_console(tmp_path, "cannot start: no GPIO chip\n", running=False)
+    assert "The gateway is NOT running" in console
+    assert "one-time password is made at the gateway's first start" in console
+    assert "restart door-gateway-console" in console
 
 
 def test_configure_gateway_changes_only_the_web_listen_line(tmp_path: Path) -> None:

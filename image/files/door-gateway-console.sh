@@ -60,9 +60,12 @@ grep -q '^tls *= *"off"' "$config" 2>/dev/null && scheme=http
   if [ -n "$password" ]; then
     echo "Technician 'admin', one-time password:  $password"
     echo "  (to be changed at the first login)"
-  else
+  elif systemctl is-active --quiet "$unit"; then
     echo "Technician 'admin': the one-time password was shown at the first boot only."
     echo "  Forgotten? sudo -u door-gateway door-gateway passwd admin --config $config"
+  else
+    echo "Technician 'admin': a one-time password is made at the gateway's first start."
+    echo "  Once it runs: sudo systemctl restart door-gateway-console (shows this again)"
   fi
   echo "SSH is ${ssh_state:-not installed}."
   echo "=============================================================================="
