@@ -59,6 +59,15 @@ hw-test: $(VENV)/.installed
 image-smoke:
 	bash image/smoke.sh $(DEB)
 
+## The package under real systemd: a cached Debian root (scripts/debian-root.sh, arm64
+## through qemu by default) booted with systemd-nspawn; needs root. docs/testing.md
+SYSTEM_ARCH ?= arm64
+.PHONY: system-test
+system-test: $(VENV)/.installed
+	root=$$(bash scripts/debian-root.sh $(SYSTEM_ARCH) | tail -n 1) && \
+	DOOR_GATEWAY_SYSTEM_TEST=1 DOOR_GATEWAY_TEST_ROOT="$$root" \
+	$(VENV)/bin/pytest -q -x -s -p no:cacheprovider tests/system
+
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks
 	$(PY) -m benchmarks.stream_load
