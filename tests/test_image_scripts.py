@@ -95,7 +95,11 @@ def test_first_boot_console_shows_the_one_time_password_and_fingerprint(
     tmp_path: Path,
 ) -> None:
     line, password = first_start_log()
-    log = f"{line}TLS certificate SHA-256 fingerprint {FINGERPRINT}\nlistening\n"
+    https = (  # as the daemon logs it at start with [web] tls = "auto"
+        "HTTPS with self-signed certificate /var/lib/door-gateway/https-cert.pem "
+        f"(made now, SHA-256 fingerprint {FINGERPRINT})\n"
+    )
+    log = f"{line}{https}"
     console, issue = run_console(tmp_path, log)
     assert console == issue
     assert f"one-time password:  {password}\n" in console
@@ -105,7 +109,7 @@ def test_first_boot_console_shows_the_one_time_password_and_fingerprint(
 
 
 def test_a_later_boot_says_where_the_password_went(tmp_path: Path) -> None:
-    console, _ = run_console(tmp_path, "listening\n")
+    console, _ = run_console(tmp_path, "door-gateway: started\n")
     assert "one-time password was shown at the first boot only" in console
     assert "door-gateway passwd admin" in console
     assert "fingerprint" not in console.lower()  # none known: no empty line pretending
