@@ -3,9 +3,10 @@ VENV    ?= .venv
 PYTHON  ?= python3
 PY      := $(VENV)/bin/python
 CONFIG  ?= config/simulate.toml
+DEB_ARCH ?= arm64
 
-.PHONY: run test lint typecheck unit system-deps system-deps-run install bench soak clean hw-test \
-	image-smoke
+.PHONY: run test lint typecheck unit system-deps system-deps-run install bench soak clean deb unit-check \
+	hw-test image-smoke
 
 # What running needs (the project and its run-time dependencies), then what testing adds.
 $(VENV)/.installed-run: pyproject.toml
@@ -26,8 +27,8 @@ install: $(VENV)/.installed
 run: system-deps-run $(VENV)/.installed-run
 	$(VENV)/bin/door-gateway run --config $(CONFIG)
 
-## Install everything the tests need, then ruff, mypy and pytest
-test: system-deps $(VENV)/.installed lint typecheck unit
+## Install everything the tests need, then ruff, mypy, the systemd unit's checks and pytest
+test: system-deps $(VENV)/.installed lint typecheck unit-check unit
 
 system-deps:
 	bash scripts/system-deps.sh test
@@ -41,6 +42,10 @@ lint: $(VENV)/.installed
 	$(PY) scripts/check_hw_imports.py
 	$(PY) scripts/check_layers.py
 	shellcheck $$(find image scripts -name '*.sh' -type f | sort)
+
+## systemd-analyze verify, and security --offline with a threshold of 2.5 ("OK")
+unit-check:
+	bash scripts/check-unit.sh systemd/door-gateway.service
 
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy gateway hw-tests
@@ -68,6 +73,12 @@ system-test: $(VENV)/.installed
 	DOOR_GATEWAY_SYSTEM_TEST=1 DOOR_GATEWAY_TEST_ROOT="$$root" \
 	$(VENV)/bin/pytest -q -x -s -p no:cacheprovider tests/system
 
+## The Debian package for a Pi: dist/door-gateway_VERSION_ARCH.deb, VERSION from
+## debian/changelog (today dist/door-gateway_0.1.0-1_arm64.deb); DEB_ARCH=armhf for a
+## Pi 3 / Zero 2 on a 32-bit system. Checked by lintian. docs/packaging.md
+deb:
+	bash scripts/build-deb.sh $(DEB_ARCH)
+
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks
 	$(PY) -m benchmarks.stream_load
@@ -76,4 +87,4 @@ soak: $(VENV)/.installed
 	@echo "no soak tests yet"
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var build dist .pytest_cache .mypy_cache .ruff_cache
