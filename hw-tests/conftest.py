@@ -57,6 +57,8 @@ class HarnessPins:
     inputs: dict[int, Any] = field(default_factory=dict)
     edges: list[Edge] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # gpiozero pins hold their callbacks by weak reference: these keep them alive.
+    callbacks: list[Any] = field(default_factory=list)
 
     def open(self) -> None:
         rest = {"wiegand_d0": True, "wiegand_d1": True, "contact": False, "exit_button": True}
@@ -72,7 +74,9 @@ class HarnessPins:
             pin.function = "input"
             pin.pull = "down" if number == watched[0] else "up"
             pin.edges = "both"
-            pin.when_changed = self._recorder(number)
+            callback = self._recorder(number)
+            self.callbacks.append(callback)
+            pin.when_changed = callback
             self.inputs[number] = pin
 
     def _recorder(self, number: int) -> Any:

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import ModuleType
 
 from gateway.config import load_settings
+from gateway.hw.formats import encode_h10301
 
 REPO = Path(__file__).resolve().parents[1]
 HW_TESTS = REPO / "hw-tests"
@@ -33,13 +34,17 @@ ROW = re.compile(
 )
 
 
-def harness_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("hw_harness", HW_TESTS / "harness.py")
+def load_module(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules["hw_harness"] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def harness_module() -> ModuleType:
+    return load_module("harness", HW_TESTS / "harness.py")  # the name hw-tests imports it by
 
 
 def gpio(pin: int | None) -> str | None:
@@ -109,3 +114,33 @@ def test_the_gateway_under_test_uses_the_gateway_side_of_the_harness() -> None:
     assert door.rex_pin == wires["exit_button"].gateway
     readers = {r.name for r in settings.readers}
     assert {harness.tags["nfc_reader"], harness.tags["pcsc_reader"]} <= readers
+
+
+def test_the_harness_records_every_bit_it_plays_with_its_timestamp() -> None:
+    """The suite's pin code on gpiozero's mock pins, each output wired to its sense input
+    as on the harness: every bit played is seen once, in order, with a timestamp."""
+    from gpiozero.pins.mock import MockConnectedPin, MockFactory
+
+    harness = harness_module().load_harness(HW_TESTS / "harness.toml")
+    fixtures = load_module("hw_conftest", HW_TESTS / "conftest.py")
+    factory = MockFactory()
+    for name in ("wiegand_d0", "wiegand_d1"):
+        wire = harness.wires[name]
+        sense = factory.pin(wire.sense)
+        factory.pin(wire.harness, pin_class=MockConnectedPin, input_pin=sense)
+    pins = fixtures.HarnessPins(harness, factory)
+    pins.open()
+    try:
+        bits = encode_h10301(12, 34567)
+        mark = pins.mark()
+        pins.play_wiegand(bits, interval_s=0.001, pulse_s=0.0001)
+        line = {harness.wires["wiegand_d0"].sense: "0", harness.wires["wiegand_d1"].sense: "1"}
+        falls = [e for e in pins.edges_since(mark) if not e.level]
+        assert "".join(line[e.pin] for e in falls) == bits
+        assert [e.ticks for e in falls] == sorted(e.ticks for e in falls)
+        relay = harness.wires["relay"].harness
+        pins.inputs[relay].drive_high()  # the gateway energises the relay
+        assert pins.wait_edge(mark, relay, True, timeout_s=1.0).level
+        assert pins.relay_unlocked()
+    finally:
+        pins.close()
