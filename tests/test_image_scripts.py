@@ -189,3 +189,41 @@ def test_the_layer_declares_every_option_the_config_and_its_hook_use() -> None:
     assert "customize.sh" in layer and "X-Env-VarPrefix: doorgw" in layer
     assert re.search(r"^  app: door-gateway$", config, re.MULTILINE)
     assert "X-Env-Layer-Name: door-gateway" in layer
+
+
+@pytest.mark.skipif(shutil.which("systemd-escape") is None, reason="needs systemd-escape")
+def test_read_only_root_never_runs_the_gateway_without_its_state_partition(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "root"
+    (root / "etc" / "systemd" / "system").mkdir(parents=True)
+    (root / "usr" / "local" / "lib" / "door-gateway-image").mkdir(parents=True)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    installed = tmp_path / "apt.log"
+    chroot = bin_dir / "chroot"  # runs the command on the host, apt-get only recorded
+    chroot.write_text(
+        "#!/bin/sh\nshift\n"
+        f'if [ "$1" = apt-get ]; then echo "$*" >>"{installed}"; exit 0; fi\nexec "$@"\n'
+    )
+    chroot.chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin:/usr/sbin:/sbin"}
+    script = IMAGE / "scripts" / "readonly-root.sh"
+    subprocess.run(["bash", str(script), str(root)], check=True, env=env, timeout=30)
+
+    assert "install -y -q overlayroot" in installed.read_text()
+    units = root / "etc" / "systemd" / "system"
+    mount = (units / "var-lib-door\\x2dgateway.mount").read_text()
+    assert "What=/dev/disk/by-label/DGSTATE" in mount
+    assert "Where=/var/lib/door-gateway" in mount
+    assert "Options=noatime,nodev,nosuid,noexec" in mount
+    drop_in = units / "door-gateway.service.d" / "50-state-partition.conf"
+    assert "RequiresMountsFor=/var/lib/door-gateway" in drop_in.read_text()
+    maker = (units / "door-gateway-state-partition.service").read_text()
+    assert "Before=var-lib-door\\x2dgateway.mount door-gateway.service" in maker
+    # the overlay starts only once the first boot has made the partition
+    assert not (root / "etc" / "overlayroot.local.conf").exists()
+    pending = (root / "etc" / "overlayroot.local.conf.pending").read_text()
+    assert pending.strip() == 'overlayroot="tmpfs:recurse=0"'
+    journald = root / "etc" / "systemd" / "journald.conf.d" / "50-door-gateway-readonly.conf"
+    assert "Storage=volatile" in journald.read_text()
