@@ -5,18 +5,26 @@ PY      := $(VENV)/bin/python
 CONFIG  ?= config/simulate.toml
 DEB_ARCH ?= arm64
 
-.PHONY: run test lint typecheck unit system-deps system-deps-run install bench soak clean deb unit-check
+.PHONY: run test lint typecheck unit system-deps system-deps-run install bench soak clean deb unit-check \
+	hw-test image-smoke
 
-$(VENV)/.installed: pyproject.toml
+# What running needs (the project and its run-time dependencies), then what testing adds.
+$(VENV)/.installed-run: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.installed-run
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
 install: $(VENV)/.installed
 
-## Start the daemon on simulated hardware with SQLite under ./var/
-run: system-deps-run $(VENV)/.installed
+## Start the daemon on simulated hardware with SQLite under ./var/. Installs only what
+## running needs: Debian's gcc, swig, libpcsclite-dev (pyscard builds from source) and
+## python3-venv/python3-dev, then the project in .venv without the test tools.
+run: system-deps-run $(VENV)/.installed-run
 	$(VENV)/bin/door-gateway run --config $(CONFIG)
 
 ## Install everything the tests need, then ruff, mypy, the systemd unit's checks and pytest
@@ -29,20 +37,32 @@ system-deps-run:
 	bash scripts/system-deps.sh run
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check gateway tests benchmarks scripts
-	$(VENV)/bin/ruff format --check gateway tests benchmarks scripts
+	$(VENV)/bin/ruff check gateway tests benchmarks scripts hw-tests
+	$(VENV)/bin/ruff format --check gateway tests benchmarks scripts hw-tests
 	$(PY) scripts/check_hw_imports.py
 	$(PY) scripts/check_layers.py
+	shellcheck $$(find image scripts -name '*.sh' -type f | sort)
 
 ## systemd-analyze verify, and security --offline with a threshold of 2.5 ("OK")
 unit-check:
 	bash scripts/check-unit.sh systemd/door-gateway.service
 
 typecheck: $(VENV)/.installed
-	$(VENV)/bin/mypy gateway
+	$(VENV)/bin/mypy gateway hw-tests
 
 unit: $(VENV)/.installed
 	$(VENV)/bin/pytest -q
+
+## On a Raspberry Pi wired as docs/hw-test-harness.md: the daemon on real GPIO (skips elsewhere)
+HARNESS ?= hw-tests/harness.toml
+hw-test: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[test,pi]'
+	DOOR_GATEWAY_HARNESS=$(HARNESS) $(VENV)/bin/pytest -q -rs -p no:cacheprovider hw-tests
+
+## The image layer's steps on a debootstrapped bookworm arm64 root, booted under
+## systemd-nspawn (root; a few minutes; not part of make test): image/README.md
+image-smoke:
+	bash image/smoke.sh $(DEB)
 
 ## The Debian package for a Pi: dist/door-gateway_VERSION_ARCH.deb, VERSION from
 ## debian/changelog (today dist/door-gateway_0.1.0-1_arm64.deb); DEB_ARCH=armhf for a

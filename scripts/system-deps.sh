@@ -3,7 +3,8 @@
 # from source against libpcsclite), `test` adds the PC/SC daemon and virtual reader the
 # tests start. As root they are installed; otherwise the exact apt-get line is printed and
 # the make target fails, so nothing is assumed silently. The status page's browser tests
-# drive Debian's chromium (never a downloaded browser), with a font to render text.
+# drive Debian's chromium (never a downloaded browser), with a font to render text;
+# `make lint` runs shellcheck on the shell scripts.
 # `deb ARCH` is what building the Debian package for ARCH needs (scripts/build-deb.sh):
 # debhelper, lintian, a venv for the build tools, and the target's strip.
 set -euo pipefail
@@ -22,8 +23,9 @@ if [ "$(command -v python3)" = /usr/bin/python3 ] && [ "$purpose" != deb ]; then
   packages+=(python3-venv python3-dev)
 fi
 if [ "$purpose" = test ]; then
-  # systemd: systemd-analyze, for the unit's checks (scripts/check-unit.sh)
-  packages+=(pcscd vsmartcard-vpcd chromium fonts-dejavu-core systemd)
+  # systemd: systemd-analyze, for the unit's checks (scripts/check-unit.sh);
+  # and the shell scripts' linter, which `make lint` runs (shellcheck)
+  packages+=(pcscd vsmartcard-vpcd chromium fonts-dejavu-core systemd shellcheck)
 fi
 
 missing=()
