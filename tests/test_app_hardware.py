@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -167,6 +167,9 @@ class Keys:
 
     def scan(self) -> set[tuple[int, int]]:
         return set()
+
+    def wait_for_press(self, wake: Callable[[], None]) -> bool:
+        return False
 
     def close(self) -> None:
         raise RuntimeError("keypad lines already released")
