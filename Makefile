@@ -85,6 +85,7 @@ system-test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks
 	$(PY) -m benchmarks.stream_load
+	$(PY) -m benchmarks.keypad_idle
 
 soak: $(VENV)/.installed
 	@echo "no soak tests yet"
