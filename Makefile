@@ -86,6 +86,7 @@ bench: $(VENV)/.installed
 	$(PY) -m benchmarks
 	$(PY) -m benchmarks.stream_load
 	$(PY) -m benchmarks.keypad_idle
+	$(PY) -m benchmarks.daemon_idle
 
 soak: $(VENV)/.installed
 	@echo "no soak tests yet"

@@ -1,0 +1,82 @@
+"""Idle cost of the whole daemon with every simulated reader (`python -m benchmarks.daemon_idle`):
+CPU share and event-loop thread wake-ups per second while nothing happens. Linux only (reads
+/proc). Starts `door-gateway run` on config/simulate.toml in a temporary state directory,
+lets it settle, then measures. Prints JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SETTLE_S = 8.0
+MEASURE_S = 10.0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _loop_thread_wakeups(pid: int) -> int:
+    # The main thread runs the event loop: each sleep in epoll_wait is a voluntary switch.
+    for line in Path(f"/proc/{pid}/task/{pid}/status").read_text().splitlines():
+        if line.startswith("voluntary_ctxt_switches:"):
+            return int(line.split()[1])
+    raise RuntimeError("no voluntary_ctxt_switches in /proc")
+
+
+def measure(seconds: float) -> dict[str, float]:
+    """Start the simulated daemon, wait for it to settle, and measure `seconds` of idling."""
+    with tempfile.TemporaryDirectory() as state_dir:
+        command = [
+            sys.executable, "-m", "gateway", "run",
+            "--config", str(REPO / "config" / "simulate.toml"),
+            "--state-dir", state_dir, "--listen", f"127.0.0.1:{_free_port()}",
+            "--log-level", "WARNING",
+        ]  # fmt: skip
+        daemon = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(SETTLE_S)
+            if daemon.poll() is not None:
+                raise RuntimeError(f"the daemon exited with {daemon.returncode}")
+            cpu, wakeups, wall = (
+                _cpu_s(daemon.pid),
+                _loop_thread_wakeups(daemon.pid),
+                time.monotonic(),
+            )
+            time.sleep(seconds)
+            cpu = _cpu_s(daemon.pid) - cpu
+            wakeups = _loop_thread_wakeups(daemon.pid) - wakeups
+            wall = time.monotonic() - wall
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=30)
+    return {
+        "seconds": round(wall, 2),
+        "cpu_percent": round(100 * cpu / wall, 3),
+        "event_loop_wakeups_per_s": round(wakeups / wall, 1),
+    }
+
+
+def main() -> int:
+    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else MEASURE_S
+    print(json.dumps({"daemon_idle_every_simulated_reader": measure(seconds)}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
