@@ -85,6 +85,7 @@ system-test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks
 	$(PY) -m benchmarks.stream_load
+	$(PY) -m benchmarks.import_users
 
 soak: $(VENV)/.installed
 	@echo "no soak tests yet"
