@@ -276,35 +276,6 @@ def _writer_for(path: Path) -> Callable[[list[ExportedUser]], bytes]:
 # -- conversion between files and User ----------------------------------------------------
 
 
-def _convert_all(
-    path: Path, raws: list[RawUser]
-) -> tuple[list[User], dict[str, str], dict[str, CredentialFlags]]:
-    users: list[User] = []
-    hashes: dict[str, str] = {}
-    all_flags: dict[str, CredentialFlags] = {}
-    errors: list[RowError] = []
-    first_line: dict[str, int] = {}
-    for raw in raws:
-        try:
-            user, pin_hash, flags = raw_to_user(raw)
-        except ValidationError as exc:
-            errors.append(RowError(raw.line_of(exc.field), exc.field, exc.message))
-            continue
-        if user.user_id in first_line:
-            message = f"user {user.user_id} is already on line {first_line[user.user_id]}"
-            errors.append(RowError(raw.line_of("user_id"), "user_id", message))
-            continue
-        first_line[user.user_id] = raw.line
-        users.append(user)
-        if pin_hash is not None:
-            hashes[user.user_id] = pin_hash
-        if flags is not None:
-            all_flags[user.user_id] = flags
-    if errors:
-        raise ImportFileError(path, errors)
-    return users, hashes, all_flags
-
-
 def raw_to_user(raw: RawUser) -> tuple[User, str | None, CredentialFlags | None]:
     """Turn a file row into a checked `User`, its exported PIN hash and its credentials'
     flags; `ValidationError` if bad.
