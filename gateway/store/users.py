@@ -378,7 +378,9 @@ class UserImport:
                 if clean.pin is None and row.pin_hash is not None:
                     check_pin_hash(row.pin_hash)
                 # An import never grants or revokes the lockdown override.
-                clean = dc_replace(clean, lockdown_override=clean.user_id in self._overrides)
+                override = clean.user_id in self._overrides
+                if clean.lockdown_override != override:  # a copy only when it differs
+                    clean = dc_replace(clean, lockdown_override=override)
                 self._store._write_user(self._conn, clean, row.pin_hash, row.flags)
             except ValidationError as exc:
                 exc.index = index

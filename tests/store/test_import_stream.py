@@ -136,3 +136,12 @@ def test_peak_memory_does_not_grow_with_the_file(tmp_path: Path) -> None:
     figures = measure_import(path, tmp_path / "gateway.db")
     assert figures["users"] == 50_000
     assert figures["peak_rss_mib"] < PEAK_RSS_BOUND_MIB, json.dumps(figures)
+
+
+def test_replace_across_batches_keeps_every_user_of_the_file(
+    users: UserStore, tmp_path: Path
+) -> None:
+    import_users_file(users, csv_file(tmp_path, ["OLD,,"]))
+    path = csv_file(tmp_path, good_rows(11), name="new.csv")
+    assert import_users_file(users, path, replace=True, batch_size=4) == 11
+    assert sorted(u.user_id for u in users.list_users()) == sorted(f"U{n}" for n in range(11))
