@@ -87,6 +87,7 @@ bench: $(VENV)/.installed
 	$(PY) -m benchmarks.stream_load
 	$(PY) -m benchmarks.keypad_idle
 	$(PY) -m benchmarks.daemon_idle
+	$(PY) -m benchmarks.import_users
 
 soak: $(VENV)/.installed
 	@echo "no soak tests yet"

@@ -25,6 +25,7 @@ from gateway.store.records import Technician
 if TYPE_CHECKING:
     from gateway.store.stores import Stores
     from gateway.store.technicians import TechnicianStore
+    from gateway.store.users import UserStore
 
 DEFAULT_CONFIG = "/etc/door-gateway/gateway.toml"
 FIRST_LEVEL = "SUPERADMIN"  # the first account administers everything
@@ -226,7 +227,7 @@ def _open_stores(settings: Settings) -> Stores:
 
 def _users(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.store.errors import StoreError
-    from gateway.store.importexport import export_users_file, import_users_file
+    from gateway.store.importexport import export_users_file
 
     try:
         stores = _open_stores(settings)
@@ -235,7 +236,7 @@ def _users(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     try:
         if args.users_command == "import":
-            count = import_users_file(stores.users, Path(args.file))
+            count = _import_with_progress(stores.users, Path(args.file))
             print(f"imported {count} users from {args.file}")
         else:
             count = export_users_file(stores.users, Path(args.file))
@@ -246,6 +247,35 @@ def _users(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         stores.close()
     return 0
+
+
+def _import_with_progress(users: UserStore, path: Path) -> int:
+    """`users import`, with a progress bar on stderr when both outputs are a terminal (a
+    script or a log redirecting the output gets only the final line)."""
+    from tqdm import tqdm
+
+    from gateway.store.importexport import import_users_file
+
+    on_terminal = sys.stdout.isatty() and sys.stderr.isatty()
+    total = path.stat().st_size if on_terminal and path.is_file() else None
+    with tqdm(
+        total=total,
+        desc="importing",
+        unit="B",
+        unit_scale=True,
+        disable=not on_terminal,
+        file=sys.stderr,
+    ) as bar:
+
+        def progress(bytes_read: int, users_read: int) -> None:
+            bar.update(bytes_read - bar.n)
+            bar.set_postfix(users=users_read, refresh=False)
+
+        count = import_users_file(users, path, progress=progress)
+        if total is not None:
+            bar.update(total - bar.n)
+        bar.set_postfix(users=count, refresh=False)
+    return count
 
 
 def _passwd(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,8 +1,9 @@
 """Users import/export as CSV or XML (chosen by the file extension).
 
 The columns (CSV) and elements (XML) are documented in docs/import-export.md. An import
-checks every row first and reports each bad one as `path:line N: field: message`; then
-it writes all users in one transaction, so a file is imported completely or not at all.
+reads the file as a stream, checks and writes it in batches inside one transaction, so a
+file is imported completely or not at all and memory does not grow with the file; it
+reports each bad row as `path:line N: field: message`.
 An export carries each PIN as its keyed hash: re-importing it into the same device (same
 device key) is lossless, and export -> import -> export gives an identical file.
 """
@@ -13,16 +14,17 @@ import csv
 import io
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 from xml.parsers import expat
 
 from gateway.atomicfile import write_atomically
 from gateway.model import ADMIN_LEVELS, AdminLevel, User
 from gateway.store.errors import StoreError, ValidationError
 from gateway.store.records import CredentialFlags, ExportedUser
-from gateway.store.users import UserStore
+from gateway.store.users import ImportRow, UserImport, UserStore
 from gateway.store.validate import LIST_SEPARATOR, canonical_card, check_pin_hash, validate_user
 
 # Column order of a CSV export; the same names (singular for repeated ones) in XML.
@@ -97,15 +99,17 @@ class RowError:
 class ImportFileError(StoreError):
     """An import file was refused; nothing was imported. `errors` lists every problem."""
 
-    def __init__(self, path: Path, errors: list[RowError]) -> None:
+    def __init__(self, path: Path, errors: list[RowError], more: int = 0) -> None:
         self.path = path
         self.errors = errors
+        self.more = more  # problems found beyond those listed in `errors`
         super().__init__(self._describe())
 
     def _describe(self) -> str:
         lines = [_format_error(self.path, error) for error in self.errors[:MAX_REPORTED_ERRORS]]
-        if len(self.errors) > MAX_REPORTED_ERRORS:
-            lines.append(f"{self.path}: ... and {len(self.errors) - MAX_REPORTED_ERRORS} more")
+        hidden = len(self.errors) + self.more - MAX_REPORTED_ERRORS
+        if hidden > 0:
+            lines.append(f"{self.path}: ... and {hidden} more")
         return "\n".join(lines)
 
 
@@ -134,24 +138,108 @@ class RawUser:
 
 # -- entry points ----------------------------------------------------------------------
 
+# Rows validated and written per step: memory is bounded by one batch, not by the file.
+BATCH_SIZE = 5_000
+# What a reader yields: a user, or a problem with one element that does not stop the reading.
+FileItem = RawUser | RowError
+# Told after each batch: bytes of the file read so far, and users read so far.
+Progress = Callable[[int, int], None]
 
-def import_users_file(store: UserStore, path: Path, replace: bool = False) -> int:
+
+def import_users_file(
+    store: UserStore,
+    path: Path,
+    replace: bool = False,
+    batch_size: int = BATCH_SIZE,
+    progress: Progress | None = None,
+) -> int:
     """Import users from a .csv or .xml file, all or nothing; return how many.
 
+    The file is read and written in batches of `batch_size` rows inside one transaction,
+    so memory does not grow with the file and a refused row anywhere leaves nothing stored.
     Existing users with the same id are replaced; `replace=True` also deletes every user
     the file does not list. Raises `ImportFileError` (nothing imported) on any problem.
     """
     reader = _reader_for(path)
     try:
-        raws = reader(path)
+        with path.open("rb") as handle, store.importing(replace) as session:
+            batches = _ImportBatches(path, session, batch_size)
+            for item in reader(path, handle):
+                if batches.add(item) and progress is not None:
+                    progress(handle.tell(), batches.count)
+            return batches.finish()
     except OSError as exc:
         raise ImportFileError(path, [RowError(0, "", f"cannot read the file: {exc}")]) from exc
-    users, hashes, flags = _convert_all(path, raws)
-    try:
-        return store.import_users(users, replace=replace, pin_hashes=hashes, flags=flags)
-    except ValidationError as exc:
-        line = raws[exc.index].line_of(exc.field) if exc.index is not None else 0
-        raise ImportFileError(path, [RowError(line, exc.field, exc.message)]) from exc
+
+
+class _ImportBatches:
+    """Checks rows as they come and writes them a batch at a time. After the first bad row
+    nothing more is written (the transaction will be rolled back) but every row is still
+    checked, so that one run reports every problem in the file."""
+
+    def __init__(self, path: Path, session: UserImport, batch_size: int) -> None:
+        self._path = path
+        self._session = session
+        self._batch_size = batch_size
+        self._raws: list[RawUser] = []
+        self._rows: list[ImportRow] = []
+        self._errors: list[RowError] = []
+        self._more_errors = 0
+        # The only thing kept per row: the line each user id was first seen on.
+        self._first_line: dict[str, int] = {}
+        self.count = 0
+
+    def add(self, item: FileItem) -> bool:
+        """Take one item from the file; True when a batch of rows has been handled."""
+        if isinstance(item, RowError):
+            self._error(item)
+        else:
+            self._add_raw(item)
+        self.count += 1
+        return self.count % self._batch_size == 0
+
+    def finish(self) -> int:
+        """Write the last batch; `ImportFileError` if any row was bad. How many users."""
+        if not self._errors:
+            self._flush()
+        if self._errors:
+            raise ImportFileError(self._path, self._errors, self._more_errors)
+        return len(self._first_line)
+
+    def _add_raw(self, raw: RawUser) -> None:
+        try:
+            user, pin_hash, flags = raw_to_user(raw)
+        except ValidationError as exc:
+            self._error(RowError(raw.line_of(exc.field), exc.field, exc.message))
+            return
+        first = self._first_line.get(user.user_id)
+        if first is not None:
+            message = f"user {user.user_id} is already on line {first}"
+            self._error(RowError(raw.line_of("user_id"), "user_id", message))
+            return
+        self._first_line[user.user_id] = raw.line
+        if self._errors:
+            return  # the file is refused already: check the rest, write nothing
+        self._raws.append(raw)
+        self._rows.append(ImportRow(user, pin_hash, flags))
+        if len(self._rows) >= self._batch_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        try:
+            self._session.write(self._rows)
+        except ValidationError as exc:
+            line = self._raws[exc.index].line_of(exc.field) if exc.index is not None else 0
+            raise ImportFileError(self._path, [RowError(line, exc.field, exc.message)]) from exc
+        self._raws.clear()
+        self._rows.clear()
+
+    def _error(self, error: RowError) -> None:
+        # A garbage file may have a problem on every line: keep only what is reported.
+        if len(self._errors) < MAX_REPORTED_ERRORS:
+            self._errors.append(error)
+        else:
+            self._more_errors += 1
 
 
 def export_users_file(store: UserStore, path: Path) -> int:
@@ -163,12 +251,12 @@ def export_users_file(store: UserStore, path: Path) -> int:
     return len(rows)
 
 
-def _reader_for(path: Path) -> Callable[[Path], list[RawUser]]:
+def _reader_for(path: Path) -> Callable[[Path, BinaryIO], Iterator[FileItem]]:
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return read_csv
+        return iter_csv
     if suffix == ".xml":
-        return read_xml
+        return iter_xml
     raise ImportFileError(
         path, [RowError(0, "", f"unknown file type {suffix or '(none)'!r}; use .csv or .xml")]
     )
@@ -186,35 +274,6 @@ def _writer_for(path: Path) -> Callable[[list[ExportedUser]], bytes]:
 
 
 # -- conversion between files and User ----------------------------------------------------
-
-
-def _convert_all(
-    path: Path, raws: list[RawUser]
-) -> tuple[list[User], dict[str, str], dict[str, CredentialFlags]]:
-    users: list[User] = []
-    hashes: dict[str, str] = {}
-    all_flags: dict[str, CredentialFlags] = {}
-    errors: list[RowError] = []
-    first_line: dict[str, int] = {}
-    for raw in raws:
-        try:
-            user, pin_hash, flags = raw_to_user(raw)
-        except ValidationError as exc:
-            errors.append(RowError(raw.line_of(exc.field), exc.field, exc.message))
-            continue
-        if user.user_id in first_line:
-            message = f"user {user.user_id} is already on line {first_line[user.user_id]}"
-            errors.append(RowError(raw.line_of("user_id"), "user_id", message))
-            continue
-        first_line[user.user_id] = raw.line
-        users.append(user)
-        if pin_hash is not None:
-            hashes[user.user_id] = pin_hash
-        if flags is not None:
-            all_flags[user.user_id] = flags
-    if errors:
-        raise ImportFileError(path, errors)
-    return users, hashes, all_flags
 
 
 def raw_to_user(raw: RawUser) -> tuple[User, str | None, CredentialFlags | None]:
@@ -384,23 +443,44 @@ def _csv_uncell(text: str) -> str:
 
 
 def read_csv(path: Path) -> list[RawUser]:
-    """Parse a CSV users file (header row required); `ImportFileError` on structure errors."""
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        try:
-            return _parse_csv(path, handle)
-        except csv.Error as exc:
-            raise ImportFileError(path, [RowError(0, "", f"not a valid CSV file: {exc}")]) from exc
-        except UnicodeDecodeError as exc:
-            raise ImportFileError(path, [RowError(0, "", f"not UTF-8 text: {exc}")]) from exc
+    """Parse a whole CSV users file; `ImportFileError` on any problem in its structure."""
+    with path.open("rb") as handle:
+        return _collect(path, iter_csv(path, handle))
 
 
-def _parse_csv(path: Path, handle: Iterable[str]) -> list[RawUser]:
+def iter_csv(path: Path, handle: BinaryIO) -> Iterator[FileItem]:
+    """The users of a CSV file (header row required), one at a time, as they are read;
+    `ImportFileError` on a problem with the file's structure."""
+    text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
+    try:
+        yield from _parse_csv(path, text)
+    except csv.Error as exc:
+        raise ImportFileError(path, [RowError(0, "", f"not a valid CSV file: {exc}")]) from exc
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(path, [RowError(0, "", f"not UTF-8 text: {exc}")]) from exc
+    finally:
+        text.detach()  # the caller owns the file
+
+
+def _collect(path: Path, items: Iterable[FileItem]) -> list[RawUser]:
+    raws: list[RawUser] = []
+    errors: list[RowError] = []
+    for item in items:
+        if isinstance(item, RowError):
+            errors.append(item)
+        else:
+            raws.append(item)
+    if errors:
+        raise ImportFileError(path, errors)
+    return raws
+
+
+def _parse_csv(path: Path, handle: Iterable[str]) -> Iterator[RawUser]:
     reader = csv.reader(handle)
     header = next(reader, None)
     if header is None:
         raise ImportFileError(path, [RowError(1, "", "the file is empty: no header row")])
     columns = _check_header(path, header)
-    raws: list[RawUser] = []
     previous_end = reader.line_num
     for record in reader:
         # A quoted cell may span lines: a record starts just after the previous one ended.
@@ -410,8 +490,7 @@ def _parse_csv(path: Path, handle: Iterable[str]) -> list[RawUser]:
         if len(record) > len(columns):
             message = f"has {len(record)} cells but the header has {len(columns)} columns"
             raise ImportFileError(path, [RowError(line, "", message)])
-        raws.append(_csv_record(line, columns, record))
-    return raws
+        yield _csv_record(line, columns, record)
 
 
 def _check_header(path: Path, header: list[str]) -> list[str]:
@@ -481,34 +560,52 @@ class _Node:
     children: list[_Node] = field(default_factory=list)
 
 
+# Bytes handed to the XML parser at a time.
+_XML_CHUNK = 64 * 1024
+
+
 def read_xml(path: Path) -> list[RawUser]:
-    """Parse an XML users file; DTDs and entities are refused (no entity expansion at all)."""
+    """Parse a whole XML users file; `ImportFileError` on any problem in its structure."""
+    with path.open("rb") as handle:
+        return _collect(path, iter_xml(path, handle))
+
+
+def iter_xml(path: Path, handle: BinaryIO) -> Iterator[FileItem]:
+    """The users of an XML file, one at a time, as they are read. DTDs and entities are
+    refused (no entity expansion at all); `ImportFileError` if the file is not a users file.
+
+    Expat is fed the file a chunk at a time and each <user> is dropped once handed on,
+    so memory does not grow with the file. (ElementTree's iterparse cannot refuse a DTD.)
+    """
+    parser, finished = _xml_user_parser()
     try:
-        root = _parse_xml_tree(path)
+        while chunk := handle.read(_XML_CHUNK):
+            parser.Parse(chunk, False)
+            yield from _xml_users(finished)
+        parser.Parse(b"", True)
+        yield from _xml_users(finished)
     except _Refused as exc:
         raise ImportFileError(path, [RowError(exc.line, "", exc.message)]) from None
     except expat.ExpatError as exc:
         message = f"not well-formed XML: {expat.ErrorString(exc.code)}"
         raise ImportFileError(path, [RowError(exc.lineno, "", message)]) from None
-    if root.tag != "users":
-        raise ImportFileError(path, [RowError(root.line, "", "the root element must be <users>")])
-    raws: list[RawUser] = []
-    errors: list[RowError] = []
-    for node in root.children:
+
+
+def _xml_users(finished: list[_Node]) -> Iterator[FileItem]:
+    for node in finished:
         try:
-            raws.append(_xml_user(node))
+            yield _xml_user(node)
         except _Refused as exc:
-            errors.append(RowError(exc.line, "", exc.message))
-    if errors:
-        raise ImportFileError(path, errors)
-    return raws
+            yield RowError(exc.line, "", exc.message)
+    finished.clear()
 
 
-def _parse_xml_tree(path: Path) -> _Node:
+def _xml_user_parser() -> tuple[expat.XMLParserType, list[_Node]]:
+    """An expat parser that appends each complete child of <users> to the list returned."""
     parser = expat.ParserCreate()
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     stack: list[_Node] = []
-    done: list[_Node] = []
+    finished: list[_Node] = []
 
     def refuse(*_: object) -> None:
         # A DTD is where entity bombs and external entities come from: users files
@@ -516,16 +613,23 @@ def _parse_xml_tree(path: Path) -> _Node:
         raise _Refused(parser.CurrentLineNumber, "DTDs and entity declarations are not allowed")
 
     def start(tag: str, _attrs: dict[str, str]) -> None:
-        node = _Node(tag, parser.CurrentLineNumber)
-        if stack:
+        line = parser.CurrentLineNumber
+        if not stack and tag != "users":
+            raise _Refused(line, "the root element must be <users>")
+        if len(stack) == 3:  # users > user > field: a field holds text only
+            raise _Refused(stack[-1].line, f"<{stack[-1].tag}> must contain text only")
+        node = _Node(tag, line)
+        if len(stack) >= 2:
             stack[-1].children.append(node)
         stack.append(node)
 
     def end(_tag: str) -> None:
-        done.append(stack.pop())
+        node = stack.pop()
+        if len(stack) == 1:
+            finished.append(node)  # a whole <user>: handed on, then dropped
 
     def text(data: str) -> None:
-        if stack:
+        if len(stack) >= 2:
             stack[-1].text.append(data)
 
     parser.StartDoctypeDeclHandler = refuse
@@ -535,9 +639,7 @@ def _parse_xml_tree(path: Path) -> _Node:
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     parser.CharacterDataHandler = text
-    with path.open("rb") as handle:
-        parser.ParseFile(handle)
-    return done[-1]
+    return parser, finished
 
 
 def _xml_user(node: _Node) -> RawUser:

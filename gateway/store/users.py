@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from dataclasses import replace as dc_replace
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -38,7 +40,7 @@ from gateway.store.records import (
 from gateway.store.references import require_ids
 from gateway.store.validate import check_pin_hash, check_public_pins, validate_user
 
-__all__ = ["UserStore"]
+__all__ = ["ImportRow", "UserImport", "UserStore"]
 
 _USER_COLUMNS = (
     "user_id, first_name, last_name, other_name, active, expiry, admin_level, message, "
@@ -131,6 +133,23 @@ class UserStore(TableStore):
                     (ids,),
                 )
         return len(clean)
+
+    @contextmanager
+    def importing(self, replace: bool = False) -> Iterator[UserImport]:
+        """One transaction for an import written batch by batch: all of it, or none.
+
+        Write batches through the yielded `UserImport`; leaving the block normally commits
+        (and with `replace=True` deletes every user no batch named), an exception rolls
+        every batch back. Same rules as `import_users`.
+        """
+        with self._writing() as conn:
+            overrides = {
+                row[0] for row in conn.execute("SELECT user_id FROM users WHERE lockdown_override")
+            }
+            session = UserImport(self, conn, frozenset(overrides))
+            yield session
+            if replace:
+                session.delete_users_not_written()
 
     def get_user(self, user_id: str) -> User | None:
         """The user, with `pin=None` and `has_pin` telling whether a PIN is set."""
@@ -324,6 +343,61 @@ class UserStore(TableStore):
             secret = new_secret()
             write_totp_secret(conn, user_id, seal(self._hasher, user_id, secret))
         return secret, True
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    """One user of an import: the user, its exported PIN hash, its credentials' flags."""
+
+    user: User
+    pin_hash: str | None = None
+    flags: CredentialFlags | None = None
+
+
+class UserImport:
+    """An import in progress inside `UserStore.importing`'s transaction.
+
+    Keeps only the ids written (for `replace`), never the rows: memory stays bounded by
+    one batch. A credential taken by an earlier batch is caught by the database itself,
+    since earlier batches are already written in this transaction.
+    """
+
+    def __init__(
+        self, store: UserStore, conn: sqlite3.Connection, overrides: frozenset[str]
+    ) -> None:
+        self._store = store
+        self._conn = conn
+        self._overrides = overrides
+        self._written: set[str] = set()
+
+    def write(self, rows: Sequence[ImportRow]) -> None:
+        """Add or replace these users; `ValidationError` with `index` in `rows` if refused."""
+        for index, row in enumerate(rows):
+            try:
+                clean = validate_user(row.user)
+                if clean.pin is None and row.pin_hash is not None:
+                    check_pin_hash(row.pin_hash)
+                # An import never grants or revokes the lockdown override.
+                override = clean.user_id in self._overrides
+                if clean.lockdown_override != override:  # a copy only when it differs
+                    clean = dc_replace(clean, lockdown_override=override)
+                self._store._write_user(self._conn, clean, row.pin_hash, row.flags)
+            except ValidationError as exc:
+                exc.index = index
+                raise
+            self._written.add(clean.user_id)
+
+    def delete_users_not_written(self) -> None:
+        """Delete every stored user this import did not write."""
+        self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS import_kept (user_id TEXT PRIMARY KEY)")
+        self._conn.execute("DELETE FROM import_kept")
+        self._conn.executemany(
+            "INSERT INTO import_kept (user_id) VALUES (?)", ((uid,) for uid in self._written)
+        )
+        self._conn.execute(
+            "DELETE FROM users WHERE user_id NOT IN (SELECT user_id FROM import_kept)"
+        )
+        self._conn.execute("DELETE FROM import_kept")
 
 
 # -- helpers (no state) -----------------------------------------------------------------

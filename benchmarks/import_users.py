@@ -1,0 +1,75 @@
+"""`make bench`: `users import` speed and peak memory, printed as JSON.
+
+Writes a CSV of N generated users (one card and one PIN each; N is the first argument,
+100,000 by default), then imports it into a fresh database in a child process, so that
+the child's peak RSS (`VmHWM`) is the import's own. Figures only, nothing asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+USERS = 100_000
+
+# Run in the child: import the file, print seconds and peak RSS as JSON.
+_CHILD = """
+import json, sys, time
+from pathlib import Path
+from gateway.access.pins import PinHasher
+from gateway.store.importexport import import_users_file
+from gateway.store.stores import Stores
+
+stores = Stores.open(Path(sys.argv[1]), PinHasher(bytes(32)))
+started = time.monotonic()
+count = import_users_file(stores.users, Path(sys.argv[2]))
+seconds = time.monotonic() - started
+stores.close()
+# VmHWM, not ru_maxrss: ru_maxrss carries over the parent's size through fork and exec.
+status = Path("/proc/self/status").read_text()
+peak = int(next(l for l in status.splitlines() if l.startswith("VmHWM:")).split()[1]) / 1024
+print(json.dumps({"users": count, "seconds": seconds, "peak_rss_mib": peak}))
+"""
+
+
+def write_users_csv(path: Path, count: int) -> None:
+    """A CSV users file with `count` users, each with its own card and PIN."""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        handle.write("user_id,first_name,last_name,cards,pin\n")
+        for n in range(count):
+            handle.write(f"U{n},First{n},Last{n},{n + 1:08X},{10_000_000 + n}\n")
+
+
+def measure_import(path: Path, db_path: Path) -> dict[str, float]:
+    """Import `path` into `db_path` in a child process; its figures."""
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(db_path), str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    figures: dict[str, float] = json.loads(done.stdout)
+    return figures
+
+
+def main() -> int:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else USERS
+    with tempfile.TemporaryDirectory() as tmp:
+        csv_path = Path(tmp) / "users.csv"
+        write_users_csv(csv_path, count)
+        figures = measure_import(csv_path, Path(tmp) / "gateway.db")
+    result = {
+        "import_users": figures["users"],
+        "import_seconds": round(figures["seconds"], 2),
+        "import_users_per_s": round(figures["users"] / figures["seconds"]),
+        "import_peak_rss_mib": round(figures["peak_rss_mib"], 1),
+    }
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
