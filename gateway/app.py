@@ -16,8 +16,6 @@ import asyncio
 import functools
 import logging
 import os
-import signal
-import ssl
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from zoneinfo import ZoneInfo
@@ -46,6 +44,7 @@ from gateway.service import (
     ServiceNotifier,
     StoreHealthReport,
     WatchdogPinger,
+    wait_for_signals,
     watchdog_interval_s,
 )
 from gateway.settings import Settings
@@ -53,12 +52,10 @@ from gateway.simulation import simulation_for
 from gateway.status import build_status_board
 from gateway.storage import open_storage
 from gateway.store.log_query import LogCursor
-from gateway.tlscert import TlsFiles, server_context, tls_files
+from gateway.tlscert import TlsFiles, serving_context
 from gateway.web.actatek.context import ManagementContext
 from gateway.web.auth import TokenStore
 from gateway.web.server import build_app, start_site
-
-log = logging.getLogger(__name__)
 
 STORE_POLL_S = 1.0  # how soon another process's writes (a CLI import) are in force
 
@@ -262,26 +259,9 @@ class Gateway:
                 self.stores.users,
             ),
         )
-        context = self._tls_context()
+        self.tls, context = serving_context(self.settings)
         runner = await start_site(self.web_app, self.settings.web.listen, ssl_context=context)
         parts.push_async_callback(runner.cleanup)
-
-    def _tls_context(self) -> ssl.SSLContext | None:
-        """`[web] tls`: the certificate (made at the first start with "auto"), its
-        fingerprint logged for the installer to compare with the browser's."""
-        self.tls = tls_files(self.settings)
-        if self.tls is None:
-            return None
-        made = "made now, " if self.tls.created else ""
-        kind = "self-signed" if self.tls.self_signed else "the site's"
-        log.info(
-            "HTTPS with %s certificate %s (%sSHA-256 fingerprint %s)",
-            kind,
-            self.tls.cert,
-            made,
-            self.tls.fingerprint,
-        )
-        return server_context(self.tls)
 
     async def run_until_stopped(
         self, overrides: Callable[[Settings], Settings] = lambda settings: settings
@@ -289,25 +269,10 @@ class Gateway:
         """Serve until SIGTERM/SIGINT, then stop cleanly (also when cancelled). SIGHUP
         reloads the configuration file (`gateway.reload`); `overrides` puts back what the
         command line set over it."""
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._stop_requested.set)
         reloader = ConfigReloader(self.settings, overrides, self.apply_settings, self.notifier)
-        reloads: set[asyncio.Task[object]] = set()
-
-        def reload() -> None:
-            if self._stop_requested.is_set():
-                return  # stopping: nothing to reload (and SIGHUP must not kill the stop)
-            task: asyncio.Task[object] = loop.create_task(reloader.reload())
-            reloads.add(task)
-            task.add_done_callback(reloads.discard)
-
-        loop.add_signal_handler(signal.SIGHUP, reload)
         try:
-            await self._stop_requested.wait()
+            await wait_for_signals(self._stop_requested, reloader.reload)
         finally:
-            for task in list(reloads):
-                task.cancel()
             await self.stop()
 
     def apply_settings(self, settings: Settings) -> None:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any
 
 import sdnotify
 
@@ -107,3 +109,29 @@ class StoreHealthReport:
         if not self._failing:
             self._failing = True
             self._notifier.status(f"{self._serving}; STORE FAULT: {error}")
+
+
+async def wait_for_signals(
+    stop_requested: asyncio.Event, reload: Callable[[], Coroutine[Any, Any, object]]
+) -> None:
+    """Wait until SIGTERM or SIGINT sets `stop_requested`; each SIGHUP meanwhile runs
+    `reload()` in a task of its own. A SIGHUP while stopping does nothing (it must not end
+    the stop), and reloads still running when the wait ends are cancelled."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop_requested.set)
+    reloads: set[asyncio.Task[object]] = set()
+
+    def start_reload() -> None:
+        if stop_requested.is_set():
+            return
+        task: asyncio.Task[object] = loop.create_task(reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, start_reload)
+    try:
+        await stop_requested.wait()
+    finally:
+        for task in list(reloads):
+            task.cancel()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import ipaddress
+import logging
 import socket
 import ssl
 from collections.abc import Iterable
@@ -26,6 +27,8 @@ from cryptography.x509.oid import NameOID
 
 from gateway.atomicfile import state_file_owner, write_atomically
 from gateway.settings import Settings
+
+log = logging.getLogger(__name__)
 
 CERT_FILE = "https-cert.pem"
 KEY_FILE = "https-key.pem"
@@ -171,3 +174,22 @@ def make_self_signed(host: str, names: list[x509.GeneralName]) -> tuple[bytes, b
         serialization.NoEncryption(),
     )
     return cert.public_bytes(serialization.Encoding.PEM), pem_key
+
+
+def serving_context(settings: Settings) -> tuple[TlsFiles | None, ssl.SSLContext | None]:
+    """`[web] tls`: the files (made at the first start with "auto") and the server's
+    context, or (None, None) for plain HTTP. The fingerprint is logged for the installer
+    to compare with the browser's."""
+    files = tls_files(settings)
+    if files is None:
+        return None, None
+    made = "made now, " if files.created else ""
+    kind = "self-signed" if files.self_signed else "the site's"
+    log.info(
+        "HTTPS with %s certificate %s (%sSHA-256 fingerprint %s)",
+        kind,
+        files.cert,
+        made,
+        files.fingerprint,
+    )
+    return files, server_context(files)
