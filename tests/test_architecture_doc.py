@@ -14,7 +14,7 @@ def listed_files() -> list[str]:
     text = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
     assert SECTION in text, f"docs/architecture.md has no '{SECTION}' section"
     section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"^\| `([^`]+\.py)` \|", section, flags=re.MULTILINE)
+    return re.findall(r"^\| `gateway/([^`]+\.py)` \|", section, flags=re.MULTILINE)
 
 
 def modules() -> set[str]:
