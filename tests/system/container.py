@@ -9,6 +9,8 @@ from asking for them, and commands enter the container's namespaces with `nsente
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import subprocess
 import time
@@ -125,7 +127,15 @@ class Container:
         return self.console_log.read_text(errors="replace")[-6000:]
 
     def stop(self, timeout: float = 60.0) -> None:
-        """Power off (nspawn turns SIGTERM into an orderly shutdown); kill if it hangs."""
+        """Power off (nspawn turns SIGTERM into an orderly shutdown); kill if it hangs.
+        However nspawn ends, the container's init is killed after it: a killed nspawn
+        leaves its init (and every process of the container) running otherwise."""
+        try:
+            self._stop_nspawn(timeout)
+        finally:
+            self._kill_leader()
+
+    def _stop_nspawn(self, timeout: float) -> None:
         if self.process is None or self.process.poll() is not None:
             return
         self.process.send_signal(signal.SIGTERM)
@@ -138,6 +148,13 @@ class Container:
             self.process.kill()
             self.process.wait(timeout=30)
             raise
+
+    def _kill_leader(self) -> None:
+        """SIGKILL to a PID namespace's init ends every process in that namespace."""
+        if not self.leader or len(_namespace_pids(self.leader)) < 2:
+            return  # gone already (or its id now names a process of ours: leave it)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.leader, signal.SIGKILL)
 
 
 def _children(pid: int) -> list[int]:
