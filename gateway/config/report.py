@@ -12,14 +12,18 @@ import re
 from collections.abc import Iterable
 from datetime import date, datetime, time
 
+from gateway.urls import masked_text
+
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
 
 
 class ConfigError(Exception):
-    """The configuration cannot be used; `errors` holds one line per problem found."""
+    """The configuration cannot be used; `errors` holds one line per problem found. A line
+    quotes what it found, and a URL may carry a password: every URL in it is masked here,
+    so the command line, the daemon's log and the status page all show it masked."""
 
     def __init__(self, errors: Iterable[str]) -> None:
-        self.errors: list[str] = list(errors)
+        self.errors: list[str] = [masked_text(error) for error in errors]
         super().__init__("\n".join(self.errors))
 
 

@@ -12,11 +12,9 @@ an input action or an anti-passback URL may carry them (docs/status-page.md).
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from gateway.config.command import config_warnings
 from gateway.config.loader import load_settings
@@ -24,10 +22,7 @@ from gateway.config.report import ConfigError
 from gateway.config.schema import key_specs
 from gateway.config.summary import summary
 from gateway.settings import Settings
-
-MASK = "****"  # as a PIN is shown everywhere; never says how long the secret is
-# Query parameter names that carry a credential (matched anywhere in the name).
-_CREDENTIAL_PARAM = re.compile(r"pass|pwd|token|secret|key|auth|sig|session|cred", re.IGNORECASE)
+from gateway.urls import MASK, masked_text, masked_url
 
 
 def masked_settings(settings: Settings) -> dict[str, Any]:
@@ -69,38 +64,6 @@ def _masked_value(value: Any) -> Any:
     return value
 
 
-def masked_url(text: str) -> str:
-    """`text` with a URL's password and credential-like query values masked; any other
-    text (or a URL without them) unchanged."""
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return text
-    if not parts.scheme or not parts.netloc:
-        return text
-    netloc = parts.netloc
-    if parts.password is not None:
-        host = netloc.rpartition("@")[2]
-        netloc = f"{quote(parts.username or '', safe='')}:{MASK}@{host}"
-    query = parts.query
-    pairs = parse_qsl(query, keep_blank_values=True)
-    if any(_CREDENTIAL_PARAM.search(name) for name, _ in pairs):
-        masked = [(n, MASK if _CREDENTIAL_PARAM.search(n) else v) for n, v in pairs]
-        query = urlencode(masked, safe="{}*$")
-    if (netloc, query) == (parts.netloc, parts.query):
-        return text
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
-
-
-def masked_text(text: str) -> str:
-    """`text` (a check-config message) with every URL in it masked as `masked_url` does:
-    a message quotes what it found, and a URL the check refused may carry a password."""
-    return _URL_IN_TEXT.sub(lambda found: masked_url(found.group(0)), text)
-
-
 @dataclass(frozen=True)
 class ConfigCheck:
     """What `door-gateway check-config FILE` says about a file, as data."""
@@ -124,6 +87,6 @@ def check_file(path: str | Path) -> ConfigCheck:
     try:
         settings = load_settings(path)
     except ConfigError as exc:
-        return ConfigCheck(str(path), False, tuple(masked_text(e) for e in exc.errors), (), "")
+        return ConfigCheck(str(path), False, tuple(exc.errors), (), "")
     warnings = tuple(masked_text(w) for w in config_warnings(settings))
     return ConfigCheck(str(path), True, (), warnings, masked_text(summary(settings)))

@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 
 from gateway.config import load_settings
+from gateway.config.command import check_config_command
+from gateway.config.report import ConfigError
 from gateway.config.schema import key_specs, unpack
-from gateway.config.view import MASK, check_file, masked_settings, masked_url
+from gateway.config.view import check_file, masked_settings
 from gateway.settings import Settings
+from gateway.urls import MASK, masked_url
 from tests.config.helpers import MINIMAL_SIMULATED, write
 
 # Every secret a file can hold, each with a value found nowhere else in the file.
@@ -178,3 +181,17 @@ def test_a_refused_url_is_quoted_without_its_password(tmp_path: Path) -> None:
     assert len(quoted) == 1 and "verify.example" in quoted[0], result.errors
     shown = json.dumps(result.as_dict())
     assert "Ftp-Secret-4040" not in shown and "T0k3n-77" not in shown
+
+
+def test_check_config_on_the_command_line_quotes_a_refused_url_without_its_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = BASE + '[upstream]\nurl = "ftp://gw:Ftp-Secret-4040@verify.example/x?token=T0k3n-77"\n'
+    assert check_config_command(str(write(tmp_path, broken))) == 2
+    printed = capsys.readouterr()
+    assert "upstream.url" in printed.err and "verify.example" in printed.err
+    assert "Ftp-Secret-4040" not in printed.err + printed.out
+    assert "T0k3n-77" not in printed.err + printed.out
+    with pytest.raises(ConfigError) as refused:  # what the daemon logs at start or reload
+        load_settings(write(tmp_path, broken))
+    assert "Ftp-Secret-4040" not in str(refused.value)
