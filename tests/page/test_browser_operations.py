@@ -4,12 +4,14 @@ real daemon (simulated hardware)."""
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
 from gateway.hw.formats import encode_h10301
-from tests.daemon.conftest import Daemon
-from tests.page.conftest import PHONE, screenshot, sim
+from tests.daemon.conftest import SIMULATE, Daemon, start_daemon
+from tests.page.conftest import PHONE, log_in, screenshot, sim
 
 
 def test_the_history_page_shows_the_chart(logged_in: Page, daemon: Daemon) -> None:
@@ -77,3 +79,21 @@ def test_the_configuration_page_shows_the_check_and_masked_settings(
     page.set_viewport_size(PHONE)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     screenshot(page, "config-phone")
+
+
+def test_a_long_configuration_path_fits_a_phone(page: Page, tmp_path: Path) -> None:
+    """An installer's configuration may live deep in a path with no spaces or hyphens to
+    break at: the page wraps it instead of scrolling the whole page sideways."""
+    folder = tmp_path / "installations" / "srv" / "doorgatewayconfiguration" / "frontentrance"
+    folder.mkdir(parents=True)
+    config = folder / "simulate.toml"
+    shutil.copy(SIMULATE, config)
+    daemon = start_daemon(tmp_path / "state", config=config)
+    try:
+        log_in(page, daemon)
+        page.goto(daemon.base_url + "/config")
+        expect(page.get_by_text(str(config)).first).to_be_visible()
+        page.set_viewport_size(PHONE)
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    finally:
+        daemon.stop()
