@@ -74,6 +74,8 @@ class QuietJournal:
 
     async def flush(self) -> None: ...
 
+    async def durable(self) -> None: ...
+
     async def read_events(self, after: int, limit: int) -> list[StoredEvent]:
         return []
 
