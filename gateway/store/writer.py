@@ -358,7 +358,7 @@ class JournalWriter:
             "max_admin_events": self._journal.max_admin_events,
             "wal_bytes": self._journal.wal_bytes(),
             "batches": self.batches,
-            "events": self.written,
+            "events_written": self.written,
             "largest_batch": self.largest_batch,
             "last_flush_ms": self.last_flush_ms,
         }

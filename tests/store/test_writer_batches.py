@@ -79,7 +79,7 @@ async def test_a_burst_is_written_in_a_few_transactions_and_counted_in_the_statu
         assert len(disk.transactions) <= 1 + -(-(burst - 1) // MAX_BATCH)
         status = writer.status()
         assert status["batches"] == len(disk.transactions)
-        assert status["events"] == burst
+        assert status["events_written"] == burst
         assert status["largest_batch"] == MAX_BATCH
         assert status["last_flush_ms"] == 250.0
     finally:
