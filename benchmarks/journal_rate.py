@@ -6,8 +6,9 @@ Three figures, each the median and p99 over `ROUNDS` runs (figures only, nothing
 
 - `writer`: a `JournalWriter` on its own journal file; EVENTS events submitted in bursts of
   `BURST` (as a busy site's decisions, door and alarm events arrive together), at most
-  `IN_FLIGHT` waiting, timed until the last one is durable. Also the writer's own counters
-  (transactions, largest batch) of the last run.
+  `IN_FLIGHT` waiting, timed until the last one is durable; the process's CPU time per
+  event (the loop and the writer thread: what a slower CPU pays for), and the writer's own
+  counters (transactions, largest batch) of the last run.
 - `in_process`: the same through a running gateway in this process (`Gateway.start`:
   recorder, writer, journal, forwarder and live feed listening), events emitted as the
   doors and readers emit them, without the HTTP and simulated-reader cost of each one.
@@ -111,7 +112,7 @@ async def _writer_round(db: Path, events: int) -> dict[str, Any]:
     writer = JournalWriter(journal, SystemClock())
     try:
         before = journal.count()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         futures = []
         for n in range(events):
             futures.append(writer.submit(_event(n)))
@@ -121,26 +122,35 @@ async def _writer_round(db: Path, events: int) -> dict[str, Any]:
                 await futures[n - IN_FLIGHT]
         await asyncio.gather(*futures)
         elapsed = time.perf_counter() - started
+        cpu_us = (time.process_time() - cpu) / events * 1e6
         status = writer.status()
     finally:
         await writer.close()
         journal.close()
     durable = _count(db) - before
     assert durable == events, f"{durable} of {events} events in the file"
-    return {"events_per_s": events / elapsed, "status": status}
+    return {"events_per_s": events / elapsed, "cpu_us": cpu_us, "status": status}
 
 
 def writer_rate(events: int = EVENTS, rounds: int = ROUNDS) -> dict[str, Any]:
     """Events/s through `JournalWriter` alone (see the module docstring)."""
     rates: list[float] = []
+    cpu: list[float] = []
     last: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for n in range(rounds):
             last = asyncio.run(_writer_round(Path(tmp) / f"writer-{n}.db", events))
             rates.append(last["events_per_s"])
+            cpu.append(last["cpu_us"])
     status = last["status"]
     counters = {key: status.get(key) for key in ("batches", "events_written", "largest_batch")}
-    return {"events": events, "burst": BURST, "events_per_s": _spread(rates), **counters}
+    return {
+        "events": events,
+        "burst": BURST,
+        "events_per_s": _spread(rates),
+        "cpu_us_per_event": _spread(cpu),  # both threads: less sensitive to a loaded machine
+        **counters,
+    }
 
 
 # -- the running daemon --------------------------------------------------------------------
