@@ -244,7 +244,8 @@ async def _daemon_round(state: Path, seconds: float) -> tuple[float, float]:
             wanted = before + sum(sent)
             done = await _wait_durable(state / "gateway.db", where, wanted, 60)
             journal = await _journal_status(session, daemon.base)
-            return sum(sent) / (done - started), journal["events_written"] / journal["batches"]
+            grouped = journal.get("events_written", 0) / max(1, journal.get("batches", 0))
+            return sum(sent) / (done - started), grouped
     finally:
         daemon.stop()
 
