@@ -70,11 +70,11 @@ class Recorder:
     async def durable(self) -> None:
         """Wait until every event emitted so far is in the file (an API that answers
         "written" awaits this); `StoreError` when the disk refuses them for now, or the
-        journal is closed: the caller must not say they are written."""
-        if self._writer is not None:
-            await self._writer.durable()
-        elif self._closed:
-            raise StoreError("the event journal is closed (the daemon is stopping)")
+        journal is not open (events are held or only logged): the caller must not say
+        they are written."""
+        if self._writer is None:
+            raise StoreError("the event journal is not open (the daemon starts or stops)")
+        await self._writer.durable()
 
     async def read_events(self, after: int, limit: int) -> list[StoredEvent]:
         """Up to `limit` journaled events after seq `after`, oldest first (flushed first)."""
