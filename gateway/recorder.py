@@ -17,6 +17,7 @@ import logging
 from gateway.clock import Clock
 from gateway.event_feed import EventFeed, Subscription
 from gateway.model import Event, StoredEvent
+from gateway.store.errors import StoreError
 from gateway.store.journal import EventJournal
 from gateway.store.writer import JournalWriter
 
@@ -65,6 +66,15 @@ class Recorder:
         """Wait until every event emitted so far is durable (and visible to readers)."""
         if self._writer is not None:
             await self._writer.flush()
+
+    async def durable(self) -> None:
+        """Wait until every event emitted so far is in the file (an API that answers
+        "written" awaits this); `StoreError` when the disk refuses them for now, or the
+        journal is not open (events are held or only logged): the caller must not say
+        they are written."""
+        if self._writer is None:
+            raise StoreError("the event journal is not open (the daemon starts or stops)")
+        await self._writer.durable()
 
     async def read_events(self, after: int, limit: int) -> list[StoredEvent]:
         """Up to `limit` journaled events after seq `after`, oldest first (flushed first)."""

@@ -18,6 +18,7 @@ from typing import Any
 from gateway.model import Event
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_EVENT_FIELDS = tuple(field.name for field in dataclasses.fields(Event))  # once, not per event
 
 
 def _escape(char: str) -> str:
@@ -45,8 +46,8 @@ def escaped_event(event: Event) -> Event:
     """`event` with every text field passed through `escape_controls` (the same object when
     nothing needed escaping)."""
     changes: dict[str, Any] = {
-        field.name: escape_controls(value)
-        for field in dataclasses.fields(event)
-        if isinstance(value := getattr(event, field.name), str) and not value.isprintable()
+        name: escape_controls(value)
+        for name in _EVENT_FIELDS
+        if isinstance(value := getattr(event, name), str) and not value.isprintable()
     }
     return dataclasses.replace(event, **changes) if changes else event

@@ -12,6 +12,7 @@ import pytest
 
 from gateway.model import Event
 from gateway.recorder import Recorder
+from gateway.store.errors import StoreError
 from gateway.store.journal import EventJournal
 from gateway.store.writer import JournalWriter
 from tests.fakes import ManualClock
@@ -62,3 +63,22 @@ async def test_an_event_after_the_journal_closed_goes_to_the_service_log(
         recorder.emit(locked(clock, "front"))
     assert "journal closed, event not recorded: door locked" in caplog.text
     assert journal.read(0, 10) == []
+
+
+async def test_nothing_is_confirmed_durable_before_the_journal_opens_or_after_it_closed(
+    journal: EventJournal,
+) -> None:
+    clock = ManualClock()
+    recorder = Recorder(clock)
+    recorder.record_api("logs_deleted", "admin")  # held in memory: not in the file
+    with pytest.raises(StoreError, match="not open"):
+        await recorder.durable()
+    writer = JournalWriter(journal, clock)
+    recorder.attach(writer, journal)
+    await recorder.durable()
+    assert [row.reason for row in journal.read(0, 10)] == ["logs_deleted"]
+    recorder.detach()
+    await writer.close()
+    recorder.record_api("logs_reset", "admin")  # only logged
+    with pytest.raises(StoreError, match="not open"):
+        await recorder.durable()

@@ -96,8 +96,9 @@ class _Span:
 
 def utc_iso(epoch: float) -> str:
     """`2027-01-15T09:00:00.123Z`: ISO 8601 UTC with milliseconds."""
-    when = datetime.fromtimestamp(epoch, UTC)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+    # isoformat truncates to milliseconds, as the journal always did; strftime costs
+    # twice as much, once per journaled event.
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def local_iso(epoch: float, tz: ZoneInfo) -> str:

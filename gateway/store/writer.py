@@ -2,11 +2,17 @@
 
 Events wait in one queue on the loop; a single worker thread writes them in batches (one
 transaction, one sync each), so the loop never waits on a disk sync and the submission
-order is the seq order. When a write fails (a full disk, an I/O error, a lock held for
-too long) the events stay queued and the write is tried again every `retry_s`; the door
-keeps deciding meanwhile. The queue is bounded: past `max_queued` new events are counted,
-not kept, and once writing resumes that loss is itself journaled as a `journal_gap` with
-the count, at the place in the order where the events went missing.
+order is the seq order. This is group commit: a batch is everything queued when the
+previous sync ended (at most `MAX_BATCH`), so the busier the door, the more events share
+one sync, and an event alone is written at once. An event is durable, and only then
+reported (its future, the listeners, `durable`), once its transaction has committed with
+`synchronous = FULL` (see `EventJournal`).
+
+When a write fails (a full disk, an I/O error, a lock held for too long) the events stay
+queued and the write is tried again every `retry_s`; the door keeps deciding meanwhile.
+The queue is bounded: past `max_queued` new events are counted, not kept, and once writing
+resumes that loss is itself journaled as a `journal_gap` with the count, at the place in
+the order where the events went missing.
 
 Administrative events pass a `NoiseFilter` first (`gateway.store.noise`): a source that
 repeats itself is journaled a few times a minute, then summarised by one event when the
@@ -22,6 +28,7 @@ the previous time; a larger step back is the wall clock being set, and is journa
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import sqlite3
 from collections import deque
@@ -79,6 +86,14 @@ class _Queued:
     future: asyncio.Future[int]
 
 
+@dataclass(frozen=True)
+class _Written:
+    """What one write on the worker thread committed, and how long it took."""
+
+    seqs: list[int]
+    took_s: float
+
+
 @dataclass
 class _Gap:
     """Events dropped because the queue was full, not yet journaled."""
@@ -117,7 +132,7 @@ class JournalWriter:
         self._retry_s = retry_s
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         self._queue: deque[_Queued] = deque()
-        self._writing: asyncio.Future[list[int]] | None = None
+        self._writing: asyncio.Future[_Written] | None = None
         self._retry: asyncio.TimerHandle | None = None
         self._changed = asyncio.Event()  # replaced after each write attempt (see _signal)
         self._listeners: list[Callable[[int], None]] = []
@@ -130,6 +145,10 @@ class JournalWriter:
         self.lost = 0  # events dropped because the queue was full, since start
         self.gaps = 0  # journal_gap events written since start
         self.summaries = 0  # events_summarised events written since start
+        self.batches = 0  # transactions committed since start
+        self.written = 0  # events committed since start
+        self.largest_batch = 0  # events in the largest transaction since start
+        self.last_flush_ms: float | None = None  # how long the last commit took
 
     def add_listener(self, listener: Callable[[int], None]) -> None:
         """Call `listener(seq)` on the loop once each event is durable (forwarders wake up
@@ -225,29 +244,37 @@ class JournalWriter:
     def _kick(self) -> None:
         if self._writing is not None or self._retry is not None or not self._queue:
             return
-        batch = [item.event for item in list(self._queue)[:MAX_BATCH]]
+        batch = [item.event for item in itertools.islice(self._queue, MAX_BATCH)]
         loop = asyncio.get_running_loop()
-        self._writing = loop.run_in_executor(self._executor, self._journal.append_batch, batch)
+        self._writing = loop.run_in_executor(self._executor, self._write, batch)
         self._writing.add_done_callback(self._written)
+
+    def _write(self, batch: list[Event]) -> _Written:
+        """On the worker thread: one transaction, one sync."""
+        started = self._clock.monotonic()
+        seqs = self._journal.append_batch(batch)
+        return _Written(seqs, self._clock.monotonic() - started)
 
     def _signal(self) -> None:
         """Wake whoever waits for progress (flush, close)."""
         self._changed.set()
         self._changed = asyncio.Event()
 
-    def _written(self, done: asyncio.Future[list[int]]) -> None:
+    def _written(self, done: asyncio.Future[_Written]) -> None:
         self._writing = None
         try:
             self._settle(done)
         finally:
             self._signal()
 
-    def _settle(self, done: asyncio.Future[list[int]]) -> None:
+    def _settle(self, done: asyncio.Future[_Written]) -> None:
         error = None if done.cancelled() else done.exception()
         if done.cancelled() or error is not None:
             self._failed(error)
             return
-        seqs = done.result()
+        written = done.result()
+        seqs = written.seqs
+        self._count_batch(written)
         self._recovered(len(seqs))
         for seq in seqs:
             item = self._queue.popleft()
@@ -257,6 +284,12 @@ class JournalWriter:
         self._close_gap()
         self._checkpoint_now_and_then(len(seqs))
         self._kick()
+
+    def _count_batch(self, written: _Written) -> None:
+        self.batches += 1
+        self.written += len(written.seqs)
+        self.largest_batch = max(self.largest_batch, len(written.seqs))
+        self.last_flush_ms = round(written.took_s * 1000.0, 3)
 
     def _failed(self, error: BaseException | None) -> None:
         self.failures += 1
@@ -311,7 +344,7 @@ class JournalWriter:
 
     def status(self) -> dict[str, Any]:
         """Plain-dict status: what waits for the disk, what was lost, the fault if any,
-        what was summarised instead of journaled."""
+        what was summarised instead of journaled, and how the commits group events."""
         return {
             "queued": len(self._queue),
             "max_queued": self._max_queued,
@@ -324,12 +357,38 @@ class JournalWriter:
             "summaries": self.summaries,
             "max_admin_events": self._journal.max_admin_events,
             "wal_bytes": self._journal.wal_bytes(),
+            "batches": self.batches,
+            "events_written": self.written,
+            "largest_batch": self.largest_batch,
+            "last_flush_ms": self.last_flush_ms,
         }
 
     async def flush(self) -> None:
-        """Wait until every queued event is written, or the disk refuses them."""
-        while self._queue and self.fault is None:
+        """Wait until every event queued so far is written, or the disk refuses them (for
+        readers: what they read next includes everything written by then). Events queued
+        meanwhile are not waited for: a busy door never keeps a reader waiting."""
+        await self._written_so_far()
+
+    async def durable(self) -> None:
+        """Wait until every event queued so far is durable; `StoreError` when the disk
+        refuses them for now (they stay queued and are written once it takes them) or one
+        of them could not be written at all. An API that answers "written" awaits this."""
+        last = await self._written_so_far()
+        if last is None or (last.done() and not last.cancelled()):
+            return
+        if last.cancelled():
+            raise StoreError("the event journal could not write an event (see the service log)")
+        raise StoreError(f"the event journal cannot be written: {self.fault}")
+
+    async def _written_so_far(self) -> asyncio.Future[int] | None:
+        """Wait until the newest queued event is written (so all before it are) or the
+        disk refuses; that event's future (None when nothing was queued)."""
+        if not self._queue:
+            return None
+        last = self._queue[-1].future
+        while not last.done() and self.fault is None:
             await self._changed.wait()
+        return last
 
     async def close(self, timeout_s: float = 5.0) -> None:
         """Write what is queued and the summary of the unfinished window (trying for

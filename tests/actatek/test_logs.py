@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
+import pytest
 
+from gateway.model import Event
+from gateway.store.errors import StoreError
 from tests.actatek.conftest import PASSWORD, Api
 from tests.actatek.terminal_sim import (
     ADA_BITS,
@@ -154,6 +158,27 @@ async def test_add_log_lists_it_with_who_added_it(api: Api) -> None:
     assert journaled[0].type == "api" and "by=superadmin" in journaled[0].trace
     in_utc = await logs(api, "?trigger=in&from=2025-07-20T09:20:30Z&to=2025-07-20T09:20:30Z")
     assert in_utc[0]["timestamp"] == "2025-07-20T09:20:30Z"  # London is UTC+1 in July
+
+
+async def test_add_log_is_not_acknowledged_while_the_journal_cannot_be_written(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full_disk(events: list[Event]) -> list[int]:
+        raise StoreError("no space left on /var/lib/door-gateway (0 KiB free): free space")
+
+    await api.gateway.recorder.flush()
+    monkeypatch.setattr(api.gateway.journal, "append_batch", full_disk)
+    status, body = await api.call("POST", f"addLog/{api.sid()}/2025-07-20T10:20:30/1001/IN")
+    assert (status, body["status"]) == (500, "error")  # never "log added"
+    day = "?from=2025-07-20T00:00:00&to=2025-07-21T00:00:00"
+    assert await logs(api, day) == []
+
+    monkeypatch.undo()  # space again: the log waited in the queue and is written now
+    for _ in range(100):
+        if api.gateway.writer.fault is None:
+            break
+        await asyncio.sleep(0.05)
+    assert len(await logs(api, day)) == 1
 
 
 async def test_add_log_refuses_bad_input_and_stores_nothing(api: Api) -> None:

@@ -42,7 +42,17 @@ STATUS: dict[str, Any] = {
         "last_decision": {"door": "lobby", "reason": "granted", "source": "upstream",
                           "time": NOW - 65},
     },
-    "journal": {"last_seq": 1234, "queued": 0, "fault": None, "lost": 0, "gaps": 0},
+    "journal": {
+        "last_seq": 1234,
+        "queued": 0,
+        "fault": None,
+        "lost": 0,
+        "gaps": 0,
+        "batches": 310,
+        "events_written": 1234,
+        "largest_batch": 57,
+        "last_flush_ms": 38.25,
+    },
     "forwarding": {
         "agents": {"https://agent.example/push": {"backlog": 321, "state": "backing_off",
                                                   "backlog_alarm": True}},
@@ -73,6 +83,8 @@ class QuietJournal:
     def record_api(self, reason: str, username: str, detail: str = "") -> None: ...
 
     async def flush(self) -> None: ...
+
+    async def durable(self) -> None: ...
 
     async def read_events(self, after: int, limit: int) -> list[StoredEvent]:
         return []
@@ -126,3 +138,8 @@ def test_a_forwarding_backlog_and_an_offline_reader_show(dashboard: str) -> None
     assert "offline</span>" in dashboard and "no frontend found" in dashboard
     assert "1 h 0 min ago" in dashboard and "noise 2" in dashboard
     assert "seq 1234" in dashboard
+
+
+def test_the_journal_card_shows_how_commits_group_events(dashboard: str) -> None:
+    # A technician sees slow storage (an SD card syncing in tens of milliseconds) here.
+    assert "1234 events in 310 commits, largest 57; last commit 38.2 ms" in dashboard

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from gateway.model import Event
-from gateway.store.journal import EventJournal
+from gateway.store.journal import EventJournal, utc_iso
 from gateway.store.log_records import LogView, added_log_trace
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -245,3 +245,17 @@ def test_append_waits_for_another_writer(journal: EventJournal, db_path: Path) -
     other.close()
     worker.join(timeout=5)
     assert len(result) == 1
+
+
+@pytest.mark.parametrize(
+    ("epoch", "shown"),
+    [
+        (WINTER, "2027-01-15T09:00:00.123Z"),
+        (WINTER + 0.0009, "2027-01-15T09:00:00.123Z"),  # milliseconds truncated, not rounded
+        (WINTER - 0.123 + 0.9999, "2027-01-15T09:00:00.999Z"),  # never into the next second
+        (0.0, "1970-01-01T00:00:00.000Z"),
+        (4102444799.9995, "2099-12-31T23:59:59.999Z"),
+    ],
+)
+def test_journal_times_are_utc_with_milliseconds_truncated(epoch: float, shown: str) -> None:
+    assert utc_iso(epoch) == shown

@@ -75,7 +75,12 @@ class ManagementContext:
         self.events.record_api(reason, username, detail)
 
     async def flush_journal(self) -> None:
+        """Wait until what was journaled so far can be read back (not if the disk refuses)."""
         await self.events.flush()
+
+    async def journal_durable(self) -> None:
+        """Wait until what was journaled so far is durable; `StoreError` if it is not."""
+        await self.events.durable()
 
 
 CONTEXT = web.AppKey("actatek_context", ManagementContext)

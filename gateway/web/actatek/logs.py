@@ -227,7 +227,7 @@ async def add_log(request: web.Request) -> web.Response:
     if await in_thread(ctx.stores.users.get_user, employee) is None:
         raise ActatekError(f"employeeID: no user {short(employee)}")
     ctx.terminal.add_log(when, employee, trigger, session_of(request).username)
-    await ctx.flush_journal()  # success means durable
+    await ctx.journal_durable()  # success means durable: a full disk answers an error
     return success("log added")
 
 
@@ -258,7 +258,7 @@ async def _delete(request: web.Request, before: str | None, reason: str, what: s
         f"{what}deleted={taken.listed} kept_for_agents={taken.kept_for_agents} up_to_seq={last}"
     )
     ctx.record_api(reason, session_of(request).username, detail)
-    await ctx.flush_journal()  # success means the audit event is durable
+    await ctx.journal_durable()  # success means the audit event is durable
     return success(f"{taken.listed} logs deleted")
 
 
