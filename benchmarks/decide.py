@@ -38,8 +38,7 @@ DOOR, READER = "front", "front-wiegand"
 
 
 def _time_decisions(engine: AccessEngine, credentials: list[Credential]) -> Sample:
-    """Microseconds per `decide` call; every decision must have been a grant or the
-    expected denial (a benchmark of a broken engine would measure nothing useful)."""
+    """Microseconds per `decide` call, one call at a time."""
     samples = []
     now = Instant.read(SystemClock())
     for credential in credentials:
@@ -50,6 +49,7 @@ def _time_decisions(engine: AccessEngine, credentials: list[Credential]) -> Samp
 
 
 def _check(engine: AccessEngine, credential: Credential, granted: bool) -> None:
+    """Refuse to time an engine that decides wrongly: its figures would mean nothing."""
     decision = engine.decide(credential, DOOR, Instant.read(SystemClock()))
     if decision.granted != granted:
         raise RuntimeError(f"{credential.kind} decided {decision.reason}, expected {granted}")

@@ -1,7 +1,8 @@
 """A state directory with N cardholders, built fast and cached between benchmark runs.
 
 Each user `i` (0 <= i < N) has user id `U{i}`, one card whose canonical number is the H10301
-number of `card_bits(i)` (facility and card number from `i + 1`), and one PIN,
+number of `card_bits(i)` (facility and card number from `i + 1`, facilities from 32 up, so
+that no card is one of config/simulate.toml's demo cards, facilities 12 and 13), and one PIN,
 `pin_of(i)`. Ten access rights (every slot of every day, so a decision grants at any hour)
 sit in ten groups, and each user belongs to one group. Rows go in with `executemany` on the
 store's own schema (the store creates and migrates the database first), in one transaction:
@@ -30,21 +31,26 @@ from gateway.store.schema import DAY_COLUMNS, LATEST_VERSION
 from gateway.store.secrets import DEVICE_KEY_FILE, load_or_create_device_key
 from gateway.store.stores import Stores
 
-LAYOUT_VERSION = 1  # bump when the rows below change: older caches are then rebuilt
+LAYOUT_VERSION = 2  # bump when the rows below change: older caches are then rebuilt
 GROUPS = 10
+FIRST_FACILITY = 32  # above the demo users' cards (config/simulate.toml)
+UNKNOWN_FACILITY = 255  # no user's card: a population stays below it
 BATCH = 50_000
 CACHE_DIR = Path(os.environ.get("BENCH_CACHE", Path(__file__).resolve().parent / ".cache"))
 
 
 def card_number(i: int) -> tuple[int, int]:
     """User `i`'s H10301 facility code and card number."""
-    value = i + 1
+    value = (FIRST_FACILITY << 16) + i + 1
+    if value >> 16 >= UNKNOWN_FACILITY:
+        raise ValueError(f"user {i} is beyond what 26-bit cards can number here")
     return value >> 16, value & 0xFFFF
 
 
 def card_value(i: int) -> str:
     """User `i`'s canonical card number, as the Wiegand reader reports it."""
-    return f"{i + 1:06X}"
+    facility, number = card_number(i)
+    return f"{facility << 16 | number:06X}"
 
 
 def card_bits(i: int) -> str:
@@ -52,14 +58,9 @@ def card_bits(i: int) -> str:
     return encode_h10301(*card_number(i))
 
 
-def unknown_card_bits(i: int) -> str:
-    """A 26-bit frame that no user holds (facility 255, beyond any population's range)."""
-    return encode_h10301(255, i & 0xFFFF)
-
-
 def unknown_card_value(i: int) -> str:
-    """The canonical number of `unknown_card_bits(i)`."""
-    return f"{(255 << 16) | (i & 0xFFFF):06X}"
+    """A canonical card number that no user holds (facility 255, above every user's)."""
+    return f"{(UNKNOWN_FACILITY << 16) | (i & 0xFFFF):06X}"
 
 
 def pin_of(i: int) -> str:

@@ -84,7 +84,7 @@ def _flow(url: str, **options: float) -> UpstreamFlow:
 
 
 async def _timed_misses(flow: UpstreamFlow, count: int, first: int) -> list[float]:
-    """Seconds per decided miss; each must be decided the expected way."""
+    """Seconds per decided miss, one at a time, each a different card."""
     clock = SystemClock()
     times = []
     for n in range(first, first + count):
@@ -123,6 +123,10 @@ async def _breaker_open(count: int) -> list[float]:
         if flow.breaker.state != "open":
             raise RuntimeError(f"the breaker is {flow.breaker.state} after a refused request")
         times = await _timed_misses(flow, count, 1)
+        credential = Credential("card", unknown_card_value(0), READER.name, 0.0)
+        decision = await flow.decide_miss(credential, DOOR, READER, Instant.read(SystemClock()))
+        if decision.granted or decision.source != "policy":
+            raise RuntimeError(f"with the breaker open a miss decided {decision.reason}")
     finally:
         await flow.close()
     return [t * 1e6 for t in times]

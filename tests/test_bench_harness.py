@@ -8,10 +8,12 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 from benchmarks.__main__ import user_counts
 from benchmarks.figures import FIGURES, Figure, Sample, Target
+from benchmarks.population import card_value, unknown_card_value
 from benchmarks.report import FAIL, NO_TARGET, PASS, judge, table
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,6 +54,17 @@ def test_one_million_users_only_with_bench_full() -> None:
     assert user_counts(None, {}) == [10_000, 100_000]
     assert user_counts(None, {"BENCH_FULL": "1"}) == [10_000, 100_000, 1_000_000]
     assert user_counts("200,1_000", {"BENCH_FULL": "1"}) == [200, 1000]
+
+
+def test_no_population_card_is_a_demo_card_of_the_simulation() -> None:
+    # The daemon benchmarks start on config/simulate.toml, whose demo users it seeds: a
+    # population card equal to one of theirs stops start-up ("already assigned").
+    simulate = tomllib.loads((REPO / "config" / "simulate.toml").read_text())
+    demo_users = simulate["simulation"]["demo_users"]
+    demo = {int(card, 16) for user in demo_users for card in user["cards"]}
+    lowest, highest = int(card_value(0), 16), int(card_value(1_999_999), 16)
+    assert not {card for card in demo if lowest <= card <= highest}
+    assert int(unknown_card_value(0), 16) > highest
 
 
 def test_the_harness_runs_end_to_end_at_200_users(tmp_path: Path) -> None:
