@@ -9,7 +9,7 @@ thread), so the decoder waits for its adaptive end-of-frame gap (three bit inter
 3..30 ms), then the engine decides and the door controller drives the relay.
 
 - `frame_to_relay_{1,2}ms`: the relay pin's change time minus the last edge's (the rising
-  edge that ends the last bit), ms;
+  edge that ends the last bit, 50 us after its falling edge as a reader sends it), ms;
 - `product_share_{1,2}ms`: the same minus the decoder's end-of-frame wait (counted from the
   last bit's falling edge, as the decoder counts it): what the product itself adds;
 - `vs_fixed_100ms_gap_{1,2}ms`: how many times longer a fixed 100 ms end-of-frame gap
@@ -94,10 +94,9 @@ def decoder_gap(falling_edges: list[float]) -> float:
 
 
 def play_frame(hardware: SimulatedHardware, bits: str, interval_s: float) -> list[float]:
-    """Play `bits` on D0/D1 in real time; the falling edge times, then the last edge's."""
+    """Play `bits` on D0/D1 in real time; the time of each bit's falling edge."""
     falling: list[float] = []
     due = time.monotonic()
-    last_edge = due
     for bit in bits:
         pin = D0 if bit == "0" else D1
         while (wait := due - time.monotonic()) > 0:
@@ -106,9 +105,8 @@ def play_frame(hardware: SimulatedHardware, bits: str, interval_s: float) -> lis
         falling.append(hardware.changed_at(pin))
         time.sleep(PULSE_S)
         hardware.drive(pin, True)
-        last_edge = hardware.changed_at(pin)
         due += interval_s
-    return [*falling, last_edge]
+    return falling
 
 
 async def _one_frame(
@@ -118,8 +116,10 @@ async def _one_frame(
     split in two (the playing thread was held up longer than the end-of-frame wait)."""
     reader = gateway.readers[READER]
     frames_before = reader.status()["frames_accepted"]
-    edges = await asyncio.to_thread(play_frame, hardware, bits, interval_s)
-    falling, last_edge = edges[:-1], edges[-1]
+    falling = await asyncio.to_thread(play_frame, hardware, bits, interval_s)
+    # A reader releases the line PULSE_S after the last bit; this thread's own release
+    # may come late (a sleep overshoots) while the decoder only counts falling edges.
+    last_edge = falling[-1] + PULSE_S
     deadline = time.monotonic() + RELAY_WAIT_S
     while not hardware.level(RELAY):
         if time.monotonic() > deadline:
