@@ -65,7 +65,11 @@ def measure_all(users: list[int], repetitions: int, only: set[str] | None) -> li
 
 def main(argv: list[str] | None = None) -> int:
     """Measure, write the JSON, print the table; always 0 (figures, not a gate)."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--users", help="comma-separated user counts (default 10k,100k)")
     parser.add_argument("--repetitions", type=int, default=DEFAULT_REPETITIONS)
     parser.add_argument("--only", help="comma-separated source names (default: all)")
