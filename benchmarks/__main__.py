@@ -1,101 +1,97 @@
-"""`make bench`: decision latency and memory with a large user base, printed as JSON.
+"""`make bench`: every figure of `benchmarks.figures`, against its target, for N users.
 
-Figures only, nothing asserted. Builds a real SQLite store with 20,000 users (one card
-and one PIN each), loads the in-memory snapshot (tracemalloc measures it: slower than a
-plain load), and times `AccessEngine.decide` for cached cards, cached PINs and unknown
-cards.
+    python -m benchmarks [--users 10000,100000] [--repetitions 3] [--only decide,idle]
+                         [--output benchmarks/results.json]
+
+By default N is 10,000 and 100,000 users, and 1,000,000 too with `BENCH_FULL=1`. Writes
+the results (the machine, then one row per figure and user count: median, p99, runs,
+target, pass/FAIL) as JSON, and prints them as a table. The exit status is 0 whatever the
+figures say: they are measurements, not a gate; the table says FAIL where a target is
+missed or a figure could not be measured.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import random
-import resource
-import statistics
+import os
 import sys
-import tempfile
 import time
-import tracemalloc
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from gateway.access.engine import AccessEngine
-from gateway.access.pins import PinHasher
-from gateway.clock import Instant, SystemClock
-from gateway.model import Credential, User
-from gateway.settings import AccessSettings, DoorSettings, ReaderSettings
-from gateway.store.stores import Stores
+from benchmarks.figures import FIGURES, SOURCES
+from benchmarks.machine import describe_machine
+from benchmarks.report import Row, judge, table
 
-USERS = 20_000
-DECISIONS = 20_000
+DEFAULT_USERS = (10_000, 100_000)
+FULL_USERS = 1_000_000
+DEFAULT_REPETITIONS = 3
+DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
 
 
-def _rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def user_counts(given: str | None, environ: dict[str, str]) -> list[int]:
+    """The user counts to measure: `--users` if given, else the defaults (+1M when full)."""
+    if given:
+        return sorted({int(part.replace("_", "")) for part in given.split(",") if part})
+    counts = list(DEFAULT_USERS)
+    if environ.get("BENCH_FULL", "") not in ("", "0"):
+        counts.append(FULL_USERS)
+    return counts
 
 
-def _percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {
-        "p50_us": round(statistics.median(ordered) * 1e6, 2),
-        "p99_us": round(ordered[int(len(ordered) * 0.99)] * 1e6, 2),
-        "max_us": round(ordered[-1] * 1e6, 2),
+def measure_all(users: list[int], repetitions: int, only: set[str] | None) -> list[Row]:
+    """Run every selected source and judge every figure it owns."""
+    rows: list[Row] = []
+    for source in SOURCES:
+        figures = [figure for figure in FIGURES if figure.source == source.name]
+        if only is not None and source.name not in only:
+            rows.extend(judge(figure, None, None, "skipped (--only)") for figure in figures)
+            continue
+        for count in users if source.per_users else users[:1]:
+            print(f"bench: {source.name} at {count:,} users ...", file=sys.stderr, flush=True)
+            started = time.monotonic()
+            error = ""
+            try:
+                samples = source.load()(count, repetitions)
+            except Exception as exc:  # a source that fails leaves its figures unmeasured
+                samples, error = {}, f"{type(exc).__name__}: {exc}"
+            took = time.monotonic() - started
+            print(f"bench: {source.name} took {took:.1f} s {error}", file=sys.stderr, flush=True)
+            for figure in figures:
+                at = count if source.per_users else None
+                rows.append(judge(figure, at, samples.get(figure.name), error))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure, write the JSON, print the table; always 0 (figures, not a gate)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--users", help="comma-separated user counts (default 10k,100k)")
+    parser.add_argument("--repetitions", type=int, default=DEFAULT_REPETITIONS)
+    parser.add_argument("--only", help="comma-separated source names (default: all)")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    args = parser.parse_args(argv)
+    users = user_counts(args.users, dict(os.environ))
+    only = set(args.only.split(",")) if args.only else None
+    started = time.time()
+    machine = describe_machine()
+    rows = measure_all(users, max(1, args.repetitions), only)
+    result = {
+        "machine": machine,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "seconds": round(time.time() - started, 1),
+        "users": users,
+        "repetitions": args.repetitions,
+        "figures": [row.as_json() for row in rows],
     }
-
-
-def _time_decisions(engine: AccessEngine, credentials: list[Credential]) -> dict[str, float]:
-    samples = []
-    now = Instant.read(SystemClock())
-    for credential in credentials:
-        started = time.perf_counter()
-        engine.decide(credential, "front", now)
-        samples.append(time.perf_counter() - started)
-    return _percentiles(samples)
-
-
-def main() -> int:
-    rng = random.Random(7)
-    with tempfile.TemporaryDirectory() as tmp:
-        hasher = PinHasher(b"b" * 32)
-        stores = Stores.open(Path(tmp) / "bench.db", hasher)
-        users = [
-            User(user_id=str(100000 + i), cards=[f"{i:08X}"], pin=f"{10_000_000 + i}")
-            for i in range(USERS)
-        ]
-        started = time.perf_counter()
-        stores.users.import_users(users)
-        import_s = time.perf_counter() - started
-        tracemalloc.start()
-        started = time.perf_counter()
-        snapshot = stores.engine_state.load_snapshot()
-        snapshot_s = time.perf_counter() - started
-        snapshot_bytes = tracemalloc.get_traced_memory()[0]
-        tracemalloc.stop()
-        engine = AccessEngine(
-            AccessSettings(),
-            {"front": DoorSettings(name="front")},
-            {"r": ReaderSettings(name="r", kind="wiegand", door="front")},
-            ZoneInfo("Europe/London"),
-            hasher,
-            snapshot,
-        )
-        picks = [rng.randrange(USERS) for _ in range(DECISIONS)]
-        cards = [Credential("card", f"{i:08X}", "r", 0.0) for i in picks]
-        pins = [Credential("pin", f"{10_000_000 + i}", "r", 0.0) for i in picks[:1000]]
-        unknown = [Credential("card", f"F{i:07X}", "r", 0.0) for i in picks[:1000]]
-        result = {
-            "users": USERS,
-            "import_s": round(import_s, 3),
-            "snapshot_load_s": round(snapshot_s, 3),
-            "snapshot_mib": round(snapshot_bytes / 2**20, 1),
-            "decide_cached_card": _time_decisions(engine, cards),
-            "decide_cached_pin": _time_decisions(engine, pins),
-            "decide_unknown_card": _time_decisions(engine, unknown),
-            "max_rss_mib": round(_rss_mib(), 1),
-        }
-        stores.close()
-    json.dump(result, sys.stdout, indent=2)
-    print()
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(table(rows))
+    print(f"\n{machine['summary']}\nwritten to {args.output}")
     return 0
 
 

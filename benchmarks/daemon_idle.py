@@ -15,9 +15,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.figures import Sample
+
 REPO = Path(__file__).resolve().parent.parent
 SETTLE_S = 8.0
 MEASURE_S = 10.0
+BENCH_WINDOW_S = 5.0
 
 
 def _free_port() -> int:
@@ -39,8 +42,9 @@ def _loop_thread_wakeups(pid: int) -> int:
     raise RuntimeError("no voluntary_ctxt_switches in /proc")
 
 
-def measure(seconds: float) -> dict[str, float]:
-    """Start the simulated daemon, wait for it to settle, and measure `seconds` of idling."""
+def measure(seconds: float, windows: int = 1) -> list[dict[str, float]]:
+    """Start the simulated daemon, wait for it to settle, then measure `windows`
+    consecutive windows of `seconds` of idling."""
     with tempfile.TemporaryDirectory() as state_dir:
         command = [
             sys.executable, "-m", "gateway", "run",
@@ -53,18 +57,18 @@ def measure(seconds: float) -> dict[str, float]:
             time.sleep(SETTLE_S)
             if daemon.poll() is not None:
                 raise RuntimeError(f"the daemon exited with {daemon.returncode}")
-            cpu, wakeups, wall = (
-                _cpu_s(daemon.pid),
-                _loop_thread_wakeups(daemon.pid),
-                time.monotonic(),
-            )
-            time.sleep(seconds)
-            cpu = _cpu_s(daemon.pid) - cpu
-            wakeups = _loop_thread_wakeups(daemon.pid) - wakeups
-            wall = time.monotonic() - wall
+            return [_window(daemon.pid, seconds) for _ in range(windows)]
         finally:
             daemon.terminate()
             daemon.wait(timeout=30)
+
+
+def _window(pid: int, seconds: float) -> dict[str, float]:
+    cpu, wakeups, wall = _cpu_s(pid), _loop_thread_wakeups(pid), time.monotonic()
+    time.sleep(seconds)
+    cpu = _cpu_s(pid) - cpu
+    wakeups = _loop_thread_wakeups(pid) - wakeups
+    wall = time.monotonic() - wall
     return {
         "seconds": round(wall, 2),
         "cpu_percent": round(100 * cpu / wall, 3),
@@ -72,9 +76,19 @@ def measure(seconds: float) -> dict[str, float]:
     }
 
 
+def measure_figures(users: int, repetitions: int) -> dict[str, Sample]:
+    """For `make bench`: idle_cpu (%) and idle_wakeups_per_s, one `BENCH_WINDOW_S` window
+    per run (three per repetition) in one daemon; `users` plays no part."""
+    windows = measure(BENCH_WINDOW_S, 3 * repetitions)
+    return {
+        "idle_cpu": Sample.of([w["cpu_percent"] for w in windows]),
+        "idle_wakeups_per_s": Sample.of([w["event_loop_wakeups_per_s"] for w in windows]),
+    }
+
+
 def main() -> int:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else MEASURE_S
-    print(json.dumps({"daemon_idle_every_simulated_reader": measure(seconds)}, indent=2))
+    print(json.dumps({"daemon_idle_every_simulated_reader": measure(seconds)[0]}, indent=2))
     return 0
 
 

@@ -13,6 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.figures import Sample
+
 USERS = 100_000
 
 # Run in the child: import the file, print seconds and peak RSS as JSON.
@@ -53,6 +55,20 @@ def measure_import(path: Path, db_path: Path) -> dict[str, float]:
     )
     figures: dict[str, float] = json.loads(done.stdout)
     return figures
+
+
+def measure(users: int, repetitions: int) -> dict[str, Sample]:
+    """For `make bench`: import_users_per_s and import_peak_rss (MiB), one fresh database
+    per repetition, the same CSV of `users` users each time."""
+    rates, peaks = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        csv_path = Path(tmp) / "users.csv"
+        write_users_csv(csv_path, users)
+        for n in range(repetitions):
+            figures = measure_import(csv_path, Path(tmp) / f"gateway-{n}.db")
+            rates.append(figures["users"] / figures["seconds"])
+            peaks.append(figures["peak_rss_mib"])
+    return {"import_users_per_s": Sample.of(rates), "import_peak_rss": Sample.of(peaks)}
 
 
 def main() -> int:

@@ -134,8 +134,9 @@ class SimulatedHardware:
 
     Inputs start at rest (door shut, nothing pressed). A line with no pin still exists
     (its logical state only), so every function can be tried without wiring. Verbs:
-    `drive`/`drive_at` set an input pin's level, `level` reads a pin, `reader_input(name)`
-    gives what the simulation API can do to a reader built on this hardware.
+    `drive`/`drive_at` set an input pin's level, `level` reads a pin, `changed_at` says
+    when it last changed, `reader_input(name)` gives what the simulation API can do to a
+    reader built on this hardware.
     """
 
     def __init__(self) -> None:
@@ -166,6 +167,10 @@ class SimulatedHardware:
     def level(self, pin: int) -> bool:
         """A pin's electrical level."""
         return bool(self._pins.pin(pin).state)
+
+    def changed_at(self, pin: int) -> float:
+        """When a pin last changed level (monotonic seconds): how a benchmark times a relay."""
+        return float(self._pins.pin(pin)._last_change)
 
     def reader_input(self, name: str) -> SimulatedInput | None:
         """The simulation's way into reader `name`; None for readers driven by their pins
