@@ -1,0 +1,262 @@
+"""Helpers for the chaos and noise parts of the soak: how long a part runs, the daemon's
+configuration and memory, the journal read over HTTP, and a pseudo-terminal to play a
+serial device.
+
+A part runs its short form (a few seconds, inside `make test`) unless SOAK_MINUTES is set;
+then each of the soak's four parts gets a quarter of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pty
+import random
+import time
+import tty
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from tests.daemon.conftest import SIMULATE
+
+SOAK_PARTS = 4
+UPSTREAM_LINE = (
+    'url = ""                     # no upstream server: decisions come from the local cache'
+)
+
+
+def part_seconds(short_s: float) -> float:
+    """How long this part runs: `short_s` in the short form, SOAK_MINUTES * 60 / 4 when set."""
+    minutes = os.environ.get("SOAK_MINUTES", "").strip()
+    if not minutes:
+        return short_s
+    return float(minutes) * 60 / SOAK_PARTS
+
+
+def seeded_random(part: str) -> tuple[random.Random, int]:
+    """A random generator and its seed (SOAK_SEED replays a failing run)."""
+    seed = int(os.environ.get("SOAK_SEED", "") or time.time_ns() % 2**32)
+    print(f"{part}: SOAK_SEED={seed}")  # pytest shows it with a failure
+    return random.Random(seed), seed
+
+
+def write_config(
+    tmp_path: Path, upstream: str = "", readers: str = "", lockout_failures: int = 5
+) -> Path:
+    """The simulation file with `upstream` lines in [upstream] and `readers` appended."""
+    text = SIMULATE.read_text()
+    assert UPSTREAM_LINE in text
+    if upstream:
+        text = text.replace(UPSTREAM_LINE, upstream)
+    text = text.replace("max_failures = 5", f"max_failures = {lockout_failures}")
+    path = tmp_path / "soak.toml"
+    path.write_text(text + readers)
+    return path
+
+
+def rss_kib(pid: int) -> int:
+    """The resident set size of process `pid` in KiB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for process {pid}")
+
+
+@dataclass
+class Journal:
+    """Reads the daemon's journal over the API, page by page, from where it stopped."""
+
+    session: aiohttp.ClientSession
+    base: str
+    headers: dict[str, str]
+    after: int = 0
+
+    async def read_new(self) -> list[dict[str, Any]]:
+        """Every event journaled since the last call, oldest first."""
+        events: list[dict[str, Any]] = []
+        while True:
+            url = f"{self.base}/api/v1/events?after={self.after}&limit=1000"
+            async with self.session.get(url, headers=self.headers) as resp:
+                assert resp.status == 200, await resp.text()
+                page = (await resp.json())["events"]
+            if not page:
+                return events
+            events += page
+            self.after = page[-1]["seq"]
+
+
+async def login(session: aiohttp.ClientSession, base: str) -> dict[str, str]:
+    """A bearer token for the simulation's technician."""
+    async with session.post(
+        f"{base}/api/v1/login", json={"username": "admin", "password": "simulate"}
+    ) as resp:
+        assert resp.status == 200, await resp.text()
+        token = (await resp.json())["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def sim_post(session: aiohttp.ClientSession, base: str, path: str, body: object) -> None:
+    """POST to the simulation API; it must accept the input."""
+    async with session.post(f"{base}/sim/{path}", json=body) as resp:
+        assert resp.status == 200, f"/sim/{path} {body}: {resp.status} {await resp.text()}"
+
+
+@dataclass
+class SerialDevice:
+    """The device side of a pseudo-terminal: the daemon opens `path` as its serial port."""
+
+    master: int
+    path: str
+
+    def write(self, data: bytes) -> None:
+        """Send bytes as the device would (all of them)."""
+        view = memoryview(data)
+        while view:
+            written = os.write(self.master, view)
+            view = view[written:]
+
+
+@contextmanager
+def serial_device() -> Iterator[SerialDevice]:
+    """A raw pseudo-terminal pair; the slave's path is what a reader's `port` names."""
+    master, slave = pty.openpty()
+    tty.setraw(slave)  # no line discipline: bytes arrive as sent, CR and NUL included
+    try:
+        yield SerialDevice(master, os.ttyname(slave))
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+# ----------------------------------------------------------------------------- upstream chaos
+
+BEHAVIOURS = (
+    "grant", "deny", "stall", "reset", "refuse", "garbage", "http_500", "slow_before",
+    "slow_after", "duplicate_keys",
+)  # fmt: skip
+SLOW_MARGIN_S = 0.15  # "just before" / "just after" the client's deadline
+GRANT_BODY = b'{"isvalid": true, "message": "welcome"}'
+GARBAGE_BODIES = (
+    b'{"isvalid": tr',
+    b'{"isvalid": "1"}',
+    b'{"isvalid": 1.0}',
+    b'{"validation_result": 1}',
+    b'{"isvalid": true, "validation_result": "0"}',
+    b"[true]",
+    b"true",
+    b"<html><body>isvalid: true</body></html>",
+    b'{"isvalid": NaN}',
+    b'{"ISVALID": true}',
+    b'{"isvalid": true}\x00',
+    b"\xff\xfe{\x00}\x00",
+    b"",
+)
+DUPLICATE_BODIES = (
+    b'{"isvalid": false, "isvalid": true}',
+    b'{"isvalid": true, "isvalid": false}',
+    b'{"validation_result": "0", "validation_result": "1"}',
+    b'{"isvalid": true, "x": {"a": 1, "a": 2}}',
+)
+
+
+@dataclass
+class ChaosRequest:
+    """One verify request as the chaos server saw and answered it (monotonic times)."""
+
+    card: str
+    behaviour: str
+    received: float
+    answered: float | None = None  # when a correct grant body was handed to the socket
+
+
+class ChaosUpstream:
+    """An Akuvox verify server on loopback that answers each request in a way picked at
+    random: a correct grant or denial, a stall, a reset, garbage, a 500, a grant just
+    before or just after the client's deadline, duplicate JSON keys.
+
+    `requests` records every card asked about, what was done, and when a correct grant
+    was sent, so a test can tell a grant the gateway was entitled to from one it was not.
+    """
+
+    def __init__(self, rng: random.Random, deadline_s: float) -> None:
+        self._rng = rng
+        self._deadline_s = deadline_s
+        self.requests: dict[str, ChaosRequest] = {}
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/verify", self._verify)
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.1)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/verify?card={{Card}}&device={{DeviceID}}"
+
+    def entitled_grant(self, card: str) -> bool:
+        """True when the server sent a correct grant for `card` within the deadline (as the
+        server measures it: the client cannot have seen it any earlier)."""
+        request = self.requests.get(card)
+        if request is None or request.answered is None:
+            return False
+        return request.answered - request.received < self._deadline_s
+
+    async def _verify(self, request: web.Request) -> web.StreamResponse:
+        card = request.query.get("card", "")
+        behaviour = self._rng.choice(BEHAVIOURS)
+        seen = ChaosRequest(card, behaviour, time.monotonic())
+        self.requests[card] = seen
+        if behaviour == "grant":
+            return self._granted(seen)
+        if behaviour == "deny":
+            return _json(b'{"isvalid": false}')
+        if behaviour == "stall":
+            await asyncio.sleep(self._deadline_s * 3)
+            return self._granted(seen)
+        if behaviour in ("reset", "refuse"):
+            return await _drop(request, mid_body=behaviour == "reset")
+        if behaviour == "garbage":
+            return _json(self._rng.choice((*GARBAGE_BODIES, self._rng.randbytes(40))))
+        if behaviour == "http_500":
+            return _json(GRANT_BODY, status=500)
+        if behaviour == "duplicate_keys":
+            return _json(self._rng.choice(DUPLICATE_BODIES))
+        margin = -SLOW_MARGIN_S if behaviour == "slow_before" else SLOW_MARGIN_S
+        await asyncio.sleep(max(0.0, seen.received + self._deadline_s + margin - time.monotonic()))
+        return self._granted(seen)
+
+    @staticmethod
+    def _granted(seen: ChaosRequest) -> web.Response:
+        seen.answered = time.monotonic()
+        return _json(GRANT_BODY)
+
+
+def _json(body: bytes, status: int = 200) -> web.Response:
+    return web.Response(body=body, status=status, content_type="application/json")
+
+
+async def _drop(request: web.Request, mid_body: bool) -> web.StreamResponse:
+    """Close the connection: after the start of a grant (`mid_body`), or before a word."""
+    response = web.StreamResponse(headers={"Content-Length": "1000"})
+    if mid_body:
+        await response.prepare(request)
+        await response.write(b'{"isvalid": tr')
+    transport = request.transport
+    assert transport is not None
+    transport.abort()  # RST rather than FIN where the kernel can
+    return response
