@@ -12,17 +12,23 @@ import asyncio
 import os
 import pty
 import random
+import re
 import time
 import tty
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import reduce
+from operator import xor
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from gateway.cardnumbers import reader_canonical
+from gateway.hw.formats import FORMATS
+from gateway.hw.serial_rfid import card_number_bytes
 from tests.daemon.conftest import SIMULATE
 
 SOAK_PARTS = 4
@@ -260,3 +266,125 @@ async def _drop(request: web.Request, mid_body: bool) -> web.StreamResponse:
     assert transport is not None
     transport.abort()  # RST rather than FIN where the kernel can
     return response
+
+
+# ----------------------------------------------------------------------------- input noise
+
+H10301 = FORMATS["H10301"]
+KEYS = "0123456789*#"
+PIN_MIN, PIN_MAX = 2, 8  # the PIN collector's default bounds
+RDM_STX, RDM_ETX = b"\x02", b"\x03"
+HEX = b"0123456789ABCDEFabcdef"
+LINE_END = re.compile(rb"[\r\n]")
+
+
+@dataclass(frozen=True)
+class WiegandNoise:
+    """One frame of noise for /sim/wiegand, and the card it carries if it is valid."""
+
+    bits: str
+    interval_us: int
+    pulse_us: int
+    card: str | None
+
+
+def wiegand_noise(rng: random.Random, cards: list[str]) -> WiegandNoise:
+    """Random bits of a random length, a valid H10301 frame (sometimes one of `cards`), or
+    a valid frame with one bit flipped; at a random bit interval and pulse width.
+
+    Validity is judged here, not by the decoder: a frame is a card when re-encoding its
+    own data bits gives it back exactly.
+    """
+    choice = rng.random()
+    if choice < 0.4:
+        length = rng.choice((rng.randint(1, 128), rng.randint(24, 28), 26))
+        bits = "".join(rng.choice("01") for _ in range(length))
+    else:
+        known = rng.random() < 0.2
+        value = int(rng.choice(cards), 16) if known else rng.getrandbits(24)
+        bits = H10301.encode_data(value)
+        if choice < 0.7:
+            flip = rng.randrange(len(bits))
+            bits = bits[:flip] + ("1" if bits[flip] == "0" else "0") + bits[flip + 1 :]
+    interval = rng.randint(200, 3000)
+    pulse = rng.randint(20, min(100, interval - 1))
+    valid = len(bits) == H10301.length and H10301.encode_data(H10301.data.read(bits)) == bits
+    return WiegandNoise(bits, interval, pulse, H10301.canonical(bits) if valid else None)
+
+
+class PinModel:
+    """What a keypad's PIN entry makes of key presses (`*` clears, `#` submits 2 to 8
+    digits): the PINs a string of keys submits, to count against the journal."""
+
+    def __init__(self) -> None:
+        self._digits = ""
+
+    def press(self, keys: str) -> list[str]:
+        """The PINs these keys submit."""
+        submitted: list[str] = []
+        for key in keys:
+            if key == "*":
+                self._digits = ""
+            elif key == "#":
+                if PIN_MIN <= len(self._digits) <= PIN_MAX:
+                    submitted.append(self._digits)
+                self._digits = ""
+            else:
+                self._digits += key
+        return submitted
+
+
+def key_noise(rng: random.Random) -> str:
+    """A random string of keypad keys."""
+    return "".join(rng.choice(KEYS) for _ in range(rng.randint(1, 12)))
+
+
+def rdm6300_noise(rng: random.Random) -> bytes:
+    """Bytes for an RDM6300 port: random bytes, STX and ETX runs, valid frames of random
+    cards, frames of random hex (a right checksum now and then), frames cut short."""
+    choice = rng.random()
+    if choice < 0.3:
+        return rng.randbytes(rng.randint(1, 80))
+    if choice < 0.4:
+        return bytes(rng.choice(b"\x02\x03") for _ in range(rng.randint(1, 20)))
+    if choice < 0.5:  # a valid frame of a random card: noise can be a card, too
+        data = rng.randbytes(5)
+        return RDM_STX + f"{data.hex().upper()}{reduce(xor, data):02X}".encode() + RDM_ETX
+    body = bytes(rng.choice(HEX) for _ in range(rng.randint(8, 13)))
+    frame = RDM_STX + body + rng.choice((RDM_ETX, b"", rng.randbytes(1)))
+    return frame if choice < 0.9 else frame[: rng.randint(1, len(frame))]
+
+
+def rdm6300_cards(stream: bytes, card_bytes: int) -> list[str]:
+    """Every valid RDM6300 frame in `stream`: STX, 10 hex digits of data, 2 of their XOR,
+    ETX, and no other STX inside; all-zero and all-FF data are a module's noise."""
+    cards = []
+    for match in re.finditer(rb"(?=\x02([0-9A-Fa-f]{10})([0-9A-Fa-f]{2})\x03)", stream):
+        data, checksum = bytes.fromhex(match[1].decode()), int(match[2], 16)
+        if reduce(xor, data) == checksum and data not in (b"\x00" * 5, b"\xff" * 5):
+            cards.append(reader_canonical(data, "normal", card_bytes))
+    return cards
+
+
+def line_noise(rng: random.Random) -> bytes:
+    """Short lines for a line-based card reader: hex or decimal digits, spaces, STX/ETX
+    framing, other text, random bytes; ended by CR, LF or CRLF (or not yet ended)."""
+    parts = (HEX, b"0123456789", b" \t", b"\x02\x03", b"ID:-xyz", bytes(range(256)))
+    line = bytes(rng.choice(rng.choice(parts)) for _ in range(rng.randint(0, 24)))
+    return line + rng.choice((b"\r", b"\n", b"\r\n", b""))
+
+
+def line_cards(stream: bytes, card_bytes: int) -> list[str]:
+    """The card of every complete line in `stream` (no line_pattern): the line decoded as
+    UTF-8, white space and STX/ETX framing stripped, a decimal or hex number."""
+    *lines, _rest = LINE_END.split(stream)
+    cards = []
+    for raw in lines:
+        try:
+            text = raw.decode("utf-8").strip().strip("\x02\x03").strip()
+        except UnicodeDecodeError:
+            continue
+        uid = card_number_bytes(text) if text and text.isprintable() else None
+        if uid is not None:
+            cards.append(reader_canonical(uid, "normal", card_bytes))
+    return cards

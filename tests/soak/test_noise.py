@@ -1,0 +1,250 @@
+"""Soak, input noise: the whole daemon is fed random Wiegand frames (lengths, parity,
+timing), random keypad strings on both keypads, and random bytes on two serial readers
+(an RDM6300 module and a line-based card reader, each on a pseudo-terminal).
+
+What must hold: a decision is journaled only for what is a credential by the protocol's
+own rules, judged here independently of the decoders (a valid frame, a submitted PIN,
+a checksummed RDM6300 frame, a number on a line); nothing opens but a known card or PIN;
+the daemon does not crash and decides a real card on every reader afterwards; its memory
+stays flat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from functools import reduce
+from operator import xor
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from gateway.hw.formats import FORMATS
+from tests.daemon.conftest import start_daemon
+from tests.soak.chaos_support import (
+    Journal,
+    PinModel,
+    SerialDevice,
+    key_noise,
+    line_cards,
+    line_noise,
+    login,
+    part_seconds,
+    rdm6300_cards,
+    rdm6300_noise,
+    rss_kib,
+    seeded_random,
+    serial_device,
+    sim_post,
+    wiegand_noise,
+)
+from tests.soak.chaos_support import (
+    write_config as simulation_file,
+)
+
+CARD_READER = "front-wiegand"
+KEYPADS = ("front-keypad", "front-exit-keypad")  # a Wiegand keypad and a matrix keypad
+RDM, LINE = "noise-rdm6300", "noise-line"
+CARD_BYTES = 3  # the serial readers keep a card's last 3 bytes, as the demo cards have
+DEMO_CARDS = ["0C8707", "0D10E1", "0C2B67"]  # the last one's holder is inactive
+REAL_CARD = "0C8707"  # Ada Lovelace: opens both doors
+OPENING_CARDS = {"0C8707", "0D10E1"}
+OPENING_PINS = {"1234", "2468"}
+RSS_GROWTH_KIB = 8 * 1024  # after warm-up, however long the run
+
+
+def serial_readers(rdm: SerialDevice, line: SerialDevice) -> str:
+    """Two serial card readers at the back door, on the test's pseudo-terminals."""
+    return f"""
+[[readers]]
+name = "{RDM}"
+kind = "serial"
+door = "back"
+direction = "in"
+port = "{rdm.path}"
+protocol = "rdm6300"
+card_bytes = {CARD_BYTES}
+
+[[readers]]
+name = "{LINE}"
+kind = "serial"
+door = "back"
+direction = "in"
+port = "{line.path}"
+protocol = "line"
+credential_kind = "card"
+card_bytes = {CARD_BYTES}
+"""
+
+
+def rdm6300_frame(card: str) -> bytes:
+    """A valid RDM6300 frame for a 3-byte card (version and first byte zero)."""
+    data = bytes.fromhex(f"0000{card}")
+    return b"\x02" + f"{data.hex().upper()}{reduce(xor, data):02X}".encode() + b"\x03"
+
+
+class NoiseRun:
+    """What was sent to each reader, and what the protocols say it should make."""
+
+    def __init__(self) -> None:
+        self.wiegand_cards: list[str] = []
+        self.pin_models = {name: PinModel() for name in KEYPADS}
+        self.pins: dict[str, list[str]] = {name: [] for name in KEYPADS}
+        self.streams = {RDM: bytearray(), LINE: bytearray()}
+
+    def expected_serial(self, reader: str) -> list[str]:
+        stream = bytes(self.streams[reader])
+        if reader == RDM:
+            return rdm6300_cards(stream, CARD_BYTES)
+        return line_cards(stream, CARD_BYTES)
+
+
+async def wait_until_online(session: aiohttp.ClientSession, journal: Journal) -> None:
+    """Both serial readers have opened their ports."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        async with session.get(f"{journal.base}/api/v1/status", headers=journal.headers) as resp:
+            readers = (await resp.json())["readers"]
+        if all(readers[name]["online"] for name in (RDM, LINE)):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"serial readers not online: {readers}")
+
+
+async def test_noise_makes_no_credentials_and_every_reader_still_decides(
+    tmp_path: Path,
+) -> None:
+    rng, seed = seeded_random("input noise")
+    run = NoiseRun()
+    decided: list[dict[str, Any]] = []
+    with serial_device() as rdm, serial_device() as line:
+        config = simulation_file(tmp_path, readers=serial_readers(rdm, line))
+        daemon = start_daemon(tmp_path / "state", config)
+        devices = {RDM: rdm, LINE: line}
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+                base = daemon.base_url
+                journal = Journal(session, base, await login(session, base))
+                await wait_until_online(session, journal)
+
+                duration = part_seconds(20.0)
+                started = time.monotonic()
+                warm_rss: int | None = None
+                while time.monotonic() - started < duration:
+                    await _one_noise(rng, run, session, base, devices)
+                    await asyncio.sleep(0.005)
+                    if warm_rss is None and time.monotonic() - started > duration / 4:
+                        warm_rss = rss_kib(daemon.process.pid)
+                    if len(decided) % 50 == 0:
+                        decided += await journal.read_new()
+
+                # Then a real card on every card reader, a real PIN on every keypad.
+                await sim_post(session, base, "wiegand", _card_frame(REAL_CARD))
+                run.wiegand_cards.append(REAL_CARD)
+                _send(run, devices, RDM, rdm6300_frame(REAL_CARD))
+                _send(run, devices, LINE, f"\r\n{REAL_CARD}\r\n".encode())
+                for name in KEYPADS:
+                    await sim_post(session, base, "keys", {"reader": name, "keys": "*1234#"})
+                    run.pins[name] += run.pin_models[name].press("*1234#")
+                decided += await _all_decisions(journal, run)
+                end_rss = rss_kib(daemon.process.pid)
+            assert daemon.process.poll() is None, "the daemon died of noise"
+        finally:
+            daemon.stop()
+    assert "Traceback" not in daemon.log(), daemon.log()[-3000:]
+    _check(run, [e for e in decided if e["type"] == "access"], seed)
+    assert warm_rss is not None
+    print(f"input noise (seed {seed}): RSS {warm_rss} KiB after warm-up, {end_rss} KiB at end")
+    assert end_rss - warm_rss < RSS_GROWTH_KIB, f"memory grew from {warm_rss} to {end_rss} KiB"
+
+
+async def _one_noise(
+    rng: Any,
+    run: NoiseRun,
+    session: aiohttp.ClientSession,
+    base: str,
+    devices: dict[str, SerialDevice],
+) -> None:
+    """Send one piece of noise to one reader, and note what it should make."""
+    choice = rng.random()
+    if choice < 0.35:
+        frame = wiegand_noise(rng, DEMO_CARDS)
+        body = {
+            "reader": CARD_READER,
+            "bits": frame.bits,
+            "bit_interval_us": frame.interval_us,
+            "pulse_us": frame.pulse_us,
+        }
+        await sim_post(session, base, "wiegand", body)
+        if frame.card is not None:
+            run.wiegand_cards.append(frame.card)
+    elif choice < 0.6:
+        name, keys = rng.choice(KEYPADS), key_noise(rng)
+        await sim_post(session, base, "keys", {"reader": name, "keys": keys})
+        run.pins[name] += run.pin_models[name].press(keys)
+    elif choice < 0.8:
+        _send(run, devices, RDM, rdm6300_noise(rng))
+    else:
+        _send(run, devices, LINE, line_noise(rng))
+
+
+def _send(run: NoiseRun, devices: dict[str, SerialDevice], reader: str, data: bytes) -> None:
+    devices[reader].write(data)
+    run.streams[reader] += data
+
+
+def _card_frame(card: str) -> dict[str, Any]:
+    bits = FORMATS["H10301"].encode_data(int(card, 16))
+    return {"reader": CARD_READER, "bits": bits}
+
+
+async def _all_decisions(journal: Journal, run: NoiseRun) -> list[dict[str, Any]]:
+    """Read the journal until every reader's last real input is decided (bounded)."""
+    events: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        events += await journal.read_new()
+        last = {e["reader"]: e for e in events if e["type"] == "access"}
+        pins = Counter(e["reader"] for e in events if e["credential_kind"] == "pin")
+        cards_done = all(
+            last.get(name, {}).get("credential") == REAL_CARD for name in (CARD_READER, RDM, LINE)
+        )
+        if cards_done and all(pins[name] >= 1 for name in KEYPADS):
+            await asyncio.sleep(0.5)  # anything still on its way
+            return events + await journal.read_new()
+        await asyncio.sleep(0.1)
+    return events
+
+
+def _check(run: NoiseRun, access: list[dict[str, Any]], seed: int) -> None:
+    """Every decision against what the protocols say the noise made."""
+    by_reader: dict[str, list[dict[str, Any]]] = {}
+    for event in access:
+        by_reader.setdefault(event["reader"], []).append(event)
+    why = f"seed {seed}"
+    assert set(by_reader) <= {CARD_READER, RDM, LINE, *KEYPADS}, f"{why}: {set(by_reader)}"
+
+    wiegand = by_reader.get(CARD_READER, [])
+    assert [e["credential"] for e in wiegand] == run.wiegand_cards, why
+    for name in (RDM, LINE):
+        cards = [e["credential"] for e in by_reader.get(name, [])]
+        expected = run.expected_serial(name)
+        # The same card again within debounce_s is one presentation: compare as sets.
+        assert set(cards) == set(expected) and len(cards) <= len(expected), f"{why}: {name}"
+        assert cards[-1] == REAL_CARD, f"{why}: {name} did not decide the real card last"
+    for event in wiegand + by_reader.get(RDM, []) + by_reader.get(LINE, []):
+        if event["granted"]:
+            assert event["credential"] in OPENING_CARDS, f"{why}: {event}"
+    for final in (wiegand[-1], by_reader[RDM][-1], by_reader[LINE][-1]):
+        assert final["granted"] is True, f"{why}: real card refused after noise: {final}"
+
+    for name in KEYPADS:
+        pins = by_reader.get(name, [])
+        submitted = run.pins[name]
+        assert len(pins) == len(submitted), f"{why}: {name} {len(pins)} != {len(submitted)}"
+        granted = sum(1 for e in pins if e["granted"])
+        assert granted <= sum(1 for pin in submitted if pin in OPENING_PINS), f"{why}: {name}"
+    counts = {name: len(events) for name, events in sorted(by_reader.items())}
+    print(f"input noise (seed {seed}): decisions by reader {counts}")
