@@ -143,9 +143,11 @@ def serial_device() -> Iterator[SerialDevice]:
 # ----------------------------------------------------------------------------- upstream chaos
 
 BEHAVIOURS = (
-    "grant", "deny", "stall", "reset", "refuse", "garbage", "http_500", "slow_before",
-    "slow_after", "duplicate_keys",
+    "grant", "deny", "stall", "reset", "refuse", "garbage", "not_http", "http_500",
+    "redirect", "slow_before", "slow_after", "trickle_before", "trickle_after",
+    "duplicate_keys",
 )  # fmt: skip
+TRICKLE_CHUNKS = 8  # a trickled answer comes in this many pieces
 SLOW_MARGIN_S = 0.15  # "just before" / "just after" the client's deadline
 GRANT_BODY = b'{"isvalid": true, "message": "welcome"}'
 GARBAGE_BODIES = (
@@ -168,6 +170,8 @@ DUPLICATE_BODIES = (
     b'{"isvalid": true, "isvalid": false}',
     b'{"validation_result": "0", "validation_result": "1"}',
     b'{"isvalid": true, "x": {"a": 1, "a": 2}}',
+    b'{"isvalid": false, "is\\u0076alid": true}',  # the same key, escaped
+    b'\xef\xbb\xbf{"isvalid": false, "isvalid": 1}',
 )
 
 
@@ -238,13 +242,41 @@ class ChaosUpstream:
             return await _drop(request, mid_body=behaviour == "reset")
         if behaviour == "garbage":
             return _json(self._rng.choice((*GARBAGE_BODIES, self._rng.randbytes(40))))
+        if behaviour == "not_http":
+            return _not_http(request, self._rng.randbytes(self._rng.randint(1, 200)))
         if behaviour == "http_500":
             return _json(GRANT_BODY, status=500)
+        if behaviour == "redirect":
+            raise web.HTTPFound(f"/verify?card={card}&again=1")
         if behaviour == "duplicate_keys":
             return _json(self._rng.choice(DUPLICATE_BODIES))
-        margin = -SLOW_MARGIN_S if behaviour == "slow_before" else SLOW_MARGIN_S
-        await asyncio.sleep(max(0.0, seen.received + self._deadline_s + margin - time.monotonic()))
+        margin = -SLOW_MARGIN_S if behaviour.endswith("_before") else SLOW_MARGIN_S
+        done_at = seen.received + self._deadline_s + margin
+        if behaviour.startswith("trickle"):
+            return await self._trickle(request, seen, done_at)
+        await asyncio.sleep(max(0.0, done_at - time.monotonic()))
         return self._granted(seen)
+
+    @staticmethod
+    async def _trickle(
+        request: web.Request, seen: ChaosRequest, done_at: float
+    ) -> web.StreamResponse:
+        """Headers at once, then a grant body in pieces, the last one at `done_at`."""
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.content_length = len(GRANT_BODY)
+        await response.prepare(request)
+        step = len(GRANT_BODY) // TRICKLE_CHUNKS + 1
+        pieces = [GRANT_BODY[i : i + step] for i in range(0, len(GRANT_BODY), step)]
+        try:
+            for index, piece in enumerate(pieces):
+                left = len(pieces) - index
+                await asyncio.sleep(max(0.0, (done_at - time.monotonic()) / left))
+                if index == len(pieces) - 1:
+                    seen.answered = time.monotonic()
+                await response.write(piece)
+        except (ConnectionError, RuntimeError):
+            pass  # the client gave up at its deadline
+        return response
 
     @staticmethod
     def _granted(seen: ChaosRequest) -> web.Response:
@@ -254,6 +286,15 @@ class ChaosUpstream:
 
 def _json(body: bytes, status: int = 200) -> web.Response:
     return web.Response(body=body, status=status, content_type="application/json")
+
+
+def _not_http(request: web.Request, garbage: bytes) -> web.Response:
+    """Answer with bytes that are not HTTP at all, then close."""
+    transport = request.transport
+    assert transport is not None
+    transport.write(garbage + b"\r\n\r\n")
+    transport.close()
+    return web.Response()
 
 
 async def _drop(request: web.Request, mid_body: bool) -> web.StreamResponse:
