@@ -37,12 +37,13 @@ UPSTREAM_LINE = (
 )
 
 
-def part_seconds(short_s: float) -> float:
-    """How long this part runs: `short_s` in the short form, SOAK_MINUTES * 60 / 4 when set."""
+def part_seconds(short_s: float, share: float = 1.0) -> float:
+    """How long this part runs: `short_s` in the short form; with SOAK_MINUTES set, its
+    `share` of the part's quarter of the soak (SOAK_MINUTES * 60 / 4 seconds)."""
     minutes = os.environ.get("SOAK_MINUTES", "").strip()
     if not minutes:
         return short_s
-    return float(minutes) * 60 / SOAK_PARTS
+    return float(minutes) * 60 / SOAK_PARTS * share
 
 
 def seeded_random(part: str) -> tuple[random.Random, int]:
@@ -429,3 +430,33 @@ def line_cards(stream: bytes, card_bytes: int) -> list[str]:
         if uid is not None:
             cards.append(reader_canonical(uid, "normal", card_bytes))
     return cards
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One level change on a Wiegand line: `line` 0 (DATA0) or 1, low or released."""
+
+    tick: float
+    line: int
+    low: bool
+
+
+def wiegand_edges(
+    rng: random.Random, bits: str, start: float, overlap: bool
+) -> tuple[list[Edge], float]:
+    """The edges of `bits` with a random interval before each bit (50 us to 25 ms, beyond
+    the SIA range both ways) and a random pulse width; with `overlap`, the other line
+    also goes low during one pulse (what a short or crosstalk looks like). Returns the
+    edges in time order and the tick after the last one."""
+    edges: list[Edge] = []
+    tick = start
+    glitch_at = rng.randrange(len(bits)) if overlap else -1
+    for index, bit in enumerate(bits):
+        tick += rng.uniform(50e-6, 25e-3) if index else 0.0
+        line, pulse = int(bit), rng.uniform(1e-6, 40e-6)
+        edges += [Edge(tick, line, True), Edge(tick + pulse, line, False)]
+        if index == glitch_at:
+            inside = tick + pulse / 2
+            edges += [Edge(inside, 1 - line, True), Edge(tick + pulse * 1.5, 1 - line, False)]
+    edges.sort(key=lambda edge: edge.tick)
+    return edges, edges[-1].tick

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import tracemalloc
 from collections import Counter
 from functools import reduce
 from operator import xor
@@ -22,7 +23,9 @@ from typing import Any
 import aiohttp
 
 from gateway.hw.formats import FORMATS
+from gateway.hw.wiegand import MAX_BITS, MAX_GAP_S, WiegandReader
 from tests.daemon.conftest import start_daemon
+from tests.hw.test_wiegand_reader import reader_settings, rig
 from tests.soak.chaos_support import (
     Journal,
     PinModel,
@@ -38,6 +41,7 @@ from tests.soak.chaos_support import (
     seeded_random,
     serial_device,
     sim_post,
+    wiegand_edges,
     wiegand_noise,
 )
 from tests.soak.chaos_support import (
@@ -129,7 +133,7 @@ async def test_noise_makes_no_credentials_and_every_reader_still_decides(
                 journal = Journal(session, base, await login(session, base))
                 await wait_until_online(session, journal)
 
-                duration = part_seconds(20.0)
+                duration = part_seconds(20.0, share=0.75)
                 started = time.monotonic()
                 warm_rss: int | None = None
                 while time.monotonic() - started < duration:
@@ -248,3 +252,85 @@ def _check(run: NoiseRun, access: list[dict[str, Any]], seed: int) -> None:
         assert granted <= sum(1 for pin in submitted if pin in OPENING_PINS), f"{why}: {name}"
     counts = {name: len(events) for name, events in sorted(by_reader.items())}
     print(f"input noise (seed {seed}): decisions by reader {counts}")
+
+
+# ----------------------------------------------------------------------------- raw edges
+
+EDGE_FORMATS = ("H10301", "H10306", "UID32")
+D0, D1 = 5, 6
+TRACED_GROWTH_BYTES = 64 * 1024  # allocations by the gateway's code after warm-up
+
+
+def expected_card(bits: str) -> str | None:
+    """The card of `bits` if it is a valid frame of one of EDGE_FORMATS (re-encoding its
+    own data bits gives it back), else None."""
+    for name in EDGE_FORMATS:
+        fmt = FORMATS[name]
+        if len(bits) == fmt.length and fmt.encode_data(fmt.data.read(bits)) == bits:
+            return fmt.canonical(bits)
+    return None
+
+
+def edge_noise_bits(rng: Any) -> str:
+    """Random bits of a random length (past the decoder's limit too), or a valid frame
+    of a configured format, or one with a bit flipped."""
+    choice = rng.random()
+    if choice < 0.4:
+        return "".join(rng.choice("01") for _ in range(rng.randint(1, MAX_BITS + 20)))
+    fmt = FORMATS[rng.choice(EDGE_FORMATS)]
+    bits = fmt.encode_data(rng.getrandbits(fmt.data.width))
+    if choice < 0.7:
+        flip = rng.randrange(len(bits))
+        bits = bits[:flip] + ("1" if bits[flip] == "0" else "0") + bits[flip + 1 :]
+    return bits
+
+
+async def test_random_wiegand_edges_make_only_valid_frames_and_memory_stays_flat() -> None:
+    rng, seed = seeded_random("wiegand edges")
+    settings = reader_settings(formats=EDGE_FORMATS)
+    cards = 0
+    async with rig(settings) as r:
+        tick = time.monotonic()
+        duration = part_seconds(6.0, share=0.25)
+        started = time.monotonic()
+        warm: int | None = None
+        bursts = 0
+        while time.monotonic() - started < duration:
+            bits, overlap = edge_noise_bits(rng), rng.random() < 0.2
+            edges, tick = wiegand_edges(rng, bits, tick + 1.0, overlap)
+            for edge in edges:
+                r.hardware.drive_at(D1 if edge.line else D0, not edge.low, edge.tick)
+            card = None if overlap or len(bits) > MAX_BITS else expected_card(bits)
+            bursts += 1
+            await _frame_closed(r.reader, bursts)
+            # Checked and dropped at once: the test keeps nothing that grows with the run.
+            got = [(c.value, expected_card(c.raw)) for c in r.sink.credentials]
+            assert got == ([(card, card)] if card else []), f"seed {seed}: {bits} -> {got}"
+            r.sink.credentials.clear()
+            cards += card is not None
+            if warm is None and time.monotonic() - started > duration / 4:
+                tracemalloc.start()
+                warm = _gateway_bytes()
+        grown = _gateway_bytes() - (warm or 0)
+        tracemalloc.stop()
+
+        # The reader still reads a clean card at the end.
+        clean = FORMATS["H10301"].encode_data(0x0C8707)
+        await r.send(clean)
+        assert r.values[-1] == "0C8707", f"seed {seed}"
+    print(f"wiegand edges (seed {seed}): {cards} cards in {bursts} bursts, +{grown} B kept")
+    assert grown < TRACED_GROWTH_BYTES, f"seed {seed}: the reader kept {grown} bytes"
+
+
+async def _frame_closed(reader: WiegandReader, frames: int) -> None:
+    """Wait until the reader has closed its `frames`-th frame (after a quiet gap)."""
+    deadline = time.monotonic() + 1.0
+    while reader.stats.frames < frames:
+        assert time.monotonic() < deadline, f"frame {frames} never closed"
+        await asyncio.sleep(MAX_GAP_S / 4)
+
+
+def _gateway_bytes() -> int:
+    """Bytes currently allocated by the gateway's own code (tracemalloc)."""
+    snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(True, "*/gateway/*")])
+    return sum(stat.size for stat in snapshot.statistics("filename"))
