@@ -28,7 +28,7 @@ from aiohttp import web
 
 from gateway.cardnumbers import reader_canonical
 from gateway.hw.formats import FORMATS
-from gateway.hw.serial_rfid import card_number_bytes
+from gateway.hw.serial_rfid import MAX_LINE_BYTES, card_number_bytes
 from tests.daemon.conftest import SIMULATE
 
 SOAK_PARTS = 4
@@ -350,8 +350,7 @@ def wiegand_noise(rng: random.Random, cards: list[str]) -> WiegandNoise:
             bits = bits[:flip] + ("1" if bits[flip] == "0" else "0") + bits[flip + 1 :]
     interval = rng.randint(200, 3000)
     pulse = rng.randint(20, min(100, interval - 1))
-    valid = len(bits) == H10301.length and H10301.encode_data(H10301.data.read(bits)) == bits
-    return WiegandNoise(bits, interval, pulse, H10301.canonical(bits) if valid else None)
+    return WiegandNoise(bits, interval, pulse, h10301_card(bits))
 
 
 class PinModel:
@@ -374,6 +373,34 @@ class PinModel:
             else:
                 self._digits += key
         return submitted
+
+
+def key_burst_noise(rng: random.Random) -> str:
+    """Bits for a Wiegand keypad's lines: mostly 4- and 8-bit bursts (8-bit ones with a
+    right or wrong complement nibble), sometimes a frame of another length."""
+    length = rng.choice((4, 8, 8, 26, rng.randint(1, 40)))
+    if length == 8 and rng.random() < 0.6:
+        key = rng.randrange(16)
+        return f"{15 - key:04b}{key:04b}"
+    return "".join(rng.choice("01") for _ in range(length))
+
+
+def burst_key(bits: str) -> str | None:
+    """The key a 4- or 8-bit keypad burst stands for: a 4-bit key number, or the key
+    number after its complement nibble; keys are 0-9, 10 = `*`, 11 = `#`."""
+    if len(bits) == 4:
+        number = int(bits, 2)
+    elif len(bits) == 8 and int(bits[:4], 2) + int(bits[4:], 2) == 15:
+        number = int(bits[4:], 2)
+    else:
+        return None
+    return KEYS[number] if number < len(KEYS) else None
+
+
+def h10301_card(bits: str) -> str | None:
+    """The card of a valid H10301 frame (re-encoding its data bits gives it back)."""
+    valid = len(bits) == H10301.length and H10301.encode_data(H10301.data.read(bits)) == bits
+    return H10301.canonical(bits) if valid else None
 
 
 def key_noise(rng: random.Random) -> str:
@@ -410,18 +437,23 @@ def rdm6300_cards(stream: bytes, card_bytes: int) -> list[str]:
 
 def line_noise(rng: random.Random) -> bytes:
     """Short lines for a line-based card reader: hex or decimal digits, spaces, STX/ETX
-    framing, other text, random bytes; ended by CR, LF or CRLF (or not yet ended)."""
+    framing, other text, random bytes, now and then a line far too long; ended by CR, LF
+    or CRLF (or not yet ended)."""
     parts = (HEX, b"0123456789", b" \t", b"\x02\x03", b"ID:-xyz", bytes(range(256)))
-    line = bytes(rng.choice(rng.choice(parts)) for _ in range(rng.randint(0, 24)))
+    length = rng.randint(0, 24) if rng.random() < 0.97 else rng.randint(1000, 3000)
+    line = bytes(rng.choice(rng.choice(parts)) for _ in range(length))
     return line + rng.choice((b"\r", b"\n", b"\r\n", b""))
 
 
 def line_cards(stream: bytes, card_bytes: int) -> list[str]:
-    """The card of every complete line in `stream` (no line_pattern): the line decoded as
-    UTF-8, white space and STX/ETX framing stripped, a decimal or hex number."""
+    """The card of every complete line in `stream` (no line_pattern): a line of at most
+    MAX_LINE_BYTES, decoded as UTF-8, white space and STX/ETX framing stripped, a decimal
+    or hex number."""
     *lines, _rest = LINE_END.split(stream)
     cards = []
     for raw in lines:
+        if len(raw) > MAX_LINE_BYTES:
+            continue
         try:
             text = raw.decode("utf-8").strip().strip("\x02\x03").strip()
         except UnicodeDecodeError:

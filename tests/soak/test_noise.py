@@ -30,6 +30,9 @@ from tests.soak.chaos_support import (
     Journal,
     PinModel,
     SerialDevice,
+    burst_key,
+    h10301_card,
+    key_burst_noise,
     key_noise,
     line_cards,
     line_noise,
@@ -49,7 +52,8 @@ from tests.soak.chaos_support import (
 )
 
 CARD_READER = "front-wiegand"
-KEYPADS = ("front-keypad", "front-exit-keypad")  # a Wiegand keypad and a matrix keypad
+WIEGAND_KEYPAD = "front-keypad"
+KEYPADS = (WIEGAND_KEYPAD, "front-exit-keypad")  # a Wiegand keypad and a matrix keypad
 RDM, LINE = "noise-rdm6300", "noise-line"
 CARD_BYTES = 3  # the serial readers keep a card's last 3 bytes, as the demo cards have
 DEMO_CARDS = ["0C8707", "0D10E1", "0C2B67"]  # the last one's holder is inactive
@@ -94,6 +98,7 @@ class NoiseRun:
 
     def __init__(self) -> None:
         self.wiegand_cards: list[str] = []
+        self.keypad_cards: list[str] = []
         self.pin_models = {name: PinModel() for name in KEYPADS}
         self.pins: dict[str, list[str]] = {name: [] for name in KEYPADS}
         self.streams = {RDM: bytearray(), LINE: bytearray()}
@@ -184,10 +189,18 @@ async def _one_noise(
         await sim_post(session, base, "wiegand", body)
         if frame.card is not None:
             run.wiegand_cards.append(frame.card)
-    elif choice < 0.6:
+    elif choice < 0.5:
         name, keys = rng.choice(KEYPADS), key_noise(rng)
         await sim_post(session, base, "keys", {"reader": name, "keys": keys})
         run.pins[name] += run.pin_models[name].press(keys)
+    elif choice < 0.6:  # raw bursts on the Wiegand keypad's lines
+        bits = key_burst_noise(rng)
+        await sim_post(session, base, "wiegand", {"reader": WIEGAND_KEYPAD, "bits": bits})
+        key = burst_key(bits)
+        if key is not None:
+            run.pins[WIEGAND_KEYPAD] += run.pin_models[WIEGAND_KEYPAD].press(key)
+        elif (card := h10301_card(bits)) is not None:
+            run.keypad_cards.append(card)  # a keypad with a card reader in it
     elif choice < 0.8:
         _send(run, devices, RDM, rdm6300_noise(rng))
     else:
@@ -232,20 +245,22 @@ def _check(run: NoiseRun, access: list[dict[str, Any]], seed: int) -> None:
 
     wiegand = by_reader.get(CARD_READER, [])
     assert [e["credential"] for e in wiegand] == run.wiegand_cards, why
+    keypad_cards = [e for e in by_reader.get(WIEGAND_KEYPAD, []) if e["credential_kind"] != "pin"]
+    assert [e["credential"] for e in keypad_cards] == run.keypad_cards, why
     for name in (RDM, LINE):
         cards = [e["credential"] for e in by_reader.get(name, [])]
         expected = run.expected_serial(name)
         # The same card again within debounce_s is one presentation: compare as sets.
         assert set(cards) == set(expected) and len(cards) <= len(expected), f"{why}: {name}"
         assert cards[-1] == REAL_CARD, f"{why}: {name} did not decide the real card last"
-    for event in wiegand + by_reader.get(RDM, []) + by_reader.get(LINE, []):
+    for event in wiegand + keypad_cards + by_reader.get(RDM, []) + by_reader.get(LINE, []):
         if event["granted"]:
             assert event["credential"] in OPENING_CARDS, f"{why}: {event}"
     for final in (wiegand[-1], by_reader[RDM][-1], by_reader[LINE][-1]):
         assert final["granted"] is True, f"{why}: real card refused after noise: {final}"
 
     for name in KEYPADS:
-        pins = by_reader.get(name, [])
+        pins = [e for e in by_reader.get(name, []) if e["credential_kind"] == "pin"]
         submitted = run.pins[name]
         assert len(pins) == len(submitted), f"{why}: {name} {len(pins)} != {len(submitted)}"
         granted = sum(1 for e in pins if e["granted"])
