@@ -141,10 +141,14 @@ async def test_noise_makes_no_credentials_and_every_reader_still_decides(
                 duration = part_seconds(20.0, share=0.75)
                 started = time.monotonic()
                 warm_rss: int | None = None
+                rss_samples: list[int] = []  # KiB, every tenth of the run
                 while time.monotonic() - started < duration:
                     await _one_noise(rng, run, session, base, devices)
                     await asyncio.sleep(0.005)
-                    if warm_rss is None and time.monotonic() - started > duration / 4:
+                    elapsed = time.monotonic() - started
+                    if elapsed > len(rss_samples) * duration / 10:
+                        rss_samples.append(rss_kib(daemon.process.pid))
+                    if warm_rss is None and elapsed > duration / 4:
                         warm_rss = rss_kib(daemon.process.pid)
                     if len(decided) % 50 == 0:
                         decided += await journal.read_new()
@@ -166,6 +170,7 @@ async def test_noise_makes_no_credentials_and_every_reader_still_decides(
     _check(run, [e for e in decided if e["type"] == "access"], seed)
     assert warm_rss is not None
     print(f"input noise (seed {seed}): RSS {warm_rss} KiB after warm-up, {end_rss} KiB at end")
+    print(f"  RSS KiB every tenth of the run: {rss_samples}")
     assert end_rss - warm_rss < RSS_GROWTH_KIB, f"memory grew from {warm_rss} to {end_rss} KiB"
 
 
