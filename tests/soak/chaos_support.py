@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from gateway.cardnumbers import reader_canonical
@@ -44,6 +45,11 @@ def part_seconds(short_s: float, share: float = 1.0) -> float:
     if not minutes:
         return short_s
     return float(minutes) * 60 / SOAK_PARTS * share
+
+
+def part_timeout(short_s: float) -> pytest.MarkDecorator:
+    """A pytest-timeout mark for a part: its run time plus two minutes to start and check."""
+    return pytest.mark.timeout(part_seconds(short_s) + 120)
 
 
 def seeded_random(part: str) -> tuple[random.Random, int]:

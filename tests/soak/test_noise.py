@@ -24,6 +24,7 @@ import aiohttp
 
 from gateway.hw.formats import FORMATS
 from gateway.hw.wiegand import MAX_BITS, MAX_GAP_S, WiegandReader
+from gateway.model import PIN_MASK
 from tests.daemon.conftest import start_daemon
 from tests.hw.test_wiegand_reader import reader_settings, rig
 from tests.soak.chaos_support import (
@@ -38,6 +39,7 @@ from tests.soak.chaos_support import (
     line_noise,
     login,
     part_seconds,
+    part_timeout,
     rdm6300_cards,
     rdm6300_noise,
     rss_kib,
@@ -60,6 +62,7 @@ DEMO_CARDS = ["0C8707", "0D10E1", "0C2B67"]  # the last one's holder is inactive
 REAL_CARD = "0C8707"  # Ada Lovelace: opens both doors
 OPENING_CARDS = {"0C8707", "0D10E1"}
 OPENING_PINS = {"1234", "2468"}
+NOISE_S, EDGES_S = 20.0, 6.0  # the short forms' lengths
 RSS_GROWTH_KIB = 8 * 1024  # after warm-up, however long the run
 
 
@@ -122,6 +125,7 @@ async def wait_until_online(session: aiohttp.ClientSession, journal: Journal) ->
     raise AssertionError(f"serial readers not online: {readers}")
 
 
+@part_timeout(NOISE_S)
 async def test_noise_makes_no_credentials_and_every_reader_still_decides(
     tmp_path: Path,
 ) -> None:
@@ -138,7 +142,7 @@ async def test_noise_makes_no_credentials_and_every_reader_still_decides(
                 journal = Journal(session, base, await login(session, base))
                 await wait_until_online(session, journal)
 
-                duration = part_seconds(20.0, share=0.75)
+                duration = part_seconds(NOISE_S, share=0.75)
                 started = time.monotonic()
                 warm_rss: int | None = None
                 rss_samples: list[int] = []  # KiB, every tenth of the run
@@ -163,6 +167,7 @@ async def test_noise_makes_no_credentials_and_every_reader_still_decides(
                     run.pins[name] += run.pin_models[name].press("*1234#")
                 decided += await _all_decisions(journal, run)
                 end_rss = rss_kib(daemon.process.pid)
+                await _check_keys_hidden(session, journal)
             assert daemon.process.poll() is None, "the daemon died of noise"
         finally:
             daemon.stop()
@@ -240,6 +245,15 @@ async def _all_decisions(journal: Journal, run: NoiseRun) -> list[dict[str, Any]
     return events
 
 
+async def _check_keys_hidden(session: aiohttp.ClientSession, journal: Journal) -> None:
+    """The Wiegand keypad's diagnostics show no key bits: only a card-length frame's."""
+    async with session.get(f"{journal.base}/api/v1/status", headers=journal.headers) as resp:
+        recent = (await resp.json())["readers"][WIEGAND_KEYPAD]["recent"]
+    for frame in recent:
+        if frame["bit_count"] != FORMATS["H10301"].length:
+            assert frame["bits"] == "*" * frame["bit_count"], f"key bits shown: {frame}"
+
+
 def _check(run: NoiseRun, access: list[dict[str, Any]], seed: int) -> None:
     """Every decision against what the protocols say the noise made."""
     by_reader: dict[str, list[dict[str, Any]]] = {}
@@ -268,6 +282,7 @@ def _check(run: NoiseRun, access: list[dict[str, Any]], seed: int) -> None:
         pins = [e for e in by_reader.get(name, []) if e["credential_kind"] == "pin"]
         submitted = run.pins[name]
         assert len(pins) == len(submitted), f"{why}: {name} {len(pins)} != {len(submitted)}"
+        assert all(e["credential"] == PIN_MASK and not e["raw"] for e in pins), f"{why}: PIN shown"
         granted = sum(1 for e in pins if e["granted"])
         assert granted <= sum(1 for pin in submitted if pin in OPENING_PINS), f"{why}: {name}"
     counts = {name: len(events) for name, events in sorted(by_reader.items())}
@@ -305,13 +320,14 @@ def edge_noise_bits(rng: Any) -> str:
     return bits
 
 
+@part_timeout(EDGES_S)
 async def test_random_wiegand_edges_make_only_valid_frames_and_memory_stays_flat() -> None:
     rng, seed = seeded_random("wiegand edges")
     settings = reader_settings(formats=EDGE_FORMATS)
     cards = 0
     async with rig(settings) as r:
         tick = time.monotonic()
-        duration = part_seconds(6.0, share=0.25)
+        duration = part_seconds(EDGES_S, share=0.25)
         started = time.monotonic()
         warm: int | None = None
         bursts = 0

@@ -26,11 +26,13 @@ from tests.soak.chaos_support import (
     Journal,
     login,
     part_seconds,
+    part_timeout,
     seeded_random,
     sim_post,
     write_config,
 )
 
+CHAOS_S = 20.0  # the short form's length
 DEADLINE_S = 1.0  # [upstream] timeout_s
 LATE_MARGIN_MS = 100.0
 CACHED_FAST_MS = 50.0  # from the decoded frame to the decision (the pipeline's figure)
@@ -72,6 +74,7 @@ async def decisions(journal: Journal, count: int, timeout_s: float) -> list[dict
     return found
 
 
+@part_timeout(CHAOS_S)
 async def test_upstream_chaos_grants_only_correct_answers_in_time(tmp_path: Path) -> None:
     rng, seed = seeded_random("upstream chaos")
     upstream = ChaosUpstream(rng, DEADLINE_S)
@@ -90,7 +93,7 @@ async def test_upstream_chaos_grants_only_correct_answers_in_time(tmp_path: Path
             presented: list[str] = []
             started: list[float] = []  # wall time each presentation began
             numbers = iter(rng.sample(range(1, 65536), 65535))
-            stop_at = time.monotonic() + part_seconds(20.0)
+            stop_at = time.monotonic() + part_seconds(CHAOS_S)
             while time.monotonic() < stop_at:
                 if rng.random() < 0.3:
                     card = rng.choice(list(CACHED))
