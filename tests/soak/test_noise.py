@@ -63,7 +63,7 @@ REAL_CARD = "0C8707"  # Ada Lovelace: opens both doors
 OPENING_CARDS = {"0C8707", "0D10E1"}
 OPENING_PINS = {"1234", "2468"}
 NOISE_S, EDGES_S = 20.0, 6.0  # the short forms' lengths
-RSS_GROWTH_KIB = 8 * 1024  # after warm-up, however long the run
+RSS_GROWTH_KIB = 3 * 1024  # after warm-up, however long the run (seen: 0.1 to 0.2 MiB)
 
 
 def serial_readers(rdm: SerialDevice, line: SerialDevice) -> str:
@@ -146,15 +146,17 @@ async def test_noise_makes_no_credentials_and_every_reader_still_decides(
                 started = time.monotonic()
                 warm_rss: int | None = None
                 rss_samples: list[int] = []  # KiB, every tenth of the run
+                sent = 0
                 while time.monotonic() - started < duration:
                     await _one_noise(rng, run, session, base, devices)
+                    sent += 1
                     await asyncio.sleep(0.005)
                     elapsed = time.monotonic() - started
                     if elapsed > len(rss_samples) * duration / 10:
                         rss_samples.append(rss_kib(daemon.process.pid))
                     if warm_rss is None and elapsed > duration / 4:
                         warm_rss = rss_kib(daemon.process.pid)
-                    if len(decided) % 50 == 0:
+                    if sent % 20 == 0:  # as a client would poll: small pages
                         decided += await journal.read_new()
 
                 # Then a real card on every card reader, a real PIN on every keypad.
@@ -171,7 +173,11 @@ async def test_noise_makes_no_credentials_and_every_reader_still_decides(
             assert daemon.process.poll() is None, "the daemon died of noise"
         finally:
             daemon.stop()
-    assert "Traceback" not in daemon.log(), daemon.log()[-3000:]
+    log = daemon.log()
+    assert "Traceback" not in log, log[-3000:]
+    # Long PINs only: a 4-digit one may be part of a port number or a count by chance.
+    shown = {pin for pins in run.pins.values() for pin in pins if len(pin) >= 6 and pin in log}
+    assert not shown, f"seed {seed}: PINs in the daemon's log"
     _check(run, [e for e in decided if e["type"] == "access"], seed)
     assert warm_rss is not None
     print(f"input noise (seed {seed}): RSS {warm_rss} KiB after warm-up, {end_rss} KiB at end")
