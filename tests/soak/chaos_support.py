@@ -150,7 +150,7 @@ def serial_device() -> Iterator[SerialDevice]:
 # ----------------------------------------------------------------------------- upstream chaos
 
 BEHAVIOURS = (
-    "grant", "deny", "stall", "reset", "refuse", "garbage", "not_http", "http_500",
+    "grant", "deny", "stall", "reset", "refuse", "garbage", "not_http", "bad_http", "http_500",
     "redirect", "slow_before", "slow_after", "trickle_before", "trickle_after",
     "duplicate_keys",
 )  # fmt: skip
@@ -171,6 +171,15 @@ GARBAGE_BODIES = (
     b'{"isvalid": true}\x00',
     b"\xff\xfe{\x00}\x00",
     b"",
+)
+# A grant inside a response whose HTTP framing is broken: it must not count.
+BAD_HTTP_GRANTS = (
+    b"HTTP/1.1 200 OK\r\nContent-Length: 17\r\nContent-Length: 40\r\n\r\n"
+    b'{"isvalid": true}{"isvalid": false, "pad": 1}',
+    b'HTTP/1.1 200 OK\r\nContent-Length: 17\r\nTransfer-Encoding: chunked\r\n\r\n{"isvalid": true}',
+    b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nBroken header\r\n\r\n{"isvalid": true}',
+    b'HTTP/1.1 999 OK\r\nContent-Length: 17\r\n\r\n{"isvalid": true}',
+    b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n11\r\n{"isvalid": true}\r\nZZ\r\n',
 )
 DUPLICATE_BODIES = (
     b'{"isvalid": false, "isvalid": true}',
@@ -249,6 +258,8 @@ class ChaosUpstream:
             return await _drop(request, mid_body=behaviour == "reset")
         if behaviour == "garbage":
             return _json(self._rng.choice((*GARBAGE_BODIES, self._rng.randbytes(40))))
+        if behaviour == "bad_http":
+            return _not_http(request, self._rng.choice(BAD_HTTP_GRANTS))
         if behaviour == "not_http":
             return _not_http(request, self._rng.randbytes(self._rng.randint(1, 200)))
         if behaviour == "http_500":
@@ -296,7 +307,7 @@ def _json(body: bytes, status: int = 200) -> web.Response:
 
 
 def _not_http(request: web.Request, garbage: bytes) -> web.Response:
-    """Answer with bytes that are not HTTP at all, then close."""
+    """Answer with bytes that are not (valid) HTTP, then close."""
     transport = request.transport
     assert transport is not None
     transport.write(garbage + b"\r\n\r\n")
