@@ -9,6 +9,7 @@ then each of the soak's four parts gets a quarter of it.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import pty
 import random
@@ -214,6 +215,9 @@ class ChaosUpstream:
         self._rng = rng
         self._deadline_s = deadline_s
         self.requests: dict[str, ChaosRequest] = {}
+        # In turn rather than at random, so that a short run sees each one.
+        self._bad_http = itertools.cycle(BAD_HTTP_GRANTS)
+        self._duplicates = itertools.cycle(DUPLICATE_BODIES)
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -259,7 +263,7 @@ class ChaosUpstream:
         if behaviour == "garbage":
             return _json(self._rng.choice((*GARBAGE_BODIES, self._rng.randbytes(40))))
         if behaviour == "bad_http":
-            return _not_http(request, self._rng.choice(BAD_HTTP_GRANTS))
+            return _not_http(request, next(self._bad_http), end_headers=False)
         if behaviour == "not_http":
             return _not_http(request, self._rng.randbytes(self._rng.randint(1, 200)))
         if behaviour == "http_500":
@@ -267,7 +271,7 @@ class ChaosUpstream:
         if behaviour == "redirect":
             raise web.HTTPFound(f"/verify?card={card}&again=1")
         if behaviour == "duplicate_keys":
-            return _json(self._rng.choice(DUPLICATE_BODIES))
+            return _json(next(self._duplicates))
         margin = -SLOW_MARGIN_S if behaviour.endswith("_before") else SLOW_MARGIN_S
         done_at = seen.received + self._deadline_s + margin
         if behaviour.startswith("trickle"):
@@ -306,11 +310,12 @@ def _json(body: bytes, status: int = 200) -> web.Response:
     return web.Response(body=body, status=status, content_type="application/json")
 
 
-def _not_http(request: web.Request, garbage: bytes) -> web.Response:
-    """Answer with bytes that are not (valid) HTTP, then close."""
+def _not_http(request: web.Request, garbage: bytes, end_headers: bool = True) -> web.Response:
+    """Answer with bytes that are not (valid) HTTP, then close; `end_headers` adds the
+    blank line that ends a header block, so a parser cannot wait for more."""
     transport = request.transport
     assert transport is not None
-    transport.write(garbage + b"\r\n\r\n")
+    transport.write(garbage + (b"\r\n\r\n" if end_headers else b""))
     transport.close()
     return web.Response()
 
