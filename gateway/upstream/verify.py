@@ -186,9 +186,10 @@ def ambiguous_framing(headers: CIMultiDictProxy[str]) -> str:
 
     Two Content-Length fields, or a list in one, or one beside Transfer-Encoding: which
     bytes are the body then depends on the parser (RFC 9112 section 6.3 makes it an
-    unrecoverable error). aiohttp's compiled parser refuses these; its pure-Python one,
-    used where no compiled wheel exists, takes the first length, so `{"isvalid": true}`
-    followed by anything would grant. Checked here so the answer does not depend on it.
+    unrecoverable error). aiohttp's compiled parser refuses these; its pure-Python one
+    (no compiled wheel installed, or AIOHTTP_NO_EXTENSIONS set) takes the first length,
+    so `{"isvalid": true}` followed by anything would grant. Checked here so the answer
+    does not depend on the parser.
     """
     lengths = headers.getall("Content-Length", [])
     if len(lengths) > 1 or any("," in length for length in lengths):
