@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiohttp
+from multidict import CIMultiDictProxy
 from yarl import URL
 
 from gateway.settings import UpstreamSettings
@@ -65,10 +66,12 @@ class VerifyResult:
 
 @dataclass(frozen=True)
 class _Reply:
-    """What came back over HTTP: the status and the body (None: over the size cap)."""
+    """What came back over HTTP: the status and the body (None: over the size cap);
+    `framing` says why the body's extent is ambiguous ("" when it is not)."""
 
     status: int
     body: bytes | None
+    framing: str = ""
 
 
 class VerifyClient:
@@ -123,6 +126,10 @@ class VerifyClient:
         # encoded=True: the template filler already percent-encoded every value, and
         # yarl must not re-encode (a `%2F` in a QR code has to stay one).
         async with self._client().get(URL(url, encoded=True), allow_redirects=False) as response:
+            framing = ambiguous_framing(response.headers)
+            if framing:
+                response.close()  # what follows the body cannot be trusted either
+                return _Reply(response.status, None, framing)
             if not 200 <= response.status < 300:
                 return _Reply(response.status, b"")
             body = await _read_capped(response, self._settings.max_body_bytes)
@@ -147,6 +154,9 @@ class VerifyClient:
 
     def _judge(self, reply: _Reply, target: str, latency: float) -> VerifyResult:
         status = reply.status
+        if reply.framing:  # the server spoke, but not HTTP one can rely on: as a parse error
+            detail = f"http_{status},{reply.framing}"
+            return VerifyResult(False, "upstream_bad_answer", detail, target, latency, status)
         if not 200 <= status < 300:
             return VerifyResult(
                 False, f"upstream_http_{status}", f"http_{status}", target, latency, status,
@@ -169,6 +179,24 @@ class VerifyClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def ambiguous_framing(headers: CIMultiDictProxy[str]) -> str:
+    """Why a response's body has no single length ("" when it has one).
+
+    Two Content-Length fields, or a list in one, or one beside Transfer-Encoding: which
+    bytes are the body then depends on the parser (RFC 9112 section 6.3 makes it an
+    unrecoverable error). aiohttp's compiled parser refuses these; its pure-Python one
+    (no compiled wheel installed, or AIOHTTP_NO_EXTENSIONS set) takes the first length,
+    so `{"isvalid": true}` followed by anything would grant. Checked here so the answer
+    does not depend on the parser.
+    """
+    lengths = headers.getall("Content-Length", [])
+    if len(lengths) > 1 or any("," in length for length in lengths):
+        return "conflicting_content_length"
+    if lengths and "Transfer-Encoding" in headers:
+        return "content_length_and_transfer_encoding"
+    return ""
 
 
 async def _read_capped(response: aiohttp.ClientResponse, cap: int) -> bytes | None:

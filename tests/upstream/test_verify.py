@@ -10,6 +10,9 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
+import aiohttp.client_proto
+import aiohttp.http_parser
 import pytest
 
 from gateway.model import qr_fingerprint
@@ -351,3 +354,41 @@ def test_an_unusable_ca_file_stops_start_up_with_its_name(tmp_path: Path) -> Non
     bad.write_text("not a certificate\n")
     with pytest.raises(ValueError, match=r"upstream\.ca_file .*ca\.pem: not a usable PEM CA file"):
         VerifyClient(settings("https://srv/v", ca_file=str(bad)))
+
+
+# A grant whose HTTP framing is ambiguous: how long the body is depends on which header a
+# parser believes (request smuggling's trick, here on a response). RFC 9112 6.3 makes it
+# an unrecoverable error; aiohttp's C parser refuses it, its pure-Python parser (used
+# where no compiled wheel exists, or with AIOHTTP_NO_EXTENSIONS set) takes the first one.
+AMBIGUOUS_GRANTS = {
+    "two_lengths": b"HTTP/1.1 200 OK\r\nContent-Length: 17\r\nContent-Length: 40\r\n\r\n"
+    b'{"isvalid": true}{"isvalid": false, "x": 1}',
+    "a_length_list": b"HTTP/1.1 200 OK\r\nContent-Length: 17, 40\r\n\r\n"
+    b'{"isvalid": true}{"isvalid": false, "x": 1}',
+}
+
+
+@pytest.mark.parametrize("parser", ["compiled", "pure_python"])
+@pytest.mark.parametrize("answer", sorted(AMBIGUOUS_GRANTS))
+async def test_a_grant_with_ambiguous_framing_is_a_bad_answer(
+    monkeypatch: pytest.MonkeyPatch, parser: str, answer: str
+) -> None:
+    if parser == "pure_python":  # the one boundary patched: aiohttp's choice of parser
+        monkeypatch.setattr(
+            aiohttp.client_proto, "HttpResponseParser", aiohttp.http_parser.HttpResponseParserPy
+        )
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(AMBIGUOUS_GRANTS[answer])
+        await writer.drain()
+        writer.close()
+
+    raw = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        port = raw.sockets[0].getsockname()[1]
+        result = await ask(f"http://127.0.0.1:{port}/verify")
+    finally:
+        raw.close()
+        await raw.wait_closed()
+    assert (result.granted, result.reason, result.failure) == (False, "upstream_bad_answer", False)
