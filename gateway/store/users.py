@@ -142,7 +142,7 @@ class UserStore(TableStore):
             overrides = {
                 row[0] for row in conn.execute("SELECT user_id FROM users WHERE lockdown_override")
             }
-            session = UserImport(self, conn, frozenset(overrides))
+            session = UserImport(self, conn, frozenset(overrides), replace)
             yield session
             if replace:
                 session.delete_users_not_written()
@@ -372,17 +372,24 @@ class UserImport:
     table, never a query per user: that is what makes a million users take a minute, not
     an hour. The outcome is the same as writing the rows one at a time in order (the
     first refused row is the one reported, a credential is free once an earlier row gave
-    it up). Keeps only the ids written (for `replace`), never the rows: memory stays
-    bounded by one batch.
+    it up). Never keeps the rows, and the ids written (for `replace`) only in SQLite's
+    temporary store: memory stays bounded by one batch.
     """
 
     def __init__(
-        self, store: UserStore, conn: sqlite3.Connection, overrides: frozenset[str]
+        self,
+        store: UserStore,
+        conn: sqlite3.Connection,
+        overrides: frozenset[str],
+        replace: bool = False,
     ) -> None:
         self._store = store
         self._conn = conn
         self._overrides = overrides
-        self._written: set[str] = set()
+        self._replace = replace
+        if replace:  # the ids written, in SQLite's temporary store rather than in memory
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS import_kept (user_id TEXT PRIMARY KEY)")
+            conn.execute("DELETE FROM import_kept")
 
     def write(self, rows: Sequence[ImportRow]) -> None:
         """Add or replace these users; `ValidationError` with `index` in `rows` if refused
@@ -409,7 +416,11 @@ class UserImport:
             for user, creds, row in zip(users, credentials, rows, strict=True)
         ]
         _write_batch(self._conn, users, ids, enabled)
-        self._written.update(user.user_id for user in users)
+        if self._replace:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO import_kept (user_id) SELECT value FROM json_each(?)",
+                (ids,),
+            )
 
     def _checked_users(self, rows: Sequence[ImportRow]) -> list[User]:
         users: list[User] = []
@@ -427,12 +438,9 @@ class UserImport:
         return users
 
     def delete_users_not_written(self) -> None:
-        """Delete every stored user this import did not write."""
-        self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS import_kept (user_id TEXT PRIMARY KEY)")
-        self._conn.execute("DELETE FROM import_kept")
-        self._conn.executemany(
-            "INSERT INTO import_kept (user_id) VALUES (?)", ((uid,) for uid in self._written)
-        )
+        """Delete every stored user this import did not write (`replace=True` only)."""
+        if not self._replace:
+            raise ValueError("this import keeps the users it does not write")
         self._conn.execute(
             "DELETE FROM users WHERE user_id NOT IN (SELECT user_id FROM import_kept)"
         )
