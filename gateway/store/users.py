@@ -656,7 +656,7 @@ def _stored_holders(
     conn: sqlite3.Connection, credentials: list[list[Credential]]
 ) -> dict[Credential, str]:
     """Who holds each of these credentials in the database now."""
-    wanted = json.dumps(sorted({c for creds in credentials for c in creds}))
+    wanted = json.dumps(list({c for creds in credentials for c in creds}))
     rows = conn.execute(
         "SELECT c.kind, c.value, c.user_id FROM json_each(?) AS j "
         "JOIN credentials AS c ON c.kind = j.value ->> 0 AND c.value = j.value ->> 1",
