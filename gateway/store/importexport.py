@@ -439,7 +439,8 @@ def _csv_cell(value: str | list[str]) -> str:
 
 
 def _csv_uncell(text: str) -> str:
-    return text[1:] if _FORMULA.match(text) and text.startswith("'") else text
+    # Only a cell starting with "'" was escaped (the cheap test first: it is every cell).
+    return text[1:] if text.startswith("'") and _FORMULA.match(text) else text
 
 
 def read_csv(path: Path) -> list[RawUser]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import replace as dc_replace
@@ -37,10 +37,10 @@ from gateway.store.records import (
     UserProfile,
     UserRecord,
 )
-from gateway.store.references import require_ids
+from gateway.store.references import join_ids, require_ids
 from gateway.store.validate import check_pin_hash, check_public_pins, validate_user
 
-__all__ = ["ImportRow", "UserImport", "UserStore"]
+__all__ = ["ImportRow", "UserImport", "UserStore", "check_import_row"]
 
 _USER_COLUMNS = (
     "user_id, first_name, last_name, other_name, active, expiry, admin_level, message, "
@@ -48,7 +48,16 @@ _USER_COLUMNS = (
 )
 _CREDENTIAL_LABELS = {"card": "card", "qr": "QR code", "plate": "plate"}
 _CREDENTIAL_FIELDS = {"card": "cards", "qr": "qr_codes", "plate": "plates", "pin": "pin"}
+# A user's ordered lists: table, column, User field.
+_USER_LISTS = (
+    ("user_departments", "department_id", "departments"),
+    ("user_groups", "group_id", "groups"),
+    ("user_doors", "door", "doors"),
+)
 _BULK_FETCH = 200  # above this many users, one pass over every user beats one query each
+IMPORT_BATCH = 5_000  # users checked and written per step of `import_users`
+# Page cache during an import (SQLite's default is 2 MiB): bounds its memory use too.
+IMPORT_CACHE_KIB = 128 * 1024
 
 
 class UserStore(TableStore):
@@ -111,28 +120,15 @@ class UserStore(TableStore):
         An import never grants or revokes the lockdown override: a stored user keeps
         theirs, a new one has none, whatever `users` say (only a SUPERADMIN grants it).
         """
-        hashes = dict(pin_hashes or {})
-        given_flags = dict(flags or {})
-        clean = _validate_batch(users, hashes)
-        with self._writing() as conn:
-            overrides = {
-                row[0] for row in conn.execute("SELECT user_id FROM users WHERE lockdown_override")
-            }
-            clean = [dc_replace(u, lockdown_override=u.user_id in overrides) for u in clean]
-            for index, user in enumerate(clean):
+        rows = _checked_rows(users, pin_hashes or {}, flags or {})
+        with self.importing(replace) as session:
+            for start in range(0, len(rows), IMPORT_BATCH):
                 try:
-                    uid = user.user_id
-                    self._write_user(conn, user, hashes.get(uid), given_flags.get(uid))
+                    session.write(rows[start : start + IMPORT_BATCH])
                 except ValidationError as exc:
-                    exc.index = index
+                    exc.index = None if exc.index is None else start + exc.index
                     raise
-            if replace:
-                ids = json.dumps([user.user_id for user in clean])
-                conn.execute(
-                    "DELETE FROM users WHERE user_id NOT IN (SELECT value FROM json_each(?))",
-                    (ids,),
-                )
-        return len(clean)
+        return len(rows)
 
     @contextmanager
     def importing(self, replace: bool = False) -> Iterator[UserImport]:
@@ -142,11 +138,11 @@ class UserStore(TableStore):
         (and with `replace=True` deletes every user no batch named), an exception rolls
         every batch back. Same rules as `import_users`.
         """
-        with self._writing() as conn:
+        with self._writing() as conn, _import_cache(conn):
             overrides = {
                 row[0] for row in conn.execute("SELECT user_id FROM users WHERE lockdown_override")
             }
-            session = UserImport(self, conn, frozenset(overrides))
+            session = UserImport(self, conn, frozenset(overrides), replace)
             yield session
             if replace:
                 session.delete_users_not_written()
@@ -347,53 +343,104 @@ class UserStore(TableStore):
 
 @dataclass(frozen=True)
 class ImportRow:
-    """One user of an import: the user, its exported PIN hash, its credentials' flags."""
+    """One user of an import, checked on its own (`check_import_row`): the user as
+    `validate_user` returned it, its exported PIN hash, its credentials' flags."""
 
     user: User
     pin_hash: str | None = None
     flags: CredentialFlags | None = None
 
 
+def check_import_row(
+    user: User, pin_hash: str | None = None, flags: CredentialFlags | None = None
+) -> ImportRow:
+    """The row's checks that need no database (`ValidationError` if refused): an
+    import checks each row once, as it reads it, and the batch against the database."""
+    clean = validate_user(user)
+    if clean.pin is None and pin_hash is not None:
+        check_pin_hash(pin_hash)
+    return ImportRow(clean, pin_hash, flags)
+
+
+Credential = tuple[str, str]  # (kind, value) as stored: a PIN as its keyed hash
+
+
 class UserImport:
     """An import in progress inside `UserStore.importing`'s transaction.
 
-    Keeps only the ids written (for `replace`), never the rows: memory stays bounded by
-    one batch. A credential taken by an earlier batch is caught by the database itself,
-    since earlier batches are already written in this transaction.
+    Each batch is checked with a few set queries and written with one statement per
+    table, never a query per user: that is what makes a million users take a minute, not
+    an hour. The outcome is the same as writing the rows one at a time in order (the
+    first refused row is the one reported, a credential is free once an earlier row gave
+    it up). Never keeps the rows, and the ids written (for `replace`) only in SQLite's
+    temporary store: memory stays bounded by one batch.
     """
 
     def __init__(
-        self, store: UserStore, conn: sqlite3.Connection, overrides: frozenset[str]
+        self,
+        store: UserStore,
+        conn: sqlite3.Connection,
+        overrides: frozenset[str],
+        replace: bool = False,
     ) -> None:
         self._store = store
         self._conn = conn
         self._overrides = overrides
-        self._written: set[str] = set()
+        self._replace = replace
+        if replace:  # the ids written, in SQLite's temporary store rather than in memory
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS import_kept (user_id TEXT PRIMARY KEY)")
+            conn.execute("DELETE FROM import_kept")
 
     def write(self, rows: Sequence[ImportRow]) -> None:
-        """Add or replace these users; `ValidationError` with `index` in `rows` if refused."""
+        """Add or replace these users; `ValidationError` with `index` in `rows` if refused
+        (nothing of the batch is written then). Each row is as `check_import_row` made
+        it: its own checks are done, what is left are those against the database."""
+        users = self._checked_users(rows)
+        ids = json.dumps([user.user_id for user in users])
+        stored_pins = _stored_pins(
+            self._conn,
+            [u.user_id for u, r in zip(users, rows, strict=True) if _keeps_pin(u, r.pin_hash)],
+        )
+        pins = [
+            _new_pin_hash(self._store._hasher, user, row.pin_hash)
+            for user, row in zip(users, rows, strict=True)
+        ]
+        credentials = [
+            _credential_rows(user, _pin_of(user, pin, stored_pins))
+            for user, pin in zip(users, pins, strict=True)
+        ]
+        _BatchChecks(self._conn, users, credentials).check(pins)
+        disabled = _disabled_of(self._conn, ids)
+        enabled = [
+            _enabled_rows(user.user_id, creds, row.flags, disabled.get(user.user_id, set()))
+            for user, creds, row in zip(users, credentials, rows, strict=True)
+        ]
+        _write_batch(self._conn, users, ids, enabled)
+        if self._replace:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO import_kept (user_id) SELECT value FROM json_each(?)",
+                (ids,),
+            )
+
+    def _checked_users(self, rows: Sequence[ImportRow]) -> list[User]:
+        users: list[User] = []
+        in_batch: set[str] = set()
         for index, row in enumerate(rows):
-            try:
-                clean = validate_user(row.user)
-                if clean.pin is None and row.pin_hash is not None:
-                    check_pin_hash(row.pin_hash)
-                # An import never grants or revokes the lockdown override.
-                override = clean.user_id in self._overrides
-                if clean.lockdown_override != override:  # a copy only when it differs
-                    clean = dc_replace(clean, lockdown_override=override)
-                self._store._write_user(self._conn, clean, row.pin_hash, row.flags)
-            except ValidationError as exc:
-                exc.index = index
-                raise
-            self._written.add(clean.user_id)
+            user = row.user
+            if user.user_id in in_batch:
+                raise ValidationError("user_id", f"user {user.user_id} appears twice", index)
+            # An import never grants or revokes the lockdown override.
+            override = user.user_id in self._overrides
+            if user.lockdown_override != override:  # a copy only when it differs
+                user = dc_replace(user, lockdown_override=override)
+            in_batch.add(user.user_id)
+            users.append(user)
+        return users
 
     def delete_users_not_written(self) -> None:
-        """Delete every stored user this import did not write."""
-        self._conn.execute("CREATE TEMP TABLE IF NOT EXISTS import_kept (user_id TEXT PRIMARY KEY)")
-        self._conn.execute("DELETE FROM import_kept")
-        self._conn.executemany(
-            "INSERT INTO import_kept (user_id) VALUES (?)", ((uid,) for uid in self._written)
-        )
+        """Delete every stored user this import did not write (`replace=True` only)."""
+        if not self._replace:
+            raise ValueError("this import keeps the users it does not write")
         self._conn.execute(
             "DELETE FROM users WHERE user_id NOT IN (SELECT user_id FROM import_kept)"
         )
@@ -403,22 +450,24 @@ class UserImport:
 # -- helpers (no state) -----------------------------------------------------------------
 
 
-def _validate_batch(users: Sequence[User], pin_hashes: Mapping[str, str]) -> list[User]:
-    clean: list[User] = []
+def _checked_rows(
+    users: Sequence[User], pin_hashes: Mapping[str, str], flags: Mapping[str, CredentialFlags]
+) -> list[ImportRow]:
+    """Every user's own checks, in order, before any database check (as one at a time)."""
+    rows: list[ImportRow] = []
     seen: set[str] = set()
     for index, user in enumerate(users):
+        uid = user.user_id
         try:
-            checked = validate_user(user)
-            if checked.user_id in seen:
-                raise ValidationError("user_id", f"user {checked.user_id} appears twice")
-            if checked.pin is None and checked.user_id in pin_hashes:
-                check_pin_hash(pin_hashes[checked.user_id])
+            row = check_import_row(user, pin_hashes.get(uid), flags.get(uid))
+            if uid in seen:
+                raise ValidationError("user_id", f"user {uid} appears twice")
         except ValidationError as exc:
             exc.index = index
             raise
-        seen.add(checked.user_id)
-        clean.append(checked)
-    return clean
+        seen.add(uid)
+        rows.append(row)
+    return rows
 
 
 def _user_exists(conn: sqlite3.Connection, user_id: str) -> bool:
@@ -490,16 +539,236 @@ def _enabled_flags(conn: sqlite3.Connection, user_id: str) -> dict[tuple[str, st
 
 def _replace_user_lists(conn: sqlite3.Connection, user: User) -> None:
     uid = user.user_id
-    for table, column, values in (
-        ("user_departments", "department_id", user.departments),
-        ("user_groups", "group_id", user.groups),
-        ("user_doors", "door", user.doors),
-    ):
+    for table, column, field_name in _USER_LISTS:
+        values = getattr(user, field_name)
         conn.execute(f"DELETE FROM {table} WHERE user_id = ?", (uid,))
         conn.executemany(
             f"INSERT INTO {table} (user_id, {column}, position) VALUES (?, ?, ?)",
             [(uid, value, pos) for pos, value in enumerate(values)],
         )
+
+
+def _pin_of(user: User, new: str | None, stored: Mapping[str, str]) -> str | None:
+    # A new PIN wins; then "keep what is stored" for a user read back with has_pin.
+    if new is not None:
+        return new
+    return stored.get(user.user_id) if user.has_pin else None
+
+
+@contextmanager
+def _import_cache(conn: sqlite3.Connection) -> Iterator[None]:
+    """A larger page cache for the import's transaction, the usual one afterwards.
+
+    An import of a million users touches indexes far larger than the usual cache; each
+    page it dropped would be spilled to the WAL and read back for the next batch.
+    """
+    usual = int(conn.execute("PRAGMA cache_size").fetchone()[0])
+    conn.execute(f"PRAGMA cache_size = {-IMPORT_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        conn.execute(f"PRAGMA cache_size = {usual}")
+
+
+def _keeps_pin(user: User, pin_hash: str | None) -> bool:
+    # Neither a clear PIN nor an exported hash, but the user has one: it stays as stored.
+    return user.has_pin and user.pin is None and pin_hash is None
+
+
+def _stored_pins(conn: sqlite3.Connection, user_ids: list[str]) -> dict[str, str]:
+    """The stored PIN hash of each of these users that has one."""
+    if not user_ids:
+        return {}
+    # "+kind": look the users up by credentials_user; the (kind, value) index would
+    # read every PIN on the device for each batch.
+    rows = conn.execute(
+        "SELECT user_id, value FROM credentials WHERE +kind = 'pin' "
+        "AND user_id IN (SELECT value FROM json_each(?))",
+        (json.dumps(user_ids),),
+    )
+    return {user_id: value for user_id, value in rows}
+
+
+def _new_pin_hash(hasher: PinHasher, user: User, pin_hash: str | None) -> str | None:
+    """The keyed hash of the PIN this row brings (a clear one wins over an exported
+    hash); None when it brings none."""
+    if user.pin is not None:
+        return hasher.hash(user.pin)
+    return pin_hash
+
+
+class _BatchChecks:
+    """The database checks of one import batch, from a few set queries: public PINs, the
+    departments and groups named, and who holds each credential the batch brings."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, users: list[User], credentials: list[list[Credential]]
+    ) -> None:
+        self._users = users
+        self._credentials = credentials
+        self._public = {row[0] for row in conn.execute("SELECT pin_hash FROM public_pins")}
+        self._departments = _existing_ids(conn, "departments", (u.departments for u in users))
+        self._groups = _existing_ids(conn, "access_groups", (u.groups for u in users))
+        self._holders = _stored_holders(conn, credentials)
+
+    def check(self, new_pins: list[str | None]) -> None:
+        """Refuse the first row (in order) that writing one at a time would refuse."""
+        given: dict[Credential, str] = {}  # a credential -> the earlier row's user
+        rewritten: set[str] = set()  # users of earlier rows: their stored credentials went
+        rows = zip(self._users, new_pins, self._credentials, strict=True)
+        for index, (user, new_pin, credentials) in enumerate(rows):
+            try:
+                if new_pin is not None and new_pin in self._public:
+                    raise CredentialTaken(
+                        "pin", "this PIN is a public PIN of the device; choose another", "pin"
+                    )
+                _require(self._departments, "departments", "department", user.departments)
+                _require(self._groups, "groups", "access group", user.groups)
+                for credential in credentials:
+                    owner = given.get(credential)
+                    if owner is None:
+                        holder = self._holders.get(credential)
+                        owner = None if holder in rewritten else holder
+                    if owner is not None and owner != user.user_id:
+                        raise _taken(credential, owner)
+            except ValidationError as exc:
+                exc.index = index
+                raise
+            rewritten.add(user.user_id)
+            given.update((credential, user.user_id) for credential in credentials)
+
+
+def _existing_ids(conn: sqlite3.Connection, table: str, lists: Iterable[list[int]]) -> set[int]:
+    named = json.dumps(sorted({i for ids in lists for i in ids}))
+    rows = conn.execute(
+        f"SELECT id FROM {table} WHERE id IN (SELECT value FROM json_each(?))", (named,)
+    )
+    return {row[0] for row in rows}
+
+
+def _require(existing: set[int], field: str, label: str, ids: list[int]) -> None:
+    missing = [i for i in ids if i not in existing]
+    if missing:
+        raise ValidationError(field, f"{label} {join_ids(missing)} does not exist")
+
+
+def _stored_holders(
+    conn: sqlite3.Connection, credentials: list[list[Credential]]
+) -> dict[Credential, str]:
+    """Who holds each of these credentials in the database now."""
+    wanted = json.dumps(list({c for creds in credentials for c in creds}))
+    rows = conn.execute(
+        "SELECT c.kind, c.value, c.user_id FROM json_each(?) AS j "
+        "JOIN credentials AS c ON c.kind = j.value ->> 0 AND c.value = j.value ->> 1",
+        (wanted,),
+    )
+    return {(kind, value): user_id for kind, value, user_id in rows}
+
+
+def _taken(credential: Credential, owner: str) -> CredentialTaken:
+    kind, value = credential
+    if kind == "pin":
+        # Naming the owner would tell the caller someone else's PIN.
+        return CredentialTaken("pin", "this PIN is already in use by another user", kind)
+    label = _CREDENTIAL_LABELS[kind]
+    return CredentialTaken(
+        _CREDENTIAL_FIELDS[kind], f"{label} {value} is already assigned to user {owner}", kind
+    )
+
+
+def _disabled_of(conn: sqlite3.Connection, ids: str) -> dict[str, set[Credential]]:
+    """The disabled credentials of the users in the JSON list `ids`."""
+    disabled: dict[str, set[Credential]] = {}
+    for user_id, kind, value in conn.execute(
+        "SELECT user_id, kind, value FROM credentials WHERE enabled = 0 "
+        "AND user_id IN (SELECT value FROM json_each(?))",
+        (ids,),
+    ):
+        disabled.setdefault(user_id, set()).add((kind, value))
+    return disabled
+
+
+def _enabled_rows(
+    user_id: str,
+    credentials: list[Credential],
+    flags: CredentialFlags | None,
+    disabled: set[Credential],
+) -> list[tuple[str, str, str, int]]:
+    # A file that carries the flags is the authority; otherwise a credential disabled by
+    # the API stays disabled, and one new to the user is enabled.
+    if flags is not None:
+        return [(k, v, user_id, int(flags.enabled(k, v))) for k, v in credentials]
+    return [(k, v, user_id, int((k, v) not in disabled)) for k, v in credentials]
+
+
+# A batch goes in as one JSON array per table, each row an array in column order: one
+# statement that SQLite runs whole, instead of a Python round trip per row. ORDER BY key
+# keeps the file's order, which is the order of each user's credentials and lists.
+_USER_UPSERT = (
+    f"INSERT INTO users ({_USER_COLUMNS}) "
+    "SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, "
+    "j.value ->> 5, j.value ->> 6, j.value ->> 7, j.value ->> 8 "
+    "FROM json_each(?) AS j WHERE true ORDER BY j.key "  # WHERE: the upsert's syntax
+    "ON CONFLICT (user_id) DO UPDATE SET first_name = excluded.first_name, "
+    "last_name = excluded.last_name, other_name = excluded.other_name, "
+    "active = excluded.active, expiry = excluded.expiry, "
+    "admin_level = excluded.admin_level, message = excluded.message, "
+    "lockdown_override = excluded.lockdown_override"
+)
+_CREDENTIALS_INSERT = (
+    "INSERT INTO credentials (kind, value, user_id, enabled) "
+    "SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3 "
+    "FROM json_each(?) AS j ORDER BY j.key"
+)
+_USER_TABLES = ("user_departments", "user_groups", "user_doors", "credentials")
+
+
+def _user_row(user: User) -> tuple[object, ...]:
+    return (
+        user.user_id,
+        user.first_name,
+        user.last_name,
+        user.other_name,
+        int(user.active),
+        user.expiry,
+        user.admin_level,
+        user.message,
+        int(user.lockdown_override),
+    )
+
+
+def _write_batch(
+    conn: sqlite3.Connection,
+    users: list[User],
+    ids: str,
+    credentials: list[list[tuple[str, str, str, int]]],
+) -> None:
+    """Write checked users (ids: their JSON list) with one statement per table."""
+    conn.execute(_USER_UPSERT, (_json([_user_row(user) for user in users]),))
+    for table in _USER_TABLES:
+        conn.execute(
+            f"DELETE FROM {table} WHERE user_id IN (SELECT value FROM json_each(?))", (ids,)
+        )
+    for table, column, field_name in _USER_LISTS:
+        rows = [
+            (user.user_id, value, position)
+            for user in users
+            for position, value in enumerate(getattr(user, field_name))
+        ]
+        if rows:
+            conn.execute(
+                f"INSERT INTO {table} (user_id, {column}, position) "
+                "SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2 "
+                "FROM json_each(?) AS j ORDER BY j.key",
+                (_json(rows),),
+            )
+    conn.execute(_CREDENTIALS_INSERT, (_json([row for rows in credentials for row in rows]),))
+
+
+def _json(rows: Sequence[Sequence[object]]) -> str:
+    # Text stays text, whatever it holds (JSON escapes it); ensure_ascii keeps it compact
+    # to parse and safe for any code point, surrogates included.
+    return json.dumps(rows, ensure_ascii=True, check_circular=False)
 
 
 def _fetch_users(conn: sqlite3.Connection, user_id: str | None) -> list[User]:

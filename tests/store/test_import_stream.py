@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.import_users import measure_import, write_users_csv
+from gateway.model import User
 from gateway.store.importexport import ImportFileError, import_users_file
 from gateway.store.users import UserStore
 
@@ -145,3 +146,55 @@ def test_replace_across_batches_keeps_every_user_of_the_file(
     path = csv_file(tmp_path, good_rows(11), name="new.csv")
     assert import_users_file(users, path, replace=True, batch_size=4) == 11
     assert sorted(u.user_id for u in users.list_users()) == sorted(f"U{n}" for n in range(11))
+
+
+def test_an_import_looks_rows_up_a_batch_at_a_time(users: UserStore, tmp_path: Path) -> None:
+    # Speed: a lookup per user (is the id stored, is the card free, which PIN is kept) is
+    # what made 1,000,000 users take minutes. A batch is checked with a few set queries.
+    import_users_file(users, csv_file(tmp_path, good_rows(300), name="old.csv"))
+    path = csv_file(tmp_path, [f"U{n},{n + 1:04X},{10_000 + n}" for n in range(600)])
+    statements: list[str] = []
+    with users.connection.raw() as conn:
+        conn.set_trace_callback(statements.append)
+    try:
+        assert import_users_file(users, path, batch_size=200) == 600
+    finally:
+        with users.connection.raw() as conn:
+            conn.set_trace_callback(None)
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) < 10 * 3, selects[:5]  # 3 batches; today: over 5 per user
+    assert users.count_users() == 600
+
+
+def test_a_card_moves_between_users_of_one_file_in_file_order(
+    users: UserStore, tmp_path: Path
+) -> None:
+    # Rows apply in file order, as if one at a time: a card may go to a later row once an
+    # earlier row gave it up, not to an earlier row while its stored owner still has it.
+    import_users_file(users, csv_file(tmp_path, ["A,01,", "B,02,"], name="old.csv"))
+    later = csv_file(tmp_path, ["A,03,", "C,01,"], name="later.csv")
+    assert import_users_file(users, later, batch_size=10) == 2
+    assert users.get_user("C") == User("C", cards=["01"])
+    earlier = csv_file(tmp_path, ["D,02,", "B,04,"], name="earlier.csv")
+    with pytest.raises(ImportFileError) as info:
+        import_users_file(users, earlier, batch_size=10)
+    assert str(info.value) == f"{earlier}:line 2: cards: card 02 is already assigned to user B"
+    assert users.get_user("B") == User("B", cards=["02"])
+
+
+def test_a_kept_pin_and_disabled_cards_survive_a_batched_import(
+    users: UserStore, tmp_path: Path
+) -> None:
+    users.add_user(User("A", cards=["01", "02"], pin="4321"))
+    with users.connection.writing() as conn:
+        conn.execute("UPDATE credentials SET enabled = 0 WHERE kind = 'card' AND value = '02'")
+    path = tmp_path / "users.csv"
+    path.write_text("user_id,first_name,cards\nA,Ann,01;02\nB,Bob,03\n", encoding="utf-8")
+    assert import_users_file(users, path, batch_size=10) == 2
+    assert users.get_user("A") == User("A", "Ann", cards=["01", "02"], has_pin=True)
+    with users.connection.reading() as conn:
+        rows = conn.execute("SELECT user_id, kind, value FROM credentials WHERE enabled = 0")
+        assert list(rows) == [("A", "card", "02")]
+    path.write_text("user_id,pin\nC,4321\n", encoding="utf-8")
+    with pytest.raises(ImportFileError, match="line 2: pin: this PIN is already in use"):
+        import_users_file(users, path)

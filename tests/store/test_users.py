@@ -237,3 +237,23 @@ def test_import_users_with_pin_hashes(stores: Stores, hasher: PinHasher) -> None
     with pytest.raises(ValidationError) as info:
         stores.users.import_users([User("A2")], pin_hashes={"A2": "1234"})
     assert info.value.field == "pin_hash"
+
+
+@pytest.mark.parametrize("user_id", ["a b", "a\tb", "a\u00a0b", "a\u3000b", "a\u2028b", "a\x1fb"])
+def test_a_user_id_with_any_kind_of_space_is_refused(users: UserStore, user_id: str) -> None:
+    with pytest.raises(ValidationError, match="printable characters without spaces"):
+        users.add_user(User(user_id))
+    users.add_user(User("Zoë-№7"))
+    assert users.count_users() == 1
+
+
+def test_import_users_names_the_refused_user_past_the_first_batch(
+    users: UserStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gateway.store.users.IMPORT_BATCH", 2)
+    batch = [User(f"n{n}", cards=[f"{n + 1:02X}"]) for n in range(5)] + [User("x", cards=["04"])]
+    with pytest.raises(ValidationError) as info:
+        users.import_users(batch)
+    assert info.value.index == 5
+    assert info.value.message == "card 04 is already assigned to user n3"
+    assert users.count_users() == 0
