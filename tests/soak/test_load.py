@@ -48,6 +48,7 @@ WARM_UP_S = max(5.0, LOAD_S * 0.2)
 # Credentials a second per reader: 20 in all. The keypad is slowest: a PIN and # are five
 # Wiegand bursts, about a quarter of a second.
 RATES = {"front-wiegand": 9.0, "back-nfc": 4.0, "back-qr": 5.0, "front-keypad": 2.0}
+MIN_OFFERED = 0.75  # of the planned rate, or the test proves less than it claims
 ONE_POLL_TAPS = ("back-nfc",)
 TAP_WAIT_S = 5.0
 USERS = 40
@@ -302,4 +303,7 @@ def test_twenty_credentials_a_second_lose_nothing_and_memory_stays_flat(tmp_path
     path = write_report("load", report)
     print(f"load: {total} credentials in {elapsed:.0f} s, report in {path}")
     assert rss_end - rss_warm <= bound, report["rss_kib"]
-    assert total >= 0.9 * sum(RATES.values()) * LOAD_S, report  # the load was really offered
+    # Every slot of the schedule is presented, late or not; the load was really offered
+    # only if that took about the planned time (a keypad PIN is half its slot on a busy
+    # machine already, hence the margin).
+    assert report["credentials_per_s"] >= MIN_OFFERED * sum(RATES.values()), report
