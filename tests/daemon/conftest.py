@@ -50,6 +50,16 @@ def start_daemon(
     """Run `door-gateway run` and wait (bounded) until it answers HTTP; `nofile` sets the
     daemon's soft file descriptor limit (as a unit's LimitNOFILE= would); `environ` adds to
     its environment (systemd's NOTIFY_SOCKET, WATCHDOG_USEC)."""
+    return wait_listening(launch_daemon(state_dir, config, nofile, environ))
+
+
+def launch_daemon(
+    state_dir: Path,
+    config: Path = SIMULATE,
+    nofile: int | None = None,
+    environ: dict[str, str] | None = None,
+) -> Daemon:
+    """Run `door-gateway run` and return at once (it may still be starting)."""
     port = free_port()
     log_path = state_dir.parent / f"daemon-{port}.log"
     cmd = [
@@ -65,8 +75,15 @@ def start_daemon(
             cmd, cwd=REPO, stdout=log_file, stderr=subprocess.STDOUT, env=env,
             preexec_fn=None if nofile is None else _soft_nofile(nofile),
         )  # fmt: skip
-    daemon = Daemon(process, f"http://127.0.0.1:{port}", state_dir, log_path)
-    deadline = time.monotonic() + 30
+    return Daemon(process, f"http://127.0.0.1:{port}", state_dir, log_path)
+
+
+def wait_listening(daemon: Daemon, timeout: float = 30.0) -> Daemon:
+    """`daemon`, once its web server accepts connections; AssertionError if it exits first
+    or takes longer than `timeout` (it is then killed)."""
+    process = daemon.process
+    port = int(daemon.base_url.rsplit(":", 1)[1])
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"daemon exited early:\n{daemon.log()}")
