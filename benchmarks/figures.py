@@ -5,9 +5,10 @@ that measures a few related figures at once (one daemon start gives start-up tim
 A source that cannot run (its module is not there yet, or it fails) leaves its figures "not
 measured", which fails their targets: the table never shows a number that was not measured.
 
-Targets come from issue 14's table. A target stated "at 1M users" also holds for fewer users
-(what must hold at a million must hold at ten thousand); where the issue gives a tighter
-bound for fewer users (RSS: < 60 MB at 10k) that one applies up to its user count.
+Targets are the product's performance targets (README, "Performance"). A target stated
+"at 1M users" also holds for fewer users (what must hold at a million must hold at ten
+thousand); where a tighter bound is given for fewer users (RSS: < 60 MB at 10k) that one
+applies up to its user count.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ class Row:
 
 
 def judge(figure: Figure, users: int | None, sample: Sample | None, error: str = "") -> Row:
-    """The row for `figure`: pass, FAIL, or "-" when the issue sets no target. A figure
+    """The row for `figure`: pass, FAIL, or "-" when the figure has no target. A figure
     that was not measured FAILs, target or not: a missing number is never a pass."""
     target = figure.target_for(users)
     text = target.text() if target else ""

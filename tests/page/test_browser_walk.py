@@ -1,4 +1,4 @@
-"""The issue's "Done when", walked in Debian's chromium on a 360 px phone against the real
+"""A technician's visit, walked in Debian's chromium on a 360 px phone against the real
 daemon on simulated hardware: a technician who has never seen the project presents an
 inactive user's card, follows the dashboard's links to the trace and reads, in words,
 why it was denied and that the door stayed locked; then a granted card, and that the
@@ -19,7 +19,7 @@ from tests.page.conftest import DESKTOP, PHONE, log_in, screenshot, sim
 CHARLES_BITS = encode_h10301(12, 11111)  # user 1003: known card, inactive user
 ADA_BITS = encode_h10301(12, 34567)  # user 1001: granted at the front door
 FIRST_PAINT_BOUND_MS = 1500  # generous: a busy 2-core CI machine, not a Pi on its own
-PAGE_BOUND_BYTES = 200_000  # the issue's "each page under 200 KB", with its assets
+PAGE_BOUND_BYTES = 200_000  # each page under 200 KB, with its assets
 RELOCK_WAIT_S = 15  # the front door's pulse is 5 s
 
 

@@ -3,7 +3,7 @@ configuration and memory, the journal read over HTTP, and a pseudo-terminal to p
 serial device.
 
 A part runs its short form (a few seconds, inside `make test`) unless SOAK_MINUTES is set;
-then each of the soak's four parts gets a quarter of it.
+then each part gets its share of it (SHARES in tests/soak/conftest.py).
 """
 
 from __future__ import annotations
@@ -32,32 +32,24 @@ from gateway.cardnumbers import reader_canonical
 from gateway.hw.formats import FORMATS
 from gateway.hw.serial_rfid import MAX_LINE_BYTES, card_number_bytes
 from tests.daemon.conftest import SIMULATE
+from tests.soak.conftest import soak_minutes, soak_seconds
 
-SOAK_PARTS = 4
 UPSTREAM_LINE = (
     'url = ""                     # no upstream server: decisions come from the local cache'
 )
 
 
-def part_seconds(short_s: float, share: float = 1.0) -> float:
-    """How long this part runs: `short_s` in the short form; with SOAK_MINUTES set, its
-    `share` of the part's quarter of the soak (SOAK_MINUTES * 60 / 4 seconds)."""
-    minutes = os.environ.get("SOAK_MINUTES", "").strip()
-    if not minutes:
+def part_seconds(part: str, short_s: float, share: float = 1.0) -> float:
+    """How long `part` ("chaos" or "noise") runs: `short_s` in the short form; with
+    SOAK_MINUTES set, `share` of the part's own share of the soak (conftest's SHARES)."""
+    if soak_minutes() is None:
         return short_s
-    return float(minutes) * 60 / SOAK_PARTS * share
+    return soak_seconds(part, short_s) * share
 
 
-def part_timeout(short_s: float) -> pytest.MarkDecorator:
+def part_timeout(part: str, short_s: float) -> pytest.MarkDecorator:
     """A pytest-timeout mark for a part: its run time plus two minutes to start and check."""
-    return pytest.mark.timeout(part_seconds(short_s) + 120)
-
-
-def seeded_random(part: str) -> tuple[random.Random, int]:
-    """A random generator and its seed (SOAK_SEED replays a failing run)."""
-    seed = int(os.environ.get("SOAK_SEED", "") or time.time_ns() % 2**32)
-    print(f"{part}: SOAK_SEED={seed}")  # pytest shows it with a failure
-    return random.Random(seed), seed
+    return pytest.mark.timeout(part_seconds(part, short_s) + 120)
 
 
 def write_config(
@@ -72,14 +64,6 @@ def write_config(
     path = tmp_path / "soak.toml"
     path.write_text(text + readers)
     return path
-
-
-def rss_kib(pid: int) -> int:
-    """The resident set size of process `pid` in KiB (Linux /proc)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError(f"no VmRSS for process {pid}")
 
 
 @dataclass

@@ -11,7 +11,7 @@ The API, for every part:
 - `soak_count(part, short, full)`: a count (of kills, of frames) for `part`: `short` in the
   short form, else `full` scaled by SOAK_MINUTES / 30 (never below `short`).
 - `write_report(name, report)`: `test-artifacts/soak-NAME.json` (machine described); its path.
-- `rss_kib(pid)`, `percentiles(values)`.
+- `rss_kib(pid)`, `percentiles(values)`, `seeded_random(part)` (SOAK_SEED replays a run).
 - fixture `systemd`: a `FakeSystemd` (tests/daemon/test_systemd_notify.py) to hand a daemon as
   NOTIFY_SOCKET; `DaemonClient`: logged-in native and ACTAtek calls on a daemon.
 """
@@ -21,8 +21,10 @@ from __future__ import annotations
 import json
 import os
 import platform
+import random
 import statistics
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,7 @@ from tests.daemon.test_systemd_notify import FakeSystemd
 ARTIFACTS = REPO / "test-artifacts"
 FULL_SOAK_MINUTES = 30.0
 # How the soak's minutes are shared. The chaos and noise parts take a quarter each
-# (tests/soak/chaos_support.py reads it as SOAK_MINUTES / 4); the kill part counts kills
+# (chaos_support.part_seconds); the kill part counts kills
 # (300 at 30 minutes, about 2.5 s each on a quiet 2-core machine: a daemon start is about
 # a second of CPU), its share is what that takes; the load part has the rest.
 SHARES = {"kill": 0.35, "load": 0.15, "chaos": 0.25, "noise": 0.25}
@@ -95,6 +97,14 @@ def write_report(name: str, report: dict[str, Any]) -> Path:
     body = {"part": name, "machine": machine(), **report}
     path.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n")
     return path
+
+
+def seeded_random(part: str) -> tuple[random.Random, int]:
+    """A random generator and its seed, printed so that a failure shows it (SOAK_SEED
+    replays a run)."""
+    seed = int(os.environ.get("SOAK_SEED", "") or time.time_ns() % 2**32)
+    print(f"{part}: SOAK_SEED={seed}")
+    return random.Random(seed), seed
 
 
 def rss_kib(pid: int) -> int:

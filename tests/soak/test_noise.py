@@ -42,8 +42,6 @@ from tests.soak.chaos_support import (
     part_timeout,
     rdm6300_cards,
     rdm6300_noise,
-    rss_kib,
-    seeded_random,
     serial_device,
     sim_post,
     wiegand_edges,
@@ -52,6 +50,7 @@ from tests.soak.chaos_support import (
 from tests.soak.chaos_support import (
     write_config as simulation_file,
 )
+from tests.soak.conftest import rss_kib, seeded_random
 
 CARD_READER = "front-wiegand"
 WIEGAND_KEYPAD = "front-keypad"
@@ -133,7 +132,7 @@ async def wait_until_online(session: aiohttp.ClientSession, journal: Journal) ->
     raise AssertionError(f"serial readers not online: {readers}")
 
 
-@part_timeout(NOISE_S)
+@part_timeout("noise", NOISE_S)
 async def test_noise_makes_no_credentials_and_every_reader_still_decides(
     tmp_path: Path,
 ) -> None:
@@ -150,7 +149,7 @@ async def test_noise_makes_no_credentials_and_every_reader_still_decides(
                 journal = Journal(session, base, await login(session, base))
                 await wait_until_online(session, journal)
 
-                duration = part_seconds(NOISE_S, share=0.75)
+                duration = part_seconds("noise", NOISE_S, share=0.75)
                 started = time.monotonic()
                 warm_rss: int | None = None
                 rss_samples: list[int] = []  # KiB, every tenth of the run
@@ -354,14 +353,14 @@ def edge_noise_bits(rng: Any) -> str:
     return bits
 
 
-@part_timeout(EDGES_S)
+@part_timeout("noise", EDGES_S)
 async def test_random_wiegand_edges_make_only_valid_frames_and_memory_stays_flat() -> None:
     rng, seed = seeded_random("wiegand edges")
     settings = reader_settings(formats=EDGE_FORMATS)
     cards = 0
     async with rig(settings) as r:
         tick = time.monotonic()
-        duration = part_seconds(EDGES_S, share=0.25)
+        duration = part_seconds("noise", EDGES_S, share=0.25)
         started = time.monotonic()
         warm: int | None = None
         bursts = 0

@@ -27,10 +27,10 @@ from tests.soak.chaos_support import (
     login,
     part_seconds,
     part_timeout,
-    seeded_random,
     sim_post,
     write_config,
 )
+from tests.soak.conftest import seeded_random
 
 CHAOS_S = 20.0  # the short form's length
 DEADLINE_S = 1.0  # [upstream] timeout_s
@@ -74,7 +74,7 @@ async def decisions(journal: Journal, count: int, timeout_s: float) -> list[dict
     return found
 
 
-@part_timeout(CHAOS_S)
+@part_timeout("chaos", CHAOS_S)
 async def test_upstream_chaos_grants_only_correct_answers_in_time(tmp_path: Path) -> None:
     rng, seed = seeded_random("upstream chaos")
     # Half the runs with aiohttp's pure-Python HTTP parser, which some installs get.
@@ -96,7 +96,7 @@ async def test_upstream_chaos_grants_only_correct_answers_in_time(tmp_path: Path
             presented: list[str] = []
             started: list[float] = []  # wall time each presentation began
             numbers = iter(rng.sample(range(1, 65536), 65535))
-            stop_at = time.monotonic() + part_seconds(CHAOS_S)
+            stop_at = time.monotonic() + part_seconds("chaos", CHAOS_S)
             while time.monotonic() < stop_at:
                 if rng.random() < 0.3:
                     card = rng.choice(list(CACHED))
