@@ -238,12 +238,7 @@ class HttpUnlockRules:
         if not name:
             trace.append("lookup:none")
             return found
-        wanted = " ".join(name.split()).casefold()
-        matches = [
-            u
-            for u in self._engine.snapshot.users.values()
-            if u.user_id == name or (u.name and " ".join(u.name.split()).casefold() == wanted)
-        ]
+        matches = self._engine.snapshot.users_called(name)
         if len(matches) != 1:
             found.reason = "ambiguous_name" if matches else "unknown_user"
             trace.append(f"lookup:name={'ambiguous' if matches else 'unknown'}")
