@@ -1,9 +1,9 @@
 """The engine's rules cache at scale: load time, memory, one change, loop freezes, decisions.
 
-`python -m benchmarks.rules_cache [N ...]` (10,000 users by default) prints JSON, one
-object per N. For each N it builds a database with direct SQL (each user with a name,
-one card, one PIN and one or two of ten access groups; one user in twenty expires), then,
-in this process:
+`python -m benchmarks.rules_cache [--db DIR] [N ...]` (10,000 users by default) prints
+JSON, one object per N (one N per process gives the cleanest RSS figure). For each N a
+child process builds a database with direct SQL (each user with a name, one card, one PIN
+and one or two of ten access groups; one user in twenty expires), then, in this process:
 
 - `full_load_s`: a full load of the cache from SQLite (what start-up and a large change do);
 - `rss_mib`: the process's resident memory after that load, once the garbage is collected;
@@ -25,6 +25,7 @@ import json
 import random
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -278,18 +279,28 @@ def measure(db_path: Path, count: int) -> dict[str, Any]:
 
 
 def main() -> int:
-    """Build a database per N given on the command line and print its figures as JSON."""
-    counts = [int(arg) for arg in sys.argv[1:]] or [10_000]
-    results = []
-    for count in counts:
+    """Figures for each N on the command line, as JSON lines.
+
+    `--db DIR` keeps the databases in DIR (`rules-N.db`) and reuses them on the next run;
+    each database is built in a child process, so the memory figures are the cache's own.
+    """
+    args = sys.argv[1:]
+    if args[:1] == ["--build"]:
+        build_database(Path(args[1]), int(args[2]))
+        return 0
+    keep = None
+    if args[:1] == ["--db"]:
+        keep, args = Path(args[1]), args[2:]
+    for count in [int(arg) for arg in args] or [10_000]:
         with tempfile.TemporaryDirectory() as tmp:
-            db_path = Path(tmp) / "rules.db"
+            db_path = (keep or Path(tmp)) / f"rules-{count}.db"
             started = time.perf_counter()
-            build_database(db_path, count)
+            if not db_path.exists():
+                build = [sys.executable, "-m", "benchmarks.rules_cache", "--build"]
+                subprocess.run([*build, str(db_path), str(count)], check=True)
             build_s = time.perf_counter() - started
             figures = measure(db_path, count)
             figures["build_database_s"] = round(build_s, 1)
-            results.append(figures)
             print(json.dumps(figures), flush=True)
     return 0
 

@@ -11,6 +11,13 @@ change too large for a delta, or a log pruned past the snapshot's position, is a
 on the worker thread, swapped in with one assignment; its long-lived objects are then
 frozen out of the garbage collector's scans (`gc.freeze`). Then every door re-evaluates its
 schedules, and the log entries applied are pruned.
+
+At start-up the engine decides on a `loading` snapshot (the shared tables only) while the
+first full load runs on a worker thread (`watch` starts it at once). Until it is swapped in,
+`StoreLookups.read_first` reads each presented credential, its owner and the shared tables
+from SQLite on a worker thread, within `LOOKUP_DEADLINE_S`, into that snapshot just before
+the decision: a credential not loaded yet is never refused for it, and one the store lacks,
+or a store that fails or is too slow, is refused (fail closed).
 """
 
 from __future__ import annotations
@@ -20,25 +27,35 @@ import dataclasses
 import functools
 import gc
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Protocol
 
 from gateway.access.engine import AccessEngine
 from gateway.access.snapshot import RulesDelta, RulesSnapshot
+from gateway.access.totp import parse_payload
 from gateway.doors.controller import DoorController
 from gateway.doors.timers import LoopTimers
+from gateway.model import Credential, CredentialKind
 from gateway.rule_changes import RuleChanges
 from gateway.store.db import open_database
 from gateway.store.engine_state import EngineStateStore
-from gateway.store.rules import DELTA_LIMIT, load_snapshot, prune_changes, read_delta
+from gateway.store.rules import (
+    DELTA_LIMIT,
+    load_snapshot,
+    prune_changes,
+    read_credential,
+    read_delta,
+)
 from gateway.store.stores import Stores
 
 log = logging.getLogger(__name__)
 
 # Users or credentials applied in one synchronous step on the loop (about 1 ms of work).
 APPLY_STEP = 500
+# How long a decision during the first load waits for the store to read its credential.
+LOOKUP_DEADLINE_S = 1.0
 
 
 class StoreHealth(Protocol):
@@ -109,9 +126,10 @@ class RulesReloader:
     async def _update(self) -> None:
         loop = asyncio.get_running_loop()
         current = self._engine.snapshot
-        update = await loop.run_in_executor(None, self._read_update, current.change_seq)
+        after = None if current.loading else current.change_seq
+        update = await loop.run_in_executor(None, self._read_update, after)
         if isinstance(update, RulesSnapshot):
-            if update.version > self._engine.snapshot.version:
+            if update.version > current.version or current.loading:
                 self._engine.snapshot = update
                 del current, update  # the old snapshot goes before the freeze
                 gc.freeze()  # a million entries the collector need never scan again
@@ -160,10 +178,11 @@ class RulesReloader:
             await asyncio.sleep(0)
         snapshot.apply(dataclasses.replace(delta, users=(), credentials=()))
 
-    def _read_update(self, after_seq: int) -> RulesDelta | RulesSnapshot:
+    def _read_update(self, after_seq: int | None) -> RulesDelta | RulesSnapshot:
+        """The changes after `after_seq`, or every rule (None: a full load is asked for)."""
         conn = open_database(self._db_path, check_same_thread=False)
         try:
-            delta = read_delta(conn, after_seq, self._delta_limit)
+            delta = None if after_seq is None else read_delta(conn, after_seq, self._delta_limit)
             return delta if delta is not None else load_snapshot(conn)
         finally:
             conn.close()
@@ -184,9 +203,13 @@ class RulesReloader:
 
         Each check's outcome goes to `health` (the systemd status line): a store that
         cannot be read is reported there and in the log, and the checks go on. It never
-        touches the watchdog: a loop that still decides keeps pinging (`gateway.service`)."""
+        touches the watchdog: a loop that still decides keeps pinging (`gateway.service`).
+        A `loading` snapshot is fully loaded at once, without waiting for the first poll."""
+        first = self._engine.snapshot.loading
         while True:
-            await asyncio.sleep(interval_s)
+            if not first:
+                await asyncio.sleep(interval_s)
+            first = False
             try:
                 await self.reload_rules_if_changed()
             except Exception as exc:
@@ -205,3 +228,61 @@ class RulesReloader:
         finally:
             task.cancel()
             await asyncio.wait({task})
+
+
+class StoreLookups:
+    """While the engine's snapshot is `loading`, reads each credential from the store
+    before it is decided (see the module docstring)."""
+
+    def __init__(
+        self,
+        engine: AccessEngine,
+        db_path: Path,
+        pin_hash: Callable[[str], str],
+        deadline_s: float = LOOKUP_DEADLINE_S,
+    ) -> None:
+        self._engine, self._db_path, self._pin_hash = engine, db_path, pin_hash
+        self._deadline_s = deadline_s
+        self.lookups = 0  # credentials read from the store while loading
+
+    @property
+    def loading(self) -> bool:
+        """True until the first full load is in force."""
+        return self._engine.snapshot.loading
+
+    async def read_first(self, credential: Credential) -> None:
+        """Put what deciding `credential` needs, as the store has it now, into the loading
+        snapshot. Raises (TimeoutError past the deadline, or the store's error): the caller
+        refuses. Does nothing once the full load is in."""
+        snapshot = self._engine.snapshot
+        if not snapshot.loading:
+            return
+        value = credential.value
+        if credential.kind == "pin":
+            if not value.isascii():
+                return  # no PIN can match (the engine says so)
+            value = self._pin_hash(value)
+        claimed = parse_payload(value) if credential.kind == "qr" else None
+        also_user = claimed[0] if claimed is not None else None
+        loop = asyncio.get_running_loop()
+        read = functools.partial(
+            self._read,
+            credential.kind,
+            value,
+            also_user,
+            snapshot.version,
+            snapshot.change_seq,
+        )
+        self.lookups += 1
+        delta = await asyncio.wait_for(loop.run_in_executor(None, read), self._deadline_s)
+        if self._engine.snapshot is snapshot:  # else the full load came in meanwhile
+            snapshot.apply(delta)
+
+    def _read(
+        self, kind: CredentialKind, value: str, also_user: str | None, version: int, seq: int
+    ) -> RulesDelta:
+        conn = open_database(self._db_path, check_same_thread=False)
+        try:
+            return read_credential(conn, kind, value, also_user, version, seq)
+        finally:
+            conn.close()

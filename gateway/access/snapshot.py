@@ -337,6 +337,9 @@ class RulesSnapshot:
         self.shared = SharedRules(public_pins, dict(groups or {}), dict(rights or {}), holidays)
         self.version = version
         self.change_seq = change_seq
+        # True while the first full load runs: only the shared tables are in, and each
+        # credential is read from the store before it is decided (`gateway.rules_reload`).
+        self.loading = False
         # user id -> sealed TOTP secret (gateway/access/totp.py): a TOTP QR payload names its
         # user, so checking it is one lookup and one unseal, whatever the number of users.
         self.totp: dict[str, str] = dict(totp or {})

@@ -82,6 +82,41 @@ def load_snapshot(conn: sqlite3.Connection) -> RulesSnapshot:
         )
 
 
+def load_shared_snapshot(conn: sqlite3.Connection) -> RulesSnapshot:
+    """A `loading` snapshot: the small shared tables only (fast at any size). The engine
+    decides on it while the full load runs, each credential read first (`read_credential`)."""
+    snapshot = RulesSnapshot()
+    with read_transaction(conn):
+        snapshot.shared = _shared(conn)
+    snapshot.loading = True
+    return snapshot
+
+
+def read_credential(
+    conn: sqlite3.Connection,
+    kind: CredentialKind,
+    value: str,
+    also_user: str | None,
+    version: int,
+    change_seq: int,
+) -> RulesDelta:
+    """One credential as the store has it now (`value` canonical, or a PIN's keyed hash),
+    its owner and `also_user` (a TOTP payload's user), and the shared tables: what deciding
+    it needs. `version` and `change_seq` are the snapshot's own (it stays where it was)."""
+    with read_transaction(conn):
+        credential = next(iter(_credential_changes(conn, [(kind, value)])))
+        user_ids = {also_user} if also_user is not None else set()
+        if credential.owner is not None:
+            user_ids.add(credential.owner.user_id)
+        return RulesDelta(
+            version=version,
+            change_seq=change_seq,
+            users=tuple(_user_changes(conn, sorted(user_ids))),
+            credentials=(credential,),
+            shared=_shared(conn),
+        )
+
+
 def read_delta(
     conn: sqlite3.Connection, after_seq: int, limit: int = DELTA_LIMIT
 ) -> RulesDelta | None:
