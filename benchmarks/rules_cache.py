@@ -40,7 +40,7 @@ from gateway.access.engine import AccessEngine
 from gateway.access.pins import PinHasher
 from gateway.clock import Instant, SystemClock
 from gateway.model import Credential
-from gateway.rules_reload import RulesReloader
+from gateway.rules_reload import RulesReloader, release_freed_memory
 from gateway.settings import AccessSettings, DoorSettings, ReaderSettings
 from gateway.store.db import open_database
 from gateway.store.engine_state import EngineStateStore
@@ -198,8 +198,11 @@ def _engine(snapshot: Any) -> AccessEngine:
 
 
 def _full_load(db_path: Path) -> Any:
+    """A full load as the daemon does it: then the freed memory goes back to the system."""
     with closing(open_database(db_path)) as conn:
-        return load_snapshot(conn)
+        snapshot = load_snapshot(conn)
+    release_freed_memory()
+    return snapshot
 
 
 def _write(db_path: Path, sql: str, *args: Any) -> None:
