@@ -14,7 +14,10 @@ and one or two of ten access groups; one user in twenty expires), then, in this 
   the change, and then a full rebuild, ran (a loop-lag probe);
 - `decide_*`: `AccessEngine.decide` latency for cached cards, cached PINs and unknown cards.
 
-Others import `build_database`, `LoopLagProbe` and `measure`.
+`--daemon` starts the whole daemon on the database instead: seconds to its first HTTP
+answer, seconds until the cache is fully loaded, and its RSS at both (`measure_daemon`).
+
+Others import `build_database`, `LoopLagProbe`, `measure` and `measure_daemon`.
 """
 
 from __future__ import annotations
@@ -23,12 +26,16 @@ import asyncio
 import gc
 import json
 import random
+import shutil
+import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -221,10 +228,11 @@ async def _measure_changes(db_path: Path, engine: AccessEngine) -> dict[str, Any
         steady = rss_mib()
         probe.start()
         await asyncio.sleep(0.05)
+        new_card = f"FE{random.getrandbits(24):06X}"  # above every user's card; new each run
         _write(
             db_path,
-            "INSERT INTO credentials (kind, value, user_id)"
-            " VALUES ('card', 'FEEDF00D', 'U0000001')",
+            "INSERT INTO credentials (kind, value, user_id) VALUES ('card', ?, 'U0000001')",
+            new_card,
         )
         started = time.perf_counter()
         await reloader.reload_rules_if_changed(force=True)
@@ -233,7 +241,7 @@ async def _measure_changes(db_path: Path, engine: AccessEngine) -> dict[str, Any
         figures["change_max_loop_lag_ms"] = await probe.stop()
         figures["change_steady_rss_mib"] = round(steady, 1)
         figures["change_peak_rss_mib"] = round(peak_rss_mib(), 1)
-        found = engine.decide(Credential("card", "FEEDF00D", "r", 0.0), "front", _now())
+        found = engine.decide(Credential("card", new_card, "r", 0.0), "front", _now())
         figures["change_seen"] = found.user_id == "U0000001"
         probe.start()
         await asyncio.sleep(0.05)
@@ -281,17 +289,84 @@ def measure(db_path: Path, count: int) -> dict[str, Any]:
     return figures
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _daemon_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise LookupError("VmRSS")
+
+
+def measure_daemon(db_path: Path, timeout_s: float = 600.0) -> dict[str, float]:
+    """Start `door-gateway run` (config/simulate.toml) on a copy of `db_path`: seconds to its
+    first HTTP answer and its RSS then, seconds until its rules cache is fully loaded (its
+    log says so) and its RSS 2 s later."""
+    repo = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as state_dir:
+        shutil.copyfile(db_path, Path(state_dir) / "gateway.db")
+        port = _free_port()
+        command = [
+            sys.executable, "-m", "gateway", "run",
+            "--config", str(repo / "config" / "simulate.toml"),
+            "--state-dir", state_dir, "--listen", f"127.0.0.1:{port}", "--log-level", "INFO",
+        ]  # fmt: skip
+        log_path = Path(state_dir) / "daemon.log"
+        with log_path.open("wb") as log_file:
+            started = time.monotonic()
+            daemon = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+            try:
+                figures = _watch_daemon(daemon, port, log_path, started, timeout_s)
+            finally:
+                daemon.terminate()
+                daemon.wait(timeout=60)
+    return figures
+
+
+def _watch_daemon(
+    daemon: subprocess.Popen[bytes], port: int, log_path: Path, started: float, timeout_s: float
+) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    while time.monotonic() - started < timeout_s:
+        if daemon.poll() is not None:
+            raise RuntimeError(f"the daemon exited: {log_path.read_text()[-2000:]}")
+        if "first_http_answer_s" not in figures:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).close()
+            except urllib.error.HTTPError:
+                pass  # an answer all the same
+            except OSError:
+                time.sleep(0.05)
+                continue
+            figures["first_http_answer_s"] = round(time.monotonic() - started, 2)
+            figures["rss_at_first_answer_mib"] = round(_daemon_rss_mib(daemon.pid), 1)
+        if "access rules reloaded" in log_path.read_text(errors="replace"):
+            figures["rules_loaded_s"] = round(time.monotonic() - started, 2)
+            time.sleep(2.0)
+            figures["rss_after_load_mib"] = round(_daemon_rss_mib(daemon.pid), 1)
+            return figures
+        time.sleep(0.1)
+    raise TimeoutError("the daemon did not load its rules in time")
+
+
 def main() -> int:
     """Figures for each N on the command line, as JSON lines.
 
     `--db DIR` keeps the databases in DIR (`rules-N.db`) and reuses them on the next run;
     each database is built in a child process, so the memory figures are the cache's own.
+    `--daemon` (first) measures the whole daemon on it instead (`measure_daemon`).
     """
     args = sys.argv[1:]
     if args[:1] == ["--build"]:
         build_database(Path(args[1]), int(args[2]))
         return 0
-    keep = None
+    keep, daemon = None, False
+    if args[:1] == ["--daemon"]:
+        daemon, args = True, args[1:]
     if args[:1] == ["--db"]:
         keep, args = Path(args[1]), args[2:]
     for count in [int(arg) for arg in args] or [10_000]:
@@ -302,7 +377,8 @@ def main() -> int:
                 build = [sys.executable, "-m", "benchmarks.rules_cache", "--build"]
                 subprocess.run([*build, str(db_path), str(count)], check=True)
             build_s = time.perf_counter() - started
-            figures = measure(db_path, count)
+            figures = measure_daemon(db_path) if daemon else measure(db_path, count)
+            figures["users"] = count
             figures["build_database_s"] = round(build_s, 1)
             print(json.dumps(figures), flush=True)
     return 0
