@@ -133,8 +133,16 @@ class RulesReloader:
         self._data_version = data_version
         if self._store.rules_version() == self._engine.snapshot.version:
             return False
+        if self._engine.snapshot.loading and self._updating.locked():
+            # In force already: while loading, each credential is read from the store
+            # (`StoreLookups`). The first load catches up on this change when it ends; a
+            # writer (an API answer) does not wait the seconds that load takes.
+            return True
         async with self._updating:
+            was_loading = self._engine.snapshot.loading
             await self._update()
+            if was_loading and self._store.rules_version() != self._engine.snapshot.version:
+                await self._update()  # the changes made while it loaded, as a delta
         return True
 
     async def _update(self) -> None:

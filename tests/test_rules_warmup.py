@@ -5,12 +5,15 @@ fails or is too slow refuses. The full load then runs at once and takes over."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gateway.access.engine import AccessEngine
 from gateway.access.pins import PinHasher
+from gateway.access.snapshot import RulesDelta, RulesSnapshot
 from gateway.model import Credential, Event, User
 from gateway.pipeline import AccessPipeline
 from gateway.rules_reload import RulesReloader, StoreLookups
@@ -131,3 +134,36 @@ async def test_the_watch_loads_everything_at_once_and_lookups_stop(
         assert site.engine.snapshot.counts()["cards"] == 1
         assert (await site.present("card", "0A01")).reason == "granted"
         assert site.lookups.lookups == 0  # decided from the cache
+
+
+async def test_a_write_while_the_first_load_runs_does_not_wait_for_it_and_is_caught_up(
+    stores: Stores, tmp_path: Path
+) -> None:
+    site = Site(stores, tmp_path / "gateway.db")
+    reloader = SlowFirstLoad(stores.engine_state, site.engine, {}, tmp_path / "gateway.db")
+    first_load = asyncio.create_task(reloader.reload_rules_if_changed())
+    await asyncio.to_thread(reloader.loading.wait, 5)
+    stores.users.add_user(User("1002", cards=["0A02"]))  # written while it loads
+    async with asyncio.timeout(1):  # the writer's reload does not wait for the load
+        assert await reloader.reload_rules_if_changed(force=True) is True
+    assert (await site.present("card", "0A02")).reason == "granted"  # from the store
+    reloader.release.set()
+    await first_load
+    assert not site.engine.snapshot.loading
+    assert site.engine.snapshot.cards["0A02"].user_id == "1002"  # caught up
+    assert site.engine.snapshot.version == stores.engine_state.rules_version()
+
+
+class SlowFirstLoad(RulesReloader):
+    """A reloader whose first full load waits until the test releases it."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.loading, self.release = threading.Event(), threading.Event()
+
+    def _read_update(self, after_seq: int | None) -> RulesDelta | RulesSnapshot:
+        result = super()._read_update(after_seq)
+        if after_seq is None:
+            self.loading.set()
+            self.release.wait(5)
+        return result
