@@ -7,7 +7,7 @@ the store's change log names, re-read) and are applied on the event loop in one 
 
 Compact, because a Pi holds a million cardholders in it (docs/performance.md):
 - a user is its id and the index of a `UserPolicy` (active, expiry, groups, doors, lockdown
-  override) shared by every user with the same rules; names sit in a dict of their own;
+  override) shared by every user with the same rules, its name packed in (`UserTable`);
 - a credential maps its key to its owner's user-id string: no object per credential. Card
   numbers (uppercase hex) and PIN hashes (64 lowercase hex) are keyed by an int that reads
   back to the same text; anything else keeps its text;
@@ -198,12 +198,23 @@ class CredentialsView(Mapping[str, CredentialRef]):
         return len(self._table)
 
 
+# The highest policy index a packed name can carry in its last character.
+MAX_PACKED_INDEX = 0x10FFFF
+
+
 @dataclass
 class UserTable:
-    """Every user: id -> index of a shared `UserPolicy`, and the names that are not empty."""
+    """Every user: id -> the index of a shared `UserPolicy`, with the name packed in.
 
-    policy_of: dict[str, int] = field(default_factory=dict)
-    names: dict[str, str] = field(default_factory=dict)
+    A user with a name maps to one string, the name then one character whose code point is
+    the policy index (`pack`); a user without one maps to the index itself. One dict entry
+    and one string per user, no object: a million names cost their text and no second dict.
+    (Indices above 255 widen that string to two bytes a character; past MAX_PACKED_INDEX a
+    name moves to `overflow_names`.)
+    """
+
+    entries: dict[str, int | str] = field(default_factory=dict)
+    overflow_names: dict[str, str] = field(default_factory=dict)
     policies: list[UserPolicy] = field(default_factory=list)
     policy_index: dict[UserPolicy, int] = field(default_factory=dict)
 
@@ -215,27 +226,53 @@ class UserTable:
             self.policies.append(policy)
         return index
 
+    def pack(self, user_id: str, name: str, index: int) -> int | str:
+        """The entry of a user with `name` and policy `index` (see the class docstring)."""
+        if not name:
+            self.overflow_names.pop(user_id, None)
+            return index
+        if index <= MAX_PACKED_INDEX:
+            self.overflow_names.pop(user_id, None)
+            return name + chr(index)
+        self.overflow_names[user_id] = name
+        return index
+
+    def unpack(self, user_id: str, entry: int | str) -> tuple[str, int]:
+        """The name and policy index an entry stands for."""
+        if isinstance(entry, int):
+            return self.overflow_names.get(user_id, ""), entry
+        return entry[:-1], ord(entry[-1])
+
     def put(self, user: UserRule) -> None:
         """Add or replace `user`."""
-        self.policy_of[user.user_id] = self.intern(UserPolicy.of(user))
-        if user.name:
-            self.names[user.user_id] = user.name
-        else:
-            self.names.pop(user.user_id, None)
+        index = self.intern(UserPolicy.of(user))
+        self.entries[user.user_id] = self.pack(user.user_id, user.name, index)
 
     def remove(self, user_id: str) -> None:
         """Forget `user_id` (no error when absent)."""
-        self.policy_of.pop(user_id, None)
-        self.names.pop(user_id, None)
+        self.entries.pop(user_id, None)
+        self.overflow_names.pop(user_id, None)
 
     def get(self, user_id: str) -> UserRule | None:
         """The user's rules, or None."""
-        index = self.policy_of.get(user_id)
-        if index is None:
+        entry = self.entries.get(user_id)
+        if entry is None:
             return None
+        name, index = self.unpack(user_id, entry)
         p = self.policies[index]
-        name = self.names.get(user_id, "")
         return UserRule(user_id, name, p.active, p.expiry, p.groups, p.doors, p.lockdown_override)
+
+    def name(self, user_id: str) -> str:
+        """The user's name ("" when unknown or unnamed)."""
+        entry = self.entries.get(user_id)
+        return "" if entry is None else self.unpack(user_id, entry)[0]
+
+    def names(self) -> Iterator[tuple[str, str]]:
+        """(user id, name) of every user with a name."""
+        for user_id, entry in self.entries.items():
+            name = self.unpack(user_id, entry)[0]
+            if name:
+                yield user_id, name
 
 
 class UsersView(Mapping[str, UserRule]):
@@ -256,13 +293,13 @@ class UsersView(Mapping[str, UserRule]):
         return user
 
     def __contains__(self, user_id: object) -> bool:
-        return user_id in self._table.policy_of
+        return user_id in self._table.entries
 
     def __iter__(self) -> Iterator[str]:
-        return iter(list(self._table.policy_of))
+        return iter(list(self._table.entries))
 
     def __len__(self) -> int:
-        return len(self._table.policy_of)
+        return len(self._table.entries)
 
 
 @dataclass(frozen=True)
@@ -401,17 +438,17 @@ class RulesSnapshot:
 
     def user_name(self, user_id: str) -> str:
         """The user's name ("" when unknown or unnamed)."""
-        return self._users.names.get(user_id, "")
+        return self._users.name(user_id)
 
     def users_called(self, name: str) -> list[UserRule]:
         """The users whose id is `name`, or whose name is `name` (spaces and case aside)."""
         wanted = " ".join(name.split()).casefold()
         ids = [
             user_id
-            for user_id, user_name in self._users.names.items()
+            for user_id, user_name in self._users.names()
             if " ".join(user_name.split()).casefold() == wanted
         ]
-        if name in self._users.policy_of and name not in ids:
+        if name in self._users.entries and name not in ids:
             ids.append(name)
         return [user for user in map(self._users.get, ids) if user is not None]
 
@@ -440,7 +477,7 @@ class RulesSnapshot:
     def counts(self) -> dict[str, int]:
         """Sizes for status pages."""
         return {
-            "users": len(self._users.policy_of),
+            "users": len(self._users.entries),
             "cards": len(self._credentials["card"]),
             "pins": len(self._credentials["pin"]),
             "qr_codes": len(self._credentials["qr"]),

@@ -169,7 +169,7 @@ def prune_changes(conn: sqlite3.Connection, applied_seq: int, batch: int = 10_00
 
 def _users(conn: sqlite3.Connection) -> UserTable:
     table = UserTable()
-    policy_of, names = table.policy_of, table.names
+    entries, pack = table.entries, table.pack
     # Most users share their rules: the same raw columns map to the same policy index.
     seen: dict[tuple[Any, ...], int] = {}
     for user_id, name, active, expiry, override, groups, doors in conn.execute(
@@ -179,9 +179,7 @@ def _users(conn: sqlite3.Connection) -> UserTable:
         index = seen.get(raw)
         if index is None:
             index = seen[raw] = table.intern(_policy(*raw))
-        policy_of[user_id] = index
-        if name:
-            names[user_id] = name
+        entries[user_id] = pack(user_id, name, index)
     return table
 
 
@@ -201,7 +199,7 @@ def _credentials(conn: sqlite3.Connection, users: UserTable) -> list[CredentialT
     tables = {kind: CredentialTable(kind) for kind in CREDENTIAL_KINDS}
     # Each credential points at the very string object that keys its user: no copy of the
     # id per credential. The map lives only while loading.
-    same_id = {user_id: user_id for user_id in users.policy_of}
+    same_id = {user_id: user_id for user_id in users.entries}
     for kind, value, user_id, enabled in conn.execute(
         "SELECT kind, value, user_id, enabled FROM credentials"
     ):
