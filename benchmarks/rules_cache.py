@@ -10,8 +10,9 @@ and one or two of ten access groups; one user in twenty expires), then, in this 
 - `change_*`: one user's card added by another connection, then the reloader applies it;
   `change_s` is the time from the reload's start to the new card deciding, `change_peak_rss_mib`
   the peak RSS while it happened (the kernel's peak counter is reset first);
-- `max_loop_lag_ms`: the longest an asyncio task asking to wake every 1 ms woke late while
-  the change, and then a full rebuild, ran (a loop-lag probe);
+- `*_max_loop_lag_ms`: the longest an asyncio task asking to wake every 1 ms woke late while
+  the change, and then a full rebuild, ran (a loop-lag probe); `idle_max_loop_lag_ms` is
+  the same probe for 1 s with nothing else running (the machine's own noise);
 - `decide_*`: `AccessEngine.decide` latency for cached cards, cached PINs and unknown cards.
 
 `--daemon` starts the whole daemon on the database instead: seconds to its first HTTP
@@ -224,6 +225,9 @@ async def _measure_changes(db_path: Path, engine: AccessEngine) -> dict[str, Any
     figures: dict[str, Any] = {}
     try:
         gc.collect()
+        probe.start()  # the machine's own noise: the same probe with nothing to do
+        await asyncio.sleep(1.0)
+        figures["idle_max_loop_lag_ms"] = await probe.stop()
         reset_peak_rss()
         steady = rss_mib()
         probe.start()
@@ -295,11 +299,11 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _daemon_rss_mib(pid: int) -> float:
+def _daemon_rss_mib(pid: int, key: str = "VmRSS") -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(key + ":"):
             return int(line.split()[1]) / 1024
-    raise LookupError("VmRSS")
+    raise LookupError(key)
 
 
 def measure_daemon(db_path: Path, timeout_s: float = 600.0) -> dict[str, float]:
@@ -348,6 +352,8 @@ def _watch_daemon(
             figures["rules_loaded_s"] = round(time.monotonic() - started, 2)
             time.sleep(2.0)
             figures["rss_after_load_mib"] = round(_daemon_rss_mib(daemon.pid), 1)
+            for part in ("RssAnon", "RssFile", "RssShmem"):
+                figures[f"{part}_mib"] = round(_daemon_rss_mib(daemon.pid, part), 1)
             return figures
         time.sleep(0.1)
     raise TimeoutError("the daemon did not load its rules in time")

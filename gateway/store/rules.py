@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -144,6 +145,24 @@ def read_delta(
             credentials=tuple(_credential_changes(conn, credentials)),
             shared=_shared(conn) if shared else None,
         )
+
+
+@contextmanager
+def changes_logged_as_one(conn: sqlite3.Connection) -> Iterator[None]:
+    """Inside the caller's write transaction: the rule writes of the block log no entry
+    per row (an import of 100,000 users would write 400,000, which no reader would apply
+    one by one). At its end one entry is logged and the log marked pruned up to it, so
+    every reader behind it loads in full. `rules_version` moves as ever."""
+    conn.execute("INSERT INTO meta (key, value) VALUES ('rule_changes_paused', '1')")
+    try:
+        yield
+    finally:
+        conn.execute("DELETE FROM meta WHERE key = 'rule_changes_paused'")
+    conn.execute("INSERT INTO rule_changes (scope) VALUES ('shared')")
+    conn.execute(
+        "UPDATE meta SET value = (SELECT max(seq) FROM rule_changes)"
+        " WHERE key = 'rule_changes_pruned'"
+    )
 
 
 def prune_changes(conn: sqlite3.Connection, applied_seq: int, batch: int = 10_000) -> int:

@@ -325,35 +325,41 @@ SHARED_CHANGE_TABLES: tuple[str, ...] = (
 )
 
 
+# A bulk write (`gateway.store.rules.changes_logged_as_one`) sets this meta key inside its
+# transaction: the triggers then log nothing per row, and its end logs one entry that
+# sends every reader to a full load.
+_NOT_PAUSED = "WHEN (SELECT 1 FROM meta WHERE key = 'rule_changes_paused') IS NULL"
+
+
 def _change_log_triggers() -> tuple[str, ...]:
     into = "INSERT INTO rule_changes (scope, user_id, kind, value)"
     log = f"{into} VALUES"
     statements = []
     for table in USER_CHANGE_TABLES:
         statements += [
-            f"CREATE TRIGGER {table}_insert_log AFTER INSERT ON {table} BEGIN "
+            f"CREATE TRIGGER {table}_insert_log AFTER INSERT ON {table} {_NOT_PAUSED} BEGIN "
             f"{log} ('user', NEW.user_id, NULL, NULL); END",
-            f"CREATE TRIGGER {table}_delete_log AFTER DELETE ON {table} BEGIN "
+            f"CREATE TRIGGER {table}_delete_log AFTER DELETE ON {table} {_NOT_PAUSED} BEGIN "
             f"{log} ('user', OLD.user_id, NULL, NULL); END",
-            f"CREATE TRIGGER {table}_update_log AFTER UPDATE ON {table} BEGIN "
+            f"CREATE TRIGGER {table}_update_log AFTER UPDATE ON {table} {_NOT_PAUSED} BEGIN "
             f"{log} ('user', OLD.user_id, NULL, NULL); "
             f"{into} SELECT 'user', NEW.user_id, NULL, NULL"
             " WHERE NEW.user_id IS NOT OLD.user_id; END",
         ]
     statements += [
-        "CREATE TRIGGER credentials_insert_log AFTER INSERT ON credentials BEGIN "
+        f"CREATE TRIGGER credentials_insert_log AFTER INSERT ON credentials {_NOT_PAUSED} BEGIN "
         f"{log} ('credential', NEW.user_id, NEW.kind, NEW.value); END",
-        "CREATE TRIGGER credentials_delete_log AFTER DELETE ON credentials BEGIN "
+        f"CREATE TRIGGER credentials_delete_log AFTER DELETE ON credentials {_NOT_PAUSED} BEGIN "
         f"{log} ('credential', OLD.user_id, OLD.kind, OLD.value); END",
-        "CREATE TRIGGER credentials_update_log AFTER UPDATE ON credentials BEGIN "
+        f"CREATE TRIGGER credentials_update_log AFTER UPDATE ON credentials {_NOT_PAUSED} BEGIN "
         f"{log} ('credential', OLD.user_id, OLD.kind, OLD.value); "
         f"{into} SELECT 'credential', NEW.user_id, NEW.kind, NEW.value "
         "WHERE NEW.kind IS NOT OLD.kind OR NEW.value IS NOT OLD.value; END",
     ]
     for table in SHARED_CHANGE_TABLES:
         statements += [
-            f"CREATE TRIGGER {table}_{op.lower()}_log AFTER {op} ON {table} BEGIN "
-            f"{log} ('shared', NULL, NULL, NULL); END"
+            f"CREATE TRIGGER {table}_{op.lower()}_log AFTER {op} ON {table} {_NOT_PAUSED} "
+            f"BEGIN {log} ('shared', NULL, NULL, NULL); END"
             for op in ("INSERT", "UPDATE", "DELETE")
         ]
     return tuple(statements)

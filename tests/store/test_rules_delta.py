@@ -20,8 +20,13 @@ from gateway.access.snapshot import RulesSnapshot
 from gateway.model import Credential, User
 from gateway.rules_reload import RulesReloader
 from gateway.settings import AccessSettings, DoorSettings, ReaderSettings
-from gateway.store.db import open_database
-from gateway.store.rules import load_snapshot, prune_changes, read_change_seq
+from gateway.store.db import open_database, write_transaction
+from gateway.store.rules import (
+    changes_logged_as_one,
+    load_snapshot,
+    prune_changes,
+    read_change_seq,
+)
 from gateway.store.stores import Stores
 from tests.access.rules import MONDAY_10AM, UTC, when
 
@@ -227,3 +232,30 @@ def test_a_loaded_snapshot_gives_the_collector_nothing_per_user(
     assert snapshot.pins[hasher.hash("100042")].user_id == "U42"
     assert snapshot.cards["00002A"].user_id == "U42"
     assert snapshot.users["U42"].name == "F42"
+
+
+def log_entries(db_path: Path) -> int:
+    with closing(open_database(db_path)) as conn:
+        return int(conn.execute("SELECT count(*) FROM rule_changes").fetchone()[0])
+
+
+async def test_a_bulk_write_logs_one_entry_and_readers_load_in_full(rig: Rig) -> None:
+    before = log_entries(rig.db_path)
+    with (
+        closing(open_database(rig.db_path)) as conn,
+        write_transaction(conn),
+        changes_logged_as_one(conn),
+    ):
+        conn.executemany("INSERT INTO users (user_id) VALUES (?)", [(f"B{n}",) for n in range(50)])
+        conn.executemany(
+            "INSERT INTO credentials (kind, value, user_id) VALUES ('card', ?, ?)",
+            [(f"0D{n:02X}", f"B{n}") for n in range(50)],
+        )
+    assert log_entries(rig.db_path) == before + 1
+    await rig.reloader.reload_rules_if_changed()
+    assert rig.reloader.status() == {"rules_deltas": 0, "rules_full_loads": 1}
+    assert rig.engine.snapshot.cards["0D31"].user_id == "B49"
+    rig.stores.users.set_user_active("B49", False)  # and the log works as before after it
+    await rig.reloader.reload_rules_if_changed(force=True)
+    assert rig.reloader.status() == {"rules_deltas": 1, "rules_full_loads": 1}
+    assert rig.decide("card", "0D31") == "user_inactive"
