@@ -233,7 +233,8 @@ async def _measure_changes(db_path: Path, engine: AccessEngine) -> dict[str, Any
         probe.start()
         await asyncio.sleep(0.05)
         new_card = f"FE{random.getrandbits(24):06X}"  # above every user's card; new each run
-        _write(
+        await asyncio.to_thread(  # as another process would: not on this loop
+            _write,
             db_path,
             "INSERT INTO credentials (kind, value, user_id) VALUES ('card', ?, 'U0000001')",
             new_card,
