@@ -98,6 +98,12 @@ def release_freed_memory() -> None:
         trim(0)
 
 
+def _dispose(snapshot: RulesSnapshot) -> None:
+    """Empty a replaced snapshot, then give the memory back (on a worker thread)."""
+    snapshot.drain()
+    release_freed_memory()
+
+
 class RulesReloader:
     """Brings the engine's rules snapshot up to date when the store's rules changed."""
 
@@ -153,9 +159,11 @@ class RulesReloader:
         if isinstance(update, RulesSnapshot):
             if update.version > current.version or current.loading:
                 self._engine.snapshot = update
-                del current, update  # the old snapshot goes before the freeze
+                del update
+                # The old snapshot is emptied off the loop, then the memory goes back.
+                await loop.run_in_executor(None, _dispose, current)
+                del current
                 gc.freeze()  # a million entries the collector need never scan again
-                await loop.run_in_executor(None, release_freed_memory)
                 self.full_loads += 1
                 log.info("access rules reloaded (version %s)", self._engine.snapshot.version)
         else:
