@@ -48,8 +48,9 @@ from zoneinfo import ZoneInfo
 from gateway.access.engine import AccessEngine
 from gateway.access.pins import PinHasher
 from gateway.clock import Instant, SystemClock
+from gateway.memory import limit_malloc_arenas, release_freed_memory
 from gateway.model import Credential
-from gateway.rules_reload import RulesReloader, release_freed_memory
+from gateway.rules_reload import RulesReloader
 from gateway.settings import AccessSettings, DoorSettings, ReaderSettings
 from gateway.store.db import open_database
 from gateway.store.engine_state import EngineStateStore
@@ -273,6 +274,7 @@ def _now() -> Instant:
 
 def measure(db_path: Path, count: int) -> dict[str, Any]:
     """Every figure of the module docstring on the database at `db_path` (`count` users)."""
+    limit_malloc_arenas()  # as the daemon does
     gc.collect()
     base = rss_mib()
     started = time.perf_counter()

@@ -31,6 +31,7 @@ from gateway.doors.commands import DoorCommands
 from gateway.doors.controller import DoorController
 from gateway.hw.factory import BACKENDS, Hardware
 from gateway.hw.formats import FormatRegistry
+from gateway.memory import limit_malloc_arenas
 from gateway.model import Event
 from gateway.opendoor import OpenDoorService
 from gateway.operations import OperationsService
@@ -90,6 +91,7 @@ class Gateway:
     async def start(self) -> None:
         """Lock the doors, open the store, build the engine, readers and web server. A
         failure on the way unwinds what was built (doors locked first) and is raised."""
+        limit_malloc_arenas()  # before any worker thread: see gateway/memory.py
         async with AsyncExitStack() as stack:
             self.watchdog.start()
             stack.push_async_callback(self.watchdog.stop)  # pings until the very end

@@ -23,8 +23,6 @@ or a store that fails or is too slow, is refused (fail closed).
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
 import dataclasses
 import functools
 import gc
@@ -39,6 +37,7 @@ from gateway.access.snapshot import RulesDelta, RulesSnapshot
 from gateway.access.totp import parse_payload
 from gateway.doors.controller import DoorController
 from gateway.doors.timers import LoopTimers
+from gateway.memory import release_freed_memory
 from gateway.model import Credential, CredentialKind
 from gateway.rule_changes import RuleChanges
 from gateway.store.db import open_database
@@ -84,18 +83,6 @@ def follow_rule_changes(
     stores.on_rules_changed(changes.rules_changed)
     stack.push_async_callback(changes.close)
     return rules, changes
-
-
-def release_freed_memory() -> None:
-    """Give the memory a full load freed (its rows, the snapshot it replaced) back to the
-    system. glibc keeps freed heap memory below anything still in use, which after loading
-    a million users is about as much again as the cache itself; `malloc_trim` returns it
-    (no effect where there is no glibc)."""
-    name = ctypes.util.find_library("c")
-    libc = ctypes.CDLL(name) if name else None
-    trim = getattr(libc, "malloc_trim", None)
-    if trim is not None:
-        trim(0)
 
 
 def _dispose(snapshot: RulesSnapshot) -> None:
