@@ -14,11 +14,14 @@ import pytest
 from gateway.access.engine import AccessEngine
 from gateway.access.pins import PinHasher
 from gateway.access.snapshot import RulesDelta, RulesSnapshot
+from gateway.doors.timers import LoopTimers
 from gateway.model import Credential, Event, User
 from gateway.pipeline import AccessPipeline
+from gateway.rule_changes import RuleChanges
 from gateway.rules_reload import RulesReloader, StoreLookups
 from gateway.service import ServiceNotifier, StoreHealthReport
 from gateway.settings import AccessSettings, DoorSettings, ReaderSettings
+from gateway.status import store_section
 from gateway.store.stores import Stores
 from tests.access.rules import UTC
 from tests.doors.harness import rig
@@ -167,3 +170,13 @@ class SlowFirstLoad(RulesReloader):
             self.loading.set()
             self.release.wait(5)
         return result
+
+
+async def test_the_status_says_loading_then_ready(stores: Stores, tmp_path: Path) -> None:
+    site = Site(stores, tmp_path / "gateway.db")
+    changes = RuleChanges(LoopTimers(asyncio.get_running_loop()), lambda: asyncio.sleep(0))
+    section = store_section(site.engine, changes, site.door.clock)
+    assert section()["rules"] == "loading"
+    reloader = RulesReloader(stores.engine_state, site.engine, {}, tmp_path / "gateway.db")
+    await reloader.reload_rules_if_changed()
+    assert (section()["rules"], section()["cards"]) == ("ready", 1)
