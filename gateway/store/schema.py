@@ -326,8 +326,8 @@ SHARED_CHANGE_TABLES: tuple[str, ...] = (
 
 
 # A bulk write (`gateway.store.rules.changes_logged_as_one`) sets this meta key inside its
-# transaction: the triggers then log nothing per row, and its end logs one entry that
-# sends every reader to a full load.
+# transaction: the triggers then log nothing and count nothing per row; its end moves
+# rules_version once and logs one entry that sends every reader to a full load.
 _NOT_PAUSED = "WHEN (SELECT 1 FROM meta WHERE key = 'rule_changes_paused') IS NULL"
 
 
@@ -365,6 +365,22 @@ def _change_log_triggers() -> tuple[str, ...]:
     return tuple(statements)
 
 
+def _paused_rules_version_triggers() -> tuple[str, ...]:
+    """Step 1's and step 4's rules_version triggers, again with the bulk-write pause: a bulk
+    write moves rules_version once, at its end."""
+    statements = []
+    for table in (*RULE_TABLES, "totp_secrets"):
+        for op in ("INSERT", "UPDATE", "DELETE"):
+            name = f"{table}_{op.lower()}_rules"
+            statements += [
+                f"DROP TRIGGER {name}",
+                f"CREATE TRIGGER {name} AFTER {op} ON {table} {_NOT_PAUSED} BEGIN "
+                "UPDATE meta SET value = CAST(value AS INTEGER) + 1 "
+                "WHERE key = 'rules_version'; END",
+            ]
+    return tuple(statements)
+
+
 _V11_RULE_CHANGES: tuple[str, ...] = (
     "CREATE TABLE rule_changes ("
     " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -374,6 +390,7 @@ _V11_RULE_CHANGES: tuple[str, ...] = (
     " value TEXT)",
     "INSERT INTO meta (key, value) VALUES ('rule_changes_pruned', '0')",
     *_change_log_triggers(),
+    *_paused_rules_version_triggers(),
 )
 
 MIGRATIONS: tuple[Migration, ...] = (

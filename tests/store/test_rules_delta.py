@@ -241,6 +241,7 @@ def log_entries(db_path: Path) -> int:
 
 async def test_a_bulk_write_logs_one_entry_and_readers_load_in_full(rig: Rig) -> None:
     before = log_entries(rig.db_path)
+    version = rig.stores.engine_state.rules_version()
     with (
         closing(open_database(rig.db_path)) as conn,
         write_transaction(conn),
@@ -252,6 +253,7 @@ async def test_a_bulk_write_logs_one_entry_and_readers_load_in_full(rig: Rig) ->
             [(f"0D{n:02X}", f"B{n}") for n in range(50)],
         )
     assert log_entries(rig.db_path) == before + 1
+    assert rig.stores.engine_state.rules_version() == version + 1  # once, not per row
     await rig.reloader.reload_rules_if_changed()
     assert rig.reloader.status() == {"rules_deltas": 0, "rules_full_loads": 1}
     assert rig.engine.snapshot.cards["0D31"].user_id == "B49"
