@@ -31,6 +31,7 @@ from gateway.doors.commands import DoorCommands
 from gateway.doors.controller import DoorController
 from gateway.hw.factory import BACKENDS, Hardware
 from gateway.hw.formats import FormatRegistry
+from gateway.memory import limit_malloc_arenas
 from gateway.model import Event
 from gateway.opendoor import OpenDoorService
 from gateway.operations import OperationsService
@@ -38,7 +39,7 @@ from gateway.reader_chain import start_reader_chain
 from gateway.reader_diagnostics import ReaderDiagnostics
 from gateway.recorder import Recorder
 from gateway.reload import ConfigReloader
-from gateway.rules_reload import follow_rule_changes
+from gateway.rules_reload import StoreLookups, follow_rule_changes
 from gateway.saved_state import SavedState
 from gateway.service import (
     ServiceNotifier,
@@ -90,6 +91,7 @@ class Gateway:
     async def start(self) -> None:
         """Lock the doors, open the store, build the engine, readers and web server. A
         failure on the way unwinds what was built (doors locked first) and is raised."""
+        limit_malloc_arenas()  # before any worker thread: see gateway/memory.py
         async with AsyncExitStack() as stack:
             self.watchdog.start()
             stack.push_async_callback(self.watchdog.stop)  # pings until the very end
@@ -160,7 +162,9 @@ class Gateway:
             {r.name: r for r in self.settings.readers},
             self.tz,
             self.hasher,
-            self.stores.engine_state.load_snapshot(),
+            # The full load runs on a worker thread once serving (`RulesReloader.watch`);
+            # until then each credential is read from the store first (`StoreLookups`).
+            self.stores.engine_state.load_shared_snapshot(),
         )
         self.http_unlock = HttpUnlockState(
             self.settings.http_unlock, self.tz, self.saved_state.save
@@ -201,6 +205,7 @@ class Gateway:
             self.recorder.emit,
             self.saved_state.engine_changed,
             parts,
+            StoreLookups(self.engine, self.db_path, self.hasher.hash),
         )
         self.feedback, self.readers = self.chain.feedback, self.chain.readers
         self.upstream, self.pipeline = self.chain.upstream, self.chain.pipeline

@@ -8,9 +8,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from gateway.access.collector import PinCollector
@@ -66,6 +66,16 @@ def build_upstream(
     return Upstream(flow, apb)
 
 
+class StoreFirst(Protocol):
+    """While the rules cache is `loading` (start-up), what reads a credential from the store
+    before it is decided (`gateway.rules_reload.StoreLookups`)."""
+
+    @property
+    def loading(self) -> bool: ...
+
+    async def read_first(self, credential: Credential) -> None: ...
+
+
 class AccessPipeline:
     """The sink every reader delivers to (see `gateway.hw.readers.ReaderSink`)."""
 
@@ -81,8 +91,10 @@ class AccessPipeline:
         state_changed: Callable[[], None],
         engine_two_factor_timeout_s: float = 15.0,
         upstream: Upstream | None = None,
+        store_first: StoreFirst | None = None,
     ) -> None:
         self._loop, self._clock, self._engine = loop, clock, engine
+        self._store_first = store_first
         self._readers, self._doors, self._feedback = readers, doors, feedback
         self._emit, self._state_changed = emit, state_changed
         self._two_factor_timeout_s = engine_two_factor_timeout_s
@@ -127,6 +139,19 @@ class AccessPipeline:
             return
         door = self._doors[reader.door]
         now = Instant.read(self._clock)
+        if self._store_first is not None and self._store_first.loading:
+            self._start_task(self._decide_from_store(credential, reader, door, now, started))
+            return
+        self._decide(credential, reader, door, now, started)
+
+    def _decide(
+        self,
+        credential: Credential,
+        reader: ReaderSettings,
+        door: DoorController,
+        now: Instant,
+        started: float,
+    ) -> None:
         try:
             decision = self._engine.decide(credential, door.name, now, door.grant_refusal)
         except Exception:
@@ -164,11 +189,37 @@ class AccessPipeline:
         feedback = self._feedback.get(reader.name)
         if feedback is not None:
             feedback.show_waiting(self._two_factor_timeout_s)
-        task = self._loop.create_task(
-            self._upstream_decision(credential, reader, door, now, started)
-        )
+        self._start_task(self._upstream_decision(credential, reader, door, now, started))
+
+    def _start_task(self, work: Coroutine[Any, Any, None]) -> None:
+        task = self._loop.create_task(work)
         self._asking.add(task)
         task.add_done_callback(self._asking.discard)
+
+    async def _decide_from_store(
+        self,
+        credential: Credential,
+        reader: ReaderSettings,
+        door: DoorController,
+        now: Instant,
+        started: float,
+    ) -> None:
+        """The rules are still loading: read the credential from the store, then decide;
+        a store that fails or is too slow refuses (the door stays shut)."""
+        assert self._store_first is not None
+        try:
+            await self._store_first.read_first(credential)
+        except asyncio.CancelledError:
+            decision = Decision(False, "shutdown", None, "policy", ("rules:loading,cancelled",))
+            self._finish(credential, reader, door, decision, started)
+            raise
+        except Exception:
+            log.warning("rules loading and the store did not answer; denying", exc_info=True)
+            trace = ("rules:loading,store_unavailable",)
+            decision = Decision(False, "rules_loading", None, "policy", trace)
+            self._finish(credential, reader, door, decision, started)
+            return
+        self._decide(credential, reader, door, now, started)
 
     async def _upstream_decision(
         self,

@@ -24,7 +24,7 @@ from gateway.feedback import ReaderFeedback, build_feedback
 from gateway.hw.factory import Hardware
 from gateway.hw.readers import ReaderContext, ReaderDriver, start_reader
 from gateway.model import Event
-from gateway.pipeline import AccessPipeline, Upstream, build_upstream
+from gateway.pipeline import AccessPipeline, StoreFirst, Upstream, build_upstream
 from gateway.settings import Settings
 
 
@@ -49,6 +49,7 @@ def start_reader_chain(
     emit: Callable[[Event], None],
     engine_changed: Callable[[], None],
     stack: AsyncExitStack,
+    store_first: StoreFirst | None = None,
 ) -> ReaderChain:
     """Build the chain for every configured reader and start the readers (a reader that
     fails to start shows offline); every close goes on `stack`. Runs on the loop."""
@@ -70,6 +71,7 @@ def start_reader_chain(
         engine_changed,
         settings.access.two_factor_timeout_s,
         upstream,
+        store_first,
     )
     stack.push_async_callback(pipeline.close)  # open upstream questions: `shutdown`
     context = ReaderContext(hardware, loop, pipeline, clock, settings.wiegand_formats)

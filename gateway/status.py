@@ -139,6 +139,9 @@ def store_section(engine: AccessEngine, rule_changes: RuleChanges, clock: Clock)
             changed_at[:] = [clock.time()]
         return {
             **engine.snapshot.counts(),
+            # "loading" while the first full load runs (credentials are read from the
+            # store first meanwhile); the counts are then those of what was read so far.
+            "rules": "loading" if engine.snapshot.loading else "ready",
             "rules_version": version,
             "rules_changed_at": changed_at[0] if changed_at else None,
             **rule_changes.status(),

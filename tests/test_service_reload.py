@@ -84,7 +84,7 @@ class RecordingNotifier(ServiceNotifier):
 async def test_a_broken_store_is_reported_on_the_status_line_and_never_pings() -> None:
     notifier = RecordingNotifier()
     health = StoreHealthReport(notifier, "serving on 127.0.0.1:8080")
-    engine = SimpleNamespace(snapshot=SimpleNamespace(version=0))
+    engine = SimpleNamespace(snapshot=SimpleNamespace(version=0, loading=False))
     reloader = RulesReloader(BrokenStore(3), engine, {}, Path("unused.db"))  # type: ignore[arg-type]
     async with reloader.watching(0.0, health):
         for _ in range(20):

@@ -162,7 +162,7 @@ class AccessEngine:
         a PIN in clear, found by its keyed hash among private PINs), or None."""
         if kind == "pin":
             key = self._pin_key(value)
-            return self.snapshot.pins.get(key) if key is not None else None
+            return self.snapshot.owner("pin", key) if key is not None else None
         return self.snapshot.owner(kind, value)
 
     def _pin_key(self, pin: str) -> str | None:
@@ -172,7 +172,7 @@ class AccessEngine:
     def _identify_pin(self, attempt: Attempt) -> Decision | None:
         cred, trace = attempt.credential, attempt.trace
         key = self._pin_key(cred.value)
-        ref = self.snapshot.pins.get(key) if key is not None else None
+        ref = self.snapshot.owner("pin", key) if key is not None else None
         if ref is not None:
             trace.append(f"lookup:pin,user={ref.user_id}")
             return self._resolve_owner(attempt, ref.user_id, ref.enabled)
@@ -236,7 +236,7 @@ class AccessEngine:
         (`credential_disabled`, or `unknown_credential` for an owner the rules lack)."""
         if not enabled:
             return None, "credential_disabled"
-        user = self.snapshot.users.get(user_id)
+        user = self.snapshot.user(user_id)
         if user is None:
             trace.append("user:missing")
             return None, "unknown_credential"

@@ -170,6 +170,12 @@ class HttpUnlockRules:
         request) is the trace's first line. The in/out state is only read here: commit
         the passage once the door really opened."""
         trace = [origin]
+        if self._engine.snapshot.loading:
+            # The cache holds only what readers asked for so far: a user it lacks may
+            # exist. Refuse as "not decided yet", never as an unknown user.
+            trace.append("rules:loading")
+            loading = denial("rules_loading", None, trace)
+            return HttpUnlockDecision(loading, None, None, claim.direction)
         found = self._identify(claim, trace)
         decision = self._judge(found, claim.direction, door, now, trace)
         shown = PIN_MASK if found.kind == "pin" else found.shown
@@ -238,12 +244,7 @@ class HttpUnlockRules:
         if not name:
             trace.append("lookup:none")
             return found
-        wanted = " ".join(name.split()).casefold()
-        matches = [
-            u
-            for u in self._engine.snapshot.users.values()
-            if u.user_id == name or (u.name and " ".join(u.name.split()).casefold() == wanted)
-        ]
+        matches = self._engine.snapshot.users_called(name)
         if len(matches) != 1:
             found.reason = "ambiguous_name" if matches else "unknown_user"
             trace.append(f"lookup:name={'ambiguous' if matches else 'unknown'}")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from gateway.access.snapshot import RulesSnapshot
 from gateway.store.connection import LockedConnection, TableStore
-from gateway.store.rules import load_snapshot, read_rules_version
+from gateway.store.rules import load_shared_snapshot, load_snapshot, read_rules_version
 
 __all__ = ["EngineStateStore"]
 
@@ -35,9 +35,15 @@ class EngineStateStore(TableStore):
         return self._connection.data_version()
 
     def load_snapshot(self) -> RulesSnapshot:
-        """Every access rule as the engine's immutable, indexed snapshot."""
+        """Every access rule as the engine's indexed snapshot."""
         with self._connection.raw() as conn:
             return load_snapshot(conn)
+
+    def load_shared_snapshot(self) -> RulesSnapshot:
+        """The snapshot the engine starts on while its full load runs: the small shared
+        tables only, marked `loading` (`gateway.store.rules.load_shared_snapshot`)."""
+        with self._connection.raw() as conn:
+            return load_shared_snapshot(conn)
 
     def save_engine_state(self, state: Mapping[str, object]) -> None:
         """Replace the engine's persisted state (anti-passback, counters...): JSON values."""

@@ -302,6 +302,97 @@ _V9_LOCKDOWN_OVERRIDE: tuple[str, ...] = (
 # is the secret), for events that are not a presentation, and for older rows.
 _V10_EVENT_RAW_FRAME: tuple[str, ...] = ("ALTER TABLE events ADD COLUMN raw TEXT",)
 
+# The rules' change log: what each write to a table the engine reads touched, so a daemon
+# re-reads only that (a `RulesDelta`) instead of every rule. scope 'user': the user's row,
+# groups, doors or TOTP secret (user_id); 'credential': one credential (kind, value; user_id
+# says whose it was or is); 'shared': a small table every user shares (groups, rights,
+# holidays, public PINs), reloaded whole. Departments decide nothing: not logged.
+# AUTOINCREMENT: a seq is never reused after the daemon prunes what it applied; meta
+# 'rule_changes_pruned' is the highest seq pruned, so a reader whose position is older knows
+# the log no longer reaches back to it.
+USER_CHANGE_TABLES: tuple[str, ...] = (
+    "users",
+    "user_groups",
+    "user_doors",
+    "totp_secrets",
+)
+SHARED_CHANGE_TABLES: tuple[str, ...] = (
+    "public_pins",
+    "access_rights",
+    "access_groups",
+    "group_rights",
+    "holidays",
+)
+
+
+# A bulk write (`gateway.store.rules.changes_logged_as_one`) sets this meta key inside its
+# transaction: the triggers then log nothing and count nothing per row; its end moves
+# rules_version once and logs one entry that sends every reader to a full load.
+_NOT_PAUSED = "WHEN (SELECT 1 FROM meta WHERE key = 'rule_changes_paused') IS NULL"
+
+
+def _change_log_triggers() -> tuple[str, ...]:
+    into = "INSERT INTO rule_changes (scope, user_id, kind, value)"
+    log = f"{into} VALUES"
+    statements = []
+    for table in USER_CHANGE_TABLES:
+        statements += [
+            f"CREATE TRIGGER {table}_insert_log AFTER INSERT ON {table} {_NOT_PAUSED} BEGIN "
+            f"{log} ('user', NEW.user_id, NULL, NULL); END",
+            f"CREATE TRIGGER {table}_delete_log AFTER DELETE ON {table} {_NOT_PAUSED} BEGIN "
+            f"{log} ('user', OLD.user_id, NULL, NULL); END",
+            f"CREATE TRIGGER {table}_update_log AFTER UPDATE ON {table} {_NOT_PAUSED} BEGIN "
+            f"{log} ('user', OLD.user_id, NULL, NULL); "
+            f"{into} SELECT 'user', NEW.user_id, NULL, NULL"
+            " WHERE NEW.user_id IS NOT OLD.user_id; END",
+        ]
+    statements += [
+        f"CREATE TRIGGER credentials_insert_log AFTER INSERT ON credentials {_NOT_PAUSED} BEGIN "
+        f"{log} ('credential', NEW.user_id, NEW.kind, NEW.value); END",
+        f"CREATE TRIGGER credentials_delete_log AFTER DELETE ON credentials {_NOT_PAUSED} BEGIN "
+        f"{log} ('credential', OLD.user_id, OLD.kind, OLD.value); END",
+        f"CREATE TRIGGER credentials_update_log AFTER UPDATE ON credentials {_NOT_PAUSED} BEGIN "
+        f"{log} ('credential', OLD.user_id, OLD.kind, OLD.value); "
+        f"{into} SELECT 'credential', NEW.user_id, NEW.kind, NEW.value "
+        "WHERE NEW.kind IS NOT OLD.kind OR NEW.value IS NOT OLD.value; END",
+    ]
+    for table in SHARED_CHANGE_TABLES:
+        statements += [
+            f"CREATE TRIGGER {table}_{op.lower()}_log AFTER {op} ON {table} {_NOT_PAUSED} "
+            f"BEGIN {log} ('shared', NULL, NULL, NULL); END"
+            for op in ("INSERT", "UPDATE", "DELETE")
+        ]
+    return tuple(statements)
+
+
+def _paused_rules_version_triggers() -> tuple[str, ...]:
+    """Step 1's and step 4's rules_version triggers, again with the bulk-write pause: a bulk
+    write moves rules_version once, at its end."""
+    statements = []
+    for table in (*RULE_TABLES, "totp_secrets"):
+        for op in ("INSERT", "UPDATE", "DELETE"):
+            name = f"{table}_{op.lower()}_rules"
+            statements += [
+                f"DROP TRIGGER {name}",
+                f"CREATE TRIGGER {name} AFTER {op} ON {table} {_NOT_PAUSED} BEGIN "
+                "UPDATE meta SET value = CAST(value AS INTEGER) + 1 "
+                "WHERE key = 'rules_version'; END",
+            ]
+    return tuple(statements)
+
+
+_V11_RULE_CHANGES: tuple[str, ...] = (
+    "CREATE TABLE rule_changes ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " scope TEXT NOT NULL CHECK (scope IN ('user', 'credential', 'shared')),"
+    " user_id TEXT,"
+    " kind TEXT,"
+    " value TEXT)",
+    "INSERT INTO meta (key, value) VALUES ('rule_changes_pruned', '0')",
+    *_change_log_triggers(),
+    *_paused_rules_version_triggers(),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1_TABLES + _V1_SEEDS + _rules_triggers()),
     Migration(2, "agents: journal forwarding targets and their cursors", _V2_AGENTS),
@@ -313,6 +404,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "technicians: disabled flag, credential version", _V8_TECHNICIAN_STATE),
     Migration(9, "users: lockdown override, a privilege of its own", _V9_LOCKDOWN_OVERRIDE),
     Migration(10, "events: the raw frame of a presentation", _V10_EVENT_RAW_FRAME),
+    Migration(11, "rules: a change log, so a change is applied as a delta", _V11_RULE_CHANGES),
 )
 
 LATEST_VERSION: int = MIGRATIONS[-1].version

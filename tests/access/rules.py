@@ -68,6 +68,7 @@ def snapshot(
     groups: Iterable[GroupRule] = (GroupRule(id=0, rights=(0,)),),
     rights: Iterable[AccessRightRule] = (ALWAYS,),
     holidays: Iterable[date] = (),
+    totp: Mapping[str, str] | None = None,
 ) -> RulesSnapshot:
     """A snapshot from readable inputs: credentials map value (or clear PIN) -> owner."""
 
@@ -87,6 +88,7 @@ def snapshot(
         groups={g.id: g for g in groups},
         rights={r.id: r for r in rights},
         holidays=frozenset(holidays),
+        totp=totp,
     )
 
 

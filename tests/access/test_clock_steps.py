@@ -166,7 +166,7 @@ SECRET = b"12345678901234567890"
 
 
 def totp_engine() -> AccessEngine:
-    return engine(replace(snapshot(), totp={"u1": seal(HASHER, "u1", SECRET)}))
+    return engine(snapshot(totp={"u1": seal(HASHER, "u1", SECRET)}))
 
 
 def totp_reason(eng: AccessEngine, now: Instant) -> str:

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import pytest
 
 from gateway.access.engine import AccessEngine
-from gateway.access.snapshot import AccessRightRule, CredentialRef, GroupRule, UserRule
+from gateway.access.snapshot import (
+    AccessRightRule,
+    CredentialRef,
+    GroupRule,
+    RulesDelta,
+    UserChange,
+    UserRule,
+)
 from gateway.clock import Instant
 from gateway.model import Credential, CredentialKind
 from gateway.settings import AccessSettings, AuthMode, AutoInOutSettings, DoorSettings
@@ -367,7 +373,8 @@ def test_wrong_second_pin_counts_for_lockout_and_keeps_the_card_pending() -> Non
 
 def test_first_factor_must_pass_the_user_checks() -> None:
     eng = two_factor_engine()
-    eng.snapshot = replace(eng.snapshot, users={"u1": UserRule("u1", active=False)})
+    inactive = UserChange("u1", UserRule("u1", active=False), totp=None)
+    eng.snapshot.apply(RulesDelta(version=2, change_seq=1, users=(inactive,)))
     assert eng.decide(card(), "front", NOW).reason == "user_inactive"
 
 

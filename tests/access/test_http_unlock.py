@@ -246,3 +246,11 @@ def test_card_codes_in_a_display_format() -> None:
     assert card_canonical("12-34567", "W26") == "0C8707"
     assert card_canonical("xyz", "") is None and card_canonical("123", "") is None
     assert card_canonical("not a number", "10DN") is None
+
+
+def test_while_the_rules_load_a_user_is_refused_as_not_decided_yet_not_unknown() -> None:
+    loading = snapshot(users=[], cards={})  # the cache before its first full load is in
+    loading.loading = True
+    decided = rules(engine(loading)).decide(by_card(), "front", NOW, "http_unlock:test")
+    assert (decided.decision.granted, decided.decision.reason) == (False, "rules_loading")
+    assert "rules:loading" in decided.decision.trace

@@ -27,6 +27,7 @@ EXPECTED_TABLES = {
     "access_groups",
     "group_rights",
     "holidays",
+    "rule_changes",
     "technicians",
     "engine_state",
     "events",

@@ -131,6 +131,12 @@ REASONS: dict[str, Explanation] = {
     "upstream_error": Explanation(
         "Asking the verify server failed, so the door stayed locked.", _UPSTREAM
     ),
+    "rules_loading": Explanation(
+        "The gateway was still loading its rules after a start and the database did not "
+        "answer in time for this credential, so the door stayed locked.",
+        "present it again in a moment; if it keeps happening, check the disk and the "
+        "database (selftest)",
+    ),
     "upstream_offline": Explanation(
         "The verify server is down (breaker open) and this door denies unknown credentials "
         "while it is.",
