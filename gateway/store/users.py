@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from dataclasses import replace as dc_replace
 from pathlib import Path
@@ -38,6 +38,7 @@ from gateway.store.records import (
     UserRecord,
 )
 from gateway.store.references import join_ids, require_ids
+from gateway.store.rules import changes_logged_as_one
 from gateway.store.validate import check_pin_hash, check_public_pins, validate_user
 
 __all__ = ["ImportRow", "UserImport", "UserStore", "check_import_row"]
@@ -56,6 +57,9 @@ _USER_LISTS = (
 )
 _BULK_FETCH = 200  # above this many users, one pass over every user beats one query each
 IMPORT_BATCH = 5_000  # users checked and written per step of `import_users`
+# An import whose first batch holds this many users is logged as one change (the daemon
+# loads its rules in full once): below it, each user is logged and applied as a delta.
+BULK_IMPORT_USERS = 5_000
 # Page cache during an import (SQLite's default is 2 MiB): bounds its memory use too.
 IMPORT_CACHE_KIB = 128 * 1024
 
@@ -138,11 +142,11 @@ class UserStore(TableStore):
         (and with `replace=True` deletes every user no batch named), an exception rolls
         every batch back. Same rules as `import_users`.
         """
-        with self._writing() as conn, _import_cache(conn):
+        with self._writing() as conn, _import_cache(conn), ExitStack() as bulk:
             overrides = {
                 row[0] for row in conn.execute("SELECT user_id FROM users WHERE lockdown_override")
             }
-            session = UserImport(self, conn, frozenset(overrides), replace)
+            session = UserImport(self, conn, frozenset(overrides), replace, bulk)
             yield session
             if replace:
                 session.delete_users_not_written()
@@ -382,11 +386,14 @@ class UserImport:
         conn: sqlite3.Connection,
         overrides: frozenset[str],
         replace: bool = False,
+        bulk: ExitStack | None = None,
     ) -> None:
         self._store = store
         self._conn = conn
         self._overrides = overrides
         self._replace = replace
+        self._bulk = bulk  # where a large import's single change-log entry is opened
+        self._batches = 0
         if replace:  # the ids written, in SQLite's temporary store rather than in memory
             conn.execute("CREATE TEMP TABLE IF NOT EXISTS import_kept (user_id TEXT PRIMARY KEY)")
             conn.execute("DELETE FROM import_kept")
@@ -395,6 +402,9 @@ class UserImport:
         """Add or replace these users; `ValidationError` with `index` in `rows` if refused
         (nothing of the batch is written then). Each row is as `check_import_row` made
         it: its own checks are done, what is left are those against the database."""
+        self._batches += 1
+        if self._batches == 1 and len(rows) >= BULK_IMPORT_USERS and self._bulk is not None:
+            self._bulk.enter_context(changes_logged_as_one(self._conn))
         users = self._checked_users(rows)
         ids = json.dumps([user.user_id for user in users])
         stored_pins = _stored_pins(

@@ -21,6 +21,7 @@ from gateway.model import Credential, User
 from gateway.rules_reload import RulesReloader
 from gateway.settings import AccessSettings, DoorSettings, ReaderSettings
 from gateway.store.db import open_database, write_transaction
+from gateway.store.errors import ValidationError
 from gateway.store.rules import (
     changes_logged_as_one,
     load_snapshot,
@@ -261,3 +262,43 @@ async def test_a_bulk_write_logs_one_entry_and_readers_load_in_full(rig: Rig) ->
     await rig.reloader.reload_rules_if_changed(force=True)
     assert rig.reloader.status() == {"rules_deltas": 1, "rules_full_loads": 1}
     assert rig.decide("card", "0D31") == "user_inactive"
+
+
+async def test_a_small_import_is_applied_as_a_delta(rig: Rig) -> None:
+    rig.stores.users.import_users([User(f"S{n}", cards=[f"0E{n:02X}"]) for n in range(20)])
+    assert log_entries(rig.db_path) > 20  # one entry per row: the daemon applies them
+    await rig.reloader.reload_rules_if_changed(force=True)
+    assert rig.reloader.status() == {"rules_deltas": 1, "rules_full_loads": 0}
+    assert rig.decide("card", "0E13") == "granted"
+
+
+async def test_a_large_import_is_logged_as_one_change_and_loaded_in_full(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gateway.store.users.IMPORT_BATCH", 50)
+    monkeypatch.setattr("gateway.store.users.BULK_IMPORT_USERS", 50)
+    before = log_entries(rig.db_path)
+    version = rig.stores.engine_state.rules_version()
+    rig.stores.users.import_users([User(f"L{n}", cards=[f"0F{n:02X}"]) for n in range(120)])
+    assert log_entries(rig.db_path) == before + 1  # not one per row
+    assert rig.stores.engine_state.rules_version() == version + 1
+    await rig.reloader.reload_rules_if_changed(force=True)
+    assert rig.reloader.status() == {"rules_deltas": 0, "rules_full_loads": 1}
+    assert rig.decide("card", "0F77") == "granted"
+    same_rules(rig.engine.snapshot, rig.full_load())
+
+
+async def test_a_refused_large_import_leaves_the_log_and_the_rules_as_they_were(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gateway.store.users.IMPORT_BATCH", 50)
+    monkeypatch.setattr("gateway.store.users.BULK_IMPORT_USERS", 50)
+    before = log_entries(rig.db_path)
+    version = rig.stores.engine_state.rules_version()
+    users = [User(f"R{n}", cards=[f"10{n:02X}"]) for n in range(80)] + [User("x", cards=["0A01"])]
+    with pytest.raises(ValidationError):
+        rig.stores.users.import_users(users)
+    assert log_entries(rig.db_path) == before
+    assert rig.stores.engine_state.rules_version() == version
+    assert await rig.reloader.reload_rules_if_changed(force=True) is False
+    assert rig.decide("card", "1001") == "unknown_credential"
