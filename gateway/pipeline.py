@@ -100,6 +100,9 @@ class AccessPipeline:
         self._two_factor_timeout_s = engine_two_factor_timeout_s
         self._upstream = upstream or Upstream()
         self._asking: set[asyncio.Task[None]] = set()
+        # Per reader, the last credential decided after a store read: the next one from that
+        # reader is decided after it, so the journal keeps the order they were presented in.
+        self._store_reads: dict[str, asyncio.Task[None]] = {}
         self._collectors = {
             name: PinCollector(name, r.pin_timeout_s) for name, r in readers.items()
         }
@@ -139,10 +142,24 @@ class AccessPipeline:
             return
         door = self._doors[reader.door]
         now = Instant.read(self._clock)
-        if self._store_first is not None and self._store_first.loading:
-            self._start_task(self._decide_from_store(credential, reader, door, now, started))
+        before = self._store_reads.get(reader.name)
+        if self._store_first is not None and (self._store_first.loading or before is not None):
+            work = self._decide_from_store(credential, reader, door, now, started, before)
+            self._queue_store_read(reader.name, work)
             return
         self._decide(credential, reader, door, now, started)
+
+    def _queue_store_read(self, reader: str, work: Coroutine[Any, Any, None]) -> None:
+        task = self._loop.create_task(work)
+        self._asking.add(task)
+        self._store_reads[reader] = task
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._asking.discard(finished)
+            if self._store_reads.get(reader) is finished:
+                del self._store_reads[reader]
+
+        task.add_done_callback(done)
 
     def _decide(
         self,
@@ -203,23 +220,38 @@ class AccessPipeline:
         door: DoorController,
         now: Instant,
         started: float,
+        before: asyncio.Task[None] | None,
     ) -> None:
-        """The rules are still loading: read the credential from the store, then decide;
-        a store that fails or is too slow refuses (the door stays shut)."""
+        """The rules are still loading: read the credential from the store, then decide
+        once the reader's previous credential is decided; a store that fails or is too slow
+        refuses (the door stays shut)."""
         assert self._store_first is not None
         try:
-            await self._store_first.read_first(credential)
+            refusal = await self._read_first(credential)
+            if before is not None:
+                await asyncio.wait({before})
         except asyncio.CancelledError:
             decision = Decision(False, "shutdown", None, "policy", ("rules:loading,cancelled",))
             self._finish(credential, reader, door, decision, started)
             raise
+        if refusal is not None:
+            self._finish(credential, reader, door, refusal, started)
+        else:
+            self._decide(credential, reader, door, now, started)
+
+    async def _read_first(self, credential: Credential) -> Decision | None:
+        """Read `credential` from the store while the rules load; the refusal if it fails."""
+        assert self._store_first is not None
+        if not self._store_first.loading:
+            return None
+        try:
+            await self._store_first.read_first(credential)
         except Exception:
             log.warning("rules loading and the store did not answer; denying", exc_info=True)
-            trace = ("rules:loading,store_unavailable",)
-            decision = Decision(False, "rules_loading", None, "policy", trace)
-            self._finish(credential, reader, door, decision, started)
-            return
-        self._decide(credential, reader, door, now, started)
+            return Decision(
+                False, "rules_loading", None, "policy", ("rules:loading,store_unavailable",)
+            )
+        return None
 
     async def _upstream_decision(
         self,

@@ -59,6 +59,11 @@ APPLY_STEP = 500
 LOOKUP_DEADLINE_S = 1.0
 
 
+# Rounds of catching a full load up with the writes made while it was read, before it is
+# swapped in anyway (the listener applies what is left as a delta).
+CATCH_UP_ROUNDS = 20
+
+
 class StoreHealth(Protocol):
     """Where the store watch reports each check (`gateway.service.StoreHealthReport`)."""
 
@@ -145,6 +150,9 @@ class RulesReloader:
         update = await loop.run_in_executor(None, self._read_update, after)
         if isinstance(update, RulesSnapshot):
             if update.version > current.version or current.loading:
+                update = await self._caught_up(update)
+                # No await between the catch-up's last check and this assignment: a write
+                # after it reaches the listener and is applied as a delta.
                 self._engine.snapshot = update
                 del update
                 # The old snapshot is emptied off the loop, then the memory goes back.
@@ -165,10 +173,29 @@ class RulesReloader:
         except Exception:
             log.warning("could not prune the rules change log", exc_info=True)
 
-    async def _apply(self, delta: RulesDelta) -> None:
-        """`delta` in steps of at most APPLY_STEP entries; the loop runs in between. Users
-        come before credentials: a credential whose owner is not in yet is refused."""
-        snapshot = self._engine.snapshot
+    async def _caught_up(self, loaded: RulesSnapshot) -> RulesSnapshot:
+        """`loaded` (a full load, not in force yet) with the writes made while it was read.
+
+        Swapped in without them, it would decide from rules older than the old snapshot
+        or the store lookups did (a user disabled meanwhile granted) until the next update.
+        Writes that keep coming are caught up a few rounds, then left to the listener."""
+        loop = asyncio.get_running_loop()
+        for _ in range(CATCH_UP_ROUNDS):
+            if self._store.rules_version() == loaded.version:
+                break
+            update = await loop.run_in_executor(None, self._read_update, loaded.change_seq)
+            if isinstance(update, RulesSnapshot):
+                await loop.run_in_executor(None, _dispose, loaded)
+                loaded = update
+            else:
+                await self._apply(update, loaded)
+        return loaded
+
+    async def _apply(self, delta: RulesDelta, snapshot: RulesSnapshot | None = None) -> None:
+        """`delta` in steps of at most APPLY_STEP entries into `snapshot` (the engine's by
+        default); the loop runs in between. Users come before credentials: a credential
+        whose owner is not in yet is refused."""
+        snapshot = snapshot if snapshot is not None else self._engine.snapshot
         steps = [
             dataclasses.replace(
                 delta,

@@ -14,6 +14,7 @@ import pytest
 from gateway.access.engine import AccessEngine
 from gateway.access.pins import PinHasher
 from gateway.access.snapshot import RulesDelta, RulesSnapshot
+from gateway.clock import Instant
 from gateway.doors.timers import LoopTimers
 from gateway.model import Credential, Event, User
 from gateway.pipeline import AccessPipeline
@@ -157,6 +158,34 @@ async def test_a_write_while_the_first_load_runs_does_not_wait_for_it_and_is_cau
     assert site.engine.snapshot.version == stores.engine_state.rules_version()
 
 
+async def test_the_first_load_is_never_in_force_without_the_writes_made_while_it_ran(
+    stores: Stores, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user disabled while the cache loads must not be granted by the loaded cache, not
+    even for the moment between it taking over and the catch-up."""
+    site = Site(stores, tmp_path / "gateway.db")
+    reloader = SlowFirstLoad(stores.engine_state, site.engine, {}, tmp_path / "gateway.db")
+    seen_at_swap: list[str] = []
+
+    def dispose(replaced: RulesSnapshot) -> None:  # runs just after the new cache is in
+        now = Instant.read(site.door.clock)
+        seen_at_swap.append(site.engine.decide(card("0A01"), "front", now).reason)
+
+    monkeypatch.setattr("gateway.rules_reload._dispose", dispose)
+    first_load = asyncio.create_task(reloader.reload_rules_if_changed())
+    await asyncio.to_thread(reloader.loading.wait, 5)
+    stores.users.set_user_active("1001", False)  # read as active by the load under way
+    await reloader.reload_rules_if_changed(force=True)
+    reloader.release.set()
+    await first_load
+    assert seen_at_swap == ["user_inactive"]
+    assert (await site.present("card", "0A01")).reason == "user_inactive"
+
+
+def card(value: str) -> Credential:
+    return Credential("card", value, READER.name, 0.0)
+
+
 class SlowFirstLoad(RulesReloader):
     """A reloader whose first full load waits until the test releases it."""
 
@@ -180,3 +209,45 @@ async def test_the_status_says_loading_then_ready(stores: Stores, tmp_path: Path
     reloader = RulesReloader(stores.engine_state, site.engine, {}, tmp_path / "gateway.db")
     await reloader.reload_rules_if_changed()
     assert (section()["rules"], section()["cards"]) == ("ready", 1)
+
+
+class HeldLookups:
+    """Store reads that wait for the test to let each one answer, in any order."""
+
+    def __init__(self, lookups: StoreLookups) -> None:
+        self.inner, self.loading = lookups, True
+        self.gates: dict[str, asyncio.Event] = {}
+
+    async def read_first(self, credential: Credential) -> None:
+        await self.gates.setdefault(credential.value, asyncio.Event()).wait()
+        await self.inner.read_first(credential)
+
+    def answer(self, value: str) -> None:
+        self.gates.setdefault(value, asyncio.Event()).set()
+
+
+async def test_while_loading_a_reader_s_credentials_are_decided_in_the_order_presented(
+    stores: Stores, tmp_path: Path
+) -> None:
+    stores.users.add_user(User("1002", cards=["0A02"]))
+    site = Site(stores, tmp_path / "gateway.db")
+    held = HeldLookups(site.lookups)
+    site.pipeline._store_first = held
+    site.pipeline.credential(card("0B0B"))  # unknown: its store read is slow
+    site.pipeline.credential(card("0A02"))
+    held.answer("0A02")  # the second read answers first
+    await asyncio.sleep(0.05)
+    assert site.access_events() == []  # not decided before the first
+    site.engine.snapshot = stores.engine_state.load_snapshot()  # the cache is in meanwhile,
+    held.loading = False  # and the next card still queues behind the two
+    site.pipeline.credential(card("0A01"))
+    held.answer("0B0B")
+    for _ in range(100):
+        if len(site.access_events()) == 3:
+            break
+        await asyncio.sleep(0.01)
+    assert [(e.reason, e.credential) for e in site.access_events()] == [
+        ("unknown_credential", "0B0B"),
+        ("granted", "0A02"),
+        ("granted", "0A01"),
+    ]
