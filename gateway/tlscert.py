@@ -6,27 +6,31 @@ browsers warn about it, so the installer compares the SHA-256 fingerprint the br
 shows with the one `door-gateway selftest` prints and the daemon logs at start (API
 clients pin it). It is made only when missing, so the fingerprint a client pinned stays
 valid across restarts and upgrades; delete both files to get a new one (docs/security.md).
+
+`cryptography` (about 8.5 MiB resident) is imported only to make that certificate: a kept
+one is read with the standard library, so a running daemon never holds it.
 """
 
 from __future__ import annotations
 
+import binascii
 import datetime
 import hashlib
 import ipaddress
 import logging
+import re
 import socket
 import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from typing import TYPE_CHECKING
 
 from gateway.atomicfile import state_file_owner, write_atomically
 from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +38,10 @@ CERT_FILE = "https-cert.pem"
 KEY_FILE = "https-key.pem"
 VALIDITY_DAYS = 20 * 365  # a pinned fingerprint must not expire under a door in use
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# The first certificate block of a PEM file (a chain file holds the server's first).
+PEM_CERTIFICATE = re.compile(
+    rb"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.DOTALL
+)
 
 
 class TlsError(Exception):
@@ -52,13 +60,23 @@ class TlsFiles:
 
 
 def fingerprint(cert_pem: bytes) -> str:
-    """The SHA-256 fingerprint of a PEM certificate, as browsers show it."""
-    try:
-        cert = x509.load_pem_x509_certificate(cert_pem)
-    except ValueError as exc:
-        raise TlsError(f"not a PEM certificate ({exc})") from None
-    digest = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+    """The SHA-256 fingerprint of a PEM file's first certificate, as browsers show it."""
+    digest = hashlib.sha256(certificate_der(cert_pem)).hexdigest()
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2)).upper()
+
+
+def certificate_der(cert_pem: bytes) -> bytes:
+    """The DER form of a PEM file's first certificate, checked to be an X.509 certificate
+    by OpenSSL itself (through `ssl`, without `cryptography`)."""
+    block = PEM_CERTIFICATE.search(cert_pem)
+    if block is None:
+        raise TlsError("not a PEM certificate (no BEGIN CERTIFICATE block)")
+    try:
+        der = binascii.a2b_base64(b"".join(block.group(1).split()), strict_mode=True)
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cadata=der)
+    except (binascii.Error, ssl.SSLError, ValueError) as exc:
+        raise TlsError(f"not a PEM certificate ({exc})") from None
+    return der
 
 
 def tls_files(settings: Settings, create: bool = True) -> TlsFiles | None:
@@ -138,6 +156,8 @@ def subject_names(host: str, listen: str, addresses: Iterable[IpAddress]) -> lis
         if listen_host:
             dns.append(listen_host)
     ips += [ip for ip in addresses if not ip.is_unspecified]
+    from cryptography import x509  # only when a certificate is made (module docstring)
+
     names: list[x509.GeneralName] = [x509.DNSName(n) for n in dict.fromkeys(dns) if n]
     names += [x509.IPAddress(ip) for ip in dict.fromkeys(ips)]
     return names
@@ -145,6 +165,11 @@ def subject_names(host: str, listen: str, addresses: Iterable[IpAddress]) -> lis
 
 def make_self_signed(host: str, names: list[x509.GeneralName]) -> tuple[bytes, bytes]:
     """A new P-256 key and a certificate for `names`, PEM (certificate, key)."""
+    from cryptography import x509  # only when a certificate is made (module docstring)
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name(
         [
