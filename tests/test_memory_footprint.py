@@ -29,12 +29,16 @@ def loaded_after(statements: str) -> set[str]:
     return {name.split(".")[0] for name in json.loads(result.stdout.splitlines()[-1])}
 
 
-def test_the_daemon_loads_no_tls_or_nfc_library_until_a_configuration_needs_one() -> None:
+def test_the_daemon_loads_no_optional_library_until_a_configuration_or_a_request_needs_one() -> (
+    None
+):
     loaded = loaded_after("\n".join(f"import {module}" for module in DAEMON_MODULES))
     assert "gateway" in loaded
     # cryptography (8.5 MiB): only to make a self-signed certificate at the first start;
-    # nfcpy (3.7 MiB): only for a real NFC frontend; pyscard: only for a real PC/SC one.
-    assert {"cryptography", "nfc", "smartcard"} & loaded == set()
+    # nfcpy (3.7 MiB): only for a real NFC frontend; pyscard: only for a real PC/SC one;
+    # jinja2 (1.9 MiB): at the first status page; segno (0.7 MiB): at the first QR code.
+    optional = {"cryptography", "nfc", "smartcard", "jinja2", "aiohttp_jinja2", "segno"}
+    assert optional & loaded == set()
 
 
 def test_a_plain_http_daemon_never_loads_cryptography(tmp_path: Path) -> None:
