@@ -12,7 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from gateway.tlscert import TlsError, fingerprint, make_self_signed, subject_names
+from gateway.tlscert import (
+    CERT_FILE,
+    KEY_FILE,
+    TlsError,
+    fingerprint,
+    make_self_signed,
+    make_self_signed_apart,
+    subject_names,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -94,3 +102,39 @@ def test_the_simulated_nfc_reader_starts_without_nfcpy() -> None:
         "import gateway.hw.nfc_sim, gateway.hw.pcsc_sim"
     )
     assert {"nfc", "smartcard"} & loaded == set()
+
+
+def test_the_first_start_makes_its_certificate_without_holding_cryptography(
+    tmp_path: Path,
+) -> None:
+    simulate = (REPO / "config" / "simulate.toml").read_text()
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        simulate.replace('state_dir = "var"', f'state_dir = "{tmp_path / "state"}"').replace(
+            'listen = "127.0.0.1:8080"', 'listen = "127.0.0.1:8080"\ntls = "auto"'
+        )
+    )
+    (tmp_path / "state").mkdir(mode=0o700)
+    loaded = loaded_after(
+        "from gateway.config import load_settings\n"
+        "from gateway.tlscert import tls_files\n"
+        f"files = tls_files(load_settings({str(config)!r}))\n"
+        "assert files is not None and files.created"
+    )
+    assert "cryptography" not in loaded
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate((tmp_path / "state" / CERT_FILE).read_bytes())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "localhost" in names.get_values_for_type(x509.DNSName)
+    assert (tmp_path / "state" / KEY_FILE).stat().st_mode & 0o777 == 0o600
+
+
+def test_a_certificate_that_cannot_be_made_stops_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The child interpreter fails (here: one that cannot run at all): no half-made files,
+    # an installer's error instead.
+    monkeypatch.setattr(sys, "executable", "/bin/false")
+    with pytest.raises(TlsError, match="cannot make a self-signed certificate"):
+        make_self_signed_apart("door", subject_names("door", "0.0.0.0:443", []))
