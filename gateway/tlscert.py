@@ -175,6 +175,9 @@ def make_self_signed_apart(host: str, names: SubjectNames) -> tuple[bytes, bytes
     try:
         child = subprocess.run(
             [sys.executable, "-m", "gateway.tlscert"],
+            # `-m` looks in the working directory first: the one that holds this very
+            # package, so the child runs the same code, never a file in the state directory.
+            cwd=Path(__file__).resolve().parent.parent,
             input=json.dumps(request),
             capture_output=True,
             text=True,
