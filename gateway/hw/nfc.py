@@ -24,9 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-import nfc
-import nfc.clf
-
 from gateway.cardnumbers import reader_canonical
 from gateway.clock import Clock
 from gateway.hw.reader_base import ReaderHealth, ReaderSink
@@ -102,6 +99,10 @@ class NfcpyFrontend:
         self._interval_s = sense_interval_s
 
     def open(self, path: str) -> None:
+        # nfcpy (about 3.7 MiB resident) is imported by the real frontend alone: a daemon
+        # with no NFC reader, or a simulated one, never holds it.
+        import nfc
+
         clf = nfc.ContactlessFrontend()
         if not clf.open(path):
             raise OSError(errno.ENODEV, "no reader found")
@@ -115,6 +116,8 @@ class NfcpyFrontend:
         deadline = time.monotonic() + timeout
         while True:
             started = time.monotonic()
+            import nfc.clf  # loaded by open()
+
             targets = [nfc.clf.RemoteTarget(kind) for kind in TARGET_KINDS]
             found = self._clf.sense(*targets, iterations=1)
             if found is not None:

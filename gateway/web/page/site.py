@@ -21,10 +21,8 @@ import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp_jinja2
-import jinja2
 from aiohttp import web
 
 from gateway.web import roles, security
@@ -33,6 +31,9 @@ from gateway.web.auth import Session
 from gateway.web.page.formats import FILTERS
 from gateway.web.page.reasons import explain_event
 from gateway.web.strictjson import BodyRejected, read_bounded_body
+
+if TYPE_CHECKING:
+    import jinja2
 
 PageHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -77,24 +78,45 @@ class Navigation(list[NavEntry]):
     """The navigation bar's entries, in `order`."""
 
 
+class Templates:
+    """The page's templates (autoescaped). jinja2 (about 2 MiB resident) is imported at
+    the first page a browser asks for, not at start: a gateway nobody looks at never
+    holds it (docs/performance.md, "Baseline memory")."""
+
+    def __init__(self) -> None:
+        self._environment: jinja2.Environment | None = None
+
+    def environment(self) -> jinja2.Environment:
+        """The template environment, made at the first call."""
+        if self._environment is None:
+            import jinja2
+
+            self._environment = jinja2.Environment(
+                loader=jinja2.PackageLoader("gateway.web.page", "templates"),
+                autoescape=True,
+                # Components' status dicts differ (a serial reader has no parity counter):
+                # a key one does not have reads as empty, never as an error page.
+                undefined=jinja2.ChainableUndefined,
+            )
+            self._environment.filters.update(FILTERS)
+            # A reason in words is two values (what happened, what to do), not one string.
+            self._environment.filters["explain"] = explain_event
+        return self._environment
+
+    def render(self, template: str, context: Mapping[str, Any]) -> str:
+        """`template` filled in with `context`."""
+        return self.environment().get_template(template).render(context)
+
+
 NAV = web.AppKey("page_navigation", Navigation)
+TEMPLATES = web.AppKey("page_templates", Templates)
 STATIC = web.AppKey("page_static", dict[str, tuple[bytes, str]])
 ASSET_VERSION = web.AppKey("page_asset_version", str)
 
 
 def setup_site(app: web.Application) -> None:
-    """Templates (autoescaped), the static files and an empty navigation bar."""
-    aiohttp_jinja2.setup(
-        app,
-        loader=jinja2.PackageLoader("gateway.web.page", "templates"),
-        autoescape=True,
-        # Components' status dicts differ (a serial reader has no parity counter): a key
-        # one does not have reads as empty, never as an error page.
-        undefined=jinja2.ChainableUndefined,
-        filters=FILTERS,
-    )
-    # A reason in words is two values (what happened, what to do), not one string.
-    aiohttp_jinja2.get_env(app).filters["explain"] = explain_event
+    """Templates, the static files and an empty navigation bar."""
+    app[TEMPLATES] = Templates()
     app[NAV] = Navigation()
     app[security.PAGE_NOT_FOUND] = not_found_page
     files = _load_static()
@@ -354,9 +376,8 @@ def render(
         "current_path": request.path,
         "asset_version": request.app[ASSET_VERSION],
     }
-    response = aiohttp_jinja2.render_template(
-        template, request, {**frame, **context}, status=status
-    )
+    text = request.config_dict[TEMPLATES].render(template, {**frame, **context})
+    response = web.Response(text=text, status=status, content_type="text/html")
     response.headers.update(PAGE_HEADERS)
     return response
 
