@@ -16,7 +16,7 @@ import logging
 import os
 import re
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import reduce
@@ -298,15 +298,21 @@ class Debouncer:
     def __init__(self, hold_s: float, monotonic: Callable[[], float]) -> None:
         self._hold_s = hold_s
         self._monotonic = monotonic
-        self._last_seen: dict[str, float] = {}
+        # Per value, not just the last one: two cards in the field alternate frames. Kept
+        # in the order last seen (the clock is monotonic), so the values away for `hold_s`
+        # are at the front: each frame drops only those, never copies the rest (a busy
+        # scanner sees a new code per line, and they all stay here for `hold_s`).
+        self._last_seen: OrderedDict[str, float] = OrderedDict()
 
     def fresh(self, value: str) -> bool:
         """Whether `value` is new, not a repeat of a card still on the reader."""
         now = self._monotonic()
-        # Per value, not just the last one: two cards in the field alternate frames.
-        self._last_seen = {v: t for v, t in self._last_seen.items() if now - t < self._hold_s}
-        fresh = value not in self._last_seen
-        self._last_seen[value] = now
+        last_seen = self._last_seen
+        while last_seen and now - next(iter(last_seen.values())) >= self._hold_s:
+            last_seen.popitem(last=False)
+        fresh = value not in last_seen
+        last_seen[value] = now
+        last_seen.move_to_end(value)
         return fresh
 
 
