@@ -29,9 +29,9 @@ class SimulationControl(Protocol):
 
     async def keys(self, reader: str, keys: str) -> None: ...
 
-    def card(self, reader: str, uid: str) -> None: ...
+    async def card(self, reader: str, uid: str) -> None: ...
 
-    def qr(self, reader: str, text: str) -> None: ...
+    async def qr(self, reader: str, text: str) -> None: ...
 
     def set_input(self, door: str, name: str, active: bool) -> None: ...
 
@@ -160,11 +160,11 @@ async def _keys(sim: SimulationControl, body: dict[str, Any]) -> None:
 
 
 async def _card(sim: SimulationControl, body: dict[str, Any]) -> None:
-    sim.card(field_str(body, "reader", 64), field_str(body, "uid", 40))
+    await sim.card(field_str(body, "reader", 64), field_str(body, "uid", 40))
 
 
 async def _qr(sim: SimulationControl, body: dict[str, Any]) -> None:
-    sim.qr(field_str(body, "reader", 64), field_str(body, "text", 256))
+    await sim.qr(field_str(body, "reader", 64), field_str(body, "text", 256))
 
 
 async def _input(sim: SimulationControl, body: dict[str, Any]) -> None:
