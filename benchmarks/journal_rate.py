@@ -16,7 +16,9 @@ Three figures, each the median and p99 over `ROUNDS` runs (figures only, nothing
   `CLIENTS` HTTP clients present unknown QR codes at the serial reader through /sim/qr as fast
   as the daemon answers, for `DAEMON_S` seconds. Durable means in the SQLite file: another
   connection counts the decisions, and the rate is decisions durable per second from the
-  first request to the moment the last one is in the file.
+  first request to the moment the last one is in the file. Also the daemon's CPU time
+  (user + system, every thread, from /proc) per request over the same span: steadier than
+  the rate on a shared machine, where the clients and other jobs take the same cores.
 - `forwarding`: the same daemon with EVENTS events already in its journal and one agent
   (a loopback HTTP receiver) registered at cursor 0; events delivered per second.
 
@@ -228,14 +230,22 @@ async def _journal_status(session: aiohttp.ClientSession, base: str) -> dict[str
     return journal
 
 
-async def _daemon_round(state: Path, seconds: float) -> tuple[float, float]:
-    """(events durable per second, events per commit) of one run."""
+def _cpu_s(pid: int) -> float:
+    """CPU time (user + system, all threads) of process `pid` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _daemon_round(state: Path, seconds: float) -> tuple[float, float, float]:
+    """(events durable per second, events per commit, daemon CPU us per request) of one
+    run."""
     daemon = _Daemon(state)
     try:
         async with aiohttp.ClientSession() as session:
             await daemon.ready(session)
             where = f"type = 'access' AND reader = '{READER}'"
             before = _count(state / "gateway.db", where)
+            cpu_before = _cpu_s(daemon.process.pid)
             started = time.perf_counter()
             until = started + seconds
             sent = await asyncio.gather(
@@ -243,30 +253,35 @@ async def _daemon_round(state: Path, seconds: float) -> tuple[float, float]:
             )
             wanted = before + sum(sent)
             done = await _wait_durable(state / "gateway.db", where, wanted, 60)
+            cpu_us = (_cpu_s(daemon.process.pid) - cpu_before) / sum(sent) * 1e6
             journal = await _journal_status(session, daemon.base)
             grouped = journal.get("events_written", 0) / max(1, journal.get("batches", 0))
-            return sum(sent) / (done - started), grouped
+            return sum(sent) / (done - started), grouped, cpu_us
     finally:
         daemon.stop()
 
 
 def daemon_rate(seconds: float = DAEMON_S, rounds: int = ROUNDS) -> dict[str, Any]:
     """Decisions durable per second through the running daemon, and how many events its
-    writer put in one commit on average (whole run, start-up included)."""
+    writer put in one commit on average (whole run, start-up included), and the daemon's
+    CPU time per request."""
     rates: list[float] = []
     per_commit: list[float] = []
+    cpu: list[float] = []
     for _ in range(rounds):
         with tempfile.TemporaryDirectory() as tmp:
             state = Path(tmp) / "state"
             state.mkdir()
-            rate, grouped = asyncio.run(_daemon_round(state, seconds))
+            rate, grouped, cpu_us = asyncio.run(_daemon_round(state, seconds))
             rates.append(rate)
             per_commit.append(grouped)
+            cpu.append(cpu_us)
     return {
         "clients": CLIENTS,
         "seconds": seconds,
         "events_per_s": _spread(rates),
         "events_per_commit": _spread(per_commit),
+        "daemon_cpu_us_per_request": _spread(cpu),
     }
 
 

@@ -25,8 +25,8 @@ import asyncio
 import contextvars
 import logging
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from gateway.doors.timers import Later, Timers
@@ -36,12 +36,24 @@ log = logging.getLogger(__name__)
 RETRY_S = 1.0
 
 
-class _Batch:
-    """An open `RuleChanges.batch()`: its changes wait for its end."""
+class _Batch(AbstractAsyncContextManager[None]):
+    """An open `RuleChanges.batch()`: its changes wait for its end. A plain class, not a
+    generator: every web request runs in one, and most change nothing."""
 
     def __init__(self, owner: RuleChanges) -> None:
         self.owner = owner
         self.open = True
+        self._token: contextvars.Token[_Batch | None] | None = None
+
+    async def __aenter__(self) -> None:
+        self._token = _BATCH.set(self)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.open = False  # from now on, a change from its context reloads at once
+        if self._token is not None:
+            _BATCH.reset(self._token)
+        if self.owner.waiting():
+            await self.owner.settled()
 
 
 _BATCH: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar("rules_batch", default=None)
@@ -74,18 +86,14 @@ class RuleChanges:
             return  # the batch's end reloads
         self._timers.call_soon_threadsafe(self._start_again)
 
-    @asynccontextmanager
-    async def batch(self) -> AsyncIterator[None]:
+    def batch(self) -> AbstractAsyncContextManager[None]:
         """Hold back the reload of the changes made inside until the end, then wait until
         every change reported so far is in force (see the module docstring)."""
-        batch = _Batch(self)
-        token = _BATCH.set(batch)
-        try:
-            yield
-        finally:
-            batch.open = False  # from now on, a change from its context reloads at once
-            _BATCH.reset(token)
-            await self.settled()
+        return _Batch(self)
+
+    def waiting(self) -> bool:
+        """Whether a change reported so far is not in the engine's rules yet."""
+        return self._applied < self._heard
 
     async def settled(self) -> None:
         """Return once every change reported so far is in the engine's rules. Raises

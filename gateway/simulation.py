@@ -107,15 +107,15 @@ class Simulation:
         except NotSimulated as exc:
             raise NotBuilt(str(exc)) from exc
 
-    def card(self, reader: str, uid: str) -> None:
+    async def card(self, reader: str, uid: str) -> None:
         try:
-            self._input(reader).card(uid)
+            await self._input(reader).card(uid)
         except NotSimulated as exc:
             raise NotBuilt(str(exc)) from exc
 
-    def qr(self, reader: str, text: str) -> None:
+    async def qr(self, reader: str, text: str) -> None:
         try:
-            self._input(reader).text(text)
+            await self._input(reader).text(text)
         except NotSimulated as exc:
             raise NotBuilt(str(exc)) from exc
 

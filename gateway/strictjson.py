@@ -57,13 +57,18 @@ def _check_depth(value: Any) -> None:
         pending.extend((child, depth + 1) for child in children)
 
 
+# Built once: `json.loads` with hooks would build a decoder for every body.
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+
+
 def loads_strict(raw: bytes) -> Any:
     """Parse `raw`; ValueError (UnicodeDecodeError, DuplicateKey and TooDeep included) on
     anything not strict JSON."""
+    text = raw.decode("utf-8")
+    if text.startswith("\ufeff"):  # as json.loads refuses it
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
     try:
-        value = json.loads(
-            raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constants
-        )
+        value = _DECODER.decode(text)
     except RecursionError:
         raise TooDeep() from None
     _check_depth(value)

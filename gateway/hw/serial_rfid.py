@@ -16,7 +16,7 @@ import logging
 import os
 import re
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import reduce
@@ -298,15 +298,21 @@ class Debouncer:
     def __init__(self, hold_s: float, monotonic: Callable[[], float]) -> None:
         self._hold_s = hold_s
         self._monotonic = monotonic
-        self._last_seen: dict[str, float] = {}
+        # Per value, not just the last one: two cards in the field alternate frames. Kept
+        # in the order last seen (the clock is monotonic), so the values away for `hold_s`
+        # are at the front: each frame drops only those, never copies the rest (a busy
+        # scanner sees a new code per line, and they all stay here for `hold_s`).
+        self._last_seen: OrderedDict[str, float] = OrderedDict()
 
     def fresh(self, value: str) -> bool:
         """Whether `value` is new, not a repeat of a card still on the reader."""
         now = self._monotonic()
-        # Per value, not just the last one: two cards in the field alternate frames.
-        self._last_seen = {v: t for v, t in self._last_seen.items() if now - t < self._hold_s}
-        fresh = value not in self._last_seen
-        self._last_seen[value] = now
+        last_seen = self._last_seen
+        while last_seen and now - next(iter(last_seen.values())) >= self._hold_s:
+            last_seen.popitem(last=False)
+        fresh = value not in last_seen
+        last_seen[value] = now
+        last_seen.move_to_end(value)
         return fresh
 
 
@@ -503,25 +509,38 @@ class SerialReader:
                 return
 
     def _feed(self, data: bytes) -> None:
-        for frame in self._decoder.feed(data):
-            self._handle(frame)
+        credentials = [c for frame in self._decoder.feed(data) if (c := self._handle(frame))]
+        if credentials:
+            self._deliver(credentials)
 
-    def _handle(self, frame: DecodedFrame) -> None:
+    def _handle(self, frame: DecodedFrame) -> Credential | None:
+        """Count the frame; the credential to deliver when it is a fresh value."""
         now = self._clock.time()
         fresh = frame.value is not None and self._debounce.fresh(frame.value)
         with self._lock:
             self._health.last_seen = now
             self._health.accepted += int(fresh)
             self._stats.record(frame, self._decoder.kind, now, fresh)
-        if fresh and frame.value is not None:
-            kind = self._decoder.kind
-            self._deliver(Credential(kind, frame.value, self.name, now, raw=escape(frame.raw)))
+        if not fresh or frame.value is None:
+            return None
+        return Credential(self._decoder.kind, frame.value, self.name, now, raw=escape(frame.raw))
 
-    def _deliver(self, credential: Credential) -> None:
+    def _deliver(self, credentials: list[Credential]) -> None:
+        """Hand what one read decoded to the loop in one go: a busy scanner's lines wake
+        the loop once per read, not once per line."""
         try:
-            self._loop.call_soon_threadsafe(self._sink.credential, credential)
+            self._loop.call_soon_threadsafe(self._to_sink, credentials)
         except RuntimeError:  # the loop was closed under us: the daemon is stopping
-            log.debug("serial reader %s: loop closed, credential dropped", self.name)
+            log.debug("serial reader %s: loop closed, credentials dropped", self.name)
+
+    def _to_sink(self, credentials: list[Credential]) -> None:
+        """On the loop: each credential in the order read; one that fails is logged and
+        does not keep the others from their decision."""
+        for credential in credentials:
+            try:
+                self._sink.credential(credential)
+            except Exception:
+                log.exception("serial reader %s: the sink failed on a credential", self.name)
 
     # -- state --------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ ordinary reopen finds the device again without being told anything.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import tempfile
@@ -24,6 +25,9 @@ from operator import xor
 from gateway.hw.serial_rfid import ETX, STX
 
 EM4100_BYTES = 5
+
+
+BUFFER_FULL = "the simulated serial device's buffer is full: is the reader reading?"
 
 
 class SimulatedDeviceError(ValueError):
@@ -51,6 +55,22 @@ def rdm6300_frame(card: bytes) -> bytes:
         raise ValueError(f"an RDM6300 frame carries {EM4100_BYTES} bytes, not {len(card)}")
     digits = f"{card.hex().upper()}{reduce(xor, card):02X}"
     return bytes([STX]) + digits.encode("ascii") + bytes([ETX])
+
+
+def card_frame(uid_hex: str) -> bytes:
+    """An RDM6300 frame for a 5-byte EM4100 id, or for a 4-byte id, which is sent with a
+    00 version byte in front (the printed card number is the last 4 bytes)."""
+    uid = parse_uid(uid_hex)
+    if len(uid) == EM4100_BYTES - 1:
+        uid = b"\x00" + uid
+    return rdm6300_frame(uid)
+
+
+def scanned_line(text: str) -> bytes:
+    """What a scanner sends for a scanned line: the text and CR LF, in UTF-8."""
+    if "\r" in text or "\n" in text:
+        raise ValueError("a scanned line cannot contain CR or LF")
+    return text.encode("utf-8") + b"\r\n"
 
 
 class PtySerialDevice:
@@ -92,32 +112,67 @@ class PtySerialDevice:
 
     def write_raw(self, data: bytes) -> None:
         """Send bytes exactly as given."""
+        if self.write_some(data) < len(data):
+            raise SimulatedDeviceError(BUFFER_FULL)
+
+    def write_some(self, data: bytes) -> int:
+        """Send as many of `data` as the pty takes now; how many that was."""
         if self._master is None:
             raise SimulatedDeviceError("the simulated serial device is unplugged")
         view = memoryview(data)
-        while view:
+        sent = 0
+        while sent < len(view):
             try:
-                view = view[os.write(self._master, view) :]
+                sent += os.write(self._master, view[sent:])
             except BlockingIOError:
-                raise SimulatedDeviceError(
-                    "the simulated serial device's buffer is full: is the reader reading?"
-                ) from None
+                break
+        return sent
 
     def write_card(self, uid_hex: str) -> None:
-        """An RDM6300 frame for a 5-byte EM4100 id, or for a 4-byte id, which is sent
-        with a 00 version byte in front (the printed card number is the last 4 bytes)."""
-        uid = parse_uid(uid_hex)
-        if len(uid) == EM4100_BYTES - 1:
-            uid = b"\x00" + uid
-        self.write_raw(rdm6300_frame(uid))
+        """Send `card_frame(uid_hex)`."""
+        self.write_raw(card_frame(uid_hex))
 
     def write_line(self, text: str) -> None:
-        """A scanned line: the text and CR LF, in UTF-8."""
-        if "\r" in text or "\n" in text:
-            raise ValueError("a scanned line cannot contain CR or LF")
-        self.write_raw(text.encode("utf-8") + b"\r\n")
+        """Send `scanned_line(text)`."""
+        self.write_raw(scanned_line(text))
 
     def close(self) -> None:
         """Unplug and remove the temp dir."""
         self.unplug()
         shutil.rmtree(self._dir, ignore_errors=True)
+
+
+class BatchedWrites:
+    """Sends to a `PtySerialDevice` from the event loop: what is sent within one pass of
+    the loop (the simulation API's concurrent requests) goes to the pty in one write, so
+    the reader's thread wakes once for all of it instead of once per request.
+
+    `send` returns once its bytes are in the pty, as a write of its own would, or raises
+    `SimulatedDeviceError` if they did not all fit (or the device is unplugged)."""
+
+    def __init__(self, device: PtySerialDevice) -> None:
+        self._device = device
+        self._pending: list[tuple[bytes, asyncio.Future[None]]] = []
+
+    async def send(self, data: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        if not self._pending:
+            loop.call_soon(self._flush)
+        sent = loop.create_future()
+        self._pending.append((data, sent))
+        await sent
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        try:
+            written = self._device.write_some(b"".join(data for data, _ in pending))
+            error = SimulatedDeviceError(BUFFER_FULL)
+        except SimulatedDeviceError as exc:
+            written, error = 0, exc
+        for data, sent in pending:  # in order: the first ones are those that fitted
+            if not sent.done():  # its request may have been cancelled meanwhile
+                if written >= len(data):
+                    sent.set_result(None)
+                else:
+                    sent.set_exception(error)
+            written -= len(data)

@@ -18,7 +18,7 @@ from gateway.hw.lines import LineDriver
 from gateway.hw.nfc_sim import SimulatedNfcFrontend
 from gateway.hw.pcsc_sim import SimulatedPcscBackend
 from gateway.hw.reader_base import NotSimulated
-from gateway.hw.serial_sim import PtySerialDevice
+from gateway.hw.serial_sim import BatchedWrites, PtySerialDevice, card_frame, scanned_line
 from gateway.hw.wiegand import MAX_GAP_S
 from gateway.settings import ReaderSettings
 
@@ -29,9 +29,9 @@ HEX_UID = re.compile(r"^(?:[0-9A-F]{2}){1,10}$")
 class SimulatedInput(Protocol):
     """What the simulation API can do to one simulated reader; NotSimulated otherwise."""
 
-    def card(self, uid: str) -> None: ...
+    async def card(self, uid: str) -> None: ...
 
-    def text(self, text: str) -> None: ...
+    async def text(self, text: str) -> None: ...
 
     async def keys(self, keys: str) -> None: ...
 
@@ -50,10 +50,10 @@ class NoInput:
     def __init__(self, name: str, kind: str) -> None:
         self._what = f"reader {name!r} ({kind})"
 
-    def card(self, uid: str) -> None:
+    async def card(self, uid: str) -> None:
         raise NotSimulated(f"{self._what} does not read cards")
 
-    def text(self, text: str) -> None:
+    async def text(self, text: str) -> None:
         raise NotSimulated(f"{self._what} does not scan codes")
 
     async def keys(self, keys: str) -> None:
@@ -67,7 +67,7 @@ class PcscInput(NoInput):
         super().__init__(name, "pcsc")
         self._backend = backend
 
-    def card(self, uid: str) -> None:
+    async def card(self, uid: str) -> None:
         # A tap, not a card left lying: a second /sim/card is a second presentation.
         self._backend.tap(parse_uid(uid))
 
@@ -79,7 +79,7 @@ class NfcInput(NoInput):
         super().__init__(name, "nfc")
         self._frontend = frontend
 
-    def card(self, uid: str) -> None:
+    async def card(self, uid: str) -> None:
         self._frontend.present_card(uid)
 
 
@@ -90,14 +90,14 @@ class SerialInput(NoInput):
     def __init__(self, settings: ReaderSettings, device: PtySerialDevice) -> None:
         super().__init__(settings.name, "serial")
         self._settings = settings
-        self._device = device
+        self._writes = BatchedWrites(device)
 
-    def card(self, uid: str) -> None:
+    async def card(self, uid: str) -> None:
         card = parse_uid(uid)
         if self._settings.protocol == "rdm6300":
-            self._device.write_card(uid)
+            await self._writes.send(card_frame(uid))
         elif self._settings.credential_kind == "card":
-            self._device.write_line(self._card_line(card))
+            await self._writes.send(scanned_line(self._card_line(card)))
         else:
             raise NotSimulated(f"{self._what} scans {self._settings.credential_kind} codes")
 
@@ -109,12 +109,12 @@ class SerialInput(NoInput):
             return uid.hex().upper()
         return str(int.from_bytes(uid, "big")).zfill(10)
 
-    def text(self, text: str) -> None:
+    async def text(self, text: str) -> None:
         if self._settings.protocol != "line" or self._settings.credential_kind == "card":
             raise NotSimulated(f"{self._what} does not scan codes")
         if not text.strip() or len(text) > 256 or not text.isprintable():
             raise ValueError("text must be 1 to 256 printable characters")
-        self._device.write_line(text)
+        await self._writes.send(scanned_line(text))
 
 
 class KeypadInput(NoInput):

@@ -9,7 +9,9 @@ loopback name or address (a DNS-rebinding page is same-origin but names its own 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import json
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -27,9 +29,9 @@ class SimulationControl(Protocol):
 
     async def keys(self, reader: str, keys: str) -> None: ...
 
-    def card(self, reader: str, uid: str) -> None: ...
+    async def card(self, reader: str, uid: str) -> None: ...
 
-    def qr(self, reader: str, text: str) -> None: ...
+    async def qr(self, reader: str, text: str) -> None: ...
 
     def set_input(self, door: str, name: str, active: bool) -> None: ...
 
@@ -59,6 +61,11 @@ SIM = web.AppKey("simulation", SimulationControl)
 
 BODYLESS = frozenset({"GET", "HEAD"})
 LOOPBACK_NAMES = frozenset({"localhost"})
+# Addresses and Host headers whose loopback check is remembered (a bounded cache: a flood
+# of other names only pushes out answers that are computed again).
+LOOKS_REMEMBERED = 256
+# The answer of every input call, encoded once.
+OK_TEXT = json.dumps({"status": "ok"})
 
 
 @web.middleware
@@ -77,7 +84,7 @@ def _refusal(request: web.Request) -> web.Response | None:
     if not _is_loopback(request.remote):
         return error(403, "the simulation API answers loopback clients only")
     host = request.headers.get("Host", "")
-    if not _is_loopback(_hostname(host)):
+    if not _is_loopback_host(host):
         return error(403, "the simulation API answers requests to a loopback Host only")
     origin = request.headers.get("Origin")
     if origin is not None and not _same_origin(origin, host):
@@ -85,6 +92,13 @@ def _refusal(request: web.Request) -> web.Response | None:
     if request.method not in BODYLESS and request.content_type != "application/json":
         return error(415, "the simulation API takes Content-Type: application/json only")
     return None
+
+
+@functools.lru_cache(maxsize=LOOKS_REMEMBERED)
+def _is_loopback_host(authority: str) -> bool:
+    """Whether a `Host` header names a loopback host (remembered: a client sends the same
+    one with every request)."""
+    return _is_loopback(_hostname(authority))
 
 
 def _hostname(authority: str) -> str | None:
@@ -105,6 +119,7 @@ def _same_origin(origin: str, host: str) -> bool:
     return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
 
 
+@functools.lru_cache(maxsize=LOOKS_REMEMBERED)
 def _is_loopback(address: str | None) -> bool:
     """A loopback address, or `localhost` (which browsers never send to the network)."""
     if address is None:
@@ -123,7 +138,7 @@ async def _run(request: web.Request, action: Any) -> web.Response:
         await action(request.app[SIM], body)
     except ValueError as exc:
         return error(400, str(exc))
-    return web.json_response({"status": "ok"})
+    return web.Response(text=OK_TEXT, content_type="application/json")
 
 
 async def _wiegand(sim: SimulationControl, body: dict[str, Any]) -> None:
@@ -145,11 +160,11 @@ async def _keys(sim: SimulationControl, body: dict[str, Any]) -> None:
 
 
 async def _card(sim: SimulationControl, body: dict[str, Any]) -> None:
-    sim.card(field_str(body, "reader", 64), field_str(body, "uid", 40))
+    await sim.card(field_str(body, "reader", 64), field_str(body, "uid", 40))
 
 
 async def _qr(sim: SimulationControl, body: dict[str, Any]) -> None:
-    sim.qr(field_str(body, "reader", 64), field_str(body, "text", 256))
+    await sim.qr(field_str(body, "reader", 64), field_str(body, "text", 256))
 
 
 async def _input(sim: SimulationControl, body: dict[str, Any]) -> None:
@@ -182,7 +197,7 @@ async def block_loop(request: web.Request) -> web.Response:
     body = await json_object(request)
     seconds = field_number(body, "seconds", 1, 0, MAX_BLOCK_S)
     request.app[SIM].block_loop(seconds)
-    return web.json_response({"status": "ok"})
+    return web.Response(text=OK_TEXT, content_type="application/json")
 
 
 def _handler(action: Any) -> Any:

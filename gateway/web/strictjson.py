@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.http import HttpProcessingError
+from aiohttp.streams import StreamReader
 
 from gateway.strictjson import TooDeep, loads_strict
 from gateway.web.limits import HTTP_LIMITS, HttpLimits
@@ -41,15 +42,11 @@ async def _read_body(request: web.Request, max_bytes: int) -> bytes:
     whole body has not arrived within the server's body timeout (a slow client would
     otherwise hold its connection and this handler for as long as it likes)."""
     limits = request.app.get(HTTP_LIMITS) or HttpLimits()
-    chunks: list[bytes] = []
-    size = 0
     try:
+        if request.content.is_eof():  # it has all arrived (a small body): no wait, no timer
+            return await _read_chunks(request.content, max_bytes)
         async with asyncio.timeout(limits.body_timeout_s):
-            while chunk := await request.content.read(READ_CHUNK):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise BodyRejected(f"body larger than {max_bytes} bytes", 413)
-                chunks.append(chunk)
+            return await _read_chunks(request.content, max_bytes)
     except (ConnectionError, HttpProcessingError) as exc:
         raise BodyRejected("body incomplete: the connection ended before it") from exc
     except web.RequestPayloadError as exc:  # e.g. Content-Encoding: gzip over other bytes
@@ -57,6 +54,17 @@ async def _read_body(request: web.Request, max_bytes: int) -> bytes:
     except TimeoutError as exc:
         message = f"body not received within {limits.body_timeout_s:g} s"
         raise BodyRejected(message, 408) from exc
+
+
+async def _read_chunks(content: StreamReader, max_bytes: int) -> bytes:
+    """The stream to its end; BodyRejected (413) as soon as it is over `max_bytes`."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await content.read(READ_CHUNK):
+        size += len(chunk)
+        if size > max_bytes:
+            raise BodyRejected(f"body larger than {max_bytes} bytes", 413)
+        chunks.append(chunk)
     return b"".join(chunks)
 
 

@@ -197,7 +197,7 @@ async def test_a_simulated_card_reaches_the_real_driver_on_the_given_clock(
     clock.step_wall(-86400)  # a day back: the host's clock is not the daemon's
     sim = hardware.reader_input(reader)
     assert sim is not None
-    sim.card("04:a1:b2:c3")
+    await sim.card("04:a1:b2:c3")
     await until(lambda: len(sink.credentials) == 1, "a credential")
     (credential,) = sink.credentials
     assert (credential.reader, credential.value) == (reader, "04A1B2C3")
@@ -222,13 +222,13 @@ async def test_simulated_serial_readers_take_cards_and_codes_through_a_real_pty(
         await until(lambda: all(r.status()["online"] for r in readers.values()), "the ptys")
         rfid, usb, qr = inputs["rfid"], inputs["usb"], inputs["qr"]
         assert rfid is not None and usb is not None and qr is not None
-        rfid.card("04:a1:b2:c3")
-        usb.card("04A1B2C3")  # printed in decimal, read back as the same UID
-        qr.text("ticket-7")
+        await rfid.card("04:a1:b2:c3")
+        await usb.card("04A1B2C3")  # printed in decimal, read back as the same UID
+        await qr.text("ticket-7")
         with pytest.raises(NotSimulated, match="scans qr codes"):
-            qr.card("04A1B2C3")
+            await qr.card("04A1B2C3")
         with pytest.raises(NotSimulated, match="does not scan codes"):
-            usb.text("ticket-7")
+            await usb.text("ticket-7")
         await until(lambda: len(sink.credentials) == 3, "3 credentials")
         found = sorted((c.reader, c.value, c.timestamp) for c in sink.credentials)
         assert found == [
@@ -253,7 +253,7 @@ async def test_simulated_matrix_keys_are_stamped_with_the_given_clock(
     await sim.keys("12#")
     assert sink.keys == [("1", clock.time()), ("2", clock.time()), ("#", clock.time())]
     with pytest.raises(NotSimulated):
-        sim.card("04A1B2C3")
+        await sim.card("04A1B2C3")
 
 
 def test_wiegand_readers_are_driven_by_their_pins_not_by_an_input() -> None:

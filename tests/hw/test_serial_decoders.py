@@ -190,6 +190,24 @@ def test_debounce_reports_a_held_card_once_and_again_after_it_was_away() -> None
     assert debounce.fresh("A") is True
 
 
+def test_debounce_forgets_each_card_a_hold_time_after_its_own_last_frame() -> None:
+    clock = ManualClock()
+    debounce = Debouncer(1.0, clock.monotonic)
+    assert debounce.fresh("A") is True
+    clock.advance(0.5)
+    assert debounce.fresh("B") is True
+    clock.advance(0.1)
+    assert debounce.fresh("A") is False  # A still held: its time starts again
+    clock.advance(0.95)  # B away for 1.05 s, A for 0.95 s
+    assert debounce.fresh("B") is True
+    assert debounce.fresh("A") is False
+    for n in range(1000):  # a busy scanner: a new code per line
+        assert debounce.fresh(f"code-{n}") is True
+    clock.advance(1.0)
+    assert debounce.fresh("code-0") is True
+    assert debounce.fresh("A") is True
+
+
 def test_backoff_doubles_to_the_maximum_and_resets() -> None:
     backoff = Backoff()
     delays = [backoff.next() for _ in range(9)]

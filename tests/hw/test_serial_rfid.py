@@ -167,6 +167,25 @@ async def test_qr_scanner_lines(bench: Bench) -> None:
     assert reader.status()["frames_rejected"] == {"unprintable": 1}
 
 
+class RefusingSink(CollectingSink):
+    """A sink that fails on one value (a bug downstream) and keeps the rest."""
+
+    def credential(self, credential: Credential) -> None:
+        if credential.value == "breaks":
+            raise RuntimeError("a bug downstream")
+        super().credential(credential)
+
+
+async def test_lines_read_together_each_reach_the_sink_in_order_whatever_one_does(
+    bench: Bench,
+) -> None:
+    bench.sink = RefusingSink()
+    await bench.reader(protocol="line", credential_kind="qr")
+    bench.device.write_raw(b"first\r\nbreaks\r\nthird\r\nfourth\r\n")  # one read
+    assert await bench.credentials(3) == ["first", "third", "fourth"]
+    assert bench.sink.threads == {threading.main_thread().name}
+
+
 async def test_line_pattern_selects_the_value(bench: Bench) -> None:
     reader = await bench.reader(
         protocol="line", credential_kind="qr", line_pattern=r"GATE:([A-Z0-9]{6})"
