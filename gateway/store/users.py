@@ -204,7 +204,9 @@ class UserStore(TableStore):
         user: User,
         pin_hash: str | None = None,
         flags: CredentialFlags | None = None,
+        stored: User | None = None,
     ) -> None:
+        # `stored`: the user as read in this transaction, when the caller has it.
         pin = self._resolve_pin_hash(conn, user, pin_hash)
         _check_references(conn, user)
         credentials = _credential_rows(user, pin)
@@ -231,7 +233,7 @@ class UserStore(TableStore):
                 int(user.lockdown_override),
             ),
         )
-        _replace_user_lists(conn, user)
+        _replace_user_lists(conn, user, stored)
         conn.execute("DELETE FROM credentials WHERE user_id = ?", (user.user_id,))
         conn.executemany(
             "INSERT INTO credentials (kind, value, user_id, enabled) VALUES (?, ?, ?, ?)",
@@ -345,7 +347,7 @@ class UserStore(TableStore):
         clean = validate_user(user)
         if clean.user_id != user_id:
             raise ValidationError("user_id", "cannot be changed")
-        self._write_user(conn, clean)
+        self._write_user(conn, clean, stored=None if existing is None else existing[0])
         write_profile(conn, clean.user_id, profile)
         return clean, profile
 
@@ -588,15 +590,20 @@ def _enabled_flags(conn: sqlite3.Connection, user_id: str) -> dict[tuple[str, st
     return {(kind, value): int(enabled) for kind, value, enabled in rows}
 
 
-def _replace_user_lists(conn: sqlite3.Connection, user: User) -> None:
+def _replace_user_lists(conn: sqlite3.Connection, user: User, stored: User | None) -> None:
+    # A list the user already has as `stored` (read in this transaction) is left alone:
+    # an update that names no department, group or door rewrites none of them.
     uid = user.user_id
     for table, column, field_name in _USER_LISTS:
         values = getattr(user, field_name)
+        if stored is not None and getattr(stored, field_name) == values:
+            continue
         conn.execute(f"DELETE FROM {table} WHERE user_id = ?", (uid,))
-        conn.executemany(
-            f"INSERT INTO {table} (user_id, {column}, position) VALUES (?, ?, ?)",
-            [(uid, value, pos) for pos, value in enumerate(values)],
-        )
+        if values:
+            conn.executemany(
+                f"INSERT INTO {table} (user_id, {column}, position) VALUES (?, ?, ?)",
+                [(uid, value, pos) for pos, value in enumerate(values)],
+            )
 
 
 def _pin_of(user: User, new: str | None, stored: Mapping[str, str]) -> str | None:

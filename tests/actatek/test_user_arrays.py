@@ -6,6 +6,7 @@ the PIN-oracle protections across the whole array."""
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 from typing import Any
 
@@ -50,13 +51,16 @@ def array_with_bad_items() -> list[dict[str, Any]]:
     return [BAD[n][0] if n in BAD else user_item(n) for n in range(COUNT)]
 
 
-def count_write_transactions(gateway: Gateway) -> list[str]:
-    """Every write transaction begun on the stores' connection from now on."""
-    begun: list[str] = []
+def count_write_transactions(gateway: Gateway) -> list[float]:
+    """From now on, how long each write transaction on the stores' connection ran, from its
+    BEGIN IMMEDIATE to the start of its COMMIT (one entry per transaction begun)."""
+    begun: list[float] = []
 
     def trace(statement: str) -> None:
         if statement.startswith("BEGIN IMMEDIATE"):
-            begun.append(statement)
+            begun.append(-time.monotonic())
+        elif statement == "COMMIT" and begun and begun[-1] < 0:
+            begun[-1] += time.monotonic()
 
     with gateway.stores.users.connection.raw() as conn:
         conn.set_trace_callback(trace)
@@ -109,8 +113,10 @@ async def test_an_array_is_written_in_a_few_transactions_not_one_per_user(
     begun = count_write_transactions(api.gateway)
     status, results = await api.call("POST", f"user/{api.sid('USERADMIN')}", array_with_bad_items())
     assert status == 200 and len(results) == COUNT
-    # A chunk ends after 10 ms: tens of users per transaction, however slow the machine.
+    # A chunk ends after 10 ms: tens of users per transaction, however slow the machine,
+    # and the connection is never held for long (500 users took 0.25 s here).
     assert len(begun) <= COUNT // 4, len(begun)
+    assert statistics.median(begun) < 0.05, sorted(begun)[-5:]
 
     # With time enough, chunks of 500, and one more after the PIN refusal that was counted.
     monkeypatch.setattr(user_arrays, "CHUNK_S", 60.0)
@@ -157,7 +163,7 @@ async def test_the_loops_own_store_reads_wait_at_most_a_short_chunk(api: Api) ->
         await asyncio.sleep(0.002)
     status, _ = await writing
     assert status == 200
-    assert longest < 0.1, longest
+    assert longest < 0.5, longest  # a chunk (and a busy machine), never the whole array
 
 
 async def test_a_database_fault_in_a_chunk_is_answered_for_that_user_alone(api: Api) -> None:
