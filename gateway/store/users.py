@@ -337,7 +337,8 @@ class UserStore(TableStore):
         build: Callable[[UserRecord | None], UserRecord],
         mode: Literal["add", "update", "upsert"],
     ) -> UserRecord:
-        found = _user_records(conn, [user_id])
+        # One cheap query first: most users an array adds do not exist yet.
+        found = _user_records(conn, [user_id]) if _user_exists(conn, user_id) else []
         existing = found[0] if found else None
         if mode == "add" and existing is not None:
             raise ValidationError("user_id", f"user {user_id} already exists")
