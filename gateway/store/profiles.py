@@ -22,6 +22,8 @@ from gateway.store.records import CredentialKey, UserFilter, UserProfile
 def _where_ids(user_ids: Sequence[str] | None) -> tuple[str, tuple[object, ...]]:
     if user_ids is None:
         return "", ()
+    if len(user_ids) == 1:  # one user (an ACTAtek save): a plain lookup is several times faster
+        return "WHERE user_id = ?", (user_ids[0],)
     return "WHERE user_id IN (SELECT value FROM json_each(?))", (json.dumps(list(user_ids)),)
 
 

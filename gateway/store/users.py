@@ -1,9 +1,11 @@
 """The user store: users, their credentials and ACTAtek extras, and the public PINs.
 
 Every public write is one transaction and validates before it writes, so a refused call
-leaves the database exactly as it was. PINs are stored as keyed hashes (`PinHasher`) and
-never read back; a PIN is unique across users and the device's public PINs, so both live
-here. Departments and groups a user names must exist (`gateway.store.organisation`).
+leaves the database exactly as it was (`saving_records` writes many ACTAtek records in one
+transaction, each in its own SAVEPOINT: a refused one is undone alone). PINs are stored as
+keyed hashes (`PinHasher`) and never read back; a PIN is unique across users and the
+device's public PINs, so both live here. Departments and groups a user names must exist
+(`gateway.store.organisation`).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from gateway.store.references import join_ids, require_ids
 from gateway.store.rules import changes_logged_as_one
 from gateway.store.validate import check_pin_hash, check_public_pins, validate_user
 
-__all__ = ["ImportRow", "UserImport", "UserStore", "check_import_row"]
+__all__ = ["ImportRow", "RecordBatch", "UserImport", "UserStore", "check_import_row"]
 
 _USER_COLUMNS = (
     "user_id, first_name, last_name, other_name, active, expiry, admin_level, message, "
@@ -206,7 +208,9 @@ class UserStore(TableStore):
         user: User,
         pin_hash: str | None = None,
         flags: CredentialFlags | None = None,
+        stored: User | None = None,
     ) -> None:
+        # `stored`: the user as read in this transaction, when the caller has it.
         pin = self._resolve_pin_hash(conn, user, pin_hash)
         _check_references(conn, user)
         credentials = _credential_rows(user, pin)
@@ -233,7 +237,7 @@ class UserStore(TableStore):
                 int(user.lockdown_override),
             ),
         )
-        _replace_user_lists(conn, user)
+        _replace_user_lists(conn, user, stored)
         conn.execute("DELETE FROM credentials WHERE user_id = ?", (user.user_id,))
         conn.executemany(
             "INSERT INTO credentials (kind, value, user_id, enabled) VALUES (?, ?, ?, ?)",
@@ -316,18 +320,40 @@ class UserStore(TableStore):
         writes under the same lock. "add" refuses an existing id, "update" a missing one.
         """
         with self._writing() as conn:
-            found = _user_records(conn, [user_id])
-            existing = found[0] if found else None
-            if mode == "add" and existing is not None:
-                raise ValidationError("user_id", f"user {user_id} already exists")
-            if mode == "update" and existing is None:
-                raise NotFoundError("user", user_id)
-            user, profile = build(existing)
-            clean = validate_user(user)
-            if clean.user_id != user_id:
-                raise ValidationError("user_id", "cannot be changed")
-            self._write_user(conn, clean)
-            write_profile(conn, clean.user_id, profile)
+            return self._save_record(conn, user_id, build, mode)
+
+    @contextmanager
+    def saving_records(self) -> Iterator[RecordBatch]:
+        """One transaction for many `save_user_record` calls (`RecordBatch.save`).
+
+        Each save is all-or-nothing on its own: a refused one is rolled back alone and the
+        others stay. Leaving the block normally commits every save that went through; an
+        exception out of it (a database fault) rolls them all back. The connection stays
+        locked for the whole block, so keep it to a bounded number of saves.
+        """
+        with self._writing() as conn:
+            yield RecordBatch(self, conn)
+
+    def _save_record(
+        self,
+        conn: sqlite3.Connection,
+        user_id: str,
+        build: Callable[[UserRecord | None], UserRecord],
+        mode: Literal["add", "update", "upsert"],
+    ) -> UserRecord:
+        # One cheap query first: most users an array adds do not exist yet.
+        found = _user_records(conn, [user_id]) if _user_exists(conn, user_id) else []
+        existing = found[0] if found else None
+        if mode == "add" and existing is not None:
+            raise ValidationError("user_id", f"user {user_id} already exists")
+        if mode == "update" and existing is None:
+            raise NotFoundError("user", user_id)
+        user, profile = build(existing)
+        clean = validate_user(user)
+        if clean.user_id != user_id:
+            raise ValidationError("user_id", "cannot be changed")
+        self._write_user(conn, clean, stored=None if existing is None else existing[0])
+        write_profile(conn, clean.user_id, profile)
         return clean, profile
 
     def totp_secret(self, user_id: str) -> tuple[bytes, bool]:
@@ -343,6 +369,34 @@ class UserStore(TableStore):
             secret = new_secret()
             write_totp_secret(conn, user_id, seal(self._hasher, user_id, secret))
         return secret, True
+
+
+class RecordBatch:
+    """Saves inside `UserStore.saving_records`'s transaction, each in its own SAVEPOINT."""
+
+    def __init__(self, store: UserStore, conn: sqlite3.Connection) -> None:
+        self._store = store
+        self._conn = conn
+
+    def save(
+        self,
+        user_id: str,
+        build: Callable[[UserRecord | None], UserRecord],
+        mode: Literal["add", "update", "upsert"],
+    ) -> UserRecord:
+        """As `UserStore.save_user_record`; whatever it raises, nothing of this save
+        stays, and the saves before it are kept."""
+        self._conn.execute("SAVEPOINT user_record")
+        try:
+            record = self._store._save_record(self._conn, user_id, build, mode)
+        except BaseException:
+            # A fault may already have ended the whole transaction: nothing left to undo.
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK TO user_record")
+                self._conn.execute("RELEASE user_record")
+            raise
+        self._conn.execute("RELEASE user_record")
+        return record
 
 
 @dataclass(frozen=True)
@@ -547,15 +601,20 @@ def _enabled_flags(conn: sqlite3.Connection, user_id: str) -> dict[tuple[str, st
     return {(kind, value): int(enabled) for kind, value, enabled in rows}
 
 
-def _replace_user_lists(conn: sqlite3.Connection, user: User) -> None:
+def _replace_user_lists(conn: sqlite3.Connection, user: User, stored: User | None) -> None:
+    # A list the user already has as `stored` (read in this transaction) is left alone:
+    # an update that names no department, group or door rewrites none of them.
     uid = user.user_id
     for table, column, field_name in _USER_LISTS:
         values = getattr(user, field_name)
+        if stored is not None and getattr(stored, field_name) == values:
+            continue
         conn.execute(f"DELETE FROM {table} WHERE user_id = ?", (uid,))
-        conn.executemany(
-            f"INSERT INTO {table} (user_id, {column}, position) VALUES (?, ?, ?)",
-            [(uid, value, pos) for pos, value in enumerate(values)],
-        )
+        if values:
+            conn.executemany(
+                f"INSERT INTO {table} (user_id, {column}, position) VALUES (?, ?, ?)",
+                [(uid, value, pos) for pos, value in enumerate(values)],
+            )
 
 
 def _pin_of(user: User, new: str | None, stored: Mapping[str, str]) -> str | None:

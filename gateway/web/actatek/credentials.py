@@ -144,8 +144,8 @@ async def change_credentials(request: web.Request, fields: list[str], save: Call
         except CredentialTaken as exc:
             if exc.kind != "pin" and session.may("users"):
                 raise common_error(exc, NAMES) from None  # it can read the owner anyway
-            _count_refusal(request, refusals, fields)
-            raise ActatekError(f"{NAMES.get(exc.field, exc.field)}: {TAKEN[exc.kind]}") from None
+            count_refusal(request, refusals, fields)
+            raise taken_refusal(exc) from None
         except StoreError as exc:
             raise common_error(exc, NAMES) from exc
 
@@ -155,7 +155,7 @@ async def refuse_credentials(request: web.Request, fields: list[str]) -> NoRetur
     refusals = request.app[CREDENTIAL_REFUSALS]
     async with refusals.lock:
         _wait_first(request, refusals, fields)
-        _count_refusal(request, refusals, fields)
+        count_refusal(request, refusals, fields)
     raise ActatekError(
         f"{', '.join(fields)}: only a user administrator (USERADMIN or SUPERADMIN) sets "
         f"credentials; a {session_of(request).level} login may change only its names here"
@@ -166,13 +166,23 @@ def _wait_first(request: web.Request, refusals: CredentialRefusals, fields: list
     """Refuse, without looking at the change, while the account or address must wait."""
     wait = refusals.wait_s(session_of(request).username, security.client_address(request))
     if wait > 0:
-        raise ActatekError(
-            f"{', '.join(fields)}: too many refused credential changes; "
-            f"try again in {max(1, math.ceil(wait))} s"
-        )
+        raise waiting_refusal(fields, wait)
 
 
-def _count_refusal(request: web.Request, refusals: CredentialRefusals, fields: list[str]) -> None:
+def waiting_refusal(fields: list[str], wait_s: float) -> ActatekError:
+    """The answer to a credential change made `wait_s` seconds too early (not looked at)."""
+    return ActatekError(
+        f"{', '.join(fields)}: too many refused credential changes; "
+        f"try again in {max(1, math.ceil(wait_s))} s"
+    )
+
+
+def taken_refusal(exc: CredentialTaken) -> ActatekError:
+    """The answer to a taken credential that does not say whose (always for a PIN)."""
+    return ActatekError(f"{NAMES.get(exc.field, exc.field)}: {TAKEN[exc.kind]}")
+
+
+def count_refusal(request: web.Request, refusals: CredentialRefusals, fields: list[str]) -> None:
     """Journal the refusal (which fields, never a value), count it here and toward the
     login throttle, and raise the alarm when it starts the waits."""
     ctx = context_of(request)

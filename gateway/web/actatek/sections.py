@@ -2,7 +2,8 @@
 error, one result per item of an array body, and the routes of its paths.
 
 - Array bodies answer an array of per-item results; each item is written in its own
-  transaction, so one bad item neither aborts the others nor leaves half a record.
+  transaction (or, where a section writes its arrays in chunks, its own SAVEPOINT), so
+  one bad item neither aborts the others nor leaves half a record.
 - Store errors become the common error with the API's field name.
 - Store calls run on a worker thread: a 10,000-user array must not stall the event loop
   that opens the doors.
@@ -45,6 +46,7 @@ async def call_store(names: Mapping[str, str], fn: Callable[..., T], *args: Any)
 
 
 Item = Callable[[Mapping[str, Any]], Awaitable[str]]
+Result = dict[str, str]  # one item's answer in an array: {"status": ..., "message": ...}
 
 
 async def run_items(request: web.Request, body: Any, one: Item) -> web.Response:
@@ -66,13 +68,15 @@ async def answer_each(
     (`many`) 200 with one result per value, in order, a refusal not stopping the next."""
     if not many:
         return success(await one(values[0]))
-    results: list[dict[str, str]] = []
-    for value in values:
-        try:
-            results.append({"status": "success", "message": await one(value)})
-        except REFUSALS as exc:
-            results.append({"status": "error", "message": common_error(exc).message})
-    return web.json_response(results)
+    return web.json_response([await answer_one(one, value) for value in values])
+
+
+async def answer_one(one: Callable[[V], Awaitable[str]], value: V) -> Result:
+    """`one(value)` as one item of an array answers: its success or its refusal."""
+    try:
+        return {"status": "success", "message": await one(value)}
+    except REFUSALS as exc:
+        return {"status": "error", "message": common_error(exc).message}
 
 
 def add_both(app: web.Application, method: str, path: str, handler: Handler) -> None:
@@ -84,6 +88,8 @@ def add_both(app: web.Application, method: str, path: str, handler: Handler) -> 
 # -- a section's collection on the app ------------------------------------------------------
 
 ItemCall = Callable[[web.Request, Mapping[str, Any]], Awaitable[str]]
+# An array body's objects at once, answered one result per object, in order.
+ArrayCall = Callable[[web.Request, list[Mapping[str, Any]]], Awaitable[list[Result]]]
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,9 @@ class Section:
     `add` (POST) and `update` (PUT) take one object of the body, parse its fields, make
     the store call and journal it, and return the success message: `add_section` reads the
     body (at most `max_body` bytes) and answers one result or one per item (`run_items`).
+    `add_many` / `update_many`, when given, take an array body instead (a section whose
+    arrays are large writes them in chunks): the same answers as `add` / `update` applied
+    to each object in turn.
     `get` and `delete` are whole handlers (their filters and answers differ between
     sections); DELETE is routed at `path + delete_suffix` (`"/{id}"` for a path id).
     `with_slash`: each path also with a trailing slash (the reference writes both).
@@ -107,6 +116,8 @@ class Section:
     get: Handler | None = None
     delete: Handler | None = None
     delete_suffix: str = ""
+    add_many: ArrayCall | None = None
+    update_many: ArrayCall | None = None
     max_body: int = MAX_BODY_BYTES
     with_slash: bool = False  # also answer at the path with a trailing slash
 
@@ -114,9 +125,10 @@ class Section:
 def add_section(app: web.Application, section: Section) -> None:
     """Route the methods `section` has."""
     checked = endpoint(section.capability)
+    add, update, limit = section.add, section.update, section.max_body
     routes: list[tuple[str, str, Handler | None]] = [
-        ("POST", section.path, section.add and _items(section.add, section.max_body)),
-        ("PUT", section.path, section.update and _items(section.update, section.max_body)),
+        ("POST", section.path, add and _items(add, section.add_many, limit)),
+        ("PUT", section.path, update and _items(update, section.update_many, limit)),
         ("GET", section.path, section.get),
         ("DELETE", section.path + section.delete_suffix, section.delete),
     ]
@@ -129,12 +141,15 @@ def add_section(app: web.Application, section: Section) -> None:
             app.router.add_route(method, path, checked(handler))
 
 
-def _items(one: ItemCall, max_body: int) -> Handler:
-    """A handler applying `one` to each object of the body."""
+def _items(one: ItemCall, many: ArrayCall | None, max_body: int) -> Handler:
+    """A handler applying `one` to each object of the body (`many` to an array, if given)."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
         body = await read_json(request, max_body)
-        return await run_items(request, body, functools.partial(one, request))
+        items, was_array = one_or_many(body)
+        if was_array and many is not None:
+            return web.json_response(await many(request, items))
+        return await answer_each(items, functools.partial(one, request), was_array)
 
     handle.__name__ = one.__name__
     handle.__doc__ = one.__doc__

@@ -12,7 +12,8 @@
 | UserBatch | `GET UserBatch/{sessionid}/{offset}/{limit}`, by userID, limit at most 1000 |
 
 - An array answers an array of per-item results (`[RESPONSE1, RESPONSE2, ...]`); each
-  item is written whole or not at all, and a bad item does not stop the others.
+  item is written whole or not at all, and a bad item does not stop the others. Arrays are
+  written in chunks (user_arrays.py), answering exactly as one request per item would.
 - getUsers filters are exact, all must match; partialUserID matches a part of the id
   (case-sensitive); no filter lists every user. Always an array.
 - Items that set a PIN, a card, QR codes or plates go through credentials.py: a taken
@@ -47,9 +48,10 @@ from gateway.web.actatek.inputs import (
     read_json,
     text,
 )
-from gateway.web.actatek.sections import Section, add_section, call_store, in_thread
+from gateway.web.actatek.sections import Result, Section, add_section, call_store, in_thread
 from gateway.web.actatek.session import endpoint, session_of
-from gateway.web.actatek.users_json import NAMES, merge, parse_user, render_user
+from gateway.web.actatek.user_arrays import Builder, write_user_array
+from gateway.web.actatek.users_json import NAMES, UserInput, merge, parse_user, render_user
 
 CAPABILITY = "users"
 BASE = "/cgi-bin/restapi/"
@@ -85,19 +87,28 @@ def path_user_id(request: web.Request) -> str:
     return user_id
 
 
+def record_builder(level: str) -> Builder:
+    """What a session of `level` makes of a parsed user and the stored record: the merge,
+    refused when it touches (or makes) a user above the session (`guard_user`)."""
+
+    def builder(new: UserInput) -> Callable[[UserRecord | None], UserRecord]:
+        def build(existing: UserRecord | None) -> UserRecord:
+            if existing is not None:
+                guard_user(level, existing[0])
+            record = merge(existing, new)
+            guard_user(level, record[0])
+            return record
+
+        return build
+
+    return builder
+
+
 async def _save(
     request: web.Request, mode: Literal["add", "update"], obj: Mapping[str, Any]
 ) -> str:
     new = parse_user(obj, device_tz(request))
-    level = session_of(request).level
-
-    def build(existing: UserRecord | None) -> UserRecord:
-        if existing is not None:
-            guard_user(level, existing[0])
-        record = merge(existing, new)
-        guard_user(level, record[0])
-        return record
-
+    build = record_builder(session_of(request).level)(new)
     store = context_of(request).stores.users
     fields = credential_fields(new)
     if fields:
@@ -143,6 +154,24 @@ async def add_user(request: web.Request, obj: Mapping[str, Any]) -> str:
 async def update_user(request: web.Request, obj: Mapping[str, Any]) -> str:
     """PUT user/{sessionid}: updateUser / updateUsers, one user of the body."""
     return await _save(request, "update", obj)
+
+
+async def add_users(request: web.Request, objects: list[Mapping[str, Any]]) -> list[Result]:
+    """POST user/{sessionid} with an array: addUsers, in chunks (user_arrays.py)."""
+    return await _save_array(request, "add", objects)
+
+
+async def update_users(request: web.Request, objects: list[Mapping[str, Any]]) -> list[Result]:
+    """PUT user/{sessionid} with an array: updateUsers, in chunks (user_arrays.py)."""
+    return await _save_array(request, "update", objects)
+
+
+async def _save_array(
+    request: web.Request, mode: Literal["add", "update"], objects: list[Mapping[str, Any]]
+) -> list[Result]:
+    builder = record_builder(session_of(request).level)
+    one = functools.partial(_save, request, mode)
+    return await write_user_array(request, mode, objects, builder, one, device_tz(request))
 
 
 async def get_users(request: web.Request) -> web.Response:
@@ -255,6 +284,8 @@ def add_routes(app: web.Application) -> None:
             CAPABILITY,
             add=add_user,
             update=update_user,
+            add_many=add_users,
+            update_many=update_users,
             get=get_users,
             delete=delete_user,
             delete_suffix="/{userID}",
