@@ -9,7 +9,7 @@ import pytest
 
 from gateway.access.snapshot import ALWAYS_PATTERN
 from gateway.store import db
-from gateway.store.db import open_database, schema_version
+from gateway.store.db import open_database, schema_version, write_transaction
 from gateway.store.errors import StoreError
 from gateway.store.schema import LATEST_VERSION, MIGRATIONS, Migration
 
@@ -208,3 +208,22 @@ def test_two_connections_migrate_once(db_path: Path) -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_a_commit_that_fails_leaves_no_transaction_open(tmp_path: Path) -> None:
+    """A COMMIT refused (here a deferred foreign key; in the field a full disk) rolls back:
+    nothing is stored and the next write starts cleanly instead of failing for good."""
+    conn = open_database(tmp_path / "gateway.db")
+    conn.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+    conn.execute(
+        "CREATE TABLE child (parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
+    )
+    with pytest.raises(sqlite3.IntegrityError), write_transaction(conn):
+        conn.execute("INSERT INTO child (parent) VALUES (7)")  # refused only at COMMIT
+    assert not conn.in_transaction
+    assert conn.execute("SELECT count(*) FROM child").fetchone() == (0,)
+    with write_transaction(conn):
+        conn.execute("INSERT INTO parent (id) VALUES (7)")
+        conn.execute("INSERT INTO child (parent) VALUES (7)")
+    assert conn.execute("SELECT count(*) FROM child").fetchone() == (1,)
+    conn.close()
