@@ -15,10 +15,8 @@ import io
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import BinaryIO
 from xml.parsers import expat
 
@@ -165,11 +163,8 @@ def import_users_file(
     """
     reader = _reader_for(path)
     try:
-        with (
-            path.open("rb") as handle,
-            store.importing(replace) as session,
-            _ImportBatches(path, session, batch_size) as batches,
-        ):
+        with path.open("rb") as handle, store.importing(replace) as session:
+            batches = _ImportBatches(path, session, batch_size)
             for item in reader(path, handle):
                 if batches.add(item) and progress is not None:
                     progress(handle.tell(), batches.count)
@@ -181,15 +176,7 @@ def import_users_file(
 class _ImportBatches:
     """Checks rows as they come and writes them a batch at a time. After the first bad row
     nothing more is written (the transaction will be rolled back) but every row is still
-    checked, so that one run reports every problem in the file.
-
-    A batch is written on a thread of its own while this one reads and checks the next
-    (SQLite lets go of the GIL while a statement runs, so the two use both cores of a Pi).
-    At most one batch is in flight: the next waits for it, and so does leaving the `with`
-    block, so the transaction is only ever ended (committed or rolled back) with no write
-    running. The outcome is that of writing each batch before reading on: a batch the
-    database refuses is the import's one error, whatever the rows after it hold.
-    """
+    checked, so that one run reports every problem in the file."""
 
     def __init__(self, path: Path, session: UserImport, batch_size: int) -> None:
         self._path = path
@@ -202,29 +189,6 @@ class _ImportBatches:
         # The only thing kept per row: the line each user id was first seen on.
         self._first_line: dict[str, int] = {}
         self.count = 0
-        # The import's connection is opened for use from any thread (LockedConnection);
-        # `UserStore.importing` holds its lock, and only the writer uses it meanwhile.
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer")
-        self._in_flight: tuple[Future[None], list[RawUser]] | None = None
-
-    def __enter__(self) -> _ImportBatches:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            if isinstance(exc, Exception):
-                # The batch in flight came first in the file: its refusal is the error
-                # writing batch by batch would have stopped at.
-                self._wait_for_write()
-            elif self._in_flight is not None:
-                wait([self._in_flight[0]])  # interrupted: let the statement end, then undo
-        finally:
-            self._writer.shutdown(wait=True)
 
     def add(self, item: FileItem) -> bool:
         """Take one item from the file; True when a batch of rows has been handled."""
@@ -239,7 +203,6 @@ class _ImportBatches:
         """Write the last batch; `ImportFileError` if any row was bad. How many users."""
         if not self._errors:
             self._flush()
-        self._wait_for_write()
         if self._errors:
             raise ImportFileError(self._path, self._errors, self._more_errors)
         return len(self._first_line)
@@ -264,24 +227,13 @@ class _ImportBatches:
             self._flush()
 
     def _flush(self) -> None:
-        self._wait_for_write()
-        if not self._rows:
-            return
-        future = self._writer.submit(self._session.write, self._rows)
-        self._in_flight = (future, self._raws)
-        self._rows, self._raws = [], []
-
-    def _wait_for_write(self) -> None:
-        """Wait for the batch in flight; `ImportFileError` naming the line if refused."""
-        if self._in_flight is None:
-            return
-        future, raws = self._in_flight
-        self._in_flight = None
         try:
-            future.result()
+            self._session.write(self._rows)
         except ValidationError as exc:
-            line = raws[exc.index].line_of(exc.field) if exc.index is not None else 0
+            line = self._raws[exc.index].line_of(exc.field) if exc.index is not None else 0
             raise ImportFileError(self._path, [RowError(line, exc.field, exc.message)]) from exc
+        self._raws.clear()
+        self._rows.clear()
 
     def _error(self, error: RowError) -> None:
         # A garbage file may have a problem on every line: keep only what is reported.
