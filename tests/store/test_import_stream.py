@@ -51,6 +51,19 @@ def test_a_conflict_in_the_last_batch_undoes_the_earlier_batches(
     assert users.count_users() == 0
 
 
+def test_a_missing_group_in_a_batch_is_reported_on_its_line(
+    users: UserStore, tmp_path: Path
+) -> None:
+    path = tmp_path / "users.csv"
+    rows = [f"U{n},{n + 1:04X},0" for n in range(6)]
+    rows[2] = "U2,0003,0;9"
+    path.write_text("user_id,cards,groups\n" + "".join(row + "\n" for row in rows))
+    with pytest.raises(ImportFileError) as info:
+        import_users_file(users, path, batch_size=4)
+    assert str(info.value) == f"{path}:line 4: groups: access group 9 does not exist"
+    assert users.count_users() == 0
+
+
 def test_duplicates_are_caught_across_batches(users: UserStore, tmp_path: Path) -> None:
     path = csv_file(tmp_path, [*good_rows(9), "U1,,"])
     with pytest.raises(ImportFileError, match=r"line 11: user_id: user U1 is already on line 3"):
