@@ -4,12 +4,13 @@ Writes a CSV of N generated users (one card and one PIN each; N is the first arg
 100,000 by default), then imports it into a fresh database in a child process, so that
 the child's peak RSS (`VmHWM`) is the import's own. Figures only, nothing asserted:
 users per second of wall time, and of the process's CPU time (what the import itself
-costs, whatever else the machine is doing).
+costs, whatever else the machine is doing), and the load average before and after.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -78,7 +79,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         csv_path = Path(tmp) / "users.csv"
         write_users_csv(csv_path, count)
+        load_before = os.getloadavg()[0]
         figures = measure_import(csv_path, Path(tmp) / "gateway.db")
+        load_after = os.getloadavg()[0]
     result = {
         "import_users": figures["users"],
         "import_seconds": round(figures["seconds"], 2),
@@ -87,6 +90,8 @@ def main() -> int:
         "import_cpu_seconds": round(figures["cpu_seconds"], 2),
         "import_users_per_cpu_s": round(figures["users"] / figures["cpu_seconds"]),
         "import_peak_rss_mib": round(figures["peak_rss_mib"], 1),
+        # What else the machine was doing: the wall-clock rate depends on it.
+        "load_average_before_after": [round(load_before, 2), round(load_after, 2)],
     }
     print(json.dumps(result, indent=2))
     return 0

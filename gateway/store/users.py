@@ -678,6 +678,10 @@ class _BatchChecks:
         self._public = {row[0] for row in conn.execute("SELECT pin_hash FROM public_pins")}
         self._departments = _existing_ids(conn, "departments", (u.departments for u in users))
         self._groups = _existing_ids(conn, "access_groups", (u.groups for u in users))
+        # The usual batch names only departments and groups that exist: no row to look at.
+        self._all_exist = _names_only(users, "departments", self._departments) and _names_only(
+            users, "groups", self._groups
+        )
         self._holders = _stored_holders(conn, credentials)
 
     def check(self, new_pins: list[str | None]) -> None:
@@ -691,8 +695,9 @@ class _BatchChecks:
                     raise CredentialTaken(
                         "pin", "this PIN is a public PIN of the device; choose another", "pin"
                     )
-                _require(self._departments, "departments", "department", user.departments)
-                _require(self._groups, "groups", "access group", user.groups)
+                if not self._all_exist:
+                    _require(self._departments, "departments", "department", user.departments)
+                    _require(self._groups, "groups", "access group", user.groups)
                 for credential in credentials:
                     owner = given.get(credential)
                     if owner is None:
@@ -705,6 +710,14 @@ class _BatchChecks:
                 raise
             rewritten.add(user.user_id)
             given.update((credential, user.user_id) for credential in credentials)
+
+
+def _names_only(users: list[User], field: str, existing: set[int]) -> bool:
+    """Whether every id these users' `field` lists is in `existing`."""
+    named: set[int] = set()
+    for user in users:
+        named.update(getattr(user, field))
+    return named <= existing
 
 
 def _existing_ids(conn: sqlite3.Connection, table: str, lists: Iterable[list[int]]) -> set[int]:
@@ -767,6 +780,8 @@ def _enabled_rows(
     # the API stays disabled, and one new to the user is enabled.
     if flags is not None:
         return [(k, v, user_id, int(flags.enabled(k, v))) for k, v in credentials]
+    if not disabled:  # the usual case: a new user, or one with nothing disabled
+        return [(k, v, user_id, 1) for k, v in credentials]
     return [(k, v, user_id, int((k, v) not in disabled)) for k, v in credentials]
 
 
@@ -819,11 +834,13 @@ def _write_batch(
             f"DELETE FROM {table} WHERE user_id IN (SELECT value FROM json_each(?))", (ids,)
         )
     for table, column, field_name in _USER_LISTS:
-        rows = [
-            (user.user_id, value, position)
-            for user in users
-            for position, value in enumerate(getattr(user, field_name))
-        ]
+        rows: list[tuple[str, object, int]] = []
+        for user in users:
+            values = getattr(user, field_name)
+            if len(values) == 1:  # the usual case (department 0, group 0): no enumerate
+                rows.append((user.user_id, values[0], 0))
+            elif values:
+                rows += [(user.user_id, value, pos) for pos, value in enumerate(values)]
         if rows:
             conn.execute(
                 f"INSERT INTO {table} (user_id, {column}, position) "

@@ -4,6 +4,7 @@ batches, a progress bar only on a terminal, and memory that does not grow with t
 from __future__ import annotations
 
 import fcntl
+import gc
 import json
 import os
 import pty
@@ -48,6 +49,19 @@ def test_a_conflict_in_the_last_batch_undoes_the_earlier_batches(
     with pytest.raises(ImportFileError) as info:
         import_users_file(users, path, batch_size=4)
     assert str(info.value) == f"{path}:line 13: cards: card 0001 is already assigned to user U0"
+    assert users.count_users() == 0
+
+
+def test_a_missing_group_in_a_batch_is_reported_on_its_line(
+    users: UserStore, tmp_path: Path
+) -> None:
+    path = tmp_path / "users.csv"
+    rows = [f"U{n},{n + 1:04X},0" for n in range(6)]
+    rows[2] = "U2,0003,0;9"
+    path.write_text("user_id,cards,groups\n" + "".join(row + "\n" for row in rows))
+    with pytest.raises(ImportFileError) as info:
+        import_users_file(users, path, batch_size=4)
+    assert str(info.value) == f"{path}:line 4: groups: access group 9 does not exist"
     assert users.count_users() == 0
 
 
@@ -198,3 +212,21 @@ def test_a_kept_pin_and_disabled_cards_survive_a_batched_import(
     path.write_text("user_id,pin\nC,4321\n", encoding="utf-8")
     with pytest.raises(ImportFileError, match="line 2: pin: this PIN is already in use"):
         import_users_file(users, path)
+
+
+def test_an_import_leaves_the_cycle_collector_as_it_found_it(
+    users: UserStore, tmp_path: Path
+) -> None:
+    # The collector is off during an import (it makes no cycles); a program that imports
+    # must get it back, whether the file was taken or refused.
+    assert import_users_file(users, csv_file(tmp_path, good_rows(3))) == 3
+    assert gc.isenabled()
+    with pytest.raises(ImportFileError):
+        import_users_file(users, csv_file(tmp_path, ["U1,nothex,"]))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        import_users_file(users, csv_file(tmp_path, good_rows(3)))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

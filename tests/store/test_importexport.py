@@ -488,3 +488,34 @@ def only_pin(stores: Stores, pin_hash: str) -> bool:
     """The engine's rules hold exactly one private PIN, the one with `pin_hash`."""
     pins = stores.engine_state.load_snapshot().pins
     return len(pins) == 1 and pin_hash in pins
+
+
+def test_codes_typed_with_stray_spaces_are_trimmed_and_names_keep_theirs(
+    users: UserStore, hasher: PinHasher, tmp_path: Path
+) -> None:
+    path = tmp_path / "users.csv"
+    path.write_text(
+        "user_id,first_name,active,expiry,admin_level,cards,pin\n"
+        "A1, Ann , no , 2027-01-31T00:00:00Z , useradmin , 04:a1 ; 0b ,  2468 \n",
+        encoding="utf-8",
+    )
+    import_users_file(users, path)
+    (exported,) = users.users_for_export()
+    user = exported.user
+    assert (user.first_name, user.active, user.expiry, user.admin_level, user.cards) == (
+        " Ann ",
+        False,
+        "2027-01-31T00:00:00Z",
+        "USERADMIN",
+        ["04A1", "0B"],
+    )
+    assert exported.pin_hash == hasher.hash("2468")
+    # A refused code is quoted as trimmed, on the line it is on.
+    path.write_text("user_id,active,admin_level\nA2, maybe ,\nA3,, boss \n", encoding="utf-8")
+    with pytest.raises(ImportFileError) as info:
+        import_users_file(users, path)
+    assert str(info.value) == (
+        f"{path}:line 2: active: 'maybe' is not true or false\n"
+        f"{path}:line 3: admin_level: 'boss' is not one of "
+        "PERSONALUSER, USERADMIN, NETWORKADMIN, SUPERADMIN"
+    )
