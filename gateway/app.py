@@ -59,6 +59,9 @@ from gateway.web.auth import TokenStore
 from gateway.web.server import build_app, start_site
 
 STORE_POLL_S = 1.0  # how soon another process's writes (a CLI import) are in force
+# How long start-up waits for the rules cache before READY: a site of up to some tens of
+# thousands of users starts warm; a larger one serves at once, reading the store meanwhile.
+WARM_START_S = 0.5
 
 
 class Gateway:
@@ -96,6 +99,7 @@ class Gateway:
             self.watchdog.start()
             stack.push_async_callback(self.watchdog.stop)  # pings until the very end
             await self._build(stack)
+            await self.rules.loaded(WARM_START_S)
             self._stack = stack.pop_all()
         self.recorder.emit(
             Event("system", self.clock.time(), reason="started", trace=f"v{__version__}")

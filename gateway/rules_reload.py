@@ -114,6 +114,7 @@ class RulesReloader:
         self._data_version = -1
         self._updating = asyncio.Lock()  # one update at a time, each from the last one's end
         self.deltas = 0  # changes applied as a delta since start
+        self._loaded = asyncio.Event()  # set once a full load is in force
         self.full_loads = 0  # full loads since start
 
     async def reload_rules_if_changed(self, force: bool = False) -> bool:
@@ -160,6 +161,7 @@ class RulesReloader:
                 del current
                 gc.freeze()  # a million entries the collector need never scan again
                 self.full_loads += 1
+                self._loaded.set()
                 log.info("access rules reloaded (version %s)", self._engine.snapshot.version)
         else:
             await self._apply(update)
@@ -238,6 +240,18 @@ class RulesReloader:
             prune_changes(conn, applied_seq)
         finally:
             conn.close()
+
+    async def loaded(self, timeout_s: float) -> bool:
+        """Wait up to `timeout_s` for the engine's rules to be fully loaded; whether they
+        are (a snapshot that was never `loading` counts as loaded)."""
+        if not self._engine.snapshot.loading:
+            return True
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._loaded.wait()
+        except TimeoutError:
+            return False
+        return True
 
     def status(self) -> dict[str, int]:
         """How the rules were brought up to date since start."""

@@ -52,3 +52,21 @@ async def test_a_restarted_gateway_journals_each_door_locked_before_it_starts(
     started = found.index((None, "started", found[-1][2]))
     assert ("front", "locked", "startup") in found[:started]
     assert ("back", "locked", "startup") in found[:started]
+
+
+async def test_a_small_site_is_ready_with_its_rules_loaded(tmp_path: Path) -> None:
+    """A site of a few users starts warm: when READY goes out the whole rules cache is in,
+    so no request is refused as "rules loading" in its first moments."""
+    settings = load_settings(REPO / "config" / "simulate.toml")
+    settings = dataclasses.replace(
+        settings,
+        device=dataclasses.replace(settings.device, state_dir=str(tmp_path / "state")),
+        web=dataclasses.replace(settings.web, listen=f"127.0.0.1:{free_port()}"),
+    )
+    gateway = Gateway(settings, clock=ManualClock())
+    await gateway.start()
+    try:
+        assert not gateway.engine.snapshot.loading
+        assert gateway.engine.snapshot.counts()["users"] > 0
+    finally:
+        await gateway.stop()

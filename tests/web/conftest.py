@@ -103,6 +103,7 @@ async def start(tmp_path: Path) -> AsyncIterator[Start]:
         clock = ManualClock()
         gateway = Gateway(settings_for(tmp_path / state, **http_unlock), clock=clock)
         await gateway.start()
+        assert await gateway.rules.loaded(10.0)  # as a technician sees "rules: ready"
         # unsafe=True: keep cookies from an IP-address host, as browsers do
         jar = aiohttp.CookieJar(unsafe=True)
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30), cookie_jar=jar)

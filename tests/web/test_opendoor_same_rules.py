@@ -118,6 +118,7 @@ async def start(tmp_path: Path) -> AsyncIterator[Start]:
         clock = ManualClock()
         gateway = Gateway(dataclasses.replace(settings, access=access), clock=clock)
         await gateway.start()
+        assert await gateway.rules.loaded(10.0)  # as a technician sees "rules: ready"
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         running.append((gateway, http))
         return Client(http, gateway, clock)
