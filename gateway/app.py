@@ -45,6 +45,7 @@ from gateway.service import (
     ServiceNotifier,
     StoreHealthReport,
     WatchdogPinger,
+    stop_on_signals,
     wait_for_signals,
     watchdog_interval_s,
 )
@@ -89,7 +90,7 @@ class Gateway:
         self.door_inputs: dict[str, DoorInputs] = {}
         self.tls: TlsFiles | None = None
         self._stack = AsyncExitStack()
-        self._stop_requested = asyncio.Event()
+        self.stop_requested = asyncio.Event()  # set by SIGTERM/SIGINT (`run`)
 
     async def start(self) -> None:
         """Lock the doors, open the store, build the engine, readers and web server. A
@@ -280,7 +281,7 @@ class Gateway:
         command line set over it."""
         reloader = ConfigReloader(self.settings, overrides, self.apply_settings, self.notifier)
         try:
-            await wait_for_signals(self._stop_requested, reloader.reload)
+            await wait_for_signals(self.stop_requested, reloader.reload)
         finally:
             await self.stop()
 
@@ -302,6 +303,7 @@ async def run(
     """Start a gateway and serve until a signal stops it; `overrides` are the command
     line's, put back over the file at each reload."""
     gateway = Gateway(settings)
+    stop_on_signals(gateway.stop_requested)
     await gateway.start()
     scheme = "http" if gateway.tls is None else "https"
     print(f"door-gateway {__version__}: status at {scheme}://{settings.web.listen}/", flush=True)

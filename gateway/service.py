@@ -111,6 +111,15 @@ class StoreHealthReport:
             self._notifier.status(f"{self._serving}; STORE FAULT: {error}")
 
 
+def stop_on_signals(stop_requested: asyncio.Event) -> None:
+    """SIGTERM and SIGINT set `stop_requested` from now on. Called before the gateway
+    starts: a stop asked for while it starts (the doors already driven) is honoured once
+    it has started, through the locks, never by the default action that ends the process."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop_requested.set)
+
+
 async def wait_for_signals(
     stop_requested: asyncio.Event, reload: Callable[[], Coroutine[Any, Any, object]]
 ) -> None:
@@ -118,8 +127,7 @@ async def wait_for_signals(
     `reload()` in a task of its own. A SIGHUP while stopping does nothing (it must not end
     the stop), and reloads still running when the wait ends are cancelled."""
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop_requested.set)
+    stop_on_signals(stop_requested)
     reloads: set[asyncio.Task[object]] = set()
 
     def start_reload() -> None:

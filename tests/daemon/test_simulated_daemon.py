@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sqlite3
 import time
+from contextlib import closing
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from benchmarks.rules_cache import build_database
 from gateway.hw.formats import encode_h10301
-from tests.daemon.conftest import Daemon
+from tests.daemon.conftest import Daemon, launch_daemon, wait_listening
 
 KNOWN_CARD_BITS = encode_h10301(12, 34567)  # demo user 1001, canonical 0C8707
 UNKNOWN_CARD_BITS = encode_h10301(200, 4242)
@@ -133,4 +137,18 @@ def test_sigterm_locks_and_journals_the_stop(daemon: Daemon) -> None:
     with sqlite3.connect(daemon.state_dir / "gateway.db") as db:
         reasons = [r[0] for r in db.execute("SELECT reason FROM events ORDER BY seq")]
     assert reasons[0] == "started" or "started" in reasons
+    assert reasons[-1] == "stopping"
+
+
+def test_sigterm_while_starting_still_locks_and_exits_cleanly(tmp_path: Path) -> None:
+    """systemd may stop the unit while it starts: once the web server listens, the rules
+    of a large site may still be loading (up to WARM_START_S before READY). A SIGTERM
+    then is a clean stop through the locks, exit code 0, not the default action."""
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    build_database(state / "gateway.db", 60_000)  # a load that outlasts the warm start
+    daemon = wait_listening(launch_daemon(state))
+    assert daemon.stop(signal.SIGTERM) == 0, daemon.log()
+    with closing(sqlite3.connect(state / "gateway.db")) as db:
+        reasons = [r[0] for r in db.execute("SELECT reason FROM events ORDER BY seq")]
     assert reasons[-1] == "stopping"
