@@ -150,12 +150,10 @@ class AccessPipeline:
         self._decide(credential, reader, door, now, started)
 
     def _queue_store_read(self, reader: str, work: Coroutine[Any, Any, None]) -> None:
-        task = self._loop.create_task(work)
-        self._asking.add(task)
+        task = self._start_task(work)
         self._store_reads[reader] = task
 
         def done(finished: asyncio.Task[None]) -> None:
-            self._asking.discard(finished)
             if self._store_reads.get(reader) is finished:
                 del self._store_reads[reader]
 
@@ -208,10 +206,11 @@ class AccessPipeline:
             feedback.show_waiting(self._two_factor_timeout_s)
         self._start_task(self._upstream_decision(credential, reader, door, now, started))
 
-    def _start_task(self, work: Coroutine[Any, Any, None]) -> None:
+    def _start_task(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = self._loop.create_task(work)
         self._asking.add(task)
         task.add_done_callback(self._asking.discard)
+        return task
 
     async def _decide_from_store(
         self,

@@ -225,17 +225,7 @@ class UserStore(TableStore):
             "active = excluded.active, expiry = excluded.expiry, "
             "admin_level = excluded.admin_level, message = excluded.message, "
             "lockdown_override = excluded.lockdown_override",
-            (
-                user.user_id,
-                user.first_name,
-                user.last_name,
-                user.other_name,
-                int(user.active),
-                user.expiry,
-                user.admin_level,
-                user.message,
-                int(user.lockdown_override),
-            ),
+            _user_row(user),
         )
         _replace_user_lists(conn, user, stored)
         conn.execute("DELETE FROM credentials WHERE user_id = ?", (user.user_id,))
