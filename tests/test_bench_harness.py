@@ -11,7 +11,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from benchmarks.__main__ import user_counts
+from benchmarks.__main__ import merged_figures, user_counts
 from benchmarks.figures import FIGURES, Figure, Sample, Target
 from benchmarks.population import card_value, unknown_card_value
 from benchmarks.report import FAIL, NO_TARGET, PASS, judge, table
@@ -97,3 +97,31 @@ def test_the_harness_runs_end_to_end_at_200_users(tmp_path: Path) -> None:
     assert rows["frame_to_relay_1ms"]["users"] is None  # measured once, whatever N
     assert rows["frame_to_relay_1ms"]["median"] >= 2.9  # the 3 ms gap, from the last bit
     assert "decide_cached_card" in done.stdout and "** FAIL" in done.stdout
+
+
+def test_merge_keeps_the_rows_not_measured_again_with_when_they_were_measured(
+    tmp_path: Path,
+) -> None:
+    previous = {
+        "started": "2026-01-01T00:00:00Z",
+        "figures": [
+            {"name": "import_users_per_s", "users": 100000, "median": 9.0, "runs": 3},
+            {"name": "daemon_rss", "users": 1000000, "median": 363.0, "runs": 3},
+            {"name": "never_measured", "users": 10, "median": None, "runs": 0},
+        ],
+    }
+    output = tmp_path / "results.json"
+    output.write_text(json.dumps(previous), encoding="utf-8")
+    measured = [
+        {"name": "import_users_per_s", "users": 100000, "median": 21.0, "runs": 3,
+         "measured": "2026-02-02T00:00:00Z"},
+    ]  # fmt: skip
+
+    rows = merged_figures(measured, output)
+
+    assert rows == [
+        measured[0],
+        {"name": "daemon_rss", "users": 1000000, "median": 363.0, "runs": 3,
+         "measured": "2026-01-01T00:00:00Z"},
+    ]  # fmt: skip
+    assert merged_figures(measured, tmp_path / "missing.json") == measured
