@@ -126,11 +126,14 @@ class RulesReloader:
         `PRAGMA data_version` moves on any other connection's commit (journal writes
         included), so it only says when to read the rules counter.
         """
-        data_version = self._store.data_version()
+        loop = asyncio.get_running_loop()
+        # Read on a worker thread: a write of another thread (an ACTAtek chunk) may hold the
+        # stores' connection, and the doors' loop must not wait for it.
+        data_version, rules_version = await loop.run_in_executor(None, self._versions)
         if data_version == self._data_version and not force:
             return False
         self._data_version = data_version
-        if self._store.rules_version() == self._engine.snapshot.version:
+        if rules_version == self._engine.snapshot.version:
             return False
         if self._engine.snapshot.loading and self._updating.locked():
             # In force already: while loading, each credential is read from the store
@@ -140,9 +143,15 @@ class RulesReloader:
         async with self._updating:
             was_loading = self._engine.snapshot.loading
             await self._update()
-            if was_loading and self._store.rules_version() != self._engine.snapshot.version:
+            if was_loading and await self._rules_version() != self._engine.snapshot.version:
                 await self._update()  # the changes made while it loaded, as a delta
         return True
+
+    def _versions(self) -> tuple[int, int]:
+        return self._store.data_version(), self._store.rules_version()
+
+    async def _rules_version(self) -> int:
+        return await asyncio.get_running_loop().run_in_executor(None, self._store.rules_version)
 
     async def _update(self) -> None:
         loop = asyncio.get_running_loop()
@@ -183,7 +192,7 @@ class RulesReloader:
         Writes that keep coming are caught up a few rounds, then left to the listener."""
         loop = asyncio.get_running_loop()
         for _ in range(CATCH_UP_ROUNDS):
-            if self._store.rules_version() == loaded.version:
+            if await self._rules_version() == loaded.version:
                 break
             update = await loop.run_in_executor(None, self._read_update, loaded.change_seq)
             if isinstance(update, RulesSnapshot):

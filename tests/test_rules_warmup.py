@@ -251,3 +251,36 @@ async def test_while_loading_a_reader_s_credentials_are_decided_in_the_order_pre
         ("granted", "0A02"),
         ("granted", "0A01"),
     ]
+
+
+async def test_a_rules_check_never_waits_on_the_loop_for_a_write_of_another_thread(
+    stores: Stores, tmp_path: Path
+) -> None:
+    """An API write (an ACTAtek chunk) holds the stores' connection on a worker thread:
+    the periodic rules check waits for it off the loop, and the doors' loop keeps turning."""
+    site = Site(stores, tmp_path / "gateway.db")
+    reloader = RulesReloader(stores.engine_state, site.engine, {}, tmp_path / "gateway.db")
+    await reloader.reload_rules_if_changed()
+    writing, release = threading.Event(), threading.Event()
+
+    def long_write() -> None:
+        with stores.users.importing():  # a long write: the connection is held
+            writing.set()
+            release.wait(5.0)
+
+    worker = threading.Thread(target=long_write)
+    worker.start()
+    assert writing.wait(5.0)
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.3, release.set)
+    started = loop.time()
+    check = asyncio.create_task(reloader.reload_rules_if_changed())
+    gaps, last = [], loop.time()
+    while not check.done():
+        await asyncio.sleep(0.01)
+        gaps.append(loop.time() - last)
+        last = loop.time()
+    await check
+    worker.join()
+    assert loop.time() - started >= 0.3  # the check did wait for the write...
+    assert max(gaps) < 0.1  # ...but not on the loop

@@ -87,8 +87,10 @@ async def test_a_broken_store_is_reported_on_the_status_line_and_never_pings() -
     engine = SimpleNamespace(snapshot=SimpleNamespace(version=0, loading=False))
     reloader = RulesReloader(BrokenStore(3), engine, {}, Path("unused.db"))  # type: ignore[arg-type]
     async with reloader.watching(0.0, health):
-        for _ in range(20):
-            await asyncio.sleep(0)
+        for _ in range(200):  # each check reads the store on a worker thread
+            if len(notifier.sent) >= 2:
+                break
+            await asyncio.sleep(0.01)
     assert notifier.sent == [
         "STATUS=serving on 127.0.0.1:8080; STORE FAULT: database disk image is malformed",
         "STATUS=serving on 127.0.0.1:8080; store readable again",
