@@ -141,6 +141,8 @@ class AccessEngine:
     def _identify(self, attempt: Attempt) -> Decision | None:
         """Find the credential's owner (sets attempt.user / public_pin) or deny."""
         cred, trace = attempt.credential, attempt.trace
+        if cred.refusal:  # the reader could not read a credential: nothing to look up
+            return denial(cred.refusal, None, [*trace, "reader:refused"])
         if cred.kind == "pin":
             left = self._lockout.is_locked(cred.reader, attempt.now.mono)
             if left is not None:
