@@ -93,9 +93,10 @@ class Credential:
 
     def __repr__(self) -> str:
         raw = PIN_MASK if self.kind in ("pin", "qr") else self.raw
+        refusal = f", refusal={self.refusal!r}" if self.refusal else ""
         return (
             f"Credential(kind={self.kind!r}, value={self.display_value!r}, "
-            f"reader={self.reader!r}, timestamp={self.timestamp!r}, raw={raw!r})"
+            f"reader={self.reader!r}, timestamp={self.timestamp!r}, raw={raw!r}{refusal})"
         )
 
 
