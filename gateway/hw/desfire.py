@@ -80,6 +80,12 @@ class DesfireRefused(Exception):
 # -- the cryptography (pure) ---------------------------------------------------------------
 
 
+def load_cryptography() -> None:
+    """Import the AES and CMAC code now (a DESFire reader's start), not at the first card."""
+    from cryptography.hazmat.primitives import cmac as _cmac  # noqa: F401
+    from cryptography.hazmat.primitives.ciphers import Cipher as _Cipher  # noqa: F401
+
+
 def _aes(key: bytes, iv: bytes | None) -> Cipher[Any]:
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 

@@ -41,7 +41,7 @@ from typing import Any, Literal, NoReturn, Protocol
 
 from gateway.cardnumbers import reader_canonical
 from gateway.clock import Clock
-from gateway.hw.desfire import DesfireCard, DesfireRefused, read_card_number
+from gateway.hw.desfire import DesfireCard, DesfireRefused, load_cryptography, read_card_number
 from gateway.hw.reader_base import ReaderSink
 from gateway.model import Credential
 from gateway.settings import ReaderSettings
@@ -292,6 +292,8 @@ class PcscReader:
                 log.warning("PC/SC reader %s: poll thread still in a pcscd call", self.name)
 
     def _run(self) -> None:
+        if self._desfire is not None:
+            self._load_cryptography()
         failures = 0
         while not self._stop.is_set():
             try:
@@ -302,6 +304,13 @@ class PcscReader:
                 self._note_error(exc, traceback=failures == 1)
             delay = self._poll_interval_s * 2**failures
             self._stop.wait(min(delay, MAX_BACKOFF_S))
+
+    def _load_cryptography(self) -> None:
+        """Imported here, in the poll thread: the loop never waits, nor the first card."""
+        try:
+            load_cryptography()
+        except Exception as exc:  # every read then fails closed, as read_failed
+            self._note_error(exc, traceback=True)
 
     def _note_error(self, exc: Exception, traceback: bool = False) -> None:
         """Count and log an unexpected error; the first of a run with its traceback."""

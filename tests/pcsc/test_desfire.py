@@ -4,6 +4,8 @@ then the whole read against the simulated card: what opens, and what is refused 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 
 import pytest
@@ -234,3 +236,15 @@ def test_a_replayed_answer_from_an_earlier_session_is_refused() -> None:
 def test_the_key_never_shows_in_the_cards_repr() -> None:
     assert KEY.hex() not in repr(CARD).lower()
     assert KEY.hex() not in repr(issued_application(CARD, NUMBER)).lower()
+
+
+def test_importing_the_readers_does_not_load_cryptography() -> None:
+    """A daemon without a DESFire reader never pays for cryptography (docs/performance.md)."""
+    code = (
+        "import sys, gateway.hw.pcsc, gateway.hw.pcsc_sim, gateway.hw.sim_drivers\n"
+        "assert 'cryptography' not in sys.modules, 'loaded at import'\n"
+        "from gateway.hw.desfire import load_cryptography\n"
+        "load_cryptography()\n"
+        "assert 'cryptography' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
