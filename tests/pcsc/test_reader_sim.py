@@ -456,3 +456,37 @@ def test_a_desfire_key_of_the_wrong_size_is_refused_without_repeating_it() -> No
     assert "0011" not in str(error.value)
     with pytest.raises(ValueError, match="exclude"):
         desfire_card(replace(DESFIRE_SETTINGS, mifare_sector=1, mifare_key=KEY.hex()))
+
+
+class FailingConnection:
+    """A card connection whose answers are scripted, then the reader times out."""
+
+    def __init__(self, *answers: tuple[bytes, int, int]) -> None:
+        self.answers = list(answers)
+
+    def transmit(self, apdu: bytes) -> tuple[bytes, int, int]:
+        if not self.answers:
+            raise TimeoutError("the reader gave no answer")
+        return self.answers.pop(0)
+
+    def disconnect(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("answers", "result"),
+    [
+        ([(b"", 0x91, 0x00)], "read_failed"),  # selected, then silence
+        ([(b"", 0x91, 0x00), (b"\x01\x02", 0x91, 0xAF)], "auth_failed"),  # garbled challenge
+        ([(b"\x13\x37", 0x90, 0x00)], "not_desfire"),  # an ISO answer, not a DESFire one
+    ],
+    ids=["timeout", "garbled", "not desfire"],
+)
+async def test_a_desfire_timeout_or_garbage_is_a_refusal_never_a_credential(
+    answers: list[tuple[bytes, int, int]], result: str
+) -> None:
+    rig = Rig(DESFIRE_SETTINGS)
+    card = rig.reader._desfire
+    assert card is not None
+    outcome = rig.reader._read_desfire(FailingConnection(*answers), card)
+    assert (outcome.value, outcome.result) == (None, result)
