@@ -9,6 +9,8 @@ persistent, see `export_state`) and the pending first factor of two-factor doors
 (deliberately not persisted: it lives for seconds).
 
 Rules, in order, each adding a line to the decision's trace:
+0. a card the reader refused (`Credential.refusal`: a secure card that failed its
+   authentication) is denied with the reader's reason, nothing looked up;
 1. a PIN at a locked-out keypad is refused without being looked up;
 2. credential lookup (private PINs by keyed hash, then public PINs; a QR code that is no
    stored code may be a TOTP payload, checked against its user's secret, once per step);
