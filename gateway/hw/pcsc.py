@@ -10,7 +10,7 @@ connection keeps succeeding, the card is "held" and no APDU is sent to it. A pre
 ends when a connection fails with "no card"; the same UID then counts again only after
 `debounce_s`, so a card wobbling at the edge of the field does not open the door twice.
 
-Two modes (docs/readers.md):
+Three modes (docs/readers.md):
 - UID: `FF CA 00 00 00` (PC/SC part 3 Get Data); the credential is
   `reader_canonical(uid, card_byte_order, card_bytes)`.
 - MIFARE block ("encrypted card", `mifare_sector` set): load the key into the reader's
@@ -152,7 +152,9 @@ def desfire_card(settings: ReaderSettings) -> DesfireCard | None:
     if not settings.desfire_app_id:
         return None
     if settings.mifare_sector is not None:
-        raise ValueError(f"reader {settings.name}: mifare_sector and desfire_app_id exclude")
+        raise ValueError(
+            f"reader {settings.name}: mifare_sector and desfire_app_id exclude each other"
+        )
     try:
         key = bytes.fromhex(settings.desfire_key)
     except ValueError:
