@@ -275,6 +275,8 @@ class ReaderSettings:
     desfire_length: Annotated[int, integer(1, 32), UsedBy(("pcsc",))] = 8
     # "binary": the bytes are the card number (big-endian); "ascii": its decimal digits
     desfire_value: Annotated[Literal["binary", "ascii"], UsedBy(("pcsc",))] = "binary"
+    # "ev2": AuthenticateEV2First, EV2 secure messaging (EV2, EV3 cards); "ev1": AuthenticateAES
+    desfire_auth: Annotated[Literal["ev2", "ev1"], UsedBy(("pcsc",))] = "ev2"
     # Matrix keypad
     row_pins: Annotated[
         GpioPins, UsedBy(("matrix_keypad",), required_on_gpio=("matrix_keypad",))

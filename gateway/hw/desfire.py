@@ -1,10 +1,15 @@
-"""MIFARE DESFire EV2 secure card data: the credential read from a file of an application.
+"""MIFARE DESFire secure card data: the credential read from a file of an application.
 
 A UID proves nothing: anyone can buy a card, or an emulator, that answers any UID. Here the
-card must prove it knows an AES-128 key (AuthenticateEV2First), and the credential comes
-from a file of the card's application, read in EV2 secure messaging: MACed (the answer
-carries a MAC under a session key) or enciphered (encrypted and MACed), so a card that
-merely repeats a recorded answer, or someone altering it in the field, is refused.
+card must prove it knows an AES-128 key, and the credential comes from a file of the card's
+application, read under a session key: MACed (the answer carries a MAC) or enciphered
+(encrypted, with a MAC in EV2 or a CRC in EV1), so a card that merely repeats a recorded
+answer, or someone altering it in the field, is refused. Two ways, as the reader is set:
+
+- "ev2" (DESFire EV2, EV3): AuthenticateEV2First and EV2 secure messaging, as below;
+- "ev1" (EV1 cards too): AuthenticateAES (0xAA) and the EV1 AES session: one session key,
+  a CMAC chained over every command and answer as the IV, an enciphered answer holding
+  the data and a CRC32 of it.
 
 Native DESFire commands go through PC/SC wrapped in ISO 7816 APDUs (CLA 0x90, P1 P2 = 0,
 Le = 0); the answer ends in SW1 0x91 and SW2 the DESFire status. The steps:
@@ -18,7 +23,8 @@ Le = 0); the answer ends in SW1 0x91 and SW2 the DESFire status. The steps:
    full modes) and the answer checked, with the command counter and the transaction id.
 
 The cryptography is pure functions over bytes (tested against the worked examples of NXP
-AN12196), `cryptography` is imported only when they run: a daemon without a DESFire
+AN12196 for EV2, and against published EV1 traces), `cryptography` is imported only when
+they run: a daemon without a DESFire
 reader never loads it (docs/performance.md). The key is a secret: kept out of repr, never
 logged, never in a refusal's words.
 """
@@ -26,6 +32,7 @@ logged, never in a refusal's words.
 from __future__ import annotations
 
 import secrets
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -35,11 +42,13 @@ if TYPE_CHECKING:
 
 CommMode = Literal["full", "mac", "plain"]
 ValueFormat = Literal["binary", "ascii"]
+AuthScheme = Literal["ev2", "ev1"]
 
 WRAP_CLA = 0x90
 SW1_DESFIRE = 0x91
 SELECT_APPLICATION = 0x5A
 AUTHENTICATE_EV2_FIRST = 0x71
+AUTHENTICATE_AES = 0xAA
 ADDITIONAL_FRAME = 0xAF
 READ_DATA = 0xBD
 
@@ -121,6 +130,41 @@ def cmac(key: bytes, data: bytes) -> bytes:
     return mac.finalize()
 
 
+def cmac_chained(key: bytes, iv: bytes, data: bytes) -> bytes:
+    """AES-CMAC whose CBC chain starts at `iv` instead of zeros (the EV1 session's MACs,
+    which chain the session's IV through every command and answer); `iv` = zeros is the
+    RFC 4493 CMAC."""
+    subkey_1 = _double(aes_ecb_encrypt(key, bytes(BLOCK)))
+    subkey_2 = _double(subkey_1)
+    blocks = [data[i : i + BLOCK] for i in range(0, len(data), BLOCK)] or [b""]
+    last = blocks.pop()
+    if len(last) == BLOCK:
+        last = _xor(last, subkey_1)
+    else:
+        last = _xor(last + b"\x80" + bytes(BLOCK - 1 - len(last)), subkey_2)
+    chain = iv
+    for block in blocks:
+        chain = aes_ecb_encrypt(key, _xor(chain, block))
+    return aes_ecb_encrypt(key, _xor(chain, last))
+
+
+def _double(block: bytes) -> bytes:
+    """Multiplication by x in GF(2^128), as CMAC derives its subkeys."""
+    value = int.from_bytes(block, "big") << 1
+    if value >> 128:
+        value = (value & ((1 << 128) - 1)) ^ 0x87
+    return value.to_bytes(BLOCK, "big")
+
+
+def _xor(a: bytes, b: bytes) -> bytes:
+    return bytes(x ^ y for x, y in zip(a, b, strict=True))
+
+
+def jamcrc(data: bytes) -> bytes:
+    """DESFire's CRC32 (IEEE 802.3 without the final inversion), least significant first."""
+    return (zlib.crc32(data) ^ 0xFFFFFFFF).to_bytes(4, "little")
+
+
 def mac_t(key: bytes, data: bytes) -> bytes:
     """The truncated MAC of EV2 secure messaging: the odd-numbered bytes of the CMAC."""
     return cmac(key, data)[1::2]
@@ -143,6 +187,11 @@ def session_keys(key: bytes, rnd_a: bytes, rnd_b: bytes) -> tuple[bytes, bytes]:
     enc = cmac(key, session_vector(b"\xa5\x5a", rnd_a, rnd_b))
     mac = cmac(key, session_vector(b"\x5a\xa5", rnd_a, rnd_b))
     return enc, mac
+
+
+def ev1_session_key(rnd_a: bytes, rnd_b: bytes) -> bytes:
+    """The AES session key of AuthenticateAES: RndA[0..3] RndB[0..3] RndA[12..15] RndB[12..15]."""
+    return rnd_a[0:4] + rnd_b[0:4] + rnd_a[12:16] + rnd_b[12:16]
 
 
 def unpad(data: bytes) -> bytes:
@@ -194,6 +243,41 @@ class Session:
         if not body or len(body) % BLOCK:
             raise ValueError("enciphered data is not whole blocks")
         return unpad(aes_cbc_decrypt(self.enc_key, self.response_iv(), body))
+
+
+@dataclass
+class Ev1Session:
+    """An EV1 AES session: the session key and the IV every command and answer moves on."""
+
+    key: bytes = field(repr=False)
+    iv: bytes = bytes(BLOCK)
+
+    def command_sent(self, command: bytes) -> None:
+        """A command went out in the clear (INS and its parameters): its CMAC is the IV."""
+        self.iv = cmac_chained(self.key, self.iv, command)
+
+    def open_response(self, answer: bytes, mode: CommMode, length: int) -> bytes:
+        """The data of a ReadData answer of `length` bytes in `mode`, checked (ValueError)."""
+        if mode == "plain":
+            return answer
+        if mode == "mac":
+            if len(answer) < MAC_T_BYTES:
+                raise ValueError("answer shorter than its MAC")
+            body, mac = answer[:-MAC_T_BYTES], answer[-MAC_T_BYTES:]
+            full = cmac_chained(self.key, self.iv, body + bytes([STATUS_OK]))
+            if not secrets.compare_digest(mac, full[:MAC_T_BYTES]):
+                raise ValueError("the answer's MAC does not match")
+            self.iv = full
+            return body
+        if not answer or len(answer) % BLOCK or len(answer) < length + 4:
+            raise ValueError("enciphered data is not the blocks expected")
+        plain = aes_cbc_decrypt(self.key, self.iv, answer)
+        self.iv = answer[-BLOCK:]
+        data, crc, padding = plain[:length], plain[length : length + 4], plain[length + 4 :]
+        expected = jamcrc(data + bytes([STATUS_OK]))
+        if not secrets.compare_digest(crc, expected) or any(padding):
+            raise ValueError("the answer's CRC does not match")
+        return data
 
 
 # -- the protocol ------------------------------------------------------------------------
@@ -249,6 +333,21 @@ def _auth_status(status: int, expected: int, answer: bytes, length: int) -> None
         raise DesfireRefused(AUTH_FAILED, f"authentication: status {status:02X}")
 
 
+def authenticate_aes(transmit: Transmit, key_number: int, key: bytes, rnd_a: bytes) -> Ev1Session:
+    """AuthenticateAES (EV1) with `key`: the session, or DesfireRefused(AUTH_FAILED). Every
+    step is CBC whose IV is the last block sent or received, from zeros at the start."""
+    challenge, status = exchange(transmit, AUTHENTICATE_AES, bytes([key_number]))
+    _auth_status(status, STATUS_MORE, challenge, BLOCK)
+    rnd_b = aes_cbc_decrypt(key, bytes(BLOCK), challenge)
+    proof = aes_cbc_encrypt(key, challenge[-BLOCK:], rnd_a + rotate_left(rnd_b))
+    answer, status = exchange(transmit, ADDITIONAL_FRAME, proof)
+    _auth_status(status, STATUS_OK, answer, BLOCK)
+    rnd_a_rotated = aes_cbc_decrypt(key, proof[-BLOCK:], answer)
+    if not secrets.compare_digest(rnd_a_rotated, rotate_left(rnd_a)):
+        raise DesfireRefused(AUTH_FAILED, "the card did not prove the key")
+    return Ev1Session(ev1_session_key(rnd_a, rnd_b))
+
+
 def read_data_header(file_number: int, offset: int, length: int) -> bytes:
     """ReadData's header: FileNo || Offset (3 bytes) || Length (3 bytes), least first."""
     return bytes([file_number]) + offset.to_bytes(3, "little") + length.to_bytes(3, "little")
@@ -279,6 +378,29 @@ def read_data(
     return data
 
 
+def read_data_ev1(
+    transmit: Transmit,
+    session: Ev1Session,
+    file_number: int,
+    offset: int,
+    length: int,
+    mode: CommMode,
+) -> bytes:
+    """`length` bytes from `offset` of the file in an EV1 AES session, in the file's mode."""
+    header = read_data_header(file_number, offset, length)
+    session.command_sent(bytes([READ_DATA]) + header)
+    answer, status = exchange(transmit, READ_DATA, header)
+    if status != STATUS_OK:
+        raise DesfireRefused(READ_FAILED, f"read data: status {status:02X}")
+    try:
+        data = session.open_response(answer, mode, length)
+    except ValueError as exc:
+        raise DesfireRefused(READ_FAILED, f"read data: {exc}") from exc
+    if len(data) != length:
+        raise DesfireRefused(READ_FAILED, f"read data: {len(data)} bytes, not {length}")
+    return data
+
+
 # -- what to read, and the card number it gives ---------------------------------------------
 
 
@@ -294,6 +416,7 @@ class DesfireCard:
     length: int = 8
     comm_mode: CommMode = "full"
     value_format: ValueFormat = "binary"
+    auth: AuthScheme = "ev2"
 
 
 def card_number(data: bytes, value_format: ValueFormat) -> str:
@@ -320,6 +443,11 @@ def read_card_number(
 ) -> str:
     """Select, authenticate, read and convert: the card number, or DesfireRefused."""
     select_application(transmit, card.app_id)
-    session = authenticate_ev2_first(transmit, card.key_number, card.key, random(BLOCK))
-    data = read_data(transmit, session, card.file_number, card.offset, card.length, card.comm_mode)
+    where = (card.file_number, card.offset, card.length, card.comm_mode)
+    if card.auth == "ev1":
+        ev1 = authenticate_aes(transmit, card.key_number, card.key, random(BLOCK))
+        data = read_data_ev1(transmit, ev1, *where)
+    else:
+        ev2 = authenticate_ev2_first(transmit, card.key_number, card.key, random(BLOCK))
+        data = read_data(transmit, ev2, *where)
     return card_number(data, card.value_format)

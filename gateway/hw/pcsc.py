@@ -19,9 +19,10 @@ Three modes (docs/readers.md):
   by the card issuer, not a number the reader reorders. The UID is still read first, as the
   identity of the presentation (debounce) and for diagnostics; a block is never shown in
   status(), only its length, and the key never leaves this module.
-- DESFire EV2 (`desfire_app_id` set): select the application, AuthenticateEV2First with
-  the AES key, read the credential from the file in its communication mode
-  (`gateway.hw.desfire`, docs/desfire.md). The UID is read first, as for a block.
+- DESFire (`desfire_app_id` set): select the application, authenticate with the AES key
+  (AuthenticateEV2First, or AuthenticateAES for EV1), read the credential from the file in
+  its communication mode (`gateway.hw.desfire`, docs/desfire.md). The UID is read first,
+  as for a block.
 
 A card that gives no credential in a secure-card mode (its authentication fails, it is
 not the right kind of card, the read is cut short or garbled) is delivered as a refusal
@@ -171,6 +172,7 @@ def desfire_card(settings: ReaderSettings) -> DesfireCard | None:
         length=settings.desfire_length,
         comm_mode=settings.desfire_comm_mode,
         value_format=settings.desfire_value,
+        auth=settings.desfire_auth,
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
@@ -18,9 +19,12 @@ from gateway.hw.desfire import (
     DesfireCard,
     DesfireRefused,
     Session,
+    authenticate_aes,
     authenticate_ev2_first,
     card_number,
     cmac,
+    cmac_chained,
+    jamcrc,
     read_card_number,
     session_keys,
     session_vector,
@@ -248,3 +252,111 @@ def test_importing_the_readers_does_not_load_cryptography() -> None:
         "assert 'cryptography' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+# -- EV1: AuthenticateAES and the EV1 AES session ------------------------------------------
+# Published EV1 traces (the "DESFire EV1 communication examples" widely reproduced from a
+# card's debug output): AuthenticateAES with key 0 all zeros, and key 1 = 10 18 20 ... 88.
+
+EV1_TRACES = [
+    (
+        bytes(16),
+        0,
+        h("B969FDFE56FD91FC9DE6F6F213B8FD1E"),  # E(K, RndB)
+        h("F44B26F5686F3A391CD38EBD10772281"),  # RndA
+        h("36AAD7DF6E436BA08D18613830A70D5AD43E3D3F4A8D47541EEE623A934E4774"),
+        h("800DB680BC146BD121D6578F2D2E2059"),  # E(K, RndA')
+        h("F44B26F5C05DDD7110772281C4D066E8"),  # the session key
+    ),
+    (
+        h("10182028303840485058606870788088"),
+        1,
+        h("B351CB2465D4F33AC627FD6E87A168F2"),
+        h("40E7D27174CBA675E8EFBAB99C530E3D"),
+        h("044B6CAC343A0865895149649CA8DDE1F5AC4EC67BD208900AF02F049E05F0B0"),
+        h("A2EE144B1012FBEB7B2F11132D95A454"),
+        h("40E7D271626FFBD49C530E3D304F5B17"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("key", "key_number", "challenge", "rnd_a", "proof", "answer", "session_key"), EV1_TRACES
+)
+def test_authenticate_aes_gives_the_published_session_key(
+    key: bytes,
+    key_number: int,
+    challenge: bytes,
+    rnd_a: bytes,
+    proof: bytes,
+    answer: bytes,
+    session_key: bytes,
+) -> None:
+    card = ScriptedCard(
+        (bytes([0x90, 0xAA, 0, 0, 1, key_number, 0]), (challenge, 0x91, 0xAF)),
+        (h("90AF000020") + proof + b"\x00", (answer, 0x91, 0x00)),
+    )
+    session = authenticate_aes(card, key_number, key, rnd_a)
+    assert (session.key, session.iv) == (session_key, bytes(16))
+    assert not card.steps and session_key.hex() not in repr(session).lower()
+
+
+def test_the_ev1_cmac_chains_from_the_sessions_iv() -> None:
+    """A published ChangeKey answer: its MAC is the CMAC of the status byte, chained from the
+    IV the enciphered command left (its last block)."""
+    session_key = h("C2A1E47BD8100044FE6D00A74D7AB17C")
+    iv = h("30337408C8A87EACAB7A1FF18951FCA3")
+    assert cmac_chained(session_key, iv, b"\x00") == h("2128D3CD9C9ACFFFF6EB9546ADF35E17")
+    rfc_key = h("2B7E151628AED2A6ABF7158809CF4F3C")
+    assert cmac_chained(rfc_key, bytes(16), b"") == cmac(rfc_key, b"")
+
+
+def test_the_ev1_crc_is_desfires_crc32() -> None:
+    # The published ChangeKey cryptogram's CRC over C4 00, the new AES key and its version.
+    data = h("C400") + h("00102030405060708090A0B0B0A09080") + h("10")
+    assert jamcrc(data) == h("D2C6E66B")
+
+
+EV1_CARD = DesfireCard(**{**CARD.__dict__, "auth": "ev1"})
+
+
+@pytest.mark.parametrize("mode", ["full", "mac", "plain"])
+def test_an_ev1_card_gives_its_number_in_each_mode(mode: str) -> None:
+    card = DesfireCard(**{**EV1_CARD.__dict__, "comm_mode": mode})
+    number = read_card_number(_card(issued_application(card, NUMBER)), card)
+    assert number == NUMBER.hex().upper()
+
+
+def test_an_ev1_reader_refuses_a_card_with_another_key() -> None:
+    application = replace(issued_application(EV1_CARD, NUMBER), key=OTHER_KEY)
+    with pytest.raises(DesfireRefused) as refused:
+        read_card_number(_card(application), EV1_CARD)
+    assert refused.value.reason == AUTH_FAILED
+
+
+def _forged_read(card: DesfireCard, forge: Callable[[bytes], bytes]) -> DesfireRefused:
+    """Read `card` with its ReadData answer replaced by `forge(the genuine answer)`."""
+    session = DesfireCardSession([issued_application(card, NUMBER)])
+
+    def forging(apdu: bytes) -> tuple[bytes, int, int]:
+        data, sw1, sw2 = session.respond(apdu)
+        return (forge(data), sw1, sw2) if apdu[1] == 0xBD else (data, sw1, sw2)
+
+    with pytest.raises(DesfireRefused) as refused:
+        read_card_number(forging, card)
+    return refused.value
+
+
+@pytest.mark.parametrize("mode", ["full", "mac"])
+def test_an_ev1_answer_altered_or_replayed_is_refused(mode: str) -> None:
+    card = DesfireCard(**{**EV1_CARD.__dict__, "comm_mode": mode})
+    recorded: list[bytes] = []
+
+    def record(data: bytes) -> bytes:
+        recorded.append(data)  # a genuine answer, overheard
+        return b""
+
+    _forged_read(card, record)
+    replayed = _forged_read(card, lambda data: recorded[0])  # another session's answer
+    altered = _forged_read(card, lambda data: bytes([data[0] ^ 1]) + data[1:])
+    assert (replayed.reason, altered.reason) == (READ_FAILED, READ_FAILED)

@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
+from typing import Literal
 
 import pytest
 
@@ -197,11 +198,17 @@ def desfire_app(key: bytes = DESFIRE_KEY, comm_mode: str = "full") -> DesfireApp
     return DesfireApp(0xF51230, key, 2, 1, data, comm_mode)
 
 
-@pytest.mark.parametrize("comm_mode", ["full", "mac"])
+@pytest.mark.parametrize(
+    ("auth", "comm_mode"), [("ev2", "full"), ("ev2", "mac"), ("ev1", "full"), ("ev1", "mac")]
+)
 async def test_a_desfire_card_opens_with_the_files_number_not_its_uid(
-    make_reader: Factory, card_slot: Callable[[VirtualCard], VirtualCard], comm_mode: str
+    make_reader: Factory,
+    card_slot: Callable[[VirtualCard], VirtualCard],
+    auth: Literal["ev2", "ev1"],
+    comm_mode: Literal["full", "mac"],
 ) -> None:
-    reader, sink = make_reader(replace(DESFIRE_SETTINGS, desfire_comm_mode=comm_mode))
+    settings = replace(DESFIRE_SETTINGS, desfire_comm_mode=comm_mode, desfire_auth=auth)
+    reader, sink = make_reader(settings)
     card_slot(VirtualCard(UID, desfire=desfire_app(comm_mode=comm_mode)))
     await until(lambda: len(sink.credentials) == 1, "the file's credential")
     (credential,) = sink.credentials

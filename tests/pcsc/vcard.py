@@ -12,9 +12,10 @@ from the specification and independently of `gateway.hw.pcsc_sim`, so a mistake 
 not mirrored in the other.
 
 With a `DesfireApp` the card is a MIFARE DESFire EV2 card instead: it answers the wrapped
-native commands (CLA 90) SelectApplication, AuthenticateEV2First and ReadData in the
-file's communication mode, written from NXP's description of EV2 secure messaging with
-`cryptography` directly, not with `gateway.hw.desfire`.
+native commands (CLA 90) SelectApplication, AuthenticateEV2First or AuthenticateAES (the
+EV1 way, which EV2 cards keep) and ReadData in the file's communication mode, written from
+NXP's description of EV2 secure messaging and the EV1 session with `cryptography`
+directly, not with `gateway.hw.desfire`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import os
 import socket
 import struct
 import threading
+import zlib
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -130,7 +132,8 @@ class VirtualCard:
 
 
 class _Ev2Card:
-    """The DESFire side of one card: selection, AuthenticateEV2First, ReadData."""
+    """The DESFire side of one card: selection, AuthenticateEV2First or AuthenticateAES,
+    ReadData."""
 
     def __init__(self, app: DesfireApp) -> None:
         self.app = app
@@ -139,25 +142,68 @@ class _Ev2Card:
         self.keys: tuple[bytes, bytes] | None = None  # (encryption, MAC) session keys
         self.ti = b""
         self.counter = 0
+        self.ev1_challenge: bytes | None = None  # AuthenticateAES under way: E(K, RndB)
+        self.ev1_key: bytes | None = None  # the EV1 session key
+        self.ev1_iv = bytes(16)
 
     def respond(self, apdu: bytes) -> bytes:
         ins, data = apdu[1], apdu[5:-1]
         if ins == 0x5A:
             self.selected = int.from_bytes(data, "little") == self.app.app_id
-            self.rnd_b, self.keys = None, None
+            self.rnd_b, self.keys, self.ev1_challenge, self.ev1_key = None, None, None, None
             return b"\x91\x00" if self.selected else b"\x91\xa0"
         if not self.selected:
             return b"\x91\xae"
-        if ins == 0x71:
+        if ins in (0x71, 0xAA):
             if data[0] != self.app.key_number:
                 return b"\x91\x40"
-            self.rnd_b, self.keys = os.urandom(16), None
-            return _cbc(self.app.key, bytes(16), self.rnd_b, encrypt=True) + b"\x91\xaf"
+            self.rnd_b, self.keys, self.ev1_key = os.urandom(16), None, None
+            challenge = _cbc(self.app.key, bytes(16), self.rnd_b, encrypt=True)
+            self.ev1_challenge = challenge if ins == 0xAA else None
+            return challenge + b"\x91\xaf"
+        if ins == 0xAF and self.rnd_b is not None and self.ev1_challenge is not None:
+            return self._second_part_ev1(data)
         if ins == 0xAF and self.rnd_b is not None:
             return self._second_part(data)
+        if ins == 0xBD and self.ev1_key is not None:
+            return self._read_ev1(data)
         if ins == 0xBD and self.keys is not None:
             return self._read(data)
         return b"\x91\x1c"
+
+    def _second_part_ev1(self, data: bytes) -> bytes:
+        rnd_b, challenge = self.rnd_b, self.ev1_challenge
+        self.rnd_b, self.ev1_challenge = None, None
+        assert rnd_b is not None and challenge is not None
+        # EV1: every CBC step chains on the last ciphertext block sent or received.
+        plain = _cbc(self.app.key, challenge, data, encrypt=False)
+        rnd_a = plain[:16]
+        if plain[16:] != rnd_b[1:] + rnd_b[:1]:
+            return b"\x91\xae"
+        self.ev1_key = rnd_a[:4] + rnd_b[:4] + rnd_a[12:] + rnd_b[12:]
+        self.ev1_iv = bytes(16)
+        return _cbc(self.app.key, data[-16:], rnd_a[1:] + rnd_a[:1], encrypt=True) + b"\x91\x00"
+
+    def _read_ev1(self, data: bytes) -> bytes:
+        key = self.ev1_key
+        assert key is not None
+        # The command travels in the clear; its CMAC, chained from the IV, is the next IV.
+        self.ev1_iv = _cmac_from(key, self.ev1_iv, b"\xbd" + data)
+        if data[0] != self.app.file_number:
+            return b"\x91\xf0"
+        offset = int.from_bytes(data[1:4], "little")
+        length = int.from_bytes(data[4:7], "little")
+        content = self.app.data[offset : offset + length]
+        if self.app.comm_mode == "mac":
+            self.ev1_iv = _cmac_from(key, self.ev1_iv, content + b"\x00")
+            return content + self.ev1_iv[:8] + b"\x91\x00"
+        if self.app.comm_mode == "full":
+            crc = (zlib.crc32(content + b"\x00") ^ 0xFFFFFFFF).to_bytes(4, "little")
+            plain = content + crc
+            plain += bytes((16 - len(plain) % 16) % 16)
+            content = _cbc(key, self.ev1_iv, plain, encrypt=True)
+            self.ev1_iv = content[-16:]
+        return content + b"\x91\x00"
 
     def _second_part(self, data: bytes) -> bytes:
         rnd_b, self.rnd_b = self.rnd_b, None
@@ -211,6 +257,25 @@ def _cbc(key: bytes, iv: bytes, data: bytes, encrypt: bool) -> bytes:
     cipher = Cipher(algorithms.AES(key), modes.CBC(iv))
     operation = cipher.encryptor() if encrypt else cipher.decryptor()
     return operation.update(data) + operation.finalize()
+
+
+def _cmac_from(key: bytes, iv: bytes, data: bytes) -> bytes:
+    """CMAC (RFC 4493) whose chaining value starts at `iv`, as the EV1 session keeps it."""
+    ecb = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+    subkeys = []
+    value = int.from_bytes(ecb.update(bytes(16)), "big")
+    for _ in range(2):
+        value = ((value << 1) ^ (0x87 if value >> 127 else 0)) & (2**128 - 1)
+        subkeys.append(value)
+    if data and len(data) % 16 == 0:
+        head, last, subkey = data[:-16], data[-16:], subkeys[0]
+    else:
+        cut = len(data) - len(data) % 16
+        head, last, subkey = data[:cut], data[cut:] + b"\x80", subkeys[1]
+        last = last.ljust(16, b"\x00")
+    chained = _cbc(key, iv, head, encrypt=True)[-16:] if head else iv
+    final = int.from_bytes(chained, "big") ^ int.from_bytes(last, "big") ^ subkey
+    return ecb.update(final.to_bytes(16, "big"))
 
 
 def _cmac(key: bytes, data: bytes) -> bytes:
