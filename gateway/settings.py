@@ -272,6 +272,7 @@ class ReaderSettings:
     desfire_file_number: Annotated[int, integer(0, 31), UsedBy(("pcsc",))] = 1
     desfire_comm_mode: Annotated[Literal["full", "mac", "plain"], UsedBy(("pcsc",))] = "full"
     desfire_offset: Annotated[int, integer(0, 8191), UsedBy(("pcsc",))] = 0
+    # at most 32: enciphered (48 bytes and a MAC), it still fits the card's one answer frame
     desfire_length: Annotated[int, integer(1, 32), UsedBy(("pcsc",))] = 8
     # "binary": the bytes are the card number (big-endian); "ascii": its decimal digits
     desfire_value: Annotated[Literal["binary", "ascii"], UsedBy(("pcsc",))] = "binary"

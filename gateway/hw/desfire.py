@@ -12,7 +12,8 @@ answer, or someone altering it in the field, is refused. Two ways, as the reader
   the data and a CRC32 of it.
 
 Native DESFire commands go through PC/SC wrapped in ISO 7816 APDUs (CLA 0x90, P1 P2 = 0,
-Le = 0); the answer ends in SW1 0x91 and SW2 the DESFire status. The steps:
+Le = 0); the answer ends in SW1 0x91 and SW2 the DESFire status. The steps ("ev2"; "ev1"
+differs in 2 and 3 as said above):
 
 1. SelectApplication (0x5A) of the 3-byte application id (sent least significant first);
 2. AuthenticateEV2First (0x71, then 0xAF) with the key number: the card sends
@@ -23,9 +24,9 @@ Le = 0); the answer ends in SW1 0x91 and SW2 the DESFire status. The steps:
    full modes) and the answer checked, with the command counter and the transaction id.
 
 The cryptography is pure functions over bytes (tested against the worked examples of NXP
-AN12196 for EV2, and against published EV1 traces), `cryptography` is imported only when
-they run: a daemon without a DESFire
-reader never loads it (docs/performance.md). The key is a secret: kept out of repr, never
+AN12196 for EV2, and against published EV1 traces); `cryptography` is imported only when
+they run, or when a DESFire reader starts (`load_cryptography`): a daemon without one
+never loads it (docs/performance.md). The key is a secret: kept out of repr, never
 logged, never in a refusal's words.
 """
 
@@ -61,7 +62,6 @@ STATUS_APPLICATION_NOT_FOUND = 0xA0
 
 BLOCK = 16
 MAC_T_BYTES = 8
-MAX_LENGTH = 32  # an enciphered answer of 32 bytes (48 + MAC) still fits one frame
 ASCII_MIN_BYTES = 4  # a decimal number is read back as at least 4 bytes, as 10DN prints it
 
 # Why a presentation gave no credential; the journal reason is "card_" + this.
