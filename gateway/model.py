@@ -73,6 +73,9 @@ class Credential:
     for QR codes and plates. PINs and QR codes are secrets, kept in memory only and never
     logged as they are: see `display_value`.
     `timestamp` is wall-clock UTC seconds (time.time()) when the reader saw it.
+    `refusal`: the reader saw a card but could not read a credential from it (a secure card
+    that failed its authentication, e.g. a copied UID): the decision is that refusal, and
+    `value` is empty.
     """
 
     kind: CredentialKind
@@ -80,6 +83,7 @@ class Credential:
     reader: str
     timestamp: float
     raw: str = ""
+    refusal: str = ""
 
     @property
     def display_value(self) -> str:
@@ -89,9 +93,10 @@ class Credential:
 
     def __repr__(self) -> str:
         raw = PIN_MASK if self.kind in ("pin", "qr") else self.raw
+        refusal = f", refusal={self.refusal!r}" if self.refusal else ""
         return (
             f"Credential(kind={self.kind!r}, value={self.display_value!r}, "
-            f"reader={self.reader!r}, timestamp={self.timestamp!r}, raw={raw!r})"
+            f"reader={self.reader!r}, timestamp={self.timestamp!r}, raw={raw!r}{refusal})"
         )
 
 

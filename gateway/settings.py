@@ -255,6 +255,29 @@ class ReaderSettings:
         UsedBy(("pcsc",)),
     ] = ""
     mifare_key_type: Annotated[Literal["A", "B"], UsedBy(("pcsc",))] = "A"
+    # PC/SC DESFire EV2 mode (docs/desfire.md): the credential is read from a file of this
+    # application after AES authentication, instead of the UID ("" = not this mode)
+    desfire_app_id: Annotated[
+        str,
+        matching("|[0-9A-Fa-f]{6}", "empty or 6 hex digits (a DESFire application id)"),
+        UsedBy(("pcsc",)),
+    ] = ""
+    desfire_key_number: Annotated[int, integer(0, 13), UsedBy(("pcsc",))] = 0
+    desfire_key: Annotated[
+        str,
+        matching("|[0-9A-Fa-f]{32}", "empty or 32 hex digits (a 16-byte AES key)"),
+        SECRET,
+        UsedBy(("pcsc",)),
+    ] = ""
+    desfire_file_number: Annotated[int, integer(0, 31), UsedBy(("pcsc",))] = 1
+    desfire_comm_mode: Annotated[Literal["full", "mac", "plain"], UsedBy(("pcsc",))] = "full"
+    desfire_offset: Annotated[int, integer(0, 8191), UsedBy(("pcsc",))] = 0
+    # at most 32: enciphered (48 bytes and a MAC), it still fits the card's one answer frame
+    desfire_length: Annotated[int, integer(1, 32), UsedBy(("pcsc",))] = 8
+    # "binary": the bytes are the card number (big-endian); "ascii": its decimal digits
+    desfire_value: Annotated[Literal["binary", "ascii"], UsedBy(("pcsc",))] = "binary"
+    # "ev2": AuthenticateEV2First, EV2 secure messaging (EV2, EV3 cards); "ev1": AuthenticateAES
+    desfire_auth: Annotated[Literal["ev2", "ev1"], UsedBy(("pcsc",))] = "ev2"
     # Matrix keypad
     row_pins: Annotated[
         GpioPins, UsedBy(("matrix_keypad",), required_on_gpio=("matrix_keypad",))

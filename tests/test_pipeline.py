@@ -65,3 +65,18 @@ async def test_a_grant_while_stopping_says_shutdown_not_lockdown() -> None:
     pipeline.credential(card(door))
     assert journaled(events)[0] == ("access", "shutdown", False)
     assert not door.relay_energised
+
+
+async def test_a_secure_card_the_reader_refused_is_journaled_with_its_reason_and_stays_shut() -> (
+    None
+):
+    door = rig()
+    pipeline, events = pipeline_for(door)
+    door.take()
+    refused = Credential(
+        "card", "", READER.name, door.clock.time(), raw="04A1B2C3", refusal="card_auth_failed"
+    )
+    pipeline.credential(refused)
+    assert journaled(events) == [("access", "card_auth_failed", False)]
+    assert (events[0].raw, events[0].user_id) == ("04A1B2C3", None)  # the copied UID, shown
+    assert not door.relay_energised

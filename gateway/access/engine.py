@@ -9,6 +9,8 @@ persistent, see `export_state`) and the pending first factor of two-factor doors
 (deliberately not persisted: it lives for seconds).
 
 Rules, in order, each adding a line to the decision's trace:
+0. a card the reader refused (`Credential.refusal`: a secure card that failed its
+   authentication) is denied with the reader's reason, nothing looked up;
 1. a PIN at a locked-out keypad is refused without being looked up;
 2. credential lookup (private PINs by keyed hash, then public PINs; a QR code that is no
    stored code may be a TOTP payload, checked against its user's secret, once per step);
@@ -141,6 +143,8 @@ class AccessEngine:
     def _identify(self, attempt: Attempt) -> Decision | None:
         """Find the credential's owner (sets attempt.user / public_pin) or deny."""
         cred, trace = attempt.credential, attempt.trace
+        if cred.refusal:  # the reader could not read a credential: nothing to look up
+            return denial(cred.refusal, None, [*trace, "reader:refused"])
         if cred.kind == "pin":
             left = self._lockout.is_locked(cred.reader, attempt.now.mono)
             if left is not None:

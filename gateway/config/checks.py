@@ -119,6 +119,7 @@ def cross_check(checked: Checked, report: Report) -> None:
     check_wiegand_formats(checked, report)
     _check_unique(checked, WiegandFormatSettings, "name", report)
     check_reader_formats(checked, report)
+    _check_secure_cards(checked, report)
 
 
 def _backend(checked: Checked) -> str | None:
@@ -481,3 +482,17 @@ def _check_public_pins(checked: Checked, report: Report) -> None:
         elif pin in demo_pins:
             report.add(path, f"expected a PIN no user has, found the PIN of {demo_pins[pin]}")
         seen.setdefault(pin, path)
+
+
+def _check_secure_cards(checked: Checked, report: Report) -> None:
+    """A DESFire reader needs its key, and reads either a DESFire file or a MIFARE block."""
+    for reader in checked.tables_of(ReaderSettings):
+        if not (reader.given("desfire_app_id") and reader.ok("desfire_app_id")):
+            continue
+        if not reader.values["desfire_app_id"]:
+            continue
+        if reader.ok("desfire_key") and not reader.values.get("desfire_key"):
+            expected = "32 hex digits, the AES key (required with desfire_app_id)"
+            report.expected(reader.at("desfire_key"), expected, reader.found("desfire_key"))
+        if reader.given("mifare_sector"):
+            report.add(reader.at("desfire_app_id"), "not with mifare_sector: read one or the other")

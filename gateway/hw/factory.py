@@ -215,7 +215,7 @@ class SimulatedHardware:
 
     def pcsc(self, settings: ReaderSettings) -> PcscBackend:
         backend = SimulatedPcscBackend()
-        self._inputs[settings.name] = PcscInput(settings.name, backend)
+        self._inputs[settings.name] = PcscInput(settings, backend)
         return backend
 
     def system_time(self, clock: Clock, store: SettingsStore) -> SystemTime:

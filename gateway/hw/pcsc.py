@@ -10,7 +10,7 @@ connection keeps succeeding, the card is "held" and no APDU is sent to it. A pre
 ends when a connection fails with "no card"; the same UID then counts again only after
 `debounce_s`, so a card wobbling at the edge of the field does not open the door twice.
 
-Two modes (docs/readers.md):
+Three modes (docs/readers.md):
 - UID: `FF CA 00 00 00` (PC/SC part 3 Get Data); the credential is
   `reader_canonical(uid, card_byte_order, card_bytes)`.
 - MIFARE block ("encrypted card", `mifare_sector` set): load the key into the reader's
@@ -19,6 +19,15 @@ Two modes (docs/readers.md):
   by the card issuer, not a number the reader reorders. The UID is still read first, as the
   identity of the presentation (debounce) and for diagnostics; a block is never shown in
   status(), only its length, and the key never leaves this module.
+- DESFire (`desfire_app_id` set): select the application, authenticate with the AES key
+  (AuthenticateEV2First, or AuthenticateAES for EV1), read the credential from the file in
+  its communication mode (`gateway.hw.desfire`, docs/desfire.md). The UID is read first,
+  as for a block.
+
+A card that gives no credential in a secure-card mode (its authentication fails, it is
+not the right kind of card, the read is cut short or garbled) is delivered as a refusal
+(`Credential.refusal`, the journal reason `card_<result>`), so it is journaled as denied
+and the reader shows red; a copied UID never becomes a credential.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from typing import Any, Literal, NoReturn, Protocol
 
 from gateway.cardnumbers import reader_canonical
 from gateway.clock import Clock
+from gateway.hw.desfire import DesfireCard, DesfireRefused, load_cryptography, read_card_number
 from gateway.hw.reader_base import ReaderSink
 from gateway.model import Credential
 from gateway.settings import ReaderSettings
@@ -46,6 +56,10 @@ RECENT_READS = 20
 MAX_BACKOFF_S = 5.0
 BACKOFF_STEPS = 8  # poll interval doubled at most this often (then MAX_BACKOFF_S caps it)
 CLOSE_TIMEOUT_S = 1.0
+# Results of a secure-card read that are journaled as refusals ("card_" + result).
+CARD_REFUSALS = frozenset(
+    {"load_key_failed", "auth_failed", "read_failed", "not_desfire", "no_application"}
+)
 
 
 class NoCard(Exception):
@@ -134,6 +148,34 @@ class BlockMode:
         return cls(block, key, settings.mifare_key_type)
 
 
+def desfire_card(settings: ReaderSettings) -> DesfireCard | None:
+    """The DESFire card configured for this reader, or None when it reads no DESFire."""
+    if not settings.desfire_app_id:
+        return None
+    if settings.mifare_sector is not None:
+        raise ValueError(
+            f"reader {settings.name}: mifare_sector and desfire_app_id exclude each other"
+        )
+    try:
+        key = bytes.fromhex(settings.desfire_key)
+    except ValueError:
+        key = b""
+    if len(key) != 16:
+        # The value itself is never repeated: it is a secret.
+        raise ValueError(f"reader {settings.name}: desfire_key must be 32 hex digits")
+    return DesfireCard(
+        app_id=int(settings.desfire_app_id, 16),
+        key_number=settings.desfire_key_number,
+        key=key,
+        file_number=settings.desfire_file_number,
+        offset=settings.desfire_offset,
+        length=settings.desfire_length,
+        comm_mode=settings.desfire_comm_mode,
+        value_format=settings.desfire_value,
+        auth=settings.desfire_auth,
+    )
+
+
 @dataclass(frozen=True)
 class ReadOutcome:
     """What one presentation produced: a credential value, or the reason it has none."""
@@ -141,6 +183,7 @@ class ReadOutcome:
     value: str | None
     result: str  # "accepted" or a rejection reason
     block_length: int | None = None
+    detail: str = ""  # why a secure card was refused, in words without secrets
 
 
 def read_block(conn: PcscConnection, mode: BlockMode) -> ReadOutcome:
@@ -221,6 +264,7 @@ class PcscReader:
         self._clock = clock
         self._poll_interval_s = poll_interval_s
         self._block_mode = BlockMode.from_settings(settings)
+        self._desfire = desfire_card(settings)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -252,6 +296,8 @@ class PcscReader:
                 log.warning("PC/SC reader %s: poll thread still in a pcscd call", self.name)
 
     def _run(self) -> None:
+        if self._desfire is not None:
+            self._load_cryptography()
         failures = 0
         while not self._stop.is_set():
             try:
@@ -262,6 +308,13 @@ class PcscReader:
                 self._note_error(exc, traceback=failures == 1)
             delay = self._poll_interval_s * 2**failures
             self._stop.wait(min(delay, MAX_BACKOFF_S))
+
+    def _load_cryptography(self) -> None:
+        """Imported here, in the poll thread: the loop never waits, nor the first card."""
+        try:
+            load_cryptography()
+        except Exception as exc:  # every read then fails closed, as read_failed
+            self._note_error(exc, traceback=True)
 
     def _note_error(self, exc: Exception, traceback: bool = False) -> None:
         """Count and log an unexpected error; the first of a run with its traceback."""
@@ -345,6 +398,8 @@ class PcscReader:
             self._record(now, uid, self._read_credential(conn, uid))
 
     def _read_credential(self, conn: PcscConnection, uid: bytes) -> ReadOutcome:
+        if self._desfire is not None:
+            return self._read_desfire(conn, self._desfire)
         if self._block_mode is not None:
             try:
                 return read_block(conn, self._block_mode)
@@ -354,12 +409,33 @@ class PcscReader:
         value = reader_canonical(uid, self.settings.card_byte_order, self.settings.card_bytes)
         return ReadOutcome(value, "accepted")
 
+    def _read_desfire(self, conn: PcscConnection, card: DesfireCard) -> ReadOutcome:
+        try:
+            value = read_card_number(conn.transmit, card)
+        except DesfireRefused as refused:
+            return ReadOutcome(None, refused.reason, detail=str(refused))
+        except NoCard:
+            return ReadOutcome(None, "read_failed", detail="the card left during the read")
+        except Exception as exc:  # the card was seen: a refusal, not just an error
+            self._note_error(exc)
+            return ReadOutcome(None, "read_failed", detail=type(exc).__name__)
+        return ReadOutcome(value, "accepted")
+
+    def _mode(self) -> str:
+        if self._desfire is not None:
+            return "desfire"
+        return "uid" if self._block_mode is None else "mifare_block"
+
     def _record(self, now: float, uid: bytes | None, outcome: ReadOutcome) -> None:
-        """Count the presentation, remember it for diagnostics, deliver a credential."""
-        record: dict[str, Any] = {"time": now, "uid": uid.hex().upper() if uid else None}
+        """Count the presentation, remember it for diagnostics, deliver a credential (or
+        a secure card's refusal, to be journaled)."""
+        uid_hex = uid.hex().upper() if uid else ""
+        record: dict[str, Any] = {"time": now, "uid": uid_hex or None}
         if self._block_mode is not None:
             record["block_length"] = outcome.block_length  # never the content: a secret
         record["result"] = outcome.result
+        if outcome.detail:
+            record["detail"] = outcome.detail
         with self._lock:
             self.stats.last_seen = now
             self.stats.recent.append(record)
@@ -370,8 +446,12 @@ class PcscReader:
             else:
                 self.stats.accepted += 1
         if outcome.value is not None:
-            raw = uid.hex().upper() if uid and self._block_mode is None else ""
+            raw = uid_hex if self._mode() == "uid" else ""
             self._deliver(Credential("card", outcome.value, self.name, now, raw=raw))
+        elif outcome.result in CARD_REFUSALS:
+            refusal = f"card_{outcome.result}"
+            log.info("PC/SC reader %s: card %s refused, %s", self.name, uid_hex, refusal)
+            self._deliver(Credential("card", "", self.name, now, raw=uid_hex, refusal=refusal))
 
     def _deliver(self, credential: Credential) -> None:
         try:
@@ -409,7 +489,7 @@ class PcscReader:
                 "door": self.settings.door,
                 "direction": self.settings.direction,
                 "backend": self.backend.name,
-                "mode": "uid" if self._block_mode is None else "mifare_block",
+                "mode": self._mode(),
                 "online": self._online,
                 "offline_reason": self._offline_reason,
                 "device": self.settings.device,

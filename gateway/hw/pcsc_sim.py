@@ -1,7 +1,8 @@
-"""PC/SC in memory: a reader and a MIFARE Classic card that answer like an ACR122U.
+"""PC/SC in memory: a reader and a MIFARE Classic or DESFire card that answer like an ACR122U.
 
 `SimulatedPcscBackend` is the `PcscBackend` of the simulated daemon and of fast unit tests.
-Verbs: `present(uid, blocks, key)` puts a card on the reader until `remove()`; `tap(...)`
+Verbs: `present(uid, blocks, key, desfire)` puts a card on the reader until `remove()` (with
+`desfire` applications it is a DESFire card: `gateway.hw.desfire_sim`); `tap(...)`
 puts one there for a single read (what `/sim/card` wants); `unplug_reader()`,
 `plug_reader()`, `stop_service()`, `start_service()` take the reader or pcscd away and back;
 `inject_error(exc)` makes the next call fail as a library surprise would.
@@ -10,8 +11,11 @@ puts one there for a single read (what `/sim/card` wants); `unplug_reader()`,
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from gateway.hw.desfire import WRAP_CLA
+from gateway.hw.desfire_sim import DesfireApplication, DesfireCardSession
 from gateway.hw.pcsc import BLOCK_BYTES, NoCard, PcscConnection, PcscUnavailable, ReaderGone
 
 DEFAULT_READER = "ACS ACR122U PICC Interface 00 00"
@@ -31,6 +35,7 @@ class SimulatedCard:
     blocks: dict[int, bytes] = field(default_factory=dict, repr=False)
     key: bytes = field(default=TRANSPORT_KEY, repr=False)
     tap: bool = False  # leaves the reader once a connection that used it is closed
+    desfire: tuple[DesfireApplication, ...] = ()  # a DESFire card's applications
 
     def block(self, number: int) -> bytes:
         """The block's content; never-written blocks read as zeros, as on a blank card."""
@@ -56,16 +61,26 @@ class SimulatedPcscBackend:
     # -- verbs ---------------------------------------------------------------------------
 
     def present(
-        self, uid: bytes, blocks: dict[int, bytes] | None = None, key: bytes | None = None
+        self,
+        uid: bytes,
+        blocks: dict[int, bytes] | None = None,
+        key: bytes | None = None,
+        desfire: Sequence[DesfireApplication] = (),
     ) -> None:
         """Hold a card on the reader until `remove()`."""
-        self._insert(SimulatedCard(uid, dict(blocks or {}), key or TRANSPORT_KEY))
+        card = SimulatedCard(uid, dict(blocks or {}), key or TRANSPORT_KEY, desfire=tuple(desfire))
+        self._insert(card)
 
     def tap(
-        self, uid: bytes, blocks: dict[int, bytes] | None = None, key: bytes | None = None
+        self,
+        uid: bytes,
+        blocks: dict[int, bytes] | None = None,
+        key: bytes | None = None,
+        desfire: Sequence[DesfireApplication] = (),
     ) -> None:
         """Show a card to the reader for one read, then take it away."""
-        self._insert(SimulatedCard(uid, dict(blocks or {}), key or TRANSPORT_KEY, tap=True))
+        blocks, key = dict(blocks or {}), key or TRANSPORT_KEY
+        self._insert(SimulatedCard(uid, blocks, key, tap=True, desfire=tuple(desfire)))
 
     def remove(self) -> None:
         """Take the card away."""
@@ -160,6 +175,7 @@ class _SimulatedConnection:
         self.used = False
         self._loaded_key: bytes | None = None
         self._sector: int | None = None
+        self._desfire = DesfireCardSession(card.desfire) if card.desfire else None
 
     def transmit(self, apdu: bytes) -> tuple[bytes, int, int]:
         return self._backend._transmit(self, apdu)
@@ -170,6 +186,9 @@ class _SimulatedConnection:
     def respond(self, apdu: bytes) -> tuple[bytes, int, int]:
         """The reader's answer to a PC/SC part 3 storage card command."""
         header = apdu[:4]
+        if apdu[:1] == bytes([WRAP_CLA]):
+            # Passed through to the card: a DESFire card answers, a Classic card does not.
+            return self._desfire.respond(apdu) if self._desfire else FAILED
         if apdu == bytes.fromhex("FFCA000000"):
             return self.card.uid, 0x90, 0x00
         if header == bytes.fromhex("FF820000") and len(apdu) == 11 and apdu[4] == 6:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 from time import monotonic
 from typing import Protocol
 
+from gateway.hw.desfire_sim import issued_application
 from gateway.hw.keypad import SimulatedKeyMatrix, press_keys
 from gateway.hw.lines import LineDriver
 from gateway.hw.nfc_sim import SimulatedNfcFrontend
+from gateway.hw.pcsc import desfire_card
 from gateway.hw.pcsc_sim import SimulatedPcscBackend
 from gateway.hw.reader_base import NotSimulated
 from gateway.hw.serial_sim import BatchedWrites, PtySerialDevice, card_frame, scanned_line
@@ -24,6 +27,7 @@ from gateway.settings import ReaderSettings
 
 BITS = frozenset("01")
 HEX_UID = re.compile(r"^(?:[0-9A-F]{2}){1,10}$")
+RANDOM_UID_PREFIX = b"\x08"  # ISO 14443-3: a 4-byte UID starting 08 is random, new each time
 
 
 class SimulatedInput(Protocol):
@@ -61,15 +65,26 @@ class NoInput:
 
 
 class PcscInput(NoInput):
-    """Cards tapped on a simulated PC/SC reader."""
+    """Cards tapped on a simulated PC/SC reader.
 
-    def __init__(self, name: str, backend: SimulatedPcscBackend) -> None:
-        super().__init__(name, "pcsc")
+    At a DESFire reader (`desfire_app_id`) the "uid" is the card number: the card tapped is
+    a DESFire card issued for the reader's settings (its application, key and file holding
+    that number) with a random UID, as such cards often show, so the credential is the
+    file's content after the whole authentication, never the UID."""
+
+    def __init__(self, settings: ReaderSettings, backend: SimulatedPcscBackend) -> None:
+        super().__init__(settings.name, "pcsc")
         self._backend = backend
+        self._desfire = desfire_card(settings)
 
     async def card(self, uid: str) -> None:
         # A tap, not a card left lying: a second /sim/card is a second presentation.
-        self._backend.tap(parse_uid(uid))
+        number = parse_uid(uid)
+        if self._desfire is None:
+            self._backend.tap(number)
+            return
+        application = issued_application(self._desfire, number)
+        self._backend.tap(RANDOM_UID_PREFIX + secrets.token_bytes(3), desfire=[application])
 
 
 class NfcInput(NoInput):

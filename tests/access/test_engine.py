@@ -78,6 +78,18 @@ def test_non_ascii_pin_is_unknown_not_a_crash() -> None:
     assert decision.reason == "unknown_credential"
 
 
+def test_a_card_the_reader_refused_is_denied_with_the_readers_reason() -> None:
+    """A secure card that failed its authentication (a copied UID) never reaches the lookup,
+    even if the value it carries were an enrolled card's."""
+    refused = Credential(
+        "card", "CAFE01", "r-in", NOW.wall, raw="04A1B2", refusal="card_auth_failed"
+    )
+    decision = engine().decide(refused, "front", NOW)
+    assert not decision.granted and decision.final
+    assert (decision.reason, decision.user_id) == ("card_auth_failed", None)
+    assert decision.trace == ("reader:refused", "card_auth_failed")
+
+
 def test_unknown_door_is_denied() -> None:
     assert engine().decide(card(), "garage", NOW).reason == "unknown_door"
 

@@ -277,6 +277,28 @@ CASES: list[tuple[str, str, str]] = [
         "found a value that is not shown",
     ),
     (
+        "desfire reader without its key",
+        MINIMAL_GPIO
+        + '[[readers]]\nname = "p"\nkind = "pcsc"\ndoor = "back"\ndesfire_app_id = "F51230"\n',
+        "readers[1].desfire_key: expected 32 hex digits, the AES key (required with "
+        "desfire_app_id), found nothing",
+    ),
+    (
+        "desfire key of the wrong length, not echoed",
+        MINIMAL_GPIO
+        + '[[readers]]\nname = "p"\nkind = "pcsc"\ndoor = "back"\ndesfire_key = "00112233"\n',
+        "readers[1].desfire_key: expected empty or 32 hex digits (a 16-byte AES key), "
+        "found a value that is not shown",
+    ),
+    (
+        "desfire and mifare block on one reader",
+        MINIMAL_GPIO
+        + '[[readers]]\nname = "p"\nkind = "pcsc"\ndoor = "back"\nmifare_sector = 1\n'
+        + 'mifare_key = "A0A1A2A3A4A5"\ndesfire_app_id = "F51230"\n'
+        + 'desfire_key = "00112233445566778899AABBCCDDEEFF"\n',
+        "readers[1].desfire_app_id: not with mifare_sector: read one or the other",
+    ),
+    (
         "doorbell relay with no doorbell button",
         variant(
             'name = "back"\n',

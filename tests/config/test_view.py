@@ -27,6 +27,7 @@ SECRETS = {
     "access.public_pins": "80551234",
     "simulation.demo_users.pin": "66071",
     "readers.mifare_key": "A1B2C3D4E5F6",
+    "readers.desfire_key": "5EC2E7DE5F12E000AA55AA55AA55D00E",
 }
 # Credentials inside URLs, which are not secrets as a whole.
 URL_SECRETS = {
@@ -72,6 +73,13 @@ public_pins = ["{SECRETS["access.public_pins"]}"]
 [[simulation.demo_users]]
 user_id = "1001"
 pin = "{SECRETS["simulation.demo_users.pin"]}"
+
+[[readers]]
+name = "side-card"
+kind = "pcsc"
+door = "back"
+desfire_app_id = "F51230"
+desfire_key = "{SECRETS["readers.desfire_key"]}"
 """
 )
 
@@ -136,6 +144,7 @@ def test_secrets_show_as_set_or_empty_and_the_rest_as_configured(tmp_path: Path)
     assert shown["doors"][0]["relay_pin"] == 17
     assert shown["readers"][0]["mifare_key"] == MASK
     assert "mifare_key" not in shown["readers"][1]  # a Wiegand reader has none
+    assert shown["readers"][2]["desfire_key"] == MASK
     assert shown["readers"][1]["d0_pin"] == 5 and "d0_pin" not in shown["readers"][0]
     assert shown["upstream"]["url"] == (
         f"https://gw:{MASK}@verify.example/check?token={MASK}&card={{Card}}"

@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
+from typing import Literal
 
 import pytest
 
@@ -18,7 +19,7 @@ from gateway.hw.pcsc import PcscReader, PyscardBackend, ReaderGone
 from gateway.settings import ReaderSettings
 from tests.pcsc.daemon import READER_NAME, PcscDaemon
 from tests.pcsc.sink import Sink
-from tests.pcsc.vcard import VirtualCard
+from tests.pcsc.vcard import DesfireApp, VirtualCard
 
 UID = bytes.fromhex("04A1B2C3D4E5F6")
 KEY = bytes.fromhex("A0A1A2A3A4A5")
@@ -122,14 +123,14 @@ async def test_a_mifare_block_read_with_the_right_key_is_the_credential(
     assert BLOCK.hex().upper() not in repr(status)
 
 
-async def test_a_wrong_key_is_rejected_as_auth_failed(
+async def test_a_wrong_key_is_refused_as_auth_failed(
     make_reader: Factory, card_slot: Callable[[VirtualCard], VirtualCard]
 ) -> None:
     reader, sink = make_reader(BLOCK_SETTINGS)
     card_slot(VirtualCard(UID, {9: BLOCK}, key=bytes.fromhex("FFFFFFFFFFFF")))
     await until(lambda: reader.status()["frames_rejected"].get("auth_failed") == 1, "auth_failed")
     await asyncio.sleep(HELD_S)
-    assert sink.credentials == []
+    assert [(c.value, c.refusal) for c in sink.credentials] == [("", "card_auth_failed")]
     assert reader.status()["frames_rejected"] == {"auth_failed": 1}
 
 
@@ -175,3 +176,67 @@ async def test_an_unknown_reader_is_gone_and_a_mismatched_device_is_shown(
     reader, _ = make_reader(replace(SETTINGS, device="omnikey"))
     await until(lambda: reader.status()["offline_reason"] != "looking for the reader", "a poll")
     assert reader.status()["offline_reason"] == "no PC/SC reader matching 'omnikey'"
+
+
+# -- DESFire EV2 through pcscd ----------------------------------------------------------
+
+DESFIRE_KEY = bytes.fromhex("2B7E151628AED2A6ABF7158809CF4F3C")
+DESFIRE_NUMBER = bytes.fromhex("00000000C0FFEE42")
+DESFIRE_SETTINGS = replace(
+    SETTINGS,
+    desfire_app_id="F51230",
+    desfire_key=DESFIRE_KEY.hex(),
+    desfire_key_number=2,
+    desfire_file_number=1,
+    desfire_offset=8,
+)
+
+
+def desfire_app(key: bytes = DESFIRE_KEY, comm_mode: str = "full") -> DesfireApp:
+    """The site's application: the number 8 bytes into file 1, readable with key 2."""
+    data = b"ISSUER01" + DESFIRE_NUMBER + bytes(16)
+    return DesfireApp(0xF51230, key, 2, 1, data, comm_mode)
+
+
+@pytest.mark.parametrize(
+    ("auth", "comm_mode"), [("ev2", "full"), ("ev2", "mac"), ("ev1", "full"), ("ev1", "mac")]
+)
+async def test_a_desfire_card_opens_with_the_files_number_not_its_uid(
+    make_reader: Factory,
+    card_slot: Callable[[VirtualCard], VirtualCard],
+    auth: Literal["ev2", "ev1"],
+    comm_mode: Literal["full", "mac"],
+) -> None:
+    settings = replace(DESFIRE_SETTINGS, desfire_comm_mode=comm_mode, desfire_auth=auth)
+    reader, sink = make_reader(settings)
+    card_slot(VirtualCard(UID, desfire=desfire_app(comm_mode=comm_mode)))
+    await until(lambda: len(sink.credentials) == 1, "the file's credential")
+    (credential,) = sink.credentials
+    assert (credential.value, credential.refusal) == (DESFIRE_NUMBER.hex().upper(), "")
+    assert UID.hex().upper() not in credential.value
+    status = reader.status()
+    assert status["mode"] == "desfire" and status["frames_accepted"] == 1
+    assert DESFIRE_KEY.hex() not in repr(status).lower()
+
+
+@pytest.mark.parametrize(
+    ("card", "refusal"),
+    [
+        (VirtualCard(UID), "card_not_desfire"),  # the UID copied onto another card
+        (VirtualCard(UID, desfire=desfire_app(key=bytes(16))), "card_auth_failed"),
+    ],
+    ids=["clone", "wrong key"],
+)
+async def test_a_clone_and_a_wrong_key_card_are_refused(
+    make_reader: Factory,
+    card_slot: Callable[[VirtualCard], VirtualCard],
+    card: VirtualCard,
+    refusal: str,
+) -> None:
+    reader, sink = make_reader(DESFIRE_SETTINGS)
+    card_slot(card)
+    await until(lambda: len(sink.credentials) == 1, "the refusal")
+    await asyncio.sleep(HELD_S)  # held: refused once, not again and again
+    (refused,) = sink.credentials
+    assert (refused.value, refused.refusal, refused.raw) == ("", refusal, UID.hex().upper())
+    assert reader.status()["frames_accepted"] == 0

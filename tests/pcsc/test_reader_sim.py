@@ -11,12 +11,14 @@ from typing import Any
 import pytest
 
 from gateway.clock import SystemClock
+from gateway.hw.desfire_sim import DesfireApplication, issued_application
 from gateway.hw.pcsc import (
     GET_UID,
     BlockMode,
     PcscReader,
     ReadOutcome,
     authenticate_apdu,
+    desfire_card,
     load_key_apdu,
     match_reader,
     read_binary_apdu,
@@ -211,11 +213,16 @@ async def test_key_b_is_sent_as_key_b() -> None:
     assert authenticate_apdu(6, "B")[8] == 0x61
 
 
-async def test_a_wrong_key_is_one_auth_failed_rejection_and_no_credential() -> None:
+async def test_a_wrong_key_is_one_auth_failed_refusal_and_no_credential() -> None:
     rig = Rig(BLOCK_SETTINGS)
     rig.backend.present(UID, {6: BLOCK}, key=bytes.fromhex("FFFFFFFFFFFF"))
     await rig.poll(5)
-    assert rig.sink.credentials == []
+    (refused,) = rig.sink.credentials  # to be journaled as denied, with no value to match
+    assert (refused.value, refused.refusal, refused.raw) == (
+        "",
+        "card_auth_failed",
+        UID.hex().upper(),
+    )
     status = rig.status()
     assert status["frames_rejected"] == {"auth_failed": 1} and status["frames_accepted"] == 0
     assert status["recent"][-1]["result"] == "auth_failed"
@@ -361,3 +368,125 @@ async def test_the_poll_thread_survives_errors_and_stops_promptly() -> None:
         reader.close()
         assert time.monotonic() - started < 1.0
     assert reader._thread is not None and not reader._thread.is_alive()
+
+
+# -- DESFire EV2 ------------------------------------------------------------------------
+
+DESFIRE_KEY = bytes.fromhex("00112233445566778899AABBCCDDEEFF")
+DESFIRE_NUMBER = bytes.fromhex("0000000000C0FFEE")
+DESFIRE_SETTINGS = replace(
+    SETTINGS,
+    desfire_app_id="F51230",
+    desfire_key=DESFIRE_KEY.hex(),
+    desfire_key_number=1,
+    desfire_file_number=2,
+)
+
+
+def issued(key: bytes = DESFIRE_KEY, app_id: int = 0xF51230) -> list[DesfireApplication]:
+    """The application the site issues, holding DESFIRE_NUMBER (with `key`, at `app_id`)."""
+    card = desfire_card(DESFIRE_SETTINGS)
+    assert card is not None
+    application = issued_application(card, DESFIRE_NUMBER)
+    return [replace(application, key=key, app_id=app_id)]
+
+
+async def test_desfire_mode_delivers_the_files_number_not_the_uid() -> None:
+    rig = Rig(DESFIRE_SETTINGS)
+    rig.backend.present(UID, desfire=issued())
+    await rig.poll()
+    (credential,) = rig.sink.credentials
+    assert (credential.value, credential.raw, credential.refusal) == ("0000000000C0FFEE", "", "")
+    assert [apdu[:2].hex().upper() for apdu in rig.backend.apdus] == [
+        "FFCA",  # the UID: the presentation's identity
+        "905A",  # select the application
+        "9071",  # AuthenticateEV2First
+        "90AF",  # its second part
+        "90BD",  # ReadData, enciphered
+    ]
+    status = rig.status()
+    assert status["mode"] == "desfire" and status["frames_accepted"] == 1
+    assert status["recent"][-1]["result"] == "accepted"
+    shown = repr(status) + repr(rig.reader._desfire)
+    assert DESFIRE_KEY.hex() not in shown.lower()
+
+
+@pytest.mark.parametrize(
+    ("desfire", "refusal"),
+    [
+        ((), "card_not_desfire"),  # a card (or emulator) that copies the UID only
+        (issued(key=bytes(16)), "card_auth_failed"),  # a DESFire card without the key
+        (issued(app_id=0x000001), "card_no_application"),  # a DESFire card of another use
+    ],
+    ids=["clone", "wrong key", "no application"],
+)
+async def test_desfire_refusals_are_delivered_with_their_reason(
+    desfire: list[DesfireApplication], refusal: str
+) -> None:
+    rig = Rig(DESFIRE_SETTINGS)
+    rig.backend.present(UID, desfire=desfire)
+    await rig.poll(3)  # held: refused once
+    (refused,) = rig.sink.credentials
+    assert (refused.value, refused.refusal, refused.raw) == ("", refusal, UID.hex().upper())
+    status = rig.status()
+    assert status["frames_rejected"] == {refusal.removeprefix("card_"): 1}
+    assert status["recent"][-1]["detail"]  # in words, for the installer
+    assert DESFIRE_KEY.hex() not in repr(status).lower()
+
+
+async def test_desfire_card_pulled_away_mid_read_is_read_failed() -> None:
+    rig = Rig(DESFIRE_SETTINGS)
+    rig.backend.present(UID, desfire=issued())
+    original = rig.backend._transmit
+
+    def leaves_at_read(session: Any, apdu: bytes) -> tuple[bytes, int, int]:
+        if apdu[:2] == b"\x90\xbd":
+            rig.backend.remove()
+        return original(session, apdu)
+
+    rig.backend._transmit = leaves_at_read  # type: ignore[method-assign]
+    await rig.poll()
+    (refused,) = rig.sink.credentials
+    assert refused.refusal == "card_read_failed"
+
+
+def test_a_desfire_key_of_the_wrong_size_is_refused_without_repeating_it() -> None:
+    with pytest.raises(ValueError) as error:
+        desfire_card(replace(DESFIRE_SETTINGS, desfire_key="0011"))
+    assert "0011" not in str(error.value)
+    with pytest.raises(ValueError, match="exclude"):
+        desfire_card(replace(DESFIRE_SETTINGS, mifare_sector=1, mifare_key=KEY.hex()))
+
+
+class FailingConnection:
+    """A card connection whose answers are scripted, then the reader times out."""
+
+    def __init__(self, *answers: tuple[bytes, int, int]) -> None:
+        self.answers = list(answers)
+
+    def transmit(self, apdu: bytes) -> tuple[bytes, int, int]:
+        if not self.answers:
+            raise TimeoutError("the reader gave no answer")
+        return self.answers.pop(0)
+
+    def disconnect(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("answers", "result"),
+    [
+        ([(b"", 0x91, 0x00)], "read_failed"),  # selected, then silence
+        ([(b"", 0x91, 0x00), (b"\x01\x02", 0x91, 0xAF)], "auth_failed"),  # garbled challenge
+        ([(b"\x13\x37", 0x90, 0x00)], "not_desfire"),  # an ISO answer, not a DESFire one
+    ],
+    ids=["timeout", "garbled", "not desfire"],
+)
+async def test_a_desfire_timeout_or_garbage_is_a_refusal_never_a_credential(
+    answers: list[tuple[bytes, int, int]], result: str
+) -> None:
+    rig = Rig(DESFIRE_SETTINGS)
+    card = rig.reader._desfire
+    assert card is not None
+    outcome = rig.reader._read_desfire(FailingConnection(*answers), card)
+    assert (outcome.value, outcome.result) == (None, result)

@@ -10,18 +10,30 @@ Debian's `vicc` emulates ISO 7816 file systems, not a contactless reader, so it 
 answer the PC/SC part 3 commands an ACR122U handles for the card: this one does, written
 from the specification and independently of `gateway.hw.pcsc_sim`, so a mistake in one is
 not mirrored in the other.
+
+With a `DesfireApp` the card is a MIFARE DESFire EV2 card instead: it answers the wrapped
+native commands (CLA 90) SelectApplication, AuthenticateEV2First or AuthenticateAES (the
+EV1 way, which EV2 cards keep) and ReadData in the file's communication mode, written from
+NXP's description of EV2 secure messaging and the EV1 session with `cryptography`
+directly, not with `gateway.hw.desfire`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import struct
 import threading
+import zlib
 from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.cmac import CMAC
 
 # A MIFARE Classic 1K as PC/SC part 3 readers (ACR122U, Omnikey) describe it.
 MIFARE_1K_ATR = bytes.fromhex("3B8F8001804F0CA000000306030001000000006A")
+DESFIRE_ATR = bytes.fromhex("3B8180018080")  # ISO 14443-4 type A, as an ACR122U shows it
 TRANSPORT_KEY = bytes.fromhex("FFFFFFFFFFFF")
 CTRL_ATR = 4
 SW_OK = b"\x90\x00"
@@ -31,20 +43,37 @@ SW_INS_NOT_SUPPORTED = b"\x6d\x00"
 
 
 @dataclass
+class DesfireApp:
+    """One application of a DESFire card: its AES key and one standard data file."""
+
+    app_id: int
+    key: bytes = field(repr=False)
+    key_number: int
+    file_number: int
+    data: bytes
+    comm_mode: str = "full"  # "full" (enciphered), "mac" or "plain"
+
+
+@dataclass
 class VirtualCard:
-    """A card with a UID, a key for every sector and some 16-byte blocks."""
+    """A card with a UID, a key for every sector and some 16-byte blocks; or, with
+    `desfire`, a DESFire EV2 card with that application."""
 
     uid: bytes
     blocks: dict[int, bytes] = field(default_factory=dict)
     key: bytes = TRANSPORT_KEY
     atr: bytes = MIFARE_1K_ATR
     apdus: list[bytes] = field(default_factory=list)  # what the card received, in order
+    desfire: DesfireApp | None = None
 
     def __post_init__(self) -> None:
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._loaded_key: bytes | None = None
         self._sector: int | None = None
+        self._ev2 = _Ev2Card(self.desfire) if self.desfire is not None else None
+        if self.desfire is not None:
+            self.atr = DESFIRE_ATR
 
     def insert(self, port: int) -> None:
         """Enter the field of the vpcd slot listening on `port`."""
@@ -82,6 +111,8 @@ class VirtualCard:
     def respond(self, apdu: bytes) -> bytes:
         """PC/SC part 3 storage card commands as an ACR122U implements them."""
         cla_ins = apdu[:2]
+        if apdu[0] == 0x90 and self._ev2 is not None:
+            return self._ev2.respond(apdu)
         if apdu == bytes.fromhex("FFCA000000"):
             return self.uid + SW_OK
         if cla_ins == b"\xff\x82" and apdu[2:5] == b"\x00\x00\x06" and len(apdu) == 11:
@@ -98,6 +129,159 @@ class VirtualCard:
                 return SW_NOT_AUTHENTICATED
             return self.blocks.get(block, bytes(16))[: apdu[4]] + SW_OK
         return SW_INS_NOT_SUPPORTED
+
+
+class _Ev2Card:
+    """The DESFire side of one card: selection, AuthenticateEV2First or AuthenticateAES,
+    ReadData."""
+
+    def __init__(self, app: DesfireApp) -> None:
+        self.app = app
+        self.selected = False
+        self.rnd_b: bytes | None = None
+        self.keys: tuple[bytes, bytes] | None = None  # (encryption, MAC) session keys
+        self.ti = b""
+        self.counter = 0
+        self.ev1_challenge: bytes | None = None  # AuthenticateAES under way: E(K, RndB)
+        self.ev1_key: bytes | None = None  # the EV1 session key
+        self.ev1_iv = bytes(16)
+
+    def respond(self, apdu: bytes) -> bytes:
+        ins, data = apdu[1], apdu[5:-1]
+        if ins == 0x5A:
+            self.selected = int.from_bytes(data, "little") == self.app.app_id
+            self.rnd_b, self.keys, self.ev1_challenge, self.ev1_key = None, None, None, None
+            return b"\x91\x00" if self.selected else b"\x91\xa0"
+        if not self.selected:
+            return b"\x91\xae"
+        if ins in (0x71, 0xAA):
+            if data[0] != self.app.key_number:
+                return b"\x91\x40"
+            self.rnd_b, self.keys, self.ev1_key = os.urandom(16), None, None
+            challenge = _cbc(self.app.key, bytes(16), self.rnd_b, encrypt=True)
+            self.ev1_challenge = challenge if ins == 0xAA else None
+            return challenge + b"\x91\xaf"
+        if ins == 0xAF and self.rnd_b is not None and self.ev1_challenge is not None:
+            return self._second_part_ev1(data)
+        if ins == 0xAF and self.rnd_b is not None:
+            return self._second_part(data)
+        if ins == 0xBD and self.ev1_key is not None:
+            return self._read_ev1(data)
+        if ins == 0xBD and self.keys is not None:
+            return self._read(data)
+        return b"\x91\x1c"
+
+    def _second_part_ev1(self, data: bytes) -> bytes:
+        rnd_b, challenge = self.rnd_b, self.ev1_challenge
+        self.rnd_b, self.ev1_challenge = None, None
+        assert rnd_b is not None and challenge is not None
+        # EV1: every CBC step chains on the last ciphertext block sent or received.
+        plain = _cbc(self.app.key, challenge, data, encrypt=False)
+        rnd_a = plain[:16]
+        if plain[16:] != rnd_b[1:] + rnd_b[:1]:
+            return b"\x91\xae"
+        self.ev1_key = rnd_a[:4] + rnd_b[:4] + rnd_a[12:] + rnd_b[12:]
+        self.ev1_iv = bytes(16)
+        return _cbc(self.app.key, data[-16:], rnd_a[1:] + rnd_a[:1], encrypt=True) + b"\x91\x00"
+
+    def _read_ev1(self, data: bytes) -> bytes:
+        key = self.ev1_key
+        assert key is not None
+        # The command travels in the clear; its CMAC, chained from the IV, is the next IV.
+        self.ev1_iv = _cmac_from(key, self.ev1_iv, b"\xbd" + data)
+        if data[0] != self.app.file_number:
+            return b"\x91\xf0"
+        offset = int.from_bytes(data[1:4], "little")
+        length = int.from_bytes(data[4:7], "little")
+        content = self.app.data[offset : offset + length]
+        if self.app.comm_mode == "mac":
+            self.ev1_iv = _cmac_from(key, self.ev1_iv, content + b"\x00")
+            return content + self.ev1_iv[:8] + b"\x91\x00"
+        if self.app.comm_mode == "full":
+            crc = (zlib.crc32(content + b"\x00") ^ 0xFFFFFFFF).to_bytes(4, "little")
+            plain = content + crc
+            plain += bytes((16 - len(plain) % 16) % 16)
+            content = _cbc(key, self.ev1_iv, plain, encrypt=True)
+            self.ev1_iv = content[-16:]
+        return content + b"\x91\x00"
+
+    def _second_part(self, data: bytes) -> bytes:
+        rnd_b, self.rnd_b = self.rnd_b, None
+        assert rnd_b is not None
+        plain = _cbc(self.app.key, bytes(16), data, encrypt=False)
+        rnd_a = plain[:16]
+        if plain[16:] != rnd_b[1:] + rnd_b[:1]:
+            return b"\x91\xae"
+        self.ti, self.counter = os.urandom(4), 0
+        # SV: label, 00 01 00 80, RndA[15..14], RndA[13..8] ^ RndB[15..10], RndB[9..0], RndA[7..0]
+        xored = bytes(x ^ y for x, y in zip(rnd_a[2:8], rnd_b[:6], strict=True))
+        tail = b"\x00\x01\x00\x80" + rnd_a[:2] + xored + rnd_b[6:] + rnd_a[8:]
+        self.keys = (
+            _cmac(self.app.key, b"\xa5\x5a" + tail),
+            _cmac(self.app.key, b"\x5a\xa5" + tail),
+        )
+        proof = self.ti + rnd_a[1:] + rnd_a[:1] + bytes(12)
+        return _cbc(self.app.key, bytes(16), proof, encrypt=True) + b"\x91\x00"
+
+    def _read(self, data: bytes) -> bytes:
+        assert self.keys is not None
+        enc_key, mac_key = self.keys
+        header, mac = data[:7], data[7:]
+        counter = self.counter.to_bytes(2, "little")
+        if header[0] != self.app.file_number:
+            return b"\x91\xf0"
+        if self.app.comm_mode != "plain":
+            expected = _cmac(mac_key, b"\xbd" + counter + self.ti + header)[1::2]
+            if mac != expected:
+                self.keys = None
+                return b"\x91\x1e"
+        offset = int.from_bytes(header[1:4], "little")
+        length = int.from_bytes(header[4:7], "little")
+        if offset + length > len(self.app.data):
+            return b"\x91\xbe"
+        content = self.app.data[offset : offset + length]
+        self.counter += 1
+        after = self.counter.to_bytes(2, "little")
+        if self.app.comm_mode == "plain":
+            return content + b"\x91\x00"
+        if self.app.comm_mode == "full":
+            iv_block = b"\x5a\xa5" + self.ti + after + bytes(8)
+            iv = _cbc(enc_key, bytes(16), iv_block, encrypt=True)
+            padded = content + b"\x80" + bytes(15 - len(content) % 16)
+            content = _cbc(enc_key, iv, padded, encrypt=True)
+        mac = _cmac(mac_key, b"\x00" + after + self.ti + content)[1::2]
+        return content + mac + b"\x91\x00"
+
+
+def _cbc(key: bytes, iv: bytes, data: bytes, encrypt: bool) -> bytes:
+    cipher = Cipher(algorithms.AES(key), modes.CBC(iv))
+    operation = cipher.encryptor() if encrypt else cipher.decryptor()
+    return operation.update(data) + operation.finalize()
+
+
+def _cmac_from(key: bytes, iv: bytes, data: bytes) -> bytes:
+    """CMAC (RFC 4493) whose chaining value starts at `iv`, as the EV1 session keeps it."""
+    ecb = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+    subkeys = []
+    value = int.from_bytes(ecb.update(bytes(16)), "big")
+    for _ in range(2):
+        value = ((value << 1) ^ (0x87 if value >> 127 else 0)) & (2**128 - 1)
+        subkeys.append(value)
+    if data and len(data) % 16 == 0:
+        head, last, subkey = data[:-16], data[-16:], subkeys[0]
+    else:
+        cut = len(data) - len(data) % 16
+        head, last, subkey = data[:cut], data[cut:] + b"\x80", subkeys[1]
+        last = last.ljust(16, b"\x00")
+    chained = _cbc(key, iv, head, encrypt=True)[-16:] if head else iv
+    final = int.from_bytes(chained, "big") ^ int.from_bytes(last, "big") ^ subkey
+    return ecb.update(final.to_bytes(16, "big"))
+
+
+def _cmac(key: bytes, data: bytes) -> bytes:
+    mac = CMAC(algorithms.AES(key))
+    mac.update(data)
+    return mac.finalize()
 
 
 def _receive(sock: socket.socket) -> bytes | None:

@@ -102,6 +102,30 @@ REASONS: dict[str, Explanation] = {
     "shutdown": Explanation(
         "The gateway was stopping: doors open for nobody then.", "present again once it is up"
     ),
+    "card_not_desfire": Explanation(
+        "The card on {reader} did not answer as a DESFire card: a copy of a card's number "
+        "(UID) or another kind of card, so nothing opened.",
+        "use a card issued for this site (docs/desfire.md)",
+    ),
+    "card_no_application": Explanation(
+        "The card on {reader} has no application holding this site's credential.",
+        "issue the card (docs/desfire.md), or check the reader's desfire_app_id",
+    ),
+    "card_auth_failed": Explanation(
+        "The card on {reader} did not prove that it holds this site's key (a copy, or a "
+        "card of another site), so nothing opened.",
+        "if the card is genuine, check the reader's key and key number against how the "
+        "card was issued",
+    ),
+    "card_read_failed": Explanation(
+        "The card on {reader} could not be read securely (taken away too soon, or an "
+        "answer garbled or altered), so nothing opened.",
+        "present the card again and hold it still; if it repeats, check the reader's file settings",
+    ),
+    "card_load_key_failed": Explanation(
+        "Reader {reader} refused the MIFARE key, so the card could not be read.",
+        "check that the reader can load keys (PC/SC part 3), or use another reader",
+    ),
     "internal_error": Explanation(
         "The decision failed inside the gateway, so the door stayed locked (fail closed).",
         "look at the gateway's log (journalctl -u door-gateway) and report it",
