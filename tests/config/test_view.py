@@ -27,6 +27,7 @@ SECRETS = {
     "access.public_pins": "80551234",
     "simulation.demo_users.pin": "66071",
     "readers.mifare_key": "A1B2C3D4E5F6",
+    "smtp.password": "Smtp-Pass-6402",
 }
 # Credentials inside URLs, which are not secrets as a whole.
 URL_SECRETS = {
@@ -68,6 +69,11 @@ password = "{SECRETS["http_unlock.password"]}"
 
 [access]
 public_pins = ["{SECRETS["access.public_pins"]}"]
+
+[smtp]
+host = "mail.example.com"
+username = "gw"
+password = "{SECRETS["smtp.password"]}"
 
 [[simulation.demo_users]]
 user_id = "1001"
