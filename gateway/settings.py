@@ -134,7 +134,9 @@ class InputActionSettings:
 
     input: DoorInput
     # http:// or https://; user:password@ in the URL is sent as basic auth; "" = no GET
-    url: Annotated[str, Check('empty or an "http://" or "https://" URL', is_http_url)] = ""
+    url: Annotated[
+        str, Check('empty or an "http://" or "https://" URL with a host', is_http_url)
+    ] = ""
     delay_s: Annotated[float, number(0, 3600)] = 0.0  # Akuvox "Action Delay"
     only_if_still_active: bool = False  # Akuvox "Execute If Input Still Triggered"
     email: bool = False  # Akuvox "Email": journal input_action_email, mailed by [notifications]
