@@ -13,8 +13,6 @@ import ssl
 from email.message import EmailMessage
 from typing import Protocol
 
-import aiosmtplib
-
 from gateway.settings import SmtpSettings
 
 __all__ = ["DEFAULT_PORTS", "MailTransport", "SendError", "SmtpTransport", "tls_context"]
@@ -63,6 +61,8 @@ class SmtpTransport:
         return self._settings.port or DEFAULT_PORTS[self._settings.tls]
 
     async def send(self, message: EmailMessage) -> str:
+        import aiosmtplib  # imported here: only a gateway that mails loads it
+
         settings = self._settings
         tls = settings.tls
         client = aiosmtplib.SMTP(
@@ -94,6 +94,8 @@ def describe_failure(exc: BaseException, password: str = "") -> str:
     """`SMTPAuthenticationError 535: 5.7.8 Authentication failed`, `ConnectionRefusedError`,
     `SSLCertVerificationError: ... certificate verify failed ...`: what an installer needs,
     with the password blotted out should a server ever echo it."""
+    import aiosmtplib
+
     name = type(exc).__name__
     code = getattr(exc, "code", None)
     reply = getattr(exc, "message", None)
