@@ -10,6 +10,7 @@ import json
 
 from gateway.config.report import NOTHING, Report, hint
 from gateway.config.schema import Checked, Located
+from gateway.notify.smtp import tls_context
 from gateway.settings import InputActionSettings, NotificationSettings, SmtpSettings
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
@@ -30,6 +31,7 @@ def check_notifications(checked: Checked, report: Report) -> None:
         )
     if smtp is not None:
         _check_smtp(smtp, report)
+        _check_ca_file(smtp, report)
     _check_input_actions(checked, enabled, report)
 
 
@@ -81,6 +83,16 @@ def _check_smtp(smtp: Located[SmtpSettings], report: Report) -> None:
         )
     if settings.ca_file != "":
         report.add(smtp.at("ca_file"), 'only used with tls = "starttls" or "implicit"')
+
+
+def _check_ca_file(smtp: Located[SmtpSettings], report: Report) -> None:
+    """A CA file is one the TLS library can load (read once, at the check)."""
+    if smtp.value.ca_file == "" or not smtp.ok("ca_file") or smtp.value.tls == "off":
+        return
+    try:
+        tls_context(smtp.value)
+    except ValueError as exc:
+        report.add(smtp.at("ca_file"), str(exc).split(": ", 1)[1])
 
 
 def _check_input_actions(checked: Checked, enabled: bool, report: Report) -> None:

@@ -156,6 +156,8 @@ def _footer(header: MailHeader) -> str:
 
 def _title(event: StoredEvent) -> str:
     reason = event.reason or event.type
+    if reason == "input_action_email" and event.trace:
+        return f"Input {_one_line(event.trace)}"  # "Input contact after 120 s, still active"
     words = reason.replace("_", " ")
     return f"ALARM {words}" if event.type == "alarm" else words[:1].upper() + words[1:]
 

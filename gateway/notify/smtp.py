@@ -36,10 +36,15 @@ class MailTransport(Protocol):
 
 def tls_context(settings: SmtpSettings) -> ssl.SSLContext | None:
     """The TLS context for the server (None for `tls = "off"`). Reads `ca_file`: call it
-    once, at start-up, off the event loop."""
+    once, at start-up. Raises ValueError naming the file when it cannot be used."""
     if settings.tls == "off":
         return None
-    context = ssl.create_default_context(cafile=settings.ca_file or None)
+    try:
+        context = ssl.create_default_context(cafile=settings.ca_file or None)
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or "unusable"
+        message = f"smtp.ca_file {settings.ca_file}: not a usable PEM CA file ({reason})"
+        raise ValueError(message) from None
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context  # verify_mode CERT_REQUIRED, check_hostname True
 

@@ -95,6 +95,7 @@ async def test_a_door_forced_open_is_mailed(tmp_path: Path, ca: TestCa, server: 
             assert "ALARM forced open at door front" in text
             assert "was opened without a grant or the exit button" in text
             assert "triggered its e-mail action" in text  # the input action, after 1 s
+            assert "Input contact after 1 s, still active" in text
             assert all(m.tls and m.login == USERNAME for m in mails)
             section = (await status(session, daemon))["notifications"]
             assert section["enabled"] and section["last_sent"] is not None

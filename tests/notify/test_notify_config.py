@@ -121,3 +121,11 @@ def test_an_input_action_that_does_nothing_is_refused(tmp_path: Path) -> None:
     text = base.replace('\n[[doors]]\nname = "back"', action + '\n[[doors]]\nname = "back"')
     (error,) = errors_of(write(tmp_path, text))
     assert "doors[0].input_actions[0]" in error and "url, email = true, or both" in error
+
+
+def test_a_ca_file_that_is_not_a_certificate_is_refused(tmp_path: Path) -> None:
+    garbage = tmp_path / "ca.pem"
+    garbage.write_text("not a certificate\n")
+    text = MINIMAL_GPIO + MAIL + f'ca_file = "{garbage}"\n'
+    (error,) = errors_of(write(tmp_path, text))
+    assert "smtp.ca_file" in error and "not a usable PEM CA file" in error
