@@ -4,12 +4,17 @@ door's e-mail input action ("still open after 1 s"); the status says the mail we
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
+from gateway.hw.formats import encode_h10301
 from tests.daemon.conftest import SIMULATE, Daemon, start_daemon
 from tests.notify.smtp_fakes import PASSWORD, USERNAME, Received, SmtpServer, TestCa
 
@@ -23,7 +28,10 @@ only_if_still_active = true
 """
 
 
-def config_with_mail(tmp_path: Path, ca: TestCa, server: SmtpServer) -> Path:
+KNOWN_CARD_BITS = encode_h10301(12, 34567)  # demo user 1001
+
+
+def config_with_mail(tmp_path: Path, ca: TestCa, server: SmtpServer, timeout_s: int = 5) -> Path:
     text = SIMULATE.read_text()
     assert text.count(FRONT_DOOR_END) == 1
     text = text.replace(FRONT_DOOR_END, FRONT_DOOR_END + EMAIL_ACTION)
@@ -42,7 +50,7 @@ tls = "starttls"
 ca_file = "{ca.ca_file}"
 username = "{USERNAME}"
 password = "{PASSWORD}"
-timeout_s = 5
+timeout_s = {timeout_s}
 """
     path = tmp_path / "mail.toml"
     path.write_text(text)
@@ -104,3 +112,42 @@ async def test_a_door_forced_open_is_mailed(tmp_path: Path, ca: TestCa, server: 
     finally:
         assert daemon.stop() == 0
     assert PASSWORD not in daemon.log()
+
+
+@pytest.fixture
+def tarpit() -> Iterator[int]:
+    """A port that takes TCP connections and never says a word (the kernel completes the
+    handshake; nobody accepts): a mail server that hangs."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        yield int(sock.getsockname()[1])
+
+
+async def test_a_hanging_mail_server_never_slows_a_door(
+    tmp_path: Path, ca: TestCa, tarpit: int
+) -> None:
+    hanging = SmtpServer(ca, port=tarpit)  # never started: only its port is used
+    daemon = start_daemon(tmp_path / "state", config_with_mail(tmp_path, ca, hanging, 60))
+    try:
+        async with aiohttp.ClientSession() as session:
+            base = daemon.base_url
+            for active in (True, False):  # forced open: the mailer connects, and hangs
+                body = {"door": "front", "input": "contact", "active": active}
+                async with session.post(f"{base}/sim/input", json=body) as resp:
+                    assert resp.status == 200
+                await asyncio.sleep(0.3)
+            assert (await status(session, daemon))["notifications"]["state"] == "sending"
+
+            started = time.monotonic()
+            body = {"reader": "front-wiegand", "bits": KNOWN_CARD_BITS}
+            async with session.post(f"{base}/sim/wiegand", json=body) as resp:
+                assert resp.status == 200
+            while True:
+                async with session.get(f"{base}/sim/outputs") as resp:
+                    if (await resp.json())["doors"]["front"]["relay"] == "unlocked":
+                        break
+                assert time.monotonic() - started < 3.0, "the door waited (mail times out at 60 s)"
+                await asyncio.sleep(0.01)
+    finally:
+        assert daemon.stop() == 0  # the stop does not wait for the mail server either
