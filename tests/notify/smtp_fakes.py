@@ -152,25 +152,29 @@ def _authenticate(
 
 
 class SmtpServer:
-    """A mail server on 127.0.0.1:`port` that demands STARTTLS before AUTH and mail."""
+    """A mail server on 127.0.0.1:`port` that demands STARTTLS before AUTH and mail (or
+    another `mode`)."""
 
-    def __init__(self, ca: TestCa, port: int | None = None) -> None:
+    def __init__(self, ca: TestCa, port: int | None = None, mode: str = "starttls") -> None:
         self.ca = ca
         self.port = port or free_port()
+        # "starttls"; "implicit": TLS from the first byte (SMTPS); "plain": no TLS at all
+        self.mode = mode
         self.mails: list[Received] = []
         self.lock = threading.Lock()
         self._controller: Controller | None = None
 
     def come_back(self) -> SmtpServer:
         """Listen (again, on the same port)."""
+        tls: dict[str, Any] = {"tls_context": self.ca.server_context(), "require_starttls": True}
+        if self.mode == "implicit":
+            # aiosmtpd cannot tell an implicit TLS session from a plain one: AUTH is
+            # offered only without its require-TLS switch (the whole session is TLS).
+            tls = {"ssl_context": self.ca.server_context(), "auth_require_tls": False}
+        elif self.mode == "plain":
+            tls = {"auth_require_tls": False}
         self._controller = Controller(
-            _Handler(self),
-            hostname="127.0.0.1",
-            port=self.port,
-            tls_context=self.ca.server_context(),
-            require_starttls=True,
-            authenticator=_authenticate,
-            auth_require_tls=True,
+            _Handler(self), hostname="127.0.0.1", port=self.port, authenticator=_authenticate, **tls
         )
         self._controller.start()
         return self

@@ -319,3 +319,28 @@ async def test_a_wrong_password_is_reported_without_the_password(rig: Rig) -> No
     assert "SMTPAuthenticationError 535" in error
     assert "Wrong-Pass-9090" not in str(mailer.status()) + str(rig.emitted)
     assert rig.server.received() == []
+
+
+async def test_implicit_tls_delivers_too(rig: Rig, ca: TestCa) -> None:
+    smtps = SmtpServer(ca, mode="implicit").come_back()
+    try:
+        mailer = await rig.mailer(replace(rig.smtp, port=smtps.port, tls="implicit"))
+        seqs = rig.add(alarm("tamper"))
+        (mail,) = await smtps.arrived(1)
+        assert mail.login == USERNAME and seqs_in([mail]) == seqs
+        assert mailer.status()["server"] == f"127.0.0.1:{smtps.port} (implicit)"
+    finally:
+        smtps.go_down()
+
+
+async def test_a_server_without_starttls_gets_no_password_and_no_mail(rig: Rig, ca: TestCa) -> None:
+    """A man in the middle that strips STARTTLS: the mailer refuses to go on in clear."""
+    plain = SmtpServer(ca, mode="plain").come_back()
+    try:
+        mailer = await rig.mailer(replace(rig.smtp, port=plain.port))
+        rig.add(alarm())
+        await until(lambda: mailer.status()["failures"] >= 1)
+        assert "STARTTLS" in mailer.status()["last_error"]
+        assert plain.received() == []
+    finally:
+        plain.go_down()
