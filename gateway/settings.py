@@ -9,6 +9,7 @@ No `from __future__ import annotations` here: the annotations carry the checks, 
 are evaluated once, at import, where a mistake in one fails at once.
 """
 
+import ipaddress
 import json
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
@@ -510,13 +511,22 @@ class NotificationSettings:
 SmtpTls = Literal["starttls", "implicit", "off"]
 
 
+def is_mail_host(host: str) -> bool:
+    """Empty, a DNS name, an IPv4 address, or an IPv6 address (without brackets)."""
+    if host == "" or is_hostname(host):
+        return True
+    try:
+        ipaddress.IPv6Address(host)
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     """The mail server [notifications] sends through (docs/notifications.md)."""
 
-    host: Annotated[
-        str, Check("empty or a host name or IPv4 address", lambda v: v == "" or is_hostname(v))
-    ] = ""
+    host: Annotated[str, Check("empty, a host name, or an IPv4 or IPv6 address", is_mail_host)] = ""
     port: Annotated[int, integer(0, 65535)] = 0  # 0: 587 for starttls, 465 implicit, 25 off
     # "starttls": STARTTLS required; "implicit": TLS from the first byte; "off": a relay on
     # loopback only (no password)
