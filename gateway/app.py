@@ -134,6 +134,8 @@ class Gateway:
         self._build_readers(parts)
         await self._start_web(parts)
         await self.forwarder.start()
+        if self.storage.mailer is not None:
+            await self.storage.mailer.start()
         health = StoreHealthReport(self.notifier, self.serving)
         await parts.enter_async_context(self.rules.watching(STORE_POLL_S, health))
 

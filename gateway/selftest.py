@@ -31,6 +31,7 @@ from gateway.host import kernel_clock_synchronised
 from gateway.hw.factory import BACKENDS, SIMULATED_SERIAL_PORTS, Hardware
 from gateway.hw.gpio_info import LineReport, read_lines
 from gateway.hw.pcsc import match_reader
+from gateway.notify.smtp import DEFAULT_PORTS as DEFAULT_SMTP_PORTS
 from gateway.settings import DoorSettings, ReaderSettings, Settings
 from gateway.store.db import explain, schema_version
 from gateway.store.schema import LATEST_VERSION
@@ -176,6 +177,7 @@ def run_selftest(
         *(reader_check(reader, settings.simulated, system) for reader in settings.readers),
         https_check(settings),
         upstream_check(settings, system),
+        *mail_checks(settings, system),
         clock_check(system),
         disk_check(state_dir, system),
     ]
@@ -715,6 +717,27 @@ def upstream_check(settings: Settings, system: System) -> CheckResult:
             "unknown credentials follow each door's offline_policy",
         )
     return CheckResult(name, "ok", f"{host}:{port} takes connections")
+
+
+def mail_checks(settings: Settings, system: System) -> list[CheckResult]:
+    """With notifications on: the mail server takes a TCP connection (nothing is sent)."""
+    if not settings.notifications.enabled:
+        return []
+    smtp = settings.smtp
+    port = smtp.port or DEFAULT_SMTP_PORTS[smtp.tls]
+    try:
+        system.connect(smtp.host, port, min(smtp.timeout_s, UPSTREAM_CONNECT_S))
+    except OSError as exc:
+        return [
+            CheckResult(
+                "mail",
+                "fail",
+                f"cannot reach {smtp.host}:{port} ({exc.strerror or exc})",
+                "check [smtp] host and port, DNS and the firewall; until it answers, mails wait "
+                "in the journal (none is lost)",
+            )
+        ]
+    return [CheckResult("mail", "ok", f"{smtp.host}:{port} takes connections")]
 
 
 def clock_check(system: System) -> CheckResult:

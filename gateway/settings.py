@@ -9,12 +9,13 @@ No `from __future__ import annotations` here: the annotations carry the checks, 
 are evaluated once, at import, where a mistake in one fails at once.
 """
 
+import ipaddress
 import json
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from gateway.cardnumbers import CARD_FORMATS
-from gateway.model import ADMIN_LEVELS, MAX_PUBLIC_PINS, PUBLIC_PIN_DIGITS
+from gateway.model import ADMIN_LEVELS, EVENT_TYPES, MAX_PUBLIC_PINS, PUBLIC_PIN_DIGITS
 from gateway.settings_spec import (
     NOT_A_KEY,
     SECRET,
@@ -25,6 +26,7 @@ from gateway.settings_spec import (
     integer,
     is_bit_range,
     is_header_token,
+    is_hostname,
     is_http_url,
     is_keymap,
     is_line_pattern,
@@ -128,12 +130,17 @@ RELAY_PULSE_NORMAL_MAX_S = 20.0  # longer pulses only with an unlock schedule (a
 
 @dataclass(frozen=True)
 class InputActionSettings:
-    """An HTTP GET sent when a door input becomes active (Akuvox "Action To Execute")."""
+    """What happens when a door input becomes active (Akuvox "Action To Execute"): an HTTP
+    GET to `url`, an e-mail (`email`, sent by [notifications]), or both."""
 
     input: DoorInput
-    url: HttpUrl  # http:// or https://; user:password@ in the URL is sent as basic auth
+    # http:// or https://; user:password@ in the URL is sent as basic auth; "" = no GET
+    url: Annotated[
+        str, Check('empty or an "http://" or "https://" URL with a host', is_http_url)
+    ] = ""
     delay_s: Annotated[float, number(0, 3600)] = 0.0  # Akuvox "Action Delay"
     only_if_still_active: bool = False  # Akuvox "Execute If Input Still Triggered"
+    email: bool = False  # Akuvox "Email": journal input_action_email, mailed by [notifications]
 
 
 @dataclass(frozen=True)
@@ -478,6 +485,92 @@ class ForwardingSettings:
     backlog_alarm: Annotated[int, integer(1, 1_000_000)] = 1000
 
 
+EMAIL_ADDRESS = matching(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?",
+    'an e-mail address such as "alarms@example.com"',
+)
+JOURNAL_REASON = matching("[a-z][a-z0-9_]{0,63}", 'a journal reason such as "forced_open"')
+MAX_RECIPIENTS = 10
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    """E-mail about the events that matter, sent through [smtp] (docs/notifications.md)."""
+
+    enabled: bool = False
+    # the From: address; "" only while disabled
+    sender: Annotated[
+        str, Check("empty or an e-mail address", lambda v: v == "" or EMAIL_ADDRESS.test(v))
+    ] = ""
+    to: Annotated[
+        tuple[Annotated[str, EMAIL_ADDRESS], ...],
+        distinct(
+            f"an array of at most {MAX_RECIPIENTS} distinct e-mail addresses", 0, MAX_RECIPIENTS
+        ),
+    ] = ()
+    # every journal event of these types is mailed ...
+    event_types: Annotated[
+        tuple[Annotated[str, one_of(EVENT_TYPES)], ...],
+        distinct("an array of distinct event types", 0, len(EVENT_TYPES)),
+    ] = ("alarm",)
+    # ... and every event with one of these reasons
+    reasons: Annotated[
+        tuple[Annotated[str, JOURNAL_REASON], ...],
+        distinct("an array of at most 64 distinct journal reasons", 0, 64),
+    ] = ("input_action_email", "input_fault", "journal_gap", "journal_overflow")
+    # after a first event, wait this long for more so a burst becomes one mail
+    gather_s: Annotated[float, number(0, 60)] = 2.0
+    # at most this many mails a minute; what waits goes out as one summary mail
+    max_per_minute: Annotated[int, integer(1, 60)] = 4
+    # back-off while the mail server fails: retry_initial_s, doubling, at most retry_max_s
+    retry_initial_s: Annotated[float, number(1, 600)] = 10.0
+    retry_max_s: Annotated[float, number(1, 3600)] = 600.0
+    # "" = "[<device name>]"
+    subject_prefix: Annotated[
+        str, Check("at most 64 printable characters", lambda v: len(v) <= 64 and v.isprintable())
+    ] = ""
+
+
+SmtpTls = Literal["starttls", "implicit", "off"]
+
+
+def is_mail_host(host: str) -> bool:
+    """Empty, a DNS name, an IPv4 address, or an IPv6 address (without brackets)."""
+    if host == "" or is_hostname(host):
+        return True
+    try:
+        ipaddress.IPv6Address(host)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """The mail server [notifications] sends through (docs/notifications.md)."""
+
+    host: Annotated[str, Check("empty, a host name, or an IPv4 or IPv6 address", is_mail_host)] = ""
+    port: Annotated[int, integer(0, 65535)] = 0  # 0: 587 for starttls, 465 implicit, 25 off
+    # "starttls": STARTTLS required; "implicit": TLS from the first byte; "off": a relay on
+    # loopback only (no password)
+    tls: SmtpTls = "starttls"
+    # PEM CA bundle trusted instead of the system's; "" = the system's
+    ca_file: Annotated[str, Check("empty or a readable PEM file", is_readable_file)] = ""
+    username: Annotated[
+        str,
+        Check(
+            "a user name of at most 256 printable characters",
+            lambda v: len(v) <= 256 and v.isprintable(),
+        ),
+    ] = ""
+    password: Annotated[
+        str,
+        Check("at most 256 printable characters", lambda v: len(v) <= 256 and v.isprintable()),
+        SECRET,
+    ] = field(default="", repr=False)
+    timeout_s: Annotated[float, number(1, 120)] = 30.0  # per connection and command
+
+
 @dataclass(frozen=True)
 class LockoutSettings:
     max_failures: Annotated[int, integer(1, 1000)] = 5
@@ -562,6 +655,8 @@ class Settings:
     forwarding: ForwardingSettings = field(default_factory=ForwardingSettings)
     access: AccessSettings = field(default_factory=AccessSettings)
     simulation: SimulationSettings = field(default_factory=SimulationSettings)
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
 
     @property
     def simulated(self) -> bool:

@@ -17,6 +17,7 @@ from gateway.doors.controller import DoorController
 from gateway.feedback import ReaderFeedback
 from gateway.host import HostHealth
 from gateway.hw.readers import ReaderDriver
+from gateway.notify.mailer import Mailer
 from gateway.pipeline import AccessPipeline, Upstream
 from gateway.reader_chain import ReaderChain
 from gateway.rule_changes import RuleChanges
@@ -70,6 +71,7 @@ def build_status_board(
             "access": access_section(engine, chain.pipeline, clock),
             "http_unlock": timed_section(http_unlock, clock),
             "system": system_section(HostHealth(storage.db_path.parent)),
+            "notifications": notifications_section(storage.mailer),
         }
     )
 
@@ -171,6 +173,13 @@ def forwarding_section(forwarder: Forwarder, writer: JournalWriter) -> Section:
         "journal_fault": writer.fault,
         "events_waiting_for_disk": writer.status()["queued"],
     }
+
+
+def notifications_section(mailer: Mailer | None) -> Section:
+    """E-mail notifications: off, or the mailer's last mail, backlog and last error."""
+    if mailer is None:
+        return lambda: {"enabled": False}
+    return lambda: {"enabled": True, **mailer.status()}
 
 
 def access_section(engine: AccessEngine, pipeline: AccessPipeline, clock: Clock) -> Section:

@@ -1,6 +1,6 @@
 """Opening what the daemon keeps and sends on: the state directory and its device key, the
-stores, the event journal with its writer, and the forwarder that sends the journal to the
-agents.
+stores, the event journal with its writer, the forwarder that sends the journal to the
+agents, and the mailer that mails its alarms (when notifications are on).
 
 Each close is registered on the caller's `AsyncExitStack` as its part opens, so a stop
 (and an open that fails half-way, e.g. a damaged database) unwinds in reverse: the
@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 
 from gateway.access.pins import PinHasher
 from gateway.clock import Clock
+from gateway.notify.build import open_mailer
+from gateway.notify.mailer import Mailer
 from gateway.recorder import Recorder
 from gateway.settings import Settings
 from gateway.store.journal import EventJournal
@@ -39,6 +41,7 @@ class Storage:
     journal: EventJournal
     writer: JournalWriter
     forwarder: Forwarder  # built, not started: it starts once the web server is up
+    mailer: Mailer | None = None  # built, not started; None with notifications off
 
 
 def open_storage(
@@ -70,4 +73,7 @@ def open_storage(
     )
     stack.push_async_callback(forwarder.stop)  # bounded; before the journal closes
     writer.add_listener(forwarder.notify)  # wake forwarding on each new row
-    return Storage(hasher, db_path, stores, journal, writer, forwarder)
+    mailer = open_mailer(settings, journal, db_path, recorder.emit, clock, stack)
+    if mailer is not None:
+        writer.add_listener(mailer.notify)
+    return Storage(hasher, db_path, stores, journal, writer, forwarder, mailer)

@@ -561,3 +561,22 @@ def test_cli_click_journals_first_then_pulses_every_relay(
         rows = db.execute("SELECT reason, trace FROM events").fetchall()
     assert [reason for reason, _ in rows] == ["relay_click_test"]
     assert "door-gateway selftest --click by " in rows[0][1] and "front, back" in rows[0][1]
+
+
+def test_the_mail_server_must_take_a_connection_when_notifications_are_on(
+    tmp_path: Path, world: FakeWorld
+) -> None:
+    settings = simulated(tmp_path)
+    assert "mail" not in by_name(run_selftest(settings, world.system(tmp_path)).checks)
+    settings = dataclasses.replace(
+        settings,
+        notifications=dataclasses.replace(settings.notifications, enabled=True),
+        smtp=dataclasses.replace(settings.smtp, host="mail.example.com", tls="implicit"),
+    )
+    check = by_name(run_selftest(settings, world.system(tmp_path)).checks)["mail"]
+    assert check.status == "fail"
+    assert check.detail == "cannot reach mail.example.com:465 (Connection refused)"
+    assert "mails wait" in check.action
+    world.answer("mail.example.com", 465)
+    check = by_name(run_selftest(settings, world.system(tmp_path)).checks)["mail"]
+    assert (check.status, check.detail) == ("ok", "mail.example.com:465 takes connections")

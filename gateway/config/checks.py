@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.accounts import MIN_PASSWORD_LEN, SIMULATION_PASSWORD
+from gateway.config.notifications import check_notifications
 from gateway.config.report import NOTHING, Report, hint
 from gateway.config.schema import Checked, KeySpec, Located, Table, key_specs
 from gateway.config.wiegand_formats import check_reader_formats, check_wiegand_formats
@@ -36,6 +37,7 @@ from gateway.settings import (
     HttpUnlockSettings,
     InputActionSettings,
     LockoutSettings,
+    NotificationSettings,
     ReaderSettings,
     SimulationSettings,
     TechnicianSettings,
@@ -120,6 +122,10 @@ def cross_check(checked: Checked, report: Report) -> None:
     _check_unique(checked, WiegandFormatSettings, "name", report)
     check_reader_formats(checked, report)
     _check_secure_cards(checked, report)
+    check_notifications(checked, report)
+    _check_not_below(
+        checked.section(NotificationSettings), "retry_initial_s", "retry_max_s", report
+    )
 
 
 def _backend(checked: Checked) -> str | None:

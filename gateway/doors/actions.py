@@ -1,8 +1,11 @@
-"""Input actions: an HTTP GET when a door input becomes active (Akuvox input "HTTP" action).
+"""Input actions: an HTTP GET when a door input becomes active (Akuvox input "HTTP" action),
+and the Akuvox "Email" action.
 
 The door never waits for the request: it runs as a background coroutine with a deadline,
 and a failure only becomes an event. Akuvox's "Action Delay" and "Execute If Input Still
-Triggered" are `delay_s` and `only_if_still_active`.
+Triggered" are `delay_s` and `only_if_still_active`. The e-mail action is only a call to
+`email` (the controller journals `input_action_email`): the notifications read the journal
+and mail it, so no mail server is ever on the door's path.
 """
 
 from __future__ import annotations
@@ -60,8 +63,10 @@ class InputActions:
         send: HttpGet | None,
         is_active: Callable[[str], bool],
         failed: Callable[[InputActionSettings, str], None],
+        email: Callable[[InputActionSettings], None] | None = None,
     ) -> None:
         self._actions = actions
+        self._email = email
         self._timers = timers
         self._send = send
         self._is_active = is_active
@@ -82,9 +87,12 @@ class InputActions:
 
     def _fire(self, action: InputActionSettings) -> None:
         if action.only_if_still_active and not self._is_active(action.input):
-            log.info("input action %s skipped: %s no longer active", action.url, action.input)
+            log.info("input action on %s skipped: no longer active", action.input)
             return
-        self._timers.spawn(self._run(action))
+        if action.email and self._email is not None:
+            self._email(action)
+        if action.url:
+            self._timers.spawn(self._run(action))
 
     async def _run(self, action: InputActionSettings) -> None:
         if self._send is None:

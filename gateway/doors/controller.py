@@ -114,6 +114,7 @@ class DoorController:
             links.http_get,
             self._input_active,
             self._action_failed,
+            email=self._action_email,
         )
         self._lines = {"contact": contact, "rex": rex, "tamper": tamper, "doorbell": doorbell}
         self._health: dict[str, InputHealth] = {}
@@ -683,6 +684,10 @@ class DoorController:
 
     def _action_failed(self, action: InputActionSettings, why: str) -> None:
         self._event("input_action_failed", trace=f"{action.input} {safe_url(action.url)}: {why}")
+
+    def _action_email(self, action: InputActionSettings) -> None:
+        still = ", still active" if action.only_if_still_active else ""
+        self._event("input_action_email", trace=f"{action.input} after {action.delay_s:g} s{still}")
 
     def _event(self, reason: str, user_id: str | None = None, trace: str = "") -> None:
         event = Event(

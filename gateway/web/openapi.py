@@ -204,7 +204,8 @@ SCHEMAS: dict[str, Any] = {
         "description": "every component's status() that the session's role may read: "
         "device, doors, readers and system for every role (reader frames without their "
         "values unless the role has `logs`); access needs `logs`, store `users`, upstream, "
-        "journal and http_unlock `terminal`, forwarding `agents` (docs/security.md); "
+        "journal, http_unlock and notifications `terminal`, forwarding `agents` "
+        "(docs/security.md); "
         "components may add keys",
         "required": ["device", "doors", "readers"],
         "properties": {

@@ -28,6 +28,7 @@ SECRETS = {
     "simulation.demo_users.pin": "66071",
     "readers.mifare_key": "A1B2C3D4E5F6",
     "readers.desfire_key": "5EC2E7DE5F12E000AA55AA55AA55D00E",
+    "smtp.password": "Smtp-Pass-6402",
 }
 # Credentials inside URLs, which are not secrets as a whole.
 URL_SECRETS = {
@@ -69,6 +70,11 @@ password = "{SECRETS["http_unlock.password"]}"
 
 [access]
 public_pins = ["{SECRETS["access.public_pins"]}"]
+
+[smtp]
+host = "mail.example.com"
+username = "gw"
+password = "{SECRETS["smtp.password"]}"
 
 [[simulation.demo_users]]
 user_id = "1001"

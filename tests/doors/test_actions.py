@@ -115,3 +115,45 @@ async def test_the_doorbell_can_have_an_input_action() -> None:
     door.press_doorbell()
     await door.timers.settle()
     assert http.urls == [URL]
+
+
+# -- the e-mail action (Akuvox "Email"): a journal event the notifications mail -----------
+
+
+async def test_email_action_journals_an_event_when_the_door_is_still_open() -> None:
+    http = FakeHttp()
+    door = with_action(http, url="", email=True, delay_s=60, only_if_still_active=True)
+    door.door.grant("1001")
+    door.open_door()
+    door.advance(59)
+    await door.timers.settle()
+    assert "input_action_email" not in door.reasons()
+    door.advance(1)
+    await door.timers.settle()
+    event = door.event("input_action_email")
+    assert event.door == door.door.name and event.type == "door"
+    assert "contact" in event.trace and "60 s" in event.trace
+    assert http.urls == []  # no URL: nothing is requested, nothing fails
+    assert "input_action_failed" not in door.reasons()
+
+
+async def test_email_action_is_skipped_when_the_door_closed_in_time() -> None:
+    door = with_action(FakeHttp(), url="", email=True, delay_s=60, only_if_still_active=True)
+    door.door.grant("1001")
+    door.open_door()
+    door.advance(10)
+    door.close_door()
+    door.advance(60)
+    await door.timers.settle()
+    assert "input_action_email" not in door.reasons()
+
+
+async def test_email_and_url_together_do_both() -> None:
+    http = FakeHttp()
+    door = with_action(http, email=True)
+    door.door.grant("1001")
+    door.open_door()
+    await door.timers.settle()
+    assert http.urls == [URL]
+    assert "input_action_email" in door.reasons()
+    assert "secret" not in door.event("input_action_email").trace

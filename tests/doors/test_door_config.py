@@ -127,8 +127,8 @@ def test_every_door_key_loads(tmp_path: Path) -> None:
         ),
         (
             'contact_pin = 27\n[[doors.input_actions]]\ninput = "contact"\nurl = "ftp://192.0.2.1/x"\n',
-            'doors[0].input_actions[0].url: expected an "http://" or "https://" URL with a host, '
-            'found "ftp://192.0.2.1/x"',
+            'doors[0].input_actions[0].url: expected empty or an "http://" or "https://" URL '
+            'with a host, found "ftp://192.0.2.1/x"',
         ),
         (
             'contact_pin = 27\n[[doors.input_actions]]\ninput = "door"\nurl = "http://192.0.2.1/x"\n',

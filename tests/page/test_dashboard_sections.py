@@ -57,6 +57,11 @@ STATUS: dict[str, Any] = {
         "agents": {"https://agent.example/push": {"backlog": 321, "state": "backing_off",
                                                   "backlog_alarm": True}},
     },
+    "notifications": {
+        "enabled": True, "state": "backoff", "server": "mail.example.com:587 (starttls)",
+        "waiting": 3, "last_sent": "2027-01-15T09:00:00Z", "outage": True,
+        "last_error": "SMTPAuthenticationError 535: 5.7.8 Authentication failed",
+    },
     "system": {
         "clock_synchronised": False, "cpu_temperature_c": 83.4,
         "throttling": {"undervoltage_now": True, "throttled_since_boot": True,
@@ -143,3 +148,10 @@ def test_a_forwarding_backlog_and_an_offline_reader_show(dashboard: str) -> None
 def test_the_journal_card_shows_how_commits_group_events(dashboard: str) -> None:
     # A technician sees slow storage (an SD card syncing in tens of milliseconds) here.
     assert "1234 events in 310 commits, largest 57; last commit 38.2 ms" in dashboard
+
+
+def test_a_failing_mail_server_shows_with_its_error_and_what_waits(dashboard: str) -> None:
+    assert "mail.example.com:587 (starttls)</span>: backoff, 3 waiting" in dashboard
+    assert '<span class="badge bad">failing</span>' in dashboard
+    assert "SMTPAuthenticationError 535: 5.7.8 Authentication failed" in dashboard
+    assert "last accepted 2027-01-15T09:00:00Z" in dashboard

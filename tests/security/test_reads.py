@@ -19,7 +19,8 @@ EVERYONE = {"device", "doors", "readers", "system"}
 SECTIONS = {
     "PERSONALUSER": EVERYONE,
     "USERADMIN": EVERYONE | {"access", "store"},
-    "NETWORKADMIN": EVERYONE | {"upstream", "journal", "forwarding", "http_unlock"},
+    "NETWORKADMIN": EVERYONE
+    | {"upstream", "journal", "forwarding", "http_unlock", "notifications"},
 }
 # Without `logs`, a reader's recent frames keep their shape but not their value.
 FRAME_SHAPE = {"time", "bit_count", "duration_us", "median_interval_us", "kind", "format"} | {

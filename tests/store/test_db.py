@@ -39,6 +39,7 @@ EXPECTED_TABLES = {
     "actatek_profiles",
     "credential_keys",
     "totp_secrets",
+    "mail_cursor",
 }
 
 

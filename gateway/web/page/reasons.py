@@ -208,6 +208,9 @@ REASONS: dict[str, Explanation] = {
     "bell_off": Explanation("The second relay (bell) switched off."),
     "remote": Explanation("{door} unlocked by a remote command."),
     "remote_close": Explanation("{door} locked by a remote command."),
+    "input_action_email": Explanation(
+        "An input of {door} triggered its e-mail action: the notifications mail it."
+    ),
     "input_action_failed": Explanation(
         "An input's action (a URL called on a button or contact) failed.",
         "check the action's URL and the network",
@@ -237,6 +240,13 @@ REASONS: dict[str, Explanation] = {
         "ALARM: events wait to be forwarded to an agent.", "check the agent and the network"
     ),
     "forwarding_backlog_cleared": Explanation("The forwarding backlog is gone."),
+    "notification_failed": Explanation(
+        "ALARM: e-mail notifications cannot be sent: the mail server failed; they wait.",
+        "check the [smtp] settings, the mail server and the network (status: notifications)",
+    ),
+    "notification_recovered": Explanation(
+        "E-mail notifications are sent again: what waited was mailed."
+    ),
     # -- the gateway itself --------------------------------------------------------------
     "started": Explanation("The gateway started."),
     "stopping": Explanation("The gateway is stopping: the doors go to their safe state."),

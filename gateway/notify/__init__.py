@@ -1,0 +1,1 @@
+"""E-mail notifications: the events that matter, mailed from the journal (docs/notifications.md)."""
