@@ -397,7 +397,7 @@ _V11_RULE_CHANGES: tuple[str, ...] = (
 # NULL until the mailer first starts (it then starts at the journal's end, so enabling
 # mail does not send the past); `outage` remembers that `notification_failed` was
 # journaled, so a restart during an outage does not journal it again.
-_V14_MAIL_CURSOR: tuple[str, ...] = (
+_V12_MAIL_CURSOR: tuple[str, ...] = (
     "CREATE TABLE mail_cursor ("
     " id INTEGER PRIMARY KEY CHECK (id = 1),"
     " cursor INTEGER CHECK (cursor IS NULL OR cursor >= 0),"
@@ -418,7 +418,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "users: lockdown override, a privilege of its own", _V9_LOCKDOWN_OVERRIDE),
     Migration(10, "events: the raw frame of a presentation", _V10_EVENT_RAW_FRAME),
     Migration(11, "rules: a change log, so a change is applied as a delta", _V11_RULE_CHANGES),
-    Migration(14, "notifications: the mailer's durable journal cursor", _V14_MAIL_CURSOR),
+    Migration(12, "notifications: the mailer's durable journal cursor", _V12_MAIL_CURSOR),
 )
 
 LATEST_VERSION: int = MIGRATIONS[-1].version
