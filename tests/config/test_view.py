@@ -27,6 +27,7 @@ SECRETS = {
     "access.public_pins": "80551234",
     "simulation.demo_users.pin": "66071",
     "readers.mifare_key": "A1B2C3D4E5F6",
+    "mqtt.password": "Mqtt-Pass-3141",
 }
 # Credentials inside URLs, which are not secrets as a whole.
 URL_SECRETS = {
@@ -72,6 +73,11 @@ public_pins = ["{SECRETS["access.public_pins"]}"]
 [[simulation.demo_users]]
 user_id = "1001"
 pin = "{SECRETS["simulation.demo_users.pin"]}"
+
+[mqtt]
+url = "mqtt://127.0.0.1"
+username = "gw"
+password = "{SECRETS["mqtt.password"]}"
 """
 )
 
