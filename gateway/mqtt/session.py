@@ -142,14 +142,16 @@ class MqttSession:
             await asyncio.sleep(delay)
 
     async def _serve(self, link: BrokerLink) -> None:
+        self._link = link
         await link.publish(self._topics.availability, ONLINE.encode(), retain=True)
-        self.connected, self._link = True, link
-        self.connections += 1
-        self.failures = 0
-        log.info("mqtt: connected to %s", self._broker.public_url)
         for topic, config in self._discovery:
             await link.publish(topic, encode(config), retain=True)
         await link.subscribe(self._topics.command_filter)
+        # Connected: announced, discovered, and listening for commands.
+        self.connected = True
+        self.connections += 1
+        self.failures = 0
+        log.info("mqtt: connected to %s", self._broker.public_url)
         await _first_failure(
             self.publisher.run(link.publish),
             self._publish_states(link),
