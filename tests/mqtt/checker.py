@@ -11,7 +11,7 @@ from typing import Any
 
 import aiomqtt
 
-from tests.mqtt.broker import Mosquitto
+from benchmarks.mosquitto import Mosquitto
 
 
 class EventChecker:

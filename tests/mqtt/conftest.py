@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.mqtt.broker import Mosquitto, available
+from benchmarks.mosquitto import Mosquitto, available
 
 
 @pytest.fixture

@@ -17,11 +17,11 @@ from typing import Any
 import aiohttp
 import aiomqtt
 
+from benchmarks.mosquitto import Mosquitto, free_port
 from gateway.app import Gateway
 from gateway.config import load_settings
 from gateway.settings import MqttSettings
 from tests.actatek.terminal_sim import ADA_BITS
-from tests.mqtt.broker import Mosquitto, free_port
 from tests.mqtt.checker import EventChecker, retained
 
 REPO = Path(__file__).resolve().parents[2]

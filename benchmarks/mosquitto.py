@@ -1,5 +1,7 @@
 """A real mosquitto on a free loopback port, with a generated configuration: started and
-stopped by the test (also in the middle of one, on the same port, for an outage)."""
+stopped by the caller (also in the middle of a run, on the same port, for an outage).
+The MQTT tests and the fleet simulator (`benchmarks.fleet`) use it; Debian's `mosquitto`
+package provides the broker (scripts/system-deps.sh), no service is needed."""
 
 from __future__ import annotations
 
@@ -102,7 +104,7 @@ class Mosquitto:
             process.wait(5)
 
     def rss_kib(self) -> int:
-        """The broker's resident memory."""
+        """The broker's resident memory (VmRSS)."""
         assert self._process is not None
         status = Path(f"/proc/{self._process.pid}/status").read_text()
         line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
