@@ -300,6 +300,7 @@ class Gateway:
             self.recorder,
             states,
             self.clock,
+            self.recorder.flush,
             parts,
         )
         self.writer.add_listener(self.mqtt.notify)

@@ -4,6 +4,7 @@ the session, with its close registered on the caller's stack."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -39,6 +40,7 @@ async def start_mqtt(
     journal_commands: CommandJournal,
     states: StateSources,
     clock: Clock,
+    flush: Callable[[], Awaitable[None]],
     stack: AsyncExitStack,
     connect_to: Connect = connect,
 ) -> MqttSession:
@@ -58,7 +60,17 @@ async def start_mqtt(
     publisher = EventPublisher(journal, cursor, topics, device.id, mqtt.batch_size, clock, executor)
     commands = CommandHandler(mqtt.commands, doors, journal_commands)
     session = MqttSession(
-        mqtt, broker, topics, discovery, publisher, commands, states, clock, connect_to, executor
+        mqtt,
+        broker,
+        topics,
+        discovery,
+        publisher,
+        commands,
+        states,
+        clock,
+        connect_to,
+        executor,
+        flush,
     )
     await session.start()
     stack.push_async_callback(session.stop)

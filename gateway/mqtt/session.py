@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
@@ -35,7 +35,8 @@ from gateway.settings import MqttSettings
 log = logging.getLogger(__name__)
 
 RETRY_JITTER = 0.25
-STOP_TIMEOUT_S = 3.0
+STOP_TIMEOUT_S = 1.0  # each step of a stop: the door locked already, the exit waits for it
+DRAIN_POLL_S = 0.02
 
 
 class BrokerLink(Protocol):
@@ -74,6 +75,7 @@ class MqttSession:
         clock: Clock,
         connect: Connect,
         executor: ThreadPoolExecutor,  # the publisher's store thread: shut down on stop
+        flush: Callable[[], Awaitable[None]],  # every event emitted so far made durable
     ) -> None:
         self.settings = settings
         self._broker = broker
@@ -85,6 +87,7 @@ class MqttSession:
         self._clock = clock
         self._connect = connect
         self._executor = executor
+        self._flush = flush
         self._task: asyncio.Task[None] | None = None
         self._link: BrokerLink | None = None
         self.connected = False
@@ -102,9 +105,13 @@ class MqttSession:
         self._task = asyncio.create_task(self._run(), name="mqtt")
 
     async def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
-        """Say "offline" if connected (bounded), then close the connection and the thread."""
+        """If connected: publish what the stop journaled so far (the doors locked,
+        `stopping`) and say "offline", each step bounded; then close the connection and
+        the thread. What is left is published at the next start."""
         link = self._link
         if link is not None and self.connected:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._drain(), timeout)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(
                     link.publish(self._topics.availability, OFFLINE.encode(), retain=True),
@@ -116,6 +123,11 @@ class MqttSession:
         shutdown = asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(shutdown, timeout)
+
+    async def _drain(self) -> None:
+        await self._flush()
+        while self.connected and self.publisher.backlog > 0:
+            await asyncio.sleep(DRAIN_POLL_S)
 
     def notify(self, seq: int) -> None:
         """A journal row is durable: wake the publisher (a journal writer listener)."""
