@@ -121,7 +121,7 @@ class Subscriber:
     async def _read(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
             now = time.time()
-            body = json.loads(bytes(message.payload))  # type: ignore[arg-type]
+            body = json.loads(bytes(message.payload))
             key = (str(body["device"]), int(body["seq"]))
             self.received[key] = self.received.get(key, 0) + 1
             if body["type"] == "access" and self.received[key] == 1:

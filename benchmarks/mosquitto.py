@@ -29,10 +29,16 @@ def available() -> bool:
 
 class Mosquitto:
     """One broker. `users` (name -> password) and `acl` (mosquitto acl_file text) turn on
-    authentication; without them anyone may connect and publish anywhere."""
+    authentication; without them anyone may connect and publish anywhere. `tls` (CA,
+    certificate, key) makes the listener TLS only, and requires a client certificate
+    signed by that CA (its common name is the client's user)."""
 
     def __init__(
-        self, directory: Path, users: Mapping[str, str] | None = None, acl: str = ""
+        self,
+        directory: Path,
+        users: Mapping[str, str] | None = None,
+        acl: str = "",
+        tls: tuple[Path, Path, Path] | None = None,
     ) -> None:
         self.directory = directory
         self.port = free_port()
@@ -50,6 +56,16 @@ class Mosquitto:
             "log_type warning",
             "max_queued_messages 100000",
         ]
+        self.tls = tls is not None
+        if tls is not None:
+            ca, cert, key = tls
+            lines[1:1] = [
+                f"cafile {ca}",
+                f"certfile {cert}",
+                f"keyfile {key}",
+                "require_certificate true",
+                "use_identity_as_username true",
+            ]
         if users:
             passwords = directory / "passwords"
             passwords.touch(mode=0o600)
@@ -72,7 +88,7 @@ class Mosquitto:
 
     @property
     def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://127.0.0.1:{self.port}"
 
     def start(self) -> None:
         """Start the broker and wait until it accepts connections."""

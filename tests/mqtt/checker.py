@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import aiomqtt
@@ -48,7 +49,7 @@ class EventChecker:
                     if wanted <= set(self.seqs):
                         return
                     async for message in client.messages:
-                        body = json.loads(bytes(message.payload))  # type: ignore[arg-type]
+                        body = json.loads(bytes(message.payload))
                         key = (body["device"], body["seq"])
                         self.seqs[key] += 1
                         self.payloads[key] = body
@@ -61,21 +62,23 @@ class EventChecker:
         return sum(count - 1 for count in self.seqs.values())
 
 
-async def retained(broker: Mosquitto, topic_filter: str, **auth: str) -> dict[str, bytes]:
-    """The retained messages under `topic_filter`, as a fresh subscriber gets them."""
+async def retained(
+    broker: Mosquitto, topic_filter: str, tls: tuple[Path, Path, Path] | None = None
+) -> dict[str, bytes]:
+    """The retained messages under `topic_filter`, as a fresh subscriber gets them (with a
+    client certificate: `tls` is CA, certificate, key)."""
     found: dict[str, bytes] = {}
-    async with aiomqtt.Client(
-        "127.0.0.1",
-        broker.port,
-        username=auth.get("username"),
-        password=auth.get("password"),
-    ) as client:
+    params = None
+    if tls is not None:
+        ca, cert, key = tls
+        params = aiomqtt.TLSParameters(ca_certs=str(ca), certfile=str(cert), keyfile=str(key))
+    async with aiomqtt.Client("127.0.0.1", broker.port, tls_params=params) as client:
         await client.subscribe(topic_filter, qos=1)
         try:
             async with asyncio.timeout(1.0):
                 async for message in client.messages:
                     if message.retain:
-                        found[message.topic.value] = bytes(message.payload)  # type: ignore[arg-type]
+                        found[message.topic.value] = bytes(message.payload)
         except TimeoutError:
             pass
     return found
