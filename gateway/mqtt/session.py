@@ -76,6 +76,8 @@ class MqttSession:
         connect: Connect,
         executor: ThreadPoolExecutor,  # the publisher's store thread: shut down on stop
         flush: Callable[[], Awaitable[None]],  # every event emitted so far made durable
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,  # the back-off's wait
+        rng: Callable[[], float] = random.random,  # the back-off's jitter
     ) -> None:
         self.settings = settings
         self._broker = broker
@@ -88,6 +90,7 @@ class MqttSession:
         self._connect = connect
         self._executor = executor
         self._flush = flush
+        self._sleep, self._rng = sleep, rng
         self._task: asyncio.Task[None] | None = None
         self._link: BrokerLink | None = None
         self.connected = False
@@ -149,9 +152,9 @@ class MqttSession:
             finally:
                 self.connected, self._link = False, None
             delay = backoff_delay(
-                self.failures, self.settings.retry_initial_s, self.settings.retry_max_s
+                self.failures, self.settings.retry_initial_s, self.settings.retry_max_s, self._rng
             )
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
 
     async def _serve(self, link: BrokerLink) -> None:
         self._link = link
