@@ -1,4 +1,5 @@
-"""One connection to the broker, over aiomqtt (the only module that imports it).
+"""One connection to the broker, over aiomqtt (the only module that imports it, and only
+once a connection is made: a gateway without `[mqtt]` never loads it).
 
 `connect(config)` is an async context manager that yields a `Link`: publish (waiting for
 the broker's acknowledgement at QoS 1), subscribe, and the incoming messages. Each
@@ -14,15 +15,16 @@ import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import aiomqtt
 
 from gateway.settings import MqttSettings
 
+if TYPE_CHECKING:
+    import aiomqtt
+
 ACK_TIMEOUT_S = 10.0  # a broker that does not acknowledge in this time is taken as lost
 MAX_INFLIGHT = 100  # QoS 1 messages on the wire before the broker's acknowledgements
-MqttError = aiomqtt.MqttError
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,9 @@ def _tls_context(config: BrokerConfig) -> ssl.SSLContext:
 @asynccontextmanager
 async def connect(config: BrokerConfig) -> AsyncIterator[Link]:
     """A connection with the gateway's last will ("offline", retained)."""
+    # Imported here: a gateway without [mqtt] never loads the client library.
+    import aiomqtt
+
     client = aiomqtt.Client(
         config.host,
         config.port,
