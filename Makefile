@@ -6,7 +6,7 @@ CONFIG  ?= config/simulate.toml
 DEB_ARCH ?= arm64
 
 .PHONY: run test lint typecheck unit system-deps system-deps-run install bench soak clean deb unit-check \
-	hw-test image-smoke
+	hw-test image-smoke fleet
 
 # What running needs (the project and its run-time dependencies), then what testing adds.
 $(VENV)/.installed-run: pyproject.toml
@@ -89,6 +89,15 @@ bench: $(VENV)/.installed
 	$(PY) -m benchmarks
 	$(PY) -m benchmarks.stream_load
 	$(PY) -m benchmarks.keypad_idle
+
+## The fleet: FLEET_GATEWAYS simulated gateways (one process) publishing through one real
+## mosquitto for FLEET_SECONDS, one subscriber checking every event arrived; the figures
+## in benchmarks/fleet.json (README, "Fleet"; docs/fleet.md). A 5-gateway form is in make test.
+FLEET_GATEWAYS ?= 100
+FLEET_SECONDS ?= 60
+fleet: system-deps $(VENV)/.installed
+	$(PY) -m benchmarks.fleet --gateways $(FLEET_GATEWAYS) --seconds $(FLEET_SECONDS) \
+		--output benchmarks/fleet.json
 
 ## The soak: kill -9 at random moments, upstream chaos, reader noise and 20 credentials/s
 ## on the real daemon in simulation, SOAK_MINUTES in all (shared between the parts as

@@ -33,6 +33,9 @@ from gateway.hw.factory import BACKENDS, Hardware
 from gateway.hw.formats import FormatRegistry
 from gateway.memory import limit_malloc_arenas
 from gateway.model import Event
+from gateway.mqtt.build import start_mqtt
+from gateway.mqtt.session import MqttSession
+from gateway.mqtt.states import StateSources
 from gateway.opendoor import OpenDoorService
 from gateway.operations import OperationsService
 from gateway.reader_chain import start_reader_chain
@@ -51,7 +54,12 @@ from gateway.service import (
 )
 from gateway.settings import Settings
 from gateway.simulation import simulation_for
-from gateway.status import build_status_board
+from gateway.status import (
+    build_status_board,
+    doors_section,
+    readers_section,
+    upstream_section,
+)
 from gateway.storage import open_storage
 from gateway.store.log_query import LogCursor
 from gateway.tlscert import TlsFiles, serving_context
@@ -89,6 +97,7 @@ class Gateway:
         self.doors: dict[str, DoorController] = {}
         self.door_inputs: dict[str, DoorInputs] = {}
         self.tls: TlsFiles | None = None
+        self.mqtt: MqttSession | None = None  # with [mqtt] url only
         self._stack = AsyncExitStack()
         self.stop_requested = asyncio.Event()  # set by SIGTERM/SIGINT (`run`)
 
@@ -136,6 +145,7 @@ class Gateway:
         await self.forwarder.start()
         if self.storage.mailer is not None:
             await self.storage.mailer.start()
+        await self._start_mqtt(parts)
         health = StoreHealthReport(self.notifier, self.serving)
         await parts.enter_async_context(self.rules.watching(STORE_POLL_S, health))
 
@@ -274,6 +284,29 @@ class Gateway:
         self.tls, context = serving_context(self.settings)
         runner = await start_site(self.web_app, self.settings.web.listen, ssl_context=context)
         parts.push_async_callback(runner.cleanup)
+
+    async def _start_mqtt(self, parts: AsyncExitStack) -> None:
+        """Publish to the broker of `[mqtt]`, when there is one (in the background)."""
+        if not self.settings.mqtt.url:
+            return
+        states = StateSources(
+            doors_section(self.doors),
+            readers_section(self.chain.readers, self.chain.feedback),
+            upstream_section(self.chain.upstream, self.settings.doors),
+        )
+        self.mqtt = await start_mqtt(
+            self.settings,
+            self.journal,
+            self.db_path,
+            self.door_commands,
+            self.recorder,
+            states,
+            self.clock,
+            self.recorder.flush,
+            parts,
+        )
+        self.writer.add_listener(self.mqtt.notify)
+        self.status_board.add("mqtt", self.mqtt.status)
 
     async def run_until_stopped(
         self, overrides: Callable[[Settings], Settings] = lambda settings: settings

@@ -178,6 +178,7 @@ def run_selftest(
         https_check(settings),
         upstream_check(settings, system),
         *mail_checks(settings, system),
+        *([mqtt_check(settings, system)] if settings.mqtt.url else []),
         clock_check(system),
         disk_check(state_dir, system),
     ]
@@ -738,6 +739,26 @@ def mail_checks(settings: Settings, system: System) -> list[CheckResult]:
             )
         ]
     return [CheckResult("mail", "ok", f"{smtp.host}:{port} takes connections")]
+
+
+def mqtt_check(settings: Settings, system: System) -> CheckResult:
+    """The MQTT broker's host takes a TCP connection (nothing is published). A warning, not
+    a failure: the doors work without the broker, the journal keeps what it missed."""
+    name = "mqtt"
+    parts = urlsplit(settings.mqtt.url)
+    host = parts.hostname or ""
+    port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+    try:
+        system.connect(host, port, UPSTREAM_CONNECT_S)
+    except OSError as exc:
+        return CheckResult(
+            name,
+            "warn",
+            f"cannot reach the broker {host}:{port} ({exc.strerror or exc})",
+            "check the broker, the network and [mqtt] url; until it answers, events wait in "
+            "the journal and are published when it is back",
+        )
+    return CheckResult(name, "ok", f"broker {host}:{port} takes connections")
 
 
 def clock_check(system: System) -> CheckResult:

@@ -13,6 +13,7 @@ import ipaddress
 import json
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from gateway.cardnumbers import CARD_FORMATS
 from gateway.model import ADMIN_LEVELS, EVENT_TYPES, MAX_PUBLIC_PINS, PUBLIC_PIN_DIGITS
@@ -638,6 +639,84 @@ class SimulationSettings:
     demo_users: tuple[DemoUser, ...] = ()
 
 
+MqttCommand = Literal["pulse", "lockdown", "acknowledge"]
+MQTT_COMMANDS: tuple[str, ...] = ("pulse", "lockdown", "acknowledge")
+MQTT_TOPIC_TEXT = (
+    'empty (the default "door-gateway/<device id>/") or MQTT topic levels ending in "/", '
+    "without '+', '#', spaces or control characters, at most 128 characters"
+)
+
+
+def is_mqtt_url(url: str) -> bool:
+    """Empty, or an mqtt:// or mqtts:// URL with a host and no path, query or user info."""
+    if url == "":
+        return True
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("mqtt", "mqtts")
+        and bool(parts.hostname)
+        and parts.path in ("", "/")
+        and not parts.query
+        and parts.username is None
+    )
+
+
+def is_topic_prefix(prefix: str) -> bool:
+    """Empty, or topic levels ending in "/" that a subscriber's wildcard cannot be."""
+    if prefix == "":
+        return True
+    return (
+        len(prefix) <= 128
+        and prefix.endswith("/")
+        and not prefix.startswith("/")
+        and "//" not in prefix
+        and all(c.isprintable() and c not in "+# " for c in prefix)
+    )
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    """Publishing to an MQTT broker and Home Assistant discovery (docs/fleet.md)."""
+
+    # "" = off; mqtt://host[:1883] or mqtts://host[:8883] (TLS)
+    url: Annotated[
+        str, Check('empty (no MQTT) or an "mqtt://" or "mqtts://" URL with a host', is_mqtt_url)
+    ] = ""
+    username: Annotated[
+        str, Check("a user name of printable characters", lambda v: v.isprintable())
+    ] = ""
+    password: Annotated[str, SECRET] = ""
+    # PEM CA bundle trusted instead of the system's (mqtts); "" = the system's
+    ca_file: Annotated[str, Check("empty or a readable PEM file", is_readable_file)] = ""
+    # a client certificate and its key (mqtts), both or neither
+    cert_file: Annotated[str, Check("empty or a readable PEM file", is_readable_file)] = ""
+    key_file: Annotated[str, Check("empty or a readable PEM file", is_readable_file)] = ""
+    # "" = "door-gateway/<device id>/"
+    topic_prefix: Annotated[str, Check(MQTT_TOPIC_TEXT, is_topic_prefix)] = ""
+    discovery: bool = True  # Home Assistant discovery messages
+    discovery_prefix: Annotated[
+        str,
+        matching("[A-Za-z0-9_-]{1,64}", "1 to 64 letters, digits, '_' or '-'"),
+    ] = "homeassistant"
+    # commands accepted on the command topics: none unless listed (docs/security.md)
+    commands: Annotated[
+        tuple[Annotated[str, one_of(MQTT_COMMANDS)], ...],
+        distinct("an array of at most 3 distinct commands", 0, 3),
+    ] = ()
+    keepalive_s: Annotated[int, integer(5, 3600)] = 30
+    # events published before waiting for their acknowledgements
+    batch_size: Annotated[int, integer(1, 1000)] = 100
+    # first back-off after a lost connection, doubling
+    retry_initial_s: Annotated[float, number(0.1, 60)] = 1.0
+    retry_max_s: Annotated[float, number(1, 3600)] = 60.0  # back-off ceiling
+    # how often door, reader and upstream state are compared and published when changed
+    state_interval_s: Annotated[float, number(0.2, 60)] = 1.0
+
+
 @dataclass(frozen=True)
 class Settings:
     path: Annotated[str, NOT_A_KEY]  # the file's path as given, filled in by the loader
@@ -657,6 +736,7 @@ class Settings:
     simulation: SimulationSettings = field(default_factory=SimulationSettings)
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    mqtt: MqttSettings = field(default_factory=MqttSettings)
 
     @property
     def simulated(self) -> bool:

@@ -40,6 +40,10 @@ class StatusBoard:
         """Every section's current status, by name."""
         return {name: section() for name, section in self._sections.items()}
 
+    def add(self, name: str, section: Section) -> None:
+        """A section of a component built after the board (MQTT), shown last."""
+        self._sections[name] = section
+
 
 class InstantStatus(Protocol):
     """A component whose status depends on the present moment."""

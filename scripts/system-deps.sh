@@ -26,6 +26,8 @@ if [ "$purpose" = test ]; then
   # systemd: systemd-analyze, for the unit's checks (scripts/check-unit.sh);
   # and the shell scripts' linter, which `make lint` runs (shellcheck)
   packages+=(pcscd vsmartcard-vpcd chromium fonts-dejavu-core systemd shellcheck)
+  # the MQTT tests and `make fleet` start their own broker on loopback (no service)
+  packages+=(mosquitto)
 fi
 
 missing=()

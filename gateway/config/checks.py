@@ -37,6 +37,7 @@ from gateway.settings import (
     HttpUnlockSettings,
     InputActionSettings,
     LockoutSettings,
+    MqttSettings,
     NotificationSettings,
     ReaderSettings,
     SimulationSettings,
@@ -118,6 +119,7 @@ def cross_check(checked: Checked, report: Report) -> None:
     _check_not_below(checked.section(ForwardingSettings), "retry_initial_s", "retry_max_s", report)
     _check_demo_cards(checked, report)
     _check_public_pins(checked, report)
+    _check_mqtt(checked, report)
     check_wiegand_formats(checked, report)
     _check_unique(checked, WiegandFormatSettings, "name", report)
     check_reader_formats(checked, report)
@@ -377,6 +379,26 @@ def _url_has_userinfo(url: str) -> bool:
         return "@" in urlsplit(url).netloc
     except ValueError:
         return False
+
+
+def _check_mqtt(checked: Checked, report: Report) -> None:
+    """TLS files need mqtts://, a client certificate its key; the back-off ceiling is not
+    below the first wait; a password needs a username."""
+    mqtt = checked.section(MqttSettings)
+    if mqtt is None:
+        return
+    settings = mqtt.value
+    plain = not settings.url.startswith("mqtts://")
+    for key in ("ca_file", "cert_file", "key_file"):
+        if getattr(settings, key) != "" and plain and mqtt.ok("url"):
+            report.add(f"mqtt.{key}", 'only used with an "mqtts://" url')
+    if settings.cert_file != "" and settings.key_file == "" and mqtt.ok("key_file"):
+        report.add("mqtt.cert_file", "needs key_file (the certificate's private key)")
+    if settings.key_file != "" and settings.cert_file == "" and mqtt.ok("cert_file"):
+        report.add("mqtt.key_file", "needs cert_file (the client certificate)")
+    if settings.password != "" and settings.username == "" and mqtt.ok("username"):
+        report.add("mqtt.password", "only used with a username")
+    _check_not_below(mqtt, "retry_initial_s", "retry_max_s", report)
 
 
 def _check_upstream_tls(upstream: Located[UpstreamSettings], report: Report) -> None:

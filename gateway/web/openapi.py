@@ -224,6 +224,12 @@ SCHEMAS: dict[str, Any] = {
                 "description": "clock synchronised, CPU temperature, the Raspberry Pi's "
                 "throttling flags, disk and memory; null where the machine has none",
             },
+            "mqtt": {
+                "type": "object",
+                "description": "only with [mqtt] url, for a role with `terminal`: the broker "
+                "(no credentials), connected, cursor, backlog, last publish, events lost to "
+                "retention, commands (docs/fleet.md)",
+            },
         },
     },
     "Event": {

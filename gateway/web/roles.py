@@ -114,6 +114,7 @@ STATUS_SECTIONS: dict[str, str | None] = {
     "forwarding": "agents",  # agent URLs and cursors
     "system": None,  # clock synchronised, CPU temperature, throttling, disk, memory
     "notifications": "terminal",  # the mail server, recipients, backlog, last error
+    "mqtt": "terminal",  # the broker (no credentials), connected, backlog, commands
 }
 # Reader frames hold card numbers, raw Wiegand bits (facility and number: enough to clone
 # an H10301 card), NFC UIDs and serial frames: the same as the access log shows.

@@ -29,6 +29,7 @@ SECRETS = {
     "readers.mifare_key": "A1B2C3D4E5F6",
     "readers.desfire_key": "5EC2E7DE5F12E000AA55AA55AA55D00E",
     "smtp.password": "Smtp-Pass-6402",
+    "mqtt.password": "Mqtt-Pass-3141",
 }
 # Credentials inside URLs, which are not secrets as a whole.
 URL_SECRETS = {
@@ -86,6 +87,11 @@ kind = "pcsc"
 door = "back"
 desfire_app_id = "F51230"
 desfire_key = "{SECRETS["readers.desfire_key"]}"
+
+[mqtt]
+url = "mqtt://127.0.0.1"
+username = "gw"
+password = "{SECRETS["mqtt.password"]}"
 """
 )
 

@@ -288,6 +288,15 @@ REASONS: dict[str, Explanation] = {
         "A remote unlock request had wrong credentials.", "check the device that sent it"
     ),
     "remote_pulse": Explanation("A technician unlocked a door remotely (pulse)."),
+    "mqtt_command": Explanation(
+        "A door command from the MQTT broker was carried out (the trace says which).",
+        "nothing, if it was expected; the broker's ACL says who may send commands",
+    ),
+    "mqtt_command_refused": Explanation(
+        "A door command from the MQTT broker was refused (the trace says why).",
+        "enable the command in [mqtt] commands if it is wanted; otherwise check who can "
+        "publish to the command topics (the broker's ACL)",
+    ),
     "remote_unlock": Explanation("A device unlocked a door over HTTP."),
     "remote_unlock_refused": Explanation(
         "A device's unlock request was refused (lockdown or stopping)."
