@@ -323,8 +323,8 @@ class OsdpReader:
         """The PD's state changed."""
         if state.trusted and self._setup.install and not self._supervisor.state.trusted:
             self._key_set_here = True
-        self._health.online = state.trusted
-        if state.trusted:
+        self._health.online = state.trusted and state.answering
+        if self._health.online:
             self._health.last_seen = self._clock.time()
         self._journal(self._supervisor.update(state, self._clock.monotonic()))
 
@@ -453,13 +453,13 @@ class OsdpReader:
         }
 
     def _offline_reason(self, state: PdState) -> str | None:
-        if state.trusted:
+        if state.trusted and state.answering:
             return None
         if state.bus_error:
             return state.bus_error
-        if state.online and state.secure:
+        if state.online and state.secure and state.default_key:
             return "on the default key SCBK-D: its own key is being set"
-        if state.online:
+        if state.online and not state.secure:
             return "online WITHOUT Secure Channel: its reads are refused"
         if self._supervisor.sc_alarmed:
             return "answers, but Secure Channel failed (wrong key, or SC refused)"

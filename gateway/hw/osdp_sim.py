@@ -76,8 +76,8 @@ class SimulatedPd:
     """A PD at `address` on a new pty pair; the panel opens `port_path`.
 
     `scbk` None with `install=True` is a factory-new PD: it accepts the default key
-    once, then the key the panel sets. `secure=False` is a PD that does not do Secure
-    Channel at all. `present_wiegand`, `press_keys`, `report_tamper` play the PD's side."""
+    once, then the key the panel sets (libosdp's PD always does Secure Channel).
+    `present_wiegand`, `press_keys`, `report_local` play the PD's side."""
 
     def __init__(
         self,
@@ -85,7 +85,6 @@ class SimulatedPd:
         scbk: bytes | None,
         *,
         install: bool = False,
-        secure: bool = True,
         name: str = "ttyOSDP0",
     ) -> None:
         self._dir = tempfile.mkdtemp(prefix="door-gateway-osdp-")
@@ -98,12 +97,10 @@ class SimulatedPd:
         self._master, self._slave = master, slave  # the slave stays open between reopens
         self.seen = PdSeen()
         self._lock = threading.Lock()
-        flags = [osdp.LibFlag.InstallMode] if install else []
-        if secure and not install:
-            flags.append(osdp.LibFlag.EnforceSecure)
-        capabilities = [c for c in PD_CAPABILITIES if secure or c[0] != PD_CAPABILITIES[0][0]]
+        flags = [osdp.LibFlag.InstallMode] if install else [osdp.LibFlag.EnforceSecure]
+        capabilities = list(PD_CAPABILITIES)
         self._pd = osdp.PeripheralDevice(
-            osdp.PDInfo(address, FdChannel(master), scbk=scbk if secure else None, flags=flags),
+            osdp.PDInfo(address, FdChannel(master), scbk=scbk, flags=flags),
             osdp.PDCapabilities(capabilities),
             log_level=osdp.LogLevel.Error,
             command_handler=self._on_command,
