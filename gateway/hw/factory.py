@@ -11,6 +11,7 @@ verbs (`drive`, `reader_input`) the simulation API and tests use to play them.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -245,8 +246,8 @@ class SimulatedHardware:
             if settings.port not in SIMULATED_SERIAL_PORTS:
                 bus = module.OsdpBus(settings.port, settings.baudrate)
             else:
-                from gateway.hw import osdp_sim  # libosdp present: osdp_bus_module() said so
-
+                # libosdp is there (osdp_bus_module() said so): the simulated PD is too
+                osdp_sim = importlib.import_module("gateway.hw.osdp_sim")
                 bus = osdp_sim.SimulatedOsdpBus(settings)
                 self._inputs[settings.name] = osdp_sim.OsdpInput(settings, bus)
             self._osdp_buses[key] = bus
@@ -271,13 +272,12 @@ def osdp_bus_module() -> Any:
     has no wheel for the machine, that reader shows offline with the reason and the rest
     of the gateway runs (docs/packaging.md)."""
     try:
-        from gateway.hw import osdp_bus
+        return importlib.import_module("gateway.hw.osdp_bus")
     except ImportError as exc:
         raise ReaderUnavailable(
             f"OSDP readers need libosdp (PyPI `libosdp`), which is not installed for this "
             f"system ({exc}); see docs/packaging.md"
         ) from None
-    return osdp_bus
 
 
 BACKENDS: Mapping[HardwareBackend, Callable[[], Hardware]] = {

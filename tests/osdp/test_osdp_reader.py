@@ -200,3 +200,27 @@ def test_every_osdp_reason_has_words_for_the_status_page() -> None:
         "osdp_power_restored",
     }
     assert reasons <= REASONS.keys(), reasons - REASONS.keys()
+
+
+class MirrorRecorder:
+    def __init__(self) -> None:
+        self.shown: list[tuple[str, bool, str]] = []
+
+    def show_feedback(self, led: str, beeper: bool, pattern: str) -> None:
+        self.shown.append((led, beeper, pattern))
+
+
+def test_reader_feedback_is_mirrored_to_a_reader_that_shows_it_itself() -> None:
+    from gateway.feedback import ReaderFeedback
+    from tests.fakes import ManualTimers
+
+    clock = ManualClock()
+    timers = ManualTimers(clock)
+    feedback = ReaderFeedback(timers)  # no lines wired: an OSDP reader has none
+    mirror = MirrorRecorder()
+    feedback.add_mirror(mirror)
+    feedback.show(False, hold_s=2.0)
+    assert mirror.shown[0] == ("off", False, "idle")
+    assert ("red", True, "denied") in mirror.shown  # red, the long beep
+    timers.advance(2.0)
+    assert mirror.shown[-1] == ("off", False, "idle")
