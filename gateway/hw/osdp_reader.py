@@ -321,8 +321,11 @@ class OsdpReader:
 
     def on_state(self, state: PdState) -> None:
         """The PD's state changed."""
-        if state.trusted and self._setup.install and not self._supervisor.state.trusted:
-            self._key_set_here = True
+        if state.trusted and not self._supervisor.state.trusted:
+            self._key_set_here = self._setup.install
+            # A PD coming (back) online shows nothing: give it the LED it should show now.
+            if self._feedback[0] != "off":
+                self._bus.submit(self._setup.address, Led(self._feedback[0]))
         self._health.online = state.trusted and state.answering
         if self._health.online:
             self._health.last_seen = self._clock.time()

@@ -224,3 +224,11 @@ def test_reader_feedback_is_mirrored_to_a_reader_that_shows_it_itself() -> None:
     assert ("red", True, "denied") in mirror.shown  # red, the long beep
     timers.advance(2.0)
     assert mirror.shown[-1] == ("off", False, "idle")
+
+
+async def test_a_pd_back_online_is_given_the_led_it_should_show() -> None:
+    reader, bus, _, _ = make_reader()
+    reader.show_feedback("red", False, "denied")  # while the PD is away
+    bus.commands.clear()  # the bus drops commands for a PD that is not online
+    reader.on_state(TRUSTED)
+    assert bus.commands == [Led("red")]
