@@ -169,6 +169,7 @@ async def test_the_readers_page_shows_an_osdp_readers_secure_channel_and_install
     await logged_in_page(client)
     for _ in range(200):  # the simulated PD is keyed in install mode first
         status, page, _ = await get(client, "/readers")
+        assert status == 200
         if 'data-field="secure-channel"><span class="badge good">yes' in page:
             break
         await asyncio.sleep(0.05)
