@@ -136,7 +136,7 @@ class _Pd:
     listener: BusListener
     state: PdState
     default_key: bool = False
-    wake_at: float = 0.0
+    gave_up_at: float | None = None  # when libosdp last put it offline (its notification)
     wake_delay: float = WAKE_START_S
     waking: bool = False
 
@@ -301,21 +301,19 @@ class OsdpBus:
         self._wake(panel, pd, online)
 
     def _wake(self, panel: Any, pd: _Pd, online: bool) -> None:
-        """libosdp leaves an offline PD alone for 5 minutes: disable and enable it again
-        (after 1 s, doubling to 30 s), so a PD back on the bus is back within seconds."""
-        now = time.monotonic()
+        """libosdp leaves a PD it gave up on alone for 5 minutes: disable and enable it
+        again (1 s after it gave up, doubling to 30 s), so a PD back on the bus is back
+        within seconds. A PD still connecting is left to finish."""
         address = pd.setup.address
         if online:
-            pd.wake_delay, pd.waking = WAKE_START_S, False
-            pd.wake_at = now + pd.wake_delay
+            pd.wake_delay, pd.waking, pd.gave_up_at = WAKE_START_S, False, None
             return
         if pd.waking:
             panel.enable_pd(address)
-            pd.waking = False
-        elif now >= pd.wake_at:
+            pd.waking, pd.gave_up_at = False, None  # the disable's own notification
+        elif pd.gave_up_at is not None and time.monotonic() >= pd.gave_up_at + pd.wake_delay:
             panel.disable_pd(address)
             pd.waking = True
-            pd.wake_at = now + pd.wake_delay
             pd.wake_delay = min(pd.wake_delay * 2, WAKE_MAX_S)
 
     # -- on libosdp's refresh thread ------------------------------------------------------
@@ -325,6 +323,9 @@ class OsdpBus:
         if kind == osdp.Event.Notification:
             if event.get("type") == osdp.EventNotification.SecureChannelStatus:
                 pd.default_key = bool(event.get("arg0")) and event.get("arg1") == 1
+            elif event.get("type") == osdp.EventNotification.PeripheralDeviceStatus:
+                if not event.get("arg0") and not pd.waking:
+                    pd.gave_up_at = time.monotonic()
             return
         translated = _translate(event)
         if translated is not None:

@@ -102,7 +102,7 @@ async def test_feedback_reaches_the_pd_as_led_and_buzzer_commands(
     assert rig.pd.commands(osdp.Command.Text)[0]["data"] == "ACCESS GRANTED"
 
 
-async def test_a_pd_going_silent_is_a_reader_event_and_an_alarm(
+async def test_a_pd_going_silent_is_an_event_and_an_alarm_and_back_online_soon(
     make_rig: Callable[..., Rig],
 ) -> None:
     rig = make_rig()
@@ -112,6 +112,9 @@ async def test_a_pd_going_silent_is_a_reader_event_and_an_alarm(
     await wait_for(lambda: "osdp_offline" in rig.recorder.reasons("alarm"), 9, "the alarm")
     assert rig.recorder.reasons("reader") == ["osdp_offline"]
     assert rig.reader.status()["online"] is False
+    rig.pd.start()  # power back: the panel tries it again within seconds, not minutes
+    await wait_for(lambda: "osdp_online" in rig.recorder.reasons("reader"), 15, "back online")
+    assert secure(rig)
 
 
 async def test_a_pd_with_another_key_is_refused_and_alarmed(make_rig: Callable[..., Rig]) -> None:
