@@ -321,11 +321,12 @@ class OsdpBus:
     def _on_event(self, pd: _Pd, event: dict[str, Any]) -> None:
         kind = event.get("event")
         if kind == osdp.Event.Notification:
-            if event.get("type") == osdp.EventNotification.SecureChannelStatus:
-                pd.default_key = bool(event.get("arg0")) and event.get("arg1") == 1
-            elif event.get("type") == osdp.EventNotification.PeripheralDeviceStatus:
-                if not event.get("arg0") and not pd.waking:
-                    pd.gave_up_at = time.monotonic()
+            notification, up = event.get("type"), bool(event.get("arg0"))
+            if notification == osdp.EventNotification.SecureChannelStatus:
+                pd.default_key = up and event.get("arg1") == 1
+            elif notification == osdp.EventNotification.PeripheralDeviceStatus:
+                # libosdp put it offline (a disable of ours says so too: not counted)
+                pd.gave_up_at = None if up or pd.waking else time.monotonic()
             return
         translated = _translate(event)
         if translated is not None:
