@@ -45,7 +45,8 @@ def test_the_daemon_loads_no_optional_library_until_a_configuration_or_a_request
     # cryptography (8.5 MiB): only to make a self-signed certificate at the first start;
     # nfcpy (3.7 MiB): only for a real NFC frontend; pyscard: only for a real PC/SC one;
     # jinja2 (1.9 MiB): at the first status page; segno (0.7 MiB): at the first QR code.
-    optional = {"cryptography", "nfc", "smartcard", "jinja2", "aiohttp_jinja2", "segno"}
+    # libosdp: only for a configured OSDP reader.
+    optional = {"cryptography", "nfc", "smartcard", "jinja2", "aiohttp_jinja2", "segno", "osdp"}
     assert optional & loaded == set()
 
 
