@@ -272,8 +272,8 @@ class OsdpStats:
 class OsdpReader:
     """One PD on an OSDP bus (`kind` "osdp").
 
-    `emit` journals supervision events; `scbk` is the reader's key (made by the caller,
-    see gateway.hw.osdp_keys), `new_key` whether it was just made for this install.
+    `emit` journals supervision events; `scbk` is the reader's key (loaded or made by
+    the caller, see gateway.hw.osdp_keys); `formats` decodes raw card reads.
     """
 
     def __init__(
@@ -297,7 +297,7 @@ class OsdpReader:
         self._stats = OsdpStats()
         self._tamper = False
         self._power_failure = False
-        self._key_set_here = False
+        self._own_key_in_install = False
         self._feedback: tuple[LedColour, bool, str] = ("off", False, "idle")
         self._ticking: asyncio.TimerHandle | None = None
         self._closed = False
@@ -311,7 +311,7 @@ class OsdpReader:
         self._ticking = self._loop.call_later(SUPERVISE_EVERY_S, self._tick)
 
     def close(self) -> None:
-        """Leave the bus; the bus closes with the hardware."""
+        """Leave the bus (the last reader of a port to leave stops its control panel)."""
         self._closed = True
         if self._ticking is not None:
             self._ticking.cancel()
@@ -322,7 +322,7 @@ class OsdpReader:
     def on_state(self, state: PdState) -> None:
         """The PD's state changed."""
         if state.trusted and not self._supervisor.state.trusted:
-            self._key_set_here = self._setup.install
+            self._own_key_in_install = self._setup.install
             # A PD coming (back) online shows nothing: give it the LED it should show now.
             if self._feedback[0] != "off":
                 self._bus.submit(self._setup.address, Led(self._feedback[0]))
@@ -471,7 +471,7 @@ class OsdpReader:
     def _warning(self) -> str | None:
         if not self._setup.install:
             return None
-        if self._key_set_here:
+        if self._own_key_in_install:
             return "install mode is on: the reader has its own key now, set install = false"
         return "install mode is on: the default key SCBK-D is accepted to set the reader's key"
 
