@@ -56,6 +56,15 @@ for minor in $(seq 17 "$glibc_minor"); do
 done
 target_tags=(--python-version "$python_version" --implementation cp --abi "cp${python_version/./}")
 
+# The same release as host wheel $1, built for the target.
+target_wheel() {
+  local distribution release
+  distribution=${1%%-*}
+  release=$(echo "$1" | cut -d- -f2)
+  "$tools_pip" download --quiet --no-deps --only-binary=:all: "${platforms[@]}" \
+    "${target_tags[@]}" --dest "$work/target" "$distribution==$release"
+}
+
 for wheel in "$work"/host/*.whl; do
   name=$(basename "$wheel")
   case "$name" in
@@ -63,13 +72,17 @@ for wheel in "$work"/host/*.whl; do
     # Debian's python3-cffi-backend provides (PyPI has no armhf wheel of cffi);
     # pycparser is cffi's, for building bindings, never used at run time.
     cffi-*|pycparser-*) ;;
-    *-none-any.whl) cp "$wheel" "$work/target/" ;;
-    *)
-      distribution=${name%%-*}
-      release=$(echo "$name" | cut -d- -f2)
-      "$tools_pip" download --quiet --no-deps --only-binary=:all: "${platforms[@]}" \
-        "${target_tags[@]}" --dest "$work/target" "$distribution==$release"
+    # libosdp (OSDP readers) has no armv7l wheel on PyPI: the armhf package goes without
+    # it, and an OSDP reader configured there shows offline with the reason.
+    libosdp-*)
+      if [ "$machine" = armv7l ]; then
+        echo "build-venv: no armv7l wheel of libosdp: OSDP readers unavailable on armhf" >&2
+      else
+        target_wheel "$name"
+      fi
       ;;
+    *-none-any.whl) cp "$wheel" "$work/target/" ;;
+    *) target_wheel "$name" ;;
   esac
 done
 

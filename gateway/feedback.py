@@ -18,7 +18,7 @@ Patterns (LED wires: green and red; both lit is amber on a bi-colour reader LED)
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 from gateway.doors.timers import Later, Timers
 from gateway.hw.lines import LineFactory, OutputLine
@@ -32,6 +32,14 @@ DENY_BEEPS: Beeps = ((True, 1.0),)
 WAITING_BEEPS: Beeps = ((True, 0.1), (False, 0.1), (True, 0.1))
 PREALARM_BEEPS: Beeps = ((True, 0.25), (False, 0.25))  # repeated
 WAITING_DEFAULT_S = 15.0
+
+
+@runtime_checkable
+class FeedbackMirror(Protocol):
+    """A reader that shows feedback itself (an OSDP reader's LED, beeper and display):
+    told every change of the logical state, whether or not lines are wired."""
+
+    def show_feedback(self, led: LedColour, beeper: bool, pattern: str) -> None: ...
 
 
 class _BeepPlayer:
@@ -90,11 +98,21 @@ class ReaderFeedback:
         self._led_off = Later(self._timers)
         self._signal = _BeepPlayer(self._timers, self._sync_beeper)
         self._alarm = _BeepPlayer(self._timers, self._sync_beeper)
+        self._mirrors: list[FeedbackMirror] = []
+
+    def add_mirror(self, mirror: FeedbackMirror) -> None:
+        """Tell `mirror` every change from now on (it is shown the current state first)."""
+        self._mirrors.append(mirror)
+        mirror.show_feedback(self.led, self.beeper, self.pattern)
+
+    def _mirror(self) -> None:
+        for mirror in self._mirrors:
+            mirror.show_feedback(self.led, self.beeper, self.pattern)
 
     def show(self, granted: bool, hold_s: float) -> None:
         """A final decision: green and a short beep, or red and a long beep, for `hold_s`."""
-        self._set_led("green" if granted else "red", hold_s)
         self.pattern = "granted" if granted else "denied"
+        self._set_led("green" if granted else "red", hold_s)
         self._signal.play(GRANT_BEEPS if granted else DENY_BEEPS)
 
     def show_waiting(self, timeout_s: float = WAITING_DEFAULT_S) -> None:
@@ -102,8 +120,8 @@ class ReaderFeedback:
 
         The next `show()` replaces it; after `timeout_s` without one the LED goes off.
         """
-        self._set_led("amber", timeout_s)
         self.pattern = "waiting"
+        self._set_led("amber", timeout_s)
         self._signal.play(WAITING_BEEPS)
 
     def set_prealarm(self, on: bool) -> None:
@@ -131,12 +149,14 @@ class ReaderFeedback:
             self._green.set(colour in ("green", "amber"))
         if self._red is not None:
             self._red.set(colour in ("red", "amber"))
+        self._mirror()
 
     def _sync_beeper(self) -> None:
         on = self._signal.on or self._alarm.on
         self.beeper = on
         if self._beeper is not None:
             self._beeper.set(on)
+        self._mirror()
 
     def status(self) -> dict[str, object]:
         return {

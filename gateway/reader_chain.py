@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from gateway.access.engine import AccessEngine
@@ -20,7 +21,7 @@ from gateway.access.pins import PinHasher
 from gateway.clock import Clock
 from gateway.doors.controller import DoorController
 from gateway.doors.timers import LoopTimers
-from gateway.feedback import ReaderFeedback, build_feedback
+from gateway.feedback import FeedbackMirror, ReaderFeedback, build_feedback
 from gateway.hw.factory import Hardware
 from gateway.hw.readers import ReaderContext, ReaderDriver, start_reader
 from gateway.model import Event
@@ -74,10 +75,21 @@ def start_reader_chain(
         store_first,
     )
     stack.push_async_callback(pipeline.close)  # open upstream questions: `shutdown`
-    context = ReaderContext(hardware, loop, pipeline, clock, settings.wiegand_formats)
+    context = ReaderContext(
+        hardware,
+        loop,
+        pipeline,
+        clock,
+        settings.wiegand_formats,
+        emit,
+        Path(settings.device.state_dir),
+    )
     readers: dict[str, ReaderDriver] = {}
     for reader in settings.readers:
         readers[reader.name] = start_reader(reader, context)
         stack.callback(readers[reader.name].close)
         doors[reader.door].attach_feedback(feedback[reader.name])
+        driver = readers[reader.name]
+        if isinstance(driver, FeedbackMirror):  # a reader that shows feedback itself (OSDP)
+            feedback[reader.name].add_mirror(driver)
     return ReaderChain(feedback, upstream, pipeline, readers)

@@ -42,7 +42,7 @@ from gateway.settings_spec import (
 )
 
 HardwareBackend = Literal["gpio", "simulated"]
-ReaderKind = Literal["wiegand", "wiegand_keypad", "serial", "nfc", "pcsc", "matrix_keypad"]
+ReaderKind = Literal["wiegand", "wiegand_keypad", "serial", "nfc", "pcsc", "matrix_keypad", "osdp"]
 READER_KINDS: tuple[str, ...] = (
     "wiegand",
     "wiegand_keypad",
@@ -50,6 +50,7 @@ READER_KINDS: tuple[str, ...] = (
     "nfc",
     "pcsc",
     "matrix_keypad",
+    "osdp",
 )
 AuthMode = Literal["any", "card", "pin", "card+pin", "pin+card"]
 AUTH_MODES: tuple[str, ...] = ("any", "card", "pin", "card+pin", "pin+card")
@@ -188,6 +189,8 @@ class DoorSettings:
 
 WIEGAND: tuple[str, ...] = ("wiegand", "wiegand_keypad")
 CARD_READERS: tuple[str, ...] = ("serial", "nfc", "pcsc")  # a UID made into a card number
+OSDP: tuple[str, ...] = ("osdp",)
+OSDP_BAUDRATES = (9600, 19200, 38400, 57600, 115200)  # what OSDP v2 PDs offer (SIA OSDP 2.2)
 
 
 @dataclass(frozen=True)
@@ -202,7 +205,7 @@ class ReaderSettings:
     formats: Annotated[
         tuple[Annotated[str, Check("the name of a Wiegand format", NAME.test)], ...],
         distinct("an array of 1 to 8 distinct Wiegand formats", 1, 8),
-        UsedBy(WIEGAND),
+        UsedBy(WIEGAND + OSDP),
     ] = ("H10301",)
     keypad_burst_bits: Annotated[
         tuple[
@@ -224,12 +227,12 @@ class ReaderSettings:
     port: Annotated[
         str,
         UsedBy(
-            ("serial",),
-            required_on_gpio=("serial",),
+            ("serial", *OSDP),
+            required_on_gpio=("serial", *OSDP),
             required_text='a serial port such as "/dev/ttyUSB0"',
         ),
     ] = ""
-    baudrate: Annotated[int, integer(50, 4_000_000), UsedBy(("serial",))] = 9600
+    baudrate: Annotated[int, integer(50, 4_000_000), UsedBy(("serial", *OSDP))] = 9600
     protocol: Annotated[Literal["rdm6300", "line"], UsedBy(("serial",))] = "line"
     credential_kind: Annotated[Literal["card", "qr", "plate"], UsedBy(("serial",))] = "card"
     # regex a scanned line must match; group 1 (or all) is the value
@@ -304,18 +307,26 @@ class ReaderSettings:
     led_red_pin: GpioPin | None = None
     beeper_pin: GpioPin | None = None
     # PIN collection
-    pin_timeout_s: Annotated[float, number(1, 300), UsedBy(("wiegand_keypad", "matrix_keypad"))] = (
-        10.0
-    )
+    pin_timeout_s: Annotated[
+        float, number(1, 300), UsedBy(("wiegand_keypad", "matrix_keypad", *OSDP))
+    ] = 10.0
     # Upstream: how this reader's cards are written into {Card}/{CardCode} and $code
     # ("" = the canonical hex; else a display format of gateway.cardnumbers, e.g. "8HN").
     card_display_format: Annotated[
-        str, card_format_check("the canonical hex"), UsedBy(WIEGAND + CARD_READERS)
+        str, card_format_check("the canonical hex"), UsedBy(WIEGAND + CARD_READERS + OSDP)
     ] = ""
     # Akuvox anti-passback URLs sent after every grant at this reader (docs/upstream.md).
     apb_urls: Annotated[
         tuple[HttpUrl, ...], at_most(f"an array of at most {MAX_APB_URLS} URLs", MAX_APB_URLS)
     ] = ()
+    # OSDP v2 readers (RS-485): the PD's address on its bus; several readers may share
+    # a `port` (one control panel per port), each at its own address (docs/osdp.md).
+    osdp_address: Annotated[int, integer(0, 126), UsedBy(OSDP)] = 0
+    # Install mode: the first connection may use the default key SCBK-D, and the gateway
+    # then sets the reader's own key (KEYSET). Shown as a warning while on.
+    install: Annotated[bool, UsedBy(OSDP)] = False
+    # A PD silent for longer than this is a `reader` event and an alarm.
+    offline_after_s: Annotated[float, number(1, 3600), UsedBy(OSDP)] = 10.0
 
 
 @dataclass(frozen=True)

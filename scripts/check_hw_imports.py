@@ -6,7 +6,7 @@ import ast
 import sys
 from pathlib import Path
 
-HARDWARE_MODULES = {"gpiozero", "serial", "nfc", "smartcard", "lgpio"}
+HARDWARE_MODULES = {"gpiozero", "serial", "nfc", "smartcard", "lgpio", "osdp", "osdp_sys"}
 
 
 def offending_imports(root: Path) -> list[str]:

@@ -46,11 +46,11 @@ def test_the_daemon_loads_no_optional_library_until_a_configuration_or_a_request
     # nfcpy (3.7 MiB): only for a real NFC frontend; pyscard: only for a real PC/SC one;
     # jinja2 (1.9 MiB): at the first status page; segno (0.7 MiB): at the first QR code;
     # aiosmtplib: only with e-mail notifications enabled, at the first mail.
-    # aiomqtt and paho (0.5 MiB): only with [mqtt] url.
+    # aiomqtt and paho (0.5 MiB): only with [mqtt] url. libosdp: only for an OSDP reader.
     optional = {
         "cryptography", "nfc", "smartcard", "jinja2", "aiohttp_jinja2", "segno", "aiosmtplib"
     }  # fmt: skip
-    optional |= {"aiomqtt", "paho"}
+    optional |= {"aiomqtt", "paho", "osdp"}
     assert optional & loaded == set()
 
 

@@ -25,6 +25,7 @@ from gateway.passwords import weakness
 from gateway.settings import (
     GPIO,
     GPIO_TEXT,
+    OSDP_BAUDRATES,
     READER_KINDS,
     RELAY_PULSE_NORMAL_MAX_S,
     RIGHT_ID_TEXT,
@@ -128,6 +129,7 @@ def cross_check(checked: Checked, report: Report) -> None:
     _check_not_below(
         checked.section(NotificationSettings), "retry_initial_s", "retry_max_s", report
     )
+    _check_osdp_buses(checked, report)
 
 
 def _backend(checked: Checked) -> str | None:
@@ -524,3 +526,40 @@ def _check_secure_cards(checked: Checked, report: Report) -> None:
             report.expected(reader.at("desfire_key"), expected, reader.found("desfire_key"))
         if reader.given("mifare_sector"):
             report.add(reader.at("desfire_app_id"), "not with mifare_sector: read one or the other")
+
+
+# --------------------------------------------------------------------------- OSDP buses
+
+
+def _check_osdp_buses(checked: Checked, report: Report) -> None:
+    """OSDP readers: a baud rate OSDP offers, one baud rate per port (one control panel
+    drives a port), and no two readers at the same address on one port."""
+    rates: dict[str, tuple[str, int]] = {}
+    addresses: dict[tuple[str, int], str] = {}
+    for reader in checked.tables_of(ReaderSettings):
+        if reader.values.get("kind") != "osdp" or not reader.ok("kind"):
+            continue
+        port, rate = reader.values["port"], reader.values["baudrate"]
+        if reader.ok("baudrate") and rate not in OSDP_BAUDRATES:
+            listing = ", ".join(str(r) for r in OSDP_BAUDRATES)
+            report.expected(reader.at("baudrate"), f"an OSDP baud rate ({listing})", rate)
+        elif reader.ok("port") and reader.ok("baudrate"):
+            first = rates.setdefault(port, (reader.at("baudrate"), rate))
+            if first[1] != rate:
+                report.expected(
+                    reader.at("baudrate"),
+                    f"{first[1]}, the rate of {first[0]} on the same port",
+                    rate,
+                )
+        if reader.ok("port") and reader.ok("osdp_address"):
+            where = (port, reader.values["osdp_address"])
+            if where in addresses:
+                found = reader.values["osdp_address"]
+                report.expected(
+                    reader.at("osdp_address"),
+                    "an address not used on this port",
+                    found,
+                    f", already used by {addresses[where]}",
+                )
+            else:
+                addresses[where] = reader.at("osdp_address")

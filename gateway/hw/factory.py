@@ -11,6 +11,7 @@ verbs (`drive`, `reader_input`) the simulation API and tests use to play them.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -21,6 +22,7 @@ from gateway.hw.keypad import GpioKeyMatrix, KeyMatrix, SimulatedKeyMatrix
 from gateway.hw.lines import LineFactory
 from gateway.hw.nfc import NfcFrontend, NfcpyFrontend
 from gateway.hw.nfc_sim import SimulatedNfcFrontend
+from gateway.hw.osdp_reader import OsdpBusLink
 from gateway.hw.pcsc import PcscBackend, PyscardBackend
 from gateway.hw.pcsc_sim import SimulatedPcscBackend
 from gateway.hw.reader_base import ReaderUnavailable
@@ -69,6 +71,10 @@ class Hardware(LineFactory, Protocol):
         """The PC/SC service a reader polls."""
         ...
 
+    def osdp_bus(self, settings: ReaderSettings) -> OsdpBusLink:
+        """The OSDP control panel of the reader's port (one per port, shared by its PDs)."""
+        ...
+
     def system_time(self, clock: Clock, store: SettingsStore) -> SystemTime:
         """Setting the device's time and NTP (the ACTAtek time functions)."""
         ...
@@ -91,6 +97,7 @@ class PiHardware:
         self.clock: Clock = SystemClock()
         self._open_pins = pin_factory
         self._lines: GpioLines | None = None
+        self._osdp_buses: dict[str, Any] = {}
 
     def _gpio(self) -> GpioLines:
         if self._lines is None:
@@ -121,10 +128,21 @@ class PiHardware:
     def pcsc(self, settings: ReaderSettings) -> PcscBackend:
         return PyscardBackend()
 
+    def osdp_bus(self, settings: ReaderSettings) -> OsdpBusLink:
+        bus = self._osdp_buses.get(settings.port)
+        if bus is None:
+            bus = osdp_bus_module().OsdpBus(settings.port, settings.baudrate)
+            self._osdp_buses[settings.port] = bus
+        link: OsdpBusLink = bus
+        return link
+
     def system_time(self, clock: Clock, store: SettingsStore) -> SystemTime:
         return TimedatectlTime(clock)
 
     def close(self) -> None:
+        for bus in self._osdp_buses.values():
+            bus.close()
+        self._osdp_buses.clear()
         if self._lines is not None:
             self._lines.close()
 
@@ -145,6 +163,7 @@ class SimulatedHardware:
         self._lines = GpioLines(self._pins)
         self._inputs: dict[str, SimulatedInput] = {}
         self._serial_devices: list[PtySerialDevice] = []
+        self._osdp_buses: dict[str, Any] = {}
 
     # -- verbs ---------------------------------------------------------------------------
 
@@ -218,6 +237,23 @@ class SimulatedHardware:
         self._inputs[settings.name] = PcscInput(settings, backend)
         return backend
 
+    def osdp_bus(self, settings: ReaderSettings) -> OsdpBusLink:
+        """A simulated PD on a pty of its own for `port = "sim"`; a real port otherwise."""
+        module = osdp_bus_module()
+        key = settings.port if settings.port not in SIMULATED_SERIAL_PORTS else settings.name
+        bus = self._osdp_buses.get(key)
+        if bus is None:
+            if settings.port not in SIMULATED_SERIAL_PORTS:
+                bus = module.OsdpBus(settings.port, settings.baudrate)
+            else:
+                # libosdp is there (osdp_bus_module() said so): the simulated PD is too
+                osdp_sim = importlib.import_module("gateway.hw.osdp_sim")
+                bus = osdp_sim.SimulatedOsdpBus(settings)
+                self._inputs[settings.name] = osdp_sim.OsdpInput(settings, bus)
+            self._osdp_buses[key] = bus
+        link: OsdpBusLink = bus
+        return link
+
     def system_time(self, clock: Clock, store: SettingsStore) -> SystemTime:
         return SimulatedTime(clock, store)
 
@@ -225,7 +261,23 @@ class SimulatedHardware:
         for device in self._serial_devices:
             device.close()
         self._serial_devices.clear()
+        for bus in self._osdp_buses.values():
+            bus.close()
+        self._osdp_buses.clear()
         self._lines.close()
+
+
+def osdp_bus_module() -> Any:
+    """gateway.hw.osdp_bus, imported only when an OSDP reader is configured: where libosdp
+    has no wheel for the machine, that reader shows offline with the reason and the rest
+    of the gateway runs (docs/packaging.md)."""
+    try:
+        return importlib.import_module("gateway.hw.osdp_bus")
+    except ImportError as exc:
+        raise ReaderUnavailable(
+            f"OSDP readers need libosdp (PyPI `libosdp`), which is not installed for this "
+            f"system ({exc}); see docs/packaging.md"
+        ) from None
 
 
 BACKENDS: Mapping[HardwareBackend, Callable[[], Hardware]] = {

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from gateway.clock import Clock
@@ -19,10 +20,13 @@ from gateway.hw.factory import Hardware
 from gateway.hw.formats import FormatRegistry
 from gateway.hw.keypad import MatrixKeypad
 from gateway.hw.nfc import NfcReader
+from gateway.hw.osdp_keys import KeyFileError, OsdpKeyStore
+from gateway.hw.osdp_reader import OsdpReader
 from gateway.hw.pcsc import PcscReader
 from gateway.hw.reader_base import ReaderSink, ReaderUnavailable
 from gateway.hw.serial_rfid import SerialReader
 from gateway.hw.wiegand import WiegandReader
+from gateway.model import Event
 from gateway.settings import ReaderKind, ReaderSettings, WiegandFormatSettings
 
 log = logging.getLogger(__name__)
@@ -49,7 +53,8 @@ class ReaderContext:
     """What every reader constructor gets besides the reader's settings.
 
     `wiegand_formats` are the configuration's custom formats (`Settings.wiegand_formats`),
-    which a Wiegand reader's `formats` and `pin_frame_format` may name.
+    which a Wiegand reader's `formats` and `pin_frame_format` may name. `emit` journals
+    what a supervised reader (OSDP) reports about itself; `state_dir` keeps its keys.
     """
 
     hardware: Hardware
@@ -57,6 +62,8 @@ class ReaderContext:
     sink: ReaderSink
     clock: Clock
     wiegand_formats: Sequence[WiegandFormatSettings] = ()
+    emit: Callable[[Event], None] | None = None
+    state_dir: Path | None = None
 
 
 ReaderConstructor = Callable[[ReaderSettings, ReaderContext], ReaderDriver]
@@ -116,6 +123,28 @@ def _pcsc(settings: ReaderSettings, context: ReaderContext) -> ReaderDriver:
     return PcscReader(settings, context.loop, context.sink, backend, context.clock)
 
 
+def _osdp(settings: ReaderSettings, context: ReaderContext) -> ReaderDriver:
+    if context.state_dir is None or context.emit is None:
+        raise ReaderUnavailable("OSDP readers need the state dir (keys) and the journal")
+    bus = context.hardware.osdp_bus(settings)  # first: no key is made where OSDP cannot run
+    store = OsdpKeyStore(context.state_dir)
+    try:
+        key = store.load(settings.name)
+        if key is None:
+            if not settings.install:
+                raise ReaderUnavailable(
+                    "no Secure Channel key yet: set install = true for its first connection"
+                )
+            key = store.create(settings.name)
+            log.warning("OSDP reader %s: made its Secure Channel key (install mode)", settings.name)
+    except KeyFileError as exc:
+        raise ReaderUnavailable(str(exc)) from None
+    formats = FormatRegistry.from_settings(context.wiegand_formats)
+    return OsdpReader(
+        settings, context.loop, context.sink, context.clock, bus, context.emit, key, formats
+    )
+
+
 CONSTRUCTORS: Mapping[ReaderKind, ReaderConstructor] = {
     "wiegand": _wiegand,
     "wiegand_keypad": _wiegand,
@@ -123,6 +152,7 @@ CONSTRUCTORS: Mapping[ReaderKind, ReaderConstructor] = {
     "serial": _serial,
     "nfc": _nfc,
     "pcsc": _pcsc,
+    "osdp": _osdp,
 }
 
 

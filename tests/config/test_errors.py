@@ -68,7 +68,7 @@ CASES: list[tuple[str, str, str]] = [
         "choice with suggestion",
         variant('kind = "wiegand"', 'kind = "wiegnad"'),
         'readers[0].kind: expected one of "wiegand", "wiegand_keypad", "serial", "nfc", "pcsc", '
-        '"matrix_keypad", found "wiegnad" (did you mean "wiegand"?)',
+        '"matrix_keypad", "osdp", found "wiegnad" (did you mean "wiegand"?)',
     ),
     (
         "pin out of range",

@@ -123,7 +123,7 @@ def test_gateway_toml_commented_examples_are_valid(tmp_path: Path) -> None:
     text = _uncomment_examples(GATEWAY_TOML.read_text())
     settings = load_settings(write(tmp_path, text))
     extra = {reader.kind for reader in settings.readers[3:]}
-    assert extra == {"serial", "nfc", "pcsc", "matrix_keypad"}
+    assert extra == {"serial", "nfc", "pcsc", "matrix_keypad", "osdp"}
 
 
 def test_gateway_toml_upstream_example_is_valid(tmp_path: Path) -> None:

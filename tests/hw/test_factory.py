@@ -66,8 +66,11 @@ def on_a_pi(settings: ReaderSettings) -> ReaderSettings:
     return settings
 
 
-def build_all(hardware: Hardware, readers: tuple[ReaderSettings, ...]) -> list[ReaderDriver]:
-    context = ReaderContext(hardware, asyncio.get_running_loop(), Sink(), ManualClock())
+def build_all(
+    hardware: Hardware, readers: tuple[ReaderSettings, ...], state_dir: Path | None = None
+) -> list[ReaderDriver]:
+    loop, events = asyncio.get_running_loop(), []
+    context = ReaderContext(hardware, loop, Sink(), ManualClock(), (), events.append, state_dir)
     return [build_reader(settings, context) for settings in readers]
 
 
@@ -84,10 +87,12 @@ def test_every_backend_has_a_hardware() -> None:
     assert isinstance(BACKENDS["gpio"](), PiHardware)  # opens nothing until a line is asked
 
 
-async def test_a_pi_and_the_simulation_build_the_same_driver_for_every_reader() -> None:
+async def test_a_pi_and_the_simulation_build_the_same_driver_for_every_reader(
+    tmp_path: Path,
+) -> None:
     simulated, pi = SimulatedHardware(), pi_with_mock_pins()
-    on_sim = build_all(simulated, SIMULATED_READERS)
-    on_pi = build_all(pi, tuple(on_a_pi(r) for r in SIMULATED_READERS))
+    on_sim = build_all(simulated, SIMULATED_READERS, tmp_path)
+    on_pi = build_all(pi, tuple(on_a_pi(r) for r in SIMULATED_READERS), tmp_path)
     try:
         assert [type(d).__name__ for d in on_sim] == [type(d).__name__ for d in on_pi]
         assert "UnavailableReader" not in [type(d).__name__ for d in on_sim]

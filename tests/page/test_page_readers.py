@@ -161,3 +161,19 @@ async def test_the_readers_page_stays_small_with_every_frame_listed(client: Clie
     assert page.count('class="frame"') == 20
     size = len(page.encode())
     assert size < 200_000, size
+
+
+async def test_the_readers_page_shows_an_osdp_readers_secure_channel_and_install_mode(
+    client: Client,
+) -> None:
+    await logged_in_page(client)
+    for _ in range(200):  # the simulated PD is keyed in install mode first
+        status, page, _ = await get(client, "/readers")
+        assert status == 200
+        if 'data-field="secure-channel"><span class="badge good">yes' in page:
+            break
+        await asyncio.sleep(0.05)
+    text = html.unescape(page)
+    section = text.split('id="reader-back-osdp"')[1].split("</section>")[0]
+    assert "Secure Channel</dt>" in section and "yes</span> own key" in section
+    assert "install mode is on" in section and 'class="notice warn"' in section

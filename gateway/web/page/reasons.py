@@ -247,6 +247,37 @@ REASONS: dict[str, Explanation] = {
     "notification_recovered": Explanation(
         "E-mail notifications are sent again: what waited was mailed."
     ),
+    # -- OSDP readers (docs/osdp.md) -----------------------------------------------------
+    "osdp_offline": Explanation(
+        "ALARM: OSDP reader {reader} stopped answering (offline longer than allowed).",
+        "check its RS-485 wiring, power, address and baud rate; a cut wire looks like this",
+    ),
+    "osdp_online": Explanation("OSDP reader {reader} is back online over Secure Channel."),
+    "osdp_secure_channel_lost": Explanation(
+        "ALARM: OSDP reader {reader} lost its Secure Channel while answering (a bad MAC or "
+        "a downgrade attempt): its reads are refused.",
+        "check the bus for a device that should not be there; then the reader itself",
+    ),
+    "osdp_secure_channel_refused": Explanation(
+        "ALARM: OSDP reader {reader} answers but does not set up Secure Channel with its "
+        "key: its reads are refused.",
+        "a replaced or reset reader needs install mode once (docs/osdp.md); otherwise "
+        "someone may have swapped it",
+    ),
+    "osdp_insecure_read": Explanation(
+        "ALARM: OSDP reader {reader} sent a card or keys without Secure Channel and its "
+        "own key: refused (fail closed).",
+        "check the reader's Secure Channel (status page); a device may be injecting reads",
+    ),
+    "osdp_tamper": Explanation(
+        "ALARM: OSDP reader {reader} reports its tamper switch (opened or pulled off).",
+        "check the reader; then acknowledge the alarm",
+    ),
+    "osdp_tamper_cleared": Explanation("OSDP reader {reader}'s tamper switch is back to normal."),
+    "osdp_power_failure": Explanation(
+        "OSDP reader {reader} reports a power failure.", "check the reader's power supply"
+    ),
+    "osdp_power_restored": Explanation("OSDP reader {reader}'s power is back to normal."),
     # -- the gateway itself --------------------------------------------------------------
     "started": Explanation("The gateway started."),
     "stopping": Explanation("The gateway is stopping: the doors go to their safe state."),
