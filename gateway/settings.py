@@ -123,6 +123,10 @@ class HardwareSettings:
 LockType = Literal["fail_secure", "fail_safe"]
 SecondRelayMode = Literal["disable", "access_granted", "access_denied", "doorbell", "bell_schedule"]
 DoorInput = Literal["contact", "rex", "tamper", "doorbell"]
+# Akuvox "Trigger Electrical Level": the level at which a push button counts as pressed.
+TriggerLevel = Literal["low", "high"]
+# Akuvox "Execute Relay": which relay of a door an input action pulses.
+ActionRelay = Literal["none", "lock", "second"]
 RELAY_PULSE_NORMAL_MAX_S = 20.0  # longer pulses only with an unlock schedule (as ACTAtek)
 
 
@@ -131,9 +135,21 @@ class InputActionSettings:
     """An HTTP GET sent when a door input becomes active (Akuvox "Action To Execute")."""
 
     input: DoorInput
-    url: HttpUrl  # http:// or https://; user:password@ in the URL is sent as basic auth
+    # http:// or https://; user:password@ in the URL is sent as basic auth; "" = no HTTP
+    url: Annotated[
+        str,
+        Check(
+            'empty (no HTTP action) or an "http://" or "https://" URL with a host',
+            lambda v: v == "" or HTTP_URL.test(v),
+        ),
+    ] = ""
     delay_s: Annotated[float, number(0, 3600)] = 0.0  # Akuvox "Action Delay"
     only_if_still_active: bool = False  # Akuvox "Execute If Input Still Triggered"
+    # Akuvox "Execute Relay": pulse this relay ("lock" or "second") of `relay_door`
+    relay: ActionRelay = "none"
+    relay_door: Annotated[
+        str, Check("empty (this door) or a [[doors]] name", lambda v: v == "" or NAME.test(v))
+    ] = ""
 
 
 @dataclass(frozen=True)
@@ -176,6 +192,10 @@ class DoorSettings:
         tuple[InputActionSettings, ...],
         at_most(f"at most {MAX_INPUT_ACTIONS} [[doors.input_actions]] entries", MAX_INPUT_ACTIONS),
     ] = ()
+    # Akuvox "Trigger Electrical Level" of the exit button and the doorbell: "low" (a
+    # normally-open button to GND) or "high" (a normally-closed button to GND)
+    rex_trigger_level: TriggerLevel = "low"
+    doorbell_trigger_level: TriggerLevel = "low"
 
 
 WIEGAND: tuple[str, ...] = ("wiegand", "wiegand_keypad")

@@ -230,11 +230,14 @@ def _check_door_relays(checked: Checked, backend: str | None, report: Report) ->
 
 def _check_door_options(checked: Checked, backend: str | None, report: Report) -> None:
     """Door keys that depend on each other: long pulses, the second relay, input actions."""
+    doors = {door.value.name: door for door in checked.of(DoorSettings)}
     for door in checked.of(DoorSettings):
         _check_pulse_length(door, report)
         _check_stuck_time(door, report)
         _check_second_relay(door, backend, report)
-        _check_input_actions(door, checked.of(InputActionSettings, under=door.path), report)
+        actions = checked.of(InputActionSettings, under=door.path)
+        _check_input_actions(door, actions, report)
+        _check_action_relays(door, actions, doors, report)
         if door.value.unlock_schedule_first_person and not door.given("unlock_schedule"):
             report.add(door.at("unlock_schedule_first_person"), "only used with an unlock_schedule")
 
@@ -301,6 +304,49 @@ def _check_input_actions(
         if not door.given(pin_key):
             expected = f"an input wired on this door (set {pin_key})"
             report.expected(action.at("input"), expected, name)
+
+
+def _check_action_relays(
+    door: Located[DoorSettings],
+    actions: list[Located[InputActionSettings]],
+    doors: dict[str, Located[DoorSettings]],
+    report: Report,
+) -> None:
+    """An input action does something (a URL, a relay); the relay it names exists; a
+    button's "only if still active" delay ends before the button would count as stuck."""
+    for action in actions:
+        value = action.value
+        if not action.ok("url") or not action.ok("relay"):
+            continue
+        if value.url == "" and value.relay == "none":
+            expected = 'a URL, or a relay = "lock" or "second" (an action that does something)'
+            report.expected(action.at("url"), expected, NOTHING)
+        if value.relay == "none" and action.given("relay_door"):
+            report.add(action.at("relay_door"), 'only used with relay = "lock" or "second"')
+        target = doors.get(value.relay_door or door.value.name)
+        if value.relay != "none" and action.ok("relay_door") and target is None:
+            report.expected(
+                action.at("relay_door"), "the name of a [[doors]] entry", action.found("relay_door")
+            )
+        if value.relay == "second" and target is not None and not target.given("second_relay_pin"):
+            expected = f"{GPIO_TEXT} (required: an input action pulses this second relay)"
+            report.expected(target.at("second_relay_pin"), expected, NOTHING)
+        _check_action_stuck_time(door, action, report)
+
+
+def _check_action_stuck_time(
+    door: Located[DoorSettings], action: Located[InputActionSettings], report: Report
+) -> None:
+    value = action.value
+    if value.input not in ("rex", "doorbell") or not value.only_if_still_active:
+        return
+    stuck = door.value.button_stuck_s
+    if action.ok("delay_s") and door.ok("button_stuck_s") and value.delay_s >= stuck:
+        expected = (
+            f"a number smaller than button_stuck_s ({fmt_number(stuck)}) with "
+            "only_if_still_active: a button held longer counts as stuck and never acts"
+        )
+        report.expected(action.at("delay_s"), expected, action.found("delay_s"))
 
 
 # --------------------------------------------------------------------------- backend

@@ -1,8 +1,9 @@
-"""Input actions: an HTTP GET when a door input becomes active (Akuvox input "HTTP" action).
+"""Input actions: when a door input becomes active, an HTTP GET (Akuvox input "HTTP"
+action) and/or a pulse of a relay of the gateway (Akuvox "Execute Relay").
 
 The door never waits for the request: it runs as a background coroutine with a deadline,
 and a failure only becomes an event. Akuvox's "Action Delay" and "Execute If Input Still
-Triggered" are `delay_s` and `only_if_still_active`.
+Triggered" are `delay_s` and `only_if_still_active`; they apply to both actions.
 """
 
 from __future__ import annotations
@@ -60,12 +61,14 @@ class InputActions:
         send: HttpGet | None,
         is_active: Callable[[str], bool],
         failed: Callable[[InputActionSettings, str], None],
+        execute_relay: Callable[[InputActionSettings], None] | None = None,
     ) -> None:
         self._actions = actions
         self._timers = timers
         self._send = send
         self._is_active = is_active
         self._failed = failed
+        self._execute_relay = execute_relay
         self._delays = [Later(timers) for _ in actions]
 
     def input_changed(self, name: str, active: bool) -> None:
@@ -82,9 +85,12 @@ class InputActions:
 
     def _fire(self, action: InputActionSettings) -> None:
         if action.only_if_still_active and not self._is_active(action.input):
-            log.info("input action %s skipped: %s no longer active", action.url, action.input)
+            log.info("input action on %s skipped: no longer active", action.input)
             return
-        self._timers.spawn(self._run(action))
+        if action.relay != "none" and self._execute_relay is not None:
+            self._execute_relay(action)
+        if action.url:
+            self._timers.spawn(self._run(action))
 
     async def _run(self, action: InputActionSettings) -> None:
         if self._send is None:

@@ -15,7 +15,7 @@ schedule ever unlocks it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -42,6 +42,12 @@ NEVER = float("-inf")
 BUTTONS = frozenset({"rex", "doorbell"})
 
 
+class RelayTarget(Protocol):
+    """A door whose relays an input action may pulse (`DoorController.pulse_from_input`)."""
+
+    def pulse_from_input(self, relay: str, source: str) -> str: ...
+
+
 class PrealarmSink(Protocol):
     """A reader that can sound the held-open pre-alarm (see `ReaderFeedback`)."""
 
@@ -62,6 +68,9 @@ class DoorLinks:
     bell_active: ScheduleCheck | None = None
     http_get: HttpGet | None = None
     state_changed: Callable[[DoorState], None] | None = None
+    # every door of the gateway by name, for input actions that pulse another door's
+    # relay (read when the action fires, so it may be filled after this door is built)
+    doors: Mapping[str, RelayTarget] | None = None
 
 
 @dataclass
@@ -114,7 +123,9 @@ class DoorController:
             links.http_get,
             self._input_active,
             self._action_failed,
+            self._execute_relay,
         )
+        self._doors = links.doors
         self._lines = {"contact": contact, "rex": rex, "tamper": tamper, "doorbell": doorbell}
         self._health: dict[str, InputHealth] = {}
         self._inputs = self._build_inputs()
@@ -141,6 +152,7 @@ class DoorController:
         self._schedule_on, self._first_in = False, False
         self._bell_on = False
         self._feedback: list[PrealarmSink] = []
+        self._action_second: PulsedOutput | None = None  # second relay kept for actions
 
     def _build_second_relay(self, line: OutputLine | None) -> PulsedOutput | None:
         if self.settings.second_relay_mode == "disable":
@@ -658,8 +670,10 @@ class DoorController:
         old_mode = self.settings.second_relay_mode
         self.settings = settings
         if settings.second_relay_mode != old_mode:
-            if self._second is not None:
-                self._second.off()
+            for output in (self._second, self._action_second):
+                if output is not None:
+                    output.off()
+            self._action_second = None
             self._second = self._build_second_relay(self._second_line)
 
     def pulse_second_relay(self) -> bool:
@@ -678,6 +692,40 @@ class DoorController:
         self._second.off()
         self._bell_on = False
         return True
+
+    # -- "Execute Relay" input actions -------------------------------------------------
+
+    def _execute_relay(self, action: InputActionSettings) -> None:
+        """Pulse the relay an input action names, on this door or another; journaled here
+        with what came of it."""
+        name = action.relay_door or self.name
+        target = self if name == self.name else (self._doors or {}).get(name)
+        source = f"{self.name}:{action.input}"
+        result = "unknown door" if target is None else target.pulse_from_input(action.relay, source)
+        self._event("input_relay", trace=f"{action.input} > {name}:{action.relay} {result}")
+
+    def pulse_from_input(self, relay: str, source: str) -> str:
+        """Pulse this door's `relay` ("lock" or "second") for an input action of `source`
+        ("door:input"); what happened: "pulsed", or why not ("lockdown", "shutdown",
+        "no second relay"). Like the exit button, it never unlocks in lockdown."""
+        if self._stopped:
+            return "shutdown"
+        if self._lockdown:
+            return "lockdown"
+        if relay == "lock":
+            self._start_pulse(f"input_action:{source}", None, is_grant=False)
+            return "pulsed"
+        second = self._second or self._second_for_actions()
+        if second is None:
+            return "no second relay"
+        second.pulse(self.settings.second_relay_pulse_s)
+        return "pulsed"
+
+    def _second_for_actions(self) -> PulsedOutput | None:
+        """A wired second relay whose mode is "disable" is driven by input actions only."""
+        if self._action_second is None and self._second_line is not None:
+            self._action_second = PulsedOutput(self._second_line, self._timers)
+        return self._action_second
 
     # -- events, state, status ---------------------------------------------------------
 
@@ -762,7 +810,8 @@ class DoorController:
         return "active" if self._holding else "waiting_first_person"
 
     def _second_status(self) -> dict[str, Any]:
-        state = "not_wired" if self._second is None else ("on" if self._second.on else "off")
+        second = self._second or self._action_second
+        state = "not_wired" if second is None else ("on" if second.on else "off")
         return {"mode": self.settings.second_relay_mode, "state": state}
 
     def stop(self) -> None:
@@ -789,5 +838,6 @@ class DoorController:
         self._drive("stopping")
         self._relay.lock()  # idempotent: the locked level even if it was never unlocked
         self._set_prealarm(False)
-        if self._second is not None:
-            self._second.off()
+        for output in (self._second, self._action_second):
+            if output is not None:
+                output.off()

@@ -33,6 +33,7 @@ DOOR_EVENTS: dict[str, EventType] = {
     "bell_off": "door",
     # input actions
     "input_action_failed": "door",
+    "input_relay": "door",
     # input faults: a chattering input, a stuck button
     "input_fault": "door",
     "input_ok": "door",

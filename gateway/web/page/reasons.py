@@ -188,6 +188,10 @@ REASONS: dict[str, Explanation] = {
         "An input's action (a URL called on a button or contact) failed.",
         "check the action's URL and the network",
     ),
+    "input_relay": Explanation(
+        "An input's action pulsed a relay (the trace says which, and whether it did).",
+        "nothing if expected; a refusal names why (lockdown, no second relay)",
+    ),
     "input_fault": Explanation(
         "An input of {door} is chattering or stuck.", "check that input's wiring and switch"
     ),
