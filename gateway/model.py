@@ -37,6 +37,8 @@ ADMIN_LEVELS: tuple[AdminLevel, ...] = ("PERSONALUSER", "USERADMIN", "NETWORKADM
 PIN_MASK = "****"
 # Akuvox "public PINs": anonymous PINs that open every door a PIN alone may open.
 PUBLIC_PIN_DIGITS = (4, 8)
+# Akuvox private PINs: 2-8 digits, one per user.
+PRIVATE_PIN_DIGITS = (2, 8)
 MAX_PUBLIC_PINS = 3
 # A QR code is a bearer credential: whoever has its text opens the door. Logs and events show
 # `sha256:` and the first 4 hex digits of the SHA-256 of its text (docs/security.md).

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from gateway.cardnumbers import CARD_FORMATS
-from gateway.model import ADMIN_LEVELS, MAX_PUBLIC_PINS, PUBLIC_PIN_DIGITS
+from gateway.model import ADMIN_LEVELS, MAX_PUBLIC_PINS, PRIVATE_PIN_DIGITS, PUBLIC_PIN_DIGITS
 from gateway.settings_spec import (
     NOT_A_KEY,
     SECRET,
@@ -196,6 +196,11 @@ class DoorSettings:
     # normally-open button to GND) or "high" (a normally-closed button to GND)
     rex_trigger_level: TriggerLevel = "low"
     doorbell_trigger_level: TriggerLevel = "low"
+    # Which credential kinds open this door (the Akuvox card, PIN and "Open Relay via QR
+    # Code" switches); a switched-off kind is denied as "method_off" before any lookup
+    cards_enabled: bool = True
+    pins_enabled: bool = True
+    qr_enabled: bool = True
 
 
 WIEGAND: tuple[str, ...] = ("wiegand", "wiegand_keypad")
@@ -514,6 +519,13 @@ class AccessSettings:
         at_most(f"an array of at most {MAX_PUBLIC_PINS} public PINs", MAX_PUBLIC_PINS),
         SECRET,
     ] = field(default=(), repr=False)
+    # Akuvox "PIN Setting": how many digits a PIN may have, checked wherever one is set
+    # (user import, the ACTAtek API, public_pins above). Public PINs: the guide's "Code
+    # Length", 4-8 (min = max for one fixed length); private PINs: 2-8.
+    public_pin_min_digits: Annotated[int, integer(*PUBLIC_PIN_DIGITS)] = PUBLIC_PIN_DIGITS[0]
+    public_pin_max_digits: Annotated[int, integer(*PUBLIC_PIN_DIGITS)] = PUBLIC_PIN_DIGITS[1]
+    pin_min_digits: Annotated[int, integer(*PRIVATE_PIN_DIGITS)] = PRIVATE_PIN_DIGITS[0]
+    pin_max_digits: Annotated[int, integer(*PRIVATE_PIN_DIGITS)] = PRIVATE_PIN_DIGITS[1]
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ persistent, see `export_state`) and the pending first factor of two-factor doors
 (deliberately not persisted: it lives for seconds).
 
 Rules, in order, each adding a line to the decision's trace:
+0. a credential of a kind the door has switched off (`cards_enabled`, `pins_enabled`,
+   `qr_enabled`) is refused before anything else;
 1. a PIN at a locked-out keypad is refused without being looked up;
 2. credential lookup (private PINs by keyed hash, then public PINs; a QR code that is no
    stored code may be a TOTP payload, checked against its user's secret, once per step);
@@ -44,6 +46,12 @@ STATE_VERSION = 1
 # Per user: the codes of the last 8 uses stay refused when a wall clock stepped back
 # brings their step round again.
 TOTP_STEPS_REMEMBERED = 8
+# The door switch of each credential kind that has one (plates have none).
+METHOD_SWITCHES: dict[str, str] = {
+    "card": "cards_enabled",
+    "pin": "pins_enabled",
+    "qr": "qr_enabled",
+}
 
 # Why the door would refuse a grant now, given whether the grant carries the user's
 # lockdown override (`DoorController.grant_refusal`): "lockdown", "shutdown", or None.
@@ -125,6 +133,10 @@ class AccessEngine:
         settings = self._doors.get(door)
         if settings is None:
             return denial("unknown_door", None, [f"door:{door}=unknown"])
+        switch = _switched_off(settings, credential.kind)
+        if switch is not None:
+            # Before the lookup: no owner named, no keypad failure counted, no upstream.
+            return denial("method_off", None, [f"door:{switch}=false"])
         attempt = Attempt(credential, settings, now, [], door_refusal)
         refused = self._identify(attempt)
         if refused is not None:
@@ -443,6 +455,12 @@ class AccessEngine:
             "state_version": self._state_version,
             "events_queued": len(self._events),
         }
+
+
+def _switched_off(door: DoorSettings, kind: str) -> str | None:
+    """The door's switch that refuses credentials of `kind` ("qr_enabled"), or None."""
+    switch = METHOD_SWITCHES.get(kind)
+    return switch if switch is not None and not getattr(door, switch) else None
 
 
 def _totp_replayed(step: int, used: tuple[int, ...], current: int) -> bool:

@@ -116,6 +116,7 @@ def cross_check(checked: Checked, report: Report) -> None:
     _check_not_below(checked.section(ForwardingSettings), "retry_initial_s", "retry_max_s", report)
     _check_demo_cards(checked, report)
     _check_public_pins(checked, report)
+    _check_pin_lengths(checked, report)
     check_wiegand_formats(checked, report)
     _check_unique(checked, WiegandFormatSettings, "name", report)
     check_reader_formats(checked, report)
@@ -238,6 +239,7 @@ def _check_door_options(checked: Checked, backend: str | None, report: Report) -
         actions = checked.of(InputActionSettings, under=door.path)
         _check_input_actions(door, actions, report)
         _check_action_relays(door, actions, doors, report)
+        _check_method_switches(door, report)
         if door.value.unlock_schedule_first_person and not door.given("unlock_schedule"):
             report.add(door.at("unlock_schedule_first_person"), "only used with an unlock_schedule")
 
@@ -304,6 +306,25 @@ def _check_input_actions(
         if not door.given(pin_key):
             expected = f"an input wired on this door (set {pin_key})"
             report.expected(action.at("input"), expected, name)
+
+
+_AUTH_MODE_NEEDS: dict[str, tuple[str, ...]] = {
+    "card": ("cards_enabled",),
+    "pin": ("pins_enabled",),
+    "card+pin": ("cards_enabled", "pins_enabled"),
+    "pin+card": ("cards_enabled", "pins_enabled"),
+}
+
+
+def _check_method_switches(door: Located[DoorSettings], report: Report) -> None:
+    """A door's auth_mode cannot ask for a kind of credential the door switched off."""
+    if not door.ok("auth_mode"):
+        return
+    mode = door.value.auth_mode
+    for switch in _AUTH_MODE_NEEDS.get(mode, ()):
+        if door.ok(switch) and not getattr(door.value, switch):
+            expected = f'true with auth_mode "{mode}" (that mode asks for it)'
+            report.expected(door.at(switch), expected, door.found(switch))
 
 
 def _check_action_relays(
@@ -511,6 +532,37 @@ def _check_demo_cards(checked: Checked, report: Report) -> None:
                 report.expected(path, "a card not given to another user", card, note)
             else:
                 owners[card.upper()] = path
+
+
+def _check_pin_lengths(checked: Checked, report: Report) -> None:
+    """The PIN settings: fewest not above most; the file's public PINs and demo users'
+    PINs have an allowed length (messages give lengths, never the PINs)."""
+    access = checked.section(AccessSettings)
+    if access is None:
+        return
+    _check_not_below(access, "public_pin_min_digits", "public_pin_max_digits", report)
+    _check_not_below(access, "pin_min_digits", "pin_max_digits", report)
+    settings = access.value
+    public = (settings.public_pin_min_digits, settings.public_pin_max_digits)
+    private = (settings.pin_min_digits, settings.pin_max_digits)
+    if access.ok("public_pins"):
+        for index, pin in enumerate(settings.public_pins):
+            _check_pin_length(f"access.public_pins[{index}]", pin, public, "public_pin", report)
+    for user in checked.of(DemoUser):
+        if user.value.pin and user.ok("pin"):
+            _check_pin_length(user.at("pin"), user.value.pin, private, "pin", report)
+
+
+def _check_pin_length(
+    path: str, pin: str, digits: tuple[int, int], keys: str, report: Report
+) -> None:
+    low, high = digits
+    if low <= high and not low <= len(pin) <= high:
+        report.add(
+            path,
+            f"expected a PIN of {low} to {high} digits ([access] {keys}_min_digits and "
+            f"{keys}_max_digits), found one of {len(pin)} digits",
+        )
 
 
 def _check_public_pins(checked: Checked, report: Report) -> None:

@@ -41,7 +41,13 @@ from gateway.store.records import (
 )
 from gateway.store.references import join_ids, require_ids
 from gateway.store.rules import changes_logged_as_one
-from gateway.store.validate import check_pin_hash, check_public_pins, validate_user
+from gateway.store.validate import (
+    AKUVOX_PIN_LENGTHS,
+    PinLengths,
+    check_pin_hash,
+    check_public_pins,
+    validate_user,
+)
 
 __all__ = ["ImportRow", "RecordBatch", "UserImport", "UserStore", "check_import_row"]
 
@@ -69,20 +75,40 @@ IMPORT_CACHE_KIB = 128 * 1024
 class UserStore(TableStore):
     """Users and credentials. Built by `Stores.open`, or on its own by `UserStore.open`."""
 
-    def __init__(self, connection: LockedConnection, hasher: PinHasher) -> None:
+    def __init__(
+        self, connection: LockedConnection, hasher: PinHasher, pins: PinLengths = AKUVOX_PIN_LENGTHS
+    ) -> None:
         super().__init__(connection)
         self._hasher = hasher
+        self._pins = pins
 
     @classmethod
-    def open(cls, db_path: Path, hasher: PinHasher) -> UserStore:
+    def open(
+        cls, db_path: Path, hasher: PinHasher, pins: PinLengths = AKUVOX_PIN_LENGTHS
+    ) -> UserStore:
         """Open (create, migrate) the database at `db_path` for this store alone."""
-        return cls(LockedConnection.open(db_path), hasher)
+        return cls(LockedConnection.open(db_path), hasher, pins)
+
+    def check_pin_length(self, user: User) -> None:
+        """The PIN being set (if any) has as many digits as this gateway's PIN settings
+        allow; `ValidationError` on "pin" (that never echoes it) if not."""
+        if user.pin is not None:
+            low, high = self._pins.private
+            if not low <= len(user.pin) <= high:
+                raise ValidationError(
+                    "pin", f"must be {low} to {high} digits long (this gateway's PIN settings)"
+                )
+
+    def _validated(self, user: User) -> User:
+        clean = validate_user(user)
+        self.check_pin_length(clean)
+        return clean
 
     # -- users ----------------------------------------------------------------------------
 
     def add_user(self, user: User) -> None:
         """Store a new user; `ValidationError` if the id exists or a field is refused."""
-        clean = validate_user(user)
+        clean = self._validated(user)
         with self._writing() as conn:
             if _user_exists(conn, clean.user_id):
                 raise ValidationError("user_id", f"user {clean.user_id} already exists")
@@ -94,7 +120,7 @@ class UserStore(TableStore):
         `pin=None` keeps the current PIN when `has_pin` is set (a user read back from the
         store), and removes it otherwise.
         """
-        clean = validate_user(user)
+        clean = self._validated(user)
         with self._writing() as conn:
             if not _user_exists(conn, clean.user_id):
                 raise NotFoundError("user", clean.user_id)
@@ -102,7 +128,7 @@ class UserStore(TableStore):
 
     def upsert_user(self, user: User) -> bool:
         """Add or replace a user; True when it was created."""
-        clean = validate_user(user)
+        clean = self._validated(user)
         with self._writing() as conn:
             created = not _user_exists(conn, clean.user_id)
             self._write_user(conn, clean)
@@ -261,7 +287,7 @@ class UserStore(TableStore):
     def set_public_pins(self, pins: list[str]) -> bool:
         """Replace the device's public PINs (at most 3, 4..8 digits each); True if they
         changed. The same PINs again write nothing, so readers have no rules to reload."""
-        check_public_pins(pins)
+        check_public_pins(pins, self._pins.public)
         hashes = [self._hasher.hash(pin) for pin in pins]
         with self._writing() as conn:
             stored = {row[0] for row in conn.execute("SELECT pin_hash FROM public_pins")}
@@ -339,7 +365,7 @@ class UserStore(TableStore):
         if mode == "update" and existing is None:
             raise NotFoundError("user", user_id)
         user, profile = build(existing)
-        clean = validate_user(user)
+        clean = self._validated(user)
         if clean.user_id != user_id:
             raise ValidationError("user_id", "cannot be changed")
         self._write_user(conn, clean, stored=None if existing is None else existing[0])
@@ -446,6 +472,12 @@ class UserImport:
         """Add or replace these users; `ValidationError` with `index` in `rows` if refused
         (nothing of the batch is written then). Each row is as `check_import_row` made
         it: its own checks are done, what is left are those against the database."""
+        for index, row in enumerate(rows):
+            try:
+                self._store.check_pin_length(row.user)
+            except ValidationError as exc:
+                exc.index = index
+                raise
         self._batches += 1
         if self._batches == 1 and len(rows) >= BULK_IMPORT_USERS and self._bulk is not None:
             self._bulk.enter_context(changes_logged_as_one(self._conn))

@@ -26,7 +26,7 @@ CASES: list[tuple[str, str, str]] = [
         "rex_action_delay_s, rex_only_if_still_pressed, second_relay_pin, "
         "second_relay_active_high, second_relay_mode, second_relay_pulse_s, "
         "second_relay_schedule, unlock_schedule, unlock_schedule_first_person, input_actions, "
-        "rex_trigger_level, doorbell_trigger_level",
+        "rex_trigger_level, doorbell_trigger_level, cards_enabled, pins_enabled, qr_enabled",
     ),
     (
         "unknown section",

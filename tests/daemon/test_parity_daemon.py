@@ -3,13 +3,19 @@ simulation configuration with those settings added, driven over HTTP."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
+from gateway.hw.formats import encode_h10301
 from tests.daemon.conftest import SIMULATE, Daemon, start_daemon
 from tests.daemon.test_simulated_daemon import login, wait_for
 
@@ -27,19 +33,37 @@ only_if_still_active = true
 """
 
 
+# Private PINs of 6 to 8 digits (the demo users' PINs made that long), and no RF cards at
+# the back door.
+PIN_SETTINGS = "two_factor_timeout_s = 15\npin_min_digits = 6\n"
+DEMO_PINS = {'pin = "1234"': 'pin = "123456"', 'pin = "2468"': 'pin = "246802"'}
+
+
 def parity_config(tmp_path: Path) -> Path:
     text = SIMULATE.read_text()
-    assert BACK_DOOR in text and "\nrex_pin = 21\n" in text
-    text = text.replace(BACK_DOOR, INPUT_ACTIONS + BACK_DOOR, 1)
-    text = text.replace("\nrex_pin = 21\n", '\nrex_pin = 21\nrex_trigger_level = "high"\n', 1)
+    replacements = {
+        BACK_DOOR: INPUT_ACTIONS + BACK_DOOR,
+        "\nrex_pin = 21\n": '\nrex_pin = 21\nrex_trigger_level = "high"\ncards_enabled = false\n',
+        "two_factor_timeout_s = 15\n": PIN_SETTINGS,
+        'state_dir = "var"': f'state_dir = "{tmp_path / "state"}"',
+        **DEMO_PINS,
+    }
+    for old, new in replacements.items():
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
     path = tmp_path / "parity.toml"
     path.write_text(text)
     return path
 
 
 @pytest.fixture
-def parity(tmp_path: Path) -> Iterator[Daemon]:
-    running = start_daemon(tmp_path / "state", parity_config(tmp_path))
+def config(tmp_path: Path) -> Path:
+    return parity_config(tmp_path)
+
+
+@pytest.fixture
+def parity(tmp_path: Path, config: Path) -> Iterator[Daemon]:
+    running = start_daemon(tmp_path / "state", config)
     yield running
     running.stop()
 
@@ -106,3 +130,75 @@ async def test_an_exit_button_that_triggers_high_opens_its_door(parity: Daemon) 
         await wait_for(back_unlocked)
         reasons = [(e["reason"], e["trace"]) for e in await gateway.events() if e["door"] == "back"]
         assert ("exit_button", "unlock") in reasons
+
+
+# -- item 1: PIN lengths, per-door credential switches ----------------------------------
+
+
+async def actatek_session(session: aiohttp.ClientSession, base: str) -> str:
+    body = {"username": "admin", "password": "simulate"}
+    async with session.post(f"{base}/cgi-bin/restapi/login", json=body) as resp:
+        assert resp.status == 200, await resp.text()
+        return str((await resp.json())["sessionid"])
+
+
+async def test_the_actatek_api_refuses_a_pin_shorter_than_the_settings(parity: Daemon) -> None:
+    async with aiohttp.ClientSession(timeout=timeout()) as session:
+        sid = await actatek_session(session, parity.base_url)
+        url = f"{parity.base_url}/cgi-bin/restapi/user/{sid}"
+        async with session.post(url, json={"userID": "U1", "password": "1357"}) as resp:
+            refused = await resp.json()
+        assert refused["status"] != "success"
+        assert "6 to 8 digits" in refused["message"] and "1357" not in refused["message"]
+        async with session.get(url) as resp:
+            listed = json.dumps(await resp.json())
+        assert '"U1"' not in listed  # nothing stored
+        async with session.post(url, json={"userID": "U1", "password": "135791"}) as resp:
+            assert (await resp.json())["status"] == "success"
+
+
+def test_the_cli_import_refuses_a_pin_shorter_than_the_settings(
+    parity: Daemon, config: Path, tmp_path: Path
+) -> None:
+    users = tmp_path / "users.csv"
+    users.write_text("user_id,pin\nU7,13579\n")
+    command = [
+        sys.executable,
+        "-m",
+        "gateway",
+        "users",
+        "import",
+        str(users),
+        "--config",
+        str(config),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode != 0
+    assert "line 2" in done.stderr and "6 to 8 digits" in done.stderr
+    assert "13579" not in done.stderr + done.stdout
+    with closing(sqlite3.connect(parity.state_dir / "gateway.db")) as db:
+        assert db.execute("SELECT 1 FROM users WHERE user_id = 'U7'").fetchone() is None
+
+
+async def test_a_card_at_a_door_without_cards_is_denied_with_its_own_reason(
+    parity: Daemon,
+) -> None:
+    async with aiohttp.ClientSession(timeout=timeout()) as session:
+        gateway = await client(session, parity)
+        assert await gateway.post("/sim/card", {"reader": "back-nfc", "uid": "0C8707"}) == 200
+
+        async def denial() -> list[dict[str, Any]]:
+            return [e for e in await gateway.events() if e["reason"] == "method_off"]
+
+        event = (await wait_for(denial))[0]
+        assert event["door"] == "back" and event["granted"] is False
+        assert event["trace"].startswith("door:cards_enabled=false")
+        assert (await gateway.door("back"))["relay"] == "locked"
+        # The same card still opens the front door, whose cards are on.
+        body = {"reader": "front-wiegand", "bits": encode_h10301(12, 34567)}
+        assert await gateway.post("/sim/wiegand", body) == 200
+
+        async def front_unlocked() -> bool:
+            return (await gateway.door("front"))["relay"] == "unlocked"
+
+        await wait_for(front_unlocked)

@@ -35,6 +35,10 @@ REASONS: dict[str, Explanation] = {
     "credential_disabled": Explanation(
         "This credential is disabled for {user}.", "enable the credential, or issue a new one"
     ),
+    "method_off": Explanation(
+        "This kind of credential (card, PIN or QR code) is switched off at {door}.",
+        "use another credential, or switch the kind on (cards_enabled, pins_enabled, qr_enabled)",
+    ),
     "user_inactive": Explanation(
         "{user} is inactive.", "activate the user, or check their validity dates"
     ),
