@@ -213,6 +213,10 @@ class StoredEvent:
         }
 
 
+# (valid from, valid until) of a licence plate: ISO 8601 UTC texts, None = unbounded.
+PlateWindow = tuple[str | None, str | None]
+
+
 @dataclass
 class User:
     """A person as the store and the import/export files know them.
@@ -235,6 +239,10 @@ class User:
     cards: list[str] = field(default_factory=list)
     qr_codes: list[str] = field(default_factory=list)
     plates: list[str] = field(default_factory=list)
+    # The Akuvox plate "Duration": a plate listed here is valid only from its first time
+    # (None: no start) until its second (None: no end), ISO 8601 UTC like `expiry`; a plate
+    # not listed is a long-term vehicle.
+    plate_windows: dict[str, PlateWindow] = field(default_factory=dict)
     pin: str | None = None
     has_pin: bool = False
     # Opens a door in lockdown (card, PIN, QR, plate, or OpenDoor by Code). Its own

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -167,7 +168,26 @@ class AccessEngine:
             trace.append(f"lookup:{cred.kind}=unknown")
             return denial("unknown_credential", None, trace)
         trace.append(f"lookup:{cred.kind},user={ref.user_id}")
-        return self._resolve_owner(attempt, ref.user_id, ref.enabled)
+        user, reason = self.resolve_credential(ref, attempt.now.wall, trace)
+        if user is None:
+            return denial(reason or "unknown_credential", ref.user_id, trace)
+        attempt.user = user
+        return None
+
+    def resolve_credential(
+        self, ref: CredentialRef, wall: float, trace: list[str]
+    ) -> tuple[UserRule | None, str | None]:
+        """Rule 3's first half for a stored credential found by `credential_owner`: its
+        owner, or why not: `credential_disabled`, `plate_outside_window` (a plate valid
+        only within a window that does not hold the wall time `wall`), `unknown_credential`."""
+        user, reason = self.resolve_owner(ref.user_id, ref.enabled, trace)
+        window = ref.window
+        if user is None or window is None:
+            return user, reason
+        start, end = window
+        inside = (start is None or start <= wall) and (end is None or wall < end)
+        trace.append(f"window:{_utc(start)}..{_utc(end)}={'in' if inside else 'out'}")
+        return (user, None) if inside else (None, "plate_outside_window")
 
     def credential_owner(self, kind: CredentialKind, value: str) -> CredentialRef | None:
         """Rule 2 for a stored credential: who owns `value` of `kind` (the canonical value;
@@ -455,6 +475,13 @@ class AccessEngine:
             "state_version": self._state_version,
             "events_queued": len(self._events),
         }
+
+
+def _utc(when: float | None) -> str:
+    """A window bound in the trace: UTC to the minute, empty when unbounded."""
+    if when is None:
+        return ""
+    return datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
 def _switched_off(door: DoorSettings, kind: str) -> str | None:

@@ -61,6 +61,20 @@ class CredentialRef:
 
     user_id: str
     enabled: bool = True
+    # A licence plate's validity window (the Akuvox plate "Duration"), UTC epoch seconds;
+    # None = unbounded (a long-term plate, and every other credential).
+    valid_from: float | None = None
+    valid_until: float | None = None
+
+    @property
+    def window(self) -> Window | None:
+        """(valid_from, valid_until), or None when the credential has no window."""
+        if self.valid_from is None and self.valid_until is None:
+            return None
+        return (self.valid_from, self.valid_until)
+
+
+Window = tuple[float | None, float | None]
 
 
 @dataclass(frozen=True)
@@ -161,27 +175,39 @@ class CredentialTable:
     kind: CredentialKind
     enabled: dict[CredentialKey, str] = field(default_factory=dict)
     disabled: dict[CredentialKey, str] = field(default_factory=dict)
+    # Only the credentials with a validity window (a few plates): no entry per credential.
+    windows: dict[CredentialKey, Window] = field(default_factory=dict)
 
-    def put(self, value: str, user_id: str, enabled: bool) -> None:
-        """Record `value` as `user_id`'s credential."""
+    def put(self, value: str, user_id: str, enabled: bool, window: Window | None = None) -> None:
+        """Record `value` as `user_id`'s credential (valid within `window`, if given)."""
         key = credential_key(self.kind, value)
         (self.enabled if enabled else self.disabled)[key] = user_id
         (self.disabled if enabled else self.enabled).pop(key, None)
+        if window is not None:
+            self.windows[key] = window
+        elif self.windows:
+            self.windows.pop(key, None)
 
     def remove(self, value: str) -> None:
         """Forget `value` (no error when absent)."""
         key = credential_key(self.kind, value)
         self.enabled.pop(key, None)
         self.disabled.pop(key, None)
+        self.windows.pop(key, None)
 
     def get(self, value: str) -> CredentialRef | None:
-        """Who owns `value` and whether it is enabled, or None."""
+        """Who owns `value`, whether it is enabled and its window, or None."""
         key = credential_key(self.kind, value)
         user_id = self.enabled.get(key)
-        if user_id is not None:
-            return CredentialRef(user_id)
-        user_id = self.disabled.get(key)
-        return None if user_id is None else CredentialRef(user_id, enabled=False)
+        enabled = user_id is not None
+        if user_id is None:
+            user_id = self.disabled.get(key)
+            if user_id is None:
+                return None
+        window = self.windows.get(key) if self.windows else None
+        if window is None:
+            return CredentialRef(user_id, enabled)
+        return CredentialRef(user_id, enabled, window[0], window[1])
 
     def __len__(self) -> int:
         return len(self.enabled) + len(self.disabled)
@@ -388,7 +414,7 @@ class RulesSnapshot:
             self._users.put(user)
         for kind, table in (("card", cards), ("pin", pins), ("qr", qr_codes), ("plate", plates)):
             for value, ref in (table or {}).items():
-                self._credentials[kind].put(value, ref.user_id, ref.enabled)  # type: ignore[index]
+                self._credentials[kind].put(value, ref.user_id, ref.enabled, ref.window)  # type: ignore[index]
         self.shared = SharedRules(public_pins, dict(groups or {}), dict(rights or {}), holidays)
         self.version = version
         self.change_seq = change_seq
@@ -487,7 +513,8 @@ class RulesSnapshot:
             if credential.owner is None:
                 table.remove(credential.value)
             else:
-                table.put(credential.value, credential.owner.user_id, credential.owner.enabled)
+                owner = credential.owner
+                table.put(credential.value, owner.user_id, owner.enabled, owner.window)
         if delta.shared is not None:
             self.shared = delta.shared
         self.version, self.change_seq = delta.version, delta.change_seq
@@ -498,7 +525,7 @@ class RulesSnapshot:
         second or more, and with it the event loop."""
         tables: list[dict[Any, Any]] = [self._users.entries, self._users.overflow_names]
         for credentials in self._credentials.values():
-            tables += [credentials.enabled, credentials.disabled]
+            tables += [credentials.enabled, credentials.disabled, credentials.windows]
         for table in tables:
             while table:
                 table.popitem()

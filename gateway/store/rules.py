@@ -221,12 +221,15 @@ def _credentials(conn: sqlite3.Connection, users: UserTable) -> list[CredentialT
     # Each credential points at the very string object that keys its user: no copy of the
     # id per credential. The map lives only while loading.
     same_id = {user_id: user_id for user_id in users.entries}
-    for kind, value, user_id, enabled in conn.execute(
-        "SELECT kind, value, user_id, enabled FROM credentials"
+    for kind, value, user_id, enabled, start, end in conn.execute(
+        "SELECT kind, value, user_id, enabled, valid_from, valid_until FROM credentials"
     ):
         table = tables[kind]
         owners = table.enabled if enabled else table.disabled
-        owners[credential_key(kind, value)] = same_id.get(user_id, user_id)
+        key = credential_key(kind, value)
+        owners[key] = same_id.get(user_id, user_id)
+        if start is not None or end is not None:  # a plate valid only within a window
+            table.windows[key] = (expiry_epoch(start), expiry_epoch(end))
     return list(tables.values())
 
 
@@ -277,10 +280,14 @@ def _credential_changes(
 ) -> Iterable[CredentialChange]:
     for kind, value in credentials:
         row = conn.execute(
-            "SELECT user_id, enabled FROM credentials WHERE kind = ? AND value = ?",
+            "SELECT user_id, enabled, valid_from, valid_until FROM credentials "
+            "WHERE kind = ? AND value = ?",
             (kind, value),
         ).fetchone()
-        owner = None if row is None else CredentialRef(row[0], bool(row[1]))
+        owner = None
+        if row is not None:
+            start, end = expiry_epoch(row[2]), expiry_epoch(row[3])
+            owner = CredentialRef(row[0], bool(row[1]), start, end)
         yield CredentialChange(kind, value, owner)
 
 

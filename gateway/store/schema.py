@@ -393,6 +393,14 @@ _V11_RULE_CHANGES: tuple[str, ...] = (
     *_paused_rules_version_triggers(),
 )
 
+# The Akuvox plate "Duration": a licence plate may be valid only within a window, each end
+# an ISO 8601 UTC time like users.expiry, NULL = unbounded (both NULL: a long-term plate,
+# and every credential that is not a plate). `credentials` has its rules triggers already.
+_V12_PLATE_WINDOWS: tuple[str, ...] = (
+    "ALTER TABLE credentials ADD COLUMN valid_from TEXT",
+    "ALTER TABLE credentials ADD COLUMN valid_until TEXT",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1_TABLES + _V1_SEEDS + _rules_triggers()),
     Migration(2, "agents: journal forwarding targets and their cursors", _V2_AGENTS),
@@ -405,6 +413,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "users: lockdown override, a privilege of its own", _V9_LOCKDOWN_OVERRIDE),
     Migration(10, "events: the raw frame of a presentation", _V10_EVENT_RAW_FRAME),
     Migration(11, "rules: a change log, so a change is applied as a delta", _V11_RULE_CHANGES),
+    Migration(12, "credentials: the validity window of a licence plate", _V12_PLATE_WINDOWS),
 )
 
 LATEST_VERSION: int = MIGRATIONS[-1].version

@@ -21,7 +21,7 @@ from typing import Any, Literal, cast
 
 from gateway.access.pins import PinHasher
 from gateway.access.totp import new_secret, seal, unseal
-from gateway.model import CREDENTIAL_KINDS, AdminLevel, User
+from gateway.model import CREDENTIAL_KINDS, AdminLevel, PlateWindow, User
 from gateway.store.connection import LockedConnection, TableStore
 from gateway.store.db import multimap
 from gateway.store.errors import CredentialTaken, NotFoundError, ValidationError
@@ -259,6 +259,7 @@ class UserStore(TableStore):
             "INSERT INTO credentials (kind, value, user_id, enabled) VALUES (?, ?, ?, ?)",
             [(k, v, user.user_id, enabled.get((k, v), 1)) for k, v in credentials],
         )
+        _write_plate_windows(conn, [user])
 
     def _resolve_pin_hash(
         self, conn: sqlite3.Connection, user: User, pin_hash: str | None
@@ -871,6 +872,23 @@ def _write_batch(
                 (_json(rows),),
             )
     conn.execute(_CREDENTIALS_INSERT, (_json([row for rows in credentials for row in rows]),))
+    _write_plate_windows(conn, users)
+
+
+def _write_plate_windows(conn: sqlite3.Connection, users: Iterable[User]) -> None:
+    """Set the windows of the plates just written (most users have none: no statement)."""
+    rows = [
+        (start, end, user.user_id, plate)
+        for user in users
+        if user.plate_windows
+        for plate, (start, end) in user.plate_windows.items()
+    ]
+    if rows:
+        conn.executemany(
+            "UPDATE credentials SET valid_from = ?, valid_until = ? "
+            "WHERE user_id = ? AND kind = 'plate' AND value = ?",
+            rows,
+        )
 
 
 def _json(rows: Sequence[Sequence[object]]) -> str:
@@ -890,12 +908,20 @@ def _fetch_users(conn: sqlite3.Connection, user_id: str | None) -> list[User]:
         )
     }
     creds: dict[str, dict[str, list[str]]] = {}
-    for uid, kind, value in conn.execute(
-        f"SELECT user_id, kind, value FROM credentials {where} ORDER BY id", args
+    windows: dict[str, dict[str, PlateWindow]] = {}
+    for uid, kind, value, start, end in conn.execute(
+        f"SELECT user_id, kind, value, valid_from, valid_until FROM credentials {where} "
+        "ORDER BY id",
+        args,
     ):
         creds.setdefault(uid, {k: [] for k in CREDENTIAL_KINDS})[kind].append(value)
+        if start is not None or end is not None:
+            windows.setdefault(uid, {})[value] = (start, end)
     rows = conn.execute(f"SELECT {_USER_COLUMNS} FROM users {where} ORDER BY user_id", args)
-    return [_user_from_row(row, lists, creds) for row in rows]
+    users = [_user_from_row(row, lists, creds) for row in rows]
+    for user in users:
+        user.plate_windows = windows.get(user.user_id, {})
+    return users
 
 
 def _user_from_row(

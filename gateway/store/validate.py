@@ -19,6 +19,7 @@ from gateway.model import (
     MAX_PUBLIC_PINS,
     PRIVATE_PIN_DIGITS,
     PUBLIC_PIN_DIGITS,
+    PlateWindow,
     User,
 )
 from gateway.store.errors import ValidationError
@@ -127,6 +128,29 @@ def normalise_expiry(text: str | None) -> str | None:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def normalise_plate_windows(user: User) -> dict[str, PlateWindow]:
+    """The user's plate windows with both times as UTC `...Z` (see `normalise_expiry`);
+    a window with neither time is dropped (a long-term plate). `ValidationError` on
+    "plate_windows" for a plate the user lacks or a window that ends before it starts."""
+    windows: dict[str, PlateWindow] = {}
+    for plate, (start, end) in user.plate_windows.items():
+        if plate not in user.plates:
+            raise ValidationError("plate_windows", f"{plate!r} is not one of the user's plates")
+        window = (_window_time(start), _window_time(end))
+        if window[0] is not None and window[1] is not None and window[1] <= window[0]:
+            raise ValidationError("plate_windows", f"the window of {plate!r} ends before it starts")
+        if window != (None, None):
+            windows[plate] = window
+    return windows
+
+
+def _window_time(text: str | None) -> str | None:
+    try:
+        return normalise_expiry(text)
+    except ValidationError as exc:
+        raise ValidationError("plate_windows", exc.message.replace("expiry", "time")) from None
+
+
 def expiry_epoch(text: str | None) -> float | None:
     """Epoch seconds of a normalised expiry (None stays None)."""
     if text is None:
@@ -201,6 +225,7 @@ def validate_user(user: User) -> User:
         doors=list(user.doors),
         qr_codes=list(user.qr_codes),
         plates=list(user.plates),
+        plate_windows=normalise_plate_windows(user) if user.plate_windows else {},
     )
 
 

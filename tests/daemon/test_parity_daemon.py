@@ -7,8 +7,10 @@ import json
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,17 @@ only_if_still_active = true
 # Private PINs of 6 to 8 digits (the demo users' PINs made that long), and no RF cards at
 # the back door.
 PIN_SETTINGS = "two_factor_timeout_s = 15\npin_min_digits = 6\n"
+# A licence-plate camera at the back door that prints each plate it reads as a line.
+PLATE_READER = """[[readers]]
+name = "back-lpr"
+kind = "serial"
+door = "back"
+port = "sim"
+protocol = "line"
+credential_kind = "plate"
+debounce_s = 0  # each test presentation counts
+
+"""
 DEMO_PINS = {'pin = "1234"': 'pin = "123456"', 'pin = "2468"': 'pin = "246802"'}
 
 
@@ -45,6 +58,7 @@ def parity_config(tmp_path: Path) -> Path:
         BACK_DOOR: INPUT_ACTIONS + BACK_DOOR,
         "\nrex_pin = 21\n": '\nrex_pin = 21\nrex_trigger_level = "high"\ncards_enabled = false\n',
         "two_factor_timeout_s = 15\n": PIN_SETTINGS,
+        "# A PN532 NFC reader": PLATE_READER + "# A PN532 NFC reader",
         'state_dir = "var"': f'state_dir = "{tmp_path / "state"}"',
         **DEMO_PINS,
     }
@@ -202,3 +216,68 @@ async def test_a_card_at_a_door_without_cards_is_denied_with_its_own_reason(
             return (await gateway.door("front"))["relay"] == "unlocked"
 
         await wait_for(front_unlocked)
+
+
+# -- item 8: plate duration ----------------------------------------------------------------
+
+
+def utc(when: float) -> str:
+    return datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def plate_decision(gateway: Client, after: int) -> dict[str, Any]:
+    """Present plate AB12CDE at the back gate; the access event it made."""
+    assert await gateway.post("/sim/qr", {"reader": "back-lpr", "text": "AB12CDE"}) == 200
+
+    async def decided() -> list[dict[str, Any]]:
+        events = await gateway.events()
+        return [e for e in events if e["type"] == "access" and e["seq"] > after]
+
+    return (await wait_for(decided))[0]
+
+
+async def last_seq(gateway: Client) -> int:
+    return max((e["seq"] for e in await gateway.events()), default=0)
+
+
+async def step_clock(gateway: Client, seconds: float) -> None:
+    assert await gateway.post("/sim/clock", {"step_s": seconds}) == 200
+
+
+async def test_a_plate_opens_only_within_its_window_also_after_a_restart(
+    tmp_path: Path, config: Path
+) -> None:
+    state = tmp_path / "state"
+    daemon = start_daemon(state, config)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout()) as session:
+            sid = await actatek_session(session, daemon.base_url)
+            now = time.time()
+            plate = {"keytype": 2, "keystring": "AB12CDE"}
+            plate |= {"validfrom": utc(now - 3600), "validuntil": utc(now + 3600)}
+            url = f"{daemon.base_url}/cgi-bin/restapi/user/{sid}"
+            body = {"userID": "V1", "firstName": "Visitor", "keyrecords": [plate]}
+            async with session.post(url, json=body) as resp:
+                assert (await resp.json())["status"] == "success"
+            async with session.get(url) as resp:
+                shown = json.dumps(await resp.json())
+            assert f'"validuntil": "{utc(now + 3600)}"' in shown
+            gateway = await client(session, daemon)
+            granted = await plate_decision(gateway, await last_seq(gateway))
+            assert (granted["granted"], granted["user_id"]) == (True, "V1")
+            await step_clock(gateway, 2 * 3600)  # the wall clock moves past the window
+            denied = await plate_decision(gateway, await last_seq(gateway))
+            assert (denied["granted"], denied["reason"]) == (False, "plate_outside_window")
+            assert "=out" in denied["trace"]
+    finally:
+        daemon.stop()
+    daemon = start_daemon(state, config)  # a restart: the window comes back from the store
+    try:
+        async with aiohttp.ClientSession(timeout=timeout()) as session:
+            gateway = await client(session, daemon)
+            assert (await plate_decision(gateway, await last_seq(gateway)))["granted"] is True
+            await step_clock(gateway, -2 * 3600)  # before the window
+            denied = await plate_decision(gateway, await last_seq(gateway))
+            assert denied["reason"] == "plate_outside_window"
+    finally:
+        daemon.stop()

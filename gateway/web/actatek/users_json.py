@@ -20,6 +20,9 @@ How its fields map onto the store:
 - keyrecords: keytype 1 = QR code, 2 = licence plate, 3 = a further card (cards 2-5);
   keystring = its value; keyid kept as given (default `kind:value`); keyenabled = the
   credential's enabled flag. When given, it replaces every QR code, plate and further card.
+  validfrom / validuntil (our addition, plates only): the Akuvox plate "Duration", the
+  window within which the plate opens (xsd:dateTime with Z or an offset; either may be
+  left out); a plate with neither is a long-term vehicle.
 - expirydate: xsd:dateTime; with Z or an offset as is, without one in the device's time
   zone (as the reference reads log times); 0 = none.
 - fingerprints, facialrecords, ScoreThreshold, the status flags other than active: stored
@@ -39,7 +42,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from gateway.cardnumbers import from_printed
-from gateway.model import ADMIN_LEVELS, AdminLevel, User
+from gateway.model import ADMIN_LEVELS, AdminLevel, PlateWindow, User
 from gateway.store.errors import ValidationError
 from gateway.store.records import STATUS_FLAGS, CredentialKey, UserProfile, UserRecord
 from gateway.store.validate import (
@@ -77,7 +80,7 @@ USER_FIELDS = frozenset(
     }
 )
 STATUS_FIELDS = frozenset({"active", *STATUS_FLAGS})
-KEY_FIELDS = frozenset({"keytype", "keystring", "keyid", "keyenabled"})
+KEY_FIELDS = frozenset({"keytype", "keystring", "keyid", "keyenabled", "validfrom", "validuntil"})
 FACE_FIELDS = frozenset({"FacialTemplateType", "FacialTemplate", "FacialPhoto"})
 KEY_TYPES: dict[int, str] = {1: "qr", 2: "plate", 3: "card"}
 KEY_TYPE_OF = {kind: number for number, kind in KEY_TYPES.items()}
@@ -93,6 +96,7 @@ NAMES = {
     "cards": "cardsn",
     "qr_codes": "keyrecords",
     "plates": "keyrecords",
+    "plate_windows": "keyrecords",
     "pin": "password",
     "expiry": "expirydate",
     "lockdown_override": "lockdownOverride",
@@ -119,6 +123,8 @@ class KeyRecord:
     value: str
     key_id: str
     enabled: bool
+    valid_from: str | None = None  # a plate's window (checked by the store)
+    valid_until: str | None = None
 
 
 @dataclass(frozen=True)
@@ -184,7 +190,12 @@ def _key(obj: Mapping[str, Any]) -> KeyRecord:
     value = parse_card(raw, "keyrecords") if kind == "card" else raw
     key_id = text(obj, "keyid", MAX_KEY_ID)
     enabled = boolean(obj, "keyenabled")
-    return KeyRecord(kind, value, key_id or f"{kind}:{value}", enabled is not False)
+    start = text(obj, "validfrom", MAX_EXPIRY_TEXT) or None
+    end = text(obj, "validuntil", MAX_EXPIRY_TEXT) or None
+    if kind != "plate" and (start or end):
+        raise ActatekError("keyrecords: validfrom and validuntil are for a plate (keytype 2)")
+    key = key_id or f"{kind}:{value}"
+    return KeyRecord(kind, value, key, enabled is not False, start, end)
 
 
 def _keys(value: Any) -> tuple[KeyRecord, ...] | None:
@@ -306,6 +317,16 @@ def _key_values(new: UserInput, kind: str, current: list[str]) -> list[str]:
     return [key.value for key in new.keys if key.kind == kind]
 
 
+def _plate_windows(new: UserInput, user: User) -> dict[str, PlateWindow]:
+    if new.keys is None:
+        return dict(user.plate_windows)
+    return {
+        key.value: (key.valid_from, key.valid_until)
+        for key in new.keys
+        if key.kind == "plate" and (key.valid_from or key.valid_until)
+    }
+
+
 def _merge_user(user: User, new: UserInput) -> User:
     return replace(
         user,
@@ -321,6 +342,7 @@ def _merge_user(user: User, new: UserInput) -> User:
         cards=_cards(user.cards, new),
         qr_codes=_key_values(new, "qr", user.qr_codes),
         plates=_key_values(new, "plate", user.plates),
+        plate_windows=_plate_windows(new, user),
         pin=new.pin or None,  # None keeps the stored PIN while has_pin is set
         has_pin=user.has_pin and new.pin != "",
         lockdown_override=(
@@ -379,12 +401,22 @@ def _key_out(kind: str, value: str, profile: UserProfile) -> dict[str, Any]:
     }
 
 
+def _plate_out(plate: str, user: User, profile: UserProfile) -> dict[str, Any]:
+    key = _key_out("plate", plate, profile)
+    start, end = user.plate_windows.get(plate, (None, None))
+    if start is not None:
+        key["validfrom"] = start
+    if end is not None:
+        key["validuntil"] = end
+    return key
+
+
 def render_user(record: UserRecord, admin_level: str | None = None) -> dict[str, Any]:
     """A stored user in the getUsers structure; never a PIN, never a secret."""
     user, profile = record
     keys = [_key_out("card", card, profile) for card in user.cards[1:]]
     keys += [_key_out("qr", code, profile) for code in user.qr_codes]
-    keys += [_key_out("plate", plate, profile) for plate in user.plates]
+    keys += [_plate_out(plate, user, profile) for plate in user.plates]
     body: dict[str, Any] = {
         "userID": user.user_id,
         "lastName": user.last_name,

@@ -39,6 +39,10 @@ REASONS: dict[str, Explanation] = {
         "This kind of credential (card, PIN or QR code) is switched off at {door}.",
         "use another credential, or switch the kind on (cards_enabled, pins_enabled, qr_enabled)",
     ),
+    "plate_outside_window": Explanation(
+        "This licence plate of {user} is only valid within a time window, and now is not in it.",
+        "check the plate's window (valid from / until) in the user's record",
+    ),
     "user_inactive": Explanation(
         "{user} is inactive.", "activate the user, or check their validity dates"
     ),
