@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import load_settings
+from gateway.config.summary import summary
 from tests.config.helpers import MINIMAL_GPIO, MINIMAL_SIMULATED, errors_of, write
 
 SECRET_PIN = "7391"
@@ -90,3 +91,18 @@ def test_an_auth_mode_cannot_ask_for_a_switched_off_kind(
     text = MINIMAL_GPIO.replace("relay_pin = 17\n", "relay_pin = 17\n" + door, 1)
     path = write(tmp_path, text)
     assert errors_of(path) == [f"{path}: {message}"]
+
+
+def test_the_summary_shows_trigger_levels_switched_off_kinds_and_relay_actions(
+    tmp_path: Path,
+) -> None:
+    door = (
+        'relay_pin = 17\nrex_pin = 22\nrex_trigger_level = "high"\nqr_enabled = false\n'
+        "pins_enabled = false\n"
+        '[[doors.input_actions]]\ninput = "rex"\nrelay = "lock"\nrelay_door = "back"\n'
+    )
+    text = MINIMAL_GPIO.replace("relay_pin = 17\n", door, 1)
+    shown = summary(load_settings(write(tmp_path, text)))
+    assert "exit button GPIO22 (triggers high)" in shown
+    assert "refuses PINs, QR codes" in shown
+    assert "1 input action(s) pulse a relay" in shown
