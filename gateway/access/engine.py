@@ -98,6 +98,8 @@ class AccessEngine:
         self.snapshot = snapshot
         self._access = access
         self._doors = dict(doors)
+        # door -> {kind: the switch that refuses it}: empty for a door that takes every kind
+        self._switched_off = {name: _switched_off(door) for name, door in self._doors.items()}
         self._readers = dict(readers)
         self._tz = tz
         self._hasher = hasher
@@ -134,7 +136,7 @@ class AccessEngine:
         settings = self._doors.get(door)
         if settings is None:
             return denial("unknown_door", None, [f"door:{door}=unknown"])
-        switch = _switched_off(settings, credential.kind)
+        switch = self._switched_off[door].get(credential.kind)
         if switch is not None:
             # Before the lookup: no owner named, no keypad failure counted, no upstream.
             return denial("method_off", None, [f"door:{switch}=false"])
@@ -181,10 +183,9 @@ class AccessEngine:
         owner, or why not: `credential_disabled`, `plate_outside_window` (a plate valid
         only within a window that does not hold the wall time `wall`), `unknown_credential`."""
         user, reason = self.resolve_owner(ref.user_id, ref.enabled, trace)
-        window = ref.window
-        if user is None or window is None:
-            return user, reason
-        start, end = window
+        start, end = ref.valid_from, ref.valid_until
+        if user is None or (start is None and end is None):
+            return user, reason  # the usual case: no window
         inside = (start is None or start <= wall) and (end is None or wall < end)
         trace.append(f"window:{_utc(start)}..{_utc(end)}={'in' if inside else 'out'}")
         return (user, None) if inside else (None, "plate_outside_window")
@@ -484,10 +485,10 @@ def _utc(when: float | None) -> str:
     return datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
-def _switched_off(door: DoorSettings, kind: str) -> str | None:
-    """The door's switch that refuses credentials of `kind` ("qr_enabled"), or None."""
-    switch = METHOD_SWITCHES.get(kind)
-    return switch if switch is not None and not getattr(door, switch) else None
+def _switched_off(door: DoorSettings) -> dict[str, str]:
+    """Kind -> the door's switch that refuses it ("qr" -> "qr_enabled"), for each kind the
+    door has switched off."""
+    return {kind: switch for kind, switch in METHOD_SWITCHES.items() if not getattr(door, switch)}
 
 
 def _totp_replayed(step: int, used: tuple[int, ...], current: int) -> bool:
