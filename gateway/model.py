@@ -129,6 +129,7 @@ class Decision:
     final: bool = True
     notes: tuple[str, ...] = ()
     lockdown_override: bool = False
+    schedule_activation: bool = True  # the grant may start a first-person-in schedule
 
     def refused_by_door(self, refusal: str) -> Decision:
         """This grant as the denial it becomes when the door refuses it ("lockdown",
@@ -249,6 +250,10 @@ class User:
     # privilege, not implied by `admin_level`; only a SUPERADMIN session grants it, and an
     # import file never carries it (docs/security.md).
     lockdown_override: bool = False
+    # The Akuvox "Relay Schedule Activation Permission": this user's grant starts a door's
+    # first-person-in unlock schedule (`unlock_schedule_first_person`); false: it only
+    # opens the door for its pulse.
+    schedule_activation: bool = True
 
     @property
     def display_name(self) -> str:

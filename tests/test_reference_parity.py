@@ -96,6 +96,6 @@ def test_the_config_keys_it_names_exist() -> None:
             named.update(word for word in KEY.findall(where) if "_" in word)
     # Fields of the user record (import files, ACTAtek) and journal reasons, not keys.
     record_fields = {"user_id", "first_name", "last_name", "admin_level", "qr_codes"}
-    record_fields |= {"plate_windows", "reject_repeat_login"}
+    record_fields |= {"plate_windows", "schedule_activation", "reject_repeat_login"}
     unknown = sorted(named - keys - record_fields - set(REASONS))
     assert unknown == []

@@ -391,6 +391,8 @@ class AccessEngine:
             trace=tuple(attempt.trace),
             notes=(check.note,) if check.note is not None else (),
             lockdown_override=user is not None and user.lockdown_override,
+            # A public PIN is nobody's: it keeps what every grant did before the permission.
+            schedule_activation=user is None or user.schedule_activation,
         )
         refusal = attempt.door_refusal(granted.lockdown_override) if attempt.door_refusal else None
         if refusal is not None:

@@ -205,6 +205,7 @@ class HttpUnlockRules:
             # A name is no proof of presence: only a credential the sender read (Code)
             # may carry its owner's lockdown override.
             lockdown_override=user.lockdown_override and found.by_code,
+            schedule_activation=user.schedule_activation,
         )
 
     # -- who is it ---------------------------------------------------------------------------

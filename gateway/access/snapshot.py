@@ -53,6 +53,8 @@ class UserRule:
     groups: tuple[int, ...] = (0,)
     doors: frozenset[str] | None = None  # None = every door
     lockdown_override: bool = False  # opens a door in lockdown (`User.lockdown_override`)
+    # starts a first-person-in unlock schedule (`User.schedule_activation`)
+    schedule_activation: bool = True
 
 
 @dataclass(frozen=True)
@@ -113,11 +115,19 @@ class UserPolicy:
     groups: tuple[int, ...] = (0,)
     doors: frozenset[str] | None = None
     lockdown_override: bool = False
+    schedule_activation: bool = True
 
     @classmethod
     def of(cls, user: UserRule) -> UserPolicy:
         """The policy part of `user`."""
-        return cls(user.active, user.expiry, user.groups, user.doors, user.lockdown_override)
+        return cls(
+            user.active,
+            user.expiry,
+            user.groups,
+            user.doors,
+            user.lockdown_override,
+            user.schedule_activation,
+        )
 
 
 # A credential's key in the cache: an int for canonical card numbers and PIN hashes (about
@@ -304,7 +314,16 @@ class UserTable:
             return None
         name, index = self.unpack(user_id, entry)
         p = self.policies[index]
-        return UserRule(user_id, name, p.active, p.expiry, p.groups, p.doors, p.lockdown_override)
+        return UserRule(
+            user_id,
+            name,
+            p.active,
+            p.expiry,
+            p.groups,
+            p.doors,
+            p.lockdown_override,
+            p.schedule_activation,
+        )
 
     def name(self, user_id: str) -> str:
         """The user's name ("" when unknown or unnamed)."""

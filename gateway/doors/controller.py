@@ -373,13 +373,18 @@ class DoorController:
         return None
 
     def grant(
-        self, user_id: str | None, override_lockdown: bool = False, reason: str = "granted"
+        self,
+        user_id: str | None,
+        override_lockdown: bool = False,
+        reason: str = "granted",
+        starts_schedule: bool = True,
     ) -> bool:
         """Unlock for a granted credential; returns whether the door unlocked.
 
         In lockdown only `override_lockdown=True` (a user who holds that privilege) unlocks.
         A repeat grant restarts the pulse. Inside a first-person-in schedule the first
-        grant starts it.
+        grant of a user with `starts_schedule` (the Akuvox "Relay Schedule Activation
+        Permission") starts it; anyone else's only opens for the pulse.
         """
         if self._stopped:
             return False
@@ -387,7 +392,7 @@ class DoorController:
             self._event("grant_refused", user_id, trace="lockdown")
             return False
         self._second_pulse("access_granted")
-        if self._waiting_first_person and not self._lockdown:
+        if self._waiting_first_person and not self._lockdown and starts_schedule:
             self._first_in = True
             self._hold_changed("first_person", user_id)
             return True

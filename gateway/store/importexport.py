@@ -59,6 +59,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "disabled_plates",
     "pin_enabled",
     "plate_windows",
+    "schedule_activation",
 )
 LIST_FIELDS: dict[str, str] = {
     "departments": "department",
@@ -326,6 +327,9 @@ def raw_to_user(raw: RawUser) -> tuple[User, str | None, CredentialFlags | None]
         last_name=values.get("last_name", ""),
         other_name=values.get("other_name", ""),
         active=_parse_bool("active", values.get("active", "").strip()),
+        schedule_activation=_parse_bool(
+            "schedule_activation", values.get("schedule_activation", "").strip()
+        ),
         expiry=values.get("expiry", "").strip() or None,
         admin_level=_parse_level(values.get("admin_level", "").strip()),
         departments=_parse_ids("departments", lists.get("departments")),
@@ -471,6 +475,7 @@ def user_to_fields(row: ExportedUser) -> dict[str, str | list[str]]:
         "disabled_plates": [p for p in user.plates if p in flags.disabled_plates],
         "pin_enabled": "" if pin_hash is None else "true" if flags.pin_enabled else "false",
         "plate_windows": [window_item(p, w) for p, w in user.plate_windows.items()],
+        "schedule_activation": "true" if user.schedule_activation else "false",
     }
 
 

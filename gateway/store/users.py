@@ -53,7 +53,7 @@ __all__ = ["ImportRow", "RecordBatch", "UserImport", "UserStore", "check_import_
 
 _USER_COLUMNS = (
     "user_id, first_name, last_name, other_name, active, expiry, admin_level, message, "
-    "lockdown_override"
+    "lockdown_override, schedule_activation"
 )
 _CREDENTIAL_LABELS = {"card": "card", "qr": "QR code", "plate": "plate"}
 _CREDENTIAL_FIELDS = {"card": "cards", "qr": "qr_codes", "plate": "plates", "pin": "pin"}
@@ -245,12 +245,13 @@ class UserStore(TableStore):
         if flags is not None:  # an import file that carries the flags is the authority
             enabled = {(k, v): int(flags.enabled(k, v)) for k, v in credentials}
         conn.execute(
-            f"INSERT INTO users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            f"INSERT INTO users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (user_id) DO UPDATE SET first_name = excluded.first_name, "
             "last_name = excluded.last_name, other_name = excluded.other_name, "
             "active = excluded.active, expiry = excluded.expiry, "
             "admin_level = excluded.admin_level, message = excluded.message, "
-            "lockdown_override = excluded.lockdown_override",
+            "lockdown_override = excluded.lockdown_override, "
+            "schedule_activation = excluded.schedule_activation",
             _user_row(user),
         )
         _replace_user_lists(conn, user, stored)
@@ -814,13 +815,14 @@ def _enabled_rows(
 _USER_UPSERT = (
     f"INSERT INTO users ({_USER_COLUMNS}) "
     "SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, "
-    "j.value ->> 5, j.value ->> 6, j.value ->> 7, j.value ->> 8 "
+    "j.value ->> 5, j.value ->> 6, j.value ->> 7, j.value ->> 8, j.value ->> 9 "
     "FROM json_each(?) AS j WHERE true ORDER BY j.key "  # WHERE: the upsert's syntax
     "ON CONFLICT (user_id) DO UPDATE SET first_name = excluded.first_name, "
     "last_name = excluded.last_name, other_name = excluded.other_name, "
     "active = excluded.active, expiry = excluded.expiry, "
     "admin_level = excluded.admin_level, message = excluded.message, "
-    "lockdown_override = excluded.lockdown_override"
+    "lockdown_override = excluded.lockdown_override, "
+    "schedule_activation = excluded.schedule_activation"
 )
 _CREDENTIALS_INSERT = (
     "INSERT INTO credentials (kind, value, user_id, enabled) "
@@ -841,6 +843,7 @@ def _user_row(user: User) -> tuple[object, ...]:
         user.admin_level,
         user.message,
         int(user.lockdown_override),
+        int(user.schedule_activation),
     )
 
 
@@ -929,7 +932,7 @@ def _user_from_row(
     lists: Mapping[str, Mapping[str, list[Any]]],
     creds: Mapping[str, Mapping[str, list[str]]],
 ) -> User:
-    uid, first, last, other, active, expiry, level, message, override = row
+    uid, first, last, other, active, expiry, level, message, override, activation = row
     mine = creds.get(uid, {})
     return User(
         user_id=uid,
@@ -949,6 +952,7 @@ def _user_from_row(
         pin=None,
         has_pin=bool(mine.get("pin")),
         lockdown_override=bool(override),
+        schedule_activation=bool(activation),
     )
 
 

@@ -49,6 +49,11 @@ credential_kind = "plate"
 debounce_s = 0  # each test presentation counts
 
 """
+# The front door stays unlocked all day (access right 0, "Always") once a user with the
+# schedule activation permission has opened it.
+FIRST_PERSON_IN = (
+    "second_relay_pulse_s = 1\nunlock_schedule = 0\nunlock_schedule_first_person = true\n"
+)
 DEMO_PINS = {'pin = "1234"': 'pin = "123456"', 'pin = "2468"': 'pin = "246802"'}
 
 
@@ -59,6 +64,7 @@ def parity_config(tmp_path: Path) -> Path:
         "\nrex_pin = 21\n": '\nrex_pin = 21\nrex_trigger_level = "high"\ncards_enabled = false\n',
         "two_factor_timeout_s = 15\n": PIN_SETTINGS,
         "# A PN532 NFC reader": PLATE_READER + "# A PN532 NFC reader",
+        "second_relay_pulse_s = 1\n": FIRST_PERSON_IN,
         'state_dir = "var"': f'state_dir = "{tmp_path / "state"}"',
         **DEMO_PINS,
     }
@@ -281,3 +287,41 @@ async def test_a_plate_opens_only_within_its_window_also_after_a_restart(
             assert denied["reason"] == "plate_outside_window"
     finally:
         daemon.stop()
+
+
+# -- the Akuvox "Relay Schedule Activation Permission" ------------------------------------
+
+
+async def test_only_a_user_with_the_permission_starts_the_unlock_schedule(
+    parity: Daemon,
+) -> None:
+    async with aiohttp.ClientSession(timeout=timeout()) as session:
+        sid = await actatek_session(session, parity.base_url)
+        url = f"{parity.base_url}/cgi-bin/restapi/user/{sid}"
+        visitor = {"userID": "V2", "cardsn": "0C3039", "scheduleActivation": False}
+        async with session.post(url, json=visitor) as resp:
+            assert (await resp.json())["status"] == "success"
+        gateway = await client(session, parity)
+
+        async def schedule() -> str:
+            async with session.get(
+                f"{parity.base_url}/api/v1/status", headers=gateway.headers
+            ) as resp:
+                return str((await resp.json())["doors"]["front"]["schedule"])
+
+        async def granted_to(user_id: str) -> bool:
+            events = await gateway.events()
+            return any(e["granted"] and e["user_id"] == user_id for e in events)
+
+        visitor_card = {"reader": "front-wiegand", "bits": encode_h10301(12, 12345)}
+        assert await gateway.post("/sim/wiegand", visitor_card) == 200
+        await wait_for(lambda: granted_to("V2"))
+        assert await schedule() == "waiting_first_person"  # opened, schedule not started
+        staff_card = {"reader": "front-wiegand", "bits": encode_h10301(12, 34567)}
+        assert await gateway.post("/sim/wiegand", staff_card) == 200
+        await wait_for(lambda: granted_to("1001"))
+
+        async def active() -> bool:
+            return await schedule() == "active"
+
+        await wait_for(active)

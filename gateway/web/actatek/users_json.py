@@ -9,6 +9,9 @@ How its fields map onto the store:
 - lockdownOverride (our addition): `lockdown_override`, true when this user's card, PIN,
   QR code or plate opens a door in lockdown. Only a SUPERADMIN session changes it
   (users.py); absent on add = false.
+- scheduleActivation (our addition): `schedule_activation`, the Akuvox "Relay Schedule
+  Activation Permission": whether this user's grant starts a door's first-person-in
+  unlock schedule; absent on add = true.
 - groupID, departmentID: an integer or an array; absent on add = [0].
 - status.active: `active` (deactivateUser / activateUser set it too).
 - password: the private keypad PIN (2-8 digits, unique on the device), stored as a keyed
@@ -77,6 +80,7 @@ USER_FIELDS = frozenset(
         "expirydate",
         "message",
         "lockdownOverride",
+        "scheduleActivation",
     }
 )
 STATUS_FIELDS = frozenset({"active", *STATUS_FLAGS})
@@ -150,6 +154,7 @@ class UserInput:
     expiry: str | None = None
     message: str | None = None
     lockdown_override: bool | None = None
+    schedule_activation: bool | None = None
 
 
 # -- parsing ----------------------------------------------------------------------------
@@ -298,6 +303,7 @@ def parse_user(obj: Mapping[str, Any], tz: ZoneInfo) -> UserInput:
         expiry=parse_expiry(obj.get("expirydate"), tz),
         message=text(obj, "message", MAX_MESSAGE_LENGTH),
         lockdown_override=boolean(obj, "lockdownOverride"),
+        schedule_activation=boolean(obj, "scheduleActivation"),
     )
 
 
@@ -347,6 +353,9 @@ def _merge_user(user: User, new: UserInput) -> User:
         has_pin=user.has_pin and new.pin != "",
         lockdown_override=(
             user.lockdown_override if new.lockdown_override is None else new.lockdown_override
+        ),
+        schedule_activation=(
+            user.schedule_activation if new.schedule_activation is None else new.schedule_activation
         ),
     )
 
@@ -432,6 +441,7 @@ def render_user(record: UserRecord, admin_level: str | None = None) -> dict[str,
         "expirydate": user.expiry or 0,
         "message": user.message,
         "lockdownOverride": user.lockdown_override,
+        "scheduleActivation": user.schedule_activation,
     }
     if profile.fingerprints is not None:
         body["fingerprints"] = profile.fingerprints
