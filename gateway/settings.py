@@ -12,6 +12,7 @@ are evaluated once, at import, where a mistake in one fails at once.
 import json
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from gateway.cardnumbers import CARD_FORMATS
 from gateway.model import ADMIN_LEVELS, MAX_PUBLIC_PINS, PRIVATE_PIN_DIGITS, PUBLIC_PIN_DIGITS
@@ -130,6 +131,17 @@ ActionRelay = Literal["none", "lock", "second"]
 RELAY_PULSE_NORMAL_MAX_S = 20.0  # longer pulses only with an unlock schedule (as ACTAtek)
 
 
+def is_ftp_url(url: str) -> bool:
+    """Empty, or an ftp(s) URL with a host."""
+    if url == "":
+        return True
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("ftp", "ftps") and bool(parts.hostname)
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True)
 class InputActionSettings:
     """An HTTP GET sent when a door input becomes active (Akuvox "Action To Execute")."""
@@ -149,6 +161,12 @@ class InputActionSettings:
     relay: ActionRelay = "none"
     relay_door: Annotated[
         str, Check("empty (this door) or a [[doors]] name", lambda v: v == "" or NAME.test(v))
+    ] = ""
+    # Akuvox input "FTP" action: a small notification file stored in this directory of an
+    # FTP server ("ftps://" for TLS); user:password@ in the URL logs in; "" = no upload
+    ftp_url: Annotated[
+        str,
+        Check('empty (no upload) or an "ftp://" or "ftps://" URL with a host', is_ftp_url),
     ] = ""
 
 

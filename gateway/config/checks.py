@@ -333,14 +333,16 @@ def _check_action_relays(
     doors: dict[str, Located[DoorSettings]],
     report: Report,
 ) -> None:
-    """An input action does something (a URL, a relay); the relay it names exists; a
+    """An input action does something (a URL, a relay, an upload); its relay exists; a
     button's "only if still active" delay ends before the button would count as stuck."""
     for action in actions:
         value = action.value
         if not action.ok("url") or not action.ok("relay"):
             continue
-        if value.url == "" and value.relay == "none":
-            expected = 'a URL, or a relay = "lock" or "second" (an action that does something)'
+        if value.url == "" and value.relay == "none" and value.ftp_url == "":
+            expected = (
+                'a URL, a relay = "lock" or "second", or an ftp_url (an action that does something)'
+            )
             report.expected(action.at("url"), expected, NOTHING)
         if value.relay == "none" and action.given("relay_door"):
             report.add(action.at("relay_door"), 'only used with relay = "lock" or "second"')

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from gateway.access.snapshot import RulesSnapshot
 from gateway.clock import Clock
-from gateway.doors.actions import http_get
+from gateway.doors.actions import ftp_put, http_get
 from gateway.doors.controller import DoorController, DoorLinks, RelayTarget
 from gateway.doors.outputs import relay_initial
 from gateway.doors.schedule import right_schedule
@@ -59,6 +59,7 @@ def build_door(
         schedule_active=_schedule(snapshot, door.unlock_schedule, tz),
         bell_active=_schedule(snapshot, door.second_relay_schedule, tz),
         http_get=http_get,
+        ftp_put=ftp_put,
         state_changed=state_changed,
         doors=doors,
     )

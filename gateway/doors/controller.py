@@ -17,10 +17,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from gateway.clock import Clock
-from gateway.doors.actions import HttpGet, InputActions, safe_url
+from gateway.doors.actions import FtpPut, HttpGet, InputActions, safe_url
 from gateway.doors.debounce import Debouncer
 from gateway.doors.events import DOOR_EVENTS, LATCHED_ALARMS
 from gateway.doors.health import FaultReport, InputFault, InputHealth
@@ -67,6 +68,7 @@ class DoorLinks:
     schedule_active: ScheduleCheck | None = None
     bell_active: ScheduleCheck | None = None
     http_get: HttpGet | None = None
+    ftp_put: FtpPut | None = None  # stores input actions' FTP notifications
     state_changed: Callable[[DoorState], None] | None = None
     # every door of the gateway by name, for input actions that pulse another door's
     # relay (read when the action fires, so it may be filled after this door is built)
@@ -124,6 +126,7 @@ class DoorController:
             self._input_active,
             self._action_failed,
             self._execute_relay,
+            None if links.ftp_put is None else (links.ftp_put, self._ftp_notification),
         )
         self._doors = links.doors
         self._lines = {"contact": contact, "rex": rex, "tamper": tamper, "doorbell": doorbell}
@@ -734,8 +737,16 @@ class DoorController:
 
     # -- events, state, status ---------------------------------------------------------
 
-    def _action_failed(self, action: InputActionSettings, why: str) -> None:
-        self._event("input_action_failed", trace=f"{action.input} {safe_url(action.url)}: {why}")
+    def _action_failed(self, action: InputActionSettings, url: str, why: str) -> None:
+        self._event("input_action_failed", trace=f"{action.input} {safe_url(url)}: {why}")
+
+    def _ftp_notification(self, action: InputActionSettings) -> tuple[str, bytes]:
+        """The file an FTP input action stores: named after the door, the input and the
+        UTC time, so that a server keeps one file per event."""
+        when = datetime.fromtimestamp(self._clock.time(), UTC)
+        name = f"{self.name}-{action.input}-{when:%Y%m%dT%H%M%SZ}.txt"
+        body = f"door={self.name}\ninput={action.input}\ntime={when:%Y-%m-%dT%H:%M:%SZ}\n"
+        return name, body.encode()
 
     def _event(self, reason: str, user_id: str | None = None, trace: str = "") -> None:
         event = Event(

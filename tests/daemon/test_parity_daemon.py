@@ -20,6 +20,7 @@ import pytest
 from gateway.hw.formats import encode_h10301
 from tests.daemon.conftest import SIMULATE, Daemon, start_daemon
 from tests.daemon.test_simulated_daemon import login, wait_for
+from tests.doors.ftp_server import serve_ftp
 
 BACK_DOOR = "# The second door has a maglock"
 # The front door's doorbell also opens the back door if still pressed after 0.3 s; the
@@ -325,3 +326,26 @@ async def test_only_a_user_with_the_permission_starts_the_unlock_schedule(
             return await schedule() == "active"
 
         await wait_for(active)
+
+
+async def test_an_opened_door_stores_a_notification_on_an_ftp_server(
+    tmp_path: Path, config: Path
+) -> None:
+    with serve_ftp(tmp_path / "ftp") as ftp:
+        action = f'[[doors.input_actions]]\ninput = "contact"\nftp_url = "{ftp.url()}"\n\n'
+        config.write_text(config.read_text().replace(BACK_DOOR, action + BACK_DOOR, 1))
+        daemon = start_daemon(tmp_path / "state", config)
+        try:
+            async with aiohttp.ClientSession(timeout=timeout()) as session:
+                gateway = await client(session, daemon)
+                body = {"door": "front", "input": "contact", "active": True}
+                assert await gateway.post("/sim/input", body) == 200
+
+                async def stored() -> list[Path]:
+                    return ftp.stored()
+
+                (notification,) = await wait_for(stored)
+                assert notification.name.startswith("front-contact-")
+                assert "door=front\ninput=contact\n" in notification.read_text()
+        finally:
+            daemon.stop()

@@ -133,8 +133,8 @@ def test_every_door_key_loads(tmp_path: Path) -> None:
         ),
         (
             REX_ACTION,
-            'doors[0].input_actions[0].url: expected a URL, or a relay = "lock" or "second" (an '
-            "action that does something), found nothing",
+            'doors[0].input_actions[0].url: expected a URL, a relay = "lock" or "second", or an '
+            "ftp_url (an action that does something), found nothing",
         ),
         (
             REX_ACTION + 'relay = "lock"\nrelay_door = "side"\n',
