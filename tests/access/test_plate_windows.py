@@ -3,10 +3,12 @@ wall clock; outside it the plate is denied with its own reason and the window tr
 
 from __future__ import annotations
 
+from gateway.access.http_unlock import HttpUnlockRules, HttpUnlockState
 from gateway.access.snapshot import CredentialChange, CredentialRef, RulesDelta
-from gateway.model import Credential
+from gateway.model import Credential, UnlockClaim
+from gateway.settings import HttpUnlockSettings
 
-from .rules import MONDAY_10AM, engine, snapshot, when
+from .rules import MONDAY_10AM, UTC, engine, snapshot, when
 
 HOUR = 3600.0
 NOW = when(MONDAY_10AM)
@@ -58,3 +60,14 @@ def test_a_rules_delta_sets_and_clears_a_window() -> None:
     long_term = CredentialRef("u1")
     snap.apply(RulesDelta(2, 2, credentials=(CredentialChange("plate", "AB12CDE", long_term),)))
     assert eng.decide(plate(), "front", NOW).granted
+
+
+def test_an_opendoor_request_by_plate_code_keeps_to_the_window() -> None:
+    eng = engine(snapshot(plates=with_window()))
+    state = HttpUnlockState(HttpUnlockSettings(enabled=True), UTC, on_change=lambda: None)
+    opendoor = HttpUnlockRules(eng, state, "")
+    claim = UnlockClaim("in", unlock_type="License Plate", code="AB12CDE")
+    assert opendoor.decide(claim, "front", NOW, "http_unlock").decision.granted
+    late = when(MONDAY_10AM + 2 * HOUR)
+    refused = opendoor.decide(claim, "front", late, "http_unlock").decision
+    assert (refused.granted, refused.reason) == (False, "plate_outside_window")
