@@ -27,7 +27,8 @@ OUT_OF_SCOPE = (
     "audio:",
     "screen:",
 )
-# Pages written on other branches of the same issue (the table points at them already).
+# The pages of the features documented on their own: web relay, floors, e-mail, super
+# mode, encrypted cards.
 OTHER_ITEMS = frozenset(
     {
         "docs/web-relay.md",
