@@ -132,6 +132,7 @@ class Gateway:
                 lambda: self.engine.snapshot,  # called only once the doors have started
                 self.tz,
                 self.saved_state.door_saver(door.name),
+                self.doors,  # input actions may pulse another door's relay
             )
         self._open_store(parts)
         self._prepare_accounts()

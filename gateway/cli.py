@@ -215,6 +215,7 @@ def _journal_click(settings: Settings) -> bool:
 
 def _open_stores(settings: Settings) -> Stores:
     from gateway.access.pins import PinHasher
+    from gateway.storage import pin_lengths
     from gateway.store.secrets import load_or_create_device_key
     from gateway.store.statedir import make_state_dir
     from gateway.store.stores import Stores
@@ -222,7 +223,7 @@ def _open_stores(settings: Settings) -> Stores:
     state_dir = Path(settings.device.state_dir)
     make_state_dir(state_dir)
     hasher = PinHasher(load_or_create_device_key(state_dir))
-    return Stores.open(state_dir / "gateway.db", hasher)
+    return Stores.open(state_dir / "gateway.db", hasher, pin_lengths(settings))
 
 
 def _users(args: argparse.Namespace, settings: Settings) -> int:

@@ -37,6 +37,8 @@ ADMIN_LEVELS: tuple[AdminLevel, ...] = ("PERSONALUSER", "USERADMIN", "NETWORKADM
 PIN_MASK = "****"
 # Akuvox "public PINs": anonymous PINs that open every door a PIN alone may open.
 PUBLIC_PIN_DIGITS = (4, 8)
+# Akuvox private PINs: 2-8 digits, one per user.
+PRIVATE_PIN_DIGITS = (2, 8)
 MAX_PUBLIC_PINS = 3
 # A QR code is a bearer credential: whoever has its text opens the door. Logs and events show
 # `sha256:` and the first 4 hex digits of the SHA-256 of its text (docs/security.md).
@@ -132,6 +134,7 @@ class Decision:
     final: bool = True
     notes: tuple[str, ...] = ()
     lockdown_override: bool = False
+    schedule_activation: bool = True  # the grant may start a first-person-in schedule
 
     def refused_by_door(self, refusal: str) -> Decision:
         """This grant as the denial it becomes when the door refuses it ("lockdown",
@@ -216,6 +219,10 @@ class StoredEvent:
         }
 
 
+# (valid from, valid until) of a licence plate: ISO 8601 UTC texts, None = unbounded.
+PlateWindow = tuple[str | None, str | None]
+
+
 @dataclass
 class User:
     """A person as the store and the import/export files know them.
@@ -238,12 +245,20 @@ class User:
     cards: list[str] = field(default_factory=list)
     qr_codes: list[str] = field(default_factory=list)
     plates: list[str] = field(default_factory=list)
+    # The Akuvox plate "Duration": a plate listed here is valid only from its first time
+    # (None: no start) until its second (None: no end), ISO 8601 UTC like `expiry`; a plate
+    # not listed is a long-term vehicle.
+    plate_windows: dict[str, PlateWindow] = field(default_factory=dict)
     pin: str | None = None
     has_pin: bool = False
     # Opens a door in lockdown (card, PIN, QR, plate, or OpenDoor by Code). Its own
     # privilege, not implied by `admin_level`; only a SUPERADMIN session grants it, and an
     # import file never carries it (docs/security.md).
     lockdown_override: bool = False
+    # The Akuvox "Relay Schedule Activation Permission": this user's grant starts a door's
+    # first-person-in unlock schedule (`unlock_schedule_first_person`); false: it only
+    # opens the door for its pulse.
+    schedule_activation: bool = True
 
     @property
     def display_name(self) -> str:

@@ -16,7 +16,13 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from gateway.cardnumbers import CARD_FORMATS
-from gateway.model import ADMIN_LEVELS, EVENT_TYPES, MAX_PUBLIC_PINS, PUBLIC_PIN_DIGITS
+from gateway.model import (
+    ADMIN_LEVELS,
+    EVENT_TYPES,
+    MAX_PUBLIC_PINS,
+    PRIVATE_PIN_DIGITS,
+    PUBLIC_PIN_DIGITS,
+)
 from gateway.settings_spec import (
     NOT_A_KEY,
     SECRET,
@@ -127,7 +133,22 @@ class HardwareSettings:
 LockType = Literal["fail_secure", "fail_safe"]
 SecondRelayMode = Literal["disable", "access_granted", "access_denied", "doorbell", "bell_schedule"]
 DoorInput = Literal["contact", "rex", "tamper", "doorbell"]
+# Akuvox "Trigger Electrical Level": the level at which a push button counts as pressed.
+TriggerLevel = Literal["low", "high"]
+# Akuvox "Execute Relay": which relay of a door an input action pulses.
+ActionRelay = Literal["none", "lock", "second"]
 RELAY_PULSE_NORMAL_MAX_S = 20.0  # longer pulses only with an unlock schedule (as ACTAtek)
+
+
+def is_ftp_url(url: str) -> bool:
+    """Empty, or an ftp(s) URL with a host."""
+    if url == "":
+        return True
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("ftp", "ftps") and bool(parts.hostname)
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -136,12 +157,27 @@ class InputActionSettings:
     GET to `url`, an e-mail (`email`, sent by [notifications]), or both."""
 
     input: DoorInput
-    # http:// or https://; user:password@ in the URL is sent as basic auth; "" = no GET
+    # http:// or https://; user:password@ in the URL is sent as basic auth; "" = no HTTP
     url: Annotated[
-        str, Check('empty or an "http://" or "https://" URL with a host', is_http_url)
+        str,
+        Check(
+            'empty (no HTTP action) or an "http://" or "https://" URL with a host',
+            lambda v: v == "" or HTTP_URL.test(v),
+        ),
     ] = ""
     delay_s: Annotated[float, number(0, 3600)] = 0.0  # Akuvox "Action Delay"
     only_if_still_active: bool = False  # Akuvox "Execute If Input Still Triggered"
+    # Akuvox "Execute Relay": pulse this relay ("lock" or "second") of `relay_door`
+    relay: ActionRelay = "none"
+    relay_door: Annotated[
+        str, Check("empty (this door) or a [[doors]] name", lambda v: v == "" or NAME.test(v))
+    ] = ""
+    # Akuvox input "FTP" action: a small notification file stored in this directory of an
+    # FTP server ("ftps://" for TLS); user:password@ in the URL logs in; "" = no upload
+    ftp_url: Annotated[
+        str,
+        Check('empty (no upload) or an "ftp://" or "ftps://" URL with a host', is_ftp_url),
+    ] = ""
     email: bool = False  # Akuvox "Email": journal input_action_email, mailed by [notifications]
 
 
@@ -185,6 +221,15 @@ class DoorSettings:
         tuple[InputActionSettings, ...],
         at_most(f"at most {MAX_INPUT_ACTIONS} [[doors.input_actions]] entries", MAX_INPUT_ACTIONS),
     ] = ()
+    # Akuvox "Trigger Electrical Level" of the exit button and the doorbell: "low" (a
+    # normally-open button to GND) or "high" (a normally-closed button to GND)
+    rex_trigger_level: TriggerLevel = "low"
+    doorbell_trigger_level: TriggerLevel = "low"
+    # Which credential kinds open this door (the Akuvox card, PIN and "Open Relay via QR
+    # Code" switches); a switched-off kind is denied as "method_off" before any lookup
+    cards_enabled: bool = True
+    pins_enabled: bool = True
+    qr_enabled: bool = True
 
 
 WIEGAND: tuple[str, ...] = ("wiegand", "wiegand_keypad")
@@ -622,6 +667,13 @@ class AccessSettings:
         at_most(f"an array of at most {MAX_PUBLIC_PINS} public PINs", MAX_PUBLIC_PINS),
         SECRET,
     ] = field(default=(), repr=False)
+    # Akuvox "PIN Setting": how many digits a PIN may have, checked wherever one is set
+    # (user import, the ACTAtek API, public_pins above). Public PINs: the guide's "Code
+    # Length", 4-8 (min = max for one fixed length); private PINs: 2-8.
+    public_pin_min_digits: Annotated[int, integer(*PUBLIC_PIN_DIGITS)] = PUBLIC_PIN_DIGITS[0]
+    public_pin_max_digits: Annotated[int, integer(*PUBLIC_PIN_DIGITS)] = PUBLIC_PIN_DIGITS[1]
+    pin_min_digits: Annotated[int, integer(*PRIVATE_PIN_DIGITS)] = PRIVATE_PIN_DIGITS[0]
+    pin_max_digits: Annotated[int, integer(*PRIVATE_PIN_DIGITS)] = PRIVATE_PIN_DIGITS[1]
 
 
 @dataclass(frozen=True)

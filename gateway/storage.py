@@ -25,6 +25,7 @@ from gateway.store.journal import EventJournal
 from gateway.store.secrets import load_or_create_device_key
 from gateway.store.statedir import make_state_dir
 from gateway.store.stores import Stores
+from gateway.store.validate import PinLengths
 from gateway.store.writer import JournalWriter
 from gateway.upstream.forward import Forwarder, TerminalIdentity
 
@@ -44,6 +45,15 @@ class Storage:
     mailer: Mailer | None = None  # built, not started; None with notifications off
 
 
+def pin_lengths(settings: Settings) -> PinLengths:
+    """The PIN lengths `[access]` allows, for the user store."""
+    access = settings.access
+    return PinLengths(
+        private=(access.pin_min_digits, access.pin_max_digits),
+        public=(access.public_pin_min_digits, access.public_pin_max_digits),
+    )
+
+
 def open_storage(
     settings: Settings, clock: Clock, tz: ZoneInfo, recorder: Recorder, stack: AsyncExitStack
 ) -> Storage:
@@ -53,7 +63,7 @@ def open_storage(
     make_state_dir(state_dir)
     hasher = PinHasher(load_or_create_device_key(state_dir))
     db_path = state_dir / DB_FILE
-    stores = Stores.open(db_path, hasher)
+    stores = Stores.open(db_path, hasher, pin_lengths(settings))
     stack.callback(stores.close)
     journal = EventJournal(db_path, tz, settings.journal.max_events)
     stack.callback(journal.close)

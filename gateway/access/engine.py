@@ -11,6 +11,8 @@ persistent, see `export_state`) and the pending first factor of two-factor doors
 Rules, in order, each adding a line to the decision's trace:
 0. a card the reader refused (`Credential.refusal`: a secure card that failed its
    authentication) is denied with the reader's reason, nothing looked up;
+0b. a credential of a kind the door has switched off (`cards_enabled`, `pins_enabled`,
+    `qr_enabled`) is refused before it is looked up;
 1. a PIN at a locked-out keypad is refused without being looked up;
 2. credential lookup (private PINs by keyed hash, then public PINs; a QR code that is no
    stored code may be a TOTP payload, checked against its user's secret, once per step);
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -46,6 +49,12 @@ STATE_VERSION = 1
 # Per user: the codes of the last 8 uses stay refused when a wall clock stepped back
 # brings their step round again.
 TOTP_STEPS_REMEMBERED = 8
+# The door switch of each credential kind that has one (plates have none).
+METHOD_SWITCHES: dict[str, str] = {
+    "card": "cards_enabled",
+    "pin": "pins_enabled",
+    "qr": "qr_enabled",
+}
 
 # Why the door would refuse a grant now, given whether the grant carries the user's
 # lockdown override (`DoorController.grant_refusal`): "lockdown", "shutdown", or None.
@@ -91,6 +100,8 @@ class AccessEngine:
         self.snapshot = snapshot
         self._access = access
         self._doors = dict(doors)
+        # door -> {kind: the switch that refuses it}: empty for a door that takes every kind
+        self._switched_off = {name: _switched_off(door) for name, door in self._doors.items()}
         self._readers = dict(readers)
         self._tz = tz
         self._hasher = hasher
@@ -127,6 +138,10 @@ class AccessEngine:
         settings = self._doors.get(door)
         if settings is None:
             return denial("unknown_door", None, [f"door:{door}=unknown"])
+        switch = self._switched_off[door].get(credential.kind)
+        if switch is not None:
+            # Before the lookup: no owner named, no keypad failure counted, no upstream.
+            return denial("method_off", None, [f"door:{switch}=false"])
         attempt = Attempt(credential, settings, now, [], door_refusal)
         refused = self._identify(attempt)
         if refused is not None:
@@ -159,7 +174,25 @@ class AccessEngine:
             trace.append(f"lookup:{cred.kind}=unknown")
             return denial("unknown_credential", None, trace)
         trace.append(f"lookup:{cred.kind},user={ref.user_id}")
-        return self._resolve_owner(attempt, ref.user_id, ref.enabled)
+        user, reason = self.resolve_credential(ref, attempt.now.wall, trace)
+        if user is None:
+            return denial(reason or "unknown_credential", ref.user_id, trace)
+        attempt.user = user
+        return None
+
+    def resolve_credential(
+        self, ref: CredentialRef, wall: float, trace: list[str]
+    ) -> tuple[UserRule | None, str | None]:
+        """Rule 3's first half for a stored credential found by `credential_owner`: its
+        owner, or why not: `credential_disabled`, `plate_outside_window` (a plate valid
+        only within a window that does not hold the wall time `wall`), `unknown_credential`."""
+        user, reason = self.resolve_owner(ref.user_id, ref.enabled, trace)
+        start, end = ref.valid_from, ref.valid_until
+        if user is None or (start is None and end is None):
+            return user, reason  # the usual case: no window
+        inside = (start is None or start <= wall) and (end is None or wall < end)
+        trace.append(f"window:{_utc(start)}..{_utc(end)}={'in' if inside else 'out'}")
+        return (user, None) if inside else (None, "plate_outside_window")
 
     def credential_owner(self, kind: CredentialKind, value: str) -> CredentialRef | None:
         """Rule 2 for a stored credential: who owns `value` of `kind` (the canonical value;
@@ -362,6 +395,8 @@ class AccessEngine:
             trace=tuple(attempt.trace),
             notes=(check.note,) if check.note is not None else (),
             lockdown_override=user is not None and user.lockdown_override,
+            # A public PIN is nobody's: it keeps what every grant did before the permission.
+            schedule_activation=user is None or user.schedule_activation,
         )
         refusal = attempt.door_refusal(granted.lockdown_override) if attempt.door_refusal else None
         if refusal is not None:
@@ -447,6 +482,19 @@ class AccessEngine:
             "state_version": self._state_version,
             "events_queued": len(self._events),
         }
+
+
+def _utc(when: float | None) -> str:
+    """A window bound in the trace: UTC to the minute, empty when unbounded."""
+    if when is None:
+        return ""
+    return datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def _switched_off(door: DoorSettings) -> dict[str, str]:
+    """Kind -> the door's switch that refuses it ("qr" -> "qr_enabled"), for each kind the
+    door has switched off."""
+    return {kind: switch for kind, switch in METHOD_SWITCHES.items() if not getattr(door, switch)}
 
 
 def _totp_replayed(step: int, used: tuple[int, ...], current: int) -> bool:

@@ -176,7 +176,7 @@ class HttpUnlockRules:
             trace.append("rules:loading")
             loading = denial("rules_loading", None, trace)
             return HttpUnlockDecision(loading, None, None, claim.direction)
-        found = self._identify(claim, trace)
+        found = self._identify(claim, trace, now.wall)
         decision = self._judge(found, claim.direction, door, now, trace)
         shown = PIN_MASK if found.kind == "pin" else found.shown
         return HttpUnlockDecision(decision, found.kind, shown, claim.direction)
@@ -205,18 +205,19 @@ class HttpUnlockRules:
             # A name is no proof of presence: only a credential the sender read (Code)
             # may carry its owner's lockdown override.
             lockdown_override=user.lockdown_override and found.by_code,
+            schedule_activation=user.schedule_activation,
         )
 
     # -- who is it ---------------------------------------------------------------------------
 
-    def _identify(self, claim: UnlockClaim, trace: list[str]) -> _Found:
+    def _identify(self, claim: UnlockClaim, trace: list[str], wall: float) -> _Found:
         """By Code when given (no fallback for a card/PIN/QR/plate code: a revoked card
         must not open by its owner's name), else by Name."""
         kind = classify(claim.unlock_type)
         if not claim.code:
             return self._by_name(_Found(kind, None), claim.name, trace)
         for candidate in (kind,) if kind is not None else CODE_KINDS:
-            found = self._by_code(candidate, claim.code, trace)
+            found = self._by_code(candidate, claim.code, trace, wall)
             if found is not None:
                 return found
         if kind is not None:
@@ -226,7 +227,9 @@ class HttpUnlockRules:
         trace.append("lookup:code=unknown")
         return self._by_name(_Found(None, PIN_MASK), claim.name, trace)
 
-    def _by_code(self, kind: CredentialKind, code: str, trace: list[str]) -> _Found | None:
+    def _by_code(
+        self, kind: CredentialKind, code: str, trace: list[str], wall: float
+    ) -> _Found | None:
         value = card_canonical(code, self._card_format) if kind == "card" else code
         if value is None:
             return None
@@ -234,7 +237,7 @@ class HttpUnlockRules:
         if ref is None:
             return None
         trace.append(f"lookup:{kind},user={ref.user_id}")
-        user, reason = self._engine.resolve_owner(ref.user_id, ref.enabled, trace)
+        user, reason = self._engine.resolve_credential(ref, wall, trace)
         found = _Found(kind, shown_credential(kind, value), user, ref.user_id, by_code=True)
         if reason is not None:
             found.reason = reason

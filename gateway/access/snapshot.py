@@ -53,6 +53,8 @@ class UserRule:
     groups: tuple[int, ...] = (0,)
     doors: frozenset[str] | None = None  # None = every door
     lockdown_override: bool = False  # opens a door in lockdown (`User.lockdown_override`)
+    # starts a first-person-in unlock schedule (`User.schedule_activation`)
+    schedule_activation: bool = True
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,20 @@ class CredentialRef:
 
     user_id: str
     enabled: bool = True
+    # A licence plate's validity window (the Akuvox plate "Duration"), UTC epoch seconds;
+    # None = unbounded (a long-term plate, and every other credential).
+    valid_from: float | None = None
+    valid_until: float | None = None
+
+    @property
+    def window(self) -> Window | None:
+        """(valid_from, valid_until), or None when the credential has no window."""
+        if self.valid_from is None and self.valid_until is None:
+            return None
+        return (self.valid_from, self.valid_until)
+
+
+Window = tuple[float | None, float | None]
 
 
 @dataclass(frozen=True)
@@ -99,11 +115,19 @@ class UserPolicy:
     groups: tuple[int, ...] = (0,)
     doors: frozenset[str] | None = None
     lockdown_override: bool = False
+    schedule_activation: bool = True
 
     @classmethod
     def of(cls, user: UserRule) -> UserPolicy:
         """The policy part of `user`."""
-        return cls(user.active, user.expiry, user.groups, user.doors, user.lockdown_override)
+        return cls(
+            user.active,
+            user.expiry,
+            user.groups,
+            user.doors,
+            user.lockdown_override,
+            user.schedule_activation,
+        )
 
 
 # A credential's key in the cache: an int for canonical card numbers and PIN hashes (about
@@ -161,27 +185,39 @@ class CredentialTable:
     kind: CredentialKind
     enabled: dict[CredentialKey, str] = field(default_factory=dict)
     disabled: dict[CredentialKey, str] = field(default_factory=dict)
+    # Only the credentials with a validity window (a few plates): no entry per credential.
+    windows: dict[CredentialKey, Window] = field(default_factory=dict)
 
-    def put(self, value: str, user_id: str, enabled: bool) -> None:
-        """Record `value` as `user_id`'s credential."""
+    def put(self, value: str, user_id: str, enabled: bool, window: Window | None = None) -> None:
+        """Record `value` as `user_id`'s credential (valid within `window`, if given)."""
         key = credential_key(self.kind, value)
         (self.enabled if enabled else self.disabled)[key] = user_id
         (self.disabled if enabled else self.enabled).pop(key, None)
+        if window is not None:
+            self.windows[key] = window
+        elif self.windows:
+            self.windows.pop(key, None)
 
     def remove(self, value: str) -> None:
         """Forget `value` (no error when absent)."""
         key = credential_key(self.kind, value)
         self.enabled.pop(key, None)
         self.disabled.pop(key, None)
+        self.windows.pop(key, None)
 
     def get(self, value: str) -> CredentialRef | None:
-        """Who owns `value` and whether it is enabled, or None."""
+        """Who owns `value`, whether it is enabled and its window, or None."""
         key = credential_key(self.kind, value)
         user_id = self.enabled.get(key)
-        if user_id is not None:
-            return CredentialRef(user_id)
-        user_id = self.disabled.get(key)
-        return None if user_id is None else CredentialRef(user_id, enabled=False)
+        enabled = user_id is not None
+        if user_id is None:
+            user_id = self.disabled.get(key)
+            if user_id is None:
+                return None
+        window = self.windows.get(key) if self.windows else None
+        if window is None:
+            return CredentialRef(user_id, enabled)
+        return CredentialRef(user_id, enabled, window[0], window[1])
 
     def __len__(self) -> int:
         return len(self.enabled) + len(self.disabled)
@@ -278,7 +314,16 @@ class UserTable:
             return None
         name, index = self.unpack(user_id, entry)
         p = self.policies[index]
-        return UserRule(user_id, name, p.active, p.expiry, p.groups, p.doors, p.lockdown_override)
+        return UserRule(
+            user_id,
+            name,
+            p.active,
+            p.expiry,
+            p.groups,
+            p.doors,
+            p.lockdown_override,
+            p.schedule_activation,
+        )
 
     def name(self, user_id: str) -> str:
         """The user's name ("" when unknown or unnamed)."""
@@ -388,7 +433,7 @@ class RulesSnapshot:
             self._users.put(user)
         for kind, table in (("card", cards), ("pin", pins), ("qr", qr_codes), ("plate", plates)):
             for value, ref in (table or {}).items():
-                self._credentials[kind].put(value, ref.user_id, ref.enabled)  # type: ignore[index]
+                self._credentials[kind].put(value, ref.user_id, ref.enabled, ref.window)  # type: ignore[index]
         self.shared = SharedRules(public_pins, dict(groups or {}), dict(rights or {}), holidays)
         self.version = version
         self.change_seq = change_seq
@@ -487,7 +532,8 @@ class RulesSnapshot:
             if credential.owner is None:
                 table.remove(credential.value)
             else:
-                table.put(credential.value, credential.owner.user_id, credential.owner.enabled)
+                owner = credential.owner
+                table.put(credential.value, owner.user_id, owner.enabled, owner.window)
         if delta.shared is not None:
             self.shared = delta.shared
         self.version, self.change_seq = delta.version, delta.change_seq
@@ -498,7 +544,7 @@ class RulesSnapshot:
         second or more, and with it the event loop."""
         tables: list[dict[Any, Any]] = [self._users.entries, self._users.overflow_names]
         for credentials in self._credentials.values():
-            tables += [credentials.enabled, credentials.disabled]
+            tables += [credentials.enabled, credentials.disabled, credentials.windows]
         for table in tables:
             while table:
                 table.popitem()

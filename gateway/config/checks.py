@@ -121,6 +121,7 @@ def cross_check(checked: Checked, report: Report) -> None:
     _check_demo_cards(checked, report)
     _check_public_pins(checked, report)
     _check_mqtt(checked, report)
+    _check_pin_lengths(checked, report)
     check_wiegand_formats(checked, report)
     _check_unique(checked, WiegandFormatSettings, "name", report)
     check_reader_formats(checked, report)
@@ -241,11 +242,15 @@ def _check_door_relays(checked: Checked, backend: str | None, report: Report) ->
 
 def _check_door_options(checked: Checked, backend: str | None, report: Report) -> None:
     """Door keys that depend on each other: long pulses, the second relay, input actions."""
+    doors = {door.value.name: door for door in checked.of(DoorSettings)}
     for door in checked.of(DoorSettings):
         _check_pulse_length(door, report)
         _check_stuck_time(door, report)
         _check_second_relay(door, backend, report)
-        _check_input_actions(door, checked.of(InputActionSettings, under=door.path), report)
+        actions = checked.of(InputActionSettings, under=door.path)
+        _check_input_actions(door, actions, report)
+        _check_action_relays(door, actions, doors, report)
+        _check_method_switches(door, report)
         if door.value.unlock_schedule_first_person and not door.given("unlock_schedule"):
             report.add(door.at("unlock_schedule_first_person"), "only used with an unlock_schedule")
 
@@ -312,6 +317,72 @@ def _check_input_actions(
         if not door.given(pin_key):
             expected = f"an input wired on this door (set {pin_key})"
             report.expected(action.at("input"), expected, name)
+
+
+_AUTH_MODE_NEEDS: dict[str, tuple[str, ...]] = {
+    "card": ("cards_enabled",),
+    "pin": ("pins_enabled",),
+    "card+pin": ("cards_enabled", "pins_enabled"),
+    "pin+card": ("cards_enabled", "pins_enabled"),
+}
+
+
+def _check_method_switches(door: Located[DoorSettings], report: Report) -> None:
+    """A door's auth_mode cannot ask for a kind of credential the door switched off."""
+    if not door.ok("auth_mode"):
+        return
+    mode = door.value.auth_mode
+    for switch in _AUTH_MODE_NEEDS.get(mode, ()):
+        if door.ok(switch) and not getattr(door.value, switch):
+            expected = f'true with auth_mode "{mode}" (that mode asks for it)'
+            report.expected(door.at(switch), expected, door.found(switch))
+
+
+def _check_action_relays(
+    door: Located[DoorSettings],
+    actions: list[Located[InputActionSettings]],
+    doors: dict[str, Located[DoorSettings]],
+    report: Report,
+) -> None:
+    """An input action does something (a URL, a relay, an upload, an e-mail); its relay
+    exists; a button's "only if still active" delay ends before the button would count as
+    stuck."""
+    for action in actions:
+        value = action.value
+        if not action.ok("url") or not action.ok("relay"):
+            continue
+        if value.url == "" and value.relay == "none" and value.ftp_url == "" and not value.email:
+            expected = (
+                'a URL, a relay = "lock" or "second", an ftp_url or email = true (an action '
+                "that does something)"
+            )
+            report.expected(action.at("url"), expected, NOTHING)
+        if value.relay == "none" and action.given("relay_door"):
+            report.add(action.at("relay_door"), 'only used with relay = "lock" or "second"')
+        target = doors.get(value.relay_door or door.value.name)
+        if value.relay != "none" and action.ok("relay_door") and target is None:
+            report.expected(
+                action.at("relay_door"), "the name of a [[doors]] entry", action.found("relay_door")
+            )
+        if value.relay == "second" and target is not None and not target.given("second_relay_pin"):
+            expected = f"{GPIO_TEXT} (required: an input action pulses this second relay)"
+            report.expected(target.at("second_relay_pin"), expected, NOTHING)
+        _check_action_stuck_time(door, action, report)
+
+
+def _check_action_stuck_time(
+    door: Located[DoorSettings], action: Located[InputActionSettings], report: Report
+) -> None:
+    value = action.value
+    if value.input not in ("rex", "doorbell") or not value.only_if_still_active:
+        return
+    stuck = door.value.button_stuck_s
+    if action.ok("delay_s") and door.ok("button_stuck_s") and value.delay_s >= stuck:
+        expected = (
+            f"a number smaller than button_stuck_s ({fmt_number(stuck)}) with "
+            "only_if_still_active: a button held longer counts as stuck and never acts"
+        )
+        report.expected(action.at("delay_s"), expected, action.found("delay_s"))
 
 
 # --------------------------------------------------------------------------- backend
@@ -496,6 +567,37 @@ def _check_demo_cards(checked: Checked, report: Report) -> None:
                 report.expected(path, "a card not given to another user", card, note)
             else:
                 owners[card.upper()] = path
+
+
+def _check_pin_lengths(checked: Checked, report: Report) -> None:
+    """The PIN settings: fewest not above most; the file's public PINs and demo users'
+    PINs have an allowed length (messages give lengths, never the PINs)."""
+    access = checked.section(AccessSettings)
+    if access is None:
+        return
+    _check_not_below(access, "public_pin_min_digits", "public_pin_max_digits", report)
+    _check_not_below(access, "pin_min_digits", "pin_max_digits", report)
+    settings = access.value
+    public = (settings.public_pin_min_digits, settings.public_pin_max_digits)
+    private = (settings.pin_min_digits, settings.pin_max_digits)
+    if access.ok("public_pins"):
+        for index, pin in enumerate(settings.public_pins):
+            _check_pin_length(f"access.public_pins[{index}]", pin, public, "public_pin", report)
+    for user in checked.of(DemoUser):
+        if user.value.pin and user.ok("pin"):
+            _check_pin_length(user.at("pin"), user.value.pin, private, "pin", report)
+
+
+def _check_pin_length(
+    path: str, pin: str, digits: tuple[int, int], keys: str, report: Report
+) -> None:
+    low, high = digits
+    if low <= high and not low <= len(pin) <= high:
+        report.add(
+            path,
+            f"expected a PIN of {low} to {high} digits ([access] {keys}_min_digits and "
+            f"{keys}_max_digits), found one of {len(pin)} digits",
+        )
 
 
 def _check_public_pins(checked: Checked, report: Report) -> None:

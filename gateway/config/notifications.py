@@ -96,13 +96,10 @@ def _check_ca_file(smtp: Located[SmtpSettings], report: Report) -> None:
 
 
 def _check_input_actions(checked: Checked, enabled: bool, report: Report) -> None:
-    """An input action does something; an e-mail action needs notifications enabled."""
+    """An e-mail action needs notifications enabled (that an action does something at all
+    is checked with the doors: `gateway.config.checks`)."""
     for action in checked.of(InputActionSettings):
         settings = action.value
-        if not settings.email and settings.url == "" and action.ok("url"):
-            report.add(
-                action.path, "expected a url, email = true, or both (an action that does something)"
-            )
         if settings.email and not enabled:
             report.add(
                 action.at("email"), "needs [notifications] enabled = true (the mailer sends it)"

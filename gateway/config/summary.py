@@ -46,6 +46,25 @@ def _door_lines(door: DoorSettings, width: int) -> list[str]:
     )
     if door.contact_pin is not None:
         parts[0] += " (NC)" if door.contact_normally_closed else " (NO)"
+    high = {"exit button": door.rex_trigger_level, "doorbell": door.doorbell_trigger_level}
+    parts = [
+        f"{part} (triggers high)" if high.get(part.rsplit(" ", 1)[0]) == "high" else part
+        for part in parts
+    ]
+    switched_off = [
+        kind
+        for kind, on in (
+            ("cards", door.cards_enabled),
+            ("PINs", door.pins_enabled),
+            ("QR codes", door.qr_enabled),
+        )
+        if not on
+    ]
+    if switched_off:
+        parts.append(f"refuses {', '.join(switched_off)}")
+    relays = sum(action.relay != "none" for action in door.input_actions)
+    if relays:
+        parts.append(f"{relays} input action(s) pulse a relay")
     if door.second_relay_mode != "disable":
         parts.append(f"second relay mode {door.second_relay_mode}")
     if door.unlock_schedule is not None:

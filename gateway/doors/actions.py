@@ -1,19 +1,22 @@
-"""Input actions: an HTTP GET when a door input becomes active (Akuvox input "HTTP" action),
-and the Akuvox "Email" action.
+"""Input actions: when a door input becomes active, an HTTP GET (Akuvox input "HTTP"
+action), a pulse of a relay of the gateway (Akuvox "Execute Relay"), a notification file on
+an FTP server (Akuvox "FTP") and/or the Akuvox "Email" action.
 
 The door never waits for the request: it runs as a background coroutine with a deadline,
 and a failure only becomes an event. Akuvox's "Action Delay" and "Execute If Input Still
-Triggered" are `delay_s` and `only_if_still_active`. The e-mail action is only a call to
-`email` (the controller journals `input_action_email`): the notifications read the journal
-and mail it, so no mail server is ever on the door's path.
+Triggered" are `delay_s` and `only_if_still_active`; they apply to every action. The e-mail
+action is only a call to `email` (the controller journals `input_action_email`): the
+notifications read the journal and mail it, so no mail server is ever on the door's path.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import io
 import logging
 from collections.abc import Awaitable, Callable
+from urllib.parse import unquote, urlsplit
 
 from gateway.doors.timers import Later, Timers
 from gateway.settings import InputActionSettings
@@ -22,6 +25,10 @@ from gateway.urls import loggable_url
 log = logging.getLogger(__name__)
 
 HttpGet = Callable[[str], Awaitable[None]]
+# (directory URL, file name, content): stores one file on an FTP server.
+FtpPut = Callable[[str, str, bytes], Awaitable[None]]
+# The notification an FTP action stores: (file name, content), made when it fires.
+Notification = Callable[[InputActionSettings], tuple[str, bytes]]
 ACTION_TIMEOUT_S = 10.0
 
 
@@ -38,6 +45,30 @@ async def http_get(url: str) -> None:
         session.get(url) as response,
     ):
         response.raise_for_status()
+
+
+async def ftp_put(url: str, name: str, body: bytes) -> None:
+    """Store `body` as file `name` in the directory of `url` ("ftp://user:pw@host/dir/";
+    "ftps://" logs in and sends over TLS). Raises on any failure; each network step
+    times out after ACTION_TIMEOUT_S."""
+    await asyncio.to_thread(_ftp_store, url, name, body)
+
+
+def _ftp_store(url: str, name: str, body: bytes) -> None:
+    import ftplib  # imported here: only a gateway with FTP actions needs it
+
+    parts = urlsplit(url)
+    tls = parts.scheme == "ftps"
+    ftp = ftplib.FTP_TLS(timeout=ACTION_TIMEOUT_S) if tls else ftplib.FTP(timeout=ACTION_TIMEOUT_S)
+    with ftp:
+        ftp.connect(parts.hostname or "", parts.port or 21)
+        ftp.login(unquote(parts.username or "anonymous"), unquote(parts.password or ""))
+        if isinstance(ftp, ftplib.FTP_TLS):
+            ftp.prot_p()  # the notification travels encrypted too, not only the login
+        directory = unquote(parts.path)
+        if directory.strip("/"):
+            ftp.cwd(directory)
+        ftp.storbinary(f"STOR {name}", io.BytesIO(body))
 
 
 def safe_url(url: str) -> str:
@@ -62,7 +93,9 @@ class InputActions:
         timers: Timers,
         send: HttpGet | None,
         is_active: Callable[[str], bool],
-        failed: Callable[[InputActionSettings, str], None],
+        failed: Callable[[InputActionSettings, str, str], None],
+        execute_relay: Callable[[InputActionSettings], None] | None = None,
+        ftp: tuple[FtpPut, Notification] | None = None,
         email: Callable[[InputActionSettings], None] | None = None,
     ) -> None:
         self._actions = actions
@@ -71,6 +104,8 @@ class InputActions:
         self._send = send
         self._is_active = is_active
         self._failed = failed
+        self._execute_relay = execute_relay
+        self._ftp = ftp
         self._delays = [Later(timers) for _ in actions]
 
     def input_changed(self, name: str, active: bool) -> None:
@@ -91,17 +126,33 @@ class InputActions:
             return
         if action.email and self._email is not None:
             self._email(action)
+        if action.relay != "none" and self._execute_relay is not None:
+            self._execute_relay(action)
         if action.url:
             self._timers.spawn(self._run(action))
+        if action.ftp_url:
+            self._timers.spawn(self._upload(action))
 
     async def _run(self, action: InputActionSettings) -> None:
         if self._send is None:
-            self._failed(action, "no HTTP client configured")
+            self._failed(action, action.url, "no HTTP client configured")
             return
         try:
             await asyncio.wait_for(self._send(action.url), ACTION_TIMEOUT_S)
         except Exception as exc:  # any failure is reported, none may reach the door
-            self._failed(action, describe_failure(exc))
+            self._failed(action, action.url, describe_failure(exc))
+
+    async def _upload(self, action: InputActionSettings) -> None:
+        if self._ftp is None:
+            self._failed(action, action.ftp_url, "no FTP client configured")
+            return
+        put, notification = self._ftp
+        name, body = notification(action)
+        try:
+            # Connect, log in, change directory, store: each step has its own timeout.
+            await asyncio.wait_for(put(action.ftp_url, name, body), 4 * ACTION_TIMEOUT_S)
+        except Exception as exc:  # any failure is reported, none may reach the door
+            self._failed(action, action.ftp_url, describe_failure(exc))
 
     def cancel(self) -> None:
         for delay in self._delays:

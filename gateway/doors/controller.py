@@ -15,12 +15,13 @@ schedule ever unlocks it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from gateway.clock import Clock
-from gateway.doors.actions import HttpGet, InputActions, safe_url
+from gateway.doors.actions import FtpPut, HttpGet, InputActions, safe_url
 from gateway.doors.debounce import Debouncer
 from gateway.doors.events import DOOR_EVENTS, LATCHED_ALARMS
 from gateway.doors.health import FaultReport, InputFault, InputHealth
@@ -42,6 +43,12 @@ NEVER = float("-inf")
 BUTTONS = frozenset({"rex", "doorbell"})
 
 
+class RelayTarget(Protocol):
+    """A door whose relays an input action may pulse (`DoorController.pulse_from_input`)."""
+
+    def pulse_from_input(self, relay: str, source: str) -> str: ...
+
+
 class PrealarmSink(Protocol):
     """A reader that can sound the held-open pre-alarm (see `ReaderFeedback`)."""
 
@@ -61,7 +68,11 @@ class DoorLinks:
     schedule_active: ScheduleCheck | None = None
     bell_active: ScheduleCheck | None = None
     http_get: HttpGet | None = None
+    ftp_put: FtpPut | None = None  # stores input actions' FTP notifications
     state_changed: Callable[[DoorState], None] | None = None
+    # every door of the gateway by name, for input actions that pulse another door's
+    # relay (read when the action fires, so it may be filled after this door is built)
+    doors: Mapping[str, RelayTarget] | None = None
 
 
 @dataclass
@@ -114,8 +125,11 @@ class DoorController:
             links.http_get,
             self._input_active,
             self._action_failed,
+            self._execute_relay,
+            None if links.ftp_put is None else (links.ftp_put, self._ftp_notification),
             email=self._action_email,
         )
+        self._doors = links.doors
         self._lines = {"contact": contact, "rex": rex, "tamper": tamper, "doorbell": doorbell}
         self._health: dict[str, InputHealth] = {}
         self._inputs = self._build_inputs()
@@ -142,6 +156,7 @@ class DoorController:
         self._schedule_on, self._first_in = False, False
         self._bell_on = False
         self._feedback: list[PrealarmSink] = []
+        self._action_second: PulsedOutput | None = None  # second relay kept for actions
 
     def _build_second_relay(self, line: OutputLine | None) -> PulsedOutput | None:
         if self.settings.second_relay_mode == "disable":
@@ -362,13 +377,18 @@ class DoorController:
         return None
 
     def grant(
-        self, user_id: str | None, override_lockdown: bool = False, reason: str = "granted"
+        self,
+        user_id: str | None,
+        override_lockdown: bool = False,
+        reason: str = "granted",
+        starts_schedule: bool = True,
     ) -> bool:
         """Unlock for a granted credential; returns whether the door unlocked.
 
         In lockdown only `override_lockdown=True` (a user who holds that privilege) unlocks.
         A repeat grant restarts the pulse. Inside a first-person-in schedule the first
-        grant starts it.
+        grant of a user with `starts_schedule` (the Akuvox "Relay Schedule Activation
+        Permission") starts it; anyone else's only opens for the pulse.
         """
         if self._stopped:
             return False
@@ -376,7 +396,7 @@ class DoorController:
             self._event("grant_refused", user_id, trace="lockdown")
             return False
         self._second_pulse("access_granted")
-        if self._waiting_first_person and not self._lockdown:
+        if self._waiting_first_person and not self._lockdown and starts_schedule:
             self._first_in = True
             self._hold_changed("first_person", user_id)
             return True
@@ -659,8 +679,10 @@ class DoorController:
         old_mode = self.settings.second_relay_mode
         self.settings = settings
         if settings.second_relay_mode != old_mode:
-            if self._second is not None:
-                self._second.off()
+            for output in (self._second, self._action_second):
+                if output is not None:
+                    output.off()
+            self._action_second = None
             self._second = self._build_second_relay(self._second_line)
 
     def pulse_second_relay(self) -> bool:
@@ -680,10 +702,52 @@ class DoorController:
         self._bell_on = False
         return True
 
+    # -- "Execute Relay" input actions -------------------------------------------------
+
+    def _execute_relay(self, action: InputActionSettings) -> None:
+        """Pulse the relay an input action names, on this door or another; journaled here
+        with what came of it."""
+        name = action.relay_door or self.name
+        target = self if name == self.name else (self._doors or {}).get(name)
+        source = f"{self.name}:{action.input}"
+        result = "unknown door" if target is None else target.pulse_from_input(action.relay, source)
+        self._event("input_relay", trace=f"{action.input} > {name}:{action.relay} {result}")
+
+    def pulse_from_input(self, relay: str, source: str) -> str:
+        """Pulse this door's `relay` ("lock" or "second") for an input action of `source`
+        ("door:input"); what happened: "pulsed", or why not ("lockdown", "shutdown",
+        "no second relay"). Like the exit button, it never unlocks in lockdown."""
+        if self._stopped:
+            return "shutdown"
+        if self._lockdown:
+            return "lockdown"
+        if relay == "lock":
+            self._start_pulse(f"input_action:{source}", None, is_grant=False)
+            return "pulsed"
+        second = self._second or self._second_for_actions()
+        if second is None:
+            return "no second relay"
+        second.pulse(self.settings.second_relay_pulse_s)
+        return "pulsed"
+
+    def _second_for_actions(self) -> PulsedOutput | None:
+        """A wired second relay whose mode is "disable" is driven by input actions only."""
+        if self._action_second is None and self._second_line is not None:
+            self._action_second = PulsedOutput(self._second_line, self._timers)
+        return self._action_second
+
     # -- events, state, status ---------------------------------------------------------
 
-    def _action_failed(self, action: InputActionSettings, why: str) -> None:
-        self._event("input_action_failed", trace=f"{action.input} {safe_url(action.url)}: {why}")
+    def _action_failed(self, action: InputActionSettings, url: str, why: str) -> None:
+        self._event("input_action_failed", trace=f"{action.input} {safe_url(url)}: {why}")
+
+    def _ftp_notification(self, action: InputActionSettings) -> tuple[str, bytes]:
+        """The file an FTP input action stores: named after the door, the input and the
+        UTC time, so that a server keeps one file per event."""
+        when = datetime.fromtimestamp(self._clock.time(), UTC)
+        name = f"{self.name}-{action.input}-{when:%Y%m%dT%H%M%SZ}.txt"
+        body = f"door={self.name}\ninput={action.input}\ntime={when:%Y-%m-%dT%H:%M:%SZ}\n"
+        return name, body.encode()
 
     def _action_email(self, action: InputActionSettings) -> None:
         still = ", still active" if action.only_if_still_active else ""
@@ -767,7 +831,8 @@ class DoorController:
         return "active" if self._holding else "waiting_first_person"
 
     def _second_status(self) -> dict[str, Any]:
-        state = "not_wired" if self._second is None else ("on" if self._second.on else "off")
+        second = self._second or self._action_second
+        state = "not_wired" if second is None else ("on" if second.on else "off")
         return {"mode": self.settings.second_relay_mode, "state": state}
 
     def stop(self) -> None:
@@ -794,5 +859,6 @@ class DoorController:
         self._drive("stopping")
         self._relay.lock()  # idempotent: the locked level even if it was never unlocked
         self._set_prealarm(False)
-        if self._second is not None:
-            self._second.off()
+        for output in (self._second, self._action_second):
+            if output is not None:
+                output.off()

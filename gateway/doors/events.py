@@ -34,6 +34,7 @@ DOOR_EVENTS: dict[str, EventType] = {
     # input actions
     "input_action_failed": "door",
     "input_action_email": "door",
+    "input_relay": "door",
     # input faults: a chattering input, a stuck button
     "input_fault": "door",
     "input_ok": "door",

@@ -29,7 +29,10 @@ def move_door(door: DoorController, decision: Decision, cause: str = "granted") 
     if not decision.final:
         return False
     if decision.granted and door.grant(
-        decision.user_id, override_lockdown=decision.lockdown_override, reason=cause
+        decision.user_id,
+        override_lockdown=decision.lockdown_override,
+        reason=cause,
+        starts_schedule=decision.schedule_activation,
     ):
         return True
     door.denied()

@@ -23,11 +23,17 @@ from typing import BinaryIO
 from xml.parsers import expat
 
 from gateway.atomicfile import write_atomically
-from gateway.model import ADMIN_LEVELS, AdminLevel, User
+from gateway.model import ADMIN_LEVELS, AdminLevel, PlateWindow, User
 from gateway.store.errors import StoreError, ValidationError
 from gateway.store.records import CredentialFlags, ExportedUser
 from gateway.store.users import ImportRow, UserImport, UserStore
-from gateway.store.validate import LIST_SEPARATOR, canonical_card, check_pin_hash, check_user
+from gateway.store.validate import (
+    LIST_SEPARATOR,
+    canonical_card,
+    check_pin_hash,
+    check_user,
+    normalise_plate_windows,
+)
 
 # Column order of a CSV export; the same names (singular for repeated ones) in XML.
 CSV_COLUMNS: tuple[str, ...] = (
@@ -52,6 +58,8 @@ CSV_COLUMNS: tuple[str, ...] = (
     "disabled_qr_codes",
     "disabled_plates",
     "pin_enabled",
+    "plate_windows",
+    "schedule_activation",
 )
 LIST_FIELDS: dict[str, str] = {
     "departments": "department",
@@ -63,6 +71,7 @@ LIST_FIELDS: dict[str, str] = {
     "disabled_cards": "disabled_card",
     "disabled_qr_codes": "disabled_qr_code",
     "disabled_plates": "disabled_plate",
+    "plate_windows": "plate_window",
 }
 # A row with none of these (a file from before they existed) keeps the stored flags.
 FLAG_FIELDS: tuple[str, ...] = (
@@ -318,6 +327,9 @@ def raw_to_user(raw: RawUser) -> tuple[User, str | None, CredentialFlags | None]
         last_name=values.get("last_name", ""),
         other_name=values.get("other_name", ""),
         active=_parse_bool("active", values.get("active", "").strip()),
+        schedule_activation=_parse_bool(
+            "schedule_activation", values.get("schedule_activation", "").strip()
+        ),
         expiry=values.get("expiry", "").strip() or None,
         admin_level=_parse_level(values.get("admin_level", "").strip()),
         departments=_parse_ids("departments", lists.get("departments")),
@@ -331,7 +343,32 @@ def raw_to_user(raw: RawUser) -> tuple[User, str | None, CredentialFlags | None]
         has_pin=has_pin,
     )
     user.cards, user.expiry = check_user(user)
+    user.plate_windows = _parse_windows(lists.get("plate_windows", []))
+    user.plate_windows = normalise_plate_windows(user)
     return user, pin_hash, _flags(raw, user)
+
+
+def _parse_windows(items: list[str]) -> dict[str, PlateWindow]:
+    """`PLATE/FROM/UNTIL` items (either time may be empty) as plate -> window. A plate may
+    hold a '/': the times never do, so the last two separate them."""
+    windows: dict[str, PlateWindow] = {}
+    for item in items:
+        parts = item.rsplit("/", 2)
+        if len(parts) != 3 or not parts[0]:
+            raise ValidationError(
+                "plate_windows", f"{item!r} is not PLATE/FROM/UNTIL (either time may be empty)"
+            )
+        plate, start, end = parts
+        if plate in windows:
+            raise ValidationError("plate_windows", f"{plate!r} has two windows")
+        windows[plate] = (start.strip() or None, end.strip() or None)
+    return windows
+
+
+def window_item(plate: str, window: PlateWindow) -> str:
+    """A plate's window as a `plate_windows` item: `PLATE/FROM/UNTIL`."""
+    start, end = window
+    return f"{plate}/{start or ''}/{end or ''}"
 
 
 def _flags(raw: RawUser, user: User) -> CredentialFlags | None:
@@ -437,6 +474,8 @@ def user_to_fields(row: ExportedUser) -> dict[str, str | list[str]]:
         "disabled_qr_codes": [q for q in user.qr_codes if q in flags.disabled_qr_codes],
         "disabled_plates": [p for p in user.plates if p in flags.disabled_plates],
         "pin_enabled": "" if pin_hash is None else "true" if flags.pin_enabled else "false",
+        "plate_windows": [window_item(p, w) for p, w in user.plate_windows.items()],
+        "schedule_activation": "true" if user.schedule_activation else "false",
     }
 
 

@@ -49,7 +49,7 @@ _USER_COLUMNS = (
     "u.user_id, "
     "CASE WHEN u.first_name = '' THEN u.last_name WHEN u.last_name = '' THEN u.first_name"
     " ELSE u.first_name || ' ' || u.last_name END, "
-    "u.active, u.expiry, u.lockdown_override, "
+    "u.active, u.expiry, u.lockdown_override, u.schedule_activation, "
     "(SELECT group_concat(group_id, char(31)) FROM"
     " (SELECT group_id FROM user_groups g WHERE g.user_id = u.user_id ORDER BY position)), "
     "(SELECT group_concat(door, char(31)) FROM"
@@ -193,10 +193,10 @@ def _users(conn: sqlite3.Connection) -> UserTable:
     entries, pack = table.entries, table.pack
     # Most users share their rules: the same raw columns map to the same policy index.
     seen: dict[tuple[Any, ...], int] = {}
-    for user_id, name, active, expiry, override, groups, doors in conn.execute(
+    for user_id, name, active, expiry, override, activation, groups, doors in conn.execute(
         f"SELECT {_USER_COLUMNS} FROM users u"
     ):
-        raw = (active, expiry, override, groups, doors)
+        raw = (active, expiry, override, activation, groups, doors)
         index = seen.get(raw)
         if index is None:
             index = seen[raw] = table.intern(_policy(*raw))
@@ -205,7 +205,12 @@ def _users(conn: sqlite3.Connection) -> UserTable:
 
 
 def _policy(
-    active: int, expiry: str | None, override: int, groups: str | None, doors: str | None
+    active: int,
+    expiry: str | None,
+    override: int,
+    activation: int,
+    groups: str | None,
+    doors: str | None,
 ) -> UserPolicy:
     return UserPolicy(
         active=bool(active),
@@ -213,6 +218,7 @@ def _policy(
         groups=tuple(int(g) for g in groups.split(_SEP)) if groups else (),
         doors=frozenset(doors.split(_SEP)) if doors else None,
         lockdown_override=bool(override),
+        schedule_activation=bool(activation),
     )
 
 
@@ -221,12 +227,15 @@ def _credentials(conn: sqlite3.Connection, users: UserTable) -> list[CredentialT
     # Each credential points at the very string object that keys its user: no copy of the
     # id per credential. The map lives only while loading.
     same_id = {user_id: user_id for user_id in users.entries}
-    for kind, value, user_id, enabled in conn.execute(
-        "SELECT kind, value, user_id, enabled FROM credentials"
+    for kind, value, user_id, enabled, start, end in conn.execute(
+        "SELECT kind, value, user_id, enabled, valid_from, valid_until FROM credentials"
     ):
         table = tables[kind]
         owners = table.enabled if enabled else table.disabled
-        owners[credential_key(kind, value)] = same_id.get(user_id, user_id)
+        key = credential_key(kind, value)
+        owners[key] = same_id.get(user_id, user_id)
+        if start is not None or end is not None:  # a plate valid only within a window
+            table.windows[key] = (expiry_epoch(start), expiry_epoch(end))
     return list(tables.values())
 
 
@@ -250,10 +259,10 @@ def _user_changes(conn: sqlite3.Connection, user_ids: Sequence[str]) -> Iterable
     for chunk in _chunks(user_ids):
         marks = ", ".join("?" * len(chunk))
         found: dict[str, UserRule] = {}
-        for user_id, name, active, expiry, override, groups, doors in conn.execute(
+        for user_id, name, active, expiry, override, activation, groups, doors in conn.execute(
             f"SELECT {_USER_COLUMNS} FROM users u WHERE u.user_id IN ({marks})", chunk
         ):
-            policy = _policy(active, expiry, override, groups, doors)
+            policy = _policy(active, expiry, override, activation, groups, doors)
             found[user_id] = UserRule(
                 user_id,
                 name,
@@ -262,6 +271,7 @@ def _user_changes(conn: sqlite3.Connection, user_ids: Sequence[str]) -> Iterable
                 policy.groups,
                 policy.doors,
                 policy.lockdown_override,
+                policy.schedule_activation,
             )
         totp = dict(
             conn.execute(
@@ -277,10 +287,14 @@ def _credential_changes(
 ) -> Iterable[CredentialChange]:
     for kind, value in credentials:
         row = conn.execute(
-            "SELECT user_id, enabled FROM credentials WHERE kind = ? AND value = ?",
+            "SELECT user_id, enabled, valid_from, valid_until FROM credentials "
+            "WHERE kind = ? AND value = ?",
             (kind, value),
         ).fetchone()
-        owner = None if row is None else CredentialRef(row[0], bool(row[1]))
+        owner = None
+        if row is not None:
+            start, end = expiry_epoch(row[2]), expiry_epoch(row[3])
+            owner = CredentialRef(row[0], bool(row[1]), start, end)
         yield CredentialChange(kind, value, owner)
 
 

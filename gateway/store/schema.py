@@ -406,6 +406,19 @@ _V12_MAIL_CURSOR: tuple[str, ...] = (
     "INSERT INTO mail_cursor (id) VALUES (1)",
 )
 
+# The Akuvox plate "Duration": a licence plate may be valid only within a window, each end
+# an ISO 8601 UTC time like users.expiry, NULL = unbounded (both NULL: a long-term plate,
+# and every credential that is not a plate). `credentials` has its rules triggers already.
+# And the Akuvox "Relay Schedule Activation Permission": whether a user's grant starts a
+# door's first-person-in unlock schedule. Existing users get 1, as every grant did before.
+# `users` has its rules triggers already.
+_V13_PLATE_WINDOWS: tuple[str, ...] = (
+    "ALTER TABLE credentials ADD COLUMN valid_from TEXT",
+    "ALTER TABLE credentials ADD COLUMN valid_until TEXT",
+    "ALTER TABLE users ADD COLUMN schedule_activation INTEGER NOT NULL DEFAULT 1 "
+    "CHECK (schedule_activation IN (0, 1))",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1_TABLES + _V1_SEEDS + _rules_triggers()),
     Migration(2, "agents: journal forwarding targets and their cursors", _V2_AGENTS),
@@ -419,6 +432,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(10, "events: the raw frame of a presentation", _V10_EVENT_RAW_FRAME),
     Migration(11, "rules: a change log, so a change is applied as a delta", _V11_RULE_CHANGES),
     Migration(12, "notifications: the mailer's durable journal cursor", _V12_MAIL_CURSOR),
+    Migration(
+        13, "plate validity windows, users' schedule activation permission", _V13_PLATE_WINDOWS
+    ),
 )
 
 LATEST_VERSION: int = MIGRATIONS[-1].version

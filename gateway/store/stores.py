@@ -20,6 +20,7 @@ from gateway.store.organisation import OrganisationStore
 from gateway.store.technicians import TechnicianStore
 from gateway.store.terminal_settings import TerminalStore
 from gateway.store.users import UserStore
+from gateway.store.validate import AKUVOX_PIN_LENGTHS, PinLengths
 
 __all__ = ["Stores"]
 
@@ -38,8 +39,11 @@ class Stores(ClosedOnExit):
     _connections: tuple[LockedConnection, ...] = field(repr=False)
 
     @classmethod
-    def open(cls, db_path: Path, hasher: PinHasher) -> Stores:
-        """Open (create, migrate) the database at `db_path`; raises `StoreError`."""
+    def open(
+        cls, db_path: Path, hasher: PinHasher, pins: PinLengths = AKUVOX_PIN_LENGTHS
+    ) -> Stores:
+        """Open (create, migrate) the database at `db_path`; raises `StoreError`. `pins`:
+        the PIN lengths the user store accepts."""
         shared = LockedConnection.open(db_path)
         try:
             agents = AgentStore.open(db_path)
@@ -47,7 +51,7 @@ class Stores(ClosedOnExit):
             shared.close()
             raise
         return cls(
-            users=UserStore(shared, hasher),
+            users=UserStore(shared, hasher, pins),
             organisation=OrganisationStore(shared),
             technicians=TechnicianStore(shared),
             engine_state=EngineStateStore(shared),

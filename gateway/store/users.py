@@ -21,7 +21,7 @@ from typing import Any, Literal, cast
 
 from gateway.access.pins import PinHasher
 from gateway.access.totp import new_secret, seal, unseal
-from gateway.model import CREDENTIAL_KINDS, AdminLevel, User
+from gateway.model import CREDENTIAL_KINDS, AdminLevel, PlateWindow, User
 from gateway.store.connection import LockedConnection, TableStore
 from gateway.store.db import multimap
 from gateway.store.errors import CredentialTaken, NotFoundError, ValidationError
@@ -41,13 +41,19 @@ from gateway.store.records import (
 )
 from gateway.store.references import join_ids, require_ids
 from gateway.store.rules import changes_logged_as_one
-from gateway.store.validate import check_pin_hash, check_public_pins, validate_user
+from gateway.store.validate import (
+    AKUVOX_PIN_LENGTHS,
+    PinLengths,
+    check_pin_hash,
+    check_public_pins,
+    validate_user,
+)
 
 __all__ = ["ImportRow", "RecordBatch", "UserImport", "UserStore", "check_import_row"]
 
 _USER_COLUMNS = (
     "user_id, first_name, last_name, other_name, active, expiry, admin_level, message, "
-    "lockdown_override"
+    "lockdown_override, schedule_activation"
 )
 _CREDENTIAL_LABELS = {"card": "card", "qr": "QR code", "plate": "plate"}
 _CREDENTIAL_FIELDS = {"card": "cards", "qr": "qr_codes", "plate": "plates", "pin": "pin"}
@@ -69,20 +75,40 @@ IMPORT_CACHE_KIB = 128 * 1024
 class UserStore(TableStore):
     """Users and credentials. Built by `Stores.open`, or on its own by `UserStore.open`."""
 
-    def __init__(self, connection: LockedConnection, hasher: PinHasher) -> None:
+    def __init__(
+        self, connection: LockedConnection, hasher: PinHasher, pins: PinLengths = AKUVOX_PIN_LENGTHS
+    ) -> None:
         super().__init__(connection)
         self._hasher = hasher
+        self._pins = pins
 
     @classmethod
-    def open(cls, db_path: Path, hasher: PinHasher) -> UserStore:
+    def open(
+        cls, db_path: Path, hasher: PinHasher, pins: PinLengths = AKUVOX_PIN_LENGTHS
+    ) -> UserStore:
         """Open (create, migrate) the database at `db_path` for this store alone."""
-        return cls(LockedConnection.open(db_path), hasher)
+        return cls(LockedConnection.open(db_path), hasher, pins)
+
+    def check_pin_length(self, user: User) -> None:
+        """The PIN being set (if any) has as many digits as this gateway's PIN settings
+        allow; `ValidationError` on "pin" (that never echoes it) if not."""
+        if user.pin is not None:
+            low, high = self._pins.private
+            if not low <= len(user.pin) <= high:
+                raise ValidationError(
+                    "pin", f"must be {low} to {high} digits long (this gateway's PIN settings)"
+                )
+
+    def _validated(self, user: User) -> User:
+        clean = validate_user(user)
+        self.check_pin_length(clean)
+        return clean
 
     # -- users ----------------------------------------------------------------------------
 
     def add_user(self, user: User) -> None:
         """Store a new user; `ValidationError` if the id exists or a field is refused."""
-        clean = validate_user(user)
+        clean = self._validated(user)
         with self._writing() as conn:
             if _user_exists(conn, clean.user_id):
                 raise ValidationError("user_id", f"user {clean.user_id} already exists")
@@ -94,7 +120,7 @@ class UserStore(TableStore):
         `pin=None` keeps the current PIN when `has_pin` is set (a user read back from the
         store), and removes it otherwise.
         """
-        clean = validate_user(user)
+        clean = self._validated(user)
         with self._writing() as conn:
             if not _user_exists(conn, clean.user_id):
                 raise NotFoundError("user", clean.user_id)
@@ -102,7 +128,7 @@ class UserStore(TableStore):
 
     def upsert_user(self, user: User) -> bool:
         """Add or replace a user; True when it was created."""
-        clean = validate_user(user)
+        clean = self._validated(user)
         with self._writing() as conn:
             created = not _user_exists(conn, clean.user_id)
             self._write_user(conn, clean)
@@ -219,12 +245,13 @@ class UserStore(TableStore):
         if flags is not None:  # an import file that carries the flags is the authority
             enabled = {(k, v): int(flags.enabled(k, v)) for k, v in credentials}
         conn.execute(
-            f"INSERT INTO users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            f"INSERT INTO users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (user_id) DO UPDATE SET first_name = excluded.first_name, "
             "last_name = excluded.last_name, other_name = excluded.other_name, "
             "active = excluded.active, expiry = excluded.expiry, "
             "admin_level = excluded.admin_level, message = excluded.message, "
-            "lockdown_override = excluded.lockdown_override",
+            "lockdown_override = excluded.lockdown_override, "
+            "schedule_activation = excluded.schedule_activation",
             _user_row(user),
         )
         _replace_user_lists(conn, user, stored)
@@ -233,6 +260,7 @@ class UserStore(TableStore):
             "INSERT INTO credentials (kind, value, user_id, enabled) VALUES (?, ?, ?, ?)",
             [(k, v, user.user_id, enabled.get((k, v), 1)) for k, v in credentials],
         )
+        _write_plate_windows(conn, [user])
 
     def _resolve_pin_hash(
         self, conn: sqlite3.Connection, user: User, pin_hash: str | None
@@ -261,7 +289,7 @@ class UserStore(TableStore):
     def set_public_pins(self, pins: list[str]) -> bool:
         """Replace the device's public PINs (at most 3, 4..8 digits each); True if they
         changed. The same PINs again write nothing, so readers have no rules to reload."""
-        check_public_pins(pins)
+        check_public_pins(pins, self._pins.public)
         hashes = [self._hasher.hash(pin) for pin in pins]
         with self._writing() as conn:
             stored = {row[0] for row in conn.execute("SELECT pin_hash FROM public_pins")}
@@ -339,7 +367,7 @@ class UserStore(TableStore):
         if mode == "update" and existing is None:
             raise NotFoundError("user", user_id)
         user, profile = build(existing)
-        clean = validate_user(user)
+        clean = self._validated(user)
         if clean.user_id != user_id:
             raise ValidationError("user_id", "cannot be changed")
         self._write_user(conn, clean, stored=None if existing is None else existing[0])
@@ -446,6 +474,12 @@ class UserImport:
         """Add or replace these users; `ValidationError` with `index` in `rows` if refused
         (nothing of the batch is written then). Each row is as `check_import_row` made
         it: its own checks are done, what is left are those against the database."""
+        for index, row in enumerate(rows):
+            try:
+                self._store.check_pin_length(row.user)
+            except ValidationError as exc:
+                exc.index = index
+                raise
         self._batches += 1
         if self._batches == 1 and len(rows) >= BULK_IMPORT_USERS and self._bulk is not None:
             self._bulk.enter_context(changes_logged_as_one(self._conn))
@@ -781,13 +815,14 @@ def _enabled_rows(
 _USER_UPSERT = (
     f"INSERT INTO users ({_USER_COLUMNS}) "
     "SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, "
-    "j.value ->> 5, j.value ->> 6, j.value ->> 7, j.value ->> 8 "
+    "j.value ->> 5, j.value ->> 6, j.value ->> 7, j.value ->> 8, j.value ->> 9 "
     "FROM json_each(?) AS j WHERE true ORDER BY j.key "  # WHERE: the upsert's syntax
     "ON CONFLICT (user_id) DO UPDATE SET first_name = excluded.first_name, "
     "last_name = excluded.last_name, other_name = excluded.other_name, "
     "active = excluded.active, expiry = excluded.expiry, "
     "admin_level = excluded.admin_level, message = excluded.message, "
-    "lockdown_override = excluded.lockdown_override"
+    "lockdown_override = excluded.lockdown_override, "
+    "schedule_activation = excluded.schedule_activation"
 )
 _CREDENTIALS_INSERT = (
     "INSERT INTO credentials (kind, value, user_id, enabled) "
@@ -808,6 +843,7 @@ def _user_row(user: User) -> tuple[object, ...]:
         user.admin_level,
         user.message,
         int(user.lockdown_override),
+        int(user.schedule_activation),
     )
 
 
@@ -839,6 +875,23 @@ def _write_batch(
                 (_json(rows),),
             )
     conn.execute(_CREDENTIALS_INSERT, (_json([row for rows in credentials for row in rows]),))
+    _write_plate_windows(conn, users)
+
+
+def _write_plate_windows(conn: sqlite3.Connection, users: Iterable[User]) -> None:
+    """Set the windows of the plates just written (most users have none: no statement)."""
+    rows = [
+        (start, end, user.user_id, plate)
+        for user in users
+        if user.plate_windows
+        for plate, (start, end) in user.plate_windows.items()
+    ]
+    if rows:
+        conn.executemany(
+            "UPDATE credentials SET valid_from = ?, valid_until = ? "
+            "WHERE user_id = ? AND kind = 'plate' AND value = ?",
+            rows,
+        )
 
 
 def _json(rows: Sequence[Sequence[object]]) -> str:
@@ -858,12 +911,20 @@ def _fetch_users(conn: sqlite3.Connection, user_id: str | None) -> list[User]:
         )
     }
     creds: dict[str, dict[str, list[str]]] = {}
-    for uid, kind, value in conn.execute(
-        f"SELECT user_id, kind, value FROM credentials {where} ORDER BY id", args
+    windows: dict[str, dict[str, PlateWindow]] = {}
+    for uid, kind, value, start, end in conn.execute(
+        f"SELECT user_id, kind, value, valid_from, valid_until FROM credentials {where} "
+        "ORDER BY id",
+        args,
     ):
         creds.setdefault(uid, {k: [] for k in CREDENTIAL_KINDS})[kind].append(value)
+        if start is not None or end is not None:
+            windows.setdefault(uid, {})[value] = (start, end)
     rows = conn.execute(f"SELECT {_USER_COLUMNS} FROM users {where} ORDER BY user_id", args)
-    return [_user_from_row(row, lists, creds) for row in rows]
+    users = [_user_from_row(row, lists, creds) for row in rows]
+    for user in users:
+        user.plate_windows = windows.get(user.user_id, {})
+    return users
 
 
 def _user_from_row(
@@ -871,7 +932,7 @@ def _user_from_row(
     lists: Mapping[str, Mapping[str, list[Any]]],
     creds: Mapping[str, Mapping[str, list[str]]],
 ) -> User:
-    uid, first, last, other, active, expiry, level, message, override = row
+    uid, first, last, other, active, expiry, level, message, override, activation = row
     mine = creds.get(uid, {})
     return User(
         user_id=uid,
@@ -891,6 +952,7 @@ def _user_from_row(
         pin=None,
         has_pin=bool(mine.get("pin")),
         lockdown_override=bool(override),
+        schedule_activation=bool(activation),
     )
 
 

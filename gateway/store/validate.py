@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 from gateway.access.snapshot import PATTERN_DAYS, SLOTS_PER_DAY
-from gateway.model import ADMIN_LEVELS, MAX_PUBLIC_PINS, PUBLIC_PIN_DIGITS, User
+from gateway.model import (
+    ADMIN_LEVELS,
+    MAX_PUBLIC_PINS,
+    PRIVATE_PIN_DIGITS,
+    PUBLIC_PIN_DIGITS,
+    PlateWindow,
+    User,
+)
 from gateway.store.errors import ValidationError
 
 MAX_USER_ID = 32
@@ -28,8 +35,21 @@ MAX_MESSAGE_LENGTH = 256
 MAX_DOOR_LENGTH = 64
 MAX_URL_LENGTH = 1024  # an agent's URL (`gateway.store.agents`)
 CARD_HEX_DIGITS = (2, 20)
-PRIVATE_PIN_DIGITS = (2, 8)
 PIN_HASH_RE = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class PinLengths:
+    """How many digits a PIN may have on this gateway (its `[access]` PIN settings), as
+    (fewest, most): private PINs within 2-8, public PINs within 4-8 (the Akuvox limits)."""
+
+    private: tuple[int, int] = PRIVATE_PIN_DIGITS
+    public: tuple[int, int] = PUBLIC_PIN_DIGITS
+
+
+AKUVOX_PIN_LENGTHS = PinLengths()  # the default: the widest ranges the Akuvox guides allow
+
+
 # A person may type a card as "04:a1:b2 c3"; the separators carry no meaning.
 _CARD_SEPARATORS = re.compile(r"[\s:]+")
 _HEX = re.compile(r"[0-9A-F]+")
@@ -108,6 +128,29 @@ def normalise_expiry(text: str | None) -> str | None:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def normalise_plate_windows(user: User) -> dict[str, PlateWindow]:
+    """The user's plate windows with both times as UTC `...Z` (see `normalise_expiry`);
+    a window with neither time is dropped (a long-term plate). `ValidationError` on
+    "plate_windows" for a plate the user lacks or a window that ends before it starts."""
+    windows: dict[str, PlateWindow] = {}
+    for plate, (start, end) in user.plate_windows.items():
+        if plate not in user.plates:
+            raise ValidationError("plate_windows", f"{plate!r} is not one of the user's plates")
+        window = (_window_time(start), _window_time(end))
+        if window[0] is not None and window[1] is not None and window[1] <= window[0]:
+            raise ValidationError("plate_windows", f"the window of {plate!r} ends before it starts")
+        if window != (None, None):
+            windows[plate] = window
+    return windows
+
+
+def _window_time(text: str | None) -> str | None:
+    try:
+        return normalise_expiry(text)
+    except ValidationError as exc:
+        raise ValidationError("plate_windows", exc.message.replace("expiry", "time")) from None
+
+
 def expiry_epoch(text: str | None) -> float | None:
     """Epoch seconds of a normalised expiry (None stays None)."""
     if text is None:
@@ -182,6 +225,7 @@ def validate_user(user: User) -> User:
         doors=list(user.doors),
         qr_codes=list(user.qr_codes),
         plates=list(user.plates),
+        plate_windows=normalise_plate_windows(user) if user.plate_windows else {},
     )
 
 
@@ -210,12 +254,12 @@ def check_user(user: User) -> tuple[list[str], str | None]:
     return cards, normalise_expiry(user.expiry)
 
 
-def check_public_pins(pins: list[str]) -> None:
-    """At most 3 public PINs, 4..8 digits each, all different."""
+def check_public_pins(pins: list[str], digits: tuple[int, int] = PUBLIC_PIN_DIGITS) -> None:
+    """At most 3 public PINs, `digits` (4..8) long each, all different."""
     if len(pins) > MAX_PUBLIC_PINS:
         raise ValidationError("public_pins", f"at most {MAX_PUBLIC_PINS}, got {len(pins)}")
     for pin in pins:
-        check_pin(pin, "public_pins", PUBLIC_PIN_DIGITS)
+        check_pin(pin, "public_pins", digits)
     if len(set(pins)) != len(pins):
         raise ValidationError("public_pins", "the same PIN is listed twice")
 

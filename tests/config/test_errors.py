@@ -25,7 +25,8 @@ CASES: list[tuple[str, str, str]] = [
         "held_open_prealarm_s, rex_unlocks, "
         "rex_action_delay_s, rex_only_if_still_pressed, second_relay_pin, "
         "second_relay_active_high, second_relay_mode, second_relay_pulse_s, "
-        "second_relay_schedule, unlock_schedule, unlock_schedule_first_person, input_actions",
+        "second_relay_schedule, unlock_schedule, unlock_schedule_first_person, input_actions, "
+        "rex_trigger_level, doorbell_trigger_level, cards_enabled, pins_enabled, qr_enabled",
     ),
     (
         "unknown section",

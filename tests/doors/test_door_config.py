@@ -11,6 +11,7 @@ from gateway.settings import InputActionSettings
 from tests.config.helpers import MINIMAL_GPIO, MINIMAL_SIMULATED, errors_of, variant, write
 
 FRONT = 'name = "front"\nrelay_pin = 17\n'
+REX_ACTION = 'rex_pin = 22\n[[doors.input_actions]]\ninput = "rex"\n'
 
 
 def front(extra: str, base: str = MINIMAL_GPIO) -> str:
@@ -127,8 +128,33 @@ def test_every_door_key_loads(tmp_path: Path) -> None:
         ),
         (
             'contact_pin = 27\n[[doors.input_actions]]\ninput = "contact"\nurl = "ftp://192.0.2.1/x"\n',
-            'doors[0].input_actions[0].url: expected empty or an "http://" or "https://" URL '
-            'with a host, found "ftp://192.0.2.1/x"',
+            'doors[0].input_actions[0].url: expected empty (no HTTP action) or an "http://" or '
+            '"https://" URL with a host, found "ftp://192.0.2.1/x"',
+        ),
+        (
+            REX_ACTION,
+            'doors[0].input_actions[0].url: expected a URL, a relay = "lock" or "second", an '
+            "ftp_url or email = true (an action that does something), found nothing",
+        ),
+        (
+            REX_ACTION + 'relay = "lock"\nrelay_door = "side"\n',
+            "doors[0].input_actions[0].relay_door: expected the name of a [[doors]] entry, "
+            'found "side"',
+        ),
+        (
+            REX_ACTION + 'relay = "second"\n',
+            "doors[0].second_relay_pin: expected a BCM GPIO number from 0 to 27 (required: an "
+            "input action pulses this second relay), found nothing",
+        ),
+        (
+            REX_ACTION + 'url = "http://192.0.2.1/x"\nrelay_door = "front"\n',
+            'doors[0].input_actions[0].relay_door: only used with relay = "lock" or "second"',
+        ),
+        (
+            REX_ACTION + 'relay = "lock"\ndelay_s = 30\nonly_if_still_active = true\n',
+            "doors[0].input_actions[0].delay_s: expected a number smaller than button_stuck_s "
+            "(30) with only_if_still_active: a button held longer counts as stuck and never "
+            "acts, found 30",
         ),
         (
             'contact_pin = 27\n[[doors.input_actions]]\ninput = "door"\nurl = "http://192.0.2.1/x"\n',

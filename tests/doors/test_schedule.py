@@ -177,3 +177,22 @@ def test_schedules_changed_re_evaluates_at_once() -> None:
 def test_next_boundary_is_the_next_quarter_hour() -> None:
     assert next_boundary(at(9).timestamp()) == at(9, 15).timestamp()
     assert next_boundary(at(9, 14).timestamp() + 59.9) == at(9, 15).timestamp()
+
+
+def test_a_user_without_the_activation_permission_opens_but_does_not_start_it() -> None:
+    # The Akuvox "Relay Schedule Activation Permission", refused: a pulse, no schedule.
+    door = rig(
+        DoorLinks(schedule_active=office_hours),
+        unlock_schedule=1,
+        unlock_schedule_first_person=True,
+    )
+    door.timers.advance_to(at(9, 30))
+    door.door.grant("visitor", starts_schedule=False)
+    assert door.door.unlocked  # the visitor's own pulse
+    door.advance(60)
+    assert not door.door.unlocked
+    assert door.door.status()["schedule"] == "waiting_first_person"
+    assert "schedule_unlocked" not in door.reasons()
+    door.door.grant("1001")  # a user with the permission starts it
+    door.advance(60)
+    assert door.door.unlocked and door.door.status()["schedule"] == "active"

@@ -121,7 +121,7 @@ def test_an_input_action_that_does_nothing_is_refused(tmp_path: Path) -> None:
     action = '\n[[doors.input_actions]]\ninput = "contact"\n'
     text = base.replace('\n[[doors]]\nname = "back"', action + '\n[[doors]]\nname = "back"')
     (error,) = errors_of(write(tmp_path, text))
-    assert "doors[0].input_actions[0]" in error and "url, email = true, or both" in error
+    assert "doors[0].input_actions[0]" in error and "an ftp_url or email = true" in error
 
 
 def test_a_ca_file_that_is_not_a_certificate_is_refused(tmp_path: Path) -> None:

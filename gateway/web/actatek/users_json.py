@@ -9,6 +9,9 @@ How its fields map onto the store:
 - lockdownOverride (our addition): `lockdown_override`, true when this user's card, PIN,
   QR code or plate opens a door in lockdown. Only a SUPERADMIN session changes it
   (users.py); absent on add = false.
+- scheduleActivation (our addition): `schedule_activation`, the Akuvox "Relay Schedule
+  Activation Permission": whether this user's grant starts a door's first-person-in
+  unlock schedule; absent on add = true.
 - groupID, departmentID: an integer or an array; absent on add = [0].
 - status.active: `active` (deactivateUser / activateUser set it too).
 - password: the private keypad PIN (2-8 digits, unique on the device), stored as a keyed
@@ -20,6 +23,9 @@ How its fields map onto the store:
 - keyrecords: keytype 1 = QR code, 2 = licence plate, 3 = a further card (cards 2-5);
   keystring = its value; keyid kept as given (default `kind:value`); keyenabled = the
   credential's enabled flag. When given, it replaces every QR code, plate and further card.
+  validfrom / validuntil (our addition, plates only): the Akuvox plate "Duration", the
+  window within which the plate opens (xsd:dateTime with Z or an offset; either may be
+  left out); a plate with neither is a long-term vehicle.
 - expirydate: xsd:dateTime; with Z or an offset as is, without one in the device's time
   zone (as the reference reads log times); 0 = none.
 - fingerprints, facialrecords, ScoreThreshold, the status flags other than active: stored
@@ -39,7 +45,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from gateway.cardnumbers import from_printed
-from gateway.model import ADMIN_LEVELS, AdminLevel, User
+from gateway.model import ADMIN_LEVELS, AdminLevel, PlateWindow, User
 from gateway.store.errors import ValidationError
 from gateway.store.records import STATUS_FLAGS, CredentialKey, UserProfile, UserRecord
 from gateway.store.validate import (
@@ -74,10 +80,11 @@ USER_FIELDS = frozenset(
         "expirydate",
         "message",
         "lockdownOverride",
+        "scheduleActivation",
     }
 )
 STATUS_FIELDS = frozenset({"active", *STATUS_FLAGS})
-KEY_FIELDS = frozenset({"keytype", "keystring", "keyid", "keyenabled"})
+KEY_FIELDS = frozenset({"keytype", "keystring", "keyid", "keyenabled", "validfrom", "validuntil"})
 FACE_FIELDS = frozenset({"FacialTemplateType", "FacialTemplate", "FacialPhoto"})
 KEY_TYPES: dict[int, str] = {1: "qr", 2: "plate", 3: "card"}
 KEY_TYPE_OF = {kind: number for number, kind in KEY_TYPES.items()}
@@ -93,6 +100,7 @@ NAMES = {
     "cards": "cardsn",
     "qr_codes": "keyrecords",
     "plates": "keyrecords",
+    "plate_windows": "keyrecords",
     "pin": "password",
     "expiry": "expirydate",
     "lockdown_override": "lockdownOverride",
@@ -119,6 +127,8 @@ class KeyRecord:
     value: str
     key_id: str
     enabled: bool
+    valid_from: str | None = None  # a plate's window (checked by the store)
+    valid_until: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +154,7 @@ class UserInput:
     expiry: str | None = None
     message: str | None = None
     lockdown_override: bool | None = None
+    schedule_activation: bool | None = None
 
 
 # -- parsing ----------------------------------------------------------------------------
@@ -184,7 +195,12 @@ def _key(obj: Mapping[str, Any]) -> KeyRecord:
     value = parse_card(raw, "keyrecords") if kind == "card" else raw
     key_id = text(obj, "keyid", MAX_KEY_ID)
     enabled = boolean(obj, "keyenabled")
-    return KeyRecord(kind, value, key_id or f"{kind}:{value}", enabled is not False)
+    start = text(obj, "validfrom", MAX_EXPIRY_TEXT) or None
+    end = text(obj, "validuntil", MAX_EXPIRY_TEXT) or None
+    if kind != "plate" and (start or end):
+        raise ActatekError("keyrecords: validfrom and validuntil are for a plate (keytype 2)")
+    key = key_id or f"{kind}:{value}"
+    return KeyRecord(kind, value, key, enabled is not False, start, end)
 
 
 def _keys(value: Any) -> tuple[KeyRecord, ...] | None:
@@ -287,6 +303,7 @@ def parse_user(obj: Mapping[str, Any], tz: ZoneInfo) -> UserInput:
         expiry=parse_expiry(obj.get("expirydate"), tz),
         message=text(obj, "message", MAX_MESSAGE_LENGTH),
         lockdown_override=boolean(obj, "lockdownOverride"),
+        schedule_activation=boolean(obj, "scheduleActivation"),
     )
 
 
@@ -306,6 +323,16 @@ def _key_values(new: UserInput, kind: str, current: list[str]) -> list[str]:
     return [key.value for key in new.keys if key.kind == kind]
 
 
+def _plate_windows(new: UserInput, user: User) -> dict[str, PlateWindow]:
+    if new.keys is None:
+        return dict(user.plate_windows)
+    return {
+        key.value: (key.valid_from, key.valid_until)
+        for key in new.keys
+        if key.kind == "plate" and (key.valid_from or key.valid_until)
+    }
+
+
 def _merge_user(user: User, new: UserInput) -> User:
     return replace(
         user,
@@ -321,10 +348,14 @@ def _merge_user(user: User, new: UserInput) -> User:
         cards=_cards(user.cards, new),
         qr_codes=_key_values(new, "qr", user.qr_codes),
         plates=_key_values(new, "plate", user.plates),
+        plate_windows=_plate_windows(new, user),
         pin=new.pin or None,  # None keeps the stored PIN while has_pin is set
         has_pin=user.has_pin and new.pin != "",
         lockdown_override=(
             user.lockdown_override if new.lockdown_override is None else new.lockdown_override
+        ),
+        schedule_activation=(
+            user.schedule_activation if new.schedule_activation is None else new.schedule_activation
         ),
     )
 
@@ -379,12 +410,22 @@ def _key_out(kind: str, value: str, profile: UserProfile) -> dict[str, Any]:
     }
 
 
+def _plate_out(plate: str, user: User, profile: UserProfile) -> dict[str, Any]:
+    key = _key_out("plate", plate, profile)
+    start, end = user.plate_windows.get(plate, (None, None))
+    if start is not None:
+        key["validfrom"] = start
+    if end is not None:
+        key["validuntil"] = end
+    return key
+
+
 def render_user(record: UserRecord, admin_level: str | None = None) -> dict[str, Any]:
     """A stored user in the getUsers structure; never a PIN, never a secret."""
     user, profile = record
     keys = [_key_out("card", card, profile) for card in user.cards[1:]]
     keys += [_key_out("qr", code, profile) for code in user.qr_codes]
-    keys += [_key_out("plate", plate, profile) for plate in user.plates]
+    keys += [_plate_out(plate, user, profile) for plate in user.plates]
     body: dict[str, Any] = {
         "userID": user.user_id,
         "lastName": user.last_name,
@@ -400,6 +441,7 @@ def render_user(record: UserRecord, admin_level: str | None = None) -> dict[str,
         "expirydate": user.expiry or 0,
         "message": user.message,
         "lockdownOverride": user.lockdown_override,
+        "scheduleActivation": user.schedule_activation,
     }
     if profile.fingerprints is not None:
         body["fingerprints"] = profile.fingerprints

@@ -35,6 +35,14 @@ REASONS: dict[str, Explanation] = {
     "credential_disabled": Explanation(
         "This credential is disabled for {user}.", "enable the credential, or issue a new one"
     ),
+    "method_off": Explanation(
+        "This kind of credential (card, PIN or QR code) is switched off at {door}.",
+        "use another credential, or switch the kind on (cards_enabled, pins_enabled, qr_enabled)",
+    ),
+    "plate_outside_window": Explanation(
+        "This licence plate of {user} is only valid within a time window, and now is not in it.",
+        "check the plate's window (valid from / until) in the user's record",
+    ),
     "user_inactive": Explanation(
         "{user} is inactive.", "activate the user, or check their validity dates"
     ),
@@ -214,6 +222,10 @@ REASONS: dict[str, Explanation] = {
     "input_action_failed": Explanation(
         "An input's action (a URL called on a button or contact) failed.",
         "check the action's URL and the network",
+    ),
+    "input_relay": Explanation(
+        "An input's action pulsed a relay (the trace says which, and whether it did).",
+        "nothing if expected; a refusal names why (lockdown, no second relay)",
     ),
     "input_fault": Explanation(
         "An input of {door} is chattering or stuck.", "check that input's wiring and switch"
