@@ -239,8 +239,24 @@ class User:
     # privilege, not implied by `admin_level`; only a SUPERADMIN session grants it, and an
     # import file never carries it (docs/security.md).
     lockdown_override: bool = False
+    # Elevator floors this user may select after a grant at a lift reader (the Akuvox
+    # "Floor No."): names of `[[floors]]` entries (docs/floors.md).
+    floors: list[str] = field(default_factory=list)
+    # HTTP URLs sent after each grant of this user (the Akuvox "Web Relay"; docs/web-relay.md).
+    # A password or token in one is a secret: read back, it is shown masked.
+    web_relay_urls: list[str] = field(default_factory=list)
 
     @property
     def display_name(self) -> str:
         """First and last name, as the ACTAtek `userName` combines them."""
         return " ".join(p for p in (self.first_name, self.last_name) if p)
+
+
+@dataclass(frozen=True)
+class GrantActions:
+    """What a user's grant sets off besides the door: the elevator floors it enables (at a
+    lift reader) and the web relay URLs it sends, as stored (a URL may hold a password:
+    never log one as it is)."""
+
+    floors: tuple[str, ...] = ()
+    web_relay_urls: tuple[str, ...] = field(default=(), repr=False)

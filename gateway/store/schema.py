@@ -393,6 +393,21 @@ _V11_RULE_CHANGES: tuple[str, ...] = (
     *_paused_rules_version_triggers(),
 )
 
+# A user's elevator floors and web relay URLs: what a grant sets off besides the door, read
+# after the decision (never by it), so neither table is a rules table.
+_V13_USER_GRANT_ACTIONS: tuple[str, ...] = (
+    "CREATE TABLE user_floors ("
+    " user_id TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,"
+    " floor TEXT NOT NULL,"
+    " position INTEGER NOT NULL,"
+    " PRIMARY KEY (user_id, floor)) WITHOUT ROWID",
+    "CREATE TABLE user_web_relays ("
+    " user_id TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,"
+    " url TEXT NOT NULL,"
+    " position INTEGER NOT NULL,"
+    " PRIMARY KEY (user_id, position)) WITHOUT ROWID",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1_TABLES + _V1_SEEDS + _rules_triggers()),
     Migration(2, "agents: journal forwarding targets and their cursors", _V2_AGENTS),
@@ -405,6 +420,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "users: lockdown override, a privilege of its own", _V9_LOCKDOWN_OVERRIDE),
     Migration(10, "events: the raw frame of a presentation", _V10_EVENT_RAW_FRAME),
     Migration(11, "rules: a change log, so a change is applied as a delta", _V11_RULE_CHANGES),
+    Migration(13, "users: elevator floors and web relay URLs", _V13_USER_GRANT_ACTIONS),
 )
 
 LATEST_VERSION: int = MIGRATIONS[-1].version

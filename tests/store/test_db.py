@@ -39,6 +39,8 @@ EXPECTED_TABLES = {
     "actatek_profiles",
     "credential_keys",
     "totp_secrets",
+    "user_floors",
+    "user_web_relays",
 }
 
 
