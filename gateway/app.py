@@ -211,6 +211,7 @@ class Gateway:
             self.saved_state.engine_changed,
             parts,
             StoreLookups(self.engine, self.db_path, self.hasher.hash),
+            self.stores.users.grant_actions,
         )
         self.feedback, self.readers = self.chain.feedback, self.chain.readers
         self.upstream, self.pipeline = self.chain.upstream, self.chain.pipeline

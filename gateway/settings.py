@@ -285,6 +285,9 @@ class ReaderSettings:
     apb_urls: Annotated[
         tuple[HttpUrl, ...], at_most(f"an array of at most {MAX_APB_URLS} URLs", MAX_APB_URLS)
     ] = ()
+    # A lift reader: a grant here enables the user's [[floors]] for [lift] floor_enable_s
+    # (docs/floors.md).
+    lift: bool = False
 
 
 @dataclass(frozen=True)
@@ -496,6 +499,31 @@ class AccessSettings:
     ] = field(default=(), repr=False)
 
 
+MAX_FLOORS = 64  # [[floors]] entries: more outputs than a Pi header has
+
+
+@dataclass(frozen=True)
+class FloorSettings:
+    """One elevator floor (`[[floors]]`): the output that enables its button in the car, a
+    relay or an elevator controller's dry-contact input driven by one (docs/floors.md)."""
+
+    name: Name  # what a user's floors list (the Akuvox "Floor No."), e.g. "1", "B2"
+    pin: GpioPin | None = None  # BCM GPIO of the floor's relay; required with backend "gpio"
+    active_high: bool = True  # false: the relay board switches on a low output
+
+
+@dataclass(frozen=True)
+class LiftSettings:
+    """What a grant at a lift reader does with the floors (`[lift]`)."""
+
+    # Seconds the user's floors stay enabled after a grant at a lift reader.
+    floor_enable_s: Annotated[float, number(1, 600)] = 10.0
+    # Floors enabled for a user whose record lists none (empty: none).
+    default_floors: Annotated[
+        tuple[Name, ...], at_most(f"an array of at most {MAX_FLOORS} floor names", MAX_FLOORS)
+    ] = ()
+
+
 @dataclass(frozen=True)
 class DemoUser:
     user_id: Name
@@ -539,6 +567,11 @@ class Settings:
     forwarding: ForwardingSettings = field(default_factory=ForwardingSettings)
     access: AccessSettings = field(default_factory=AccessSettings)
     simulation: SimulationSettings = field(default_factory=SimulationSettings)
+    floors: Annotated[
+        tuple[FloorSettings, ...],
+        at_most(f"at most {MAX_FLOORS} [[floors]] entries", MAX_FLOORS),
+    ] = ()
+    lift: LiftSettings = field(default_factory=LiftSettings)
 
     @property
     def simulated(self) -> bool:

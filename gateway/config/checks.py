@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.accounts import MIN_PASSWORD_LEN, SIMULATION_PASSWORD
+from gateway.config.floors import check_floors
 from gateway.config.report import NOTHING, Report, hint
 from gateway.config.schema import Checked, KeySpec, Located, Table, key_specs
 from gateway.config.wiegand_formats import check_reader_formats, check_wiegand_formats
@@ -31,6 +32,7 @@ from gateway.settings import (
     DemoUser,
     DeviceSettings,
     DoorSettings,
+    FloorSettings,
     ForwardingSettings,
     HardwareSettings,
     HttpUnlockSettings,
@@ -119,6 +121,8 @@ def cross_check(checked: Checked, report: Report) -> None:
     check_wiegand_formats(checked, report)
     _check_unique(checked, WiegandFormatSettings, "name", report)
     check_reader_formats(checked, report)
+    _check_unique(checked, FloorSettings, "name", report)
+    check_floors(checked, backend, report)
 
 
 def _backend(checked: Checked) -> str | None:
@@ -166,7 +170,12 @@ def _pin_uses(table: Table) -> Iterator[tuple[str, int]]:
 def _check_pins(checked: Checked, report: Report) -> None:
     """No GPIO is used twice anywhere in the file; the message names both users."""
     users: dict[int, str] = {}
-    for table in [*checked.tables_of(DoorSettings), *checked.tables_of(ReaderSettings)]:
+    tables = [
+        *checked.tables_of(DoorSettings),
+        *checked.tables_of(ReaderSettings),
+        *checked.tables_of(FloorSettings),
+    ]
+    for table in tables:
         for path, pin in _pin_uses(table):
             if pin in users:
                 report.expected(

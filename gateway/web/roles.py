@@ -113,6 +113,8 @@ STATUS_SECTIONS: dict[str, str | None] = {
     "http_unlock": "terminal",  # OpenDoor's settings and anti-passback counts
     "forwarding": "agents",  # agent URLs and cursors
     "system": None,  # clock synchronised, CPU temperature, throttling, disk, memory
+    "floors": None,  # elevator floor outputs: which are enabled now
+    "web_relay": "terminal",  # users' web relay URLs: sent, failed, queued (never a URL)
 }
 # Reader frames hold card numbers, raw Wiegand bits (facility and number: enough to clone
 # an H10301 card), NFC UIDs and serial frames: the same as the access log shows.
