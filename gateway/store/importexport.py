@@ -5,7 +5,9 @@ reads the file as a stream, checks and writes it in batches inside one transacti
 file is imported completely or not at all and memory does not grow with the file; it
 reports each bad row as `path:line N: field: message`.
 An export carries each PIN as its keyed hash: re-importing it into the same device (same
-device key) is lossless, and export -> import -> export gives an identical file.
+device key) is lossless, and export -> import -> export gives an identical file. A web
+relay URL's password or token is exported masked (`****`): imported into the same device
+the masked URL keeps the stored one; anywhere else it is refused (give the URL in full).
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ CSV_COLUMNS: tuple[str, ...] = (
     "disabled_qr_codes",
     "disabled_plates",
     "pin_enabled",
+    # Elevator floors and web relay URLs (docs/floors.md, docs/web-relay.md).
+    "floors",
+    "web_relay_urls",
 )
 LIST_FIELDS: dict[str, str] = {
     "departments": "department",
@@ -63,6 +68,8 @@ LIST_FIELDS: dict[str, str] = {
     "disabled_cards": "disabled_card",
     "disabled_qr_codes": "disabled_qr_code",
     "disabled_plates": "disabled_plate",
+    "floors": "floor",
+    "web_relay_urls": "web_relay_url",
 }
 # A row with none of these (a file from before they existed) keeps the stored flags.
 FLAG_FIELDS: tuple[str, ...] = (
@@ -329,6 +336,8 @@ def raw_to_user(raw: RawUser) -> tuple[User, str | None, CredentialFlags | None]
         plates=lists.get("plates", []),
         pin=pin,
         has_pin=has_pin,
+        floors=lists.get("floors", []),
+        web_relay_urls=lists.get("web_relay_urls", []),
     )
     user.cards, user.expiry = check_user(user)
     return user, pin_hash, _flags(raw, user)
@@ -437,6 +446,8 @@ def user_to_fields(row: ExportedUser) -> dict[str, str | list[str]]:
         "disabled_qr_codes": [q for q in user.qr_codes if q in flags.disabled_qr_codes],
         "disabled_plates": [p for p in user.plates if p in flags.disabled_plates],
         "pin_enabled": "" if pin_hash is None else "true" if flags.pin_enabled else "false",
+        "floors": list(user.floors),
+        "web_relay_urls": list(user.web_relay_urls),  # masked as the store reads them back
     }
 
 

@@ -465,7 +465,14 @@ class UserImport:
         self._batches += 1
         if self._batches == 1 and len(rows) >= BULK_IMPORT_USERS and self._bulk is not None:
             self._bulk.enter_context(changes_logged_as_one(self._conn))
-        users = [_unmasked_web_relays(self._conn, user) for user in self._checked_users(rows)]
+        users = self._checked_users(rows)
+        for index, user in enumerate(users):
+            if user.web_relay_urls:
+                try:
+                    users[index] = _unmasked_web_relays(self._conn, user)
+                except ValidationError as exc:
+                    exc.index = index
+                    raise
         ids = json.dumps([user.user_id for user in users])
         stored_pins = _stored_pins(
             self._conn,
