@@ -65,3 +65,36 @@ async def test_a_grant_while_stopping_says_shutdown_not_lockdown() -> None:
     pipeline.credential(card(door))
     assert journaled(events)[0] == ("access", "shutdown", False)
     assert not door.relay_energised
+
+
+async def test_only_a_grant_that_opened_sets_off_the_after_grant_actions() -> None:
+    door = rig()
+    called: list[tuple[str, str | None]] = []
+
+    def after_grant(
+        reader: ReaderSettings, credential: Credential, decision: object, name: str
+    ) -> None:
+        called.append((reader.name, getattr(decision, "user_id", None)))
+        if len(called) == 1:
+            raise RuntimeError("a broken hook")
+
+    pipeline = AccessPipeline(
+        asyncio.get_running_loop(),
+        door.clock,
+        engine(),
+        {READER.name: READER},
+        {"front": door.door},
+        {},
+        door.events.append,
+        lambda: None,
+        after_grant=after_grant,
+    )
+    pipeline.credential(card(door))  # granted: the hook runs (and its failure is logged)
+    assert door.relay_energised and len(called) == 1
+    door.door.set_lockdown(True, "admin")
+    pipeline.credential(card(door))  # refused by the door: no hook
+    pipeline.credential(Credential("card", "0BAD", READER.name, door.clock.time()))  # unknown
+    assert len(called) == 1
+    door.door.set_lockdown(False, "admin")
+    pipeline.credential(card(door))  # the next grant still gets its actions
+    assert len(called) == 2
