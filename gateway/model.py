@@ -243,8 +243,9 @@ class User:
     # "Floor No."): names of `[[floors]]` entries (docs/floors.md).
     floors: list[str] = field(default_factory=list)
     # HTTP URLs sent after each grant of this user (the Akuvox "Web Relay"; docs/web-relay.md).
-    # A password or token in one is a secret: read back, it is shown masked.
-    web_relay_urls: list[str] = field(default_factory=list)
+    # A password or token in one is a secret: read back, it is shown masked (and never in
+    # a repr).
+    web_relay_urls: list[str] = field(default_factory=list, repr=False)
 
     @property
     def display_name(self) -> str:

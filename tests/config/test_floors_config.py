@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway.config import load_settings
-from tests.config.helpers import MINIMAL_GPIO, errors_of, variant, write
+from gateway.config import load_settings, summary
+from tests.config.helpers import errors_of, variant, write
 
 LIFT_READER = 'name = "front-card"\nkind = "wiegand"\ndoor = "front"\n'
 FLOORS = (
@@ -52,3 +52,12 @@ def test_a_lift_reader_needs_floors(tmp_path: Path) -> None:
         f"{path}: readers[0].lift: expected false while no [[floors]] entry is configured, "
         "found true"
     ]
+
+
+def test_check_config_summarises_the_floors(tmp_path: Path) -> None:
+    text = variant(LIFT_READER, LIFT_READER + "lift = true\n") + FLOORS
+    settings = load_settings(write(tmp_path, text))
+    assert summary(settings).splitlines()[-1] == (
+        "Floors      1 GPIO20, B2 GPIO21 (active low); enabled 10 s after a grant at "
+        "front-card; default floors none"
+    )
