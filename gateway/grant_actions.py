@@ -5,7 +5,8 @@ Both are read from the store (`UserStore.grant_actions`) after the decision and 
 door moved: the decision never waits for them, and the rules cache stays as compact as
 it is. Grants are handled in the order they were made, one at a time, from a bounded
 queue (a grant that finds it full is logged and counted, and its floors stay disabled).
-A store that fails enables no floor (journaled as `floors_fault`) and sends no URL.
+A store that fails, or answers later than `READ_DEADLINE_S`, enables no floor (journaled
+as `floors_fault`) and sends no URL.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from gateway.upstream.web_relay import WebRelaySender
 log = logging.getLogger(__name__)
 
 MAX_PENDING = 64  # grants waiting for their store read
+# A read slower than this (a database locked by a long outside write) enables no floor:
+# the person in the car is not kept waiting, nor are the grants queued behind theirs.
+READ_DEADLINE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -43,11 +47,13 @@ class AfterGrant:
         floors: FloorOutputs | None,
         web_relay: WebRelaySender | None,
         max_pending: int = MAX_PENDING,
+        read_deadline_s: float = READ_DEADLINE_S,
     ) -> None:
         self._read = read
         self.floors = floors
         self.web_relay = web_relay
         self._max_pending = max_pending
+        self._read_deadline_s = read_deadline_s
         self._queue: asyncio.Queue[_Grant] | None = None
         self._worker: asyncio.Task[None] | None = None
         self.dropped = 0
@@ -82,7 +88,10 @@ class AfterGrant:
     async def _handle(self, grant: _Grant) -> None:
         reader, user_id = grant.reader, grant.user_id
         try:
-            actions = await asyncio.to_thread(self._read, user_id) if user_id else GrantActions()
+            actions = GrantActions()
+            if user_id:
+                async with asyncio.timeout(self._read_deadline_s):
+                    actions = await asyncio.to_thread(self._read, user_id)
         except Exception:
             self.store_failures += 1
             log.exception("could not read the user's floors and web relay URLs")

@@ -133,3 +133,20 @@ async def test_a_grant_without_a_user_gets_the_default_floors() -> None:
     await after.settle()
     assert floors.enabled == ("4",) and relay.sent == []
     await after.close()
+
+
+async def test_a_store_slower_than_the_deadline_enables_no_floor() -> None:
+    store = Store({"A1": GrantActions(("1",))})
+    events: list[Event] = []
+    clock = ManualClock()
+    floors = FloorOutputs(
+        FLOORS, LiftSettings(), SimulatedHardware(), ManualTimers(clock), clock, events.append
+    )
+    after = AfterGrant(store.read, floors, None, read_deadline_s=0.05)
+    store.gate.clear()  # the database is locked by someone else
+    after(LIFT, card(LIFT), grant("A1"), "")
+    await after.settle()
+    store.gate.set()
+    assert floors.enabled == ()
+    assert [e.trace for e in events] == ["floors:store_unavailable"]
+    await after.close()
