@@ -260,7 +260,12 @@ class Gateway:
             management=management,
             open_door=open_door,
             simulation=simulation_for(
-                self.hardware, self.chain, self.doors, self.door_inputs, self.clock
+                self.hardware,
+                self.chain,
+                self.doors,
+                self.door_inputs,
+                self.clock,
+                self.settings.floors,
             ),
             ops=OperationsService(self.settings, self.clock, self.db_path, self.tz),
             reader_diagnosis=ReaderDiagnostics(

@@ -77,8 +77,16 @@ async def relay() -> AsyncIterator[tuple[str, list[web.Request]]]:
     await runner.cleanup()
 
 
-async def floors(session: aiohttp.ClientSession, base: str, headers: Any) -> set[str]:
-    """The floors whose output is energised, as the status API shows them."""
+async def floors(session: aiohttp.ClientSession, base: str) -> set[str]:
+    """The floors whose relay is energised, from the pins' levels (/sim/outputs)."""
+    async with session.get(f"{base}/sim/outputs") as resp:
+        pins = (await resp.json())["floors"]
+    assert set(pins) == set(FLOOR_PINS)
+    return {name for name, energised in pins.items() if energised}
+
+
+async def shown_enabled(session: aiohttp.ClientSession, base: str, headers: Any) -> set[str]:
+    """The floors the status API shows energised."""
     async with session.get(f"{base}/api/v1/status", headers=headers) as resp:
         assert resp.status == 200
         section = (await resp.json())["floors"]
@@ -96,7 +104,8 @@ async def test_a_grant_at_the_lift_enables_only_the_users_floors(
         base = daemon.base_url
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
             headers = await login(session, base)
-            assert await floors(session, base, headers) == set()  # disabled from the start
+            assert await floors(session, base) == set()  # disabled from the start
+            assert await shown_enabled(session, base, headers) == set()
             async with session.post(
                 f"{base}/cgi-bin/restapi/login", json={"username": "admin", "password": "simulate"}
             ) as resp:
@@ -116,9 +125,10 @@ async def test_a_grant_at_the_lift_enables_only_the_users_floors(
                 assert resp.status == 200, await resp.text()
 
             async def enabled() -> set[str]:
-                return await floors(session, base, headers)
+                return await floors(session, base)
 
             assert await wait_for(enabled) == USER_FLOORS
+            assert await shown_enabled(session, base, headers) == USER_FLOORS
             started = time.monotonic()
             ever: set[str] = set()
             while time.monotonic() - started < ENABLE_S - 0.5:
