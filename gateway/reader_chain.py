@@ -5,7 +5,8 @@ drivers, each started and its feedback attached to its door.
 
 Each close goes on the caller's `AsyncExitStack` as its part is built, so a stop closes
 the readers first, then the pipeline (open upstream questions journaled as `shutdown`),
-the upstream clients, and the feedback last.
+the after-grant actions (every lift floor disabled, web relay URLs given a moment), the
+upstream clients, and the feedback last.
 """
 
 from __future__ import annotations
