@@ -224,6 +224,7 @@ class Gateway:
             self.saved_state.engine_changed,
             parts,
             StoreLookups(self.engine, self.db_path, self.hasher.hash),
+            self.stores.users.grant_actions,
         )
         self.feedback, self.readers = self.chain.feedback, self.chain.readers
         self.upstream, self.pipeline = self.chain.upstream, self.chain.pipeline
@@ -272,7 +273,12 @@ class Gateway:
             management=management,
             open_door=open_door,
             simulation=simulation_for(
-                self.hardware, self.chain, self.doors, self.door_inputs, self.clock
+                self.hardware,
+                self.chain,
+                self.doors,
+                self.door_inputs,
+                self.clock,
+                self.settings.floors,
             ),
             ops=OperationsService(self.settings, self.clock, self.db_path, self.tz),
             reader_diagnosis=ReaderDiagnostics(

@@ -259,8 +259,25 @@ class User:
     # first-person-in unlock schedule (`unlock_schedule_first_person`); false: it only
     # opens the door for its pulse.
     schedule_activation: bool = True
+    # Elevator floors this user may select after a grant at a lift reader (the Akuvox
+    # "Floor No."): names of `[[floors]]` entries (docs/floors.md).
+    floors: list[str] = field(default_factory=list)
+    # HTTP URLs sent after each grant of this user (the Akuvox "Web Relay"; docs/web-relay.md).
+    # A password or token in one is a secret: read back, it is shown masked (and never in
+    # a repr).
+    web_relay_urls: list[str] = field(default_factory=list, repr=False)
 
     @property
     def display_name(self) -> str:
         """First and last name, as the ACTAtek `userName` combines them."""
         return " ".join(p for p in (self.first_name, self.last_name) if p)
+
+
+@dataclass(frozen=True)
+class GrantActions:
+    """What a user's grant sets off besides the door: the elevator floors it enables (at a
+    lift reader) and the web relay URLs it sends, as stored (a URL may hold a password:
+    never log one as it is)."""
+
+    floors: tuple[str, ...] = ()
+    web_relay_urls: tuple[str, ...] = field(default=(), repr=False)

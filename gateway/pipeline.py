@@ -66,6 +66,11 @@ def build_upstream(
     return Upstream(flow, apb)
 
 
+# Called after a final grant, once the door moved (`gateway.grant_actions.AfterGrant`):
+# the reader, the credential, the decision and the user's name. Must return at once.
+AfterGrantHook = Callable[[ReaderSettings, Credential, Decision, str], None]
+
+
 class StoreFirst(Protocol):
     """While the rules cache is `loading` (start-up), what reads a credential from the store
     before it is decided (`gateway.rules_reload.StoreLookups`)."""
@@ -92,8 +97,10 @@ class AccessPipeline:
         engine_two_factor_timeout_s: float = 15.0,
         upstream: Upstream | None = None,
         store_first: StoreFirst | None = None,
+        after_grant: AfterGrantHook | None = None,
     ) -> None:
         self._loop, self._clock, self._engine = loop, clock, engine
+        self._after_grant = after_grant
         self._store_first = store_first
         self._readers, self._doors, self._feedback = readers, doors, feedback
         self._emit, self._state_changed = emit, state_changed
@@ -290,6 +297,11 @@ class AccessPipeline:
         self._show(reader.name, acted, door.settings.relay_pulse_s)
         if acted.granted and acted.final and self._upstream.apb is not None:
             self._upstream.apb.notify(reader, credential, self._user_name(acted.user_id))
+        if acted.granted and acted.final and self._after_grant is not None:
+            try:
+                self._after_grant(reader, credential, acted, self._user_name(acted.user_id))
+            except Exception:  # floors and web relays never break the next decision
+                log.exception("after-grant actions failed")
         self._state_changed()
 
     def _user_name(self, user_id: str | None) -> str:

@@ -430,6 +430,7 @@ def configured_pins(settings: Settings) -> list[int]:
     for reader in settings.readers:
         pins |= {reader.d0_pin, reader.d1_pin, reader.led_green_pin, reader.led_red_pin}
         pins |= {reader.beeper_pin, *reader.row_pins, *reader.col_pins}
+    pins |= {floor.pin for floor in settings.floors}  # the lift's floor relays
     return sorted(pin for pin in pins if pin is not None)
 
 

@@ -372,6 +372,9 @@ class ReaderSettings:
     install: Annotated[bool, UsedBy(OSDP)] = False
     # A PD silent for longer than this is a `reader` event and an alarm.
     offline_after_s: Annotated[float, number(1, 3600), UsedBy(OSDP)] = 10.0
+    # A lift reader: a grant here enables the user's [[floors]] for [lift] floor_enable_s
+    # (docs/floors.md).
+    lift: bool = False
 
 
 @dataclass(frozen=True)
@@ -676,6 +679,31 @@ class AccessSettings:
     pin_max_digits: Annotated[int, integer(*PRIVATE_PIN_DIGITS)] = PRIVATE_PIN_DIGITS[1]
 
 
+MAX_FLOORS = 64  # [[floors]] entries: more outputs than a Pi header has
+
+
+@dataclass(frozen=True)
+class FloorSettings:
+    """One elevator floor (`[[floors]]`): the output that enables its button in the car, a
+    relay or an elevator controller's dry-contact input driven by one (docs/floors.md)."""
+
+    name: Name  # what a user's floors list (the Akuvox "Floor No."), e.g. "1", "B2"
+    pin: GpioPin | None = None  # BCM GPIO of the floor's relay; required with backend "gpio"
+    active_high: bool = True  # false: the relay board switches on a low output
+
+
+@dataclass(frozen=True)
+class LiftSettings:
+    """What a grant at a lift reader does with the floors (`[lift]`)."""
+
+    # Seconds the user's floors stay enabled after a grant at a lift reader.
+    floor_enable_s: Annotated[float, number(1, 600)] = 10.0
+    # Floors enabled for a user whose record lists none (empty: none).
+    default_floors: Annotated[
+        tuple[Name, ...], at_most(f"an array of at most {MAX_FLOORS} floor names", MAX_FLOORS)
+    ] = ()
+
+
 @dataclass(frozen=True)
 class DemoUser:
     user_id: Name
@@ -800,6 +828,11 @@ class Settings:
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     mqtt: MqttSettings = field(default_factory=MqttSettings)
+    floors: Annotated[
+        tuple[FloorSettings, ...],
+        at_most(f"at most {MAX_FLOORS} [[floors]] entries", MAX_FLOORS),
+    ] = ()
+    lift: LiftSettings = field(default_factory=LiftSettings)
 
     @property
     def simulated(self) -> bool:

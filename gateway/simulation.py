@@ -6,7 +6,7 @@ by the `SimulatedHardware` the gateway runs on."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gateway.clock import Clock, SteppableClock
@@ -15,6 +15,7 @@ from gateway.hw.reader_base import NotSimulated
 from gateway.hw.readers import UnavailableReader
 from gateway.hw.sim_drivers import SimulatedInput, WiegandDriver, key_bursts
 from gateway.hw.wiegand import WiegandReader
+from gateway.settings import FloorSettings
 from gateway.web.sim import NotBuilt, UnknownName
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ def simulation_for(
     doors: Mapping[str, DoorController],
     door_inputs: Mapping[str, DoorInputs],
     clock: Clock,
+    floors: Sequence[FloorSettings] = (),
 ) -> Simulation | None:
     """The `/sim` API's control over `hardware` and what was built on it, or None on real
     hardware: the simulation API exists only to play simulated hardware."""
@@ -43,6 +45,7 @@ def simulation_for(
         doors=doors,
         feedback=chain.feedback,
         clock=clock,
+        floors=floors,
     )
 
 
@@ -59,8 +62,10 @@ class Simulation:
         doors: Mapping[str, DoorController],
         feedback: Mapping[str, ReaderFeedback],
         clock: Clock,
+        floors: Sequence[FloorSettings] = (),
     ) -> None:
         self._hardware = hardware
+        self._floors = tuple(floors)
         self._readers, self._door_inputs = readers, door_inputs
         self._doors, self._feedback, self._clock = doors, feedback, clock
         self._wiegand = WiegandDriver(hardware)
@@ -153,5 +158,11 @@ class Simulation:
             },
             "readers": {
                 name: {"led": fb.led, "beeper": fb.beeper} for name, fb in self._feedback.items()
+            },
+            # Each lift floor's relay as its pin is driven: energised or not.
+            "floors": {
+                floor.name: self._hardware.level(floor.pin) == floor.active_high
+                for floor in self._floors
+                if floor.pin is not None
             },
         }

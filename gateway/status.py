@@ -76,8 +76,37 @@ def build_status_board(
             "http_unlock": timed_section(http_unlock, clock),
             "system": system_section(HostHealth(storage.db_path.parent)),
             "notifications": notifications_section(storage.mailer),
+            "floors": floors_section(chain),
+            "web_relay": web_relay_section(chain),
         }
     )
+
+
+def floors_section(chain: ReaderChain) -> Section:
+    """The elevator floor outputs (pin, energised), which are enabled now; `configured`
+    false when no `[[floors]]` are."""
+
+    def section() -> dict[str, Any]:
+        after = chain.after_grant
+        if after is None or after.floors is None:
+            return {"configured": False}
+        return {"configured": True, **after.floors.status()}
+
+    return section
+
+
+def web_relay_section(chain: ReaderChain) -> Section:
+    """The users' web relay URLs: sent, failed, queued (never a URL), and the grants
+    whose floors and URLs were skipped (queue full, store unavailable)."""
+
+    def section() -> dict[str, Any]:
+        after = chain.after_grant
+        if after is None:
+            return {"configured": False}
+        sender = after.web_relay.status() if after.web_relay is not None else {}
+        return {"configured": after.web_relay is not None, **sender, "grants": after.status()}
+
+    return section
 
 
 def device_section(settings: Settings, clock: Clock) -> Section:

@@ -80,3 +80,36 @@ async def test_a_secure_card_the_reader_refused_is_journaled_with_its_reason_and
     assert journaled(events) == [("access", "card_auth_failed", False)]
     assert (events[0].raw, events[0].user_id) == ("04A1B2C3", None)  # the copied UID, shown
     assert not door.relay_energised
+
+
+async def test_only_a_grant_that_opened_sets_off_the_after_grant_actions() -> None:
+    door = rig()
+    called: list[tuple[str, str | None]] = []
+
+    def after_grant(
+        reader: ReaderSettings, credential: Credential, decision: object, name: str
+    ) -> None:
+        called.append((reader.name, getattr(decision, "user_id", None)))
+        if len(called) == 1:
+            raise RuntimeError("a broken hook")
+
+    pipeline = AccessPipeline(
+        asyncio.get_running_loop(),
+        door.clock,
+        engine(),
+        {READER.name: READER},
+        {"front": door.door},
+        {},
+        door.events.append,
+        lambda: None,
+        after_grant=after_grant,
+    )
+    pipeline.credential(card(door))  # granted: the hook runs (and its failure is logged)
+    assert door.relay_energised and len(called) == 1
+    door.door.set_lockdown(True, "admin")
+    pipeline.credential(card(door))  # refused by the door: no hook
+    pipeline.credential(Credential("card", "0BAD", READER.name, door.clock.time()))  # unknown
+    assert len(called) == 1
+    door.door.set_lockdown(False, "admin")
+    pipeline.credential(card(door))  # the next grant still gets its actions
+    assert len(called) == 2

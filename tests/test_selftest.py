@@ -273,6 +273,11 @@ def test_configured_pins_are_every_wired_line(tmp_path: Path) -> None:
     assert configured_pins(on_gpio(tmp_path)) == [5, 6, 16, 17]
 
 
+def test_the_lift_floor_relays_are_wired_lines_too(tmp_path: Path) -> None:
+    floors = '\n[[floors]]\nname = "1"\npin = 20\n\n[[floors]]\nname = "2"\npin = 4\n'
+    assert configured_pins(on_gpio(tmp_path, MINIMAL_GPIO + floors)) == [4, 5, 6, 16, 17, 20]
+
+
 def test_the_upstream_host_must_take_a_connection(tmp_path: Path, world: FakeWorld) -> None:
     settings = simulated(tmp_path)
     upstream = dataclasses.replace(settings.upstream, url="https://verify.example/check")

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.accounts import MIN_PASSWORD_LEN, SIMULATION_PASSWORD
+from gateway.config.floors import check_floors
 from gateway.config.notifications import check_notifications
 from gateway.config.report import NOTHING, Report, hint
 from gateway.config.schema import Checked, KeySpec, Located, Table, key_specs
@@ -33,6 +34,7 @@ from gateway.settings import (
     DemoUser,
     DeviceSettings,
     DoorSettings,
+    FloorSettings,
     ForwardingSettings,
     HardwareSettings,
     HttpUnlockSettings,
@@ -131,6 +133,8 @@ def cross_check(checked: Checked, report: Report) -> None:
         checked.section(NotificationSettings), "retry_initial_s", "retry_max_s", report
     )
     _check_osdp_buses(checked, report)
+    _check_unique(checked, FloorSettings, "name", report)
+    check_floors(checked, backend, report)
 
 
 def _backend(checked: Checked) -> str | None:
@@ -178,7 +182,12 @@ def _pin_uses(table: Table) -> Iterator[tuple[str, int]]:
 def _check_pins(checked: Checked, report: Report) -> None:
     """No GPIO is used twice anywhere in the file; the message names both users."""
     users: dict[int, str] = {}
-    for table in [*checked.tables_of(DoorSettings), *checked.tables_of(ReaderSettings)]:
+    tables = [
+        *checked.tables_of(DoorSettings),
+        *checked.tables_of(ReaderSettings),
+        *checked.tables_of(FloorSettings),
+    ]
+    for table in tables:
         for path, pin in _pin_uses(table):
             if pin in users:
                 report.expected(

@@ -171,6 +171,24 @@ def summary(settings: Settings) -> str:
         f"after {access.lockout.max_failures} wrong PINs in {_seconds(access.lockout.window_s)}, "
         f"auto in/out {auto.mode}, {_public_pins_text(len(access.public_pins))}",
     ]
+    if settings.floors:
+        lines.append(_floors_line(settings))
     if settings.simulated:
         lines.append(f"Simulation  {len(settings.simulation.demo_users)} demo users")
     return "\n".join(lines)
+
+
+def _floors_line(settings: Settings) -> str:
+    """The lift's floors, the readers that enable them, for how long, the defaults."""
+    floors = ", ".join(
+        f"{f.name} GPIO{f.pin}{'' if f.active_high else ' (active low)'}"
+        if f.pin is not None
+        else f"{f.name} (no pin)"
+        for f in settings.floors
+    )
+    readers = ", ".join(r.name for r in settings.readers if r.lift) or "no lift reader"
+    defaults = ", ".join(settings.lift.default_floors) or "none"
+    return (
+        f"Floors      {floors}; enabled {_seconds(settings.lift.floor_enable_s)} after a grant "
+        f"at {readers}; default floors {defaults}"
+    )

@@ -5,7 +5,9 @@ reads the file as a stream, checks and writes it in batches inside one transacti
 file is imported completely or not at all and memory does not grow with the file; it
 reports each bad row as `path:line N: field: message`.
 An export carries each PIN as its keyed hash: re-importing it into the same device (same
-device key) is lossless, and export -> import -> export gives an identical file.
+device key) is lossless, and export -> import -> export gives an identical file. A web
+relay URL's password or token is exported masked (`****`): imported into the same device
+the masked URL keeps the stored one; anywhere else it is refused (give the URL in full).
 """
 
 from __future__ import annotations
@@ -60,6 +62,9 @@ CSV_COLUMNS: tuple[str, ...] = (
     "pin_enabled",
     "plate_windows",
     "schedule_activation",
+    # Elevator floors and web relay URLs (docs/floors.md, docs/web-relay.md).
+    "floors",
+    "web_relay_urls",
 )
 LIST_FIELDS: dict[str, str] = {
     "departments": "department",
@@ -72,6 +77,8 @@ LIST_FIELDS: dict[str, str] = {
     "disabled_qr_codes": "disabled_qr_code",
     "disabled_plates": "disabled_plate",
     "plate_windows": "plate_window",
+    "floors": "floor",
+    "web_relay_urls": "web_relay_url",
 }
 # A row with none of these (a file from before they existed) keeps the stored flags.
 FLAG_FIELDS: tuple[str, ...] = (
@@ -341,6 +348,8 @@ def raw_to_user(raw: RawUser) -> tuple[User, str | None, CredentialFlags | None]
         plates=lists.get("plates", []),
         pin=pin,
         has_pin=has_pin,
+        floors=lists.get("floors", []),
+        web_relay_urls=lists.get("web_relay_urls", []),
     )
     user.cards, user.expiry = check_user(user)
     user.plate_windows = _parse_windows(lists.get("plate_windows", []))
@@ -476,6 +485,8 @@ def user_to_fields(row: ExportedUser) -> dict[str, str | list[str]]:
         "pin_enabled": "" if pin_hash is None else "true" if flags.pin_enabled else "false",
         "plate_windows": [window_item(p, w) for p, w in user.plate_windows.items()],
         "schedule_activation": "true" if user.schedule_activation else "false",
+        "floors": list(user.floors),
+        "web_relay_urls": list(user.web_relay_urls),  # masked as the store reads them back
     }
 
 

@@ -419,6 +419,21 @@ _V13_PLATE_WINDOWS: tuple[str, ...] = (
     "CHECK (schedule_activation IN (0, 1))",
 )
 
+# A user's elevator floors and web relay URLs: what a grant sets off besides the door, read
+# after the decision (never by it), so neither table is a rules table.
+_V14_USER_GRANT_ACTIONS: tuple[str, ...] = (
+    "CREATE TABLE user_floors ("
+    " user_id TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,"
+    " floor TEXT NOT NULL,"
+    " position INTEGER NOT NULL,"
+    " PRIMARY KEY (user_id, floor)) WITHOUT ROWID",
+    "CREATE TABLE user_web_relays ("
+    " user_id TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,"
+    " url TEXT NOT NULL,"
+    " position INTEGER NOT NULL,"
+    " PRIMARY KEY (user_id, position)) WITHOUT ROWID",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1_TABLES + _V1_SEEDS + _rules_triggers()),
     Migration(2, "agents: journal forwarding targets and their cursors", _V2_AGENTS),
@@ -435,6 +450,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         13, "plate validity windows, users' schedule activation permission", _V13_PLATE_WINDOWS
     ),
+    Migration(14, "users: elevator floors and web relay URLs", _V14_USER_GRANT_ACTIONS),
 )
 
 LATEST_VERSION: int = MIGRATIONS[-1].version

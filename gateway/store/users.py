@@ -21,7 +21,7 @@ from typing import Any, Literal, cast
 
 from gateway.access.pins import PinHasher
 from gateway.access.totp import new_secret, seal, unseal
-from gateway.model import CREDENTIAL_KINDS, AdminLevel, PlateWindow, User
+from gateway.model import CREDENTIAL_KINDS, AdminLevel, GrantActions, PlateWindow, User
 from gateway.store.connection import LockedConnection, TableStore
 from gateway.store.db import multimap
 from gateway.store.errors import CredentialTaken, NotFoundError, ValidationError
@@ -48,6 +48,7 @@ from gateway.store.validate import (
     check_public_pins,
     validate_user,
 )
+from gateway.urls import MASK, masked_url
 
 __all__ = ["ImportRow", "RecordBatch", "UserImport", "UserStore", "check_import_row"]
 
@@ -62,6 +63,8 @@ _USER_LISTS = (
     ("user_departments", "department_id", "departments"),
     ("user_groups", "group_id", "groups"),
     ("user_doors", "door", "doors"),
+    ("user_floors", "floor", "floors"),
+    ("user_web_relays", "url", "web_relay_urls"),
 )
 _BULK_FETCH = 200  # above this many users, one pass over every user beats one query each
 IMPORT_BATCH = 5_000  # users checked and written per step of `import_users`
@@ -209,6 +212,18 @@ class UserStore(TableStore):
             for user in users
         ]
 
+    def grant_actions(self, user_id: str) -> GrantActions:
+        """The user's floors and web relay URLs as stored (the URLs in full: for the
+        sender only); nothing for an unknown user."""
+        with self._reading() as conn:
+            floors = conn.execute(
+                "SELECT floor FROM user_floors WHERE user_id = ? ORDER BY position", (user_id,)
+            ).fetchall()
+            urls = conn.execute(
+                "SELECT url FROM user_web_relays WHERE user_id = ? ORDER BY position", (user_id,)
+            ).fetchall()
+        return GrantActions(tuple(row[0] for row in floors), tuple(row[0] for row in urls))
+
     def delete_user(self, user_id: str) -> bool:
         """Delete a user and their credentials; False if there was no such user."""
         with self._writing() as conn:
@@ -237,6 +252,7 @@ class UserStore(TableStore):
         stored: User | None = None,
     ) -> None:
         # `stored`: the user as read in this transaction, when the caller has it.
+        user = _unmasked_web_relays(conn, user)
         pin = self._resolve_pin_hash(conn, user, pin_hash)
         _check_references(conn, user)
         credentials = _credential_rows(user, pin)
@@ -484,6 +500,13 @@ class UserImport:
         if self._batches == 1 and len(rows) >= BULK_IMPORT_USERS and self._bulk is not None:
             self._bulk.enter_context(changes_logged_as_one(self._conn))
         users = self._checked_users(rows)
+        for index, user in enumerate(users):
+            if user.web_relay_urls:
+                try:
+                    users[index] = _unmasked_web_relays(self._conn, user)
+                except ValidationError as exc:
+                    exc.index = index
+                    raise
         ids = json.dumps([user.user_id for user in users])
         stored_pins = _stored_pins(
             self._conn,
@@ -829,7 +852,14 @@ _CREDENTIALS_INSERT = (
     "SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3 "
     "FROM json_each(?) AS j ORDER BY j.key"
 )
-_USER_TABLES = ("user_departments", "user_groups", "user_doors", "credentials")
+_USER_TABLES = (
+    "user_departments",
+    "user_groups",
+    "user_doors",
+    "user_floors",
+    "user_web_relays",
+    "credentials",
+)
 
 
 def _user_row(user: User) -> tuple[object, ...]:
@@ -908,6 +938,8 @@ def _fetch_users(conn: sqlite3.Connection, user_id: str | None) -> list[User]:
             ("departments", "user_departments", "department_id"),
             ("groups", "user_groups", "group_id"),
             ("doors", "user_doors", "door"),
+            ("floors", "user_floors", "floor"),
+            ("web_relay_urls", "user_web_relays", "url"),
         )
     }
     creds: dict[str, dict[str, list[str]]] = {}
@@ -945,6 +977,9 @@ def _user_from_row(
         departments=list(lists["departments"].get(uid, [])),
         groups=list(lists["groups"].get(uid, [])),
         doors=list(lists["doors"].get(uid, [])),
+        floors=list(lists["floors"].get(uid, [])),
+        # Read back masked: a password in a URL never leaves through an API or an export.
+        web_relay_urls=[masked_url(url) for url in lists["web_relay_urls"].get(uid, [])],
         message=message,
         cards=list(mine.get("card", [])),
         qr_codes=list(mine.get("qr", [])),
@@ -954,6 +989,33 @@ def _user_from_row(
         lockdown_override=bool(override),
         schedule_activation=bool(activation),
     )
+
+
+def _unmasked_web_relays(conn: sqlite3.Connection, user: User) -> User:
+    """`user` with each web relay URL that was read back masked (`****`) replaced by the
+    stored URL it stands for; `ValidationError` when this user has no such URL stored."""
+    if not any(MASK in url for url in user.web_relay_urls):
+        return user  # the usual case: no URL, or every URL given in full
+    stored = [
+        row[0]
+        for row in conn.execute(
+            "SELECT url FROM user_web_relays WHERE user_id = ? ORDER BY position",
+            (user.user_id,),
+        )
+    ]
+    by_mask = {masked_url(url): url for url in stored}
+    urls = []
+    for number, url in enumerate(user.web_relay_urls, start=1):
+        if MASK in url and url not in stored:
+            if url not in by_mask:
+                raise ValidationError(
+                    "web_relay_urls",
+                    f"URL {number} is masked ({MASK}) and matches none of this user's "
+                    "stored URLs: give it in full",
+                )
+            url = by_mask[url]
+        urls.append(url)
+    return dc_replace(user, web_relay_urls=urls)
 
 
 def _user_records(conn: sqlite3.Connection, user_ids: list[str]) -> list[UserRecord]:

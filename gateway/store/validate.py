@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from urllib.parse import urlsplit
 
 from gateway.access.snapshot import PATTERN_DAYS, SLOTS_PER_DAY
 from gateway.model import (
@@ -34,6 +35,12 @@ MAX_NAME_LENGTH = 64
 MAX_MESSAGE_LENGTH = 256
 MAX_DOOR_LENGTH = 64
 MAX_URL_LENGTH = 1024  # an agent's URL (`gateway.store.agents`)
+# A user's web relay URLs (docs/web-relay.md): the guides give no count for "Web Relay";
+# 10 is the Akuvox authentication device's limit for a user's HTTP URLs (reference 003).
+MAX_WEB_RELAY_URLS = 10
+MAX_WEB_RELAY_URL_LENGTH = 1024
+MAX_FLOORS = 128  # floors per user: more than any lift a Pi's relays could drive
+FLOOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # as a [[floors]] name
 CARD_HEX_DIGITS = (2, 20)
 PIN_HASH_RE = re.compile(r"[0-9a-f]{64}")
 
@@ -226,6 +233,8 @@ def validate_user(user: User) -> User:
         qr_codes=list(user.qr_codes),
         plates=list(user.plates),
         plate_windows=normalise_plate_windows(user) if user.plate_windows else {},
+        floors=list(user.floors),
+        web_relay_urls=list(user.web_relay_urls),
     )
 
 
@@ -251,7 +260,59 @@ def check_user(user: User) -> tuple[list[str], str | None]:
     _bounded("plates", user.plates, MAX_PLATES, MAX_PLATE_LENGTH)
     if user.pin is not None:
         check_pin(user.pin, "pin", PRIVATE_PIN_DIGITS)
+    if user.floors:
+        check_floors(user.floors)
+    if user.web_relay_urls:
+        check_web_relay_urls(user.web_relay_urls)
     return cards, normalise_expiry(user.expiry)
+
+
+def check_floors(floors: list[str]) -> None:
+    """A user's elevator floors: at most `MAX_FLOORS` distinct floor names."""
+    if len(floors) > MAX_FLOORS:
+        raise ValidationError("floors", f"at most {MAX_FLOORS} per user, got {len(floors)}")
+    for floor in floors:
+        if not isinstance(floor, str) or not FLOOR_NAME.fullmatch(floor):
+            raise ValidationError(
+                "floors",
+                f"{floor!r} is not a floor name (1 to 64 letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit)",
+            )
+    _unique("floors", floors)
+
+
+def check_web_relay_urls(urls: list[str]) -> None:
+    """A user's web relay URLs: at most `MAX_WEB_RELAY_URLS` http(s) URLs with a host, of
+    at most `MAX_WEB_RELAY_URL_LENGTH` characters each. A message names the URL by its
+    position (1 = the first), never by its text: it may hold a password."""
+    field = "web_relay_urls"
+    if len(urls) > MAX_WEB_RELAY_URLS:
+        raise ValidationError(field, f"at most {MAX_WEB_RELAY_URLS} per user, got {len(urls)}")
+    for number, url in enumerate(urls, start=1):
+        if not isinstance(url, str) or not url:
+            raise ValidationError(field, f"URL {number} is empty")
+        if len(url) > MAX_WEB_RELAY_URL_LENGTH:
+            raise ValidationError(
+                field, f"URL {number} is longer than {MAX_WEB_RELAY_URL_LENGTH} characters"
+            )
+        if not url.isprintable() or any(c.isspace() for c in url) or LIST_SEPARATOR in url:
+            raise ValidationError(
+                field,
+                f"URL {number} must not contain spaces, control characters or "
+                f"{LIST_SEPARATOR!r} (percent-encode them)",
+            )
+        if not _is_http_url(url):
+            raise ValidationError(field, f"URL {number} is not an http:// or https:// URL")
+    if len(set(urls)) != len(urls):
+        raise ValidationError(field, "the same URL is listed twice")
+
+
+def _is_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:
+        return False
 
 
 def check_public_pins(pins: list[str], digits: tuple[int, int] = PUBLIC_PIN_DIGITS) -> None:

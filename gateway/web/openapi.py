@@ -202,10 +202,10 @@ SCHEMAS: dict[str, Any] = {
     "Status": {
         "type": "object",
         "description": "every component's status() that the session's role may read: "
-        "device, doors, readers and system for every role (reader frames without their "
-        "values unless the role has `logs`); access needs `logs`, store `users`, upstream, "
-        "journal, http_unlock and notifications `terminal`, forwarding `agents` "
-        "(docs/security.md); "
+        "device, doors, readers, system and floors (the lift's floor outputs) for every "
+        "role (reader frames without their values unless the role has `logs`); access "
+        "needs `logs`, store `users`, upstream, journal, http_unlock, notifications and "
+        "web_relay `terminal`, forwarding `agents` (docs/security.md); "
         "components may add keys",
         "required": ["device", "doors", "readers"],
         "properties": {

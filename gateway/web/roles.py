@@ -115,6 +115,8 @@ STATUS_SECTIONS: dict[str, str | None] = {
     "system": None,  # clock synchronised, CPU temperature, throttling, disk, memory
     "notifications": "terminal",  # the mail server, recipients, backlog, last error
     "mqtt": "terminal",  # the broker (no credentials), connected, backlog, commands
+    "floors": None,  # elevator floor outputs: which are enabled now
+    "web_relay": "terminal",  # users' web relay URLs: sent, failed, queued (never a URL)
 }
 # Reader frames hold card numbers, raw Wiegand bits (facility and number: enough to clone
 # an H10301 card), NFC UIDs and serial frames: the same as the access log shows.

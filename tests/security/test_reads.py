@@ -15,12 +15,12 @@ ROLES = ("PERSONALUSER", "USERADMIN", "NETWORKADMIN", "SUPERADMIN")
 ADA_BITS = "10000110010000111000001111"
 
 # What each role sees of GET /api/v1/status (docs/security.md).
-EVERYONE = {"device", "doors", "readers", "system"}
+EVERYONE = {"device", "doors", "readers", "system", "floors"}
 SECTIONS = {
     "PERSONALUSER": EVERYONE,
     "USERADMIN": EVERYONE | {"access", "store"},
     "NETWORKADMIN": EVERYONE
-    | {"upstream", "journal", "forwarding", "http_unlock", "notifications"},
+    | {"upstream", "journal", "forwarding", "http_unlock", "notifications", "web_relay"},
 }
 # Without `logs`, a reader's recent frames keep their shape but not their value.
 FRAME_SHAPE = {"time", "bit_count", "duration_us", "median_interval_us", "kind", "format"} | {

@@ -40,6 +40,8 @@ EXPECTED_TABLES = {
     "credential_keys",
     "totp_secrets",
     "mail_cursor",
+    "user_floors",
+    "user_web_relays",
 }
 
 

@@ -28,6 +28,13 @@ How its fields map onto the store:
   left out); a plate with neither is a long-term vehicle.
 - expirydate: xsd:dateTime; with Z or an offset as is, without one in the device's time
   zone (as the reference reads log times); 0 = none.
+- floorNo (our addition, the Akuvox "Floor No."): `floors`, an array of floor names
+  (strings; a whole number is taken as its digits), the `[[floors]]` a grant at a lift
+  reader enables; [] removes them. See docs/floors.md.
+- webRelayURLs (our addition, the Akuvox "Web Relay"): `web_relay_urls`, an array of up
+  to 10 http(s) URLs sent after each grant of the user; [] removes them. Shown with a
+  password or a token masked (`****`); a masked URL sent back keeps the stored one. See
+  docs/web-relay.md.
 - fingerprints, facialrecords, ScoreThreshold, the status flags other than active: stored
   and returned unchanged, because this gateway has no fingerprint or face sensor.
 
@@ -50,12 +57,15 @@ from gateway.store.errors import ValidationError
 from gateway.store.records import STATUS_FLAGS, CredentialKey, UserProfile, UserRecord
 from gateway.store.validate import (
     MAX_CARDS,
+    MAX_FLOORS,
     MAX_MESSAGE_LENGTH,
     MAX_NAME_LENGTH,
     MAX_PLATES,
     MAX_QR_CODES,
     MAX_QR_LENGTH,
     MAX_USER_ID,
+    MAX_WEB_RELAY_URL_LENGTH,
+    MAX_WEB_RELAY_URLS,
     canonical_card,
 )
 from gateway.web.actatek.answers import ActatekError
@@ -81,6 +91,8 @@ USER_FIELDS = frozenset(
         "message",
         "lockdownOverride",
         "scheduleActivation",
+        "floorNo",
+        "webRelayURLs",
     }
 )
 STATUS_FIELDS = frozenset({"active", *STATUS_FLAGS})
@@ -104,6 +116,8 @@ NAMES = {
     "pin": "password",
     "expiry": "expirydate",
     "lockdown_override": "lockdownOverride",
+    "floors": "floorNo",
+    "web_relay_urls": "webRelayURLs",
 }
 MAX_PIN_TEXT = 16
 MAX_CARD_TEXT = 40
@@ -155,6 +169,8 @@ class UserInput:
     message: str | None = None
     lockdown_override: bool | None = None
     schedule_activation: bool | None = None
+    floors: list[str] | None = None
+    web_relay_urls: list[str] | None = field(default=None, repr=False)
 
 
 # -- parsing ----------------------------------------------------------------------------
@@ -304,7 +320,40 @@ def parse_user(obj: Mapping[str, Any], tz: ZoneInfo) -> UserInput:
         message=text(obj, "message", MAX_MESSAGE_LENGTH),
         lockdown_override=boolean(obj, "lockdownOverride"),
         schedule_activation=boolean(obj, "scheduleActivation"),
+        floors=_floors(obj.get("floorNo")),
+        web_relay_urls=_web_relay_urls(obj.get("webRelayURLs")),
     )
+
+
+def _floors(value: Any) -> list[str] | None:
+    """floorNo: an array of floor names; a whole number stands for its digits."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > MAX_FLOORS:
+        raise ActatekError(f"floorNo: expected an array of at most {MAX_FLOORS} floor names")
+    floors = []
+    for item in value:
+        if isinstance(item, int) and not isinstance(item, bool) and item >= 0:
+            item = str(item)
+        if not isinstance(item, str) or not 0 < len(item) <= 64:
+            raise ActatekError("floorNo: expected floor names (text or whole numbers)")
+        floors.append(item)
+    return floors
+
+
+def _web_relay_urls(value: Any) -> list[str] | None:
+    """webRelayURLs: an array of URLs (their form is checked by the store, which never
+    quotes one back)."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > MAX_WEB_RELAY_URLS:
+        raise ActatekError(f"webRelayURLs: expected an array of at most {MAX_WEB_RELAY_URLS} URLs")
+    for item in value:
+        if not isinstance(item, str) or len(item) > MAX_WEB_RELAY_URL_LENGTH:
+            raise ActatekError(
+                f"webRelayURLs: expected URLs of at most {MAX_WEB_RELAY_URL_LENGTH} characters"
+            )
+    return list(value)
 
 
 # -- laying a user structure over a stored user ---------------------------------------------
@@ -356,6 +405,10 @@ def _merge_user(user: User, new: UserInput) -> User:
         ),
         schedule_activation=(
             user.schedule_activation if new.schedule_activation is None else new.schedule_activation
+        ),
+        floors=list(user.floors if new.floors is None else new.floors),
+        web_relay_urls=list(
+            user.web_relay_urls if new.web_relay_urls is None else new.web_relay_urls
         ),
     )
 
@@ -442,6 +495,8 @@ def render_user(record: UserRecord, admin_level: str | None = None) -> dict[str,
         "message": user.message,
         "lockdownOverride": user.lockdown_override,
         "scheduleActivation": user.schedule_activation,
+        "floorNo": list(user.floors),
+        "webRelayURLs": list(user.web_relay_urls),  # read back masked by the store
     }
     if profile.fingerprints is not None:
         body["fingerprints"] = profile.fingerprints

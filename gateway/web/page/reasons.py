@@ -185,6 +185,23 @@ REASONS: dict[str, Explanation] = {
     "apb_url_failed": Explanation(
         "The anti-passback server could not be told about a passage.", _UPSTREAM
     ),
+    "web_relay_sent": Explanation(
+        "A web relay URL of {user} was sent after their grant (the trace: its number, the answer)."
+    ),
+    "web_relay_failed": Explanation(
+        "A web relay URL of {user} could not be sent after their grant (it is not retried).",
+        "check the device at the URL's address, the network to it and the user's URL "
+        "(the trace gives its number in the user's list)",
+    ),
+    "floors_enabled": Explanation(
+        "The lift's floors of {user} were enabled after their grant at {reader} (the "
+        "trace lists them)."
+    ),
+    "floors_fault": Explanation(
+        "The lift's floors could not be enabled for {user}: every floor was disabled.",
+        "check the floor relays' wiring (output_failed) or the gateway's database "
+        "(store_unavailable)",
+    ),
     # -- the door ------------------------------------------------------------------------
     "unlocked": Explanation("{door} unlocked: the strike fired (relay switched)."),
     "locked": Explanation("{door} locked: the strike is off (relay back to locked)."),
