@@ -73,9 +73,10 @@ async def test_a_new_state_dir_and_database_are_private_whatever_the_umask(
         await gateway.recorder.flush()
         assert all((state / name).exists() for name in DB_FILES)
         assert mode(state) == 0o700
-        # Nothing in it is open to group or others: database, WAL, shared memory, key, state.
-        assert {p.name: mode(p) for p in state.iterdir()} == {
-            p.name: 0o600 for p in state.iterdir()
+        # Nothing in it is open to group or others: database, WAL, shared memory, key, state,
+        # and the folder of the OSDP readers' keys.
+        assert {p.name: mode(p) for p in state.rglob("*")} == {
+            p.name: 0o700 if p.is_dir() else 0o600 for p in state.rglob("*")
         }
     finally:
         await gateway.stop()
