@@ -443,12 +443,13 @@ class _Refused(Exception):
 class UserImport:
     """An import in progress inside `UserStore.importing`'s transaction.
 
-    Each batch is checked with a few set queries and written with one statement per
-    table, never a query per user: that is what makes a million users take a minute, not
-    an hour. The outcome is the same as writing the rows one at a time in order (the
-    first refused row is the one reported, a credential is free once an earlier row gave
-    it up). Never keeps the rows, and the ids written (for `replace`) only in SQLite's
-    temporary store: memory stays bounded by one batch.
+    Each batch is written with one statement per table (and, when it holds a stored
+    user, checked first with a few set queries), never a query per user: that is what
+    makes a million users take a minute, not an hour. The outcome is the same as writing
+    the rows one at a time in order (the first refused row is the one reported, a
+    credential is free once an earlier row gave it up). `write` is `prepare` (no database:
+    any thread) then `write_prepared`. Never keeps the rows, and the ids written (for
+    `replace`) only in SQLite's temporary store: memory stays bounded by a batch or two.
     """
 
     def __init__(
