@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from dataclasses import replace as dc_replace
@@ -436,6 +436,9 @@ class PreparedBatch:
     credential_rows: str
 
 
+_NONE_DISABLED: frozenset[Credential] = frozenset()
+
+
 class _Refused(Exception):
     """A batch written as new users has a row to refuse: the row checks name it."""
 
@@ -484,18 +487,18 @@ class UserImport:
         can prepare the next batch while SQLite writes this one. `ValidationError` (with
         `index`) for a user id twice in `rows`."""
         users = self._checked_users(rows)
-        hasher = self._store._hasher
-        pins = [
-            _new_pin_hash(hasher, user, row.pin_hash) for user, row in zip(users, rows, strict=True)
-        ]
-        # As if every user were new (no stored PIN, no stored flags): `write_prepared`
-        # works it out again for a batch with a stored user in it.
-        credentials = [_credential_rows(user, pin) for user, pin in zip(users, pins, strict=True)]
-        enabled = [
-            row
-            for user, creds, given in zip(users, credentials, rows, strict=True)
-            for row in _enabled_rows(user.user_id, creds, given.flags, set())
-        ]
+        hash_pin = self._store._hasher.hash
+        pins: list[str | None] = []
+        credentials: list[list[Credential]] = []
+        enabled: list[tuple[str, str, str, int]] = []
+        # One pass, as if every user were new (no stored PIN, no stored flags):
+        # `write_prepared` works it out again for a batch with a stored user in it.
+        for user, row in zip(users, rows, strict=True):
+            pin = row.pin_hash if user.pin is None else hash_pin(user.pin)  # a clear PIN wins
+            creds = _credential_rows(user, pin)
+            pins.append(pin)
+            credentials.append(creds)
+            enabled += _enabled_rows(user.user_id, creds, row.flags, _NONE_DISABLED)
         return PreparedBatch(
             rows=rows,
             users=users,
@@ -852,7 +855,7 @@ def _enabled_rows(
     user_id: str,
     credentials: list[Credential],
     flags: CredentialFlags | None,
-    disabled: set[Credential],
+    disabled: Set[Credential],
 ) -> list[tuple[str, str, str, int]]:
     # A file that carries the flags is the authority; otherwise a credential disabled by
     # the API stays disabled, and one new to the user is enabled.
