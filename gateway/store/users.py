@@ -739,14 +739,6 @@ def _stored_pins(conn: sqlite3.Connection, user_ids: list[str]) -> dict[str, str
     return {user_id: value for user_id, value in rows}
 
 
-def _new_pin_hash(hasher: PinHasher, user: User, pin_hash: str | None) -> str | None:
-    """The keyed hash of the PIN this row brings (a clear one wins over an exported
-    hash); None when it brings none."""
-    if user.pin is not None:
-        return hasher.hash(user.pin)
-    return pin_hash
-
-
 class _BatchChecks:
     """The database checks of one import batch, from a few set queries: public PINs, the
     departments and groups named, and who holds each credential the batch brings."""
