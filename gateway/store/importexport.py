@@ -213,7 +213,8 @@ def _threads_switch_often() -> Iterator[None]:
 
     The writer thread comes back from each SQLite statement (which runs without Python's
     lock) needing the lock for a moment; with the default interval it waits up to 5 ms for
-    the reading thread to let go of it, several times per batch.
+    the reading thread to let go of it, several times per batch. The interval is the
+    whole process's: `users import` runs in a process of its own.
     """
     usual = sys.getswitchinterval()
     sys.setswitchinterval(_IMPORT_SWITCH_INTERVAL)
