@@ -476,9 +476,11 @@ class UserImport:
             conn.execute("DELETE FROM import_kept")
 
     def write(self, rows: Sequence[ImportRow]) -> None:
-        """Add or replace these users; `ValidationError` with `index` in `rows` if refused
-        (nothing of the batch is written then). Each row is as `check_import_row` made
-        it: its own checks are done, what is left are those against the database."""
+        """Add or replace these users; `ValidationError` with `index` in `rows` if refused.
+        A refused batch may be partly written: the import ends there, and leaving
+        `UserStore.importing` with the error rolls every batch back. Each row is as
+        `check_import_row` made it: its own checks are done, what is left are those
+        against the database."""
         self.write_prepared(self.prepare(rows))
 
     def prepare(self, rows: Sequence[ImportRow]) -> PreparedBatch:
