@@ -16,11 +16,14 @@ import csv
 import gc
 import io
 import re
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import BinaryIO
 from xml.parsers import expat
 
@@ -181,8 +184,13 @@ def import_users_file(
     """
     reader = _reader_for(path)
     try:
-        with _collector_paused(), path.open("rb") as handle, store.importing(replace) as session:
-            batches = _ImportBatches(path, session, batch_size)
+        with (
+            _collector_paused(),
+            _threads_switch_often(),
+            path.open("rb") as handle,
+            store.importing(replace) as session,
+            _ImportBatches(path, session, batch_size) as batches,
+        ):
             for item in reader(path, handle):
                 if batches.add(item) and progress is not None:
                     progress(handle.tell(), batches.count)
@@ -209,22 +217,78 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+# A row's line in the file and the lines of its fields (`RawUser.line`, `.field_lines`).
+_RowLines = tuple[int, dict[str, int]]
+# Python's thread switch interval during an import (its default is 5 ms): see below.
+_IMPORT_SWITCH_INTERVAL = 0.000_5
+
+
+@contextmanager
+def _threads_switch_often() -> Iterator[None]:
+    """A shorter thread switch interval for the import, the usual one afterwards.
+
+    The writer thread comes back from each SQLite statement (which runs without Python's
+    lock) needing the lock for a moment; with the default interval it waits up to 5 ms for
+    the reading thread to let go of it, several times per batch. The interval is the
+    whole process's: `users import` runs in a process of its own.
+    """
+    usual = sys.getswitchinterval()
+    sys.setswitchinterval(_IMPORT_SWITCH_INTERVAL)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(usual)
+
+
 class _ImportBatches:
     """Checks rows as they come and writes them a batch at a time. After the first bad row
     nothing more is written (the transaction will be rolled back) but every row is still
-    checked, so that one run reports every problem in the file."""
+    checked, so that one run reports every problem in the file.
+
+    A batch is written on a thread of its own while this one reads, checks and prepares
+    the next (SQLite lets go of Python's lock while a statement runs, so the two use two
+    cores). At most one batch is in flight: the next waits for it, and so does leaving the
+    `with` block, so the transaction is only ever ended with no write running. The outcome
+    is that of writing each batch before reading on: a batch the database refuses is the
+    import's one error, reported before any problem found in the rows after it.
+    """
 
     def __init__(self, path: Path, session: UserImport, batch_size: int) -> None:
         self._path = path
         self._session = session
         self._batch_size = batch_size
-        self._raws: list[RawUser] = []
+        # Where each row of the batch is in the file (its line, and its fields' lines in
+        # XML), to report a refused row: not the whole `RawUser`, which is done with.
+        self._lines: list[_RowLines] = []
         self._rows: list[ImportRow] = []
         self._errors: list[RowError] = []
         self._more_errors = 0
         # The only thing kept per row: the line each user id was first seen on.
         self._first_line: dict[str, int] = {}
         self.count = 0
+        # The import's connection can be used from any thread (LockedConnection); the
+        # import's transaction holds its lock, and only the writer uses it meanwhile.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer")
+        self._in_flight: tuple[Future[None], list[_RowLines]] | None = None
+
+    def __enter__(self) -> _ImportBatches:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if isinstance(exc, Exception):
+                # The batch in flight came first in the file: its refusal is the error
+                # writing batch by batch would have stopped at.
+                self._wait_for_write()
+            elif self._in_flight is not None:
+                wait([self._in_flight[0]])  # interrupted: let the statement end, then undo
+        finally:
+            self._writer.shutdown(wait=True)
 
     def add(self, item: FileItem) -> bool:
         """Take one item from the file; True when a batch of rows has been handled."""
@@ -239,6 +303,7 @@ class _ImportBatches:
         """Write the last batch; `ImportFileError` if any row was bad. How many users."""
         if not self._errors:
             self._flush()
+        self._wait_for_write()
         if self._errors:
             raise ImportFileError(self._path, self._errors, self._more_errors)
         return len(self._first_line)
@@ -257,21 +322,47 @@ class _ImportBatches:
         self._first_line[user.user_id] = raw.line
         if self._errors:
             return  # the file is refused already: check the rest, write nothing
-        self._raws.append(raw)
+        self._lines.append((raw.line, raw.field_lines))
         self._rows.append(ImportRow(user, pin_hash, flags))
         if len(self._rows) >= self._batch_size:
             self._flush()
 
     def _flush(self) -> None:
+        """Prepare the batch read, then hand it to the writer once the one before is in."""
+        if not self._rows:
+            return
         try:
-            self._session.write(self._rows)
+            prepared = self._session.prepare(self._rows)
         except ValidationError as exc:
-            line = self._raws[exc.index].line_of(exc.field) if exc.index is not None else 0
-            raise ImportFileError(self._path, [RowError(line, exc.field, exc.message)]) from exc
-        self._raws.clear()
-        self._rows.clear()
+            self._wait_for_write()
+            raise self._refused(exc, self._lines) from exc
+        self._wait_for_write()
+        future = self._writer.submit(self._session.write_prepared, prepared)
+        self._in_flight = (future, self._lines)
+        self._rows, self._lines = [], []
+
+    def _wait_for_write(self) -> None:
+        """Wait for the batch in flight; `ImportFileError` naming the line if refused."""
+        if self._in_flight is None:
+            return
+        future, lines = self._in_flight
+        self._in_flight = None
+        try:
+            future.result()
+        except ValidationError as exc:
+            raise self._refused(exc, lines) from exc
+
+    def _refused(self, exc: ValidationError, lines: list[_RowLines]) -> ImportFileError:
+        line = 0
+        if exc.index is not None:
+            first, field_lines = lines[exc.index]
+            line = field_lines.get(exc.field, first)
+        return ImportFileError(self._path, [RowError(line, exc.field, exc.message)])
 
     def _error(self, error: RowError) -> None:
+        if not self._errors:
+            # The rows before this one come first: a batch of them refused is the error.
+            self._wait_for_write()
         # A garbage file may have a problem on every line: keep only what is reported.
         if len(self._errors) < MAX_REPORTED_ERRORS:
             self._errors.append(error)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from dataclasses import replace as dc_replace
@@ -50,7 +50,14 @@ from gateway.store.validate import (
 )
 from gateway.urls import MASK, masked_url
 
-__all__ = ["ImportRow", "RecordBatch", "UserImport", "UserStore", "check_import_row"]
+__all__ = [
+    "ImportRow",
+    "PreparedBatch",
+    "RecordBatch",
+    "UserImport",
+    "UserStore",
+    "check_import_row",
+]
 
 _USER_COLUMNS = (
     "user_id, first_name, last_name, other_name, active, expiry, admin_level, message, "
@@ -457,15 +464,39 @@ def check_import_row(
 Credential = tuple[str, str]  # (kind, value) as stored: a PIN as its keyed hash
 
 
+@dataclass(frozen=True)
+class PreparedBatch:
+    """One import batch made ready for SQLite (`UserImport.prepare`): the checked users,
+    the keyed hash of each new PIN, each user's credentials, and every table's rows as
+    one JSON array (column order), written as if each user were new."""
+
+    rows: Sequence[ImportRow]
+    users: list[User]
+    pins: list[str | None]
+    credentials: list[list[Credential]]
+    ids: str
+    user_rows: str
+    list_rows: list[tuple[str, str, str]]  # (table, column, JSON rows) of non-empty lists
+    credential_rows: str
+
+
+_NONE_DISABLED: frozenset[Credential] = frozenset()
+
+
+class _Refused(Exception):
+    """A batch written as new users has a row to refuse: the row checks name it."""
+
+
 class UserImport:
     """An import in progress inside `UserStore.importing`'s transaction.
 
-    Each batch is checked with a few set queries and written with one statement per
-    table, never a query per user: that is what makes a million users take a minute, not
-    an hour. The outcome is the same as writing the rows one at a time in order (the
-    first refused row is the one reported, a credential is free once an earlier row gave
-    it up). Never keeps the rows, and the ids written (for `replace`) only in SQLite's
-    temporary store: memory stays bounded by one batch.
+    Each batch is written with one statement per table (and, when it holds a stored
+    user, checked first with a few set queries), never a query per user: that is what
+    makes a million users take a minute, not an hour. The outcome is the same as writing
+    the rows one at a time in order (the first refused row is the one reported, a
+    credential is free once an earlier row gave it up). `write` is `prepare` (no database:
+    any thread) then `write_prepared`. Never keeps the rows, and the ids written (for
+    `replace`) only in SQLite's temporary store: memory stays bounded by a batch or two.
     """
 
     def __init__(
@@ -482,56 +513,128 @@ class UserImport:
         self._replace = replace
         self._bulk = bulk  # where a large import's single change-log entry is opened
         self._batches = 0
+        # Nothing else writes while the import's transaction is open: read once.
+        self._public_pins = {row[0] for row in conn.execute("SELECT pin_hash FROM public_pins")}
         if replace:  # the ids written, in SQLite's temporary store rather than in memory
             conn.execute("CREATE TEMP TABLE IF NOT EXISTS import_kept (user_id TEXT PRIMARY KEY)")
             conn.execute("DELETE FROM import_kept")
 
     def write(self, rows: Sequence[ImportRow]) -> None:
-        """Add or replace these users; `ValidationError` with `index` in `rows` if refused
-        (nothing of the batch is written then). Each row is as `check_import_row` made
-        it: its own checks are done, what is left are those against the database."""
+        """Add or replace these users; `ValidationError` with `index` in `rows` if refused.
+        A refused batch may be partly written: the import ends there, and leaving
+        `UserStore.importing` with the error rolls every batch back. Each row is as
+        `check_import_row` made it: its own checks are done, what is left are those
+        against the database."""
+        self.write_prepared(self.prepare(rows))
+
+    def prepare(self, rows: Sequence[ImportRow]) -> PreparedBatch:
+        """The part of `write` that needs no database (PIN hashes, the rows for SQLite as
+        JSON), for any thread: `write_prepared` then only runs the statements, so an import
+        can prepare the next batch while SQLite writes this one. `ValidationError` (with
+        `index`) for a user id twice in `rows`, or a PIN of a length this gateway refuses."""
         for index, row in enumerate(rows):
             try:
                 self._store.check_pin_length(row.user)
             except ValidationError as exc:
                 exc.index = index
                 raise
-        self._batches += 1
-        if self._batches == 1 and len(rows) >= BULK_IMPORT_USERS and self._bulk is not None:
-            self._bulk.enter_context(changes_logged_as_one(self._conn))
         users = self._checked_users(rows)
+        hash_pin = self._store._hasher.hash
+        pins: list[str | None] = []
+        credentials: list[list[Credential]] = []
+        enabled: list[tuple[str, str, str, int]] = []
+        # One pass, as if every user were new (no stored PIN, no stored flags):
+        # `write_prepared` works it out again for a batch with a stored user in it.
+        for user, row in zip(users, rows, strict=True):
+            pin = row.pin_hash if user.pin is None else hash_pin(user.pin)  # a clear PIN wins
+            creds = _credential_rows(user, pin)
+            pins.append(pin)
+            credentials.append(creds)
+            enabled += _enabled_rows(user.user_id, creds, row.flags, _NONE_DISABLED)
+        return PreparedBatch(
+            rows=rows,
+            users=users,
+            pins=pins,
+            credentials=credentials,
+            ids=_json([user.user_id for user in users]),
+            user_rows=_json([_user_row(user) for user in users]),
+            list_rows=_list_rows(users),
+            credential_rows=_json(enabled),
+        )
+
+    def write_prepared(self, batch: PreparedBatch) -> None:
+        """Write a batch `prepare` made, as `write` does. A batch of users that are all
+        new (the usual import) is written straight away: SQLite's own constraints are the
+        checks (a credential taken, a group missing), and only when one refuses are the
+        rows checked one by one to name the first refused row. A batch with a stored user
+        in it is checked first, then written, as each of its users' stored PIN, flags and
+        lists count."""
+        self._batches += 1
+        if self._batches == 1 and len(batch.rows) >= BULK_IMPORT_USERS and self._bulk is not None:
+            self._bulk.enter_context(changes_logged_as_one(self._conn))
+        if not batch.users:
+            return
+        batch = self._unmasked(batch)
+        if not self._wrote_new_users(batch):
+            self._write_checked(batch)
+        if self._replace:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO import_kept (user_id) SELECT value FROM json_each(?)",
+                (batch.ids,),
+            )
+
+    def _wrote_new_users(self, batch: PreparedBatch) -> bool:
+        """Write the batch if every user in it is new; False (nothing written) if not."""
+        try:
+            self._conn.execute(_USER_INSERT, (batch.user_rows,))
+        except sqlite3.IntegrityError:  # a stored user: the statement wrote nothing
+            return False
+        try:
+            if self._public_pins and not self._public_pins.isdisjoint(batch.pins):
+                raise _Refused
+            self._conn.execute(_CREDENTIALS_INSERT, (batch.credential_rows,))
+            for table, column, rows in batch.list_rows:
+                self._conn.execute(_list_insert(table, column), (rows,))
+            _write_plate_windows(self._conn, batch.users)
+        except (sqlite3.IntegrityError, _Refused):
+            # Some row is refused: find the first, as writing one at a time would.
+            _BatchChecks(self._conn, batch.users, batch.credentials).check(batch.pins)
+            raise
+        return True
+
+    def _unmasked(self, batch: PreparedBatch) -> PreparedBatch:
+        """The batch with each web relay URL read back masked (an export written back)
+        replaced by the stored one it stands for; `ValidationError` (with `index`) when
+        its user has no such URL. Most batches have none: the same batch."""
+        if not any(MASK in url for user in batch.users for url in user.web_relay_urls):
+            return batch
+        users = list(batch.users)
         for index, user in enumerate(users):
-            if user.web_relay_urls:
-                try:
-                    users[index] = _unmasked_web_relays(self._conn, user)
-                except ValidationError as exc:
-                    exc.index = index
-                    raise
-        ids = json.dumps([user.user_id for user in users])
+            try:
+                users[index] = _unmasked_web_relays(self._conn, user)
+            except ValidationError as exc:
+                exc.index = index
+                raise
+        return dc_replace(batch, users=users, list_rows=_list_rows(users))
+
+    def _write_checked(self, batch: PreparedBatch) -> None:
+        """Check the batch against the database, then write it (some users are stored)."""
+        users, rows, pins = batch.users, batch.rows, batch.pins
         stored_pins = _stored_pins(
             self._conn,
             [u.user_id for u, r in zip(users, rows, strict=True) if _keeps_pin(u, r.pin_hash)],
         )
-        pins = [
-            _new_pin_hash(self._store._hasher, user, row.pin_hash)
-            for user, row in zip(users, rows, strict=True)
-        ]
         credentials = [
             _credential_rows(user, _pin_of(user, pin, stored_pins))
             for user, pin in zip(users, pins, strict=True)
         ]
         _BatchChecks(self._conn, users, credentials).check(pins)
-        disabled = _disabled_of(self._conn, ids)
+        disabled = _disabled_of(self._conn, batch.ids)
         enabled = [
             _enabled_rows(user.user_id, creds, row.flags, disabled.get(user.user_id, set()))
             for user, creds, row in zip(users, credentials, rows, strict=True)
         ]
-        _write_batch(self._conn, users, ids, enabled)
-        if self._replace:
-            self._conn.execute(
-                "INSERT OR IGNORE INTO import_kept (user_id) SELECT value FROM json_each(?)",
-                (ids,),
-            )
+        _write_batch(self._conn, users, batch.ids, enabled)
 
     def _checked_users(self, rows: Sequence[ImportRow]) -> list[User]:
         users: list[User] = []
@@ -705,14 +808,6 @@ def _stored_pins(conn: sqlite3.Connection, user_ids: list[str]) -> dict[str, str
     return {user_id: value for user_id, value in rows}
 
 
-def _new_pin_hash(hasher: PinHasher, user: User, pin_hash: str | None) -> str | None:
-    """The keyed hash of the PIN this row brings (a clear one wins over an exported
-    hash); None when it brings none."""
-    if user.pin is not None:
-        return hasher.hash(user.pin)
-    return pin_hash
-
-
 class _BatchChecks:
     """The database checks of one import batch, from a few set queries: public PINs, the
     departments and groups named, and who holds each credential the batch brings."""
@@ -821,7 +916,7 @@ def _enabled_rows(
     user_id: str,
     credentials: list[Credential],
     flags: CredentialFlags | None,
-    disabled: set[Credential],
+    disabled: Set[Credential],
 ) -> list[tuple[str, str, str, int]]:
     # A file that carries the flags is the authority; otherwise a credential disabled by
     # the API stays disabled, and one new to the user is enabled.
@@ -860,6 +955,37 @@ _USER_TABLES = (
     "user_web_relays",
     "credentials",
 )
+# A batch of new users: a plain INSERT, which a stored user makes fail whole.
+_USER_INSERT = (
+    f"INSERT INTO users ({_USER_COLUMNS}) "
+    "SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, "
+    "j.value ->> 5, j.value ->> 6, j.value ->> 7, j.value ->> 8, j.value ->> 9 "
+    "FROM json_each(?) AS j ORDER BY j.key"
+)
+
+
+def _list_insert(table: str, column: str) -> str:
+    return (
+        f"INSERT INTO {table} (user_id, {column}, position) "
+        "SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2 "
+        "FROM json_each(?) AS j ORDER BY j.key"
+    )
+
+
+def _list_rows(users: list[User]) -> list[tuple[str, str, str]]:
+    """Each list table with rows for these users: (table, column, the rows as JSON)."""
+    tables: list[tuple[str, str, str]] = []
+    for table, column, field_name in _USER_LISTS:
+        rows: list[tuple[str, object, int]] = []
+        for user in users:
+            values = getattr(user, field_name)
+            if len(values) == 1:  # the usual case (department 0, group 0): no enumerate
+                rows.append((user.user_id, values[0], 0))
+            elif values:
+                rows += [(user.user_id, value, pos) for pos, value in enumerate(values)]
+        if rows:
+            tables.append((table, column, _json(rows)))
+    return tables
 
 
 def _user_row(user: User) -> tuple[object, ...]:
@@ -889,21 +1015,8 @@ def _write_batch(
         conn.execute(
             f"DELETE FROM {table} WHERE user_id IN (SELECT value FROM json_each(?))", (ids,)
         )
-    for table, column, field_name in _USER_LISTS:
-        rows: list[tuple[str, object, int]] = []
-        for user in users:
-            values = getattr(user, field_name)
-            if len(values) == 1:  # the usual case (department 0, group 0): no enumerate
-                rows.append((user.user_id, values[0], 0))
-            elif values:
-                rows += [(user.user_id, value, pos) for pos, value in enumerate(values)]
-        if rows:
-            conn.execute(
-                f"INSERT INTO {table} (user_id, {column}, position) "
-                "SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2 "
-                "FROM json_each(?) AS j ORDER BY j.key",
-                (_json(rows),),
-            )
+    for table, column, rows in _list_rows(users):
+        conn.execute(_list_insert(table, column), (rows,))
     conn.execute(_CREDENTIALS_INSERT, (_json([row for rows in credentials for row in rows]),))
     _write_plate_windows(conn, users)
 

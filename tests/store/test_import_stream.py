@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.import_users import measure_import, write_users_csv
+from gateway.access.pins import PinHasher
 from gateway.model import User
 from gateway.store.importexport import ImportFileError, import_users_file
 from gateway.store.users import UserStore
@@ -230,3 +231,74 @@ def test_an_import_leaves_the_cycle_collector_as_it_found_it(
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_the_import_writes_on_a_thread_of_its_own_while_it_reads(tmp_path: Path) -> None:
+    # Speed on a device with two cores: SQLite writes batch k on a writer thread while the
+    # main one reads, checks and prepares batch k+1, so each thread does a good part of it.
+    path = tmp_path / "users.csv"
+    write_users_csv(path, 20_000)
+    figures = measure_import(path, tmp_path / "gateway.db")
+    assert figures["users"] == 20_000
+    assert figures["writer_cpu_seconds"] > 0.25 * figures["cpu_seconds"], json.dumps(figures)
+    assert figures["main_cpu_seconds"] > 0.25 * figures["cpu_seconds"], json.dumps(figures)
+
+
+def test_a_refused_batch_is_reported_before_a_bad_row_read_after_it(
+    users: UserStore, tmp_path: Path
+) -> None:
+    # The database refuses batch 1 (line 5 takes U0's card) while batch 2 is being read:
+    # the report is the first problem in the file, as when each batch was written first.
+    rows = [*good_rows(3), "U99,0001,", *good_rows(12)[4:], "U98,nothex,"]
+    path = csv_file(tmp_path, rows)
+    with pytest.raises(ImportFileError) as info:
+        import_users_file(users, path, batch_size=4)
+    assert str(info.value) == f"{path}:line 5: cards: card 0001 is already assigned to user U0"
+    assert users.count_users() == 0
+
+
+def test_new_users_are_refused_on_their_line_for_what_the_database_holds(
+    users: UserStore, hasher: PinHasher, tmp_path: Path
+) -> None:
+    # A batch of users that are all new is written straight away; what the database then
+    # refuses (a public PIN, a missing department, a card already held) is still reported
+    # on the first row that writing one at a time would refuse.
+    users.set_public_pins(["2468"])
+    users.add_user(User("OLD", cards=["0B0C"]))
+    cases = {
+        "user_id,pin\nA,1357\nB,2468\nC,9999\n": "line 3: pin: this PIN is a public PIN",
+        "user_id,departments,cards\nA,0,01\nB,7,02\nC,0,0B0C\n": (
+            "line 3: departments: department 7 does not exist"
+        ),
+        "user_id,departments,cards\nA,0,01\nB,0,0b:0c\nC,7,03\n": (
+            "line 3: cards: card 0B0C is already assigned to user OLD"
+        ),
+        "user_id,cards\nA,01\nB,02\nC,01\n": "line 4: cards: card 01 is already assigned to user A",
+    }
+    for text, expected in cases.items():
+        path = tmp_path / "users.csv"
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(ImportFileError) as info:
+            import_users_file(users, path, batch_size=10)
+        assert expected in str(info.value)
+        assert [u.user_id for u in users.list_users()] == ["OLD"]
+
+
+def test_a_stored_user_among_new_ones_keeps_what_an_import_keeps(
+    users: UserStore, tmp_path: Path
+) -> None:
+    # One batch, new users around a stored one: the stored user keeps the PIN (the file
+    # has no PIN column), the card the API disabled and the lockdown override.
+    users.add_user(User("S", cards=["01", "02"], pin="4321", lockdown_override=True))
+    with users.connection.writing() as conn:
+        conn.execute("UPDATE credentials SET enabled = 0 WHERE kind = 'card' AND value = '02'")
+    path = tmp_path / "users.csv"
+    path.write_text("user_id,first_name,cards\nA,Ann,03\nS,Sam,01;02\nB,Bob,04\n")
+    assert import_users_file(users, path, batch_size=10) == 3
+    assert users.get_user("S") == User(
+        "S", "Sam", cards=["01", "02"], has_pin=True, lockdown_override=True
+    )
+    assert users.get_user("A") == User("A", "Ann", cards=["03"])
+    with users.connection.reading() as conn:
+        rows = conn.execute("SELECT user_id, kind, value FROM credentials WHERE enabled = 0")
+        assert list(rows) == [("S", "card", "02")]
