@@ -522,6 +522,27 @@ class SimulationSettings:
     demo_users: tuple[DemoUser, ...] = ()
 
 
+MAX_RESCUE_USERS = 20  # Super Mode: the rescue list holds at most this many cards too
+
+
+@dataclass(frozen=True)
+class RescueSettings:
+    """Super Mode (docs/rescue.md): the users whose cards open one door through the rescue
+    unit while the main service is down. Empty `reader`: no rescue list is kept."""
+
+    reader: Annotated[
+        str,
+        Check(
+            'empty (no Super Mode) or the name of a "wiegand" [[readers]] entry',
+            lambda v: v == "" or NAME.test(v),
+        ),
+    ] = ""
+    users: Annotated[
+        tuple[Annotated[str, Check("a user id", lambda v: v != "")], ...],
+        distinct(f"an array of at most {MAX_RESCUE_USERS} distinct user ids", 0, MAX_RESCUE_USERS),
+    ] = ()
+
+
 @dataclass(frozen=True)
 class Settings:
     path: Annotated[str, NOT_A_KEY]  # the file's path as given, filled in by the loader
@@ -539,6 +560,7 @@ class Settings:
     forwarding: ForwardingSettings = field(default_factory=ForwardingSettings)
     access: AccessSettings = field(default_factory=AccessSettings)
     simulation: SimulationSettings = field(default_factory=SimulationSettings)
+    rescue: RescueSettings = field(default_factory=RescueSettings)
 
     @property
     def simulated(self) -> bool:

@@ -37,6 +37,7 @@ from gateway.settings import (
     InputActionSettings,
     LockoutSettings,
     ReaderSettings,
+    RescueSettings,
     SimulationSettings,
     TechnicianSettings,
     UpstreamSettings,
@@ -119,6 +120,7 @@ def cross_check(checked: Checked, report: Report) -> None:
     check_wiegand_formats(checked, report)
     _check_unique(checked, WiegandFormatSettings, "name", report)
     check_reader_formats(checked, report)
+    _check_rescue_reader(checked, report)
 
 
 def _backend(checked: Checked) -> str | None:
@@ -481,3 +483,20 @@ def _check_public_pins(checked: Checked, report: Report) -> None:
         elif pin in demo_pins:
             report.add(path, f"expected a PIN no user has, found the PIN of {demo_pins[pin]}")
         seen.setdefault(pin, path)
+
+
+def _check_rescue_reader(checked: Checked, report: Report) -> None:
+    """Super Mode's reader is a Wiegand reader of the file (the rescue reads only those)."""
+    rescue = checked.section(RescueSettings)
+    if rescue is None or not rescue.ok("reader") or rescue.value.reader == "":
+        return
+    wiegand = [
+        reader.value.name
+        for reader in checked.of(ReaderSettings)
+        if reader.value.kind in ("wiegand", "wiegand_keypad")
+    ]
+    name = rescue.value.reader
+    if name not in wiegand:
+        known = ", ".join(json.dumps(n) for n in wiegand) or "none"
+        expected = f'the name of a "wiegand" or "wiegand_keypad" [[readers]] entry ({known})'
+        report.expected(rescue.at("reader"), expected, name, hint(name, wiegand))

@@ -32,7 +32,7 @@ CASES: list[tuple[str, str, str]] = [
         MINIMAL_GPIO + "[jornal]\nmax_events = 10000\n",
         'jornal: unknown key (did you mean "journal"?); expected one of: device, hardware, '
         "doors, readers, wiegand_formats, upstream, web, http_unlock, journal, forwarding, access, "
-        "simulation",
+        "simulation, rescue",
     ),
     (
         "out of range",
