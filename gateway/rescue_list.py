@@ -40,6 +40,8 @@ from gateway.rescue.files import (
     parse_log,
 )
 from gateway.settings import Settings
+from gateway.store.errors import StoreError
+from gateway.store.secrets import load_or_create_device_key
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +264,12 @@ async def import_rescue_log(
     events = log_events(entries, card_owner)
     for event in events:
         sink.emit(event)
-    await sink.durable()  # only then may the log go
+    try:
+        await sink.durable()  # only then may the log go
+    except StoreError as exc:
+        # The journal refuses for now (a full disk): the log stays for the next start.
+        log.error("rescue log kept, its events are not durable yet: %s", exc)
+        return len(events)
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
     return len(events)
@@ -271,14 +278,14 @@ async def import_rescue_log(
 async def start_rescue_list(
     settings: Callable[[], Settings],
     users: UserLookup,
-    key: bytes,
     sink: EventSink,
     clock: Clock,
     stack: AsyncExitStack,
 ) -> RescueList:
-    """At start: journal the rescue's log, write the list, and keep it up to date (the
-    task is cancelled on `stack`'s unwind)."""
+    """At start (the store open): journal the rescue's log, write the list, and keep it up
+    to date (the task is cancelled on `stack`'s unwind)."""
     state_dir = Path(settings().device.state_dir)
+    key = load_or_create_device_key(state_dir)  # made by the store's opening already
     rescue = RescueList(settings, users, key, state_dir, clock)
 
     def owner(card: str) -> str | None:
