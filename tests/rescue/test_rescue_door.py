@@ -18,10 +18,11 @@ from gateway.hw.factory import SimulatedHardware
 from gateway.hw.formats import encode_h10301
 from gateway.hw.sim_drivers import WiegandDriver
 from gateway.rescue.__main__ import serve
-from gateway.rescue.door import RescueDoor
+from gateway.rescue.door import RescueDoor, registry_of
 from gateway.rescue.files import (
     LIST_FILE,
     LOG_FILE,
+    CustomFormat,
     RescueListError,
     RescuePlan,
     card_hash,
@@ -239,3 +240,25 @@ def test_the_rescue_imports_none_of_the_main_daemons_services() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == ""
+
+
+async def test_a_site_format_travels_in_the_list_and_reads_at_the_rescue() -> None:
+    """A reader with a custom [[wiegand_formats]] entry: the rescue decodes it too."""
+    ats30 = CustomFormat(
+        "ATS30",
+        30,
+        (1, 28),
+        (13, 28),
+        (1, 12),
+        ((0, "0_111111111111_0000000000000000_0", "even"),
+         (29, "0_000000000000_1111111111111111_0", "odd")),
+    )  # fmt: skip
+    sent = registry_of((ats30,))["ATS30"].encode(7, 4242)
+    card = registry_of((ats30,)).decode(sent, ("ATS30",)).card
+    assert card is not None
+    listed = plan(formats=("ATS30",), custom_formats=(ats30,), cards=frozenset())
+    listed = dataclasses.replace(listed, cards=frozenset({card_hash(KEY, card)}))
+    assert decode_plan(encode_plan(listed)) == listed
+    rig = Rig(decode_plan(encode_plan(listed)))
+    await rig.reader.send(D0, D1, sent, 2000, 50)
+    assert rig.strike_energised and rig.entries == [("granted", card)]
