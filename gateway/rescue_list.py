@@ -164,15 +164,20 @@ class RescueList:
         self._written = None
         return True
 
+    def try_refresh(self) -> bool:
+        """`refresh`, with a failure logged instead of raised: the rescue list must never
+        stop the daemon (the rescue keeps the last list that was written)."""
+        try:
+            return self.refresh()
+        except Exception:
+            log.exception("rescue list not written")
+            return False
+
     async def keep(self, every_s: float = REFRESH_S) -> None:
-        """Refresh every `every_s` seconds until cancelled; a failure is logged, the next
-        round tries again (the rescue keeps the last list that was written)."""
+        """Refresh every `every_s` seconds until cancelled."""
         while True:
             await asyncio.sleep(every_s)
-            try:
-                self.refresh()
-            except Exception:
-                log.exception("rescue list not written")
+            self.try_refresh()
 
 
 @dataclass(frozen=True)
@@ -298,7 +303,7 @@ async def start_rescue_list(
     imported = await import_rescue_log(state_dir, sink, owner)
     if imported:
         log.warning("rescue log: %d events journaled", imported)
-    rescue.refresh()
+    rescue.try_refresh()
     task = asyncio.get_running_loop().create_task(rescue.keep())
     stack.callback(task.cancel)
     return rescue

@@ -244,3 +244,13 @@ async def test_the_daemon_writes_the_list_and_journals_the_rescue_log(tmp_path: 
     assert not (state_dir / LOG_FILE).exists()
     assert json.loads((state_dir / LIST_FILE).read_text())["version"] == 1
     assert os.stat(state_dir / LIST_FILE).st_mode & 0o777 == 0o600
+
+
+def test_a_list_that_cannot_be_written_is_logged_never_raised(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The daemon must start whatever happens to Super Mode's file."""
+    config = settings(tmp_path)
+    keeper = RescueList(lambda: config, Users(ADA), KEY, tmp_path / "gone", ManualClock(NOW))
+    assert keeper.try_refresh() is False
+    assert "rescue list not written" in caplog.text
