@@ -300,7 +300,11 @@ async def start_rescue_list(
                 return user_id
         return None
 
-    imported = await import_rescue_log(state_dir, sink, owner)
+    try:
+        imported = await import_rescue_log(state_dir, sink, owner)
+    except OSError as exc:  # unreadable: kept for a later start, never a reason not to start
+        log.error("rescue log not read: %s", exc)
+        imported = 0
     if imported:
         log.warning("rescue log: %d events journaled", imported)
     rescue.try_refresh()
