@@ -102,7 +102,7 @@ class RescueDoor:
         detail = (
             f"door {self._plan.door}, reader {self._plan.reader}, {len(self._plan.cards)} cards"
         )
-        self._record(LogEntry("started", self._clock.time(), detail=detail))
+        self._record(self._entry("started", "", detail))
         log.info("Super Mode: %s", detail)
 
     def _frame(self, frame: RawFrame) -> None:
@@ -121,8 +121,9 @@ class RescueDoor:
             self._record(self._entry("denied", result.card))
             log.info("Super Mode: card %s is not on the rescue list", result.card)
 
-    def _entry(self, kind: LogKind, card: str) -> LogEntry:
-        return LogEntry(kind, self._clock.time(), card, self._plan.door, self._plan.reader)
+    def _entry(self, kind: LogKind, card: str, detail: str = "") -> LogEntry:
+        plan = self._plan
+        return LogEntry(kind, self._clock.time(), card, plan.door, plan.reader, detail)
 
     def _unlock(self) -> None:
         if self._relock is not None:
@@ -141,4 +142,4 @@ class RescueDoor:
         self._lock()
         if self._receiver is not None:
             self._receiver.close()
-        self._record(LogEntry("stopped", self._clock.time()))
+        self._record(self._entry("stopped", ""))

@@ -224,6 +224,7 @@ async def test_the_process_logs_its_start_and_stop_to_the_rescue_log(tmp_path: P
     await _serve_briefly(tmp_path)
     entries, unreadable = parse_log((tmp_path / LOG_FILE).read_bytes())
     assert [e.kind for e in entries] == ["started", "stopped"] and unreadable == 0
+    assert {(e.door, e.reader) for e in entries} == {("front", "front-wiegand")}
     assert (tmp_path / LOG_FILE).stat().st_mode & 0o777 == 0o600
 
 
