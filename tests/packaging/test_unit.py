@@ -96,6 +96,9 @@ def test_restarts_never_give_up() -> None:
     assert the_value("StartLimitIntervalSec") == "2min"
     assert the_value("StartLimitBurst") == "5"
     assert the_value("OnFailure") == RESCUE.name
+    # `systemctl restart` during a start fails the start, and so starts the rescue: the
+    # rescue must not cancel (replace) the start that the restart has queued.
+    assert the_value("OnFailureJobMode") == "fail"
     rescue = dict((key, value) for _, key, value in unit_settings(RESCUE))
     assert rescue["OnFailure"] == UNIT.name
     assert rescue["RuntimeMaxSec"] == "5min" and rescue["Restart"] == "no"
