@@ -109,4 +109,11 @@ cat > "$destdir$venv/bin/door-gateway" <<'SCRIPT'
 exec /opt/door-gateway/bin/python3 -I -m gateway "$@"
 SCRIPT
 chmod 0755 "$destdir$venv/bin/door-gateway"
+# Super Mode's process (door-gateway-rescue.service): the rescue package alone, never the
+# daemon's command line, so nothing the daemon imports can stop the rescue from starting.
+cat > "$destdir$venv/bin/door-gateway-rescue" <<'SCRIPT'
+#!/bin/sh
+exec /opt/door-gateway/bin/python3 -I -m gateway.rescue "$@"
+SCRIPT
+chmod 0755 "$destdir$venv/bin/door-gateway-rescue"
 ls "$work/target" > "$destdir$venv/wheels.txt"

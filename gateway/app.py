@@ -42,6 +42,7 @@ from gateway.reader_chain import start_reader_chain
 from gateway.reader_diagnostics import ReaderDiagnostics
 from gateway.recorder import Recorder
 from gateway.reload import ConfigReloader
+from gateway.rescue_list import start_rescue_list
 from gateway.rules_reload import StoreLookups, follow_rule_changes
 from gateway.saved_state import SavedState
 from gateway.service import (
@@ -137,6 +138,9 @@ class Gateway:
         self._open_store(parts)
         self._prepare_accounts()
         self._build_engine(parts)
+        self.rescue = await start_rescue_list(
+            lambda: self.settings, self.stores.users, self.recorder, self.clock, parts
+        )
         self._build_terminal()
         self.saved_state.restore_doors(self.doors)  # lockdown, latched alarms
         for controller in self.doors.values():

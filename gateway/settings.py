@@ -808,6 +808,27 @@ class MqttSettings:
     state_interval_s: Annotated[float, number(0.2, 60)] = 1.0
 
 
+MAX_RESCUE_USERS = 20  # Super Mode: the rescue list holds at most this many cards too
+
+
+@dataclass(frozen=True)
+class RescueSettings:
+    """Super Mode (docs/rescue.md): the users whose cards open one door through the rescue
+    unit while the main service is down. Empty `reader`: no rescue list is kept."""
+
+    reader: Annotated[
+        str,
+        Check(
+            'empty (no Super Mode) or the name of a "wiegand" [[readers]] entry',
+            lambda v: v == "" or NAME.test(v),
+        ),
+    ] = ""
+    users: Annotated[
+        tuple[Annotated[str, Check("a user id", lambda v: v != "")], ...],
+        distinct(f"an array of at most {MAX_RESCUE_USERS} distinct user ids", 0, MAX_RESCUE_USERS),
+    ] = ()
+
+
 @dataclass(frozen=True)
 class Settings:
     path: Annotated[str, NOT_A_KEY]  # the file's path as given, filled in by the loader
@@ -833,6 +854,7 @@ class Settings:
         at_most(f"at most {MAX_FLOORS} [[floors]] entries", MAX_FLOORS),
     ] = ()
     lift: LiftSettings = field(default_factory=LiftSettings)
+    rescue: RescueSettings = field(default_factory=RescueSettings)
 
     @property
     def simulated(self) -> bool:

@@ -15,13 +15,17 @@ root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root/usr/bin" "$root/etc/systemd/system" "$root/lib/systemd"
 cp -a /lib/systemd/system "$root/lib/systemd/"
-# Stand-ins for the commands the unit runs: the package's, and procps' kill (ExecReload).
-for command in usr/bin/door-gateway bin/kill; do
+# Stand-ins for the commands the units run: the package's, and procps' kill (ExecReload).
+for command in usr/bin/door-gateway opt/door-gateway/bin/door-gateway-rescue bin/kill; do
   mkdir -p "$root/$(dirname "$command")"
   printf '#!/bin/sh\nexit 0\n' > "$root/$command"
   chmod 0755 "$root/$command"
 done
 cp "$unit" "$root/etc/systemd/system/$name"
+# The units it names (OnFailure=, Conflicts=): its siblings in the same directory.
+for sibling in "$(dirname "$unit")"/*.service; do
+  [ -e "$root/etc/systemd/system/$(basename "$sibling")" ] || cp "$sibling" "$root/etc/systemd/system/"
+done
 
 warnings=$(systemd-analyze verify --man=no --root="$root" "$name" 2>&1) || {
   echo "$warnings" >&2

@@ -43,6 +43,7 @@ from gateway.settings import (
     MqttSettings,
     NotificationSettings,
     ReaderSettings,
+    RescueSettings,
     SimulationSettings,
     TechnicianSettings,
     UpstreamSettings,
@@ -135,6 +136,7 @@ def cross_check(checked: Checked, report: Report) -> None:
     _check_osdp_buses(checked, report)
     _check_unique(checked, FloorSettings, "name", report)
     check_floors(checked, backend, report)
+    _check_rescue_reader(checked, report)
 
 
 def _backend(checked: Checked) -> str | None:
@@ -674,3 +676,20 @@ def _check_osdp_buses(checked: Checked, report: Report) -> None:
                 )
             else:
                 addresses[where] = reader.at("osdp_address")
+
+
+def _check_rescue_reader(checked: Checked, report: Report) -> None:
+    """Super Mode's reader is a Wiegand reader of the file (the rescue reads only those)."""
+    rescue = checked.section(RescueSettings)
+    if rescue is None or not rescue.ok("reader") or rescue.value.reader == "":
+        return
+    wiegand = [
+        reader.value.name
+        for reader in checked.of(ReaderSettings)
+        if reader.value.kind in ("wiegand", "wiegand_keypad")
+    ]
+    name = rescue.value.reader
+    if name not in wiegand:
+        known = ", ".join(json.dumps(n) for n in wiegand) or "none"
+        expected = f'the name of a "wiegand" or "wiegand_keypad" [[readers]] entry ({known})'
+        report.expected(rescue.at("reader"), expected, name, hint(name, wiegand))

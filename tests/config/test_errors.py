@@ -33,7 +33,7 @@ CASES: list[tuple[str, str, str]] = [
         MINIMAL_GPIO + "[jornal]\nmax_events = 10000\n",
         'jornal: unknown key (did you mean "journal"?); expected one of: device, hardware, '
         "doors, readers, wiegand_formats, upstream, web, http_unlock, journal, forwarding, access, "
-        "simulation, notifications, smtp, mqtt, floors, lift",
+        "simulation, notifications, smtp, mqtt, floors, lift, rescue",
     ),
     (
         "out of range",

@@ -15,6 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "systemd" / "door-gateway.service"
+RESCUE = ROOT / "systemd" / "door-gateway-rescue.service"  # Super Mode (docs/rescue.md)
 DEBIAN = ROOT / "debian"
 
 # Settings whose values are paths the service's mount namespace needs to exist.
@@ -88,9 +89,30 @@ def test_working_directory_is_the_state_directory() -> None:
 
 
 def test_restarts_never_give_up() -> None:
-    """However often it fails, systemd keeps restarting the door's controller."""
+    """A crash is restarted at once; a crash loop (five starts within two minutes) gives
+    the door to Super Mode, whose end starts the controller again: the door is never
+    left without either for longer than a crash loop takes."""
     assert the_value("Restart") == "always"
-    assert the_value("StartLimitIntervalSec") == "0"
+    assert the_value("StartLimitIntervalSec") == "2min"
+    assert the_value("StartLimitBurst") == "5"
+    assert the_value("OnFailure") == RESCUE.name
+    # `systemctl restart` during a start fails the start, and so starts the rescue: the
+    # rescue must not cancel (replace) the start that the restart has queued.
+    assert the_value("OnFailureJobMode") == "fail"
+    rescue = dict((key, value) for _, key, value in unit_settings(RESCUE))
+    assert rescue["OnFailure"] == UNIT.name
+    assert rescue["RuntimeMaxSec"] == "5min" and rescue["Restart"] == "no"
+    assert rescue["StartLimitIntervalSec"] == "0"
+
+
+def test_the_controller_and_the_rescue_never_hold_the_gpio_lines_together() -> None:
+    """A GPIO line has one owner: the units conflict, and the controller starts only
+    once the rescue has stopped (locked the relay, released the lines)."""
+    assert the_value("Conflicts") == RESCUE.name
+    assert RESCUE.name in " ".join(values("After")).split()
+    rescue = [(key, value) for _, key, value in unit_settings(RESCUE)]
+    assert ("Conflicts", UNIT.name) in rescue
+    assert not any(section == "Install" for section, _, _ in unit_settings(RESCUE))
 
 
 def test_systemctl_reload_sends_the_daemon_sighup() -> None:
@@ -138,14 +160,37 @@ def test_the_state_directory_is_private() -> None:
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")
-def test_systemd_accepts_it_and_scores_it_ok() -> None:
+@pytest.mark.parametrize("unit", [UNIT, RESCUE], ids=lambda unit: unit.name)
+def test_systemd_accepts_it_and_scores_it_ok(unit: Path) -> None:
     """`systemd-analyze verify` has nothing to say, and the exposure is 2.5 or lower."""
     check = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "check-unit.sh"), str(UNIT)],
+        ["bash", str(ROOT / "scripts" / "check-unit.sh"), str(unit)],
         capture_output=True,
         text=True,
         check=False,
     )
     assert check.returncode == 0, check.stdout + check.stderr
-    score = float(check.stdout.split("door-gateway.service:")[1].split()[0])
+    score = float(check.stdout.split(f"{unit.name}:")[1].split()[0])
     assert score <= 2.5
+
+
+def test_make_unit_check_checks_every_unit() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("\nunit-check:", 1)[1].split("\n\n", 1)[0]
+    assert "systemd/*.service" in recipe and "scripts/check-unit.sh" in recipe
+
+
+def test_the_rescue_runs_as_the_service_user_with_gpio_only() -> None:
+    rescue = dict((key, value) for _, key, value in unit_settings(RESCUE))
+    assert (rescue["User"], rescue["Group"]) == (the_value("User"), the_value("Group"))
+    assert rescue["SupplementaryGroups"] == "gpio"
+    assert rescue["StateDirectory"] == the_value("StateDirectory")
+    assert rescue["WorkingDirectory"] == "%S/" + rescue["StateDirectory"]
+    assert rescue["RestrictAddressFamilies"] == "AF_UNIX" and rescue["IPAddressDeny"] == "any"
+    # PrivateNetwork= fails the start (225/NETWORK) where no network namespace can be made.
+    assert "PrivateNetwork" not in rescue
+    assert rescue["DeviceAllow"] == "char-gpiochip rw"
+    command = rescue["ExecStart"].split()[0]
+    assert command == "/opt/door-gateway/bin/door-gateway-rescue"
+    assert '"$destdir$venv/bin/door-gateway-rescue"' in (DEBIAN / "build-venv.sh").read_text()
+    assert package_files().get("/lib/systemd/system/" + RESCUE.name) == "systemd/" + RESCUE.name

@@ -24,6 +24,7 @@ from tests.system.container import Container, ContainerError
 
 REPO = Path(__file__).resolve().parents[2]
 UNIT = "door-gateway.service"
+RESCUE = "door-gateway-rescue.service"  # Super Mode (docs/rescue.md)
 CONFIG = "/etc/door-gateway/gateway.toml"
 STATE_DIR = "/var/lib/door-gateway"
 
@@ -98,8 +99,8 @@ def box(deb: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Contain
         container.stop()
 
 
-def _show(box: Container, prop: str) -> str:
-    return box.run(f"systemctl show --property={prop} --value {UNIT}").stdout.strip()
+def _show(box: Container, prop: str, unit: str = UNIT) -> str:
+    return box.run(f"systemctl show --property={prop} --value {unit}").stdout.strip()
 
 
 def _main_pid(box: Container) -> int:
@@ -120,9 +121,9 @@ def _wait_active(box: Container, timeout: float, what: str) -> float:
         raise ContainerError(f"{exc}\n{_unit_log(box)}") from exc
 
 
-def _unit_log(box: Container) -> str:
-    status = box.run(f"systemctl status --no-pager --lines=0 {UNIT}").stdout
-    journal = box.run(f"journalctl --no-pager --unit={UNIT} --lines=60").stdout
+def _unit_log(box: Container, unit: str = UNIT) -> str:
+    status = box.run(f"systemctl status --no-pager --lines=0 {unit}").stdout
+    journal = box.run(f"journalctl --no-pager --unit={unit} --lines=60").stdout
     return f"--- systemctl status\n{status}\n--- journal\n{journal}"
 
 
@@ -223,6 +224,9 @@ def test_a_killed_daemon_is_restarted_with_the_relay_locked(box: Container) -> N
     )
     _wait_active(box, START_S, f"{UNIT} to be active again after kill -9")
     _wait_relays_locked(box)
+    # systemd 252 fires OnFailure= only when a unit fails for good: a crash that Restart=
+    # restarts is no reason for Super Mode.
+    assert _show(box, "ActiveState", RESCUE) == "inactive", _unit_log(box, RESCUE)
 
 
 def test_a_hung_daemon_is_a_watchdog_restart_with_the_relay_locked(box: Container) -> None:
@@ -275,10 +279,66 @@ def test_no_door_was_unlocked_and_every_start_locked_them(box: Container) -> Non
     assert _journal_count(box, "type = 'door' AND reason = 'locked'") >= 8
 
 
+# Super Mode's time limit in the test (5 minutes in the unit): long enough for the rescue to
+# start under qemu, short enough to see it hand the door back.
+RESCUE_RUNTIME_S = 60
+RESCUE_DROP_IN = f"/etc/systemd/system/{RESCUE}.d/50-test.conf"
+
+
+def _drop_in(box: Container, path: str, section: str, line: str) -> None:
+    box.run(f"mkdir -p $(dirname {path}) && printf '[{section}]\\n{line}\\n' > {path}", check=True)
+
+
+def test_a_crash_loop_gives_the_door_to_super_mode_and_super_mode_gives_it_back(
+    box: Container,
+) -> None:
+    """Five failed starts within two minutes (here: a broken configuration; about 30 s
+    under qemu) make systemd give up on the
+    daemon: its OnFailure= starts the rescue unit, which reads the rescue list the daemon
+    wrote. When the rescue's time is up it fails on purpose, its OnFailure= starts the
+    daemon again (the configuration is fixed by then), the rescue is stopped before the
+    daemon drives a line, and the daemon journals that Super Mode ended."""
+    assert box.run(f"test -s {STATE_DIR}/rescue-list.json").returncode == 0, "no rescue list"
+    _drop_in(box, RESCUE_DROP_IN, "Service", f"RuntimeMaxSec={RESCUE_RUNTIME_S}")
+    box.run(f"cp {CONFIG} {CONFIG}.good && echo 'broken = [' >> {CONFIG}", check=True)
+    box.run(f"systemctl daemon-reload && systemctl reset-failed {UNIT}", check=True)
+    ended_before = _journal_count(box, "reason = 'rescue_ended'")
+    box.run(f"systemctl restart --no-block {UNIT}", check=True)
+    box.wait_until(
+        lambda: _show(box, "ActiveState", RESCUE) == "active",
+        600,
+        f"{UNIT} to hit its start limit and OnFailure= to start {RESCUE}",
+    )
+    # systemd 252 keeps the last start's result (exit-code): the start limit shows in its log.
+    assert _show(box, "ActiveState") == "failed", _unit_log(box)
+    assert "Start request repeated too quickly" in _unit_log(box)
+    rescue = _proc_status(box, int(_show(box, "MainPID", RESCUE)))
+    assert rescue["Uid"].split()[0] != "0" and int(rescue["CapEff"], 16) == 0
+    # Fixed while the rescue runs; its start limit from zero (the test's rescue time is
+    # shorter than the unit's two minutes of start limit).
+    box.run(f"mv {CONFIG}.good {CONFIG} && systemctl reset-failed {UNIT}", check=True)
+    box.wait_until(
+        lambda: _show(box, "ActiveState") == "active" and _main_pid(box) != 0,
+        RESCUE_RUNTIME_S + START_S,
+        f"{RESCUE}'s time limit to start {UNIT} again",
+    )
+    assert _show(box, "ActiveState", RESCUE) != "active", _unit_log(box, RESCUE)
+    assert _show(box, "Result", RESCUE) == "timeout", _unit_log(box, RESCUE)
+    _wait_relays_locked(box)
+    box.wait_until(
+        lambda: _journal_count(box, "reason = 'rescue_ended'") > ended_before,
+        START_S,
+        "the daemon to journal the end of Super Mode",
+    )
+    assert box.run(f"test -e {STATE_DIR}/rescue-log.jsonl").returncode != 0
+    box.run(f"rm -f {RESCUE_DROP_IN} && systemctl daemon-reload", check=True)
+
+
 def test_apt_remove_keeps_configuration_and_state(box: Container) -> None:
     result = box.run("apt-get remove -y -q door-gateway", timeout=300)
     assert result.returncode == 0, "apt remove failed\n" + result.explain()
     assert _show(box, "ActiveState") in ("inactive", "failed", ""), "the service still runs"
+    assert _show(box, "ActiveState", RESCUE) in ("inactive", "failed", ""), "the rescue runs"
     kept = box.run(f"test -f {CONFIG} && test -f {STATE_DIR}/gateway.db")
     assert kept.returncode == 0, "apt remove deleted the configuration or the database"
 

@@ -308,6 +308,20 @@ REASONS: dict[str, Explanation] = {
     ),
     "osdp_power_restored": Explanation("OSDP reader {reader}'s power is back to normal."),
     # -- the gateway itself --------------------------------------------------------------
+    "rescue_granted": Explanation(
+        "Super Mode: the rescue unit opened {door} for {user} while the gateway was down.",
+        "find out why the gateway was down (its system journal); nothing to do about the card",
+    ),
+    "rescue_denied": Explanation(
+        "Super Mode: the rescue unit refused this card (not on the rescue list) while the "
+        "gateway was down.",
+        "to let a card through in Super Mode, list its user in [rescue] users",
+    ),
+    "rescue_ended": Explanation(
+        "Super Mode ended: the rescue unit ran while the gateway was down (the span is in "
+        "the trace).",
+        "read the gateway's system journal for why it was down (journalctl -u door-gateway)",
+    ),
     "started": Explanation("The gateway started."),
     "stopping": Explanation("The gateway is stopping: the doors go to their safe state."),
     "state_discarded": Explanation(
