@@ -300,6 +300,28 @@ CASES: list[tuple[str, str, str]] = [
         "readers[1].desfire_app_id: not with mifare_sector: read one or the other",
     ),
     (
+        "mifare plus reader without a key",
+        MINIMAL_GPIO + '[[readers]]\nname = "p"\nkind = "pcsc"\ndoor = "back"\nmfp_block = 9\n',
+        "readers[1].mfp_keys: expected 1 to 3 AES keys of 32 hex digits (required with "
+        "mfp_block), found nothing",
+    ),
+    (
+        "mifare plus key of the wrong length, not echoed",
+        MINIMAL_GPIO
+        + '[[readers]]\nname = "p"\nkind = "pcsc"\ndoor = "back"\nmfp_block = 9\n'
+        + 'mfp_keys = ["00112233"]\n',
+        "readers[1].mfp_keys[0]: expected 32 hex digits (a 16-byte AES key), "
+        "found a value that is not shown",
+    ),
+    (
+        "mifare plus and desfire on one reader",
+        MINIMAL_GPIO
+        + '[[readers]]\nname = "p"\nkind = "pcsc"\ndoor = "back"\nmfp_block = 9\n'
+        + 'mfp_keys = ["00112233445566778899AABBCCDDEEFF"]\ndesfire_app_id = "F51230"\n'
+        + 'desfire_key = "00112233445566778899AABBCCDDEEFF"\n',
+        "readers[1].mfp_block: not with mifare_sector or desfire_app_id",
+    ),
+    (
         "doorbell relay with no doorbell button",
         variant(
             'name = "back"\n',
