@@ -16,6 +16,12 @@ native commands (CLA 90) SelectApplication, AuthenticateEV2First or Authenticate
 EV1 way, which EV2 cards keep) and ReadData in the file's communication mode, written from
 NXP's description of EV2 secure messaging and the EV1 session with `cryptography`
 directly, not with `gateway.hw.desfire`.
+
+With a `PlusApp` the card is a MIFARE Plus in Security Level 3: it answers the native
+commands as they come (no CLA: the reader passes them through) First Authenticate (70h,
+72h) with the AES key of the key number asked for, and the MACed reads 31h (enciphered)
+and 33h (plain) of one block, written from NXP's MIFARE Plus description, not with
+`gateway.hw.mifare_plus`. Its errors are one byte, as a real card's are.
 """
 
 from __future__ import annotations
@@ -55,6 +61,14 @@ class DesfireApp:
 
 
 @dataclass
+class PlusApp:
+    """What a MIFARE Plus SL3 card holds: AES keys by key number, 16-byte blocks."""
+
+    keys: dict[int, bytes] = field(repr=False)
+    blocks: dict[int, bytes]
+
+
+@dataclass
 class VirtualCard:
     """A card with a UID, a key for every sector and some 16-byte blocks; or, with
     `desfire`, a DESFire EV2 card with that application."""
@@ -65,6 +79,7 @@ class VirtualCard:
     atr: bytes = MIFARE_1K_ATR
     apdus: list[bytes] = field(default_factory=list)  # what the card received, in order
     desfire: DesfireApp | None = None
+    plus: PlusApp | None = None
 
     def __post_init__(self) -> None:
         self._sock: socket.socket | None = None
@@ -72,7 +87,8 @@ class VirtualCard:
         self._loaded_key: bytes | None = None
         self._sector: int | None = None
         self._ev2 = _Ev2Card(self.desfire) if self.desfire is not None else None
-        if self.desfire is not None:
+        self._plus = _PlusCard(self.plus) if self.plus is not None else None
+        if self.desfire is not None or self.plus is not None:
             self.atr = DESFIRE_ATR
 
     def insert(self, port: int) -> None:
@@ -113,6 +129,8 @@ class VirtualCard:
         cla_ins = apdu[:2]
         if apdu[0] == 0x90 and self._ev2 is not None:
             return self._ev2.respond(apdu)
+        if apdu[0] != 0xFF and self._plus is not None:
+            return self._plus.respond(apdu)
         if apdu == bytes.fromhex("FFCA000000"):
             return self.uid + SW_OK
         if cla_ins == b"\xff\x82" and apdu[2:5] == b"\x00\x00\x06" and len(apdu) == 11:
@@ -251,6 +269,59 @@ class _Ev2Card:
             content = _cbc(enc_key, iv, padded, encrypt=True)
         mac = _cmac(mac_key, b"\x00" + after + self.ti + content)[1::2]
         return content + mac + b"\x91\x00"
+
+
+class _PlusCard:
+    """The MIFARE Plus SL3 side of one card: First Authenticate, then MACed reads."""
+
+    def __init__(self, app: PlusApp) -> None:
+        self.app = app
+        self.pending: tuple[bytes, bytes] | None = None  # (key, RndB) between 70h and 72h
+        self.kenc = self.kmac = self.ti = b""
+        self.r_ctr = self.w_ctr = 0
+
+    def respond(self, command: bytes) -> bytes:
+        if command[0] == 0x70 and len(command) == 4:
+            self.kmac, self.pending = b"", None
+            key = self.app.keys.get(command[1] | command[2] << 8)
+            if key is None:
+                return b"\x06"
+            rnd_b = os.urandom(16)
+            self.pending = (key, rnd_b)
+            return b"\x90" + _cbc(key, bytes(16), rnd_b, encrypt=True)
+        if command[0] == 0x72 and len(command) == 33 and self.pending is not None:
+            (key, rnd_b), self.pending = self.pending, None
+            plain = _cbc(key, bytes(16), command[1:], encrypt=False)
+            a, b = plain[:16], rnd_b
+            if plain[16:] != b[1:] + b[:1]:
+                return b"\x06"
+            self.ti, self.r_ctr, self.w_ctr = os.urandom(4), 0, 0
+            ecb = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+            enc_in = a[11:16] + b[11:16] + bytes(a[4 + i] ^ b[4 + i] for i in range(5)) + b"\x11"
+            mac_in = a[7:12] + b[7:12] + bytes(a[i] ^ b[i] for i in range(5)) + b"\x22"
+            self.kenc, self.kmac = ecb.update(enc_in), ecb.update(mac_in)
+            reply = self.ti + a[1:] + a[:1] + b"PICCAPPCDCAP"
+            return b"\x90" + _cbc(key, bytes(16), reply, encrypt=True)
+        if command[0] in (0x31, 0x33) and len(command) == 12 and self.kmac:
+            return self._read(command)
+        return b"\x0b"
+
+    def _read(self, command: bytes) -> bytes:
+        ctr = struct.pack("<H", self.r_ctr)
+        if command[4:] != _cmac(self.kmac, command[:1] + ctr + self.ti + command[1:4])[1::2]:
+            self.kmac = b""
+            return b"\x08"
+        block = command[1] | command[2] << 8
+        if command[3] != 1 or block not in self.app.blocks:
+            return b"\x06"
+        self.r_ctr += 1
+        data = self.app.blocks[block]
+        if command[0] == 0x31:
+            iv = struct.pack("<HH", self.r_ctr, self.w_ctr) * 3 + self.ti
+            data = _cbc(self.kenc, iv, data, encrypt=True)
+        counters = struct.pack("<H", self.r_ctr) + self.ti
+        mac = _cmac(self.kmac, b"\x90" + counters + command[1:4] + data)[1::2]
+        return b"\x90" + data + mac
 
 
 def _cbc(key: bytes, iv: bytes, data: bytes, encrypt: bool) -> bytes:
