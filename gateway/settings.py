@@ -325,7 +325,10 @@ class ReaderSettings:
     desfire_key_number: Annotated[int, integer(0, 13), UsedBy(("pcsc",))] = 0
     desfire_key: Annotated[
         str,
-        matching("|[0-9A-Fa-f]{32}", "empty or 32 hex digits (a 16-byte AES key)"),
+        matching(
+            "|([0-9A-Fa-f]{16}){1,3}",
+            "empty or 32 hex digits (a 16-byte AES key; DES 16, 3K3DES 48 digits)",
+        ),
         SECRET,
         UsedBy(("pcsc",)),
     ] = ""

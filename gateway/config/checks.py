@@ -637,7 +637,22 @@ def _check_secure_cards(checked: Checked, report: Report) -> None:
             report.expected(reader.at("desfire_key"), expected, reader.found("desfire_key"))
         if reader.given("mifare_sector"):
             report.add(reader.at("desfire_app_id"), "not with mifare_sector: read one or the other")
+        _check_desfire_key_size(reader, report)
     _check_plus_readers(checked, report)
+
+
+def _check_desfire_key_size(reader: Table, report: Report) -> None:
+    """The key's length is the one its cipher (`desfire_crypto`) has; never echoed."""
+    crypto = reader.values.get("desfire_crypto", "aes")
+    key = reader.values.get("desfire_key")
+    if not (reader.ok("desfire_key") and reader.ok("desfire_crypto") and key):
+        return
+    digits = {"aes": 32, "des": 16, "2k3des": 32, "3k3des": 48}[crypto]
+    if len(key) != digits:
+        report.add(
+            reader.at("desfire_key"),
+            f"expected {digits} hex digits for desfire_crypto {crypto!r}, found {len(key)}",
+        )
 
 
 def _check_plus_readers(checked: Checked, report: Report) -> None:

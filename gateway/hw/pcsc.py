@@ -46,7 +46,13 @@ from typing import Any, Literal, NoReturn, Protocol
 from gateway.cardnumbers import reader_canonical
 from gateway.clock import Clock
 from gateway.hw import mifare_plus
-from gateway.hw.desfire import DesfireCard, DesfireRefused, load_cryptography, read_card_number
+from gateway.hw.desfire import (
+    KEY_BYTES,
+    DesfireCard,
+    DesfireRefused,
+    load_cryptography,
+    read_card_number,
+)
 from gateway.hw.mifare_plus import PlusCard
 from gateway.hw.reader_base import ReaderSink
 from gateway.model import Credential
@@ -166,9 +172,13 @@ def desfire_card(settings: ReaderSettings) -> DesfireCard | None:
         key = bytes.fromhex(settings.desfire_key)
     except ValueError:
         key = b""
-    if len(key) != 16:
+    size = KEY_BYTES[settings.desfire_crypto]
+    if len(key) != size:
         # The value itself is never repeated: it is a secret.
-        raise ValueError(f"reader {settings.name}: desfire_key must be 32 hex digits")
+        raise ValueError(
+            f"reader {settings.name}: desfire_key must be {2 * size} hex digits "
+            f"for desfire_crypto {settings.desfire_crypto!r}"
+        )
     return DesfireCard(
         app_id=int(settings.desfire_app_id, 16),
         key_number=settings.desfire_key_number,
@@ -179,6 +189,7 @@ def desfire_card(settings: ReaderSettings) -> DesfireCard | None:
         comm_mode=settings.desfire_comm_mode,
         value_format=settings.desfire_value,
         auth=settings.desfire_auth,
+        crypto=settings.desfire_crypto,
     )
 
 
