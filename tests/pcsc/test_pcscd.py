@@ -306,3 +306,64 @@ async def test_a_plus_clone_a_wrong_key_and_an_unreadable_block_are_refused(
     (refused,) = sink.credentials
     assert (refused.value, refused.refusal, refused.raw) == ("", refusal, UID.hex().upper())
     assert reader.status()["frames_accepted"] == 0
+
+
+# -- DESFire with DES-family keys through pcscd ----------------------------------------------
+
+DES_KEYS = {
+    "des": bytes.fromhex("0123456789ABCDEF"),
+    "2k3des": bytes.fromhex("0123456789ABCDEFFEDCBA9876543210"),
+    "3k3des": bytes.fromhex("0123456789ABCDEFFEDCBA987654321000112233445566AA"),
+}
+
+
+@pytest.mark.parametrize(
+    ("crypto", "comm_mode"),
+    [("des", "full"), ("2k3des", "mac"), ("2k3des", "full"), ("3k3des", "full"), ("3k3des", "mac")],
+)
+async def test_a_des_family_desfire_card_opens_with_the_files_number(
+    make_reader: Factory,
+    card_slot: Callable[[VirtualCard], VirtualCard],
+    crypto: Literal["des", "2k3des", "3k3des"],
+    comm_mode: Literal["full", "mac"],
+) -> None:
+    key = DES_KEYS[crypto]
+    settings = replace(
+        DESFIRE_SETTINGS, desfire_key=key.hex(), desfire_crypto=crypto, desfire_comm_mode=comm_mode
+    )
+    reader, sink = make_reader(settings)
+    app = replace(desfire_app(key=key, comm_mode=comm_mode), crypto=crypto)
+    card = card_slot(VirtualCard(UID, desfire=app))
+    await until(lambda: len(sink.credentials) == 1, "the file's credential")
+    (credential,) = sink.credentials
+    assert (credential.value, credential.refusal) == (DESFIRE_NUMBER.hex().upper(), "")
+    assert card.apdus[2][1] == (0x1A if crypto == "3k3des" else 0x0A)
+    assert key.hex() not in repr(reader.status()).lower()
+
+
+@pytest.mark.parametrize(
+    ("card", "refusal"),
+    [
+        (VirtualCard(UID), "card_not_desfire"),  # the UID copied onto another card
+        (
+            VirtualCard(UID, desfire=replace(desfire_app(key=bytes(16)), crypto="2k3des")),
+            "card_auth_failed",
+        ),
+    ],
+    ids=["clone", "wrong key"],
+)
+async def test_a_des_reader_refuses_a_clone_and_a_wrong_key(
+    make_reader: Factory,
+    card_slot: Callable[[VirtualCard], VirtualCard],
+    card: VirtualCard,
+    refusal: str,
+) -> None:
+    settings = replace(
+        DESFIRE_SETTINGS, desfire_key=DES_KEYS["2k3des"].hex(), desfire_crypto="2k3des"
+    )
+    reader, sink = make_reader(settings)
+    card_slot(card)
+    await until(lambda: len(sink.credentials) == 1, "the refusal")
+    (refused,) = sink.credentials
+    assert (refused.value, refused.refusal, refused.raw) == ("", refusal, UID.hex().upper())
+    assert reader.status()["frames_accepted"] == 0
