@@ -315,8 +315,8 @@ class ReaderSettings:
         UsedBy(("pcsc",)),
     ] = ""
     mifare_key_type: Annotated[Literal["A", "B"], UsedBy(("pcsc",))] = "A"
-    # PC/SC DESFire EV2 mode (docs/desfire.md): the credential is read from a file of this
-    # application after AES authentication, instead of the UID ("" = not this mode)
+    # PC/SC DESFire mode (docs/desfire.md): the credential is read from a file of this
+    # application after authentication (AES, or desfire_crypto), not the UID ("" = not this mode)
     desfire_app_id: Annotated[
         str,
         matching("|[0-9A-Fa-f]{6}", "empty or 6 hex digits (a DESFire application id)"),

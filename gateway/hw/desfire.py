@@ -11,6 +11,11 @@ answer, or someone altering it in the field, is refused. Two ways, as the reader
   a CMAC chained over every command and answer as the IV, an enciphered answer holding
   the data and a CRC32 of it.
 
+A DES-family key (the guides' "Crypto: DES", `DesfireCard.crypto`) authenticates the EV1
+way instead: DES and 2K3DES by the legacy Authenticate (0x0A: the reader "deciphers to
+send", the session checks answers with a 4-byte CBC-MAC or a CRC16 under the encryption),
+3K3DES by AuthenticateISO (0x1A: the EV1 session above with a 3DES CMAC and 8-byte IV).
+
 Native DESFire commands go through PC/SC wrapped in ISO 7816 APDUs (CLA 0x90, P1 P2 = 0,
 Le = 0); the answer ends in SW1 0x91 and SW2 the DESFire status. The steps ("ev2"; "ev1"
 differs in 2 and 3 as said above):

@@ -20,7 +20,8 @@ Three modes (docs/readers.md):
   identity of the presentation (debounce) and for diagnostics; a block is never shown in
   status(), only its length, and the key never leaves this module.
 - DESFire (`desfire_app_id` set): select the application, authenticate with the AES key
-  (AuthenticateEV2First, or AuthenticateAES for EV1), read the credential from the file in
+  (AuthenticateEV2First, or AuthenticateAES for EV1) or a DES-family key (Authenticate 0A,
+  AuthenticateISO 1A: `desfire_crypto`), read the credential from the file in
   its communication mode (`gateway.hw.desfire`, docs/desfire.md). The UID is read first,
   as for a block.
 - MIFARE Plus SL3 (`mfp_block` set): AES First Authenticate with the block's sector key,
