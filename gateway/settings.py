@@ -238,6 +238,10 @@ OSDP: tuple[str, ...] = ("osdp",)
 OSDP_BAUDRATES = (9600, 19200, 38400, 57600, 115200)  # what OSDP v2 PDs offer (SIA OSDP 2.2)
 
 
+MAX_MFP_KEYS = 3
+MFP_KEY = matching("[0-9A-Fa-f]{32}", "32 hex digits (a 16-byte AES key)")
+
+
 @dataclass(frozen=True)
 class ReaderSettings:
     name: Name
@@ -311,8 +315,8 @@ class ReaderSettings:
         UsedBy(("pcsc",)),
     ] = ""
     mifare_key_type: Annotated[Literal["A", "B"], UsedBy(("pcsc",))] = "A"
-    # PC/SC DESFire EV2 mode (docs/desfire.md): the credential is read from a file of this
-    # application after AES authentication, instead of the UID ("" = not this mode)
+    # PC/SC DESFire mode (docs/desfire.md): the credential is read from a file of this
+    # application after authentication (AES, or desfire_crypto), not the UID ("" = not this mode)
     desfire_app_id: Annotated[
         str,
         matching("|[0-9A-Fa-f]{6}", "empty or 6 hex digits (a DESFire application id)"),
@@ -321,7 +325,10 @@ class ReaderSettings:
     desfire_key_number: Annotated[int, integer(0, 13), UsedBy(("pcsc",))] = 0
     desfire_key: Annotated[
         str,
-        matching("|[0-9A-Fa-f]{32}", "empty or 32 hex digits (a 16-byte AES key)"),
+        matching(
+            "|([0-9A-Fa-f]{16}){1,3}",
+            "empty or 32 hex digits (a 16-byte AES key; DES 16, 3K3DES 48 digits)",
+        ),
         SECRET,
         UsedBy(("pcsc",)),
     ] = ""
@@ -334,6 +341,25 @@ class ReaderSettings:
     desfire_value: Annotated[Literal["binary", "ascii"], UsedBy(("pcsc",))] = "binary"
     # "ev2": AuthenticateEV2First, EV2 secure messaging (EV2, EV3 cards); "ev1": AuthenticateAES
     desfire_auth: Annotated[Literal["ev2", "ev1"], UsedBy(("pcsc",))] = "ev2"
+    # the key's cipher: "aes" (AuthenticateEV2First or AuthenticateAES as desfire_auth says),
+    # "des" or "2k3des" (Authenticate 0A, 16 hex digits for DES), "3k3des" (AuthenticateISO 1A)
+    desfire_crypto: Annotated[Literal["aes", "des", "2k3des", "3k3des"], UsedBy(("pcsc",))] = "aes"
+    # PC/SC MIFARE Plus SL3 mode (docs/desfire.md, "MIFARE Plus"): the credential is read
+    # from this block after AES authentication with its sector's key (None = not this mode)
+    mfp_block: Annotated[int | None, integer(0, 255), UsedBy(("pcsc",))] = None
+    # the guide's "three choices": up to 3 AES keys (32 hex digits each), tried in order
+    mfp_keys: Annotated[
+        tuple[Annotated[str, MFP_KEY], ...],
+        at_most(f"an array of at most {MAX_MFP_KEYS} AES keys", MAX_MFP_KEYS),
+        SECRET,
+        UsedBy(("pcsc",)),
+    ] = field(default=(), repr=False)
+    mfp_key_type: Annotated[Literal["A", "B"], UsedBy(("pcsc",))] = "A"
+    # "encrypted": Read 31h (enciphered, MACed); "plain": Read 33h (MACed only)
+    mfp_read_mode: Annotated[Literal["encrypted", "plain"], UsedBy(("pcsc",))] = "encrypted"
+    mfp_offset: Annotated[int, integer(0, 15), UsedBy(("pcsc",))] = 0
+    mfp_length: Annotated[int, integer(1, 16), UsedBy(("pcsc",))] = 16
+    mfp_value: Annotated[Literal["binary", "ascii"], UsedBy(("pcsc",))] = "binary"
     # Matrix keypad
     row_pins: Annotated[
         GpioPins, UsedBy(("matrix_keypad",), required_on_gpio=("matrix_keypad",))

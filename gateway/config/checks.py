@@ -639,6 +639,37 @@ def _check_secure_cards(checked: Checked, report: Report) -> None:
             report.expected(reader.at("desfire_key"), expected, reader.found("desfire_key"))
         if reader.given("mifare_sector"):
             report.add(reader.at("desfire_app_id"), "not with mifare_sector: read one or the other")
+        _check_desfire_key_size(reader, report)
+    _check_plus_readers(checked, report)
+
+
+def _check_desfire_key_size(reader: Table, report: Report) -> None:
+    """The key's length is the one its cipher (`desfire_crypto`) has; never echoed."""
+    crypto = reader.values.get("desfire_crypto", "aes")
+    key = reader.values.get("desfire_key")
+    if not (reader.ok("desfire_key") and reader.ok("desfire_crypto") and key):
+        return
+    digits = {"aes": 32, "des": 16, "2k3des": 32, "3k3des": 48}[crypto]
+    if len(key) != digits:
+        report.add(
+            reader.at("desfire_key"),
+            f"expected {digits} hex digits for desfire_crypto {crypto!r}, found {len(key)}",
+        )
+
+
+def _check_plus_readers(checked: Checked, report: Report) -> None:
+    """A MIFARE Plus reader needs a key, reads one secure card kind, and within its block."""
+    for reader in checked.tables_of(ReaderSettings):
+        if not (reader.given("mfp_block") and reader.ok("mfp_block")):
+            continue
+        if reader.ok("mfp_keys") and not reader.values.get("mfp_keys"):
+            expected = "1 to 3 AES keys of 32 hex digits (required with mfp_block)"
+            report.expected(reader.at("mfp_keys"), expected, reader.found("mfp_keys"))
+        if reader.given("mifare_sector") or reader.values.get("desfire_app_id"):
+            report.add(reader.at("mfp_block"), "not with mifare_sector or desfire_app_id")
+        offset, length = reader.values.get("mfp_offset", 0), reader.values.get("mfp_length", 16)
+        if reader.ok("mfp_offset") and reader.ok("mfp_length") and offset + length > 16:
+            report.add(reader.at("mfp_length"), "mfp_offset + mfp_length: beyond the 16-byte block")
 
 
 # --------------------------------------------------------------------------- OSDP buses

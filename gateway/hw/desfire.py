@@ -11,6 +11,11 @@ answer, or someone altering it in the field, is refused. Two ways, as the reader
   a CMAC chained over every command and answer as the IV, an enciphered answer holding
   the data and a CRC32 of it.
 
+A DES-family key (the guides' "Crypto: DES", `DesfireCard.crypto`) authenticates the EV1
+way instead: DES and 2K3DES by the legacy Authenticate (0x0A: the reader "deciphers to
+send", the session checks answers with a 4-byte CBC-MAC or a CRC16 under the encryption),
+3K3DES by AuthenticateISO (0x1A: the EV1 session above with a 3DES CMAC and 8-byte IV).
+
 Native DESFire commands go through PC/SC wrapped in ISO 7816 APDUs (CLA 0x90, P1 P2 = 0,
 Le = 0); the answer ends in SW1 0x91 and SW2 the DESFire status. The steps ("ev2"; "ev1"
 differs in 2 and 3 as said above):
@@ -44,12 +49,16 @@ if TYPE_CHECKING:
 CommMode = Literal["full", "mac", "plain"]
 ValueFormat = Literal["binary", "ascii"]
 AuthScheme = Literal["ev2", "ev1"]
+Crypto = Literal["aes", "des", "2k3des", "3k3des"]
+KEY_BYTES: dict[str, int] = {"aes": 16, "des": 8, "2k3des": 16, "3k3des": 24}
 
 WRAP_CLA = 0x90
 SW1_DESFIRE = 0x91
 SELECT_APPLICATION = 0x5A
 AUTHENTICATE_EV2_FIRST = 0x71
 AUTHENTICATE_AES = 0xAA
+AUTHENTICATE_LEGACY = 0x0A  # DES and 2K3DES keys, the DESFire (EV0) way EV1 cards keep
+AUTHENTICATE_ISO = 0x1A  # 3K3DES (and 2K3DES) keys, EV1 secure messaging
 ADDITIONAL_FRAME = 0xAF
 READ_DATA = 0xBD
 
@@ -61,6 +70,8 @@ STATUS_AUTHENTICATION_ERROR = 0xAE
 STATUS_APPLICATION_NOT_FOUND = 0xA0
 
 BLOCK = 16
+DES_BLOCK = 8
+LEGACY_MAC_BYTES = 4
 MAC_T_BYTES = 8
 ASCII_MIN_BYTES = 4  # a decimal number is read back as at least 4 bytes, as 10DN prints it
 
@@ -158,6 +169,75 @@ def _double(block: bytes) -> bytes:
 
 def _xor(a: bytes, b: bytes) -> bytes:
     return bytes(x ^ y for x, y in zip(a, b, strict=True))
+
+
+def _tdes(key: bytes, iv: bytes | None) -> Cipher[Any]:
+    """Triple DES; a DES key (8 bytes) is K1 = K2 = K3 and a 2K3DES key K1 K2 K1, which is
+    what DESFire means by them (written out: the library no longer takes short keys)."""
+    from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+    from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
+    full = key * 3 if len(key) == DES_BLOCK else key + key[:8] if len(key) == 16 else key
+    mode: modes.Mode = modes.ECB() if iv is None else modes.CBC(iv)
+    return Cipher(TripleDES(full), mode)
+
+
+def tdes_cbc_encrypt(key: bytes, iv: bytes, data: bytes) -> bytes:
+    """(3)DES-CBC without padding (`data` is whole 8-byte blocks)."""
+    encryptor = _tdes(key, iv).encryptor()
+    return encryptor.update(data) + encryptor.finalize()
+
+
+def tdes_cbc_decrypt(key: bytes, iv: bytes, data: bytes) -> bytes:
+    """(3)DES-CBC decryption without padding."""
+    decryptor = _tdes(key, iv).decryptor()
+    return decryptor.update(data) + decryptor.finalize()
+
+
+def tdes_cmac_chained(key: bytes, iv: bytes, data: bytes) -> bytes:
+    """CMAC (NIST SP 800-38B) with 3DES, 8-byte blocks, its chain starting at `iv`: the
+    MACs of an EV1 session opened by AuthenticateISO."""
+
+    def encrypt(block: bytes) -> bytes:
+        return tdes_cbc_encrypt(key, bytes(DES_BLOCK), block)
+
+    def double(block: bytes) -> bytes:
+        value = int.from_bytes(block, "big") << 1
+        if value >> 64:
+            value = (value & ((1 << 64) - 1)) ^ 0x1B
+        return value.to_bytes(DES_BLOCK, "big")
+
+    subkey_1 = double(encrypt(bytes(DES_BLOCK)))
+    subkey_2 = double(subkey_1)
+    blocks = [data[i : i + DES_BLOCK] for i in range(0, len(data), DES_BLOCK)] or [b""]
+    last = blocks.pop()
+    if len(last) == DES_BLOCK:
+        last = _xor(last, subkey_1)
+    else:
+        last = _xor(last + b"\x80" + bytes(DES_BLOCK - 1 - len(last)), subkey_2)
+    chain = iv
+    for block in blocks:
+        chain = encrypt(_xor(chain, block))
+    return encrypt(_xor(chain, last))
+
+
+def crc16_a(data: bytes) -> bytes:
+    """The ISO 14443-3 type A CRC (legacy DESFire enciphered data), least significant first."""
+    crc = 0x6363
+    for byte in data:
+        byte ^= crc & 0xFF
+        byte = (byte ^ (byte << 4)) & 0xFF
+        crc = (crc >> 8) ^ (byte << 8) ^ (byte << 3) ^ (byte >> 4)
+    return crc.to_bytes(2, "little")
+
+
+def legacy_session_key(rnd_a: bytes, rnd_b: bytes, crypto: Crypto) -> bytes:
+    """The session key of Authenticate (0A) or AuthenticateISO (1A), by the key's cipher."""
+    if crypto == "des":
+        return rnd_a[0:4] + rnd_b[0:4]
+    if crypto == "2k3des":
+        return rnd_a[0:4] + rnd_b[0:4] + rnd_a[4:8] + rnd_b[4:8]
+    return rnd_a[0:4] + rnd_b[0:4] + rnd_a[6:10] + rnd_b[6:10] + rnd_a[12:16] + rnd_b[12:16]
 
 
 def jamcrc(data: bytes) -> bytes:
@@ -280,6 +360,68 @@ class Ev1Session:
         return data
 
 
+@dataclass
+class LegacySession:
+    """A session of the legacy Authenticate (0A), DES or 2K3DES: MACs are the first 4 bytes
+    of the last block of a DES-CBC over the data padded with zeros, and enciphered data
+    carries a CRC16 (type A) of the data; every operation starts at a zero IV."""
+
+    key: bytes = field(repr=False)
+
+    def open_response(self, answer: bytes, mode: CommMode, length: int) -> bytes:
+        """The data of a ReadData answer of `length` bytes in `mode`, checked (ValueError)."""
+        if mode == "plain":
+            return answer
+        if mode == "mac":
+            body, mac = answer[:-LEGACY_MAC_BYTES], answer[-LEGACY_MAC_BYTES:]
+            padded = body + bytes(-len(body) % DES_BLOCK)
+            expected = tdes_cbc_encrypt(self.key, bytes(DES_BLOCK), padded)[-DES_BLOCK:]
+            if len(answer) < LEGACY_MAC_BYTES or not secrets.compare_digest(mac, expected[:4]):
+                raise ValueError("the answer's MAC does not match")
+            return body
+        if not answer or len(answer) % DES_BLOCK or len(answer) < length + 2:
+            raise ValueError("enciphered data is not the blocks expected")
+        plain = tdes_cbc_decrypt(self.key, bytes(DES_BLOCK), answer)
+        data, crc, padding = plain[:length], plain[length : length + 2], plain[length + 2 :]
+        if not secrets.compare_digest(crc, crc16_a(data)) or any(padding):
+            raise ValueError("the answer's CRC does not match")
+        return data
+
+
+@dataclass
+class IsoSession:
+    """An EV1 session opened by AuthenticateISO (3K3DES): as the EV1 AES session, with a
+    3DES CMAC over 8-byte blocks and an 8-byte IV chained through commands and answers."""
+
+    key: bytes = field(repr=False)
+    iv: bytes = bytes(DES_BLOCK)
+
+    def command_sent(self, command: bytes) -> None:
+        """A command went out in the clear: its CMAC is the next IV."""
+        self.iv = tdes_cmac_chained(self.key, self.iv, command)
+
+    def open_response(self, answer: bytes, mode: CommMode, length: int) -> bytes:
+        """The data of a ReadData answer of `length` bytes in `mode`, checked (ValueError)."""
+        if mode == "plain":
+            return answer
+        if mode == "mac":
+            body, mac = answer[:-MAC_T_BYTES], answer[-MAC_T_BYTES:]
+            full = tdes_cmac_chained(self.key, self.iv, body + bytes([STATUS_OK]))
+            if len(answer) < MAC_T_BYTES or not secrets.compare_digest(mac, full):
+                raise ValueError("the answer's MAC does not match")
+            self.iv = full
+            return body
+        if not answer or len(answer) % DES_BLOCK or len(answer) < length + 4:
+            raise ValueError("enciphered data is not the blocks expected")
+        plain = tdes_cbc_decrypt(self.key, self.iv, answer)
+        self.iv = answer[-DES_BLOCK:]
+        data, crc, padding = plain[:length], plain[length : length + 4], plain[length + 4 :]
+        expected = jamcrc(data + bytes([STATUS_OK]))
+        if not secrets.compare_digest(crc, expected) or any(padding):
+            raise ValueError("the answer's CRC does not match")
+        return data
+
+
 # -- the protocol ------------------------------------------------------------------------
 
 
@@ -348,6 +490,45 @@ def authenticate_aes(transmit: Transmit, key_number: int, key: bytes, rnd_a: byt
     return Ev1Session(ev1_session_key(rnd_a, rnd_b))
 
 
+def authenticate_des(
+    transmit: Transmit,
+    key_number: int,
+    key: bytes,
+    crypto: Crypto,
+    rnd_a: bytes,
+    iso: bool | None = None,
+) -> LegacySession | IsoSession:
+    """Authenticate with a DES-family key: the legacy Authenticate (0A) for "des" and
+    "2k3des", AuthenticateISO (1A) for "3k3des" (or when `iso`); the session, or
+    DesfireRefused(AUTH_FAILED). RndA and RndB are 16 bytes for 3K3DES, 8 otherwise.
+
+    0A sends in the old "decipher to send" way: the reader's token is deciphered, block by
+    block, each block xored with the previous result first, from a zero IV every time.
+    1A is plain CBC whose IV is the last block sent or received, as AuthenticateAES."""
+    legacy = crypto != "3k3des" if iso is None else not iso
+    size = len(rnd_a)
+    command = AUTHENTICATE_LEGACY if legacy else AUTHENTICATE_ISO
+    challenge, status = exchange(transmit, command, bytes([key_number]))
+    _auth_status(status, STATUS_MORE, challenge, size)
+    rnd_b = tdes_cbc_decrypt(key, bytes(DES_BLOCK), challenge)
+    token = rnd_a + rotate_left(rnd_b)
+    if legacy:
+        proof, chain = b"", bytes(DES_BLOCK)
+        for i in range(0, len(token), DES_BLOCK):
+            chain = _tdes(key, None).decryptor().update(_xor(token[i : i + DES_BLOCK], chain))
+            proof += chain
+        iv = bytes(DES_BLOCK)
+    else:
+        proof = tdes_cbc_encrypt(key, challenge[-DES_BLOCK:], token)
+        iv = proof[-DES_BLOCK:]
+    answer, status = exchange(transmit, ADDITIONAL_FRAME, proof)
+    _auth_status(status, STATUS_OK, answer, size)
+    if not secrets.compare_digest(tdes_cbc_decrypt(key, iv, answer), rotate_left(rnd_a)):
+        raise DesfireRefused(AUTH_FAILED, "the card did not prove the key")
+    session_key = legacy_session_key(rnd_a, rnd_b, crypto)
+    return LegacySession(session_key) if legacy else IsoSession(session_key)
+
+
 def read_data_header(file_number: int, offset: int, length: int) -> bytes:
     """ReadData's header: FileNo || Offset (3 bytes) || Length (3 bytes), least first."""
     return bytes([file_number]) + offset.to_bytes(3, "little") + length.to_bytes(3, "little")
@@ -380,7 +561,7 @@ def read_data(
 
 def read_data_ev1(
     transmit: Transmit,
-    session: Ev1Session,
+    session: Ev1Session | IsoSession | LegacySession,
     file_number: int,
     offset: int,
     length: int,
@@ -388,7 +569,8 @@ def read_data_ev1(
 ) -> bytes:
     """`length` bytes from `offset` of the file in an EV1 AES session, in the file's mode."""
     header = read_data_header(file_number, offset, length)
-    session.command_sent(bytes([READ_DATA]) + header)
+    if not isinstance(session, LegacySession):  # the legacy session chains nothing
+        session.command_sent(bytes([READ_DATA]) + header)
     answer, status = exchange(transmit, READ_DATA, header)
     if status != STATUS_OK:
         raise DesfireRefused(READ_FAILED, f"read data: status {status:02X}")
@@ -417,6 +599,7 @@ class DesfireCard:
     comm_mode: CommMode = "full"
     value_format: ValueFormat = "binary"
     auth: AuthScheme = "ev2"
+    crypto: Crypto = "aes"
 
 
 def card_number(data: bytes, value_format: ValueFormat) -> str:
@@ -444,7 +627,11 @@ def read_card_number(
     """Select, authenticate, read and convert: the card number, or DesfireRefused."""
     select_application(transmit, card.app_id)
     where = (card.file_number, card.offset, card.length, card.comm_mode)
-    if card.auth == "ev1":
+    if card.crypto != "aes":
+        size = 2 * DES_BLOCK if card.crypto == "3k3des" else DES_BLOCK
+        session = authenticate_des(transmit, card.key_number, card.key, card.crypto, random(size))
+        data = read_data_ev1(transmit, session, *where)
+    elif card.auth == "ev1":
         ev1 = authenticate_aes(transmit, card.key_number, card.key, random(BLOCK))
         data = read_data_ev1(transmit, ev1, *where)
     else:

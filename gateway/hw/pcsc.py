@@ -20,9 +20,13 @@ Three modes (docs/readers.md):
   identity of the presentation (debounce) and for diagnostics; a block is never shown in
   status(), only its length, and the key never leaves this module.
 - DESFire (`desfire_app_id` set): select the application, authenticate with the AES key
-  (AuthenticateEV2First, or AuthenticateAES for EV1), read the credential from the file in
+  (AuthenticateEV2First, or AuthenticateAES for EV1) or a DES-family key (Authenticate 0A,
+  AuthenticateISO 1A: `desfire_crypto`), read the credential from the file in
   its communication mode (`gateway.hw.desfire`, docs/desfire.md). The UID is read first,
   as for a block.
+- MIFARE Plus SL3 (`mfp_block` set): AES First Authenticate with the block's sector key,
+  each configured key in turn, then a read of the block with MACs on command and answer
+  (`gateway.hw.mifare_plus`, docs/desfire.md "MIFARE Plus"). The UID is read first too.
 
 A card that gives no credential in a secure-card mode (its authentication fails, it is
 not the right kind of card, the read is cut short or garbled) is delivered as a refusal
@@ -42,7 +46,15 @@ from typing import Any, Literal, NoReturn, Protocol
 
 from gateway.cardnumbers import reader_canonical
 from gateway.clock import Clock
-from gateway.hw.desfire import DesfireCard, DesfireRefused, load_cryptography, read_card_number
+from gateway.hw import mifare_plus
+from gateway.hw.desfire import (
+    KEY_BYTES,
+    DesfireCard,
+    DesfireRefused,
+    load_cryptography,
+    read_card_number,
+)
+from gateway.hw.mifare_plus import PlusCard
 from gateway.hw.reader_base import ReaderSink
 from gateway.model import Credential
 from gateway.settings import ReaderSettings
@@ -51,6 +63,7 @@ log = logging.getLogger(__name__)
 
 GET_UID = bytes.fromhex("FFCA000000")
 SW_OK = (0x90, 0x00)
+SHORT_ANSWER = (0x6F, 0x00)
 BLOCK_BYTES = 16
 RECENT_READS = 20
 MAX_BACKOFF_S = 5.0
@@ -160,9 +173,13 @@ def desfire_card(settings: ReaderSettings) -> DesfireCard | None:
         key = bytes.fromhex(settings.desfire_key)
     except ValueError:
         key = b""
-    if len(key) != 16:
+    size = KEY_BYTES[settings.desfire_crypto]
+    if len(key) != size:
         # The value itself is never repeated: it is a secret.
-        raise ValueError(f"reader {settings.name}: desfire_key must be 32 hex digits")
+        raise ValueError(
+            f"reader {settings.name}: desfire_key must be {2 * size} hex digits "
+            f"for desfire_crypto {settings.desfire_crypto!r}"
+        )
     return DesfireCard(
         app_id=int(settings.desfire_app_id, 16),
         key_number=settings.desfire_key_number,
@@ -173,6 +190,30 @@ def desfire_card(settings: ReaderSettings) -> DesfireCard | None:
         comm_mode=settings.desfire_comm_mode,
         value_format=settings.desfire_value,
         auth=settings.desfire_auth,
+        crypto=settings.desfire_crypto,
+    )
+
+
+def plus_card(settings: ReaderSettings) -> PlusCard | None:
+    """The MIFARE Plus SL3 block configured for this reader, or None when it reads none."""
+    if settings.mfp_block is None:
+        return None
+    if settings.mifare_sector is not None or settings.desfire_app_id:
+        raise ValueError(
+            f"reader {settings.name}: mfp_block excludes mifare_sector and desfire_app_id"
+        )
+    if not settings.mfp_keys:
+        raise ValueError(f"reader {settings.name}: mfp_block needs mfp_keys")
+    if settings.mfp_offset + settings.mfp_length > BLOCK_BYTES:
+        raise ValueError(f"reader {settings.name}: mfp_offset + mfp_length beyond the block")
+    return PlusCard(
+        block=settings.mfp_block,
+        keys=tuple(bytes.fromhex(key) for key in settings.mfp_keys),
+        key_type=settings.mfp_key_type,
+        read_mode=settings.mfp_read_mode,
+        offset=settings.mfp_offset,
+        length=settings.mfp_length,
+        value_format=settings.mfp_value,
     )
 
 
@@ -265,6 +306,7 @@ class PcscReader:
         self._poll_interval_s = poll_interval_s
         self._block_mode = BlockMode.from_settings(settings)
         self._desfire = desfire_card(settings)
+        self._plus = plus_card(settings)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -296,7 +338,7 @@ class PcscReader:
                 log.warning("PC/SC reader %s: poll thread still in a pcscd call", self.name)
 
     def _run(self) -> None:
-        if self._desfire is not None:
+        if self._desfire is not None or self._plus is not None:
             self._load_cryptography()
         failures = 0
         while not self._stop.is_set():
@@ -400,6 +442,8 @@ class PcscReader:
     def _read_credential(self, conn: PcscConnection, uid: bytes) -> ReadOutcome:
         if self._desfire is not None:
             return self._read_desfire(conn, self._desfire)
+        if self._plus is not None:
+            return self._read_desfire(conn, self._plus)
         if self._block_mode is not None:
             try:
                 return read_block(conn, self._block_mode)
@@ -409,9 +453,13 @@ class PcscReader:
         value = reader_canonical(uid, self.settings.card_byte_order, self.settings.card_bytes)
         return ReadOutcome(value, "accepted")
 
-    def _read_desfire(self, conn: PcscConnection, card: DesfireCard) -> ReadOutcome:
+    def _read_desfire(self, conn: PcscConnection, card: DesfireCard | PlusCard) -> ReadOutcome:
+        """A secure card (DESFire or MIFARE Plus): its number, or why it gave none."""
         try:
-            value = read_card_number(conn.transmit, card)
+            if isinstance(card, PlusCard):
+                value = mifare_plus.read_card_number(conn.transmit, card)
+            else:
+                value = read_card_number(conn.transmit, card)
         except DesfireRefused as refused:
             return ReadOutcome(None, refused.reason, detail=str(refused))
         except NoCard:
@@ -424,6 +472,8 @@ class PcscReader:
     def _mode(self) -> str:
         if self._desfire is not None:
             return "desfire"
+        if self._plus is not None:
+            return "mifare_plus"
         return "uid" if self._block_mode is None else "mifare_block"
 
     def _record(self, now: float, uid: bytes | None, outcome: ReadOutcome) -> None:
@@ -607,6 +657,11 @@ class _PyscardConnection:
         try:
             data, sw1, sw2 = self._connection.transmit(list(apdu))
         except CardConnectionException as exc:
+            if _unsigned(getattr(exc, "hresult", -1)) == 0:
+                # Delivered, but under two bytes: a MIFARE Plus error is one status byte,
+                # which pyscard does not hand over. Said as "no precise diagnosis" (6F00):
+                # a failure to whoever sent the command, never a success.
+                return b"", *SHORT_ANSWER
             self._backend.reraise(exc)
         return bytes(data), int(sw1), int(sw2)
 

@@ -1,8 +1,9 @@
 """PC/SC in memory: a reader and a MIFARE Classic or DESFire card that answer like an ACR122U.
 
 `SimulatedPcscBackend` is the `PcscBackend` of the simulated daemon and of fast unit tests.
-Verbs: `present(uid, blocks, key, desfire)` puts a card on the reader until `remove()` (with
-`desfire` applications it is a DESFire card: `gateway.hw.desfire_sim`); `tap(...)`
+Verbs: `present(uid, blocks, key, desfire, plus)` puts a card on the reader until `remove()`
+(with `desfire` applications it is a DESFire card: `gateway.hw.desfire_sim`; with `plus` a
+MIFARE Plus SL3 card: `gateway.hw.mifare_plus_sim`); `tap(...)`
 puts one there for a single read (what `/sim/card` wants); `unplug_reader()`,
 `plug_reader()`, `stop_service()`, `start_service()` take the reader or pcscd away and back;
 `inject_error(exc)` makes the next call fail as a library surprise would.
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 
 from gateway.hw.desfire import WRAP_CLA
 from gateway.hw.desfire_sim import DesfireApplication, DesfireCardSession
+from gateway.hw.mifare_plus_sim import PlusCardContent, PlusCardSession
 from gateway.hw.pcsc import BLOCK_BYTES, NoCard, PcscConnection, PcscUnavailable, ReaderGone
 
 DEFAULT_READER = "ACS ACR122U PICC Interface 00 00"
@@ -36,6 +38,7 @@ class SimulatedCard:
     key: bytes = field(default=TRANSPORT_KEY, repr=False)
     tap: bool = False  # leaves the reader once a connection that used it is closed
     desfire: tuple[DesfireApplication, ...] = ()  # a DESFire card's applications
+    plus: PlusCardContent | None = None  # a MIFARE Plus SL3 card's keys and blocks
 
     def block(self, number: int) -> bytes:
         """The block's content; never-written blocks read as zeros, as on a blank card."""
@@ -66,9 +69,12 @@ class SimulatedPcscBackend:
         blocks: dict[int, bytes] | None = None,
         key: bytes | None = None,
         desfire: Sequence[DesfireApplication] = (),
+        plus: PlusCardContent | None = None,
     ) -> None:
         """Hold a card on the reader until `remove()`."""
-        card = SimulatedCard(uid, dict(blocks or {}), key or TRANSPORT_KEY, desfire=tuple(desfire))
+        card = SimulatedCard(
+            uid, dict(blocks or {}), key or TRANSPORT_KEY, desfire=tuple(desfire), plus=plus
+        )
         self._insert(card)
 
     def tap(
@@ -77,10 +83,12 @@ class SimulatedPcscBackend:
         blocks: dict[int, bytes] | None = None,
         key: bytes | None = None,
         desfire: Sequence[DesfireApplication] = (),
+        plus: PlusCardContent | None = None,
     ) -> None:
         """Show a card to the reader for one read, then take it away."""
         blocks, key = dict(blocks or {}), key or TRANSPORT_KEY
-        self._insert(SimulatedCard(uid, blocks, key, tap=True, desfire=tuple(desfire)))
+        card = SimulatedCard(uid, blocks, key, tap=True, desfire=tuple(desfire), plus=plus)
+        self._insert(card)
 
     def remove(self) -> None:
         """Take the card away."""
@@ -176,6 +184,7 @@ class _SimulatedConnection:
         self._loaded_key: bytes | None = None
         self._sector: int | None = None
         self._desfire = DesfireCardSession(card.desfire) if card.desfire else None
+        self._plus = PlusCardSession(card.plus) if card.plus is not None else None
 
     def transmit(self, apdu: bytes) -> tuple[bytes, int, int]:
         return self._backend._transmit(self, apdu)
@@ -189,6 +198,8 @@ class _SimulatedConnection:
         if apdu[:1] == bytes([WRAP_CLA]):
             # Passed through to the card: a DESFire card answers, a Classic card does not.
             return self._desfire.respond(apdu) if self._desfire else FAILED
+        if apdu[:1] != b"\xff" and self._plus is not None:
+            return self._plus.respond(apdu)  # a MIFARE Plus native command, passed through
         if apdu == bytes.fromhex("FFCA000000"):
             return self.card.uid, 0x90, 0x00
         if header == bytes.fromhex("FF820000") and len(apdu) == 11 and apdu[4] == 6:

@@ -17,8 +17,9 @@ from typing import Protocol
 from gateway.hw.desfire_sim import issued_application
 from gateway.hw.keypad import SimulatedKeyMatrix, press_keys
 from gateway.hw.lines import LineDriver
+from gateway.hw.mifare_plus_sim import issued_card
 from gateway.hw.nfc_sim import SimulatedNfcFrontend
-from gateway.hw.pcsc import desfire_card
+from gateway.hw.pcsc import desfire_card, plus_card
 from gateway.hw.pcsc_sim import SimulatedPcscBackend
 from gateway.hw.reader_base import NotSimulated
 from gateway.hw.serial_sim import BatchedWrites, PtySerialDevice, card_frame, scanned_line
@@ -70,16 +71,23 @@ class PcscInput(NoInput):
     At a DESFire reader (`desfire_app_id`) the "uid" is the card number: the card tapped is
     a DESFire card issued for the reader's settings (its application, key and file holding
     that number) with a random UID, as such cards often show, so the credential is the
-    file's content after the whole authentication, never the UID."""
+    file's content after the whole authentication, never the UID. At a MIFARE Plus reader
+    (`mfp_block`) likewise: an SL3 card whose block holds the number."""
 
     def __init__(self, settings: ReaderSettings, backend: SimulatedPcscBackend) -> None:
         super().__init__(settings.name, "pcsc")
         self._backend = backend
         self._desfire = desfire_card(settings)
+        self._plus = plus_card(settings)
 
     async def card(self, uid: str) -> None:
         # A tap, not a card left lying: a second /sim/card is a second presentation.
         number = parse_uid(uid)
+        if self._plus is not None:
+            # Issued with the last key choice: the reader tries the others first.
+            plus = issued_card(self._plus, number, key_choice=len(self._plus.keys) - 1)
+            self._backend.tap(RANDOM_UID_PREFIX + secrets.token_bytes(3), plus=plus)
+            return
         if self._desfire is None:
             self._backend.tap(number)
             return

@@ -288,8 +288,15 @@ CASES: list[tuple[str, str, str]] = [
         "desfire key of the wrong length, not echoed",
         MINIMAL_GPIO
         + '[[readers]]\nname = "p"\nkind = "pcsc"\ndoor = "back"\ndesfire_key = "00112233"\n',
-        "readers[1].desfire_key: expected empty or 32 hex digits (a 16-byte AES key), "
-        "found a value that is not shown",
+        "readers[1].desfire_key: expected empty or 32 hex digits (a 16-byte AES key; DES 16, "
+        "3K3DES 48 digits), found a value that is not shown",
+    ),
+    (
+        "desfire key too short for its crypto, not echoed",
+        MINIMAL_GPIO
+        + '[[readers]]\nname = "p"\nkind = "pcsc"\ndoor = "back"\ndesfire_app_id = "F51230"\n'
+        + 'desfire_crypto = "3k3des"\ndesfire_key = "00112233445566778899AABBCCDDEEFF"\n',
+        "readers[1].desfire_key: expected 48 hex digits for desfire_crypto '3k3des', found 32",
     ),
     (
         "desfire and mifare block on one reader",
@@ -298,6 +305,28 @@ CASES: list[tuple[str, str, str]] = [
         + 'mifare_key = "A0A1A2A3A4A5"\ndesfire_app_id = "F51230"\n'
         + 'desfire_key = "00112233445566778899AABBCCDDEEFF"\n',
         "readers[1].desfire_app_id: not with mifare_sector: read one or the other",
+    ),
+    (
+        "mifare plus reader without a key",
+        MINIMAL_GPIO + '[[readers]]\nname = "p"\nkind = "pcsc"\ndoor = "back"\nmfp_block = 9\n',
+        "readers[1].mfp_keys: expected 1 to 3 AES keys of 32 hex digits (required with "
+        "mfp_block), found nothing",
+    ),
+    (
+        "mifare plus key of the wrong length, not echoed",
+        MINIMAL_GPIO
+        + '[[readers]]\nname = "p"\nkind = "pcsc"\ndoor = "back"\nmfp_block = 9\n'
+        + 'mfp_keys = ["00112233"]\n',
+        "readers[1].mfp_keys[0]: expected 32 hex digits (a 16-byte AES key), "
+        "found a value that is not shown",
+    ),
+    (
+        "mifare plus and desfire on one reader",
+        MINIMAL_GPIO
+        + '[[readers]]\nname = "p"\nkind = "pcsc"\ndoor = "back"\nmfp_block = 9\n'
+        + 'mfp_keys = ["00112233445566778899AABBCCDDEEFF"]\ndesfire_app_id = "F51230"\n'
+        + 'desfire_key = "00112233445566778899AABBCCDDEEFF"\n',
+        "readers[1].mfp_block: not with mifare_sector or desfire_app_id",
     ),
     (
         "doorbell relay with no doorbell button",

@@ -28,6 +28,7 @@ SECRETS = {
     "simulation.demo_users.pin": "66071",
     "readers.mifare_key": "A1B2C3D4E5F6",
     "readers.desfire_key": "5EC2E7DE5F12E000AA55AA55AA55D00E",
+    "readers.mfp_keys": "3FB0C7A1E5D2964810ABCDEF2468ACE1",
     "smtp.password": "Smtp-Pass-6402",
     "mqtt.password": "Mqtt-Pass-3141",
 }
@@ -87,6 +88,13 @@ kind = "pcsc"
 door = "back"
 desfire_app_id = "F51230"
 desfire_key = "{SECRETS["readers.desfire_key"]}"
+
+[[readers]]
+name = "plus-card"
+kind = "pcsc"
+door = "back"
+mfp_block = 9
+mfp_keys = ["{SECRETS["readers.mfp_keys"]}"]
 
 [mqtt]
 url = "mqtt://127.0.0.1"

@@ -19,7 +19,7 @@ from gateway.hw.pcsc import PcscReader, PyscardBackend, ReaderGone
 from gateway.settings import ReaderSettings
 from tests.pcsc.daemon import READER_NAME, PcscDaemon
 from tests.pcsc.sink import Sink
-from tests.pcsc.vcard import DesfireApp, VirtualCard
+from tests.pcsc.vcard import DesfireApp, PlusApp, VirtualCard
 
 UID = bytes.fromhex("04A1B2C3D4E5F6")
 KEY = bytes.fromhex("A0A1A2A3A4A5")
@@ -237,6 +237,133 @@ async def test_a_clone_and_a_wrong_key_card_are_refused(
     card_slot(card)
     await until(lambda: len(sink.credentials) == 1, "the refusal")
     await asyncio.sleep(HELD_S)  # held: refused once, not again and again
+    (refused,) = sink.credentials
+    assert (refused.value, refused.refusal, refused.raw) == ("", refusal, UID.hex().upper())
+    assert reader.status()["frames_accepted"] == 0
+
+
+# -- MIFARE Plus SL3 through pcscd --------------------------------------------------------
+
+PLUS_KEY = bytes.fromhex("6BC1BEE22E409F96E93D7E117393172A")
+PLUS_NUMBER = bytes.fromhex("0000C0FFEE4242")
+PLUS_SETTINGS = replace(
+    SETTINGS,
+    mfp_block=13,  # sector 3: key A is 4006h
+    mfp_keys=(bytes(16).hex(), PLUS_KEY.hex()),  # the guide's choices: the second matches
+    mfp_offset=9,
+    mfp_length=7,
+)
+
+
+def plus_app(key: bytes = PLUS_KEY) -> PlusApp:
+    """The site's card: the number 9 bytes into block 13, sector 3 guarded by `key`."""
+    return PlusApp({0x4006: key}, {13: b"ISSUER001" + PLUS_NUMBER})
+
+
+@pytest.mark.parametrize("read_mode", ["encrypted", "plain"])
+async def test_a_mifare_plus_card_opens_with_the_blocks_number_not_its_uid(
+    make_reader: Factory,
+    card_slot: Callable[[VirtualCard], VirtualCard],
+    read_mode: Literal["encrypted", "plain"],
+) -> None:
+    reader, sink = make_reader(replace(PLUS_SETTINGS, mfp_read_mode=read_mode))
+    card = card_slot(VirtualCard(UID, plus=plus_app()))
+    await until(lambda: len(sink.credentials) == 1, "the block's credential")
+    (credential,) = sink.credentials
+    assert (credential.value, credential.refusal) == (PLUS_NUMBER.hex().upper(), "")
+    assert [apdu[0] for apdu in card.apdus] == [
+        0xFF,
+        0x70,
+        0x72,
+        0x70,
+        0x72,
+        0x31 + 2 * (read_mode == "plain"),
+    ]
+    status = reader.status()
+    assert status["mode"] == "mifare_plus" and status["frames_accepted"] == 1
+    assert PLUS_KEY.hex() not in repr(status).lower()
+
+
+@pytest.mark.parametrize(
+    ("card", "refusal"),
+    [
+        (VirtualCard(UID), "card_auth_failed"),  # the UID copied onto a Classic card
+        (VirtualCard(UID, plus=plus_app(key=bytes.fromhex("11" * 16))), "card_auth_failed"),
+        (VirtualCard(UID, plus=PlusApp({0x4006: PLUS_KEY}, {})), "card_read_failed"),
+    ],
+    ids=["clone", "wrong key", "block not readable"],
+)
+async def test_a_plus_clone_a_wrong_key_and_an_unreadable_block_are_refused(
+    make_reader: Factory,
+    card_slot: Callable[[VirtualCard], VirtualCard],
+    card: VirtualCard,
+    refusal: str,
+) -> None:
+    reader, sink = make_reader(PLUS_SETTINGS)
+    card_slot(card)
+    await until(lambda: len(sink.credentials) == 1, "the refusal")
+    await asyncio.sleep(HELD_S)  # held: refused once, not again and again
+    (refused,) = sink.credentials
+    assert (refused.value, refused.refusal, refused.raw) == ("", refusal, UID.hex().upper())
+    assert reader.status()["frames_accepted"] == 0
+
+
+# -- DESFire with DES-family keys through pcscd ----------------------------------------------
+
+DES_KEYS = {
+    "des": bytes.fromhex("0123456789ABCDEF"),
+    "2k3des": bytes.fromhex("0123456789ABCDEFFEDCBA9876543210"),
+    "3k3des": bytes.fromhex("0123456789ABCDEFFEDCBA987654321000112233445566AA"),
+}
+
+
+@pytest.mark.parametrize(
+    ("crypto", "comm_mode"),
+    [("des", "full"), ("2k3des", "mac"), ("2k3des", "full"), ("3k3des", "full"), ("3k3des", "mac")],
+)
+async def test_a_des_family_desfire_card_opens_with_the_files_number(
+    make_reader: Factory,
+    card_slot: Callable[[VirtualCard], VirtualCard],
+    crypto: Literal["des", "2k3des", "3k3des"],
+    comm_mode: Literal["full", "mac"],
+) -> None:
+    key = DES_KEYS[crypto]
+    settings = replace(
+        DESFIRE_SETTINGS, desfire_key=key.hex(), desfire_crypto=crypto, desfire_comm_mode=comm_mode
+    )
+    reader, sink = make_reader(settings)
+    app = replace(desfire_app(key=key, comm_mode=comm_mode), crypto=crypto)
+    card = card_slot(VirtualCard(UID, desfire=app))
+    await until(lambda: len(sink.credentials) == 1, "the file's credential")
+    (credential,) = sink.credentials
+    assert (credential.value, credential.refusal) == (DESFIRE_NUMBER.hex().upper(), "")
+    assert card.apdus[2][1] == (0x1A if crypto == "3k3des" else 0x0A)
+    assert key.hex() not in repr(reader.status()).lower()
+
+
+@pytest.mark.parametrize(
+    ("card", "refusal"),
+    [
+        (VirtualCard(UID), "card_not_desfire"),  # the UID copied onto another card
+        (
+            VirtualCard(UID, desfire=replace(desfire_app(key=bytes(16)), crypto="2k3des")),
+            "card_auth_failed",
+        ),
+    ],
+    ids=["clone", "wrong key"],
+)
+async def test_a_des_reader_refuses_a_clone_and_a_wrong_key(
+    make_reader: Factory,
+    card_slot: Callable[[VirtualCard], VirtualCard],
+    card: VirtualCard,
+    refusal: str,
+) -> None:
+    settings = replace(
+        DESFIRE_SETTINGS, desfire_key=DES_KEYS["2k3des"].hex(), desfire_crypto="2k3des"
+    )
+    reader, sink = make_reader(settings)
+    card_slot(card)
+    await until(lambda: len(sink.credentials) == 1, "the refusal")
     (refused,) = sink.credentials
     assert (refused.value, refused.refusal, refused.raw) == ("", refusal, UID.hex().upper())
     assert reader.status()["frames_accepted"] == 0

@@ -16,6 +16,12 @@ native commands (CLA 90) SelectApplication, AuthenticateEV2First or Authenticate
 EV1 way, which EV2 cards keep) and ReadData in the file's communication mode, written from
 NXP's description of EV2 secure messaging and the EV1 session with `cryptography`
 directly, not with `gateway.hw.desfire`.
+
+With a `PlusApp` the card is a MIFARE Plus in Security Level 3: it answers the native
+commands as they come (no CLA: the reader passes them through) First Authenticate (70h,
+72h) with the AES key of the key number asked for, and the MACed reads 31h (enciphered)
+and 33h (plain) of one block, written from NXP's MIFARE Plus description, not with
+`gateway.hw.mifare_plus`. Its errors are one byte, as a real card's are.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import threading
 import zlib
 from dataclasses import dataclass, field
 
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.cmac import CMAC
 
@@ -52,6 +59,15 @@ class DesfireApp:
     file_number: int
     data: bytes
     comm_mode: str = "full"  # "full" (enciphered), "mac" or "plain"
+    crypto: str = "aes"  # or "des", "2k3des" (Authenticate 0A), "3k3des" (AuthenticateISO 1A)
+
+
+@dataclass
+class PlusApp:
+    """What a MIFARE Plus SL3 card holds: AES keys by key number, 16-byte blocks."""
+
+    keys: dict[int, bytes] = field(repr=False)
+    blocks: dict[int, bytes]
 
 
 @dataclass
@@ -65,6 +81,7 @@ class VirtualCard:
     atr: bytes = MIFARE_1K_ATR
     apdus: list[bytes] = field(default_factory=list)  # what the card received, in order
     desfire: DesfireApp | None = None
+    plus: PlusApp | None = None
 
     def __post_init__(self) -> None:
         self._sock: socket.socket | None = None
@@ -72,7 +89,8 @@ class VirtualCard:
         self._loaded_key: bytes | None = None
         self._sector: int | None = None
         self._ev2 = _Ev2Card(self.desfire) if self.desfire is not None else None
-        if self.desfire is not None:
+        self._plus = _PlusCard(self.plus) if self.plus is not None else None
+        if self.desfire is not None or self.plus is not None:
             self.atr = DESFIRE_ATR
 
     def insert(self, port: int) -> None:
@@ -113,6 +131,8 @@ class VirtualCard:
         cla_ins = apdu[:2]
         if apdu[0] == 0x90 and self._ev2 is not None:
             return self._ev2.respond(apdu)
+        if apdu[0] != 0xFF and self._plus is not None:
+            return self._plus.respond(apdu)
         if apdu == bytes.fromhex("FFCA000000"):
             return self.uid + SW_OK
         if cla_ins == b"\xff\x82" and apdu[2:5] == b"\x00\x00\x06" and len(apdu) == 11:
@@ -145,16 +165,25 @@ class _Ev2Card:
         self.ev1_challenge: bytes | None = None  # AuthenticateAES under way: E(K, RndB)
         self.ev1_key: bytes | None = None  # the EV1 session key
         self.ev1_iv = bytes(16)
+        self.des_pending: bytes | None = None  # RndB of 0A / 1A, then E(K, RndB) kept below
+        self.des_challenge = b""
+        self.des_key: bytes | None = None  # the session key of a DES-family authentication
+        self.des_iv = bytes(8)
 
     def respond(self, apdu: bytes) -> bytes:
         ins, data = apdu[1], apdu[5:-1]
+        if self.app.crypto != "aes" and ins in (0x0A, 0x1A, 0xAF, 0xBD) and self.selected:
+            return self._des(ins, data)
         if ins == 0x5A:
             self.selected = int.from_bytes(data, "little") == self.app.app_id
             self.rnd_b, self.keys, self.ev1_challenge, self.ev1_key = None, None, None, None
+            self.des_pending, self.des_key = None, None
             return b"\x91\x00" if self.selected else b"\x91\xa0"
         if not self.selected:
             return b"\x91\xae"
         if ins in (0x71, 0xAA):
+            if self.app.crypto != "aes":
+                return b"\x91\xae"
             if data[0] != self.app.key_number:
                 return b"\x91\x40"
             self.rnd_b, self.keys, self.ev1_key = os.urandom(16), None, None
@@ -170,6 +199,80 @@ class _Ev2Card:
         if ins == 0xBD and self.keys is not None:
             return self._read(data)
         return b"\x91\x1c"
+
+    def _des(self, ins: int, data: bytes) -> bytes:
+        """0A (DES, 2K3DES: the old "decipher to send" chaining), 1A (3K3DES: plain CBC
+        chained on the last block), and ReadData in the session either opened."""
+        key, iso = self.app.key, self.app.crypto == "3k3des"
+        if ins in (0x0A, 0x1A):
+            self.des_key = None
+            if ins != (0x1A if iso else 0x0A):
+                return b"\x91\xae"
+            if data[:1] != bytes([self.app.key_number]):
+                return b"\x91\x40"
+            self.des_pending = os.urandom(16 if iso else 8)
+            self.des_challenge = _des_cbc(key, bytes(8), self.des_pending, encrypt=True)
+            return self.des_challenge + b"\x91\xaf"
+        if ins == 0xAF and self.des_pending is not None:
+            rnd_b, self.des_pending = self.des_pending, None
+            if iso:
+                plain = _des_cbc(key, self.des_challenge[-8:], data, encrypt=False)
+            else:  # each block was deciphered after xoring the previous result: undo it
+                plain, previous = b"", bytes(8)
+                for i in range(0, len(data), 8):
+                    block = _des_cbc(key, bytes(8), data[i : i + 8], encrypt=True)
+                    plain += bytes(x ^ y for x, y in zip(block, previous, strict=True))
+                    previous = data[i : i + 8]
+            n = len(rnd_b)
+            rnd_a = plain[:n]
+            if plain[n:] != rnd_b[1:] + rnd_b[:1]:
+                return b"\x91\xae"
+            if self.app.crypto == "des":
+                self.des_key = rnd_a[:4] + rnd_b[:4]
+            elif self.app.crypto == "2k3des":
+                self.des_key = rnd_a[:4] + rnd_b[:4] + rnd_a[4:8] + rnd_b[4:8]
+            else:
+                self.des_key = (
+                    rnd_a[:4] + rnd_b[:4] + rnd_a[6:10] + rnd_b[6:10] + rnd_a[12:] + rnd_b[12:]
+                )
+            self.des_iv = bytes(8)
+            iv = data[-8:] if iso else bytes(8)
+            return _des_cbc(key, iv, rnd_a[1:] + rnd_a[:1], encrypt=True) + b"\x91\x00"
+        if ins == 0xBD and self.des_key is not None:
+            return self._read_des(data, self.des_key, iso)
+        return b"\x91\x1c"
+
+    def _read_des(self, data: bytes, key: bytes, iso: bool) -> bytes:
+        if iso:
+            self.des_iv = _des_cmac(key, self.des_iv, b"\xbd" + data)
+        if data[0] != self.app.file_number:
+            return b"\x91\xf0"
+        offset = int.from_bytes(data[1:4], "little")
+        content = self.app.data[offset : offset + int.from_bytes(data[4:7], "little")]
+        mode = self.app.comm_mode
+        if mode == "plain":
+            return content + b"\x91\x00"
+        if not iso:  # legacy: a 4-byte CBC MAC, or a CRC16 (type A) under the encryption
+            padded = content + bytes(-len(content) % 8)
+            if mode == "mac":
+                mac = _des_cbc(key, bytes(8), padded, encrypt=True)[-8:-4]
+                return content + mac + b"\x91\x00"
+            crc = 0x6363
+            for byte in content:
+                byte ^= crc & 0xFF
+                byte = (byte ^ (byte << 4)) & 0xFF
+                crc = (crc >> 8) ^ (byte << 8) ^ (byte << 3) ^ (byte >> 4)
+            plain = content + struct.pack("<H", crc)
+            plain += bytes(-len(plain) % 8)
+            return _des_cbc(key, bytes(8), plain, encrypt=True) + b"\x91\x00"
+        if mode == "mac":
+            self.des_iv = _des_cmac(key, self.des_iv, content + b"\x00")
+            return content + self.des_iv + b"\x91\x00"
+        plain = content + (zlib.crc32(content + b"\x00") ^ 0xFFFFFFFF).to_bytes(4, "little")
+        plain += bytes(-len(plain) % 8)
+        sealed = _des_cbc(key, self.des_iv, plain, encrypt=True)
+        self.des_iv = sealed[-8:]
+        return sealed + b"\x91\x00"
 
     def _second_part_ev1(self, data: bytes) -> bytes:
         rnd_b, challenge = self.rnd_b, self.ev1_challenge
@@ -253,10 +356,88 @@ class _Ev2Card:
         return content + mac + b"\x91\x00"
 
 
+class _PlusCard:
+    """The MIFARE Plus SL3 side of one card: First Authenticate, then MACed reads."""
+
+    def __init__(self, app: PlusApp) -> None:
+        self.app = app
+        self.pending: tuple[bytes, bytes] | None = None  # (key, RndB) between 70h and 72h
+        self.kenc = self.kmac = self.ti = b""
+        self.r_ctr = self.w_ctr = 0
+
+    def respond(self, command: bytes) -> bytes:
+        if command[0] == 0x70 and len(command) == 4:
+            self.kmac, self.pending = b"", None
+            key = self.app.keys.get(command[1] | command[2] << 8)
+            if key is None:
+                return b"\x06"
+            rnd_b = os.urandom(16)
+            self.pending = (key, rnd_b)
+            return b"\x90" + _cbc(key, bytes(16), rnd_b, encrypt=True)
+        if command[0] == 0x72 and len(command) == 33 and self.pending is not None:
+            (key, rnd_b), self.pending = self.pending, None
+            plain = _cbc(key, bytes(16), command[1:], encrypt=False)
+            a, b = plain[:16], rnd_b
+            if plain[16:] != b[1:] + b[:1]:
+                return b"\x06"
+            self.ti, self.r_ctr, self.w_ctr = os.urandom(4), 0, 0
+            ecb = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+            enc_in = a[11:16] + b[11:16] + bytes(a[4 + i] ^ b[4 + i] for i in range(5)) + b"\x11"
+            mac_in = a[7:12] + b[7:12] + bytes(a[i] ^ b[i] for i in range(5)) + b"\x22"
+            self.kenc, self.kmac = ecb.update(enc_in), ecb.update(mac_in)
+            reply = self.ti + a[1:] + a[:1] + b"PICCAPPCDCAP"
+            return b"\x90" + _cbc(key, bytes(16), reply, encrypt=True)
+        if command[0] in (0x31, 0x33) and len(command) == 12 and self.kmac:
+            return self._read(command)
+        return b"\x0b"
+
+    def _read(self, command: bytes) -> bytes:
+        ctr = struct.pack("<H", self.r_ctr)
+        if command[4:] != _cmac(self.kmac, command[:1] + ctr + self.ti + command[1:4])[1::2]:
+            self.kmac = b""
+            return b"\x08"
+        block = command[1] | command[2] << 8
+        if command[3] != 1 or block not in self.app.blocks:
+            return b"\x06"
+        self.r_ctr += 1
+        data = self.app.blocks[block]
+        if command[0] == 0x31:
+            iv = struct.pack("<HH", self.r_ctr, self.w_ctr) * 3 + self.ti
+            data = _cbc(self.kenc, iv, data, encrypt=True)
+        counters = struct.pack("<H", self.r_ctr) + self.ti
+        mac = _cmac(self.kmac, b"\x90" + counters + command[1:4] + data)[1::2]
+        return b"\x90" + data + mac
+
+
 def _cbc(key: bytes, iv: bytes, data: bytes, encrypt: bool) -> bytes:
     cipher = Cipher(algorithms.AES(key), modes.CBC(iv))
     operation = cipher.encryptor() if encrypt else cipher.decryptor()
     return operation.update(data) + operation.finalize()
+
+
+def _des_cbc(key: bytes, iv: bytes, data: bytes, encrypt: bool) -> bytes:
+    """3DES-CBC; DESFire's DES key is K1 = K2 = K3, its 2K3DES key K1 K2 K1."""
+    full = {8: key * 3, 16: key + key[:8]}.get(len(key), key)
+    cipher = Cipher(TripleDES(full), modes.CBC(iv))
+    operation = cipher.encryptor() if encrypt else cipher.decryptor()
+    return operation.update(data) + operation.finalize()
+
+
+def _des_cmac(key: bytes, iv: bytes, data: bytes) -> bytes:
+    """CMAC with 3DES (8-byte blocks, Rb = 1Bh), its chaining value starting at `iv`."""
+    value = int.from_bytes(_des_cbc(key, bytes(8), bytes(8), encrypt=True), "big")
+    subkeys = []
+    for _ in range(2):
+        value = ((value << 1) ^ (0x1B if value >> 63 else 0)) & (2**64 - 1)
+        subkeys.append(value)
+    if data and len(data) % 8 == 0:
+        head, last, subkey = data[:-8], data[-8:], subkeys[0]
+    else:
+        cut = len(data) - len(data) % 8
+        head, last, subkey = data[:cut], (data[cut:] + b"\x80").ljust(8, b"\x00"), subkeys[1]
+    chained = _des_cbc(key, iv, head, encrypt=True)[-8:] if head else iv
+    final = int.from_bytes(chained, "big") ^ int.from_bytes(last, "big") ^ subkey
+    return _des_cbc(key, bytes(8), final.to_bytes(8, "big"), encrypt=True)
 
 
 def _cmac_from(key: bytes, iv: bytes, data: bytes) -> bytes:
