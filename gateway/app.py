@@ -18,6 +18,7 @@ import logging
 import os
 from collections.abc import Callable
 from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from gateway import __version__
@@ -33,9 +34,6 @@ from gateway.hw.factory import BACKENDS, Hardware
 from gateway.hw.formats import FormatRegistry
 from gateway.memory import limit_malloc_arenas
 from gateway.model import Event
-from gateway.mqtt.build import start_mqtt
-from gateway.mqtt.session import MqttSession
-from gateway.mqtt.states import StateSources
 from gateway.opendoor import OpenDoorService
 from gateway.operations import OperationsService
 from gateway.reader_chain import start_reader_chain
@@ -67,6 +65,9 @@ from gateway.tlscert import TlsFiles, serving_context
 from gateway.web.actatek.context import ManagementContext
 from gateway.web.auth import TokenStore
 from gateway.web.server import build_app, start_site
+
+if TYPE_CHECKING:
+    from gateway.mqtt.session import MqttSession
 
 STORE_POLL_S = 1.0  # how soon another process's writes (a CLI import) are in force
 # How long start-up waits for the rules cache before READY: a site of up to some tens of
@@ -300,6 +301,10 @@ class Gateway:
         """Publish to the broker of `[mqtt]`, when there is one (in the background)."""
         if not self.settings.mqtt.url:
             return
+        # Loaded only here: a gateway without [mqtt] never holds the MQTT side in memory.
+        from gateway.mqtt.build import start_mqtt
+        from gateway.mqtt.states import StateSources
+
         states = StateSources(
             doors_section(self.doors),
             readers_section(self.chain.readers, self.chain.feedback),

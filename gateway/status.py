@@ -8,7 +8,7 @@ device's identity and uptime). The status API shows each role the sections it ma
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway import __version__
 from gateway.access.engine import AccessEngine
@@ -17,7 +17,6 @@ from gateway.doors.controller import DoorController
 from gateway.feedback import ReaderFeedback
 from gateway.host import HostHealth
 from gateway.hw.readers import ReaderDriver
-from gateway.notify.mailer import Mailer
 from gateway.pipeline import AccessPipeline, Upstream
 from gateway.reader_chain import ReaderChain
 from gateway.rule_changes import RuleChanges
@@ -26,6 +25,9 @@ from gateway.storage import Storage
 from gateway.store.journal import EventJournal
 from gateway.store.writer import JournalWriter
 from gateway.upstream.forward import Forwarder
+
+if TYPE_CHECKING:
+    from gateway.notify.mailer import Mailer
 
 Section = Callable[[], dict[str, Any]]
 

@@ -13,12 +13,11 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from gateway.access.pins import PinHasher
 from gateway.clock import Clock
-from gateway.notify.build import open_mailer
-from gateway.notify.mailer import Mailer
 from gateway.recorder import Recorder
 from gateway.settings import Settings
 from gateway.store.journal import EventJournal
@@ -28,6 +27,9 @@ from gateway.store.stores import Stores
 from gateway.store.validate import PinLengths
 from gateway.store.writer import JournalWriter
 from gateway.upstream.forward import Forwarder, TerminalIdentity
+
+if TYPE_CHECKING:
+    from gateway.notify.mailer import Mailer
 
 DB_FILE = "gateway.db"
 
@@ -83,7 +85,11 @@ def open_storage(
     )
     stack.push_async_callback(forwarder.stop)  # bounded; before the journal closes
     writer.add_listener(forwarder.notify)  # wake forwarding on each new row
-    mailer = open_mailer(settings, journal, db_path, recorder.emit, clock, stack)
+    mailer = None
+    if settings.notifications.enabled:  # loaded only then: most gateways send no mail
+        from gateway.notify.build import open_mailer
+
+        mailer = open_mailer(settings, journal, db_path, recorder.emit, clock, stack)
     if mailer is not None:
         writer.add_listener(mailer.notify)
     return Storage(hasher, db_path, stores, journal, writer, forwarder, mailer)

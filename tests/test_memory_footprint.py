@@ -143,3 +143,17 @@ def test_a_certificate_that_cannot_be_made_stops_with_the_reason(
     monkeypatch.setattr(sys, "executable", "/bin/false")
     with pytest.raises(TlsError, match="cannot make a self-signed certificate"):
         make_self_signed_apart("door", subject_names("door", "0.0.0.0:443", []))
+
+
+def test_the_mqtt_mail_and_secure_card_code_is_loaded_only_when_configured() -> None:
+    script = (
+        "import gateway.cli, gateway.app, gateway.hw.sim_drivers, gateway.config, json, sys\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    loaded = set(json.loads(result.stdout.splitlines()[-1]))
+    for package in ("gateway.mqtt", "gateway.notify.mailer", "gateway.hw.desfire"):
+        assert package not in loaded, package
+    assert "gateway.hw.mifare_plus" not in loaded

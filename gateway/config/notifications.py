@@ -10,7 +10,6 @@ import json
 
 from gateway.config.report import NOTHING, Report, hint
 from gateway.config.schema import Checked, Located
-from gateway.notify.smtp import tls_context
 from gateway.settings import InputActionSettings, NotificationSettings, SmtpSettings
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
@@ -89,6 +88,8 @@ def _check_ca_file(smtp: Located[SmtpSettings], report: Report) -> None:
     """A CA file is one the TLS library can load (read once, at the check)."""
     if smtp.value.ca_file == "" or not smtp.ok("ca_file") or smtp.value.tls == "off":
         return
+    from gateway.notify.smtp import tls_context  # the mailer's own TLS set-up, only here
+
     try:
         tls_context(smtp.value)
     except ValueError as exc:

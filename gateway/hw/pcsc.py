@@ -42,22 +42,18 @@ import threading
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, Protocol
 
 from gateway.cardnumbers import reader_canonical
 from gateway.clock import Clock
-from gateway.hw import mifare_plus
-from gateway.hw.desfire import (
-    KEY_BYTES,
-    DesfireCard,
-    DesfireRefused,
-    load_cryptography,
-    read_card_number,
-)
-from gateway.hw.mifare_plus import PlusCard
 from gateway.hw.reader_base import ReaderSink
 from gateway.model import Credential
 from gateway.settings import ReaderSettings
+
+if TYPE_CHECKING:
+    # Loaded only for a reader configured to read a secure card (see `desfire_card`).
+    from gateway.hw.desfire import DesfireCard
+    from gateway.hw.mifare_plus import PlusCard
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +165,8 @@ def desfire_card(settings: ReaderSettings) -> DesfireCard | None:
         raise ValueError(
             f"reader {settings.name}: mifare_sector and desfire_app_id exclude each other"
         )
+    from gateway.hw.desfire import KEY_BYTES, DesfireCard
+
     try:
         key = bytes.fromhex(settings.desfire_key)
     except ValueError:
@@ -206,6 +204,8 @@ def plus_card(settings: ReaderSettings) -> PlusCard | None:
         raise ValueError(f"reader {settings.name}: mfp_block needs mfp_keys")
     if settings.mfp_offset + settings.mfp_length > BLOCK_BYTES:
         raise ValueError(f"reader {settings.name}: mfp_offset + mfp_length beyond the block")
+    from gateway.hw.mifare_plus import PlusCard
+
     return PlusCard(
         block=settings.mfp_block,
         keys=tuple(bytes.fromhex(key) for key in settings.mfp_keys),
@@ -354,6 +354,8 @@ class PcscReader:
     def _load_cryptography(self) -> None:
         """Imported here, in the poll thread: the loop never waits, nor the first card."""
         try:
+            from gateway.hw.desfire import load_cryptography
+
             load_cryptography()
         except Exception as exc:  # every read then fails closed, as read_failed
             self._note_error(exc, traceback=True)
@@ -455,6 +457,10 @@ class PcscReader:
 
     def _read_desfire(self, conn: PcscConnection, card: DesfireCard | PlusCard) -> ReadOutcome:
         """A secure card (DESFire or MIFARE Plus): its number, or why it gave none."""
+        from gateway.hw import mifare_plus
+        from gateway.hw.desfire import DesfireRefused, read_card_number
+        from gateway.hw.mifare_plus import PlusCard
+
         try:
             if isinstance(card, PlusCard):
                 value = mifare_plus.read_card_number(conn.transmit, card)

@@ -14,11 +14,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from gateway.hw.desfire import WRAP_CLA
-from gateway.hw.desfire_sim import DesfireApplication, DesfireCardSession
-from gateway.hw.mifare_plus_sim import PlusCardContent, PlusCardSession
 from gateway.hw.pcsc import BLOCK_BYTES, NoCard, PcscConnection, PcscUnavailable, ReaderGone
+
+if TYPE_CHECKING:
+    # Loaded only when a secure card is presented: a simulated daemon without one never
+    # holds their code (docs/performance.md, baseline memory).
+    from gateway.hw.desfire_sim import DesfireApplication, DesfireCardSession
+    from gateway.hw.mifare_plus_sim import PlusCardContent, PlusCardSession
+
+WRAP_CLA = 0x90  # ISO 7816 wrapping of DESFire native commands (gateway.hw.desfire)
 
 DEFAULT_READER = "ACS ACR122U PICC Interface 00 00"
 TRANSPORT_KEY = bytes.fromhex("FFFFFFFFFFFF")  # a blank MIFARE Classic card's key
@@ -183,8 +189,8 @@ class _SimulatedConnection:
         self.used = False
         self._loaded_key: bytes | None = None
         self._sector: int | None = None
-        self._desfire = DesfireCardSession(card.desfire) if card.desfire else None
-        self._plus = PlusCardSession(card.plus) if card.plus is not None else None
+        self._desfire = _desfire_session(card.desfire) if card.desfire else None
+        self._plus = _plus_session(card.plus) if card.plus is not None else None
 
     def transmit(self, apdu: bytes) -> tuple[bytes, int, int]:
         return self._backend._transmit(self, apdu)
@@ -224,3 +230,15 @@ class _SimulatedConnection:
         if length != BLOCK_BYTES:
             return FAILED
         return self.card.block(block), 0x90, 0x00
+
+
+def _desfire_session(applications: tuple[DesfireApplication, ...]) -> DesfireCardSession:
+    from gateway.hw.desfire_sim import DesfireCardSession
+
+    return DesfireCardSession(applications)
+
+
+def _plus_session(content: PlusCardContent) -> PlusCardSession:
+    from gateway.hw.mifare_plus_sim import PlusCardSession
+
+    return PlusCardSession(content)

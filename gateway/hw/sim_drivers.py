@@ -14,10 +14,8 @@ import secrets
 from time import monotonic
 from typing import Protocol
 
-from gateway.hw.desfire_sim import issued_application
 from gateway.hw.keypad import SimulatedKeyMatrix, press_keys
 from gateway.hw.lines import LineDriver
-from gateway.hw.mifare_plus_sim import issued_card
 from gateway.hw.nfc_sim import SimulatedNfcFrontend
 from gateway.hw.pcsc import desfire_card, plus_card
 from gateway.hw.pcsc_sim import SimulatedPcscBackend
@@ -84,6 +82,8 @@ class PcscInput(NoInput):
         # A tap, not a card left lying: a second /sim/card is a second presentation.
         number = parse_uid(uid)
         if self._plus is not None:
+            from gateway.hw.mifare_plus_sim import issued_card
+
             # Issued with the last key choice: the reader tries the others first.
             plus = issued_card(self._plus, number, key_choice=len(self._plus.keys) - 1)
             self._backend.tap(RANDOM_UID_PREFIX + secrets.token_bytes(3), plus=plus)
@@ -91,6 +91,8 @@ class PcscInput(NoInput):
         if self._desfire is None:
             self._backend.tap(number)
             return
+        from gateway.hw.desfire_sim import issued_application
+
         application = issued_application(self._desfire, number)
         self._backend.tap(RANDOM_UID_PREFIX + secrets.token_bytes(3), desfire=[application])
 
