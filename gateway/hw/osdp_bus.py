@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 TICK_S = 0.05  # the supervisor's pace: commands out, states in
 START_DELAY_S = 0.2  # readers of one port join within this; later joiners rebuild the panel
 WAKE_START_S = 1.0  # first retry of an offline PD; doubles to WAKE_MAX_S
-WAKE_MAX_S = 30.0
+WAKE_MAX_S = 5.0  # a reader back on the bus (a wire mended) is back within seconds
 REOPEN_START_S = 0.5
 REOPEN_MAX_S = 30.0
 CLOSE_WAIT_S = 3.0
@@ -298,19 +298,23 @@ class OsdpBus:
         if state != pd.state:
             pd.state = state
             pd.listener.bus_state(state)
-        self._wake(panel, pd, online)
+        self._wake(panel, pd, online, state.answering)
 
-    def _wake(self, panel: Any, pd: _Pd, online: bool) -> None:
+    def _wake(self, panel: Any, pd: _Pd, online: bool, answering: bool) -> None:
         """libosdp leaves a PD it gave up on alone for 5 minutes: disable and enable it
-        again (1 s after it gave up, doubling to 30 s), so a PD back on the bus is back
-        within seconds. A PD still connecting is left to finish."""
+        again (1 s after it gave up, doubling to 5 s), so a PD back on the bus is back
+        within seconds. A PD still connecting is left to finish. libosdp may also call a
+        silent PD online for many seconds (its own timeouts): one that answers nothing is
+        woken the same way, so a reader powered back gets a fresh Secure Channel."""
         address = pd.setup.address
-        if online:
+        if online and answering:
             pd.wake_delay, pd.waking, pd.gave_up_at = WAKE_START_S, False, None
             return
         if pd.waking:
             panel.enable_pd(address)
             pd.waking, pd.gave_up_at = False, None  # the disable's own notification
+        elif online and pd.gave_up_at is None:
+            pd.gave_up_at = time.monotonic()  # online to libosdp, yet silent
         elif pd.gave_up_at is not None and time.monotonic() >= pd.gave_up_at + pd.wake_delay:
             panel.disable_pd(address)
             pd.waking = True

@@ -36,6 +36,7 @@ PD_CAPABILITIES = [
     (osdp.Capability.CardDataFormat, 1, 1),
 ]
 OSDP_KEYS = {"*": 0x7F, "#": 0x0D}
+DRAIN_EVERY_S = 0.01  # a powered-off PD: how often the line is emptied
 
 
 class FdChannel(osdp.Channel):  # type: ignore[misc]
@@ -106,20 +107,41 @@ class SimulatedPd:
             command_handler=self._on_command,
         )
         self._running = False
+        self._unpowered: threading.Event | None = None  # set to end the drain thread
 
     def start(self) -> None:
         if not self._running:
+            self._end_drain()
             self._pd.start()
             self._running = True
 
     def stop(self) -> None:
-        """Power the PD off: it stops answering."""
+        """Power the PD off: it stops answering. What the panel sends meanwhile is lost, as
+        on an RS-485 pair with nobody listening: a pty would keep it for the PD's return
+        (stale polls it would then answer) and, once full, block the panel's writes."""
         if self._running:
             self._pd.stop()
             self._running = False
+            self._unpowered = threading.Event()
+            threading.Thread(target=self._drain, args=(self._unpowered,), daemon=True).start()
+
+    def _drain(self, stop: threading.Event) -> None:
+        while not stop.wait(DRAIN_EVERY_S):
+            with contextlib.suppress(OSError):
+                while os.read(self._master, 4096):
+                    pass
+
+    def _end_drain(self) -> None:
+        if self._unpowered is not None:
+            self._unpowered.set()
+            self._unpowered = None
+        with contextlib.suppress(OSError):  # the PD powers up to an empty line
+            while os.read(self._master, 4096):
+                pass
 
     def close(self) -> None:
         self.stop()
+        self._end_drain()
         for fd in (self._master, self._slave):
             with contextlib.suppress(OSError):
                 os.close(fd)
