@@ -174,6 +174,9 @@ def test_apt_install_gives_an_active_service_with_its_status_line(
     assert box.run(f"systemctl is-enabled {UNIT}").stdout.strip() == "enabled", (
         "installing the package did not enable the unit"
     )
+    # The configuration holds secrets: the service's group reads it, nobody else.
+    mode = box.run(f"stat -c '%a %U %G' {CONFIG}").stdout.strip()
+    assert mode == "640 root door-gateway", f"{CONFIG} is {mode}"
     # No GPIO in a container: the site's configuration becomes the simulated one.
     box.run(f"cat > {CONFIG} <<'EOF'\n{_simulated_config()}EOF\n", check=True)
     box.run(f"systemctl reset-failed {UNIT}; systemctl restart --no-block {UNIT}", check=True)
