@@ -303,7 +303,8 @@ def test_a_crash_loop_gives_the_door_to_super_mode_and_super_mode_gives_it_back(
     daemon drives a line, and the daemon journals that Super Mode ended."""
     assert box.run(f"test -s {STATE_DIR}/rescue-list.json").returncode == 0, "no rescue list"
     _drop_in(box, RESCUE_DROP_IN, "Service", f"RuntimeMaxSec={RESCUE_RUNTIME_S}")
-    box.run(f"cp {CONFIG} {CONFIG}.good && echo 'broken = [' >> {CONFIG}", check=True)
+    # -p: a copy keeps the configuration's group (root:door-gateway 0640), as an admin's must
+    box.run(f"cp -p {CONFIG} {CONFIG}.good && echo 'broken = [' >> {CONFIG}", check=True)
     box.run(f"systemctl daemon-reload && systemctl reset-failed {UNIT}", check=True)
     ended_before = _journal_count(box, "reason = 'rescue_ended'")
     box.run(f"systemctl restart --no-block {UNIT}", check=True)
