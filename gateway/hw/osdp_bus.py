@@ -1,12 +1,16 @@
 """One OSDP control panel (libosdp, PyPI `libosdp`, module `osdp`) on one serial port:
 every PD of the port's `[[readers]]` entries, each at its own address.
 
-libosdp's `ControlPanel` runs its refresh on a thread of its own (it must be called every
-few tens of milliseconds). The bus's supervisor thread builds it once every reader of
-the port has joined, sends the commands the loop queued, reads the PDs' online and
-Secure Channel state, reports changes to each reader's `BusListener`, and wakes a PD
-that went offline (libosdp would otherwise wait 5 minutes before trying it again). The
-port is pyserial, non-blocking; a port that fails is reopened with back-off.
+The bus's own thread drives libosdp's control panel (its C module `osdp_sys`; the Python
+wrapper's refresh thread wakes every 20 ms whatever happens, which cost an idle gateway
+more than everything else together). The thread builds the panel once every reader of
+the port has joined, then refreshes it when a reply comes in on the port, when the loop
+queued a command (sent at once: an LED on a grant does not wait for the next poll) and
+every `POLL_EVERY_S` (a poll of each PD: a card read is reported in reply to one). On the
+same pace it reads the PDs' online and Secure Channel state, reports changes to each
+reader's `BusListener`, and wakes a PD that went offline (libosdp would otherwise wait 5
+minutes before trying it again). The port is pyserial, non-blocking; a port that fails
+is reopened with back-off.
 
 Secure Channel is enforced (`EnforceSecure`: no SCBK-D, no plaintext) unless the reader
 is in install mode; then libosdp may fall back to SCBK-D and set the reader's own key
@@ -15,8 +19,11 @@ with KEYSET, and the reader itself refuses every read not made over its own key.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import queue
+import selectors
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import osdp
+import osdp_sys
 import serial
 
 from gateway.hw.osdp_reader import (
@@ -42,7 +50,11 @@ from gateway.hw.osdp_reader import (
 
 log = logging.getLogger(__name__)
 
-TICK_S = 0.05  # the supervisor's pace: commands out, states in
+# The poll pace: OSDP leaves it to the panel (a PD drops its session after 8 s without
+# one). A card read waits for the next poll, 50 ms on average; libosdp's own pace (its
+# 50 ms minimum) would double the idle cost for 25 ms.
+POLL_EVERY_S = 0.2
+REFRESHES = 3  # at most, in a row, for the panel to send what is due
 START_DELAY_S = 0.2  # readers of one port join within this; later joiners rebuild the panel
 WAKE_START_S = 1.0  # first retry of an offline PD; doubles to WAKE_MAX_S
 WAKE_MAX_S = 5.0  # a reader back on the bus (a wire mended) is back within seconds
@@ -70,6 +82,8 @@ class ByteStream(Protocol):
 
     def reset_input_buffer(self) -> None: ...
 
+    def fileno(self) -> int: ...
+
     def close(self) -> None: ...
 
 
@@ -91,27 +105,52 @@ class BusChannel(osdp.Channel):  # type: ignore[misc]
     def __init__(self, stream: ByteStream) -> None:
         super().__init__()
         self._stream = stream
+        self._fd = stream.fileno()
         self.heard: dict[int, float] = {}
         self.error: str | None = None
+        self.reads = 0  # how often libosdp looked at the line
+        self.writes = 0
         self._tail = b""
 
     def read(self, max_bytes: int) -> bytes:
+        # Straight from the descriptor (pyserial opens it non-blocking): libosdp reads at
+        # every refresh, and pyserial's read costs two selects each time.
+        self.reads += 1
         try:
-            data = self._stream.read(max_bytes)
-        except Exception as exc:  # pyserial raises SerialException (an OSError) on unplug
+            data = os.read(self._fd, max_bytes)
+        except BlockingIOError:
+            return b""
+        except OSError as exc:  # a USB adapter unplugged
             self.error = f"read failed: {exc}"
             return b""
-        if data:
-            self._note_replies(data)
+        if not data:
+            self.error = "read failed: the port hung up (unplugged?)"
+            return b""
+        self._note_replies(data)
         return data
 
     def write(self, buf: bytes) -> int:
+        self.writes += 1
         try:
-            written = self._stream.write(bytes(buf))
+            written = os.write(self._fd, buf)
+        except BlockingIOError:
+            return self._write_slowly(bytes(buf))
+        except OSError as exc:
+            self.error = f"write failed: {exc}"
+            return -1
+        if written < len(buf):
+            return written + self._write_slowly(bytes(buf[written:]))
+        return written
+
+    def _write_slowly(self, data: bytes) -> int:
+        """What the port's buffer did not take at once: pyserial waits for room (up to its
+        write timeout). A packet is tens of bytes, so this is a line that does not drain."""
+        try:
+            written = self._stream.write(data)
         except Exception as exc:
             self.error = f"write failed: {exc}"
             return -1
-        return len(buf) if written is None else written
+        return len(data) if written is None else written
 
     def flush(self) -> None:
         try:
@@ -128,6 +167,41 @@ class BusChannel(osdp.Channel):  # type: ignore[misc]
                 if address != BROADCAST:
                     self.heard[address] = now
         self._tail = window[-1:]
+
+
+class Panel:
+    """libosdp's control panel (`osdp_sys.ControlPanel`), addressed by PD address, for
+    one thread to drive: nothing here locks, the bus's thread is its only caller."""
+
+    def __init__(self, infos: list[Any], on_event: Callable[[int, dict[str, Any]], int]) -> None:
+        osdp_sys.set_loglevel(osdp.LogLevel.Error)
+        self._index = {info.address: index for index, info in enumerate(infos)}
+        self._ctx = osdp_sys.ControlPanel([info.get() for info in infos])
+        self._ctx.set_event_callback(on_event)
+
+    def refresh(self) -> None:
+        self._ctx.refresh()
+
+    def status(self) -> int:
+        """Online PDs, a bit per PD in the order given."""
+        return int(self._ctx.status())
+
+    def sc_status(self) -> int:
+        """PDs with Secure Channel, a bit per PD in the order given."""
+        return int(self._ctx.sc_status())
+
+    def submit_command(self, address: int, command: dict[str, Any]) -> bool:
+        return bool(self._ctx.submit_command(self._index[address], command))
+
+    def enable_pd(self, address: int) -> None:
+        self._ctx.enable_pd(self._index[address])
+
+    def disable_pd(self, address: int) -> None:
+        self._ctx.disable_pd(self._index[address])
+
+    def check_capability(self, address: int, capability: int) -> tuple[int, int]:
+        compliance, items = self._ctx.check_capability(self._index[address], capability)
+        return int(compliance), int(items)
 
 
 @dataclass
@@ -155,6 +229,10 @@ class OsdpBus:
         self._stop = threading.Event()
         self._rebuild = False
         self._thread: threading.Thread | None = None
+        # A byte here wakes the thread: a command queued, or the bus closing.
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_read, False)
+        os.set_blocking(self._wake_write, False)
 
     # -- from the loop --------------------------------------------------------------------
 
@@ -179,14 +257,29 @@ class OsdpBus:
 
     def submit(self, address: int, command: PdCommand) -> None:
         self._commands.put((address, command))
+        self._wake()
 
     def close(self) -> None:
         self._stop.set()
+        self._wake()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(CLOSE_WAIT_S)
             if thread.is_alive():
                 log.warning("OSDP bus %s: thread did not stop in time", self.path)
+                return  # it may still select on the pipe: leave it open
+        if thread is not threading.current_thread():
+            self._close_pipe()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):  # full (a wake is pending anyway) or closed
+            os.write(self._wake_write, b"w")
+
+    def _close_pipe(self) -> None:
+        for fd in (self._wake_read, self._wake_write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._wake_read = self._wake_write = -1
 
     # -- the supervisor thread ------------------------------------------------------------
 
@@ -215,21 +308,19 @@ class OsdpBus:
         with self._lock:
             self._rebuild = False
             pds = list(self._pds.values())
-        panel = None
         try:
-            if pds:
-                panel = self._panel(channel, pds)
-                panel.start()
-            return self._supervise(panel, channel, pds)
+            panel = self._panel(channel, pds) if pds else None
+            with selectors.DefaultSelector() as selector:
+                selector.register(stream.fileno(), selectors.EVENT_READ, "port")
+                selector.register(self._wake_read, selectors.EVENT_READ, "wake")
+                return self._supervise(selector, panel, channel, pds)
         finally:
-            if panel is not None:
-                panel.teardown()
             try:
                 stream.close()
             except Exception:
                 log.debug("OSDP bus %s: close failed", self.path, exc_info=True)
 
-    def _panel(self, channel: BusChannel, pds: list[_Pd]) -> Any:
+    def _panel(self, channel: BusChannel, pds: list[_Pd]) -> Panel:
         infos = []
         for pd in pds:
             flags = [osdp.LibFlag.EnableNotification]
@@ -246,28 +337,68 @@ class OsdpBus:
             self._on_event(by_index[index], event)
             return 0
 
-        return osdp.ControlPanel(infos, log_level=osdp.LogLevel.Error, event_handler=on_event)
+        return Panel(infos, on_event)
 
-    def _supervise(self, panel: Any, channel: BusChannel, pds: list[_Pd]) -> str | None:
-        while not self._stop.wait(TICK_S):
+    def _supervise(
+        self,
+        selector: selectors.BaseSelector,
+        panel: Panel | None,
+        channel: BusChannel,
+        pds: list[_Pd],
+    ) -> str | None:
+        """Refresh the panel on a reply, a command or the poll pace; read the PDs' states
+        on the poll pace."""
+        next_poll = time.monotonic()
+        while not self._stop.is_set():
+            ready = {key.data for key, _ in selector.select(next_poll - time.monotonic())}
+            if "wake" in ready:
+                with contextlib.suppress(OSError):
+                    os.read(self._wake_read, 4096)
             if channel.error is not None:
                 return channel.error
             with self._lock:
                 if self._rebuild:
                     return None
                 live = [pd for pd in pds if self._pds.get(pd.setup.address) is pd]
-            if panel is None:
-                continue
-            self._send_commands(panel, live)
-            online, secure = panel.status(), panel.sc_status()
-            for index, pd in enumerate(pds):
-                if pd in live:
-                    self._observe(
-                        panel, channel, pd, bool(online >> index & 1), bool(secure >> index & 1)
-                    )
+            poll_due = time.monotonic() >= next_poll
+            if poll_due:
+                next_poll = time.monotonic() + POLL_EVERY_S
+            if panel is not None:
+                self._turn(panel, channel, live, "port" in ready, poll_due)
+                if poll_due:
+                    self._observe_all(panel, channel, pds, live)
         return None
 
-    def _send_commands(self, panel: Any, live: list[_Pd]) -> None:
+    def _turn(
+        self, panel: Panel, channel: BusChannel, live: list[_Pd], replied: bool, poll_due: bool
+    ) -> None:
+        """One turn on the line: queued commands out, the panel refreshed; the far end
+        served when the panel sent something (and on the poll pace, for its timers)."""
+        self._send_commands(panel, live)
+        reads, writes = channel.reads, channel.writes
+        _refresh(panel, channel)
+        if poll_due or channel.writes != writes:
+            self._far_end()
+        if replied and channel.reads == reads:
+            _discard(channel)  # bytes libosdp is not waiting for: not ours to keep
+
+    def _far_end(self) -> None:
+        """After the panel sent something, on this thread: nothing here (a PD on the wire
+        answers on its own); the simulation's PD answers in it (gateway.hw.osdp_sim)."""
+
+    def _observe_all(
+        self, panel: Panel, channel: BusChannel, pds: list[_Pd], live: list[_Pd]
+    ) -> None:
+        online, secure = panel.status(), panel.sc_status()
+        for index, pd in enumerate(pds):
+            if pd in live:
+                self._observe(
+                    panel, channel, pd, bool(online >> index & 1), bool(secure >> index & 1)
+                )
+
+    def _send_commands(self, panel: Panel, live: list[_Pd]) -> None:
+        if self._commands.empty():
+            return
         addresses = {pd.setup.address: pd for pd in live}
         while True:
             try:
@@ -281,7 +412,7 @@ class OsdpBus:
                 log.debug("OSDP bus %s: PD %d refused a command", self.path, address)
 
     def _observe(
-        self, panel: Any, channel: BusChannel, pd: _Pd, online: bool, secure: bool
+        self, panel: Panel, channel: BusChannel, pd: _Pd, online: bool, secure: bool
     ) -> None:
         address = pd.setup.address
         has_text = pd.state.has_text
@@ -298,9 +429,9 @@ class OsdpBus:
         if state != pd.state:
             pd.state = state
             pd.listener.bus_state(state)
-        self._wake(panel, pd, online, state.answering)
+        self._wake_pd(panel, pd, online, state.answering)
 
-    def _wake(self, panel: Any, pd: _Pd, online: bool, answering: bool) -> None:
+    def _wake_pd(self, panel: Panel, pd: _Pd, online: bool, answering: bool) -> None:
         """libosdp leaves a PD it gave up on alone for 5 minutes: disable and enable it
         again (1 s after it gave up, doubling to 5 s), so a PD back on the bus is back
         within seconds. A PD still connecting is left to finish. libosdp may also call a
@@ -345,7 +476,24 @@ class OsdpBus:
                 pd.listener.bus_state(state)
 
 
-def _has_text(panel: Any, address: int) -> bool:
+def _refresh(panel: Panel, channel: BusChannel) -> None:
+    """Refresh until the panel sends (or `REFRESHES` times): libosdp takes a refresh to
+    finish an exchange and another to start the next, so a poll due, a reply in (a Secure
+    Channel handshake is several) or a command queued goes out now, not a pace later."""
+    writes = channel.writes
+    for _ in range(REFRESHES):
+        panel.refresh()
+        if channel.writes != writes:
+            return
+
+
+def _discard(channel: BusChannel) -> None:
+    """Empty the line of what came while the panel waited for nothing (a late reply, noise):
+    left there it would wake the thread again at once, and garble the next reply."""
+    channel.flush()
+
+
+def _has_text(panel: Panel, address: int) -> bool:
     try:
         compliance, items = panel.check_capability(address, osdp.Capability.TextOutput)
     except Exception:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import selectors
 import shutil
 import tempfile
 import threading
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import osdp
+import osdp_sys
 
 from gateway.hw.formats import FormatRegistry
 from gateway.hw.osdp_bus import OsdpBus
@@ -36,7 +38,7 @@ PD_CAPABILITIES = [
     (osdp.Capability.CardDataFormat, 1, 1),
 ]
 OSDP_KEYS = {"*": 0x7F, "#": 0x0D}
-DRAIN_EVERY_S = 0.01  # a powered-off PD: how often the line is emptied
+TIMERS_EVERY_S = 1.0  # a quiet line: how often the PD still looks at its own timers
 
 
 class FdChannel(osdp.Channel):  # type: ignore[misc]
@@ -45,8 +47,10 @@ class FdChannel(osdp.Channel):  # type: ignore[misc]
     def __init__(self, fd: int) -> None:
         super().__init__()
         self._fd = fd
+        self.reads = 0  # how often libosdp looked at the line
 
     def read(self, max_bytes: int) -> bytes:
+        self.reads += 1
         try:
             return os.read(self._fd, max_bytes)
         except OSError:  # nothing to read (EAGAIN), or the pty is gone
@@ -78,7 +82,12 @@ class SimulatedPd:
 
     `scbk` None with `install=True` is a factory-new PD: it accepts the default key
     once, then the key the panel sets (libosdp's PD always does Secure Channel).
-    `present_wiegand`, `press_keys`, `report_local` play the PD's side."""
+    `start` powers it on, `stop` off; `present_wiegand`, `press_keys`, `report_local`
+    play the PD's side. The line is served by `step` (libosdp's PD reads what the panel
+    sent and answers): from the panel's own thread (`start(own_thread=False)`, the
+    simulated bus: one wake-up per poll for both ends), or from a thread of the PD's
+    that steps when the panel sends something (a PD only ever answers) and once a
+    second for its own timers."""
 
     def __init__(
         self,
@@ -97,55 +106,77 @@ class SimulatedPd:
         os.symlink(os.ttyname(slave), self.port_path)
         self._master, self._slave = master, slave  # the slave stays open between reopens
         self.seen = PdSeen()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # seen
+        self._pd_lock = threading.Lock()  # libosdp's PD: the line thread and the events
         flags = [osdp.LibFlag.InstallMode] if install else [osdp.LibFlag.EnforceSecure]
-        capabilities = list(PD_CAPABILITIES)
-        self._pd = osdp.PeripheralDevice(
-            osdp.PDInfo(address, FdChannel(master), scbk=scbk, flags=flags),
-            osdp.PDCapabilities(capabilities),
-            log_level=osdp.LogLevel.Error,
-            command_handler=self._on_command,
-        )
-        self._running = False
-        self._unpowered: threading.Event | None = None  # set to end the drain thread
+        self._channel = FdChannel(master)
+        info = osdp.PDInfo(address, self._channel, scbk=scbk, flags=flags)
+        osdp_sys.set_loglevel(osdp.LogLevel.Error)
+        capabilities = osdp.PDCapabilities(list(PD_CAPABILITIES)).get()
+        self._pd = osdp_sys.PeripheralDevice(info.get(), capabilities=capabilities)
+        self._pd.set_command_callback(self._on_command)
+        self._powered = False
+        self._closed = threading.Event()
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_read, False)
+        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        if not self._running:
-            self._end_drain()
-            self._pd.start()
-            self._running = True
+    def start(self, own_thread: bool = True) -> None:
+        """Power the PD on, to an empty line; `own_thread` False: someone calls `step`."""
+        with self._pd_lock:
+            if self._powered:
+                return
+            self._empty_line()
+            self._powered = True
+        if own_thread and self._thread is None:
+            self._thread = threading.Thread(
+                target=self._serve_line, name="osdp-sim-pd", daemon=True
+            )
+            self._thread.start()
 
     def stop(self) -> None:
         """Power the PD off: it stops answering. What the panel sends meanwhile is lost, as
         on an RS-485 pair with nobody listening: a pty would keep it for the PD's return
         (stale polls it would then answer) and, once full, block the panel's writes."""
-        if self._running:
-            self._pd.stop()
-            self._running = False
-            self._unpowered = threading.Event()
-            threading.Thread(target=self._drain, args=(self._unpowered,), daemon=True).start()
-
-    def _drain(self, stop: threading.Event) -> None:
-        while not stop.wait(DRAIN_EVERY_S):
-            with contextlib.suppress(OSError):
-                while os.read(self._master, 4096):
-                    pass
-
-    def _end_drain(self) -> None:
-        if self._unpowered is not None:
-            self._unpowered.set()
-            self._unpowered = None
-        with contextlib.suppress(OSError):  # the PD powers up to an empty line
-            while os.read(self._master, 4096):
-                pass
+        with self._pd_lock:
+            self._powered = False
 
     def close(self) -> None:
         self.stop()
-        self._end_drain()
-        for fd in (self._master, self._slave):
+        self._closed.set()
+        with contextlib.suppress(OSError):
+            os.write(self._wake_write, b"w")
+        if self._thread is not None:
+            self._thread.join(5.0)
+        for fd in (self._master, self._slave, self._wake_read, self._wake_write):
             with contextlib.suppress(OSError):
                 os.close(fd)
         shutil.rmtree(self._dir, ignore_errors=True)
+
+    def _serve_line(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._master, selectors.EVENT_READ, "line")
+            selector.register(self._wake_read, selectors.EVENT_READ, "wake")
+            while not self._closed.is_set():
+                selector.select(TIMERS_EVERY_S)
+                self.step()
+
+    def step(self) -> None:
+        """Serve the line once: a powered PD reads what the panel sent and answers (and
+        runs its timers); an unpowered one lets it go, as a wire with nobody listening."""
+        with self._pd_lock:
+            if not self._powered or self._closed.is_set():
+                self._empty_line()
+                return
+            reads = self._channel.reads
+            self._pd.refresh()
+            if self._channel.reads == reads:
+                self._empty_line()  # never leave bytes the PD did not take to wake us
+
+    def _empty_line(self) -> None:
+        with contextlib.suppress(OSError):
+            while os.read(self._master, 4096):
+                pass
 
     def _on_command(self, command: dict[str, Any]) -> tuple[int, Any]:
         with self._lock:
@@ -165,7 +196,7 @@ class SimulatedPd:
 
     def present_wiegand(self, bits: str) -> None:
         """A card read reported as raw Wiegand bits."""
-        self._pd.submit_event(
+        self._submit_event(
             {
                 "event": osdp.Event.CardRead,
                 "reader_no": 0,
@@ -179,14 +210,19 @@ class SimulatedPd:
     def press_keys(self, keys: str) -> None:
         """Keys pressed, in OSDP keypad codes (`*` 0x7F, `#` 0x0D)."""
         data = bytes(OSDP_KEYS.get(key, ord(key)) for key in keys)
-        self._pd.submit_event({"event": osdp.Event.KeyPress, "reader_no": 0, "data": data})
+        self._submit_event({"event": osdp.Event.KeyPress, "reader_no": 0, "data": data})
 
     def report_local(self, tamper: bool, power_failure: bool = False) -> None:
         """The tamper switch and power state (osdp_LSTATR)."""
         report = bytes([int(tamper), int(power_failure)])
-        self._pd.submit_event(
+        self._submit_event(
             {"event": osdp.Event.Status, "type": osdp.StatusReportType.Local, "report": report}
         )
+
+    def _submit_event(self, event: dict[str, Any]) -> None:
+        """Queue `event` for the PD's reply to the next poll."""
+        with self._pd_lock:
+            self._pd.submit_event(event)
 
 
 def wiegand_bits_for(uid: bytes, settings: ReaderSettings, formats: FormatRegistry) -> str:
@@ -246,13 +282,13 @@ class SimulatedOsdpBus:
         if self.pd is None:
             scbk = None if setup.install else setup.scbk
             self.pd = SimulatedPd(setup.address, scbk, install=setup.install)
-            self._bus = OsdpBus(self.pd.port_path, self._settings.baudrate)
+            self._bus = _SteppedBus(self.pd, self._settings.baudrate)
         assert self._bus is not None
         self._bus.attach(setup, listener)
 
     def start(self) -> None:
         if self.pd is not None and self._bus is not None:
-            self.pd.start()
+            self.pd.start(own_thread=False)
             self._bus.start()
 
     def submit(self, address: int, command: PdCommand) -> None:
@@ -268,3 +304,16 @@ class SimulatedOsdpBus:
             self._bus.close()
         if self.pd is not None:
             self.pd.close()
+
+
+class _SteppedBus(OsdpBus):
+    """The real control panel on the simulated PD's pty, stepping the PD after each of its
+    refreshes: the PD answers in the panel's wake-up, as the real reader would answer on
+    its own, so an idle simulated reader costs one wake-up per poll, not three."""
+
+    def __init__(self, pd: SimulatedPd, baudrate: int) -> None:
+        super().__init__(pd.port_path, baudrate)
+        self._pd = pd
+
+    def _far_end(self) -> None:
+        self._pd.step()

@@ -14,9 +14,9 @@ import pytest
 
 from gateway.clock import SystemClock
 from gateway.hw.formats import FormatRegistry, decode_card_frame, encode_h10301
-from gateway.hw.osdp_bus import OsdpBus
+from gateway.hw.osdp_bus import POLL_EVERY_S, OsdpBus
 from gateway.hw.osdp_reader import OsdpReader
-from gateway.hw.osdp_sim import SimulatedPd
+from gateway.hw.osdp_sim import SimulatedOsdpBus, SimulatedPd
 from tests.osdp.harness import Recorder, osdp_settings, wait_for
 
 ADDRESS = 3
@@ -161,3 +161,28 @@ async def test_tamper_report_from_the_pd_is_an_alarm(make_rig: Callable[..., Rig
     rig.pd.report_local(tamper=True)
     await wait_for(lambda: "osdp_tamper" in rig.recorder.reasons("alarm"), 3, "the alarm")
     assert rig.reader.status()["tamper"] is True
+
+
+async def test_the_simulated_bus_answers_on_the_panels_thread() -> None:
+    # The daemon's simulated reader: the PD is stepped by the panel's own thread (one
+    # wake-up per poll), still over the pty, Secure Channel and the real panel.
+    settings = osdp_settings(osdp_address=ADDRESS, offline_after_s=3.0)
+    bus, recorder = SimulatedOsdpBus(settings), Recorder()
+    loop = asyncio.get_running_loop()
+    reader = OsdpReader(
+        settings, loop, recorder, SystemClock(), bus, recorder.emit, KEY, FormatRegistry()
+    )
+    reader.start()
+    try:
+        await wait_for(lambda: bool(reader.status()["secure_channel"]), SECURE_WITHIN_S, "SC")
+        assert bus.pd is not None and bus.pd.secure
+        bus.pd.present_wiegand(encode_h10301(12, 3456))
+        took = await wait_for(lambda: bool(recorder.credentials), 3, "the card")
+        assert took < POLL_EVERY_S + 1.0  # reported in reply to the next poll
+        reader.show_feedback("green", True, "granted")
+        await wait_for(lambda: bool(bus.pd.commands(osdp.Command.LED)), 3, "an LED command")
+        bus.pd.stop()
+        await wait_for(lambda: "osdp_offline" in recorder.reasons("reader"), 9, "offline")
+    finally:
+        reader.close()
+        bus.close()
