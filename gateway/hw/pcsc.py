@@ -63,6 +63,9 @@ SHORT_ANSWER = (0x6F, 0x00)
 BLOCK_BYTES = 16
 RECENT_READS = 20
 MAX_BACKOFF_S = 5.0
+# A reader at rest waits for pcscd to report a change (SCardGetStatusChange) instead of
+# polling; it still looks once this often, whatever pcscd says.
+IDLE_LOOK_S = 1.0
 BACKOFF_STEPS = 8  # poll interval doubled at most this often (then MAX_BACKOFF_S caps it)
 CLOSE_TIMEOUT_S = 1.0
 # Results of a secure-card read that are journaled as refusals ("card_" + result).
@@ -106,6 +109,20 @@ class PcscBackend(Protocol):
 
     def connect(self, reader_name: str) -> PcscConnection:
         """Connect to the card in that reader. Raises NoCard, ReaderGone, PcscUnavailable."""
+        ...
+
+    def reader_state(self, reader_name: str) -> int | None:
+        """A token of the reader's state now (a card in or out, and how many times that
+        changed); None when it cannot tell. Never raises."""
+        ...
+
+    def wait_for_change(self, reader_name: str, since: int, timeout_s: float) -> None:
+        """Return once the reader's state is no longer `since` (a card came or went, the
+        reader went), after `timeout_s`, or at `cancel_wait`. Never raises."""
+        ...
+
+    def cancel_wait(self) -> None:
+        """End a `wait_for_change` in progress (from another thread)."""
         ...
 
 
@@ -331,6 +348,7 @@ class PcscReader:
     def close(self) -> None:
         """Stop polling; returns within about a second even if pcscd hangs."""
         self._stop.set()
+        self.backend.cancel_wait()
         if self._thread is not None:
             self._thread.join(CLOSE_TIMEOUT_S)
             if self._thread.is_alive():
@@ -342,14 +360,20 @@ class PcscReader:
             self._load_cryptography()
         failures = 0
         while not self._stop.is_set():
+            reader_name = self._reader_name if self._online else None
+            # Taken before the poll, so a card that comes during it ends the wait at once.
+            state = None if reader_name is None else self.backend.reader_state(reader_name)
             try:
                 self.poll_once()
                 failures = 0
             except Exception as exc:  # the thread must outlive any library surprise
                 failures = min(failures + 1, BACKOFF_STEPS)
                 self._note_error(exc, traceback=failures == 1)
-            delay = self._poll_interval_s * 2**failures
-            self._stop.wait(min(delay, MAX_BACKOFF_S))
+            if failures == 0 and reader_name is not None and state is not None:
+                self.backend.wait_for_change(reader_name, state, IDLE_LOOK_S)
+            else:  # no reader yet, pcscd silent, or errors: poll, with back-off
+                delay = self._poll_interval_s * 2**failures
+                self._stop.wait(min(delay, MAX_BACKOFF_S))
 
     def _load_cryptography(self) -> None:
         """Imported here, in the poll thread: the loop never waits, nor the first card."""
@@ -589,6 +613,8 @@ class PyscardBackend:
         from smartcard import scard
 
         self._scard: Any = scard
+        self._wait_lock = threading.Lock()  # _waiting_context: the poll thread and close()
+        self._waiting_context: Any = None
         # Our exception for each PC/SC result code that means something to the reader.
         self._meanings: list[tuple[set[int], type[Exception]]] = [
             # The card left mid-command; vpcd and CCID readers may say so as a failed
@@ -640,6 +666,74 @@ class PyscardBackend:
             _release_quietly(connection)
             self.reraise(exc)
         return _PyscardConnection(connection, self)
+
+    def reader_state(self, reader_name: str) -> int | None:
+        scard = self._scard
+        with self._wait_lock:
+            context = self._wait_context()
+        if context is None:
+            return None
+        try:
+            hresult, states = scard.SCardGetStatusChange(
+                context, 0, [(reader_name, scard.SCARD_STATE_UNAWARE)]
+            )
+        except Exception as exc:  # pyscard raises for a malformed call, not for pcscd
+            log.debug("PC/SC state of %s: %s", reader_name, exc)
+            return None
+        if hresult != scard.SCARD_S_SUCCESS or not states:
+            self._drop_wait_context()  # pcscd restarted, or the reader went
+            return None
+        # The event count (upper 16 bits) changes with every insertion and removal, so
+        # a card that came and went between two looks still differs.
+        return int(states[0][1]) & ~int(scard.SCARD_STATE_CHANGED)
+
+    def wait_for_change(self, reader_name: str, since: int, timeout_s: float) -> None:
+        scard = self._scard
+        with self._wait_lock:
+            context = self._wait_context()
+        if context is None:
+            return
+        try:
+            hresult, _ = scard.SCardGetStatusChange(
+                context, int(timeout_s * 1000), [(reader_name, since)]
+            )
+        except Exception as exc:
+            log.debug("PC/SC wait on %s: %s", reader_name, exc)
+            return
+        if hresult not in (scard.SCARD_S_SUCCESS, scard.SCARD_E_TIMEOUT, scard.SCARD_E_CANCELLED):
+            self._drop_wait_context()
+
+    def cancel_wait(self) -> None:
+        with self._wait_lock:
+            context = self._waiting_context
+        if context is not None:
+            try:
+                self._scard.SCardCancel(context)
+            except Exception as exc:  # pcscd gone: the wait ends by itself
+                log.debug("PC/SC cancel: %s", exc)
+
+    def _wait_context(self) -> Any:
+        """The context kept for state reads and waits (called with `_wait_lock`); None
+        while pcscd cannot be reached."""
+        if self._waiting_context is None:
+            try:
+                hresult, context = self._scard.SCardEstablishContext(self._scard.SCARD_SCOPE_USER)
+            except Exception as exc:
+                log.debug("PC/SC context: %s", exc)
+                return None
+            if hresult != self._scard.SCARD_S_SUCCESS:
+                return None
+            self._waiting_context = context
+        return self._waiting_context
+
+    def _drop_wait_context(self) -> None:
+        with self._wait_lock:
+            context, self._waiting_context = self._waiting_context, None
+        if context is not None:
+            try:
+                self._scard.SCardReleaseContext(context)
+            except Exception as exc:
+                log.debug("PC/SC context release: %s", exc)
 
     def reraise(self, exc: Exception) -> NoReturn:
         """Raise our exception for a pyscard one, by its PC/SC result code; else itself."""

@@ -58,7 +58,8 @@ class SimulatedPcscBackend:
 
     def __init__(self, reader_name: str = DEFAULT_READER) -> None:
         self.reader_name = reader_name
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # notified at every change of generation
+        self._cancelled = False
         self._card: SimulatedCard | None = None
         self._generation = 0  # bumped on every insertion/removal: stale connections fail
         self._plugged = True
@@ -101,11 +102,13 @@ class SimulatedPcscBackend:
         with self._lock:
             self._card = None
             self._generation += 1
+            self._lock.notify_all()
 
     def unplug_reader(self) -> None:
         with self._lock:
             self._plugged = False
             self._generation += 1
+            self._lock.notify_all()
 
     def plug_reader(self) -> None:
         with self._lock:
@@ -116,6 +119,7 @@ class SimulatedPcscBackend:
         with self._lock:
             self._service = False
             self._generation += 1
+            self._lock.notify_all()
 
     def start_service(self) -> None:
         with self._lock:
@@ -135,6 +139,7 @@ class SimulatedPcscBackend:
         with self._lock:
             self._card = card
             self._generation += 1
+            self._lock.notify_all()
 
     # -- PcscBackend ---------------------------------------------------------------------
 
@@ -152,6 +157,20 @@ class SimulatedPcscBackend:
                 raise NoCard(reader_name)
             self.connects += 1
             return _SimulatedConnection(self, self._card, self._generation)
+
+    def reader_state(self, reader_name: str) -> int | None:
+        with self._lock:
+            return self._generation
+
+    def wait_for_change(self, reader_name: str, since: int, timeout_s: float) -> None:
+        with self._lock:
+            self._lock.wait_for(lambda: self._generation != since or self._cancelled, timeout_s)
+            self._cancelled = False
+
+    def cancel_wait(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            self._lock.notify_all()
 
     def _check_service(self) -> None:
         """Called with the lock held."""
@@ -177,6 +196,7 @@ class SimulatedPcscBackend:
             if session.used and session.card.tap and session.generation == self._generation:
                 self._card = None
                 self._generation += 1
+                self._lock.notify_all()
 
 
 class _SimulatedConnection:

@@ -2,9 +2,9 @@
 barcodes, licence plates, USB-serial card readers that print a number per line).
 
 Each reader owns one thread that blocks on its pyserial port and hands whatever it
-decoded to the event loop with `loop.call_soon_threadsafe` (DESIGN.md, habit 4). The port
-is read with a short timeout so that `close()` is honoured promptly, and a port that
-fails (USB unplug) is reopened with exponential back-off while status() shows the reader
+decoded to the event loop with `loop.call_soon_threadsafe` (DESIGN.md, habit 4). A read
+waits up to a second (a quiet reader wakes once a second; `close()` cancels the read), and
+a port that fails (USB unplug) is reopened with exponential back-off while status() shows the reader
 offline: a reader never stops the daemon. Decoding is done by small pure classes
 (`Rdm6300Decoder`, `LineDecoder`) so it can be tested without a port. See docs/readers.md.
 """
@@ -12,6 +12,7 @@ offline: a reader never stops the daemon. Decoding is done by small pure classes
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -33,8 +34,10 @@ from gateway.settings import ReaderSettings
 
 log = logging.getLogger(__name__)
 
-READ_TIMEOUT_S = 0.2  # the longest the reader thread goes without looking at its stop flag
-CLOSE_WAIT_S = 2.0  # close() waits this long for the thread (normally one read timeout)
+# How long a read waits for a byte: how soon a port that vanished quietly is noticed, and
+# the thread's wake-ups at rest. close() cancels the read (pyserial's cancel_read).
+READ_TIMEOUT_S = 1.0
+CLOSE_WAIT_S = 2.0  # close() waits this long for the thread (normally it stops at once)
 BACKOFF_START_S = 0.5
 BACKOFF_MAX_S = 30.0
 RECENT_FRAMES = 20
@@ -412,6 +415,7 @@ class SerialReader:
         self._stats = SerialStats()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._port: SerialPort | None = None  # the open port, for close() to cancel its read
 
     def start(self) -> None:
         """Start reading. Never raises for a missing port: the reader shows offline."""
@@ -426,6 +430,10 @@ class SerialReader:
     def close(self) -> None:
         """Stop the thread (within one read timeout) and release the port."""
         self._stop.set()
+        cancel_read = getattr(self._port, "cancel_read", None)
+        if cancel_read is not None:
+            with contextlib.suppress(Exception):  # the port may be closing under us
+                cancel_read()
         if self._thread is not None:
             self._thread.join(CLOSE_WAIT_S)
             if self._thread.is_alive():
@@ -484,12 +492,15 @@ class SerialReader:
         return port
 
     def _serve(self, port: SerialPort) -> None:
+        self._port = port
         try:
-            self._pump(port)
+            if not self._stop.is_set():  # close() came before the port was known
+                self._pump(port)
         except Exception as exc:  # a decoder bug must not end the thread for good
             log.exception("serial reader %s: unexpected error", self.name)
             self._set_offline(f"internal error: {exc}")
         finally:
+            self._port = None
             _close_quietly(port)
 
     def _pump(self, port: SerialPort) -> None:

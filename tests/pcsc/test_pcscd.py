@@ -15,7 +15,7 @@ from typing import Literal
 import pytest
 
 from gateway.clock import SystemClock
-from gateway.hw.pcsc import PcscReader, PyscardBackend, ReaderGone
+from gateway.hw.pcsc import PcscConnection, PcscReader, PyscardBackend, ReaderGone
 from gateway.settings import ReaderSettings
 from tests.pcsc.daemon import READER_NAME, PcscDaemon
 from tests.pcsc.sink import Sink
@@ -100,6 +100,39 @@ async def test_a_uid_held_on_the_reader_is_one_credential(
     status = reader.status()
     assert status["card_present"] and status["frames_accepted"] == 1
     assert status["recent"][-1]["uid"] == UID.hex().upper()
+
+
+class CountingPyscardBackend(PyscardBackend):
+    """pyscard, counting the reader's connection attempts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attempts = 0
+
+    def connect(self, reader_name: str) -> PcscConnection:
+        self.attempts += 1
+        return super().connect(reader_name)
+
+
+async def test_a_reader_at_rest_waits_on_pcscd_and_stops_at_once(
+    pcscd: PcscDaemon, card_slot: Callable[[VirtualCard], VirtualCard]
+) -> None:
+    backend, sink = CountingPyscardBackend(), Sink()
+    loop = asyncio.get_running_loop()
+    reader = PcscReader(SETTINGS, loop, sink, backend, SystemClock(), poll_interval_s=0.05)
+    reader.start()
+    try:
+        await until(lambda: reader.status()["online"], "reader online")
+        before = backend.attempts
+        await asyncio.sleep(1.0)
+        assert backend.attempts - before <= 2  # polling every 50 ms would be about 20
+        card_slot(VirtualCard(UID))
+        await until(lambda: len(sink.credentials) == 1, "the card's credential")
+    finally:
+        started = time.monotonic()
+        reader.close()
+        assert time.monotonic() - started < 0.5  # SCardCancel ends the wait
+    assert reader._thread is not None and not reader._thread.is_alive()
 
 
 async def test_byte_order_and_card_bytes_apply_to_the_uid(

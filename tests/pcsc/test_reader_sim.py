@@ -370,6 +370,49 @@ async def test_the_poll_thread_survives_errors_and_stops_promptly() -> None:
     assert reader._thread is not None and not reader._thread.is_alive()
 
 
+class CountingBackend(SimulatedPcscBackend):
+    """The simulated backend, counting the reader's connection attempts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attempts = 0
+
+    def connect(self, reader_name: str) -> Any:
+        self.attempts += 1
+        return super().connect(reader_name)
+
+
+async def test_a_reader_at_rest_waits_for_a_card_instead_of_polling() -> None:
+    backend = CountingBackend()
+    sink = Sink()
+    loop = asyncio.get_running_loop()
+    # A poll interval of 10 ms: polling would try to connect about 50 times in 0.5 s.
+    reader = PcscReader(SETTINGS, loop, sink, backend, SystemClock(), poll_interval_s=0.01)
+    reader.start()
+    try:
+        await _until(lambda: reader.status()["online"])
+        before = backend.attempts
+        await asyncio.sleep(0.5)
+        assert backend.attempts - before <= 1  # the once-a-second look, at most
+        presented = time.monotonic()
+        backend.present(UID)
+        await _until(lambda: len(sink.credentials) == 1)
+        assert time.monotonic() - presented < 0.2  # the wait ends when the card comes
+        held = backend.attempts
+        await asyncio.sleep(0.5)
+        assert backend.attempts - held <= 1  # a held card is not asked about again
+        backend.remove()
+        await asyncio.sleep(0.05)
+        backend.present(OTHER_UID)  # the removal and the next card each end a wait
+        await _until(lambda: len(sink.credentials) == 2, timeout=0.5)
+        assert sink.values == [UID.hex().upper(), OTHER_UID.hex().upper()]
+    finally:
+        started = time.monotonic()
+        reader.close()
+        assert time.monotonic() - started < 0.5  # the wait is cancelled, not waited out
+    assert reader._thread is not None and not reader._thread.is_alive()
+
+
 # -- DESFire EV2 ------------------------------------------------------------------------
 
 DESFIRE_KEY = bytes.fromhex("00112233445566778899AABBCCDDEEFF")
