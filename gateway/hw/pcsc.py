@@ -369,6 +369,8 @@ class PcscReader:
             except Exception as exc:  # the thread must outlive any library surprise
                 failures = min(failures + 1, BACKOFF_STEPS)
                 self._note_error(exc, traceback=failures == 1)
+            if self._stop.is_set():
+                break
             if failures == 0 and reader_name is not None and state is not None:
                 self.backend.wait_for_change(reader_name, state, IDLE_LOOK_S)
             else:  # no reader yet, pcscd silent, or errors: poll, with back-off
@@ -615,6 +617,7 @@ class PyscardBackend:
         self._scard: Any = scard
         self._wait_lock = threading.Lock()  # _waiting_context: the poll thread and close()
         self._waiting_context: Any = None
+        self._cancelled = False
         # Our exception for each PC/SC result code that means something to the reader.
         self._meanings: list[tuple[set[int], type[Exception]]] = [
             # The card left mid-command; vpcd and CCID readers may say so as a failed
@@ -690,6 +693,9 @@ class PyscardBackend:
     def wait_for_change(self, reader_name: str, since: int, timeout_s: float) -> None:
         scard = self._scard
         with self._wait_lock:
+            if self._cancelled:  # cancelled before the wait began: SCardCancel missed it
+                self._cancelled = False
+                return
             context = self._wait_context()
         if context is None:
             return
@@ -705,6 +711,7 @@ class PyscardBackend:
 
     def cancel_wait(self) -> None:
         with self._wait_lock:
+            self._cancelled = True  # for a wait about to begin
             context = self._waiting_context
         if context is not None:
             try:
