@@ -225,6 +225,15 @@ class PdSupervisor:
         return findings
 
     @property
+    def pending(self) -> bool:
+        """A timeout may still fire: `tick` has something to look at. A PD trusted and
+        answering has none (nothing to tick for at rest)."""
+        state = self.state
+        sc_pending = state.answering and not state.trusted and not self._sc_alarmed
+        offline_pending = self._offline_since is not None and not self._offline_reported
+        return sc_pending or offline_pending
+
+    @property
     def offline_reported(self) -> bool:
         return self._offline_reported
 
@@ -308,7 +317,7 @@ class OsdpReader:
         """Join the bus (its control panel starts once every reader of the port joined)."""
         self._bus.attach(self._setup, _LoopListener(self._loop, self))
         self._bus.start()
-        self._ticking = self._loop.call_later(SUPERVISE_EVERY_S, self._tick)
+        self._tick_while_pending()
 
     def close(self) -> None:
         """Leave the bus (the last reader of a port to leave stops its control panel)."""
@@ -330,6 +339,7 @@ class OsdpReader:
         if self._health.online:
             self._health.last_seen = self._clock.time()
         self._journal(self._supervisor.update(state, self._clock.monotonic()))
+        self._tick_while_pending()
 
     def on_event(self, event: BusEvent) -> None:
         """A report from the PD."""
@@ -348,10 +358,17 @@ class OsdpReader:
             self._keys(event, now)
 
     def _tick(self) -> None:
+        self._ticking = None
         if self._closed:
             return
         self._journal(self._supervisor.tick(self._clock.monotonic()))
-        self._ticking = self._loop.call_later(SUPERVISE_EVERY_S, self._tick)
+        self._tick_while_pending()
+
+    def _tick_while_pending(self) -> None:
+        """Look at the timeouts every `SUPERVISE_EVERY_S` while one may fire; a reader
+        trusted and answering needs no timer (a change of state restarts it)."""
+        if self._ticking is None and not self._closed and self._supervisor.pending:
+            self._ticking = self._loop.call_later(SUPERVISE_EVERY_S, self._tick)
 
     # -- reads ----------------------------------------------------------------------------
 

@@ -113,6 +113,27 @@ async def test_offline_longer_than_configured_is_a_reader_event_and_an_alarm_onc
     assert [(f.type, f.reason) for f in back] == [("reader", "osdp_online")]
 
 
+async def test_the_timeouts_are_looked_at_only_while_one_may_fire() -> None:
+    # A reader trusted and answering needs no timer on the loop: at rest, nothing ticks.
+    supervisor = PdSupervisor(offline_after_s=10, now=0.0)
+    assert supervisor.pending  # not up yet: the offline timeout runs
+    supervisor.update(TRUSTED, 0.5)
+    assert not supervisor.pending
+    supervisor.update(SILENT, 1.0)
+    assert supervisor.pending
+    supervisor.tick(11.0)  # reported: nothing more to wait for in this episode
+    assert not supervisor.pending
+    supervisor.update(TRUSTED, 12.0)
+    assert not supervisor.pending
+    # A PD that answers but never comes up secure: the refusal, then the offline report.
+    refusing = PdSupervisor(offline_after_s=10, now=0.0)
+    refusing.update(PdState(online=False, answering=True), 0.5)
+    assert [f.reason for f in refusing.tick(SC_REFUSED_AFTER_S)] == ["osdp_secure_channel_refused"]
+    assert refusing.pending
+    assert refusing.tick(10.0)
+    assert not refusing.pending
+
+
 async def test_a_short_drop_is_not_reported() -> None:
     supervisor = PdSupervisor(offline_after_s=10, now=0.0)
     supervisor.update(TRUSTED, 0.0)
