@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 TargetKind = Literal["106A", "106B", "212F"]
 TARGET_KINDS: tuple[TargetKind, ...] = ("106A", "106B", "212F")
 
-POLL_S = 0.5  # one poll call; also how long a stop request may wait on a healthy frontend
+POLL_S = 1.0  # one poll call; also how long a stop request may wait on a healthy frontend
 REST_S = 0.1  # pause after a poll that found a card, so a held card is not sensed flat out
 SENSE_INTERVAL_S = 0.1  # nfcpy sense rounds at most this often (RF field off in between)
 HANG_AFTER_S = 5.0  # a poll this much longer than asked for counts as a hung frontend
