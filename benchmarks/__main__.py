@@ -91,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     figures = [{**row.as_json(), "measured": stamp} for row in rows]
     if args.merge:
         figures = merged_figures([f for f in figures if f["error"] != SKIPPED], args.output)
+        # The file's user counts are those of its rows, whichever run measured them.
+        users = sorted(set(users) | {f["users"] for f in figures if f["users"]})
     result = {
         "machine": machine,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),

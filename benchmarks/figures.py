@@ -165,6 +165,8 @@ FIGURES: tuple[Figure, ...] = (
     Figure("idle_cpu", "%", "idle", "daemon CPU share at rest, every simulated reader",
            (_lt(0.3),)),
     Figure("idle_wakeups_per_s", "1/s", "idle", "event-loop thread wake-ups/s at rest"),
+    Figure("idle_all_wakeups_per_s", "1/s", "idle",
+           "wake-ups/s at rest, every thread (readers' and OSDP's included)"),
 )  # fmt: skip
 
 
