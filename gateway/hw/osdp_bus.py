@@ -51,8 +51,8 @@ from gateway.hw.osdp_reader import (
 log = logging.getLogger(__name__)
 
 # The poll pace: OSDP leaves it to the panel (a PD drops its session after 8 s without
-# one). A card read waits for the next poll, 50 ms on average; libosdp's own pace (its
-# 50 ms minimum) would double the idle cost for 25 ms.
+# one). A card read waits for the next poll, 100 ms on average; libosdp's own pace (every
+# 50 ms) would cost four times as much at rest for 75 ms less (docs/osdp.md).
 POLL_EVERY_S = 0.2
 REFRESHES = 3  # at most, in a row, for the panel to send what is due
 START_DELAY_S = 0.2  # readers of one port join within this; later joiners rebuild the panel

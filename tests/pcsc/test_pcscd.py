@@ -15,10 +15,10 @@ from typing import Literal
 import pytest
 
 from gateway.clock import SystemClock
-from gateway.hw.pcsc import PcscConnection, PcscReader, PyscardBackend, ReaderGone
+from gateway.hw.pcsc import PcscReader, PyscardBackend, ReaderGone
 from gateway.settings import ReaderSettings
 from tests.pcsc.daemon import READER_NAME, PcscDaemon
-from tests.pcsc.sink import Sink
+from tests.pcsc.sink import ConnectCounter, Sink
 from tests.pcsc.vcard import DesfireApp, PlusApp, VirtualCard
 
 UID = bytes.fromhex("04A1B2C3D4E5F6")
@@ -102,32 +102,24 @@ async def test_a_uid_held_on_the_reader_is_one_credential(
     assert status["recent"][-1]["uid"] == UID.hex().upper()
 
 
-class CountingPyscardBackend(PyscardBackend):
-    """pyscard, counting the reader's connection attempts."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.attempts = 0
-
-    def connect(self, reader_name: str) -> PcscConnection:
-        self.attempts += 1
-        return super().connect(reader_name)
-
-
 async def test_a_reader_at_rest_waits_on_pcscd_and_stops_at_once(
     pcscd: PcscDaemon, card_slot: Callable[[VirtualCard], VirtualCard]
 ) -> None:
-    backend, sink = CountingPyscardBackend(), Sink()
+    backend = PyscardBackend()
+    looks, sink = ConnectCounter(backend), Sink()
     loop = asyncio.get_running_loop()
     reader = PcscReader(SETTINGS, loop, sink, backend, SystemClock(), poll_interval_s=0.05)
     reader.start()
     try:
         await until(lambda: reader.status()["online"], "reader online")
-        before = backend.attempts
+        before = looks.count
         await asyncio.sleep(1.0)
-        assert backend.attempts - before <= 2  # polling every 50 ms would be about 20
+        assert looks.count - before <= 2  # polling every 50 ms would be about 20
         card_slot(VirtualCard(UID))
         await until(lambda: len(sink.credentials) == 1, "the card's credential")
+        held = looks.count
+        await asyncio.sleep(1.0)
+        assert looks.count - held <= 2  # a held card: waited on too, not polled
     finally:
         started = time.monotonic()
         reader.close()

@@ -27,7 +27,7 @@ from gateway.hw.pcsc import (
 from gateway.hw.pcsc_sim import SimulatedPcscBackend
 from gateway.settings import ReaderSettings
 from tests.fakes import ManualClock
-from tests.pcsc.sink import Sink
+from tests.pcsc.sink import ConnectCounter, Sink
 
 UID = bytes.fromhex("04A1B2C3D4E5F6")
 OTHER_UID = bytes.fromhex("0A0B0C0D")
@@ -370,37 +370,25 @@ async def test_the_poll_thread_survives_errors_and_stops_promptly() -> None:
     assert reader._thread is not None and not reader._thread.is_alive()
 
 
-class CountingBackend(SimulatedPcscBackend):
-    """The simulated backend, counting the reader's connection attempts."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.attempts = 0
-
-    def connect(self, reader_name: str) -> Any:
-        self.attempts += 1
-        return super().connect(reader_name)
-
-
 async def test_a_reader_at_rest_waits_for_a_card_instead_of_polling() -> None:
-    backend = CountingBackend()
-    sink = Sink()
+    backend = SimulatedPcscBackend()
+    looks, sink = ConnectCounter(backend), Sink()
     loop = asyncio.get_running_loop()
     # A poll interval of 10 ms: polling would try to connect about 50 times in 0.5 s.
     reader = PcscReader(SETTINGS, loop, sink, backend, SystemClock(), poll_interval_s=0.01)
     reader.start()
     try:
         await _until(lambda: reader.status()["online"])
-        before = backend.attempts
+        before = looks.count
         await asyncio.sleep(0.5)
-        assert backend.attempts - before <= 1  # the once-a-second look, at most
+        assert looks.count - before <= 1  # the once-a-second look, at most
         presented = time.monotonic()
         backend.present(UID)
         await _until(lambda: len(sink.credentials) == 1)
         assert time.monotonic() - presented < 0.2  # the wait ends when the card comes
-        held = backend.attempts
+        held = looks.count
         await asyncio.sleep(0.5)
-        assert backend.attempts - held <= 1  # a held card is not asked about again
+        assert looks.count - held <= 1  # a held card is not asked about again
         backend.remove()
         await asyncio.sleep(0.05)
         backend.present(OTHER_UID)  # the removal and the next card each end a wait
